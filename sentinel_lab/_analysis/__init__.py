@@ -1,0 +1,145 @@
+"""The shared analysis of one action, computed once per call and read by every check.
+
+``analyse(tool, args)`` walks the arguments at any depth (dicts, lists, JSON inside strings), normalises every
+string once (see ``_normalize``) and exposes parsed views that are computed lazily on first use and cached:
+``endpoints`` (URLs and hosts, ``_urls``), ``paths`` (``_paths``) and ``commands`` (shell, ``_shell``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sentinel_lab._analysis._normalize import decode_layers, fold, normalize
+
+if TYPE_CHECKING:
+    from sentinel_lab._analysis._paths import PathRef
+    from sentinel_lab._analysis._shell import Command
+    from sentinel_lab._analysis._urls import Endpoint
+
+__all__ = ["MAX_DEPTH", "MAX_TEXTS", "Analysis", "Text", "analyse", "fold", "normalize"]
+
+MAX_DEPTH = 32  # deeper nesting is reported by the analysis itself (see Analysis.truncated)
+MAX_TEXTS = 10_000
+
+
+@dataclass(slots=True)
+class Text:
+    """One string leaf of the arguments (or a dict key), normalised.
+
+    ``path`` locates it (``files[0].name``); ``key`` is the nearest dict key, lower-cased (``""`` in a list);
+    ``norm`` is NFKC without invisible characters; ``folded`` is ``norm`` lower-cased with look-alike letters
+    folded; ``variants`` is ``(norm, *decoded readings)``, so a check that scans ``variants`` sees through
+    percent, HTML, base64, hex and rot13 disguises.
+    """
+
+    path: str
+    key: str
+    raw: str
+    norm: str
+    folded: str
+    variants: tuple[str, ...]
+    is_key: bool = False
+
+    @property
+    def decoded(self) -> tuple[str, ...]:
+        """The decoded readings only (without ``norm``)."""
+        return self.variants[1:]
+
+
+@dataclass(slots=True)
+class Analysis:
+    """Everything the checks need to know about one action; parsed views are lazy and cached."""
+
+    tool: str
+    tool_key: str
+    args: dict[str, Any]
+    texts: list[Text]
+    truncated: bool = False
+    _endpoints: list[Endpoint] | None = field(default=None, repr=False)
+    _paths: list[PathRef] | None = field(default=None, repr=False)
+    _commands: list[Command] | None = field(default=None, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        """URLs and hosts found in any text (see ``_urls.endpoints_of``)."""
+        if self._endpoints is None:
+            from sentinel_lab._analysis._urls import endpoints_of
+
+            self._endpoints = endpoints_of(self)
+        return self._endpoints
+
+    @property
+    def paths(self) -> list[PathRef]:
+        """File-system paths found in the arguments (see ``_paths.paths_of``)."""
+        if self._paths is None:
+            from sentinel_lab._analysis._paths import paths_of
+
+            self._paths = paths_of(self)
+        return self._paths
+
+    @property
+    def commands(self) -> list[Command]:
+        """Shell commands parsed from command-like arguments (see ``_shell.commands_of``)."""
+        if self._commands is None:
+            from sentinel_lab._analysis._shell import commands_of
+
+            self._commands = commands_of(self)
+        return self._commands
+
+    @property
+    def cache(self) -> dict[str, Any]:
+        """Scratch space for checks to share derived facts within one call."""
+        return self._cache
+
+    def all_variants(self) -> list[tuple[Text, str]]:
+        """Every (text, reading) pair: each text's normal form and each decoded reading."""
+        return [(t, v) for t in self.texts for v in t.variants]
+
+
+def _make_text(path: str, key: str, raw: str, is_key: bool = False) -> Text:
+    norm = normalize(raw)
+    extra = decode_layers(norm)
+    return Text(path, key, raw, norm, fold(norm), (norm, *extra) if extra else (norm,), is_key)
+
+
+def _walk(value: Any, path: str, key: str, depth: int, out: list[Text]) -> bool:
+    """Collect string leaves; return True when the walk had to stop early (too deep or too many)."""
+    if len(out) >= MAX_TEXTS or depth > MAX_DEPTH:
+        return True
+    if isinstance(value, str):
+        out.append(_make_text(path, key, value))
+        stripped = value.strip()
+        if len(stripped) >= 2 and stripped[0] in "{[" and stripped[-1] in "}]":
+            try:
+                inner = json.loads(stripped)
+            except ValueError:
+                return False
+            if isinstance(inner, (dict, list)):
+                return _walk(inner, path + "<json>", key, depth + 1, out)
+        return False
+    cut = False
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            ks = str(k)
+            sub = f"{path}.{ks}" if path else ks
+            if not ks.isidentifier() or len(ks) > 24:
+                out.append(_make_text(sub, ks.lower(), ks, is_key=True))
+            cut = _walk(v, sub, ks.lower(), depth + 1, out) or cut
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            cut = _walk(v, f"{path}[{i}]", key, depth + 1, out) or cut
+    elif isinstance(value, (bytes, bytearray)):
+        out.append(_make_text(path, key, bytes(value).decode("utf-8", "replace")))
+    return cut
+
+
+def analyse(tool: str, args: Mapping[str, Any]) -> Analysis:
+    """Build the analysis of one call; linear in the total size of the arguments."""
+    texts: list[Text] = []
+    truncated = _walk(args, "", "", 0, texts)
+    tool_norm = normalize(tool)
+    return Analysis(tool, fold(tool_norm), dict(args), texts, truncated)

@@ -1,0 +1,188 @@
+"""Normalise a string once: Unicode NFKC, invisible characters dropped, look-alike letters folded, and the
+obvious encodings (percent, double percent, HTML entities, escapes, base64, hex, rot13, tag characters) decoded.
+
+Every function here is linear in its input: a handful of passes with ``str.translate``, ``str.split`` and
+bounded loops, no backtracking regular expressions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import html
+import unicodedata
+from urllib.parse import unquote
+
+__all__ = ["MAX_DECODE_DEPTH", "decode_layers", "fold", "normalize"]
+
+MAX_DECODE_DEPTH = 3
+
+# Zero-width, joiners, bidi controls, soft hyphen, BOM, variation selectors: dropped from text.
+_INVISIBLE = dict.fromkeys(
+    [
+        0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E,
+        0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0x2066,
+        0x2067, 0x2068, 0x2069, 0x206A, 0x206B, 0x206C, 0x206D, 0x206E, 0x206F, 0x3164, 0xFEFF, 0xFFA0,
+        *range(0xFE00, 0xFE10),
+    ]
+)
+_TAG_LO, _TAG_HI = 0xE0000, 0xE007F
+_TAGS_DROP = dict.fromkeys(range(_TAG_LO, _TAG_HI + 1))
+_TAGS_ASCII = {cp: (cp - _TAG_LO if 0x20 <= cp - _TAG_LO < 0x7F else None) for cp in range(_TAG_LO, _TAG_HI + 1)}
+
+# Letters from other scripts that look like Latin ones (after NFKC), folded for keyword matching only.
+_CONFUSABLES = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+        "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
+        "һ": "h", "ӏ": "l", "ɡ": "g", "ո": "n", "ս": "u", "ց": "g", "օ": "o", "ʏ": "y",
+        # Greek
+        "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
+        "χ": "x", "ω": "w", "ϲ": "c", "ϳ": "j",
+        # Latin look-alikes and small capitals
+        "ı": "i", "ȷ": "j", "ℓ": "l", "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ɢ": "g", "ʜ": "h",
+        "ɪ": "i", "ᴊ": "j", "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", 
+        "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ᴢ": "z",
+    }
+)
+_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_")
+_HEX_CHARS = frozenset("0123456789abcdefABCDEF")
+_ROT13 = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
+)
+# Words that make a rot13 reading worth keeping: only then is rot13 "obvious".
+_ROT13_SIGNALS = (
+    "ignore", "instruction", "password", "secret", "system prompt", "sudo", "/etc/", "rm -rf", "curl ",
+    "wget ", "http", "token", "exfiltrat", "disregard", "api key", "credential",
+)
+_MIN_ENCODED = 12  # shorter base64/hex tokens are too often ordinary words or ids
+
+
+def normalize(text: str) -> str:
+    """NFKC with invisible and tag characters removed. Case is kept; ASCII text is returned as is."""
+    if text.isascii():
+        return text
+    out = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    if any(_TAG_LO <= ord(c) <= _TAG_HI for c in out):
+        out = out.translate(_TAGS_DROP)
+    return out
+
+
+def fold(text: str) -> str:
+    """Lower-case and fold look-alike letters so ``ѕudo`` (Cyrillic s) matches ``sudo``."""
+    low = text.lower()
+    return low if low.isascii() else low.translate(_CONFUSABLES)
+
+
+def _printable_ratio(s: str) -> float:
+    if not s:
+        return 0.0
+    ok = sum(1 for c in s if c.isprintable() or c in "\n\r\t")
+    return ok / len(s)
+
+
+def _as_text(raw: bytes) -> str | None:
+    try:
+        s = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return s if len(s) >= 4 and _printable_ratio(s) >= 0.95 and any(c.isalpha() for c in s) else None
+
+
+def _b64(token: str) -> str | None:
+    t = token.rstrip("=")
+    if len(t) < _MIN_ENCODED or len(t) % 4 == 1 or not set(t) <= _B64_CHARS:
+        return None
+    # A real payload mixes letter cases or digits; a long lowercase word is not base64.
+    if t.isalpha() and (t.islower() or t.isupper()):
+        return None
+    pad = "=" * (-len(t) % 4)
+    try:
+        alt = "-" in t or "_" in t
+        raw = base64.urlsafe_b64decode(t + pad) if alt else base64.b64decode(t + pad, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return _as_text(raw)
+
+
+def _hex(token: str) -> str | None:
+    t = token[2:] if token[:2].lower() == "0x" else token
+    if len(t) < _MIN_ENCODED or len(t) % 2 or not set(t) <= _HEX_CHARS or t.isdigit():
+        return None
+    try:
+        return _as_text(bytes.fromhex(t))
+    except ValueError:
+        return None
+
+
+def _tokens(text: str) -> list[str]:
+    """Whitespace- and quote-separated tokens long enough to be an encoded payload."""
+    if len(text) < _MIN_ENCODED:
+        return []
+    cleaned = text.translate(_TOKEN_SPLIT)
+    return [t for t in cleaned.split() if len(t) >= _MIN_ENCODED]
+
+
+_TOKEN_SPLIT = str.maketrans({c: " " for c in "'\"`()[]{}<>,;|&:!?*"})
+
+
+def _escapes(text: str) -> str | None:
+    """Decode ``\\x41``, ``\\u0041`` and ``\\101`` style escapes when the text has them."""
+    if "\\x" not in text and "\\u" not in text and "\\0" not in text:
+        return None
+    try:
+        out = codecs.decode(text.encode("latin-1", "backslashreplace"), "unicode_escape")
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return out if out != text else None
+
+
+def decode_layers(text: str) -> list[str]:
+    """Return the distinct decoded readings of ``text`` (not including ``text`` itself), each normalised.
+
+    Percent and HTML decoding are repeated up to ``MAX_DECODE_DEPTH`` times (double encoding); base64, hex and
+    escape payloads are decoded when they decode to readable text; rot13 is kept only when its reading contains
+    a telling word. Hidden tag-character text is surfaced as ASCII.
+    """
+    found: list[str] = []
+    seen = {text}
+
+    def add(s: str | None) -> None:
+        if s is not None:
+            s = normalize(s)
+            if s not in seen:
+                seen.add(s)
+                found.append(s)
+
+    if not text.isascii() and any(_TAG_LO <= ord(c) <= _TAG_HI for c in text):
+        add(text.translate(_TAGS_ASCII))
+    cur = text
+    for _ in range(MAX_DECODE_DEPTH):
+        nxt = cur
+        if "%" in nxt:
+            nxt = unquote(nxt, errors="replace")
+        if "&" in nxt and ";" in nxt:
+            nxt = html.unescape(nxt)
+        esc = _escapes(nxt)
+        if esc is not None:
+            nxt = esc
+        if nxt == cur:
+            break
+        add(nxt)
+        cur = nxt
+    for base in [text, *found]:
+        for tok in _tokens(base):
+            add(_b64(tok))
+            add(_hex(tok))
+        whole = base.strip()
+        if " " not in whole:
+            add(_b64(whole))
+            add(_hex(whole))
+    if any(c.isalpha() for c in text[:4096]):
+        rot = text.translate(_ROT13).lower()
+        if any(sig in rot for sig in _ROT13_SIGNALS) and not any(sig in text.lower() for sig in _ROT13_SIGNALS):
+            add(text.translate(_ROT13))
+    return found

@@ -1,0 +1,41 @@
+"""Built-in checks: one module per concern, each a pure function ``check(analysis, settings) -> list[Violation]``.
+
+A check reads the shared ``Analysis`` (normalised texts and parsed endpoints, paths and commands) and the
+verifier's ``Settings``; it never mutates either and never raises on odd input (the verifier fails closed if
+it does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the checks know about the deployment.
+
+    ``workspace``: absolute POSIX path of the project the agent works in (``..`` that stays inside is fine);
+    None means "no workspace": every path is judged on its own (sensitive files, leaving via ``..``).
+    ``allowed_hosts``: hosts (and their subdomains, on label boundaries) that data may be sent to and that
+    scope allows; empty means no restriction by scope, while exfiltration still judges what flows where.
+    ``internal_hosts``: internal hosts the deployment explicitly permits (e.g. a local dev server).
+    """
+
+    workspace: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    internal_hosts: tuple[str, ...] = ()
+    allowed_roots: tuple[str, ...] = ()
+
+
+def host_matches(host: str, patterns: tuple[str, ...]) -> bool:
+    """True when ``host`` equals a pattern or is a subdomain of it on a label boundary (``*.x`` also works)."""
+    host = host.lower().rstrip(".")
+    for p in patterns:
+        p = p.lower().rstrip(".")
+        if p.startswith("*."):
+            p = p[2:]
+        if host == p or host.endswith("." + p):
+            return True
+    return False

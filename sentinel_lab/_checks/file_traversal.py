@@ -1,0 +1,11 @@
+"""Placeholder until the file_traversal check lands."""
+
+from __future__ import annotations
+
+from sentinel_lab._analysis import Analysis
+from sentinel_lab._checks import Settings
+from sentinel_lab._verdict import Violation
+
+
+def check(a: Analysis, s: Settings) -> list[Violation]:
+    return []
