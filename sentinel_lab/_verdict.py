@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 __all__ = ["POLICIES", "SEVERITIES", "IntentResult", "Severity", "Verdict", "Violation"]
@@ -22,6 +24,9 @@ POLICIES: tuple[str, ...] = (
     "rate_limit",
     "scope_enforcement",
 )
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +65,8 @@ class Verdict:
     """The decision on one tool call. ``allowed`` is final; ``violations`` say why not.
 
     ``decision`` is ``allow``, ``block`` or ``flag`` (would be blocked, but the policy is in audit mode, so
-    ``allowed`` stays true); ``rule`` names what decided (e.g. ``static_rules.send_email``).
+    ``allowed`` stays true); ``rule`` names what decided (e.g. ``static_rules.send_email``); ``args`` is a
+    read-only view of the call's arguments.
     """
 
     allowed: bool
@@ -72,6 +78,9 @@ class Verdict:
     decision: str = ""
     rule: str = ""
     taints: frozenset[str] = field(default_factory=frozenset)
+    args: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)
+    session_id: str = ""
+    at: float = 0.0  # wall-clock time of the decision (epoch seconds)
 
     def __post_init__(self) -> None:
         if not self.decision:
@@ -114,4 +123,6 @@ class Verdict:
             "intent": self.intent.to_dict() if self.intent else None,
             "elapsed_us": self.elapsed_us,
             "taints": sorted(self.taints),
+            "session_id": self.session_id,
+            "at": self.at,
         }
