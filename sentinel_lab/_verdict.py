@@ -39,7 +39,12 @@ class Violation:
     evidence: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        return {"policy": self.policy, "reason": self.reason, "severity": self.severity, "evidence": self.evidence}
+        return {
+            "policy": self.policy,
+            "reason": self.reason,
+            "severity": self.severity,
+            "evidence": self.evidence,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sentinel_lab._analysis._normalize import decode_layers, fold, normalize
+from sentinel_lab._analysis._normalize import normalize as _normalize_text
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis._paths import PathRef
@@ -100,18 +101,20 @@ class Analysis:
         return [(t, v) for t in self.texts for v in t.variants]
 
 
-def _make_text(path: str, key: str, raw: str, is_key: bool = False) -> Text:
+def _make_text(path: str, key: str, raw: str, is_key: bool = False, raw_only: bool = False) -> Text:
+    if raw_only:  # ablation: no normalisation, no decoding
+        return Text(path, key, raw, raw, raw.lower(), (raw,), is_key)
     norm = normalize(raw)
     extra = decode_layers(norm)
     return Text(path, key, raw, norm, fold(norm), (norm, *extra) if extra else (norm,), is_key)
 
 
-def _walk(value: Any, path: str, key: str, depth: int, out: list[Text]) -> bool:
+def _walk(value: Any, path: str, key: str, depth: int, out: list[Text], raw_only: bool = False) -> bool:
     """Collect string leaves; return True when the walk had to stop early (too deep or too many)."""
     if len(out) >= MAX_TEXTS or depth > MAX_DEPTH:
         return True
     if isinstance(value, str):
-        out.append(_make_text(path, key, value))
+        out.append(_make_text(path, key, value, False, raw_only))
         stripped = value.strip()
         if len(stripped) >= 2 and stripped[0] in "{[" and stripped[-1] in "}]":
             try:
@@ -119,7 +122,7 @@ def _walk(value: Any, path: str, key: str, depth: int, out: list[Text]) -> bool:
             except ValueError:
                 return False
             if isinstance(inner, (dict, list)):
-                return _walk(inner, path + "<json>", key, depth + 1, out)
+                return _walk(inner, path + "<json>", key, depth + 1, out, raw_only)
         return False
     cut = False
     if isinstance(value, Mapping):
@@ -127,19 +130,22 @@ def _walk(value: Any, path: str, key: str, depth: int, out: list[Text]) -> bool:
             ks = str(k)
             sub = f"{path}.{ks}" if path else ks
             if not ks.isidentifier() or len(ks) > 24:
-                out.append(_make_text(sub, ks.lower(), ks, is_key=True))
-            cut = _walk(v, sub, ks.lower(), depth + 1, out) or cut
+                out.append(_make_text(sub, ks.lower(), ks, True, raw_only))
+            cut = _walk(v, sub, ks.lower(), depth + 1, out, raw_only) or cut
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            cut = _walk(v, f"{path}[{i}]", key, depth + 1, out) or cut
+            cut = _walk(v, f"{path}[{i}]", key, depth + 1, out, raw_only) or cut
     elif isinstance(value, (bytes, bytearray)):
-        out.append(_make_text(path, key, bytes(value).decode("utf-8", "replace")))
+        out.append(_make_text(path, key, bytes(value).decode("utf-8", "replace"), False, raw_only))
     return cut
 
 
-def analyse(tool: str, args: Mapping[str, Any]) -> Analysis:
-    """Build the analysis of one call; linear in the total size of the arguments."""
+def analyse(tool: str, args: Mapping[str, Any], *, normalize: bool = True) -> Analysis:
+    """Build the analysis of one call; linear in the total size of the arguments.
+
+    ``normalize=False`` keeps every string as it came (no Unicode folding, no decoding): for ablations only.
+    """
     texts: list[Text] = []
-    truncated = _walk(args, "", "", 0, texts)
-    tool_norm = normalize(tool)
+    truncated = _walk(args, "", "", 0, texts, not normalize)
+    tool_norm = _normalize_text(tool) if normalize else tool
     return Analysis(tool, fold(tool_norm), dict(args), texts, truncated)
