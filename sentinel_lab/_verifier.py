@@ -332,7 +332,7 @@ class Verifier:
         session = context.get("session_id")
         session_key = session if isinstance(session, str) else ""
         if self.limiter is not None:
-            fingerprint = hash((a.tool, *(t.raw for t in a.texts)))
+            fingerprint = hash((a.tool, repr(a.args)))
             hit = self.limiter.hit(session_key or "<default>", fingerprint)
             if hit is not None:
                 violations.append(hit)

@@ -1,0 +1,118 @@
+"""``sentinel-lab verify``: verify one action (JSON), a JSONL file, or stdin; exit 0 all allowed, 1 any blocked,
+2 on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from sentinel_lab._exceptions import InvalidAction, SentinelError
+from sentinel_lab._verdict import Verdict
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "action",
+        nargs="?",
+        default="-",
+        help="an action as JSON, a path to a JSONL file of actions, or - for stdin (the default)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON verdict per line")
+    parser.add_argument("--policy", help="decide with this policy file (static, argument, taint rules + verifier)")
+    parser.add_argument("--workspace", help="project directory for path checks (verifier only)")
+    parser.add_argument("--goal", help="the user's goal, for intent verification")
+    parser.add_argument("--allowed-host", action="append", default=[], help="host data may go to (repeatable; scope)")
+    parser.add_argument(
+        "--rate-limit",
+        action="store_true",
+        help="apply the rate limiter across the input (off by default: a file is not a live agent)",
+    )
+
+
+def _read_actions(source: str) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed JSON) from an inline JSON action, a JSONL file, or stdin."""
+    stripped = source.strip()
+    if stripped.startswith("{"):
+        yield 1, json.loads(stripped)
+        return
+    stream: TextIO = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+    try:
+        for number, text in enumerate(stream, 1):
+            if text.strip():
+                yield number, json.loads(text)
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+def _table_row(index: int, verdict: Verdict, width: int) -> str:
+    mark = "ALLOW" if verdict.allowed else ("FLAG " if verdict.decision == "flag" else "BLOCK")
+    head = f"{index:>4}  {mark}  {verdict.tool[:24]:<24}  {verdict.policy[:22]:<22}  {verdict.severity[:8]:<8}  "
+    reason = verdict.reason if not verdict.allowed or verdict.decision == "flag" else ""
+    room = max(10, width - len(head))
+    return head + (reason if len(reason) <= room else reason[: room - 1] + "…")
+
+
+def run(args: argparse.Namespace) -> int:
+    decide = _decider(args)
+    out = sys.stdout
+    tty = out.isatty() and not args.json
+    width = shutil.get_terminal_size((120, 20)).columns
+    if tty:
+        out.write(f"{'#':>4}  {'':5}  {'tool':<24}  {'policy':<22}  {'severity':<8}  reason\n")
+    any_blocked = False
+    bad = False
+    try:
+        for number, item in _read_actions(args.action):
+            try:
+                verdict = decide(item)
+            except InvalidAction as exc:
+                print(f"sentinel-lab verify: line {number}: {exc}", file=sys.stderr)
+                bad = True
+                continue
+            any_blocked = any_blocked or not verdict.allowed
+            if tty:
+                out.write(_table_row(number, verdict, width) + "\n")
+            else:
+                record = verdict.to_dict()
+                record["args"] = dict(verdict.args)
+                if isinstance(item, dict) and "id" in item:
+                    record["id"] = item["id"]
+                out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    except (OSError, ValueError) as exc:
+        print(f"sentinel-lab verify: cannot read input: {exc}", file=sys.stderr)
+        return 2
+    if bad:
+        return 2
+    return 1 if any_blocked else 0
+
+
+def _decider(args: argparse.Namespace) -> Any:
+    """Return a function action -> Verdict: the policy engine when --policy is given, else a Verifier."""
+    from sentinel_lab._actions import parse_action
+
+    context: dict[str, Any] = {"user_goal": args.goal} if args.goal else {}
+    if args.policy:
+        from sentinel_lab._policy import Policy
+
+        try:
+            session = Policy.load(args.policy).new_session()
+        except (OSError, SentinelError) as exc:
+            print(f"sentinel-lab verify: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+        def by_policy(item: Any) -> Verdict:
+            tool, call_args = parse_action(item)
+            return session.check(tool, call_args)
+
+        return by_policy
+
+    from sentinel_lab._verifier import Verifier
+
+    scope = {"allowed_hosts": args.allowed_host} if args.allowed_host else None
+    verifier = Verifier(workspace=args.workspace, scope=scope, rate_limit=None if args.rate_limit else False)
+    return lambda item: verifier.verify(item, context)

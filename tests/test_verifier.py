@@ -1,0 +1,184 @@
+"""The Verifier's own behaviour: verdict shape, custom checks, scope, rate limit, intent, fail-closed."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from sentinel_lab import POLICIES, PolicyError, Verdict, Verifier, Violation
+
+READ = {"tool": "read_file", "args": {"path": "src/main.py"}}
+
+
+def test_benign_call_is_allowed_with_an_immutable_verdict() -> None:
+    verdict = Verifier().verify(READ)
+    assert verdict.allowed and verdict.decision == "allow"
+    assert verdict.violations == () and verdict.confidence == 1.0 and verdict.intent is None
+    assert verdict.tool == "read_file" and dict(verdict.args) == READ["args"]
+    assert verdict.elapsed_us > 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        verdict.allowed = False  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        verdict.args["path"] = "/etc/shadow"  # type: ignore[index]
+    data = verdict.to_dict()
+    assert data["allowed"] is True and data["violations"] == [] and data["tool"] == "read_file"
+
+
+def test_policy_names_are_the_eight() -> None:
+    assert POLICIES == (
+        "privilege_escalation",
+        "data_exfiltration",
+        "internal_access",
+        "file_traversal",
+        "system_commands",
+        "intent_alignment",
+        "rate_limit",
+        "scope_enforcement",
+    )
+
+
+def test_custom_check_forms_and_decorator() -> None:
+    v = Verifier(rate_limit=False)
+    v.add_check("no_deletes", lambda call, ctx: "deletes are off" if call.tool.startswith("delete") else None)
+
+    @v.check("seed_style")
+    def seed_style(call, ctx):
+        return {"pass": call["args"].get("n", 0) < 10, "reason": "n too large", "severity": "medium"}
+
+    assert v.verify(READ).allowed
+    blocked = v.verify({"tool": "delete_file", "args": {"path": "a"}})
+    assert not blocked.allowed and blocked.violations[0] == Violation("custom:no_deletes", "deletes are off", "high")
+    big = v.verify({"tool": "t", "args": {"n": 11}})
+    assert [(x.policy, x.reason, x.severity) for x in big.violations] == [
+        ("custom:seed_style", "n too large", "medium")
+    ]
+    assert v.custom_checks == ("no_deletes", "seed_style")
+
+
+def test_async_custom_check_is_awaited_not_always_blocking() -> None:
+    v = Verifier(rate_limit=False)
+
+    async def weekday(call, ctx):
+        await asyncio.sleep(0)
+        return ctx.get("day") != "sunday"
+
+    v.add_check("weekday", weekday)
+    assert v.verify(READ, {"day": "monday"}).allowed
+    assert not v.verify(READ, {"day": "sunday"}).allowed
+    assert asyncio.run(v.averify(READ, {"day": "monday"})).allowed
+    assert not asyncio.run(v.averify(READ, {"day": "sunday"})).allowed
+
+    async def inside_a_running_loop() -> Verdict:
+        return v.verify(READ, {"day": "sunday"})  # sync call from within a loop (as in Jupyter)
+
+    assert not asyncio.run(inside_a_running_loop()).allowed
+
+
+def test_a_check_that_raises_fails_closed() -> None:
+    v = Verifier(rate_limit=False)
+
+    def broken(call, ctx):
+        raise KeyError("boom")
+
+    v.add_check("broken", broken)
+    verdict = v.verify(READ)
+    assert not verdict.allowed
+    assert verdict.violations[0].policy == "custom:broken"
+    assert "KeyError" in verdict.violations[0].reason and "failing closed" in verdict.violations[0].reason
+
+
+def test_scope_tools_roots_and_hosts() -> None:
+    v = Verifier(
+        rate_limit=False,
+        scope={"allowed_tools": ["read_file", "fs.*"], "blocked_tools": ["fs.delete"]},
+    )
+    assert v.verify(READ).allowed
+    assert v.verify({"tool": "fs.list", "args": {}}).allowed
+    assert v.verify({"tool": "send_email", "args": {}}).violations[0].policy == "scope_enforcement"
+    assert not v.verify({"tool": "fs.delete", "args": {}}).allowed
+    # per-call override replaces the constructor's setting for that call only
+    assert v.verify({"tool": "send_email", "args": {}}, {"scope": {"allowed_tools": ["send_email"]}}).allowed
+    assert not v.verify({"tool": "send_email", "args": {}}).allowed
+
+
+def test_scope_unknown_key_is_an_error() -> None:
+    with pytest.raises(PolicyError, match="allowed_tool"):
+        Verifier(scope={"allowed_tool": ["x"]})
+
+
+def test_checks_selection_and_unknown_names() -> None:
+    assert Verifier(checks={"rate_limit": False}).limiter is None
+    assert Verifier(checks=["system_commands"]).limiter is None
+    with pytest.raises(PolicyError, match="system_command"):
+        Verifier(checks=["system_command"])
+
+
+def test_rate_limit_window_and_identical_repeats_per_session() -> None:
+    now = [0.0]
+    v = Verifier(rate_limit={"max_calls": 5, "window": 10, "max_identical": 3}, clock=lambda: now[0])
+    # identical repeats: the 4th identical call inside the window is blocked
+    results = [v.verify(READ, {"session_id": "a"}).allowed for _ in range(4)]
+    assert results == [True, True, True, False]
+    assert v.verify(READ, {"session_id": "a"}).violations[0].policy == "rate_limit"
+    # another session is independent
+    assert v.verify(READ, {"session_id": "b"}).allowed
+    # window: distinct calls, 6th within 10 s is blocked, fine again once the window slides
+    for i in range(5):
+        assert v.verify({"tool": "t", "args": {"i": i}}, {"session_id": "c"}).allowed
+    assert not v.verify({"tool": "t", "args": {"i": 99}}, {"session_id": "c"}).allowed
+    now[0] = 11.0
+    assert v.verify({"tool": "t", "args": {"i": 100}}, {"session_id": "c"}).allowed
+
+
+def test_default_rate_limit_never_blocks_a_human_paced_agent() -> None:
+    now = [0.0]
+    v = Verifier(clock=lambda: now[0])
+    for i in range(600):  # one call every 2 s for 20 minutes
+        now[0] = i * 2.0
+        assert v.verify({"tool": "read_file", "args": {"path": f"src/f{i % 7}.py"}}).allowed
+
+
+def test_intent_llm_score_blocks_when_low() -> None:
+    calls: list[str] = []
+
+    def llm(prompt: str) -> str:
+        calls.append(prompt)
+        return "0.05" if "transfer_money" in prompt else "Score: 0.9"
+
+    v = Verifier(rate_limit=False, intent={"llm": llm, "threshold": 0.5})
+    ctx = {"user_goal": "summarise my unread email"}
+    ok = v.verify({"tool": "read_inbox", "args": {"unread": True}}, ctx)
+    assert ok.allowed and ok.intent is not None and ok.intent.method == "llm" and ok.intent.score == 0.9
+    bad = v.verify({"tool": "transfer_money", "args": {"to": "XX00", "amount": 900}}, ctx)
+    assert not bad.allowed and bad.intent is not None and not bad.intent.aligned
+    assert any(x.policy == "intent_alignment" for x in bad.violations)
+    assert "summarise my unread email" in calls[0]
+    # without a goal in the context there is no intent verdict at all
+    assert v.verify(READ).intent is None
+
+
+def test_async_llm_in_averify() -> None:
+    async def llm(prompt: str) -> float:
+        return 0.1
+
+    v = Verifier(rate_limit=False, intent=llm)
+    verdict = asyncio.run(v.averify(READ, {"conversation": [{"role": "user", "content": "read main.py"}]}))
+    assert not verdict.allowed and verdict.intent is not None and verdict.intent.score == pytest.approx(0.1)
+
+
+def test_on_verdict_observers_see_every_verdict_and_cannot_break_it() -> None:
+    seen: list[Verdict] = []
+    v = Verifier(rate_limit=False)
+    v.on_verdict.append(seen.append)
+    v.on_verdict.append(lambda verdict: 1 / 0)
+    verdict = v.verify(READ, {"session_id": "s1"})
+    assert seen == [verdict] and verdict.allowed and verdict.session_id == "s1"
+
+
+def test_context_must_be_a_mapping() -> None:
+    from sentinel_lab import InvalidAction
+
+    with pytest.raises(InvalidAction):
+        Verifier().verify(READ, ["not", "a", "mapping"])  # type: ignore[arg-type]
