@@ -1,11 +1,141 @@
-"""Placeholder until the file_traversal check lands."""
+"""The ``file_traversal`` check: paths that leave the workspace, name sensitive files, or hide a null byte.
+
+Rules (paths come canonicalised from ``_analysis._paths``):
+
+- ``..`` that stays inside the workspace is fine (``src/../README.md``; ``../README.md`` with a ``cwd`` argument
+  inside the project). ``..`` that ends outside the workspace is traversal, however it is spelt (encoded,
+  double-encoded, overlong UTF-8, backslashes, ``....//``, ``..;``).
+- Without a workspace, a relative path is traversal when its ``..`` climbs more than one level above where it
+  starts (``../README.md`` is a sibling project file; ``../../etc/passwd`` is not), or climbs at all and lands on
+  a sensitive file or a system directory; an absolute path is traversal when its ``..`` climbs to the root.
+- A ``..`` inside the path of an http(s) URL that climbs above the URL's root is traversal (server-side).
+- Sensitive files are violations named by kind (``ssh_key``, ``shadow``, ``cloud_credentials``,
+  ``proc_environ``, ``docker_socket``, ``browser_cookies``...). ``.env`` files and generic credential files
+  inside the workspace belong to the project and are not flagged here (data exfiltration judges where their
+  contents go); relative ``.env`` without a workspace is assumed to be the project's.
+- A null byte in a path is a violation (it truncates the path the tool really opens).
+"""
 
 from __future__ import annotations
 
 from sentinel_lab._analysis import Analysis
+from sentinel_lab._analysis._paths import PathRef, paths_of
 from sentinel_lab._checks import Settings
 from sentinel_lab._verdict import Violation
 
+__all__ = ["check", "paths_for"]
+
+_CRITICAL_KINDS = frozenset(
+    {
+        "ssh_key",
+        "shadow",
+        "private_key",
+        "cloud_credentials",
+        "proc_environ",
+        "process_memory",
+        "docker_socket",
+        "browser_cookies",
+        "browser_credentials",
+        "windows_hive",
+        "container_secret",
+        "kube_config",
+        "docker_credentials",
+        "gpg_keyring",
+        "keyring",
+        "sudoers",
+        "ssh_authorized_keys",
+    }
+)
+# Kinds that belong to the project when they sit inside the workspace.
+_PROJECT_KINDS = frozenset({"env_file", "credentials"})
+_LABELS = {
+    "ssh_key": "an SSH private key",
+    "ssh_authorized_keys": "SSH authorized_keys",
+    "shadow": "the password hashes",
+    "passwd": "the system account list",
+    "sudoers": "the sudoers file",
+    "credentials": "a credentials file",
+    "cloud_credentials": "cloud credentials",
+    "env_file": "an environment (.env) file",
+    "proc_environ": "a process environment (/proc/*/environ)",
+    "process_memory": "process or kernel memory",
+    "docker_socket": "the container runtime socket",
+    "browser_cookies": "a browser cookie store",
+    "browser_credentials": "a browser password store",
+    "private_key": "a private key",
+    "kube_config": "a Kubernetes config",
+    "docker_credentials": "Docker registry credentials",
+    "shell_history": "a shell history file",
+    "windows_hive": "a Windows credential hive",
+    "container_secret": "a mounted container secret",
+    "gpg_keyring": "a GPG keyring",
+    "keyring": "a keyring",
+}
+
+
+def paths_for(a: Analysis, s: Settings) -> list[PathRef]:
+    """The analysis's paths judged against ``s.workspace``; fills ``a.paths`` when nothing computed it yet."""
+    cache = a.cache
+    if "workspace" not in cache:
+        cache["workspace"] = s.workspace
+        return a.paths
+    if cache["workspace"] == s.workspace:
+        return a.paths
+    key = ("paths", s.workspace)
+    refs = cache.get(key)
+    if refs is None:
+        refs = cache[key] = paths_of(a, s)
+    return refs
+
+
+def _evidence(ref: PathRef) -> str:
+    raw = ref.raw.replace("\x00", "\\0")
+    return raw if len(raw) <= 200 else raw[:197] + "..."
+
 
 def check(a: Analysis, s: Settings) -> list[Violation]:
-    return []
+    """Violations for traversal out of the workspace, sensitive files and null bytes in paths."""
+    refs = paths_for(a, s)
+    if not refs:
+        return []
+    out: list[Violation] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(kind: str, reason: str, severity: str, ref: PathRef) -> None:
+        if (kind, ref.resolved or ref.relative) in seen:
+            return
+        seen.add((kind, ref.resolved or ref.relative))
+        out.append(Violation("file_traversal", reason, severity, _evidence(ref)))
+
+    for ref in refs:
+        where = ref.resolved or ref.relative or ref.raw
+        sens = ref.sensitive
+        if ref.null_byte:
+            add("nul", f"null byte in path (truncates to {where!r})", "high", ref)
+        traversal = ref.escapes
+        if traversal:
+            how = []
+            if ref.encoded:
+                how.append("encoded")
+            if ref.disguised:
+                how.append("disguised")
+            detail = f" ({', '.join(how)} '..')" if how else ""
+            if ref.url:
+                target = "the URL's root"
+            elif s.workspace and ref.resolved is not None:
+                target = "the workspace"
+            else:
+                target = "its starting directory"
+            sev = "critical" if sens in _CRITICAL_KINDS or ref.encoded or ref.disguised else "high"
+            add("traversal", f"path traversal out of {target}{detail}: resolves to {where}", sev, ref)
+        if sens is not None:
+            if sens in _PROJECT_KINDS and (ref.inside_workspace or (ref.resolved is None and not ref.dotdot)):
+                continue
+            if ref.url and not traversal:
+                continue
+            if sens in ("env_file", "credentials") and not ref.explicit and ref.resolved is None and not ref.dotdot:
+                continue
+            label = _LABELS.get(sens, sens)
+            sev = "critical" if sens in _CRITICAL_KINDS else "high"
+            add("sensitive:" + sens, f"access to {label} ({sens}): {where}", sev, ref)
+    return out
