@@ -11,6 +11,7 @@ import base64
 import binascii
 import codecs
 import html
+import re
 import unicodedata
 from urllib.parse import unquote
 
@@ -163,6 +164,9 @@ _ROT13_SIGNALS = (
     "api key",
     "credential",
 )
+# Literal alternations: no quantifiers, so matching cannot backtrack; one pass over the text.
+_SIGNAL_RE = re.compile("|".join(re.escape(w) for w in _ROT13_SIGNALS))
+_ROT13_SIGNAL_RE = re.compile("|".join(re.escape(w.translate(_ROT13)) for w in _ROT13_SIGNALS))
 _MIN_ENCODED = 12  # shorter base64/hex tokens are too often ordinary words or ids
 
 
@@ -249,9 +253,11 @@ def decode_layers(text: str) -> list[str]:
     """Return the distinct decoded readings of ``text`` (not including ``text`` itself), each normalised.
 
     Percent and HTML decoding are repeated up to ``MAX_DECODE_DEPTH`` times (double encoding); base64, hex and
-    escape payloads are decoded when they decode to readable text; rot13 is kept only when its reading contains
-    a telling word. Hidden tag-character text is surfaced as ASCII.
+    escape payloads are decoded when they decode to readable text; rot13 is kept only when its reading
+    contains a telling word. Hidden tag-character text is surfaced as ASCII.
     """
+    if len(text) < _MIN_ENCODED and "%" not in text and "&" not in text and "\\" not in text:
+        return []  # too short to hide a payload, and nothing to unescape
     found: list[str] = []
     seen = {text}
 
@@ -282,12 +288,8 @@ def decode_layers(text: str) -> list[str]:
         for tok in _tokens(base):
             add(_b64(tok))
             add(_hex(tok))
-        whole = base.strip()
-        if " " not in whole:
-            add(_b64(whole))
-            add(_hex(whole))
-    if any(c.isalpha() for c in text[:4096]):
-        rot = text.translate(_ROT13).lower()
-        if any(sig in rot for sig in _ROT13_SIGNALS) and not any(sig in text.lower() for sig in _ROT13_SIGNALS):
+    if len(text) >= 16:
+        head = text[:4096].lower()
+        if _ROT13_SIGNAL_RE.search(head) and not _SIGNAL_RE.search(head):
             add(text.translate(_ROT13))
     return found
