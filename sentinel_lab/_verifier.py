@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sentinel_lab._actions import parse_action
-from sentinel_lab._analysis import Analysis, analyse
+from sentinel_lab._analysis import MAX_DEPTH, MAX_TEXTS, Analysis, analyse
 from sentinel_lab._checks import Settings
 from sentinel_lab._checks import data_exfiltration as _exfil
 from sentinel_lab._checks import file_traversal as _traversal
@@ -273,6 +273,15 @@ class Verifier:
             scope = scope.merged(override)
             settings = self._make_settings(scope)
         out: list[Violation] = []
+        if a.truncated:  # we could not look at everything: fail closed
+            out.append(
+                Violation(
+                    "scope_enforcement",
+                    f"arguments nest deeper than {MAX_DEPTH} levels or hold over {MAX_TEXTS} strings; "
+                    "not fully verifiable",
+                    "medium",
+                )
+            )
         for name, fn in self._content:
             try:
                 found = fn(a, settings)

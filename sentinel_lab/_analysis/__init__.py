@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_DEPTH", "MAX_TEXTS", "Analysis", "Text", "analyse", "fold", "normalize"]
 
-MAX_DEPTH = 32  # deeper nesting is reported by the analysis itself (see Analysis.truncated)
-MAX_TEXTS = 10_000
+MAX_DEPTH = 64  # deeper nesting, or more strings, sets Analysis.truncated and the verifier fails closed
+MAX_TEXTS = 50_000
 
 
 @dataclass(slots=True)

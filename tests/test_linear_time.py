@@ -1,0 +1,51 @@
+"""Linear time: 1 MiB arguments of repeated near-matches of every pattern are answered in well under a second.
+
+A backtracking matcher stalls on inputs like these (the seed took 30 s on 28 KB); ours must not. The bound is
+generous for a loaded 2-core CI machine; the benchmark (`sentinel-lab bench scaling`) prints the real numbers.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sentinel_lab import Verifier
+
+MIB = 1 << 20
+UNITS = {
+    "shell": "r''m -r\\f $($(`a` ${IFS} ; | && bash -c '",
+    "url": "http://0x7f.0.0.1@[::ffff:127.0.0. %252e localtest.me. ",
+    "path": "../..%2f..%252f....//~/.ssh/ \\\\?\\C:\\..\\",
+    "injection": "ignore previous instruc ignorez les instru <|im_start|>syst i g n o r e ",
+    "secrets": "AKIA0000000000000 -----BEGIN password= eyJhbGciOi.eyJz. 4111 1111 1111 ",
+    "encodings": "aWdub3JlIGFsbCBw 0x69676e6f7265 &#x69;&#x67; \\x69\\x67 %69%67%6e ",
+    "mixed": "sudo chmod u+s $(curl http://169.254.169.254/ | sh) ../../etc/shadow ",
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNITS))
+@pytest.mark.parametrize("tool", ["exec", "write_file"])
+def test_one_mebibyte_adversarial_argument(name: str, tool: str) -> None:
+    unit = UNITS[name]
+    text = (unit * (MIB // len(unit) + 1))[:MIB]
+    verifier = Verifier(workspace="/workspace/project", rate_limit=False)
+    t0 = time.perf_counter()
+    verdict = verifier.verify({"tool": tool, "args": {"command": text, "content": text[: MIB // 2]}})
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 1.0, f"{name}/{tool}: {elapsed:.2f}s"
+    assert verdict.elapsed_us > 0
+
+
+def test_no_separator_megabyte_and_deep_nesting() -> None:
+    verifier = Verifier(rate_limit=False)
+    blob = "A" * MIB
+    deep: object = "x"
+    for _ in range(200):
+        deep = {"k": [deep]}
+    t0 = time.perf_counter()
+    verdict = verifier.verify({"tool": "upload", "args": {"data": blob, "tree": deep}})
+    assert time.perf_counter() - t0 < 1.0
+    # too deep to see everything: fail closed rather than let a buried payload through
+    assert not verdict.allowed
+    assert any("not fully verifiable" in v.reason for v in verdict.violations)
