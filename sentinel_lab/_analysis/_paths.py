@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Analysis, Text
@@ -190,8 +190,7 @@ def decode_path(s: str) -> tuple[str, bool]:
     return s, encoded
 
 
-@dataclass(frozen=True, slots=True)
-class Canon:
+class Canon(NamedTuple):
     """The lexical resolution of one path string (see ``canonical``)."""
 
     parts: tuple[str, ...]  # resolved components (anchor included when anchored)
@@ -246,6 +245,8 @@ def canonical(path: str, anchor: tuple[str, ...] | None = None, *, anchor_root: 
 
     Windows paths are compared case-insensitively: their components are lower-cased.
     """
+    if _plain(path):
+        return _canonical_plain(path, anchor, anchor_root)
     s, encoded = decode_path(path)
     null_byte = "\x00" in s
     if null_byte:
@@ -347,6 +348,30 @@ def canonical(path: str, anchor: tuple[str, ...] | None = None, *, anchor_root: 
         file_url,
         proc_root,
     )
+
+
+_SPECIAL = frozenset("%\\~\x00:;\"'` \t\r\n")
+
+
+def _plain(path: str) -> bool:
+    """An ASCII path with nothing to decode, expand or convert and no ``..``-like component."""
+    return path.isascii() and bool(path) and ".." not in path and "/proc" not in path and _SPECIAL.isdisjoint(path)
+
+
+def _canonical_plain(path: str, anchor: tuple[str, ...] | None, anchor_root: str) -> Canon:
+    parts = [p for p in path.split("/") if p and p != "."]
+    if path[0] == "/":
+        return Canon(tuple(parts), True, False, False, "/", False, False, 0, 0, -1, False, False, False, False)
+    if anchor is None:
+        return Canon(tuple(parts), False, False, False, "/", False, False, 0, 0, -1, False, False, False, False)
+    return Canon(
+        (*anchor, *parts), True, True, False, anchor_root, False, False, 0, len(anchor), -1, False, False, False, False
+    )
+
+
+@lru_cache(maxsize=8192)
+def _canonical_cached(path: str, anchor: tuple[str, ...] | None, anchor_root: str) -> Canon:
+    return canonical(path, anchor, anchor_root=anchor_root)
 
 
 @lru_cache(maxsize=256)
@@ -454,8 +479,9 @@ _PROC_KINDS = {"environ": "proc_environ", "mem": "process_memory", "maps": None,
 _HIVES = frozenset({"sam", "system", "security"})
 
 
+@lru_cache(maxsize=8192)
 def _sensitive(parts: tuple[str, ...]) -> str | None:
-    """Kind of sensitive file named by resolved components (any case), or None. Constant work per call."""
+    """Kind of sensitive file named by resolved components (any case), or None. Linear in the components."""
     if not parts:
         return None
     name = parts[-1].lower()
@@ -551,14 +577,39 @@ class PathRef:
     escapes: bool
     inside_workspace: bool | None
     sensitive: str | None
-    null_byte: bool = False
-    dotdot: bool = False
-    disguised: bool = False
-    encoded: bool = False
-    climbs: int = 0  # levels above the anchor (relative, unanchored) or above the root
+    canon: Canon  # the full lexical resolution (flags below are read from it)
     explicit: bool = True  # the value of a path-like key (not a token found in other text)
     url: bool = False  # the path part of an http(s)/ftp URL
-    relative: str = ""  # resolved components without the root (what is left of an unanchored path)
+
+    @property
+    def null_byte(self) -> bool:
+        """The path held a null byte (it was cut there)."""
+        return self.canon.null_byte
+
+    @property
+    def dotdot(self) -> bool:
+        """The path used ``..`` (or a disguised spelling of it)."""
+        return self.canon.dotdot
+
+    @property
+    def disguised(self) -> bool:
+        """``..`` was spelt as ``....``, ``..;`` or similar."""
+        return self.canon.disguised
+
+    @property
+    def encoded(self) -> bool:
+        """The path needed percent/overlong decoding."""
+        return self.canon.encoded
+
+    @property
+    def climbs(self) -> int:
+        """``..`` steps above the root or, for an unanchored relative path, above its start."""
+        return self.canon.above
+
+    @property
+    def relative(self) -> str:
+        """Resolved components without the root (what is left of an unanchored path)."""
+        return self.canon.relative
 
 
 def _is_path_key(key: str) -> bool:
@@ -581,10 +632,13 @@ def _workspace_parts(ws: str | None) -> tuple[str, tuple[str, ...]] | None:
     return _root_parts(ws) if ws else None
 
 
-def _judge(t: Text, raw: str, c: Canon, ws: tuple[str, tuple[str, ...]] | None, explicit: bool, url: bool) -> PathRef:
+@lru_cache(maxsize=8192)
+def _verdict(c: Canon, ws: tuple[str, tuple[str, ...]] | None, url: bool) -> tuple[bool, bool | None, str | None]:
+    """(escapes, inside_workspace, sensitive) for one resolution; cached, as paths repeat across calls."""
     inside: bool | None = None
     if ws is not None and c.absolute:
         inside = _under(c.root, c.parts, ws[0], ws[1])
+    sensitive = _sensitive(c.parts)
     escapes = False
     if c.dotdot:
         if url:
@@ -599,25 +653,13 @@ def _judge(t: Text, raw: str, c: Canon, ws: tuple[str, tuple[str, ...]] | None, 
         elif c.above > 0:
             # unanchored: one level up is a sibling project file; more, or into system/sensitive files, is not
             first = c.parts[0].lower() if c.parts else ""
-            escapes = c.above > 1 or first in _SYSTEM_DIRS or _sensitive(c.parts) is not None
-    sensitive = _sensitive(c.parts)
-    return PathRef(
-        t,
-        raw[:512],
-        c.resolved,
-        c.windows,
-        escapes,
-        inside,
-        sensitive,
-        c.null_byte,
-        c.dotdot,
-        c.disguised,
-        c.encoded,
-        c.above,
-        explicit,
-        url,
-        c.relative,
-    )
+            escapes = c.above > 1 or first in _SYSTEM_DIRS or sensitive is not None
+    return escapes, inside, sensitive
+
+
+def _judge(t: Text, raw: str, c: Canon, ws: tuple[str, tuple[str, ...]] | None, explicit: bool, url: bool) -> PathRef:
+    escapes, inside, sensitive = _verdict(c, ws, url)
+    return PathRef(t, raw[:512], c.resolved, c.windows, escapes, inside, sensitive, c, explicit, url)
 
 
 def _anchor_for(a: Analysis, ws: tuple[str, tuple[str, ...]] | None) -> tuple[str, tuple[str, ...]] | None:
@@ -664,7 +706,11 @@ def paths_of(a: Analysis, settings: Settings | None = None) -> list[PathRef]:
         if (t.path, s) in seen or len(out) >= 1000:
             return
         seen.add((t.path, s))
-        c = canonical(s, anchor_parts, anchor_root=anchor_root)
+        c = (
+            _canonical_cached(s, anchor_parts, anchor_root)
+            if len(s) <= 512
+            else canonical(s, anchor_parts, anchor_root=anchor_root)
+        )
         if url and not c.dotdot and not c.null_byte and _sensitive(c.parts) is None:
             return
         out.append(_judge(t, s, c, ws, explicit, url))
