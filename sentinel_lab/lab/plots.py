@@ -35,16 +35,18 @@ def detection_bars(
     report: Any,
     *,
     rate: str = "detection_rate",
-    low: str = "detection_low",
-    high: str = "detection_high",
-    fp_rate: str | None = "fp_rate",
+    low: str = "detection_ci_low",
+    high: str = "detection_ci_high",
+    fp_rate: str | None = "false_positive_rate",
+    by: str = "category",
     title: str = "Attacks blocked per category (95% Wilson interval)",
     ax: Any = None,
 ) -> Any:
     """Horizontal bars of the detection rate per category with interval whiskers; false-positive rate dots."""
     with plt.rc_context(STYLE):
         fig, ax = _ax(ax)
-        frame = report[report.index != "total"] if hasattr(report, "index") else report
+        frame = report.set_index(by) if by in report.columns else report
+        frame = frame[frame.index.astype(str) != "total"]
         frame = frame[frame[rate].notna()]
         cats = [str(c) for c in frame.index]
         ys = range(len(cats))
