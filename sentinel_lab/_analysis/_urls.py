@@ -14,6 +14,7 @@ import contextlib
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Union
 
 from sentinel_lab._analysis._normalize import normalize
@@ -72,7 +73,6 @@ _SPECIAL = frozenset({"http", "https", "ftp", "ws", "wss"})
 # Schemes accepted with a single slash (``file:/etc/passwd``) besides the special ones.
 _SINGLE_SLASH = frozenset({"file", "netdoc", "jar", "php", "phar", "glob", "gopher", "dict", "ldap", "tftp"})
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
-_URL_STOP = frozenset(" \t\r\n\f\v\"'<>`^{}|")
 _TRAIL = ".,;:!?'\")]}>*"
 _HEXDIGITS = frozenset("0123456789abcdefABCDEF")
 _OCTDIGITS = frozenset("01234567")
@@ -124,44 +124,48 @@ _LOOPBACK_NAMES = frozenset(
     }
 )
 # Public names whose DNS answers 127.0.0.1 (for the name and every subdomain).
-_LOOPBACK_DOMAINS = (
-    "localhost",
-    "localtest.me",
-    "lvh.me",
-    "vcap.me",
-    "lacolhost.com",
-    "localho.st",
-    "fuf.me",
-    "local.gd",
-    "localhost.direct",
-    "127.0.0.1.nip.io",
-    "yoogle.com",
-    "ulh.us",
-    "smackaho.st",
+_LOOPBACK_DOMAINS = frozenset(
+    (
+        "localhost",
+        "localtest.me",
+        "lvh.me",
+        "vcap.me",
+        "lacolhost.com",
+        "localho.st",
+        "fuf.me",
+        "local.gd",
+        "localhost.direct",
+        "127.0.0.1.nip.io",
+        "yoogle.com",
+        "ulh.us",
+        "smackaho.st",
+    )
 )
 # Wildcard DNS services that answer the IP written inside the name.
-_WILDCARD_DNS = ("nip.io", "sslip.io", "xip.io", "traefik.me", "nip.direct", "backname.io", "xip.name")
+_WILDCARD_DNS = frozenset(("nip.io", "sslip.io", "xip.io", "traefik.me", "nip.direct", "backname.io", "xip.name"))
 # DNS-rebinding services whose names embed the addresses they alternate between.
-_REBIND_DNS = ("rbndr.us", "1u.ms", "rebind.it", "rebind.network", "lock.cmpxchg8b.com")
+_REBIND_DNS = frozenset(("rbndr.us", "1u.ms", "rebind.it", "rebind.network", "lock.cmpxchg8b.com"))
 # Name suffixes that only resolve inside a private network.
-_INTERNAL_SUFFIXES = (
-    "internal",
-    "local",
-    "localdomain",
-    "corp",
-    "lan",
-    "home",
-    "home.arpa",
-    "intranet",
-    "intra",
-    "private",
-    "priv",
-    "svc",
-    "cluster.local",
-    "consul",
-    "localnet",
-    "int",
-    "infra",
+_INTERNAL_SUFFIXES = frozenset(
+    (
+        "internal",
+        "local",
+        "localdomain",
+        "corp",
+        "lan",
+        "home",
+        "home.arpa",
+        "intranet",
+        "intra",
+        "private",
+        "priv",
+        "svc",
+        "cluster.local",
+        "consul",
+        "localnet",
+        "int",
+        "infra",
+    )
 )
 
 _V4_NETS = [
@@ -471,15 +475,22 @@ def _ip_in_label_text(s: str) -> IPAddress | None:
     return None
 
 
-def _suffix(host: str, domains: tuple[str, ...]) -> str | None:
-    for d in domains:
-        if host == d or host.endswith("." + d):
-            return d
+def _suffix(host: str, domains: frozenset[str]) -> str | None:
+    """The entry of ``domains`` that ``host`` equals or is a subdomain of (label boundaries), if any."""
+    if host in domains:
+        return host
+    i = host.find(".")
+    while i != -1:
+        tail = host[i + 1 :]
+        if tail in domains:
+            return tail
+        i = host.find(".", i + 1)
     return None
 
 
+@lru_cache(maxsize=4096)
 def classify_host(host: str) -> HostInfo:
-    """Classify one host (name or address, any notation); cheap for ordinary public names."""
+    """Classify one host (name or address, any notation); cached, and cheap for ordinary public names."""
     h = canonical_host(host)
     if not h:
         return HostInfo(h)
@@ -577,7 +588,8 @@ class _Parts:
     query: str
 
 
-def split_url(url: str) -> list[_Parts]:
+@lru_cache(maxsize=1024)
+def split_url(url: str) -> tuple[_Parts, ...]:
     """Split a URL into parts. Returns one reading, or two when parsers disagree about the host (``\\@``).
 
     Special schemes skip any run of ``/`` and ``\\`` (``http:/\\host``); the authority ends at the first of
@@ -614,7 +626,7 @@ def split_url(url: str) -> list[_Parts]:
         out.append(_Parts(scheme, userinfo, host, port, path, query))
     if len(out) == 2 and canonical_host(out[0].host) == canonical_host(out[1].host):
         out.pop()
-    return out
+    return tuple(out)
 
 
 # --- finding endpoints in texts ----------------------------------------------------------------------------------
@@ -885,14 +897,12 @@ def _context_of(t: Text, net_tool: bool, shell_tool: bool) -> tuple[str, bool]:
     return ("prose" if (" " in s or "\n" in s) else "value"), False
 
 
+_URL_BODY_RE = re.compile(r"[^\s\"'<>`^{}|]*")  # a single character class: linear, never backtracks
+
+
 def _url_end(v: str, start: int) -> int:
-    limit = min(len(v), start + MAX_URL)
-    end = limit
-    for c in _URL_STOP:
-        j = v.find(c, start, end)
-        if j != -1:
-            end = j
-    return end
+    m = _URL_BODY_RE.match(v, start, min(len(v), start + MAX_URL))
+    return m.end() if m else start
 
 
 class _Collector:
