@@ -161,6 +161,9 @@ class _Ctx:
         return PolicyError(message, file=self.source, line=self.line(path), key=_fmt_path(path) or None)
 
 
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
 def _compose(text: str, source: str) -> tuple[Any, dict[Path, int]]:
     """Parse YAML into plain Python values and a map from key path to 1-based line."""
     lines: dict[Path, int] = {}
@@ -199,6 +202,10 @@ def _compose(text: str, source: str) -> tuple[Any, dict[Path, int]]:
             if isinstance(value, (_dt.date, _dt.datetime)):
                 value = value.isoformat()
             return value
+        if not isinstance(n, yaml.ScalarNode) and n.tag not in _PLAIN_TAGS:
+            raise PolicyError(
+                f"unsupported YAML tag {n.tag!r}", file=source, line=n.start_mark.line + 1, key=_fmt_path(path) or None
+            )
         if isinstance(n, yaml.SequenceNode):
             items = []
             for i, child in enumerate(n.value):
@@ -281,6 +288,8 @@ def _bool(ctx: _Ctx, value: Any, path: Path) -> bool:
 
 
 def _choice(ctx: _Ctx, value: Any, path: Path, choices: tuple[str, ...]) -> str:
+    if value is False and "off" in choices:  # YAML 1.1 reads a bare `off` as false
+        return "off"
     if isinstance(value, str) and value in choices:
         return value
     shown = f"{value!r:.60}" if isinstance(value, str) else f"{_type_name(value)} {value!r:.60}"

@@ -22,7 +22,8 @@ Condition semantics (one argument rule = one argument path + a set of conditions
 
 An argument path selects values: ``to``, ``payment.iban``, ``recipients[*]`` (each item), ``files[0].name``.
 A path that selects nothing yields the single value *missing*: every condition but ``present: false`` is false
-for it. A ``[*]`` over an empty list selects no value at all (a rule then neither denies nor requires anything).
+for it. A ``[*]`` over an empty or absent list selects no value at all (the rule then neither denies nor
+requires anything; pair it with ``present: true`` on the list itself to require one).
 A string is checked as written and in its normalised reading (NFKC, invisible characters removed): ``deny_if``
 fires when any reading of any selected value meets all its conditions; ``deny_unless`` fires when any reading
 of any selected value fails one.
@@ -431,13 +432,14 @@ class ArgPath:
         return cls(text, tuple(steps))
 
     def select(self, args: Any) -> list[Any]:
-        """The selected values (``[MISSING]`` when a step finds nothing; ``[]`` for ``[*]`` over nothing)."""
+        """The selected values (``[MISSING]`` when a step finds nothing; none for ``[*]`` over nothing)."""
         frontier: list[Any] = [args]
         for kind, key in self.steps:
             nxt: list[Any] = []
             for item in frontier:
                 if item is MISSING:
-                    nxt.append(MISSING)
+                    if kind != "each":  # "[*]" over nothing selects nothing
+                        nxt.append(MISSING)
                 elif kind == "key":
                     nxt.append(item.get(key, MISSING) if isinstance(item, Mapping) else MISSING)
                 elif kind == "index":
