@@ -480,7 +480,10 @@ class Explorer:
     def _settings(self) -> Any:
         from sentinel_lab._checks import Settings
 
-        judge = self.judge if self.kind == "verifier" else getattr(self.judge, "verifier", None)
+        judge = self.judge
+        if self.kind == "policy":
+            make = getattr(self.judge, "make_verifier", None)
+            judge = make() if make is not None else None
         if judge is None:
             return Settings()
         scope = getattr(judge, "scope", None)
@@ -637,6 +640,8 @@ class Explorer:
             self.set_check(owner.description, bool(change["new"]))
 
         def refresh() -> None:
+            for box in toggles:
+                box.value = box.description not in self.disabled
             show_rates()
             show_rows()
             show_detail()

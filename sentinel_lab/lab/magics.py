@@ -260,6 +260,61 @@ def _result_text(result: Any) -> str:
     return f"[tool error] {text}" if error else text
 
 
+def _verdict_in(result: Any) -> Any:
+    """The proxy's verdict carried in a result's ``_meta["sentinel/verdict"]``, if the proxy sends one."""
+    meta = getattr(result, "meta", None)
+    if meta is None and isinstance(result, Mapping):
+        meta = result.get("_meta")
+    info = meta.get("sentinel/verdict") if isinstance(meta, Mapping) else None
+    if not isinstance(info, Mapping):
+        return None
+    from sentinel_lab._verdict import Verdict, Violation
+
+    try:
+        return Verdict(
+            allowed=bool(info.get("allowed", True)),
+            violations=tuple(
+                Violation(str(v.get("policy", "")), str(v.get("reason", "")), str(v.get("severity", "high")))
+                for v in info.get("violations", ())
+                if isinstance(v, Mapping)
+            ),
+            decision=str(info.get("decision", "")),
+            rule=str(info.get("rule", "")),
+            taints=frozenset(str(t) for t in info.get("taints", ()) if isinstance(t, str)),
+            elapsed_us=float(info.get("elapsed_us", 0.0) or 0.0),
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def _complete(verdict: Any, proxy: _Proxy, tool: str, args: dict[str, Any], t0: float, *, allowed: bool) -> Any:
+    """The verdict of a proxied call with what the wire leaves out filled in (tool, args, session, time,
+    round-trip latency); an allowed call without a verdict from the proxy gets a plain ``allow``."""
+    from types import MappingProxyType
+
+    from sentinel_lab._verdict import Verdict
+
+    elapsed = (time.perf_counter() - t0) * 1e6
+    if verdict is None:
+        verdict = Verdict(allowed=allowed)
+    return dataclasses.replace(
+        verdict,
+        tool=verdict.tool or tool,
+        args=verdict.args or MappingProxyType(dict(args)),
+        session_id=verdict.session_id or str(getattr(proxy.client, "session_id", "") or ""),
+        at=verdict.at or time.time(),
+        elapsed_us=verdict.elapsed_us or elapsed,
+    )
+
+
+def _unquote(value: str) -> str:
+    """``value`` without one pair of surrounding quotes (the magic's argument splitter keeps them)."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The magics
 # ---------------------------------------------------------------------------------------------------------------
@@ -376,6 +431,10 @@ class SentinelMagics(Magics):
         (stop every proxy and tool server).
         """
         args = parse_argstring(self.sentinel, line)
+        for name in ("target", "policy", "upstream", "session", "output"):
+            value = getattr(args, name, None)
+            if isinstance(value, str):
+                setattr(args, name, _unquote(value))
         if cell is None:
             return self._line(args)
         if args.command == "policy":
@@ -428,6 +487,7 @@ class SentinelMagics(Magics):
         name = getattr(policy, "name", None)
         if name:
             items.append(("name", name))
+        items.append(("summary", repr(policy)))
         return PolicyView("active policy", items, pre=spec.text())
 
     # -- dry runs ----------------------------------------------------------------------------------------------
@@ -508,24 +568,13 @@ class SentinelMagics(Magics):
 
     async def _call_upstream(self, proxy: _Proxy, tool: str, args: dict[str, Any]) -> tuple[Any, Any]:
         from sentinel_lab._exceptions import PolicyViolation
-        from sentinel_lab._verdict import Verdict
 
         t0 = time.perf_counter()
         try:
             result = await proxy.client.execute_tool(tool, args)
         except PolicyViolation as exc:
-            return exc.verdict, None
-        verdict = getattr(result, "verdict", None) or getattr(proxy.client, "last_verdict", None)
-        if verdict is None or getattr(verdict, "tool", tool) != tool:
-            verdict = Verdict(
-                allowed=True,
-                tool=tool,
-                args=args,
-                elapsed_us=(time.perf_counter() - t0) * 1e6,
-                session_id=str(getattr(proxy.client, "session_id", "") or ""),
-                at=time.time(),
-            )
-        return verdict, result
+            return _complete(exc.verdict, proxy, tool, args, t0, allowed=False), None
+        return _complete(_verdict_in(result), proxy, tool, args, t0, allowed=True), result
 
     def _run_upstream(
         self, proxy: _Proxy, calls: list[tuple[str, dict[str, Any]]], timeout: float
