@@ -872,17 +872,16 @@ _LOOPBACK_HINTS = (
 )
 
 
-def _is_net_tool(tool_key: str) -> bool:
-    return any(w in tool_key for w in _NET_TOOL_WORDS)
+@lru_cache(maxsize=1024)
+def _tool_kind(tool_key: str) -> tuple[bool, bool]:
+    """(talks to the network, runs shell or code) judged from the tool's name."""
+    return any(w in tool_key for w in _NET_TOOL_WORDS), any(w in tool_key for w in _SHELL_TOOL_WORDS)
 
 
-def _is_shell_tool(tool_key: str) -> bool:
-    return any(w in tool_key for w in _SHELL_TOOL_WORDS)
-
-
-def _context_of(t: Text, net_tool: bool, shell_tool: bool) -> tuple[str, bool]:
-    """How a text uses what it contains, and whether its key names an address outright (``loose``)."""
-    key = t.key.replace("-", "_")
+@lru_cache(maxsize=4096)
+def _key_context(key: str, net_tool: bool, shell_tool: bool) -> tuple[str, bool]:
+    """Context decided by the field name alone; ``""`` when it depends on the value."""
+    key = key.replace("-", "_")
     if key in _URL_KEYS or key.endswith(("url", "uri", "_link", "endpoint")):
         return "url", True
     if key in _HOST_KEYS or key.endswith(("host", "hostname", "_ip", "_addr", "_address", "server")):
@@ -893,6 +892,14 @@ def _context_of(t: Text, net_tool: bool, shell_tool: bool) -> tuple[str, bool]:
         return "prose", False
     if net_tool:
         return "url", False
+    return "", False
+
+
+def _context_of(t: Text, net_tool: bool, shell_tool: bool) -> tuple[str, bool]:
+    """How a text uses what it contains, and whether its key names an address outright (``loose``)."""
+    context, loose = _key_context(t.key, net_tool, shell_tool)
+    if context:
+        return context, loose
     s = t.norm.strip()
     return ("prose" if (" " in s or "\n" in s) else "value"), False
 
@@ -1057,16 +1064,19 @@ def _scan_bare(t: Text, v: str, context: str, loose: bool, col: _Collector) -> N
 
 
 def _value_host_hint(s: str) -> bool:
-    low = s.lower()
-    if low[:1].isdigit() or low.startswith(("[", "0x", "//")):
+    c = s[0]
+    if c.isdigit() or c in "[/":
         return True
-    return any(h in low for h in _LOOPBACK_HINTS)
+    low = s.lower()
+    for h in _LOOPBACK_HINTS:  # noqa: SIM110 (a plain loop is cheaper than any() on this hot path)
+        if h in low:
+            return True
+    return False
 
 
 def endpoints_of(a: Analysis) -> list[Endpoint]:
     """Every URL and host in the action's texts (all decoded readings), with how each is used."""
-    net_tool = _is_net_tool(a.tool_key)
-    shell_tool = _is_shell_tool(a.tool_key)
+    net_tool, shell_tool = _tool_kind(a.tool_key)
     col = _Collector()
     for t in a.texts:
         if t.is_key:
