@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import os
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,8 +25,10 @@ from sentinel_lab._verdict import Verdict, Violation
 
 __all__ = [
     "ITEM_COLUMNS",
+    "agentdojo_policies",
     "detection_report",
     "evaluate",
+    "policies_dir",
     "trace_report",
     "trace_summary",
     "wilson",
@@ -141,12 +145,15 @@ def evaluate(defence: Any, frame: pd.DataFrame, *, progress: bool = False) -> pd
     ``defence`` is a ``Verifier`` (each independent item, and each trace, gets its own session id, so a long run
     is never rate limited), a ``Policy`` (each trace runs in one engine session in step order, with
     ``session.record`` after each call; independent items get fresh sessions), or a callable
-    ``fn(row) -> Verdict`` (e.g. an output scanner for ``kind == "output"`` rows).
+    ``fn(row) -> Verdict`` (e.g. an output scanner for ``kind == "output"`` rows), or a mapping of those keyed
+    by the ``suite`` column (else ``dataset``), e.g. ``agentdojo_policies()``.
     """
     from sentinel_lab.lab.recorder import verdicts_frame
 
     if not isinstance(frame, pd.DataFrame):
         raise TypeError("evaluate() needs a DataFrame from sentinel_lab.datasets.load()")
+    if isinstance(defence, Mapping):
+        return _evaluate_split(defence, frame, progress=progress)
     missing = [c for c in ("tool", "args") if c not in frame.columns]
     if missing:
         raise DatasetError(f"the frame lacks column(s) {missing}; load it with sentinel_lab.datasets.load()")
@@ -220,6 +227,54 @@ def evaluate(defence: Any, frame: pd.DataFrame, *, progress: bool = False) -> pd
     result = pd.concat([items.reset_index(drop=True), out.reset_index(drop=True)], axis=1)
     result.attrs.update(frame.attrs)
     return result
+
+
+def _evaluate_split(defences: Mapping[str, Any], frame: pd.DataFrame, *, progress: bool) -> pd.DataFrame:
+    """Evaluate each part of ``frame`` with its own defence, keyed by the ``suite`` (else ``dataset``) column."""
+    key = "suite" if "suite" in frame.columns else "dataset"
+    if key not in frame.columns:
+        raise DatasetError("a mapping of defences needs a 'suite' or 'dataset' column to pick one per row")
+    values = frame[key].astype(str)
+    unknown = sorted(set(values) - set(defences))
+    if unknown:
+        raise DatasetError(f"no defence given for {key} value(s) {unknown}; have {sorted(defences)}")
+    parts = []
+    for value in dict.fromkeys(values):
+        mask = (values == value).to_numpy()
+        part = evaluate(defences[value], frame[mask].reset_index(drop=True), progress=progress)
+        part.index = frame.index[mask]
+        parts.append(part)
+    result = pd.concat(parts).loc[frame.index].reset_index(drop=True)
+    result.attrs.update(frame.attrs)
+    return result
+
+
+def agentdojo_policies(folder: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The AgentDojo policies, one per suite (``policies/agentdojo-<suite>.yaml``), as ``{suite: Policy}``.
+
+    Pass the result to ``evaluate`` as the defence: each row is checked with its suite's policy."""
+    from sentinel_lab._datasets.agentdojo import SUITES
+    from sentinel_lab._policy import Policy
+
+    root = Path(folder) if folder is not None else policies_dir()
+    missing = [s for s in SUITES if not (root / f"agentdojo-{s}.yaml").is_file()]
+    if missing:
+        raise DatasetError(
+            f"AgentDojo policies missing in {root}: " + ", ".join(f"agentdojo-{s}.yaml" for s in missing)
+        )
+    return {s: Policy.load(root / f"agentdojo-{s}.yaml") for s in SUITES}
+
+
+def policies_dir() -> Path:
+    """The folder of bundled example policies: ``$SENTINEL_LAB_POLICIES`` or the checkout's ``policies/``."""
+    env = os.environ.get("SENTINEL_LAB_POLICIES")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[1] / "policies", here.parent / "data" / "policies"):
+        if candidate.is_dir():
+            return candidate
+    return here.parents[1] / "policies"
 
 
 # ---------------------------------------------------------------------------------------------- reports
