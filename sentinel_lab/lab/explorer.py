@@ -82,7 +82,8 @@ def items_frame(data: Any) -> pd.DataFrame:
     else:
         raise TypeError(f"explore() needs a DataFrame, a dataset name, a JSONL path or a list of items, not {data!r}")
     if "kind" in frame.columns:
-        frame = frame[frame["kind"].astype(str) == "call"]
+        kinds = [k is None or k != k or str(k) in ("", "call") for k in frame["kind"]]
+        frame = frame[kinds]
     if "tool" not in frame.columns:
         raise ValueError("the items need a 'tool' column")
     n = len(frame)
