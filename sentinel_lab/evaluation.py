@@ -148,12 +148,20 @@ def evaluate(defence: Any, frame: pd.DataFrame, *, progress: bool = False) -> pd
     ``fn(row) -> Verdict`` (e.g. an output scanner for ``kind == "output"`` rows), or a mapping of those keyed
     by the ``suite`` column (else ``dataset``), e.g. ``agentdojo_policies()``.
     """
-    from sentinel_lab.lab.recorder import verdicts_frame
-
     if not isinstance(frame, pd.DataFrame):
         raise TypeError("evaluate() needs a DataFrame from sentinel_lab.datasets.load()")
+    update, close = _progress(len(frame), progress, "evaluate")
+    try:
+        return _evaluate(defence, frame, update)
+    finally:
+        close()
+
+
+def _evaluate(defence: Any, frame: pd.DataFrame, update: Callable[[int], None]) -> pd.DataFrame:
+    from sentinel_lab.lab.recorder import verdicts_frame
+
     if isinstance(defence, Mapping):
-        return _evaluate_split(defence, frame, progress=progress)
+        return _evaluate_split(defence, frame, update)
     missing = [c for c in ("tool", "args") if c not in frame.columns]
     if missing:
         raise DatasetError(f"the frame lacks column(s) {missing}; load it with sentinel_lab.datasets.load()")
@@ -170,44 +178,40 @@ def evaluate(defence: Any, frame: pd.DataFrame, *, progress: bool = False) -> pd
     records = frame.to_dict("records")
     verdicts: list[Any] = [None] * len(records)
     units = _units(frame)
-    update, close = _progress(len(records), progress, "evaluate")
     new_session = _session_factory(defence) if is_policy else None
-    try:
-        for n, unit in enumerate(units):
-            if is_policy:
-                assert new_session is not None
-                session = new_session()
-                for pos in unit:
-                    row = records[pos]
-                    tool, args = str(row["tool"]), row["args"] if isinstance(row["args"], Mapping) else {}
-                    try:
-                        v = session.check(tool, args)
-                    except SentinelError as exc:
-                        v = _error_verdict(tool, args, exc)
-                    session.record(tool, args, ok=bool(v.allowed))
-                    verdicts[pos] = v
-                    update(1)
-            elif is_verifier:
-                sid = f"eval-{n}"
-                for pos in unit:
-                    row = records[pos]
-                    tool, args = str(row["tool"]), row["args"] if isinstance(row["args"], Mapping) else {}
-                    try:
-                        v = defence.verify({"tool": tool, "args": dict(args)}, {"session_id": sid})
-                    except SentinelError as exc:
-                        v = _error_verdict(tool, args, exc)
-                    verdicts[pos] = v
-                    update(1)
-                reset = getattr(defence, "reset", None)
-                if callable(reset):
-                    with contextlib.suppress(TypeError):
-                        reset(sid)
-            else:
-                for pos in unit:
-                    verdicts[pos] = defence(records[pos])
-                    update(1)
-    finally:
-        close()
+    for n, unit in enumerate(units):
+        if is_policy:
+            assert new_session is not None
+            session = new_session()
+            for pos in unit:
+                row = records[pos]
+                tool, args = str(row["tool"]), row["args"] if isinstance(row["args"], Mapping) else {}
+                try:
+                    v = session.check(tool, args)
+                except SentinelError as exc:
+                    v = _error_verdict(tool, args, exc)
+                session.record(tool, args, ok=bool(v.allowed))
+                verdicts[pos] = v
+                update(1)
+        elif is_verifier:
+            sid = f"eval-{n}"
+            for pos in unit:
+                row = records[pos]
+                tool, args = str(row["tool"]), row["args"] if isinstance(row["args"], Mapping) else {}
+                try:
+                    v = defence.verify({"tool": tool, "args": dict(args)}, {"session_id": sid})
+                except SentinelError as exc:
+                    v = _error_verdict(tool, args, exc)
+                verdicts[pos] = v
+                update(1)
+            reset = getattr(defence, "reset", None)
+            if callable(reset):
+                with contextlib.suppress(TypeError):
+                    reset(sid)
+        else:
+            for pos in unit:
+                verdicts[pos] = defence(records[pos])
+                update(1)
 
     out = verdicts_frame(verdicts, source="eval")
     items = pd.DataFrame(index=out.index)
@@ -229,7 +233,7 @@ def evaluate(defence: Any, frame: pd.DataFrame, *, progress: bool = False) -> pd
     return result
 
 
-def _evaluate_split(defences: Mapping[str, Any], frame: pd.DataFrame, *, progress: bool) -> pd.DataFrame:
+def _evaluate_split(defences: Mapping[str, Any], frame: pd.DataFrame, update: Callable[[int], None]) -> pd.DataFrame:
     """Evaluate each part of ``frame`` with its own defence, keyed by the ``suite`` (else ``dataset``) column."""
     key = "suite" if "suite" in frame.columns else "dataset"
     if key not in frame.columns:
@@ -241,7 +245,7 @@ def _evaluate_split(defences: Mapping[str, Any], frame: pd.DataFrame, *, progres
     parts = []
     for value in dict.fromkeys(values):
         mask = (values == value).to_numpy()
-        part = evaluate(defences[value], frame[mask].reset_index(drop=True), progress=progress)
+        part = _evaluate(defences[value], frame[mask].reset_index(drop=True), update)
         part.index = frame.index[mask]
         parts.append(part)
     result = pd.concat(parts).loc[frame.index].reset_index(drop=True)

@@ -59,7 +59,7 @@ def load_cases(path: str | os.PathLike[str] | None, setting: str = "base") -> li
     if path is None:
         raise DatasetError(
             "InjecAgent is not bundled: clone https://github.com/uiuc-kang-lab/InjecAgent and pass "
-            "path=<its data/ folder>, e.g. datasets.load('injecagent', path='InjecAgent/data')"
+            "path=<its data/ folder>, e.g. datasets.load('injecagent', path='InjecAgent/data') (CLI: --path)"
         )
     root = Path(path)
     if root.is_dir() and (root / "data").is_dir() and not any(root.glob("test_cases_*.json")):
