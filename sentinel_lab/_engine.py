@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from sentinel_lab._policy import Policy
     from sentinel_lab._verifier import Verifier
 
-__all__ = ["Session", "SessionState", "decide", "record"]
+__all__ = ["Session", "SessionState", "adecide", "decide", "record"]
 
 _EVIDENCE = 120
 
@@ -103,6 +103,88 @@ def _taints(policy: Policy, tool: str, taints: frozenset[str]) -> list[tuple[Vio
     return out
 
 
+class _Pending:
+    """A decision in progress: the policy stages are done, the verifier's answer may still be needed."""
+
+    __slots__ = ("allow_rule", "call_args", "confidence", "found", "intent", "t0")
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter_ns()
+        self.found: list[tuple[Violation, str]] = []
+        self.intent: Any = None
+        self.confidence = 1.0
+        self.allow_rule = ""
+        self.call_args: dict[str, Any] = {}
+
+
+def _policy_stages(policy: Policy, state: SessionState, tool: Any, args: Any) -> tuple[_Pending, bool]:
+    """Stages 1-3; returns the pending decision and whether the verifier must still run."""
+    d = _Pending()
+    if not isinstance(tool, str) or not tool:
+        d.found.append(
+            (Violation("invalid_call", f"tool name must be a non-empty string, got {tool!r:.60}"), "invalid")
+        )
+        return d, False
+    if args is not None and not isinstance(args, Mapping):
+        d.found.append(
+            (Violation("invalid_call", f"arguments must be a mapping, not {type(args).__name__}"), "invalid")
+        )
+        return d, False
+    d.call_args = dict(args or {})
+    audit = policy.audit
+    v, d.allow_rule = _static(policy, tool)
+    if v is not None:
+        d.found.append((v, d.allow_rule))
+    if audit or not d.found:
+        d.found.extend(_arguments(policy, tool, d.call_args))
+    if audit or not d.found:
+        d.found.extend(_taints(policy, tool, state.taints))
+    return d, audit or not d.found
+
+
+def _verifier_context(state: SessionState, context: Mapping[str, Any] | None) -> dict[str, Any]:
+    ctx = dict(context or {})
+    ctx["session_id"] = state.id
+    return ctx
+
+
+def _verifier_error(exc: BaseException) -> Verdict:
+    reason = f"verifier raised {type(exc).__name__}: {exc}; failing closed"
+    return Verdict(allowed=False, violations=(Violation("verifier", reason, "high"),), rule="verifier")
+
+
+def _merge_verifier(d: _Pending, vv: Verdict) -> None:
+    d.intent = vv.intent
+    if vv.allowed or not d.found:
+        d.confidence = vv.confidence
+    if not vv.allowed:
+        d.found.extend((viol, vv.rule or f"verifier.{viol.policy}") for viol in vv.violations)
+
+
+def _verdict(policy: Policy, state: SessionState, tool: Any, d: _Pending) -> Verdict:
+    found = d.found
+    if not found:
+        allowed, decision, rule = True, "allow", d.allow_rule
+    elif policy.audit:
+        allowed, decision, rule = True, "flag", found[0][1]
+    else:
+        allowed, decision, rule = False, "block", found[0][1]
+    return Verdict(
+        allowed=allowed,
+        violations=tuple(v for v, _ in found),
+        confidence=d.confidence,
+        intent=d.intent,
+        elapsed_us=(time.perf_counter_ns() - d.t0) / 1000.0,
+        tool=tool if isinstance(tool, str) else repr(tool),
+        decision=decision,
+        rule=rule,
+        taints=state.taints,
+        args=MappingProxyType(d.call_args),
+        session_id=state.id,
+        at=time.time(),
+    )
+
+
 def decide(
     policy: Policy,
     state: SessionState,
@@ -117,67 +199,36 @@ def decide(
     ``verifier`` defaults to the policy's shared one; ``context`` is passed to it (``user_goal``,
     ``conversation``, ``scope``) with ``session_id`` set to the session's id.
     """
-    t0 = time.perf_counter_ns()
-    audit = policy.audit
-    found: list[tuple[Violation, str]] = []
-    intent = None
-    confidence = 1.0
-    allow_rule = ""
-    call_args: dict[str, Any] = {}
-    if not isinstance(tool, str) or not tool:
-        found.append((Violation("invalid_call", f"tool name must be a non-empty string, got {tool!r:.60}"), "invalid"))
-    elif args is not None and not isinstance(args, Mapping):
-        found.append((Violation("invalid_call", f"arguments must be a mapping, not {type(args).__name__}"), "invalid"))
-    else:
-        call_args = dict(args or {})
-    if not found:
-        v, allow_rule = _static(policy, tool)
-        if v is not None:
-            found.append((v, allow_rule))
-        if audit or not found:
-            found.extend(_arguments(policy, tool, call_args))
-        if audit or not found:
-            found.extend(_taints(policy, tool, state.taints))
-        if audit or not found:
-            ver = verifier if verifier is not None else policy.make_verifier()
-            if ver is not None:
-                ctx = dict(context or {})
-                ctx["session_id"] = state.id
-                try:
-                    vv = ver.verify({"tool": tool, "args": call_args}, ctx)
-                except Exception as exc:  # fail closed
-                    vv = Verdict(
-                        allowed=False,
-                        violations=(Violation("verifier", f"verifier raised {type(exc).__name__}: {exc}", "high"),),
-                        rule="verifier",
-                    )
-                intent = vv.intent
-                if vv.allowed or not found:
-                    confidence = vv.confidence
-                if not vv.allowed:
-                    found.extend((viol, vv.rule or f"verifier.{viol.policy}") for viol in vv.violations)
-    violations = tuple(v for v, _ in found)
-    if not found:
-        allowed, decision, rule = True, "allow", allow_rule
-    elif audit:
-        allowed, decision, rule = True, "flag", found[0][1]
-    else:
-        allowed, decision, rule = False, "block", found[0][1]
-    verdict = Verdict(
-        allowed=allowed,
-        violations=violations,
-        confidence=confidence,
-        intent=intent,
-        elapsed_us=(time.perf_counter_ns() - t0) / 1000.0,
-        tool=tool if isinstance(tool, str) else repr(tool),
-        decision=decision,
-        rule=rule,
-        taints=state.taints,
-        args=MappingProxyType(call_args),
-        session_id=state.id,
-        at=time.time(),
-    )
-    return verdict, state
+    d, run_verifier = _policy_stages(policy, state, tool, args)
+    ver = (verifier if verifier is not None else policy.make_verifier()) if run_verifier else None
+    if ver is not None:
+        try:
+            vv = ver.verify({"tool": tool, "args": d.call_args}, _verifier_context(state, context))
+        except Exception as exc:  # fail closed
+            vv = _verifier_error(exc)
+        _merge_verifier(d, vv)
+    return _verdict(policy, state, tool, d), state
+
+
+async def adecide(
+    policy: Policy,
+    state: SessionState,
+    tool: str,
+    args: Mapping[str, Any] | None,
+    *,
+    context: Mapping[str, Any] | None = None,
+    verifier: Verifier | None = None,
+) -> tuple[Verdict, SessionState]:
+    """``decide`` for async code: awaits async custom checks and an async intent llm of the verifier."""
+    d, run_verifier = _policy_stages(policy, state, tool, args)
+    ver = (verifier if verifier is not None else policy.make_verifier()) if run_verifier else None
+    if ver is not None:
+        try:
+            vv = await ver.averify({"tool": tool, "args": d.call_args}, _verifier_context(state, context))
+        except Exception as exc:  # fail closed
+            vv = _verifier_error(exc)
+        _merge_verifier(d, vv)
+    return _verdict(policy, state, tool, d), state
 
 
 def record(
@@ -222,6 +273,11 @@ class Session:
         return self._state.taints
 
     @property
+    def verifier(self) -> Verifier | None:
+        """The verifier this session uses (the policy's shared one, or its own when a clock was given)."""
+        return self._verifier
+
+    @property
     def state(self) -> SessionState:
         """The immutable state snapshot (for ``decide``)."""
         return self._state
@@ -231,6 +287,13 @@ class Session:
     ) -> Verdict:
         """Decide whether ``tool(args)`` may run now; changes no taint (see ``record``)."""
         verdict, _ = decide(self.policy, self._state, tool, args, context=context, verifier=self._verifier)
+        return verdict
+
+    async def acheck(
+        self, tool: str, args: Mapping[str, Any] | None = None, *, context: Mapping[str, Any] | None = None
+    ) -> Verdict:
+        """``check`` for async code (awaits async custom checks of the verifier)."""
+        verdict, _ = await adecide(self.policy, self._state, tool, args, context=context, verifier=self._verifier)
         return verdict
 
     def record(self, tool: str, args: Mapping[str, Any] | None = None, ok: bool = True) -> frozenset[str]:

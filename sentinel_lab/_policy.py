@@ -251,6 +251,9 @@ def _mapping(ctx: _Ctx, value: Any, path: Path, allowed: tuple[str, ...] | None 
         return {}
     if not isinstance(value, Mapping):
         raise ctx.error(path, f"expected a mapping, got {_type_name(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            raise ctx.error(path, f"keys must be strings, got {_type_name(key)} {key!r:.60}")
     if allowed is not None:
         for key in value:
             if key not in allowed:

@@ -399,3 +399,21 @@ def test_concurrent_records_lose_nothing() -> None:
     for t in threads:
         t.join()
     assert s.taints == frozenset(tags)
+
+
+def test_acheck_awaits_async_custom_checks() -> None:
+    import asyncio
+
+    p = Policy.from_yaml("static_rules: {t: ALLOW}\nverifier: {checks: []}")
+    s = p.new_session(clock=FakeClock())  # its own verifier: custom checks stay off the shared one
+    assert s.verifier is not None
+
+    async def no_big(call: Any, context: Any) -> Any:
+        await asyncio.sleep(0)
+        return None if call.args.get("n", 0) < 10 else "n too big"
+
+    s.verifier.add_check("no_big", no_big)
+    assert asyncio.run(s.acheck("t", {"n": 1})).allowed
+    v = asyncio.run(s.acheck("t", {"n": 11}))
+    assert not v.allowed and v.reason == "n too big" and v.rule == "verifier.custom:no_big"
+    assert p.new_session().check("t", {"n": 11}).allowed

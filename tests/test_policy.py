@@ -380,3 +380,9 @@ def test_regex_with_re2_is_linear() -> None:
     assert s.check("a", {"x": "a" * 200_000}).allowed
     assert time.perf_counter() - t0 < 1.0
     assert not s.check("a", {"x": "aaab"}).allowed
+
+
+def test_error_non_string_keys_from_dict() -> None:
+    with pytest.raises(PolicyError) as info:
+        Policy.from_dict({"static_rules": {1: "ALLOW"}})
+    assert info.value.key == "static_rules" and "keys must be strings" in str(info.value)
