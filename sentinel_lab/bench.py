@@ -35,7 +35,7 @@ __all__ = [
 MIX: tuple[dict[str, Any], ...] = (
     # benign
     {"tool": "read_file", "args": {"path": "src/main.py"}},
-    {"tool": "read_file", "args": {"path": "../README.md"}},
+    {"tool": "read_file", "args": {"path": "docs/../README.md"}},
     {"tool": "write_file", "args": {"path": "docs/notes.md", "content": "Meeting notes: ship v2 on Friday."}},
     {"tool": "list_dir", "args": {"path": "."}},
     {"tool": "search", "args": {"query": "python asyncio timeout example"}},
@@ -144,16 +144,21 @@ def _bench_verifier(**kwargs: Any) -> Verifier:
 
 
 def verify_latency(
-    calls: int = 10_000, warmup: int = 1_000, verifier: Verifier | None = None, mix: Sequence[Any] = MIX
+    calls: int = 10_000,
+    warmup: int = 1_000,
+    verifier: Verifier | None = None,
+    mix: Sequence[Any] = MIX,
+    keep_samples: bool = False,
 ) -> dict[str, Any]:
-    """Time ``verify()`` over the fixed mix: overall, benign-only and malicious-only percentiles (µs)."""
+    """Time ``verify()`` over the fixed mix: overall, benign-only and malicious-only percentiles (µs);
+    ``keep_samples`` adds the raw samples (for CDF plots)."""
     v = verifier or _bench_verifier(workspace="/workspace/project")
     samples = _time_each(v.verify, list(mix), calls, warmup)
     half = len(mix) // 2
     benign = [s for i, s in enumerate(samples) if i % len(mix) < half]
     attack = [s for i, s in enumerate(samples) if i % len(mix) >= half]
     blocked = sum(1 for a in mix if not v.verify(a).allowed)
-    return {
+    result: dict[str, Any] = {
         "calls": calls,
         "all": percentiles(samples),
         "benign": percentiles(benign),
@@ -162,6 +167,9 @@ def verify_latency(
         "mix_size": len(mix),
         "machine": machine(),
     }
+    if keep_samples:
+        result["samples"] = {"benign": benign, "malicious": attack}
+    return result
 
 
 def component_latency(
