@@ -32,9 +32,13 @@ __all__ = [
     "SHELLS",
     "Command",
     "commands_of",
+    "home_relative",
     "is_shell_tool",
     "parse",
     "posix_norm",
+    "reads_stdin",
+    "split_options",
+    "write_targets",
 ]
 
 MAX_DEPTH = 10  # nesting of substitutions, groups and interpreters
@@ -2092,3 +2096,116 @@ def commands_of(a: Analysis) -> list[Command]:
     if truncated:
         a.cache["shell_truncated"] = True
     return out
+
+
+# --- helpers for the checks ---------------------------------------------------------------------------------
+_WRITE_OPS = (">", ">>", ">|", "&>", "&>>", "<>")
+
+
+def reads_stdin(cmd: Command) -> bool:
+    """True when the command runs the code it reads on stdin (``sh``, ``bash -s``, ``python -``, ``iex``)."""
+    return _reads_stdin(cmd)  # type: ignore[arg-type]
+
+
+def split_options(argv: tuple[str, ...], with_value: frozenset[str] = frozenset()) -> tuple[set[str], list[str]]:
+    """Split ``argv[1:]`` into option names and operands: ``-rf`` gives ``r`` and ``f``; ``--force`` stays whole.
+
+    Options named in ``with_value`` consume the next word; ``--`` ends the options.
+    """
+    opts: set[str] = set()
+    operands: list[str] = []
+    skip = False
+    ended = False
+    for w in argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if ended or w == "-" or not w.startswith("-"):
+            operands.append(w)
+            continue
+        if w == "--":
+            ended = True
+            continue
+        if w.startswith("--"):
+            name = w.split("=", 1)[0].lower()
+            opts.add(name)
+            if name in with_value and "=" not in w:
+                skip = True
+            continue
+        if w in with_value:
+            opts.add(w)
+            skip = True
+            continue
+        opts.update(w[1:])
+        opts.add(w)
+    return opts, operands
+
+
+def write_targets(cmd: Command) -> list[str]:
+    """Files a command writes: write redirections, ``tee``, ``cp``/``mv``/``install``/``ln`` destinations,
+    ``dd of=``, ``sed -i`` and ``truncate`` operands, PowerShell ``Set-Content``/``Out-File``."""
+    out = [t for op, t in cmd.redirects if op.lstrip("0123456789").endswith(_WRITE_OPS) and not t.isdigit()]
+    name, argv = cmd.name, cmd.argv
+    if name == "tee":
+        out.extend(w for w in argv[1:] if not w.startswith("-"))
+    elif name in (
+        "cp",
+        "mv",
+        "install",
+        "ln",
+        "rsync",
+        "scp",
+        "copy",
+        "move",
+        "xcopy",
+        "robocopy",
+        "copy-item",
+        "move-item",
+    ):
+        _opts, ops = split_options(argv, frozenset({"-t", "--target-directory", "-m", "--mode", "-S", "-o", "-g"}))
+        for j, w in enumerate(argv):
+            if w in ("-t", "--target-directory") and j + 1 < len(argv):
+                out.append(argv[j + 1])
+            elif w.startswith("--target-directory="):
+                out.append(w.split("=", 1)[1])
+        if len(ops) >= 2 or (name == "ln" and ops):
+            out.append(ops[-1])
+    elif name == "dd":
+        out.extend(w[3:] for w in argv[1:] if w.startswith("of="))
+    elif name == "sed" and any(w.startswith("-i") or w.startswith("--in-place") for w in argv[1:]):
+        _opts, ops = split_options(argv, frozenset({"-e", "-f", "--expression", "--file"}))
+        has_script = any(w in ("-e", "--expression", "-f", "--file") for w in argv)
+        out.extend(ops if has_script else ops[1:])
+    elif name in ("truncate", "touch"):
+        if name == "truncate":
+            _opts, ops = split_options(argv, frozenset({"-s", "--size", "-r", "--reference"}))
+            out.extend(ops)
+    elif name in ("set-content", "add-content", "out-file", "sc", "ac", "new-item"):
+        for j, w in enumerate(argv[1:], 1):
+            lw = w.lower()
+            if lw in ("-path", "-filepath", "-literalpath") and j + 1 < len(argv):
+                out.append(argv[j + 1])
+        if len(out) == 0 and len(argv) > 1 and not argv[1].startswith("-"):
+            out.append(argv[1])
+    return out
+
+
+def home_relative(path: str) -> str | None:
+    """``~/x``, ``$HOME/x`` (expanded to ``/home/user/x``), ``/home/<u>/x``, ``/root/x``, ``/Users/<u>/x``
+    -> ``x`` (``""`` for the home directory itself); None when the path is not in a home directory."""
+    p = path.replace("\\", "/")
+    if p == "~" or p.startswith("~/"):
+        return posix_norm("/" + p[2:]).lstrip("/") if len(p) > 2 else ""
+    if p.startswith("~") and "/" in p:  # ~user/x
+        return posix_norm("/" + p.split("/", 1)[1]).lstrip("/")
+    if p.startswith("~"):
+        return ""
+    if not p.startswith("/"):
+        return None
+    n = posix_norm(p)
+    parts = n.split("/")
+    if len(parts) >= 2 and parts[1] == "root":
+        return "/".join(parts[2:])
+    if len(parts) >= 3 and parts[1] in ("home", "Users"):
+        return "/".join(parts[3:])
+    return None

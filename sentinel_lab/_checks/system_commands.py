@@ -1,11 +1,1023 @@
-"""Placeholder until the system_commands check lands."""
+"""The ``system_commands`` check: destructive, hijacking and anti-forensic shell commands, however spelt.
+
+It reads the parsed commands (``Analysis.commands``: quoting, variables, substitutions, wrappers and interpreters
+already resolved) and judges what each one does and to what: ``rm -rf`` of ``/``, a home or a system directory
+(not of ``node_modules`` or ``/tmp/build``), disk wiping, fork bombs, reverse shells, download-and-execute,
+persistence (cron, systemd, shell rc files, SSH keys, launchd), history and log wiping, killing every process,
+shutdown, kernel modules, firewall flushing and switching off security tools. Words that merely appear inside
+arguments (``grep -r "rm -rf" docs/``, ``echo "never run rm -rf /"``) are data, not commands, and do not count.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sentinel_lab._analysis import Analysis
+from sentinel_lab._analysis._shell import (
+    DOWNLOADERS,
+    NETWORK_TOOLS,
+    POWERSHELLS,
+    PYTHONS,
+    SCRIPTERS,
+    SHELLS,
+    Command,
+    home_relative,
+    posix_norm,
+    reads_stdin,
+    split_options,
+    write_targets,
+)
 from sentinel_lab._checks import Settings
 from sentinel_lab._verdict import Violation
 
+__all__ = ["check"]
+
+POLICY = "system_commands"
+
+_EXECUTORS = SHELLS | PYTHONS | SCRIPTERS | POWERSHELLS | {"eval", "source", ".", "iex", "invoke-expression", "cmd"}
+_TOP_DIRS = frozenset(
+    [
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/snap",
+        "/srv",
+        "/sys",
+        "/usr",
+        "/var",
+        "/users",
+        "/system",
+        "/applications",
+        "/library",
+        "/private",
+        "/volumes",
+        "/cores",
+        "/nix",
+        "/efi",
+    ]
+)
+_SYSTEM_TREES = (
+    "/etc/",
+    "/boot/",
+    "/bin/",
+    "/sbin/",
+    "/lib/",
+    "/lib64/",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/lib",
+    "/usr/local/bin",
+    "/usr/share",
+    "/var/lib/dpkg",
+    "/var/lib/rpm",
+    "/system/",
+    "/library/",
+)
+_DEVICE_PREFIXES = (
+    "sd",
+    "hd",
+    "vd",
+    "xvd",
+    "nvme",
+    "mmcblk",
+    "disk",
+    "rdisk",
+    "md",
+    "dm-",
+    "mapper/",
+    "mem",
+    "kmem",
+    "port",
+    "loop",
+    "sr",
+    "fd0",
+    "nbd",
+    "zd",
+    "root",
+)
+_HISTORY_FILES = frozenset(
+    [
+        ".bash_history",
+        ".zsh_history",
+        ".history",
+        ".sh_history",
+        ".python_history",
+        ".mysql_history",
+        ".psql_history",
+        ".node_repl_history",
+        ".lesshst",
+        ".viminfo",
+        ".zhistory",
+        "fish_history",
+        "consolehost_history.txt",
+        ".rediscli_history",
+        ".sqlite_history",
+    ]
+)
+_RC_FILES = frozenset(
+    [
+        ".bashrc",
+        ".bash_profile",
+        ".bash_login",
+        ".bash_logout",
+        ".profile",
+        ".zshrc",
+        ".zprofile",
+        ".zshenv",
+        ".zlogin",
+        ".zlogout",
+        ".cshrc",
+        ".tcshrc",
+        ".kshrc",
+        ".mkshrc",
+        "config.fish",
+        ".xprofile",
+        ".xinitrc",
+        ".xsessionrc",
+    ]
+)
+_SECURITY_SERVICES = frozenset(
+    [
+        "apparmor",
+        "auditd",
+        "firewalld",
+        "ufw",
+        "iptables",
+        "ip6tables",
+        "nftables",
+        "selinux",
+        "falcon-sensor",
+        "falcond",
+        "osqueryd",
+        "wazuh-agent",
+        "ossec",
+        "clamav-daemon",
+        "clamd",
+        "clamav-freshclam",
+        "sysmon",
+        "fail2ban",
+        "sshguard",
+        "aide",
+        "tripwire",
+        "mdatp",
+        "sentinelone",
+        "sentinelagent",
+        "cbagentd",
+        "crowdstrike",
+        "windefend",
+        "mpssvc",
+        "wscsvc",
+        "eventlog",
+        "sense",
+        "wdnissvc",
+        "rsyslog",
+        "syslog",
+        "systemd-journald",
+        "auditbeat",
+        "filebeat",
+    ]
+)
+_SHORT_VALUE = {
+    "rm": frozenset(),
+    "chmod": frozenset({"--reference"}),
+    "chown": frozenset({"--reference", "--from"}),
+    "kill": frozenset({"-s", "-n", "--signal"}),
+}
+
+
+class _Out:
+    """Collects violations, one per reason, most severe first when reported."""
+
+    def __init__(self) -> None:
+        self.items: list[Violation] = []
+        self.seen: set[str] = set()
+
+    def add(self, reason: str, severity: str, evidence: str) -> None:
+        if reason in self.seen or len(self.items) >= 12:
+            return
+        self.seen.add(reason)
+        self.items.append(Violation(POLICY, reason, severity, evidence.strip()[:200]))
+
+
+# --- path classes ---------------------------------------------------------------------------------------------
+def _is_device(path: str) -> bool:
+    p = path.lower()
+    if p.startswith("\\\\.\\physicaldrive") or p.startswith("//./physicaldrive"):
+        return True
+    if not p.startswith("/dev/"):
+        return False
+    rest = p[5:]
+    return rest.startswith(_DEVICE_PREFIXES) and not rest.startswith(("random", "stdout", "stderr"))
+
+
+def _windows_root(path: str) -> str | None:
+    """``C:\\``, ``C:\\*``, ``C:\\Windows``, ``C:\\Users`` -> a description; None otherwise."""
+    p = path.replace("\\", "/").strip().lower()
+    if len(p) >= 2 and p[1] == ":" and p[0].isalpha():
+        rest = p[2:].strip("/")
+        if rest in ("", "*", "*.*"):
+            return "a whole drive"
+        first = rest.split("/", 1)[0]
+        if "/" not in rest.rstrip("/*") and first in (
+            "windows",
+            "users",
+            "program files",
+            "program files (x86)",
+            "programdata",
+            "system32",
+        ):
+            return f"C:\\{first}"
+        if rest.startswith("windows/system32"):
+            return "the Windows system directory"
+    if p in (
+        "%systemroot%",
+        "%windir%",
+        "%userprofile%",
+        "$env:userprofile",
+        "$env:systemroot",
+        "%systemdrive%",
+        "$env:systemdrive",
+        "%homedrive%",
+    ):
+        return p
+    return None
+
+
+def _classify(path: str) -> tuple[str, str] | None:
+    """What deleting ``path`` recursively would hit: ``(severity, description)`` or None when harmless."""
+    p = path.strip()
+    if not p:
+        return None
+    win = _windows_root(p)
+    if win:
+        return "critical", win
+    home = home_relative(p)
+    if home is not None:
+        h = home.rstrip("/")
+        if h in ("", "*", ".*", "."):
+            return "critical", "a home directory"
+        if h.split("/", 1)[0] in (
+            ".ssh",
+            ".gnupg",
+            "documents",
+            "Documents",
+            "Desktop",
+            ".config",
+            ".local",
+            "Library",
+        ) and "/" not in h.rstrip("/*"):
+            return "high", f"~/{h}"
+        return None
+    if p.startswith("/"):
+        n = posix_norm(p)
+        base = n
+        while base.endswith(("/*", "/.*", "/.")):
+            base = base.rsplit("/", 1)[0] or "/"
+        if base == "/" or base in ("/*", "/."):
+            return "critical", "the root file system"
+        low = base.lower()
+        first = "/" + low.split("/")[1]
+        if any(c in first for c in "*?["):
+            return "critical", "top-level directories (glob)"
+        if low in _TOP_DIRS:
+            return "critical", base
+        if low.startswith(_SYSTEM_TREES) or low == "/var/log" or low.startswith("/var/log/"):
+            return "high", base
+        return None
+    if p in ("..", "../", "../*") or (p.startswith("../..") and p.replace("../", "").replace("..", "") in ("", "*")):
+        return "high", "the parent of the working directory"
+    return None
+
+
+def _norm_target(path: str) -> str:
+    """A path in a comparable form: home-relative paths as ``~/x``, others collapsed and lower-case."""
+    home = home_relative(path)
+    if home is not None:
+        return "~/" + home
+    p = path.replace("\\", "/")
+    return posix_norm(p).lower() if p.startswith("/") else p.lower()
+
+
+def _persistence(path: str) -> tuple[str, str] | None:
+    """Writing here survives a reboot or a new login: ``(severity, what)`` or None."""
+    t = _norm_target(path)
+    low = t.lower()
+    base = low.rstrip("/").rsplit("/", 1)[-1]
+    if low.startswith(("/etc/cron", "/var/spool/cron", "/etc/anacrontab", "/var/spool/anacron", "/etc/periodic")):
+        return "high", "a cron table"
+    if low.startswith(
+        (
+            "/etc/systemd/",
+            "/lib/systemd/",
+            "/usr/lib/systemd/",
+            "~/.config/systemd/",
+            "/run/systemd/system",
+            "/etc/init.d/",
+            "/etc/rc.local",
+            "/etc/rc.d/",
+            "/etc/init/",
+            "/etc/update-motd.d/",
+            "/etc/xdg/autostart",
+            "~/.config/autostart",
+        )
+    ):
+        return "high", "a boot or login service"
+    if low.startswith(
+        ("/etc/profile", "/etc/bash.bashrc", "/etc/bashrc", "/etc/zshrc", "/etc/zsh/", "/etc/environment")
+    ) or (low.startswith("~/") and base in _RC_FILES):
+        return "high", "a shell start-up file"
+    if base in ("authorized_keys", "authorized_keys2"):
+        return "high", "SSH authorized_keys"
+    if "launchagents" in low or "launchdaemons" in low:
+        return "high", "a launchd job"
+    if low == "/etc/ld.so.preload":
+        return "critical", "/etc/ld.so.preload"
+    if "start menu/programs/startup" in low:
+        return "high", "the Windows Startup folder"
+    if low.startswith("~/.ssh/rc") or low == "/etc/ssh/sshrc":
+        return "high", "an SSH login script"
+    return None
+
+
+def _history_file(path: str) -> bool:
+    return _norm_target(path).rstrip("/").rsplit("/", 1)[-1] in _HISTORY_FILES
+
+
+def _log_file(path: str) -> bool:
+    low = _norm_target(path)
+    return low.startswith(("/var/log/", "/var/adm/", "/var/run/utmp", "/run/utmp", "/var/log")) or low.endswith(
+        ("/wtmp", "/btmp", "/lastlog")
+    )
+
+
+def _deleted_or_truncated(c: Command) -> list[str]:
+    """Files a command deletes or empties (rm/shred/truncate/unlink, ``> f``, ``ln -sf /dev/null f``, ...)."""
+    name, argv = c.name, c.argv
+    out: list[str] = []
+    if name in ("rm", "shred", "unlink", "srm", "wipe", "del", "erase", "remove-item", "ri", "truncate"):
+        _opts, ops = split_options(argv, frozenset({"-s", "--size", "-n", "--iterations"}))
+        out.extend(w for w in ops if not w.startswith("/") or name not in ("del", "erase") or "/" in w[1:])
+    if name == "ln" and "/dev/null" in argv:
+        _opts, ops = split_options(argv)
+        if ops:
+            out.append(ops[-1])
+    if name in ("cp", "cat", "mv") and "/dev/null" in argv[1:]:
+        _opts, ops = split_options(argv)
+        if len(ops) >= 2 and ops[0] == "/dev/null":
+            out.append(ops[-1])
+    for op, target in c.redirects:
+        bare = op.lstrip("0123456789")
+        if bare in (">", ">|", "&>") and (name in ("", ":", "true", "echo", "cat", "printf") and len(argv) <= 2):
+            out.append(target)
+    return out
+
+
+# --- rules on single commands ---------------------------------------------------------------------------------
+def _rm(c: Command, out: _Out) -> None:
+    opts, ops = split_options(c.argv)
+    low_opts = {o.lower() for o in opts}
+    recursive = bool({"r", "R", "--recursive", "-recurse", "-rec", "s", "/s"} & opts) or any(
+        o.startswith("-rec") for o in low_opts
+    )
+    if c.name in ("del", "erase", "rd", "rmdir"):
+        recursive = any(w.lower() == "/s" for w in c.argv[1:])
+        ops = [w for w in ops if w.lower() not in ("/s", "/q", "/f")]
+        ops += [w for w in c.argv[1:] if w.startswith("/") and w.lower() not in ("/s", "/q", "/f", "/a")]
+    if "--no-preserve-root" in opts:
+        out.add("rm with --no-preserve-root", "critical", c.raw)
+    if c.name == "rmdir" and not recursive:
+        return
+    for target in ops:
+        cls = _classify(target)
+        if cls is None:
+            if target.startswith("/") and posix_norm(target).lower().startswith(
+                ("/etc/", "/boot/", "/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/lib/")
+            ):
+                out.add(f"deletes system file {posix_norm(target)}", "high", c.raw)
+            continue
+        sev, what = cls
+        if recursive:
+            out.add(f"recursive delete of {what}", sev, c.raw)
+        elif sev == "critical" and what not in ("the root file system", "a home directory") and "*" in target:
+            out.add(f"deletes files in {what}", "high", c.raw)
+        elif target.startswith("/") and not target.rstrip("/*").count("/") <= 1:
+            out.add(f"deletes system file {posix_norm(target)}", "high", c.raw)
+
+
+def _find(c: Command, out: _Out) -> None:
+    argv = c.argv
+    starts: list[str] = []
+    for w in argv[1:]:
+        if w.startswith("-") or w in ("(", "!", "\\("):
+            if w in ("-H", "-L", "-P"):
+                continue
+            break
+        starts.append(w)
+    destructive = "-delete" in argv
+    for j, w in enumerate(argv):
+        if w in ("-exec", "-execdir", "-ok", "-okdir") and j + 1 < len(argv):
+            prog = argv[j + 1].replace("\\", "/").rsplit("/", 1)[-1].lower()
+            if prog in ("rm", "shred", "unlink", "dd", "truncate", "mv", "chmod", "chown", "srm", "wipe") or (
+                prog in SHELLS and any("rm " in x or "shred" in x for x in argv[j + 1 :])
+            ):
+                destructive = True
+    if not destructive:
+        return
+    for sp in starts or ["."]:
+        cls = _classify(sp)
+        if cls is not None:
+            out.add(f"find deleting across {cls[1]}", cls[0], c.raw)
+
+
+def _disk(c: Command, out: _Out) -> None:
+    name, argv = c.name, c.argv
+    if name == "dd":
+        for w in argv[1:]:
+            if w.startswith("of=") and _is_device(w[3:]):
+                out.add(f"dd overwrites disk device {w[3:]}", "critical", c.raw)
+    elif name.startswith("mkfs") or name in ("mke2fs", "mkswap", "wipefs", "mkdosfs", "mkntfs"):
+        sev = "critical" if any(_is_device(w) for w in argv[1:]) else "high"
+        out.add(f"{name} formats a file system", sev, c.raw)
+    elif name in ("fdisk", "sfdisk", "parted", "gdisk", "sgdisk", "cfdisk", "blkdiscard", "hdparm"):
+        if any(_is_device(w) for w in argv[1:]) and not (name == "fdisk" and "-l" in argv):
+            out.add(f"{name} modifies a disk's partitions", "high", c.raw)
+    elif name in ("shred", "srm", "wipe"):
+        sev = "critical" if any(_is_device(w) for w in argv[1:]) else "high"
+        out.add(f"{name} irrecoverably destroys files", sev, c.raw)
+    elif name == "format" and any(len(w) == 2 and w[1] == ":" for w in argv[1:]):
+        out.add("formats a drive", "critical", c.raw)
+    elif name in ("diskpart", "cipher") and (name == "diskpart" or any(w.lower().startswith("/w") for w in argv)):
+        out.add(f"{name} wipes disk data", "high", c.raw)
+    elif (name in ("vssadmin", "wbadmin") and any(w.lower() in ("delete", "resize") for w in argv[1:])) or (
+        name == "wmic" and "shadowcopy" in " ".join(argv).lower() and "delete" in " ".join(argv).lower()
+    ):
+        out.add("deletes shadow copies or backups", "high", c.raw)
+    elif name == "bcdedit" and any(w.lower() in ("recoveryenabled", "bootstatuspolicy") for w in argv):
+        out.add("disables Windows recovery", "high", c.raw)
+    for t in write_targets(c):
+        if _is_device(t):
+            out.add(f"writes directly to disk device {t}", "critical", c.raw)
+    if name == "tee" or name == "cp":
+        pass
+
+
+def _permissions(c: Command, out: _Out) -> None:
+    opts, ops = split_options(c.argv, _SHORT_VALUE.get(c.name, frozenset()))
+    recursive = "R" in opts or "--recursive" in opts
+    targets = ops[1:] if ops else []
+    for t in targets:
+        cls = _classify(t)
+        if cls is None:
+            continue
+        sev, what = cls
+        if recursive:
+            out.add(f"recursive {c.name} on {what}", sev if sev == "critical" else "high", c.raw)
+        elif what in ("the root file system", "a home directory") or (
+            c.name == "chmod"
+            and ops
+            and ops[0] in ("777", "0777", "666", "0666", "a+rwx", "o+w", "a+w", "ugo+rwx", "000", "0000")
+        ):
+            out.add(f"{c.name} {ops[0]} on {what}", "high", c.raw)
+
+
+def _fork_bomb_text(text: str) -> bool:
+    """``name(){ name|name& };name`` in any spacing, and the Windows ``%0|%0``."""
+    if "%0|%0" in text.replace(" ", ""):
+        return True
+    compact = "".join(text.split())
+    start = 0
+    for _ in range(16):
+        j = compact.find("(){", start)
+        if j <= 0:
+            return False
+        k = j
+        while k > 0 and j - k < 32 and compact[k - 1] not in ";&|{}()\n":
+            k -= 1
+        name = compact[k:j]
+        end = compact.find("}", j + 3)
+        body = compact[j + 3 : end if end > 0 else len(compact)]
+        if name and (name + "|" + name in body or body.count(name) >= 2) and ("&" in body or "|" in body):
+            return True
+        start = j + 3
+    return False
+
+
+def _reverse_shell(c: Command, out: _Out, pipe_names: set[str]) -> None:
+    name, argv = c.name, c.argv
+    targets = [t for _op, t in c.redirects] + list(argv[1:])
+    for t in targets:
+        tl = t.lower()
+        if tl.startswith(("/dev/tcp/", "/dev/udp/")):
+            shellish = (
+                name in SHELLS
+                or name in ("exec", "")
+                or any(op.endswith(">&") or op.endswith("<&") for op, _t in c.redirects)
+            )
+            reason = "reverse shell over /dev/tcp" if shellish else "raw network socket from the shell"
+            out.add(reason, "critical", c.raw)
+            return
+    if name in ("nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "pwncat"):
+        for w in argv[1:]:
+            lw = w.lower()
+            if lw in ("-e", "-c", "--exec", "--sh-exec", "--lua-exec") or lw.startswith(("--exec=", "--sh-exec=")):
+                out.add(f"{name} executing a program for a network peer (reverse/bind shell)", "critical", c.raw)
+                return
+            if len(lw) > 2 and lw[0] == "-" and lw[1] != "-" and lw[-1] in "ec":
+                out.add(f"{name} executing a program for a network peer (reverse/bind shell)", "critical", c.raw)
+                return
+            base = lw.replace("\\", "/").rsplit("/", 1)[-1]
+            if base in SHELLS or base in ("cmd.exe", "powershell.exe", "cmd", "powershell"):
+                out.add(f"{name} handing a shell to a network peer", "critical", c.raw)
+                return
+    if name == "socat":
+        joined = " ".join(argv[1:]).lower()
+        if ("exec:" in joined or "system:" in joined) and any(
+            x in joined for x in ("tcp", "udp", "openssl", "ssl:", "sctp")
+        ):
+            out.add("socat connecting a shell to the network", "critical", c.raw)
+    if name in PYTHONS or name in SCRIPTERS or name in POWERSHELLS or c.consumer in PYTHONS:
+        f = c.features
+        if "socket" in f and ({"pty", "dup2", "exec", "shell"} & f):
+            out.add(f"{name} one-liner connecting a shell to a socket (reverse shell)", "critical", c.raw)
+    if name == "xterm" and "-display" in argv:
+        out.add("xterm session sent to a remote display", "high", c.raw)
+    if name in ("msfvenom", "msfconsole", "mimikatz", "meterpreter"):
+        out.add(f"offensive tool {name}", "high", c.raw)
+
+
+def _network_shell_pipeline(stages: list[Command], fifo: bool, out: _Out) -> None:
+    names = {c.name for c in stages}
+    net = names & (NETWORK_TOOLS | {"pwncat", "cryptcat"})
+    if "openssl" in net and not any(c.name == "openssl" and "s_client" in c.argv for c in stages):
+        net.discard("openssl")
+    if "socat" in net:
+        net.discard("socat")
+    if net and (names & (SHELLS | POWERSHELLS | {"cmd"})):
+        out.add("network tool piped into a shell (reverse shell)", "critical", stages[0].raw)
+    elif net and fifo and any(c.name in ("nc", "ncat", "netcat", "telnet", "openssl") for c in stages):
+        out.add("named pipe wired to a network tool (reverse shell)", "critical", stages[0].raw)
+
+
+_DECODERS = frozenset({"base64", "base32", "xxd", "openssl", "rev", "gunzip", "zcat", "uudecode", "tr", "certutil"})
+
+
+def _is_decoder(c: Command) -> bool:
+    if c.name in ("base64", "base32"):
+        return any(a in ("-d", "--decode", "-D", "-di", "-id") for a in c.argv[1:])
+    if c.name == "xxd":
+        return any(a.startswith("-r") for a in c.argv[1:])
+    if c.name == "openssl":
+        return "-d" in c.argv and any("base64" in a or a.startswith("-a") for a in c.argv[1:])
+    if c.name == "tr":
+        return len(c.argv) >= 3 and c.argv[2].lower().startswith("n-z")
+    return c.name in ("rev", "uudecode", "gunzip", "zcat")
+
+
+def _download_exec_pipeline(stages: list[Command], out: _Out) -> None:
+    seen_dl: Command | None = None
+    seen_dec: Command | None = None
+    for c in stages:
+        if c.name in DOWNLOADERS or (c.name in ("nc", "ncat", "netcat") and c.stage == 0):
+            seen_dl = seen_dl or c
+        elif _is_decoder(c):
+            seen_dec = seen_dec or c
+        elif (seen_dl or seen_dec) and (reads_stdin(c) or c.name in ("iex", "invoke-expression")):
+            if seen_dl is not None:
+                out.add(f"downloads code and pipes it into {c.name} (download-and-execute)", "critical", seen_dl.raw)
+            elif seen_dec is not None:
+                out.add(f"decodes a hidden payload and runs it with {c.name}", "high", seen_dec.raw)
+            return
+
+
+def _download_exec_subst(c: Command, by_text: list[Command], out: _Out) -> None:
+    if c.via.endswith(("$()", "`", "<()", "()")) and c.consumer in _EXECUTORS:
+        if c.name in DOWNLOADERS:
+            out.add(f"runs downloaded code with {c.consumer} (download-and-execute)", "critical", c.raw)
+        elif _is_decoder(c) and c.stage > 0:
+            out.add(f"runs a decoded payload with {c.consumer}", "high", c.raw)
+    if c.name in ("iex", "invoke-expression"):
+        low = c.raw.lower()
+        if any(
+            x in low
+            for x in (
+                "downloadstring",
+                "iwr",
+                "invoke-webrequest",
+                "irm ",
+                "invoke-restmethod",
+                "net.webclient",
+                "downloadfile",
+                "http://",
+                "https://",
+                "downloaddata",
+            )
+        ):
+            out.add("PowerShell Invoke-Expression of downloaded code", "critical", c.raw)
+    if c.name in PYTHONS or c.name in SCRIPTERS:
+        f = c.features
+        if "download" in f and ({"eval", "exec"} & f):
+            out.add(f"{c.name} one-liner downloads and runs code", "critical", c.raw)
+        elif "decode" in f and "eval" in f:
+            out.add(f"{c.name} one-liner decodes and runs a hidden payload", "high", c.raw)
+        if "fork_loop" in f:
+            out.add("fork bomb", "critical", c.raw)
+
+
+def _download_then_run(cmds: list[Command], out: _Out) -> None:
+    """``curl -o /tmp/x URL; chmod +x /tmp/x; /tmp/x`` and ``wget URL -O a.sh && bash a.sh``."""
+    files: dict[str, Command] = {}
+    for c in cmds:
+        if c.name in ("curl", "wget", "iwr", "invoke-webrequest", "certutil", "bitsadmin", "aria2c", "fetch"):
+            argv = c.argv
+            for j, w in enumerate(argv):
+                lw = w.lower()
+                if lw in ("-o", "--output", "-outfile", "--output-document") and j + 1 < len(argv):
+                    files[_basename_of(argv[j + 1])] = c
+                elif lw.startswith(("--output=", "--output-document=")):
+                    files[_basename_of(w.split("=", 1)[1])] = c
+                elif lw == "-o" and c.name == "wget" and j + 1 < len(argv):
+                    files[_basename_of(argv[j + 1])] = c
+            if c.name == "curl" and ("-O" in argv or "--remote-name" in argv):
+                for w in argv[1:]:
+                    if "://" in w:
+                        files[_basename_of(w.split("?", 1)[0])] = c
+            if c.name == "wget" and not any(w.lower() in ("-o", "--output-document") or w == "-O" for w in argv):
+                for w in argv[1:]:
+                    if "://" in w:
+                        files[_basename_of(w.split("?", 1)[0])] = c
+            for _op, t in c.redirects:
+                files[_basename_of(t)] = c
+            continue
+        if not files:
+            continue
+        argv0 = c.argv[0] if c.argv else ""
+        runs = None
+        if ("/" in argv0 or "\\" in argv0) and _basename_of(argv0) in files:
+            runs = _basename_of(argv0)
+        elif c.name in _EXECUTORS and c.name not in ("cmd",):
+            _opts, ops = split_options(c.argv)
+            if ops and _basename_of(ops[0]) in files:
+                runs = _basename_of(ops[0])
+        elif c.name in ("start-process", "start", "saps") and len(c.argv) > 1 and _basename_of(c.argv[1]) in files:
+            runs = _basename_of(c.argv[1])
+        if runs and runs not in ("", "-", "/dev/null", "null"):
+            out.add(f"downloads {runs} and then runs it (download-and-execute)", "high", files[runs].raw)
+
+
+def _basename_of(p: str) -> str:
+    return p.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def _lolbins(c: Command, out: _Out) -> None:
+    name = c.name
+    joined = " ".join(c.argv[1:]).lower()
+    if name == "certutil" and ("-urlcache" in joined or "-decode" in joined or "-verifyctl" in joined):
+        out.add("certutil used to download or decode a payload", "high", c.raw)
+    elif name == "mshta" and ("http" in joined or "javascript:" in joined or "vbscript:" in joined):
+        out.add("mshta running remote or inline script", "high", c.raw)
+    elif name == "regsvr32" and ("/i:http" in joined or "scrobj" in joined):
+        out.add("regsvr32 running a remote scriptlet", "high", c.raw)
+    elif name == "rundll32" and ("javascript:" in joined or "http" in joined):
+        out.add("rundll32 running script", "high", c.raw)
+    elif name == "bitsadmin" and "/transfer" in joined:
+        out.add("bitsadmin downloading a file", "high", c.raw)
+
+
+def _persistence_rules(c: Command, out: _Out) -> None:
+    name, argv = c.name, c.argv
+    for t in write_targets(c):
+        hit = _persistence(t)
+        if hit:
+            out.add(f"writes to {hit[1]} (persistence)", hit[0], c.raw)
+    if name == "crontab":
+        rest = [w for w in argv[1:] if w not in ("-u",)]
+        if "-r" in rest:
+            out.add("crontab -r removes all cron jobs", "medium", c.raw)
+        elif not ("-l" in rest or "-e" in rest) or "-" in rest or (c.stage > 0 and "-l" not in rest):
+            user_ops = [w for w in argv[1:] if not w.startswith("-")]
+            if len(argv) == 1 and c.stage == 0 and not c.redirects:
+                return
+            if user_ops or c.stage > 0 or "-" in rest or c.redirects or len(argv) == 1:
+                out.add("installs a cron table (persistence)", "high", c.raw)
+        elif "-e" in rest:
+            out.add("edits the cron table (persistence)", "high", c.raw)
+    elif name == "systemctl":
+        sub = [w.lower() for w in argv[1:] if not w.startswith("-")]
+        if sub and sub[0] in ("enable", "link", "reenable", "preset", "set-default", "add-wants", "add-requires"):
+            out.add(f"systemctl {sub[0]} makes a service start at boot (persistence)", "high", c.raw)
+    elif name in ("update-rc.d", "chkconfig", "rc-update"):
+        if any(w in ("defaults", "enable", "on", "add") for w in argv[1:]):
+            out.add(f"{name} registers a boot service (persistence)", "high", c.raw)
+    elif name == "launchctl":
+        if any(w in ("load", "bootstrap", "submit", "enable", "kickstart") for w in argv[1:]):
+            out.add("launchctl loads a launchd job (persistence)", "high", c.raw)
+    elif name == "schtasks" and any(w.lower() == "/create" for w in argv):
+        out.add("schtasks /create schedules a task (persistence)", "high", c.raw)
+    elif name in ("register-scheduledtask", "new-scheduledtask", "new-service") or (
+        name == "sc" and any(w.lower() == "create" for w in argv)
+    ):
+        out.add(f"{name} installs a task or service (persistence)", "high", c.raw)
+    elif name == "reg" and any(w.lower() == "add" for w in argv):
+        joined = " ".join(argv).lower()
+        if "currentversion\\run" in joined or "currentversion/run" in joined or "winlogon" in joined:
+            out.add("registry Run key (persistence)", "high", c.raw)
+        if "disableantispyware" in joined or "disablerealtimemonitoring" in joined:
+            out.add("registry change disabling Windows Defender", "high", c.raw)
+    elif name == "at" and len(argv) > 1 and not any(w in ("-l", "-r", "-d", "-c") for w in argv[1:]):
+        out.add("at schedules a job", "medium", c.raw)
+
+
+def _history_rules(c: Command, out: _Out) -> None:
+    name, argv = c.name, c.argv
+    if name == "history":
+        opts, _ops = split_options(argv)
+        if "c" in opts or ("w" in opts and "/dev/null" in argv):
+            out.add("clears the shell history", "high", c.raw)
+        elif "d" in opts:
+            out.add("deletes shell history entries", "medium", c.raw)
+    elif name == "unset" and any(w.upper().startswith("HIST") for w in argv[1:]):
+        out.add("unset HISTFILE disables the shell history", "high", c.raw)
+    elif name == "set" and "+o" in argv and "history" in argv:
+        out.add("set +o history disables the shell history", "high", c.raw)
+    elif name in ("clear-history",):
+        out.add("clears the PowerShell history", "high", c.raw)
+    assigns = list(c.assigns)
+    if name in ("export", "declare", "typeset", "local", "setenv"):
+        for w in argv[1:]:
+            nm, eq, val = w.partition("=")
+            if eq:
+                assigns.append((nm, val))
+    for nm, val in assigns:
+        up = nm.upper()
+        if (up == "HISTFILE" and val in ("", "/dev/null")) or (
+            up in ("HISTSIZE", "HISTFILESIZE", "SAVEHIST") and val in ("0", "")
+        ):
+            shown = val or "''"
+            out.add(f"{up}={shown} disables the shell history", "high", c.raw or f"{nm}={val}")
+    for t in _deleted_or_truncated(c) + [w for w in write_targets(c) if not c.redirects or name]:
+        if _history_file(t):
+            out.add("wipes a shell history file", "high", c.raw)
+    if "historysavepath" in c.raw.lower() and name in ("remove-item", "rm", "del", "clear-content", "ri"):
+        out.add("deletes the PowerShell history file", "high", c.raw)
+
+
+def _log_rules(c: Command, out: _Out) -> None:
+    name, argv = c.name, c.argv
+    for t in _deleted_or_truncated(c):
+        if _log_file(t):
+            out.add("deletes or empties system logs", "high", c.raw)
+    if name == "journalctl" and any(w.startswith("--vacuum") for w in argv[1:]):
+        out.add("journalctl --vacuum deletes system journal entries", "medium", c.raw)
+    elif name == "wevtutil" and any(w.lower() in ("cl", "clear-log") for w in argv[1:]):
+        out.add("wevtutil clears Windows event logs", "high", c.raw)
+    elif name in ("clear-eventlog", "remove-eventlog", "limit-eventlog"):
+        out.add(f"{name} clears Windows event logs", "high", c.raw)
+    elif name == "auditctl" and ("-D" in argv or ("-e" in argv and "0" in argv)):
+        out.add("auditctl removes audit rules", "high", c.raw)
+
+
+def _process_rules(c: Command, out: _Out) -> None:
+    name, argv = c.name, c.argv
+    if name == "kill":
+        rest = list(argv[1:])
+        if rest and rest[0] in ("-s", "-n", "--signal") and len(rest) > 1:
+            rest = rest[2:]
+        elif rest and rest[0].startswith("-") and rest[0] != "--" and rest[0] != "-1":
+            rest = rest[1:]
+        elif rest and rest[0] == "-1" and len(rest) > 1:
+            rest = rest[1:]  # ``kill -1 -1``: the first is the signal
+        if rest and rest[0] == "--":
+            rest = rest[1:]
+        if "-1" in rest:
+            out.add("kill -1 signals every process", "critical", c.raw)
+        elif "1" in rest:
+            out.add("kills init (PID 1)", "high", c.raw)
+    elif name in ("killall5",):
+        out.add("killall5 kills every process", "critical", c.raw)
+    elif name == "pkill" and any(w in (".", ".*", "-u root") for w in argv[1:]):
+        out.add("pkill matching every process", "high", c.raw)
+    elif name == "taskkill":
+        joined = " ".join(argv).lower()
+        if any(x in joined for x in ("csrss", "lsass", "wininit", "svchost", "winlogon", "smss", "/im *")):
+            out.add("taskkill of critical system processes", "high", c.raw)
+    elif name in ("shutdown", "reboot", "halt", "poweroff", "stop-computer", "restart-computer"):
+        if not any(w in ("-c", "/a", "-k") for w in argv[1:]):
+            out.add(f"{name} stops or restarts the machine", "high", c.raw)
+    elif name in ("init", "telinit") and any(w in ("0", "6", "1", "s", "S") for w in argv[1:]):
+        out.add(f"{name} changes the run level (shutdown/reboot)", "high", c.raw)
+    elif name == "systemctl" and any(
+        w in ("poweroff", "reboot", "halt", "kexec", "rescue", "emergency", "soft-reboot") for w in argv[1:]
+    ):
+        out.add("systemctl stops or restarts the machine", "high", c.raw)
+    elif name in ("insmod", "rmmod", "modprobe", "kldload", "kextload", "kmutil") and not (
+        name == "modprobe" and any(w in ("-n", "--dry-run", "-c", "--showconfig") for w in argv[1:])
+    ):
+        out.add(f"{name} loads or removes a kernel module", "high", c.raw)
+
+
+def _security_rules(c: Command, out: _Out) -> None:
+    name, argv = c.name, c.argv
+    lows = [w.lower() for w in argv[1:]]
+    if name in ("iptables", "ip6tables", "iptables-legacy", "iptables-nft", "ip6tables-legacy", "ebtables"):
+        if any(w in ("-f", "--flush", "-x", "--delete-chain") for w in lows) and not any(
+            w in ("-t",) for w in lows[:0]
+        ):
+            out.add(f"{name} flushes the firewall rules", "high", c.raw)
+        elif "-p" in lows and "accept" in lows:
+            out.add(f"{name} sets a default ACCEPT policy", "high", c.raw)
+    elif name == "nft" and ("flush" in lows or ("delete" in lows and "table" in lows)):
+        out.add("nft flushes the firewall rules", "high", c.raw)
+    elif name == "ufw" and ("disable" in lows or "reset" in lows or ("default" in lows and "allow" in lows)):
+        out.add("ufw turns the firewall off", "high", c.raw)
+    elif name == "pfctl" and "-d" in lows:
+        out.add("pfctl disables the packet filter", "high", c.raw)
+    elif name == "netsh" and "firewall" in " ".join(lows) and ("off" in lows or "disable" in lows):
+        out.add("netsh turns the Windows firewall off", "high", c.raw)
+    elif name == "set-netfirewallprofile" and any("false" in w for w in lows):
+        out.add("turns the Windows firewall off", "high", c.raw)
+    elif name == "setenforce" and any(w in ("0", "permissive") for w in lows):
+        out.add("setenforce 0 switches SELinux off", "high", c.raw)
+    elif name in ("aa-teardown", "aa-disable", "aa-complain"):
+        out.add(f"{name} switches AppArmor protection off", "high", c.raw)
+    elif name in ("spctl", "csrutil") and ("--master-disable" in lows or "disable" in lows):
+        out.add(f"{name} disables macOS protections", "high", c.raw)
+    elif name in ("set-mppreference", "add-mppreference"):
+        joined = " ".join(lows)
+        if "-disable" in joined or "exclusion" in joined:
+            out.add("changes Windows Defender to stop protecting", "high", c.raw)
+    elif name in ("systemctl", "service", "sc", "net", "stop-service", "set-service", "chkconfig", "update-rc.d"):
+        verbs = {"stop", "disable", "mask", "kill", "config", "delete", "off", "remove"}
+        if set(lows) & verbs or name == "stop-service":
+            for w in lows:
+                svc = w.removesuffix(".service")
+                if svc in _SECURITY_SERVICES:
+                    out.add(f"stops security or logging service {svc}", "high", c.raw)
+                    break
+    elif name.startswith("/etc/init.d/") or (c.argv and c.argv[0].startswith("/etc/init.d/")):
+        svc = c.argv[0].rsplit("/", 1)[-1]
+        if svc in _SECURITY_SERVICES and "stop" in lows:
+            out.add(f"stops security service {svc}", "high", c.raw)
+    elif name == "sysctl":
+        joined = " ".join(lows).replace(" = ", "=")
+        for key in (
+            "kernel.randomize_va_space=0",
+            "kernel.kptr_restrict=0",
+            "kernel.yama.ptrace_scope=0",
+            "kernel.dmesg_restrict=0",
+            "kernel.unprivileged_bpf_disabled=0",
+        ):
+            if key in joined:
+                out.add(f"sysctl weakens kernel protection ({key})", "high", c.raw)
+    for t in write_targets(c):
+        tl = posix_norm(t).lower() if t.startswith("/") else t.lower()
+        if tl == "/proc/sysrq-trigger":
+            out.add("writes to /proc/sysrq-trigger (crash or reboot)", "critical", c.raw)
+        elif tl.startswith("/proc/sys/"):
+            out.add(f"changes a kernel setting ({tl})", "high", c.raw)
+        elif tl.startswith("/etc/selinux/") or tl.startswith("/etc/apparmor"):
+            out.add("edits the SELinux/AppArmor configuration", "high", c.raw)
+        elif tl.startswith("/boot/") or tl.startswith(("/etc/hosts", "/etc/resolv.conf", "/etc/ld.so")):
+            out.add(f"modifies system file {tl}", "high", c.raw)
+
+
+_RULES: tuple[Callable[[Command, _Out], None], ...] = (
+    _disk,
+    _persistence_rules,
+    _history_rules,
+    _log_rules,
+    _process_rules,
+    _security_rules,
+    _lolbins,
+)
+_RM_NAMES = frozenset({"rm", "del", "erase", "rd", "rmdir", "remove-item", "ri", "unlink", "srm"})
+_WRITE_TOOL_WORDS = (
+    "write",
+    "edit",
+    "create",
+    "append",
+    "save",
+    "put",
+    "update",
+    "modify",
+    "patch",
+    "replace",
+    "upload",
+    "overwrite",
+    "insert",
+    "copy",
+    "move",
+)
+_PATH_KEYS = frozenset(
+    {
+        "path",
+        "file",
+        "filename",
+        "file_path",
+        "filepath",
+        "target",
+        "destination",
+        "dest",
+        "output",
+        "to",
+        "target_file",
+        "output_path",
+        "dst",
+        "file_name",
+    }
+)
+
+
+def _file_tool_writes(a: Analysis, out: _Out) -> None:
+    """A file-writing tool (not a shell) aimed at a persistence, history, log or device path."""
+    tk = a.tool_key
+    if not any(w in tk for w in _WRITE_TOOL_WORDS):
+        return
+    for t in a.texts:
+        if t.key not in _PATH_KEYS or t.is_key:
+            continue
+        p = t.norm.strip()
+        if not p or len(p) > 4096:
+            continue
+        hit = _persistence(p)
+        if hit:
+            out.add(f"{a.tool} writes to {hit[1]} (persistence)", hit[0], p)
+        elif _history_file(p):
+            out.add(f"{a.tool} overwrites a shell history file", "high", p)
+        elif _is_device(p):
+            out.add(f"{a.tool} writes to disk device {p}", "critical", p)
+        elif p.startswith("/proc/sysrq-trigger"):
+            out.add("writes to /proc/sysrq-trigger", "critical", p)
+
 
 def check(a: Analysis, s: Settings) -> list[Violation]:
-    return []
+    """Find destructive or hijacking commands in the call; one violation per distinct finding."""
+    out = _Out()
+    _file_tool_writes(a, out)
+    cmds = a.commands
+    if a.cache.get("shell_truncated"):
+        out.add("command too large or too deeply nested to analyse completely", "medium", cmds[0].raw if cmds else "")
+    if not cmds:
+        return out.items
+    pipelines: dict[int, list[Command]] = {}
+    fifo = False
+    for c in cmds:
+        pipelines.setdefault(c.pipeline, []).append(c)
+        if c.name in ("mkfifo", "mknod") and (c.name == "mkfifo" or "p" in c.argv):
+            fifo = True
+        name = c.name
+        if name in _RM_NAMES:
+            _rm(c, out)
+        elif name == "find":
+            _find(c, out)
+        elif name in ("chmod", "chown", "chgrp"):
+            _permissions(c, out)
+        elif name == "mv":
+            _opts, ops = split_options(c.argv)
+            for src in ops[:-1]:
+                cls = _classify(src)
+                if cls and cls[0] == "critical":
+                    out.add(f"moves away {cls[1]}", "critical", c.raw)
+        for rule in _RULES:
+            rule(c, out)
+        _reverse_shell(c, out, set())
+        _download_exec_subst(c, cmds, out)
+        if c.function and c.name == c.function and (c.stage > 0 or c.background):
+            out.add("fork bomb", "critical", c.raw)
+        if (c.via.startswith("powershell -enc") or "encoded" in c.features) and c.name in POWERSHELLS:
+            out.add("encoded PowerShell command", "medium", c.raw)
+    for stages in pipelines.values():
+        if len(stages) > 1:
+            stages.sort(key=lambda x: x.stage)
+            _network_shell_pipeline(stages, fifo, out)
+            _download_exec_pipeline(stages, out)
+    _download_then_run(cmds, out)
+    texts = {id(c.text): c.text for c in cmds}
+    for t in texts.values():
+        for v in t.variants:
+            if ("(){" in "".join(v[:4096].split()) or "%0|%0" in v) and _fork_bomb_text(v[:65536]):
+                out.add("fork bomb", "critical", v)
+                break
+        low = t.folded
+        if "sockets.tcpclient" in low and ("getstream" in low or "iex" in low or "invoke-expression" in low):
+            out.add("PowerShell TCP client wired to a shell (reverse shell)", "critical", t.norm)
+    if fifo:
+        for c in cmds:
+            if c.name in ("nc", "ncat", "netcat", "telnet") or (c.name == "openssl" and "s_client" in c.argv):
+                for other in cmds:
+                    if other.name in SHELLS and other.text is c.text:
+                        out.add("named pipe wired to a network tool (reverse shell)", "critical", c.raw)
+                        break
+    return out.items
