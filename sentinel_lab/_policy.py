@@ -524,6 +524,14 @@ class Policy:
 
         return Session(self, clock=clock, session_id=session_id)
 
+    def with_mode(self, mode: str) -> Policy:
+        """The same policy in ``enforce`` or ``audit`` mode (a dry run of a policy before enforcing it)."""
+        if mode not in MODES:
+            raise PolicyError(f"invalid mode {mode!r}: expected one of {', '.join(MODES)}", key="mode")
+        data = self.to_dict()
+        data["mode"] = mode
+        return Policy.from_dict(data, source=self.source)
+
     def to_dict(self) -> dict[str, Any]:
         """The policy as plain data in canonical spelling; ``Policy.from_dict(p.to_dict())`` is equivalent."""
         out: dict[str, Any] = dict(self.metadata)

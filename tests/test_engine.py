@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from sentinel_lab import PolicyError
 from sentinel_lab._engine import Session, SessionState, decide, record
 from sentinel_lab._policy import Policy
 
@@ -417,3 +418,14 @@ def test_acheck_awaits_async_custom_checks() -> None:
     v = asyncio.run(s.acheck("t", {"n": 11}))
     assert not v.allowed and v.reason == "n too big" and v.rule == "verifier.custom:no_big"
     assert p.new_session().check("t", {"n": 11}).allowed
+
+
+def test_with_mode_turns_blocks_into_flags() -> None:
+    enforce = _policy("static_rules: {exec: DENY}")
+    audit = enforce.with_mode("audit")
+    assert enforce.mode == "enforce" and audit.mode == "audit" and audit.source == enforce.source
+    assert not enforce.new_session().check("exec", {}).allowed
+    v = audit.new_session().check("exec", {})
+    assert v.allowed and v.decision == "flag" and v.rule == "static_rules.exec"
+    with pytest.raises(PolicyError):
+        enforce.with_mode("Audit")
