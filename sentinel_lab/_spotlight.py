@@ -2,7 +2,7 @@
 
 Each text is wrapped as ``<<<SENTINEL_DATA_START:{id}>>>\\n{text}\\n<<<SENTINEL_DATA_END:{id}>>>`` with a fresh
 random id per item. Any ``<<<SENTINEL_DATA_`` already inside the text (a forged start or end marker) is
-rewritten to ``<<<SENTINEL_DATA_ESCAPED_``, so a tool cannot close the wrapper early or fake a trusted region,
+rewritten to ``<<<ESCAPED_SENTINEL_DATA_``, so a tool cannot close the wrapper early or fake a trusted region,
 and a forged marker cannot guess the id either. ``spotlight_result`` applies this to an MCP ``tools/call``
 result in place: ``content[].text``, embedded resource text, and every string value of ``structuredContent``.
 """
@@ -17,7 +17,7 @@ __all__ = ["END", "MARKER_PREFIX", "START", "neutralise", "spotlight_result", "u
 MARKER_PREFIX = "<<<SENTINEL_DATA_"
 START = "<<<SENTINEL_DATA_START:"
 END = "<<<SENTINEL_DATA_END:"
-_ESCAPED = "<<<SENTINEL_DATA_ESCAPED_"
+_ESCAPED = "<<<ESCAPED_SENTINEL_DATA_"
 _MAX_DEPTH = 64
 
 

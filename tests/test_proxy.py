@@ -231,7 +231,7 @@ def test_session_id_in_initialize_and_allowed_call_is_spotlighted(proxy: RawProx
     reply = proxy.recv()
     assert reply["id"] == 1
     inner = _text(reply)
-    assert "<<<SENTINEL_DATA_END:abc>>>" not in inner and "SENTINEL_DATA_ESCAPED_END:abc" in inner
+    assert "<<<SENTINEL_DATA_END:abc>>>" not in inner and "<<<ESCAPED_SENTINEL_DATA_END:abc>>>" in inner
     structured = reply["result"]["structuredContent"]["result"]
     assert unwrap(structured) is not None
     # embedded resources are wrapped too
