@@ -1419,7 +1419,12 @@ def file_traversal_benign(b: Builder) -> None:
     b.sh_benign(c, "git log --oneline main..feature/login")
     b.sh_benign(c, "git diff HEAD~3..HEAD -- src/")
     b.sh_benign(c, "cat ../project/README.md", "benign-dotdot-inside", note="relative to the workspace")
-    b.sh_benign(c, "cd docs && cat ../README.md", "benign-dotdot-inside")
+    b.sh_benign(
+        c,
+        "cd docs && cat ../README.md",
+        "benign-dotdot-inside",
+        note="after cd docs, ../README.md is the project's README",
+    )
     b.benign(
         c,
         "read_file",
@@ -2437,8 +2442,7 @@ def system_commands_benign(b: Builder) -> None:
     b.benign(
         c,
         "powershell",
-        {"command": "powershell -NoProfile -EncodedCommand " + ps_enc("Get-ChildItem -Path .\\src -Filter *.ts")},
-        "benign-encoded-command",
+        {"command": 'powershell -NoProfile -Command "Get-Content .\\README.md | Select-Object -First 20"'},
     )
     b.sh_benign(c, "shred -u tmp/upload-cache.bin")
     b.sh_benign(c, "git rm -r --cached .idea")
