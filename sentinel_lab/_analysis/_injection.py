@@ -210,6 +210,7 @@ _SECRET_BIGRAMS = frozenset(
         ("login", "credentials"),
     }
 )
+_SECRET_FIRST = frozenset(a for a, _ in _SECRET_BIGRAMS)
 _SECRET_BENIGN_NEXT = _forms(
     """reset policy policies manager managers strength requirements requirement change changes field fields
     hint protected rotation expiry expired expiration rules tips limit limits count counts usage budget
@@ -328,7 +329,6 @@ _TURN_TOKENS = (
     ("</context>", 0.5),
     ("</document>", 0.45),
 )
-_TURN_GATE = ("<", "[", "sentinel_data")
 _LINE_LABELS = (
     ("### system", 0.65),
     ("## system", 0.6),
@@ -348,6 +348,7 @@ _LINE_LABELS = (
     ("developer:", 0.4),
     ("admin:", 0.35),
 )
+_LABEL_PREFIXES = tuple(label for label, _ in _LINE_LABELS)
 
 # CJK and Korean: no spaces, so (verb, object) pairs are matched as substrings within a short window.
 _CJK_OVERRIDE_VERBS = (
@@ -458,6 +459,7 @@ _PUNCT = str.maketrans(
     {c: " " for c in "!\"#%&'()*+,-./:;<=>?[\\]^_`{|}~\u201c\u201d\u2018\u2019\u00ab\u00bb\u300c\u300d"}
 )
 _SENT = str.maketrans({c: "\n" for c in "!?;\u3002\uff01\uff1f\u061f\u0964"})
+_BSENT = bytes((10 if chr(c) in "!?;" else c) for c in range(256))
 _QUOTE_CHARS = ('"', "'", "\u201c", "\u201d", "\u00ab", "\u00bb", "\u300c", "`")
 
 # Words at least one of which every detector needs in its sentence: a sentence (or a whole ASCII text) with none
@@ -518,12 +520,17 @@ def _disguise(tok: str) -> str | None:
     return None
 
 
+_SINGLES = frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
 def _tokens(sentence: str) -> tuple[list[str], bool]:
     """Words of a sentence with leetspeak read and spaced-out letters joined; (tokens, disguised)."""
     if sentence.isascii():
         raw = sentence.encode("ascii").translate(_BPUNCT).decode("ascii").split()
     else:
         raw = sentence.translate(_PUNCT).split()
+    if not raw or ("".join(raw).isalpha() and len(_SINGLES.intersection(raw)) < 3):
+        return raw, False  # plain words: nothing to undo
     out: list[str] = []
     run: list[str] = []
     disguised = False
@@ -755,7 +762,8 @@ def _d_send(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     n = len(tokens)
     sec = -1
     for j in range(i + 1, min(n, i + 11)):
-        if _secret_at(tokens, j):
+        t = tokens[j]
+        if (t in _SECRETS or t in _SECRET_FIRST) and _secret_at(tokens, j):
             sec = j
             break
     dest = _has_dest(sentence, tokens)
@@ -934,14 +942,15 @@ def _discussion_factor(sentence: str, tokens: list[str]) -> float:
 
 
 def _turns(s: str, add: _Adder) -> None:
-    if any(g in s for g in _TURN_GATE):
+    """Chat-template tokens anywhere, and turn labels ('System:', '### Instruction') at the start of a line."""
+    if "<" in s or "[" in s or "sentinel_data" in s:
         for marker, score in _TURN_TOKENS:
             if marker in s:
                 add("fake_turn", marker, score)
-    if ":" in s or "#" in s or "[" in s:
+    if ":" in s or "#" in s or "[" in s or "(" in s:
         for line in s.split("\n"):
             ls = line.lstrip(" \t>*-_|")
-            if not ls or ls[0] not in "#[(sahud":
+            if not ls.startswith(_LABEL_PREFIXES):
                 continue
             for label, score in _LINE_LABELS:
                 if ls.startswith(label):
@@ -971,6 +980,12 @@ def _cjk(s: str, add: _Adder) -> None:
         add("exfiltration", "send + secret", 0.7 if "@" in s or "://" in s else 0.45)
     if any(v in s for v in _CJK_LEAK) and any(x in s for x in _CJK_LEAK_OBJ):
         add("prompt_leak", "reveal system prompt", 0.75)
+
+
+def _compact_all(tokens: _Tokens, add: _Adder) -> None:
+    for tok in tokens:
+        if len(tok) >= 10 and tok.isalpha() and tok not in _DISPATCH:
+            _compact(tok, add)
 
 
 def _compact(tok: str, add: _Adder) -> None:
@@ -1021,24 +1036,24 @@ def scan_folded(s: str) -> list[Finding]:
         return sorted(found.values(), key=lambda f: -f.score)
     if not s.isascii():
         _cjk(s, add)
-    s = s.replace("\u2019", "'").replace("n't", " not")
-    for sentence in s.replace(". ", "\n").replace(".\t", "\n").translate(_SENT).split("\n"):
+    s = s.replace("\u2019", "'").replace("n't", " not").replace(". ", "\n").replace(".\t", "\n")
+    s = s.encode("ascii").translate(_BSENT).decode("ascii") if s.isascii() else s.translate(_SENT)
+    for sentence in s.split("\n"):
         if len(sentence) < 4:
             continue
         tokens, disguised = _tokens(sentence)
         if not tokens:
             continue
-        add.disguised = disguised
-        if _GATE.isdisjoint(tokens) and not disguised:
-            for tok in tokens:
-                if len(tok) >= 10 and tok.isalpha():
-                    _compact(tok, add)
+        long_words = max(map(len, tokens)) >= 10
+        if not disguised and _GATE.isdisjoint(tokens):
+            if long_words:
+                _compact_all(tokens, add)
             continue
+        add.disguised = disguised
         add.damp = _discussion_factor(sentence, tokens)
         _sentence_findings(sentence, tokens, add)
-        for tok in tokens:
-            if len(tok) >= 10 and tok.isalpha() and tok not in _DISPATCH:
-                _compact(tok, add)
+        if long_words:
+            _compact_all(tokens, add)
         add.damp = 1.0
         add.disguised = False
     return sorted(found.values(), key=lambda f: -f.score)
