@@ -1759,6 +1759,14 @@ _NON_COMMAND_KEYS = frozenset(
         "notes",
     }
 )
+# Free text meant for people: never guessed to be a command (a key or tool that names a command still counts).
+_PROSE_KEYS = frozenset(
+    {
+        "body", "text", "message", "content", "description", "title", "comment", "summary", "note", "notes",
+        "prompt", "query", "question", "answer", "subject", "reason", "explanation", "caption", "markdown",
+        "html", "reply", "response", "msg", "details", "issue", "review", "feedback",
+    }
+)  # fmt: skip
 _LIST_KEYS = ("argv", "args", "arguments", "command", "cmd", "commandline", "command_line", "cmdline")
 _PROGRAM_KEYS = ("command", "cmd", "program", "executable", "binary", "bin", "exe", "path")
 _KNOWN_PROGRAMS = frozenset(
@@ -2084,12 +2092,12 @@ def commands_of(a: Analysis) -> list[Command]:
                 truncated = truncated or py[1]
                 continue
             strong = True
-        if strong or looks_like_command(norm):
+        if strong or (key not in _PROSE_KEYS and looks_like_command(norm)):
             recs, cut = _records_for(norm, _mode_for(norm, a.tool_key))
             truncated = truncated or cut
             emit(t, recs)
         for v in t.variants[1:]:
-            if (strong and len(v) < 65536) or looks_like_command(v):
+            if (strong and len(v) < 65536) or (key not in _PROSE_KEYS and looks_like_command(v)):
                 recs, cut = _records_for(v, _mode_for(v, a.tool_key))
                 truncated = truncated or cut
                 emit(t, recs, "decoded")
