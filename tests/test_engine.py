@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import threading
 import time
+from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentinel_lab import PolicyError
 from sentinel_lab._engine import Session, SessionState, decide, record
 from sentinel_lab._policy import Policy
+from sentinel_lab._rules import Glob, host_of
 
 
 def _policy(body: str, *, verifier: bool = False) -> Policy:
@@ -429,3 +433,39 @@ def test_with_mode_turns_blocks_into_flags() -> None:
     assert v.allowed and v.decision == "flag" and v.rule == "static_rules.exec"
     with pytest.raises(PolicyError):
         enforce.with_mode("Audit")
+
+
+# ------------------------------------------------------------------------------------------ properties
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+_ALL_KINDS = Policy.from_yaml(
+    "default_action: ALLOW\nargument_rules:\n"
+    "  - {tool: t, arg: 'a[*].b', deny_if: {equals: x, in: [1, y], glob: '*z?', min: 1, max: 9}}\n"
+    "  - {tool: t, arg: a, deny_unless: {not_in: [q], regex: '^[a-z]*$', host_in: [h.example, 10.0.0.0/8]}}\n"
+    "  - {tool: t, arg: 'c.d[0]', deny_if: {path_under: [/etc], present: true}}\n"
+    "taint_rules:\n  - {tool: t, action: CHECK_TAINT, forbidden_taints: ['*']}\n"
+    "verifier: false\n"
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab*?", max_size=8), st.text(alphabet="ab", max_size=10))
+def test_glob_agrees_with_fnmatch(pattern: str, text: str) -> None:
+    assert Glob(pattern).match(text) == fnmatchcase(text, pattern)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["a", "b", "c"]), _JSON, max_size=3))
+def test_engine_never_raises_on_odd_arguments(args: dict[str, Any]) -> None:
+    v = _ALL_KINDS.new_session().check("t", args)
+    assert v.decision in ("allow", "block")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_host_of_never_raises(text: str) -> None:
+    host = host_of(text)
+    assert host is None or (host and host == host.lower() and "@" not in host)
