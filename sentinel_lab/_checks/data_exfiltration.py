@@ -1,11 +1,962 @@
-"""Placeholder until the data_exfiltration check lands."""
+"""data_exfiltration: block data that matters leaving for a host outside the allowed set.
+
+The check judges what flows where rather than matching a list of bad domains. Data that matters is a secret
+(``_secrets``), a sensitive file (keys, shadow, ``.env``, cloud credentials), an environment dump, command
+output substituted into a request, or an archive of files. It flows through a URL (path, query, DNS label),
+a request body, form or upload, a header that is not a credential header, an email, a chat or webhook message,
+a pipeline into a network program, a redirect to ``/dev/tcp``, ``scp``/``rsync``/cloud copies, or a push to a
+freshly added git remote. A destination in ``Settings.allowed_hosts`` is always fine; a credential sent to its
+own provider (a GitHub token to ``api.github.com``, an ``Authorization`` header) is credential use, not a leak.
+Request catchers (``webhook.site``, ``interactsh``...) are blocked outright; paste, tunnel and chat-webhook
+services whenever they receive data.
+"""
 
 from __future__ import annotations
 
-from sentinel_lab._analysis import Analysis
-from sentinel_lab._checks import Settings
+import base64
+import binascii
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote
+
+from sentinel_lab._analysis import Analysis, Text
+from sentinel_lab._analysis._secrets import Secret, find_secrets
+from sentinel_lab._analysis._urls import Endpoint, canonical_host, classify_host, split_url
+from sentinel_lab._checks import Settings, host_matches
 from sentinel_lab._verdict import Violation
+
+__all__ = ["check", "sink_kind"]
+
+POLICY = "data_exfiltration"
+_MAX_EVIDENCE = 200
+
+# --- destinations -------------------------------------------------------------------------------------------------
+
+_CATCHERS = frozenset(
+    [
+        "webhook.site",
+        "requestbin.com",
+        "requestbin.net",
+        "requestbin.io",
+        "pipedream.net",
+        "requestcatcher.com",
+        "hookbin.com",
+        "beeceptor.com",
+        "mockbin.org",
+        "mockbin.io",
+        "postb.in",
+        "ptsv2.com",
+        "ptsv3.com",
+        "requestrepo.com",
+        "interact.sh",
+        "interactsh.com",
+        "oast.fun",
+        "oast.live",
+        "oast.me",
+        "oast.online",
+        "oast.pro",
+        "oast.site",
+        "oastify.com",
+        "burpcollaborator.net",
+        "canarytokens.com",
+        "canarytokens.org",
+        "dnslog.cn",
+        "dnslog.link",
+        "ceye.io",
+        "xss.ht",
+        "bxss.in",
+        "webhook.cool",
+        "requestinspector.com",
+        "hookdeck.com",
+        "smee.io",
+        "ngrok-webhook.com",
+        "eo.pipedream.net",
+        "rbaskets.in",
+    ]
+)
+_TUNNELS = frozenset(
+    [
+        "ngrok.io",
+        "ngrok.app",
+        "ngrok-free.app",
+        "ngrok-free.dev",
+        "ngrok.dev",
+        "trycloudflare.com",
+        "serveo.net",
+        "serveousercontent.com",
+        "loca.lt",
+        "localtunnel.me",
+        "localhost.run",
+        "lhr.life",
+        "lhr.rocks",
+        "bore.pub",
+        "pagekite.me",
+        "telebit.cloud",
+        "tunnelto.dev",
+        "playit.gg",
+        "pinggy.io",
+        "pinggy.link",
+        "devtunnels.ms",
+        "tunnelmole.net",
+        "localxpose.io",
+        "loclx.io",
+    ]
+)
+_PASTES = frozenset(
+    [
+        "pastebin.com",
+        "paste.ee",
+        "hastebin.com",
+        "ghostbin.com",
+        "ghostbin.co",
+        "dpaste.com",
+        "dpaste.org",
+        "paste.rs",
+        "termbin.com",
+        "ix.io",
+        "sprunge.us",
+        "0x0.st",
+        "transfer.sh",
+        "file.io",
+        "tmpfiles.org",
+        "bashupload.com",
+        "catbox.moe",
+        "gofile.io",
+        "anonfiles.com",
+        "rentry.co",
+        "rentry.org",
+        "justpaste.it",
+        "controlc.com",
+        "privatebin.net",
+        "pastes.dev",
+        "temp.sh",
+        "oshi.at",
+        "keep.sh",
+        "uguu.se",
+        "paste.gg",
+        "pastie.org",
+        "bpa.st",
+        "paste.c-net.org",
+        "clbin.com",
+    ]
+)
+_CHAT_HOOKS = (
+    ("discord.com", "/api/webhooks"),
+    ("discordapp.com", "/api/webhooks"),
+    ("hooks.slack.com", ""),
+    ("api.telegram.org", "/bot"),
+    ("outlook.office.com", "/webhook"),
+    ("webhook.office.com", ""),
+    ("chat.googleapis.com", "/v1/spaces"),
+)
+# Hosts that own a kind of credential: sending it there is using it.
+_PROVIDERS: dict[str, tuple[str, ...]] = {
+    "aws_access_key": ("amazonaws.com", "aws.amazon.com"),
+    "aws_secret_key": ("amazonaws.com", "aws.amazon.com"),
+    "github_token": ("github.com", "githubusercontent.com", "ghcr.io"),
+    "gitlab_token": ("gitlab.com",),
+    "slack_token": ("slack.com",),
+    "stripe_key": ("stripe.com",),
+    "stripe_test_key": ("stripe.com",),
+    "openai_key": ("openai.com",),
+    "anthropic_key": ("anthropic.com",),
+    "google_api_key": ("googleapis.com", "google.com"),
+    "gcp_oauth_token": ("googleapis.com", "google.com"),
+    "gcp_service_account": ("googleapis.com", "google.com"),
+    "npm_token": ("npmjs.org", "npmjs.com"),
+    "pypi_token": ("pypi.org",),
+    "huggingface_token": ("huggingface.co",),
+    "digitalocean_token": ("digitalocean.com",),
+    "sendgrid_key": ("sendgrid.com",),
+    "azure_storage_key": ("windows.net", "azure.com"),
+    "azure_sas": ("windows.net", "azure.com"),
+}
+_ENV_PROVIDERS = (
+    ("GITHUB", "github_token"), ("GH_", "github_token"), ("AWS_", "aws_secret_key"), ("OPENAI", "openai_key"),
+    ("ANTHROPIC", "anthropic_key"), ("SLACK", "slack_token"), ("STRIPE", "stripe_key"), ("GITLAB", "gitlab_token"),
+    ("GOOGLE", "google_api_key"), ("GCP", "google_api_key"), ("NPM", "npm_token"), ("HF_", "huggingface_token"),
+)  # fmt: skip
+
+# --- what a call sends ---------------------------------------------------------------------------------------
+
+_SEND_TOOL_WORDS = (
+    "send", "post", "email", "mail", "message", "publish", "share", "upload", "comment", "tweet", "notify",
+    "webhook", "gist", "paste", "reply", "forward", "slack", "discord", "telegram", "sms", "submit", "issue",
+    "chat", "http", "request", "fetch", "api", "curl", "browser", "open_url", "navigate", "webhook",
+)  # fmt: skip
+_RECIPIENT_KEYS = frozenset({"to", "cc", "bcc", "recipient", "recipients", "email", "emails", "to_email", "address"})
+_CRED_HEADER_WORDS = ("authorization", "api-key", "apikey", "api_key", "token", "auth", "cookie", "x-key",
+                      "secret", "password", "signature")  # fmt: skip
+_CRED_PARAM_NAMES = frozenset(
+    {"key", "api_key", "apikey", "api-key", "token", "access_token", "auth", "auth_token", "appid", "app_id",
+     "client_secret", "client_id", "password", "pass", "secret", "sig", "signature", "code", "state"}
+)  # fmt: skip
+_FILE_KEYS = frozenset(
+    {"attachment", "attachments", "file", "files", "path", "paths", "document", "upload", "filename",
+     "filepath", "file_path", "source", "src", "local_path", "input_file", "media", "image", "photo", "filenames"}
+)  # fmt: skip
+_WEAK_KINDS = frozenset({"password", "api_key", "credit_card", "stripe_test_key"})
+
+# --- shell ---------------------------------------------------------------------------------------------------------
+
+_HTTP_CLIENTS = frozenset(
+    {"curl", "wget", "wget2", "http", "https", "xh", "xhs", "curlie", "httpie", "iwr", "irm", "invoke-webrequest",
+     "invoke-restmethod", "aria2c", "lwp-request", "fetch"}
+)  # fmt: skip
+_STREAM_SINKS = frozenset(
+    {"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "telnet", "socat", "openssl", "ssh", "cryptcat",
+     "mail", "mailx", "sendmail", "mutt", "swaks", "msmtp", "ftp", "tftp", "sftp", "lftp", "smbclient"}
+)  # fmt: skip
+_DNS_TOOLS = frozenset({"nslookup", "dig", "host", "drill", "ping", "ping6", "resolvectl", "getent", "traceroute"})
+_COPY_REMOTE = frozenset({"scp", "rsync", "sftp", "pscp"})
+_CLOUD_COPY = frozenset({"aws", "gsutil", "gcloud", "az", "rclone", "azcopy", "s3cmd", "mc", "b2"})
+_ENV_DUMPERS = frozenset({"env", "printenv", "set", "export", "declare", "compgen", "get-childitem", "gci", "dir"})
+_RECON = frozenset(
+    {"whoami", "id", "hostname", "uname", "ifconfig", "ip", "cat", "head", "tail", "base64", "xxd", "od", "ls",
+     "history", "pwd", "git", "find", "grep", "tar", "gzip", "zip", "openssl", "gpg", "hexdump", "strings",
+     "printenv", "env", "awk", "sed", "cut", "tr", "echo", "printf"}
+)  # fmt: skip
+_ARCHIVERS = frozenset({"tar", "zip", "7z", "7za", "gzip", "bzip2", "xz", "zstd", "cpio", "rar", "pax"})
+_TUNNEL_CMDS = frozenset({"ngrok", "cloudflared", "lt", "localtunnel", "bore", "pinggy", "tunnelto", "frpc", "chisel"})
+_FILE_SERVERS = ("http.server", "simplehttpserver", "http-server", "php -s", "busybox httpd", "npx serve", "webfsd")
+_CURL_DATA = frozenset({"-d", "--data", "--data-binary", "--data-raw", "--data-ascii", "--data-urlencode", "--json"})
+_CURL_FORM = frozenset({"-F", "--form", "--form-string"})
+_CURL_UPLOAD = frozenset({"-T", "--upload-file"})
+_CURL_CRED = frozenset({"-H", "--header", "-u", "--user", "--oauth2-bearer", "-b", "--cookie", "--proxy-user"})
+_SECRET_VAR_PARTS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "API_KEY", "APIKEY", "ACCESS_KEY", "PRIVATE",
+                     "CREDENTIAL", "AUTH", "SESSION", "COOKIE", "_KEY", "_PAT")  # fmt: skip
+_CODE_NET = ("urlopen", "requests.", "http.client", "httpx.", "urllib", "fetch(", "axios", "socket", "net/http",
+             "invoke-webrequest", "invoke-restmethod", "webclient", "xmlhttprequest", "to program", "sendto(",
+             "curl", "wget", "smtplib", "aiohttp")  # fmt: skip
+_CODE_ENV = ("os.environ", "process.env", "environ", "getenv", "$env:", "env::vars", "system.getenv", "printenv",
+             "dict(os.environ")  # fmt: skip
+_SQL_OUT = ("to program", "into outfile", "into dumpfile", "copy (select", "lo_export", "xp_cmdshell")
+
+
+@dataclass(frozen=True, slots=True)
+class _Dest:
+    host: str
+    sink: str | None
+    evidence: str
+
+
+def sink_kind(host: str, path: str = "") -> str | None:
+    """What kind of data-receiving service ``host`` is: request catcher, tunnel, paste, chat webhook, or None."""
+    h = canonical_host(host)
+    if not h:
+        return None
+    if _suffix_in(h, _CATCHERS):
+        return "request catcher"
+    if _suffix_in(h, _TUNNELS):
+        return "tunnel"
+    if _suffix_in(h, _PASTES):
+        return "paste service"
+    for dom, prefix in _CHAT_HOOKS:
+        if (h == dom or h.endswith("." + dom)) and path.startswith(prefix):
+            return "chat webhook"
+    return None
+
+
+def _suffix_in(host: str, domains: frozenset[str]) -> bool:
+    if host in domains:
+        return True
+    i = host.find(".")
+    while i != -1:
+        if host[i + 1 :] in domains:
+            return True
+        i = host.find(".", i + 1)
+    return False
+
+
+@lru_cache(maxsize=2048)
+def _secrets_of(text: str) -> tuple[Secret, ...]:
+    return tuple(find_secrets(text))
+
+
+def _provider_ok(kind: str, host: str) -> bool:
+    doms = _PROVIDERS.get(kind)
+    return bool(doms) and host_matches(host, doms)
+
+
+def _sensitive(path: str) -> str | None:
+    """Why a path is sensitive (ssh_key, env_file ...), via ``_paths.sensitive_kind`` plus directories."""
+    p = path.strip().strip("\"'")
+    if not p or len(p) > 4096:
+        return None
+    if p.startswith("@"):
+        p = p[1:]
+    if p.startswith("file://"):
+        p = p[7:]
+    try:
+        from sentinel_lab._analysis._paths import sensitive_kind
+
+        kind = sensitive_kind(p)
+    except Exception:  # the paths module is optional for this check
+        kind = None
+    if kind:
+        return kind
+    q = p.replace("\\", "/").rstrip("/")
+    low = q.lower()
+    for part, what in (
+        ("/.ssh", "ssh_dir"), ("/.gnupg", "gpg_dir"), ("/.aws", "cloud_credentials"), ("/.kube", "kube_config"),
+        ("/.docker", "docker_config"), ("/.config/gcloud", "cloud_credentials"), ("/.azure", "cloud_credentials"),
+        ("/.password-store", "password_store"), ("/etc/ssl/private", "tls_key"), ("/.vault-token", "credentials"),
+        ("/var/run/secrets", "k8s_secret"), ("/run/secrets", "docker_secret"),
+    ):  # fmt: skip
+        if low.endswith(part) or part + "/" in low or low.startswith(part[1:]) or ("~" + part) in low:
+            return what
+    if low in ("~", "$home", "${home}", "/root", "%userprofile%", "$env:userprofile") or (
+        low.startswith(("/home/", "/users/")) and low.count("/") == 2
+    ):
+        return "home_dir"
+    if low in ("/", "/etc", "c:", "c:/"):
+        return "root_dir"
+    if low.endswith((".pem", ".key", ".p12", ".pfx", ".keystore", ".jks", ".kdbx", ".ppk")):
+        return "key_file"
+    return None
+
+
+class _Out:
+    __slots__ = ("items", "seen")
+
+    def __init__(self) -> None:
+        self.items: list[Violation] = []
+        self.seen: set[str] = set()
+
+    def add(self, severity: str, reason: str, evidence: str) -> None:
+        key = reason
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        self.items.append(Violation(POLICY, reason, severity, evidence[:_MAX_EVIDENCE]))
+
+
+def _allowed(host: str, s: Settings) -> bool:
+    return bool(host) and bool(s.allowed_hosts) and host_matches(host, s.allowed_hosts)
+
+
+# --- A: data carried by URLs -----------------------------------------------------------------------------------------
+
+
+def _decoded_values(query: str) -> list[tuple[str, str]]:
+    """(name, value) pairs of a query string, values percent-decoded, plus base64/hex readings of long values."""
+    out: list[tuple[str, str]] = []
+    for pair in query.split("&")[:64]:
+        name, _, value = pair.partition("=")
+        value = unquote(value.replace("+", " "))
+        out.append((unquote(name).lower(), value))
+        if len(value) >= 16:
+            dec = _decode_blob(value)
+            if dec:
+                out.append(("", dec))
+    return out
+
+
+def _decode_blob(value: str) -> str | None:
+    v = value.strip()
+    if len(v) >= 16 and len(v) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in v[:4096]):
+        try:
+            raw = bytes.fromhex(v[:8192])
+        except ValueError:
+            raw = b""
+        text = _printable(raw)
+        if text:
+            return text
+    t = v.rstrip("=")
+    if len(t) >= 16 and set(t[:4096]) <= _B64:
+        pad = "=" * (-len(t) % 4)
+        try:
+            raw = base64.urlsafe_b64decode(t.replace("+", "-").replace("/", "_") + pad)
+        except (binascii.Error, ValueError):
+            return None
+        return _printable(raw)
+    return None
+
+
+_B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
+
+
+def _printable(raw: bytes) -> str | None:
+    try:
+        s = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if len(s) < 8:
+        return None
+    ok = sum(1 for c in s if c.isprintable() or c in "\n\r\t")
+    return s if ok >= 0.95 * len(s) and any(c.isalpha() for c in s) else None
+
+
+def _label_data(host: str) -> str | None:
+    """A DNS label that carries data: very long, or decoding (hex/base32/base64) to readable text."""
+    for label in host.split(".")[:-2]:
+        if len(label) >= 52:
+            return label
+        if len(label) >= 24:
+            if _decode_blob(label):
+                return label
+            try:
+                raw = base64.b32decode(label.upper() + "=" * (-len(label) % 8))
+            except (binascii.Error, ValueError):
+                continue
+            if _printable(raw):
+                return label
+    return None
+
+
+def _url_flows(ep: Endpoint, s: Settings, out: _Out) -> None:
+    host = ep.host
+    if not host or _allowed(host, s):
+        return
+    sink = sink_kind(host, ep.path)
+    accessed = ep.context != "prose"
+    carried: list[tuple[str, str]] = _decoded_values(ep.query) if ep.query else []
+    if ep.path and len(ep.path) >= 16:
+        for seg in ep.path.split("/")[:32]:
+            if len(seg) >= 16:
+                seg = unquote(seg)
+                carried.append(("", seg))
+                dec = _decode_blob(seg)
+                if dec:
+                    carried.append(("", dec))
+    for name, value in carried:
+        for sec in _secrets_of(value):
+            if _provider_ok(sec.kind, host):
+                continue
+            if name in _CRED_PARAM_NAMES and not sec.strong and not sink:
+                continue  # a credential parameter used as such (``?api_key=...``)
+            sev = "critical" if sec.strong else "high"
+            out.add(sev, f"{_kind_text(sec.kind)} sent to {host} in the URL", ep.raw)
+    if not accessed:
+        return
+    if sink == "request catcher":
+        out.add("high", f"request to a request-catcher service ({host})", ep.raw)
+    elif sink and ep.query and any(len(v) >= 12 for _, v in carried):
+        out.add("high", f"data sent to a {sink} ({host}) in the URL", ep.raw)
+    label = _label_data(host) if len(host) > 40 else None
+    if label:
+        out.add("high", f"data encoded in a DNS label of {host}", ep.raw)
+
+
+def _kind_text(kind: str) -> str:
+    return {
+        "private_key": "private key",
+        "env_dump": "environment dump",
+        "connection_string": "password in a connection string",
+        "password": "password",
+        "api_key": "API key",
+        "credit_card": "card number",
+        "jwt": "JSON web token",
+    }.get(kind, kind.replace("_", " "))
+
+
+# --- B: non-shell tool payloads ----------------------------------------------------------------------------------
+
+
+def _is_cred_position(t: Text) -> bool:
+    path = t.path.lower()
+    if "header" not in path and "auth" not in path and "cookie" not in path:
+        return False
+    key = t.key
+    return any(w in key for w in _CRED_HEADER_WORDS)
+
+
+def _recipients(a: Analysis) -> list[_Dest]:
+    out: list[_Dest] = []
+    for t in a.texts:
+        if t.key in _RECIPIENT_KEYS and "@" in t.norm:
+            for part in t.norm.replace(",", " ").replace(";", " ").split()[:64]:
+                if "@" in part:
+                    dom = part.rsplit("@", 1)[1].strip("<>\"'()[]").lower()
+                    if dom:
+                        out.append(_Dest(canonical_host(dom), None, part))
+    return out
+
+
+def _tool_sends(tool_key: str) -> bool:
+    return any(w in tool_key for w in _SEND_TOOL_WORDS)
+
+
+def _payload_flows(a: Analysis, s: Settings, out: _Out) -> None:
+    dests: list[_Dest] = []
+    for ep in a.endpoints:
+        if ep.context in ("url", "host", "value") and ep.host:
+            dests.append(_Dest(ep.host, sink_kind(ep.host, ep.path), ep.raw))
+    dests.extend(_recipients(a))
+    sends = _tool_sends(a.tool_key)
+    if not dests and not sends:
+        return
+    open_dests = [d for d in dests if not _allowed(d.host, s)]
+    if dests and not open_dests:
+        return
+    if not dests:
+        open_dests = [_Dest("", None, a.tool)]
+    where = ", ".join(sorted({d.host for d in open_dests if d.host})) or f"the recipients of {a.tool}"
+    sink = next((d for d in open_dests if d.sink), None)
+    dest_texts = {id(ep.text) for ep in a.endpoints if ep.context in ("url", "host")}
+    has_payload = False
+    for t in a.texts:
+        if t.is_key or id(t) in dest_texts or t.key in _RECIPIENT_KEYS:
+            continue
+        if t.key in ("method", "verb", "channel", "model", "chat_id", "subject", "role"):
+            continue
+        if _is_cred_position(t):
+            if sink and sink.sink != "chat webhook":
+                _secret_flow(t, open_dests, s, out, where, sink, force=True)
+            continue
+        if len(t.norm) >= 2:
+            has_payload = True
+        _secret_flow(t, open_dests, s, out, where, sink)
+        if t.key in _FILE_KEYS or t.path.lower().startswith(("files", "attachments")):
+            kind = _sensitive(t.norm)
+            if kind:
+                out.add("critical", f"sensitive file ({kind}) attached and sent to {where}", t.norm)
+    if sink and has_payload and sink.sink in ("request catcher", "paste service", "tunnel"):
+        out.add("high", f"data sent to a {sink.sink} ({sink.host})", sink.evidence)
+
+
+def _secret_flow(
+    t: Text, dests: list[_Dest], s: Settings, out: _Out, where: str, sink: _Dest | None, force: bool = False
+) -> None:
+    structured = t.norm.lstrip()[:1] in ("{", "[")
+    for v in t.variants:
+        for sec in _secrets_of(v):
+            if dests and all(d.host and _provider_ok(sec.kind, d.host) for d in dests):
+                continue
+            if not sec.strong and structured and not sink:
+                continue  # a credential field of a structured request body (a login), not a leak
+            if sec.kind == "jwt" and not sink and t.key in ("token", "jwt", "id_token", "access_token"):
+                continue
+            sev = "critical" if sec.strong else "high"
+            out.add(sev, f"{_kind_text(sec.kind)} sent to {where}", sec.preview if not force else t.path)
+
+
+# --- C: shell commands -------------------------------------------------------------------------------------------
+
+
+def _commands(a: Analysis) -> list[Any]:
+    try:
+        cmds = a.commands
+    except Exception:  # the shell view is optional for this check: text rules still apply
+        return []
+    return list(cmds) if isinstance(cmds, (list, tuple)) else []
+
+
+def _hosts_in_args(c: Any) -> list[_Dest]:
+    out: list[_Dest] = []
+    name = c.name
+    for w in c.argv[1:]:
+        if "://" in w:
+            for p in split_url(w[w.find("://") - 8 if w.find("://") >= 8 else 0 :].lstrip("=")):
+                if p.host:
+                    out.append(_Dest(canonical_host(p.host), sink_kind(p.host, p.path), c.raw))
+        elif name in _STREAM_SINKS or name in _COPY_REMOTE or name in _DNS_TOOLS:
+            h = _bare_host(w, name)
+            if h:
+                out.append(_Dest(h, sink_kind(h), c.raw))
+    for _op, target in c.redirects:
+        if "/dev/tcp/" in target or "/dev/udp/" in target:
+            h = target.split("/dev/", 1)[1][4:].split("/", 1)[0]
+            out.append(_Dest(canonical_host(h), sink_kind(h), c.raw))
+    return out
+
+
+def _bare_host(w: str, name: str) -> str | None:
+    if w.startswith("-") or not w or w.startswith(("/", "./", "~")):
+        return None
+    if name in _COPY_REMOTE:
+        if ":" not in w or w[1:2] == ":":
+            return None
+        w = w.split(":", 1)[0]
+    w = w.rsplit("@", 1)[-1]
+    if w.isdigit():
+        return None
+    if "." in w or ":" in w or classify_host(w).internal:
+        return canonical_host(w)
+    return None
+
+
+def _opt_values(argv: tuple[str, ...], opts: frozenset[str]) -> list[str]:
+    vals: list[str] = []
+    i = 1
+    while i < len(argv):
+        w = argv[i]
+        if w in opts and i + 1 < len(argv):
+            vals.append(argv[i + 1])
+            i += 2
+            continue
+        for o in opts:
+            if o.startswith("--") and w.startswith(o + "="):
+                vals.append(w[len(o) + 1 :])
+            elif len(o) == 2 and w.startswith(o) and len(w) > 2 and not w.startswith("--"):
+                vals.append(w[2:])
+        i += 1
+    return vals
+
+
+def _payload_files(c: Any) -> tuple[list[str], bool, list[str]]:
+    """(files sent, reads stdin as data, literal data strings) for a network command."""
+    name, argv = c.name, c.argv
+    files: list[str] = []
+    literals: list[str] = []
+    stdin = False
+    if name in ("curl", "curlie"):
+        for v in _opt_values(argv, _CURL_DATA):
+            at = v.find("@")
+            if v.startswith("@") or (at > 0 and "=" not in v[:at] and "--data-urlencode" in argv):
+                f = v[at + 1 :]
+                if f == "-":
+                    stdin = True
+                else:
+                    files.append(f)
+            else:
+                literals.append(v)
+        for v in _opt_values(argv, _CURL_FORM):
+            _n, _, val = v.partition("=")
+            if val.startswith(("@", "<")):
+                f = val[1:].split(";", 1)[0]
+                if f == "-":
+                    stdin = True
+                else:
+                    files.append(f)
+            else:
+                literals.append(val)
+        for v in _opt_values(argv, _CURL_UPLOAD):
+            if v in ("-", "."):
+                stdin = True
+            else:
+                files.append(v)
+    elif name in ("wget", "wget2"):
+        for w in argv[1:]:
+            for o in ("--post-file=", "--body-file="):
+                if w.startswith(o):
+                    files.append(w[len(o) :])
+            for o in ("--post-data=", "--body-data="):
+                if w.startswith(o):
+                    literals.append(w[len(o) :])
+        files.extend(_opt_values(argv, frozenset({"--post-file", "--body-file"})))
+    elif name in ("http", "https", "xh", "xhs", "httpie"):
+        for w in argv[1:]:
+            if w.startswith("@"):
+                files.append(w[1:])
+            elif "=@" in w or "@" in w.split("=", 1)[0][1:]:
+                files.append(w.split("@", 1)[1])
+            elif "=" in w and not w.startswith("-"):
+                literals.append(w.split("=", 1)[1])
+        stdin = True
+    elif name in ("iwr", "irm", "invoke-webrequest", "invoke-restmethod"):
+        low = [w.lower() for w in argv]
+        for i, w in enumerate(low[:-1]):
+            if w == "-infile":
+                files.append(argv[i + 1])
+            elif w == "-body":
+                literals.append(argv[i + 1])
+    elif name in _STREAM_SINKS:
+        stdin = True
+        if name in ("mutt", "mail", "mailx"):
+            files.extend(_opt_values(argv, frozenset({"-a", "-A", "--attach"})))
+    for op, target in c.redirects:
+        if op.lstrip("0123456789") in ("<", "<>"):
+            files.append(target)
+        elif op.endswith("<<<"):
+            literals.append(target)
+    return files, stdin, literals
+
+
+def _source_kind(c: Any) -> tuple[str, str] | None:
+    """How sensitive the output of a command is: (severity, what) or None for ordinary output."""
+    name = c.name
+    args = [w for w in c.argv[1:] if not w.startswith("-")]
+    if name in _ENV_DUMPERS and (name in ("env", "printenv") or not args or c.argv[1:2] in (("-p",), ("-x",))):
+        if name in ("env", "printenv") and args and not any(_secret_var(a) for a in args):
+            if "=" not in "".join(args) and len(args) == 1 and name == "printenv":
+                return None
+            if name == "env" and args:
+                return None
+        return "critical", "environment dump"
+    if name == "history" or (name == "fc" and "-l" in c.argv):
+        return "critical", "shell history"
+    for w in c.argv[1:]:
+        kind = _sensitive(w)
+        if kind:
+            return "critical", f"sensitive file ({kind})"
+        if "/proc/" in w and "environ" in w:
+            return "critical", "process environment"
+    for op, target in c.redirects:
+        if op.lstrip("0123456789") == "<":
+            kind = _sensitive(target)
+            if kind:
+                return "critical", f"sensitive file ({kind})"
+    if name in _ARCHIVERS and args:
+        return "high", "archive of files"
+    return None
+
+
+def _secret_var(word: str) -> bool:
+    w = word.upper().lstrip("$%{").rstrip("}%")
+    return any(p in w for p in _SECRET_VAR_PARTS)
+
+
+def _env_refs(raw: str) -> list[tuple[str, bool]]:
+    """Secret-looking variable references in a command's raw text: (name, in a credential option)."""
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    n = len(raw)
+    while len(out) < 16:
+        i = raw.find("$", pos)
+        if i == -1:
+            break
+        j = i + 1
+        if raw[j : j + 1] == "{":
+            j += 1
+        elif raw[j : j + 4].lower() == "env:":
+            j += 4
+        k = j
+        while k < n and k - j < 64 and (raw[k].isalnum() or raw[k] == "_"):
+            k += 1
+        pos = max(k, i + 1)
+        name = raw[j:k]
+        if name and _secret_var(name):
+            before = raw[max(0, i - 120) : i]
+            opt = before.rfind(" -")
+            cred = False
+            if opt != -1:
+                o = before[opt + 1 :].split(None, 1)[0].lower()
+                cred = o in ("-h", "--header", "-u", "--user", "--oauth2-bearer", "-headers", "-credential")
+            cred = cred or "authorization" in before.lower()[-60:] or "bearer" in before.lower()[-20:]
+            out.append((name, cred))
+    return out
+
+
+def _env_provider(name: str) -> str | None:
+    up = name.upper()
+    for prefix, kind in _ENV_PROVIDERS:
+        if up.startswith(prefix):
+            return kind
+    return None
+
+
+def _judge_send(
+    c: Any, dests: list[_Dest], s: Settings, out: _Out, severity: str, what: str, evidence: str | None = None
+) -> None:
+    open_dests = [d for d in dests if not _allowed(d.host, s)]
+    if dests and not open_dests:
+        return
+    where = ", ".join(sorted({d.host for d in open_dests if d.host})) or "a remote host"
+    out.add(severity, f"{what} sent to {where} by {c.name}", evidence or c.raw)
+
+
+def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
+    by_pipe: dict[tuple[int, int], list[Any]] = {}
+    by_name: dict[tuple[int, str], list[Any]] = {}
+    for c in cmds:
+        by_pipe.setdefault((id(c.text), c.pipeline), []).append(c)
+    for c in cmds:
+        if c.consumer and c.via in ("$()", "`", "<()"):
+            by_name.setdefault((id(c.text), c.consumer), []).append(c)
+    git_remotes: dict[int, list[tuple[str, str, str]]] = {}
+    for c in cmds:
+        name = c.name
+        if name == "git":
+            _git(c, git_remotes, s, out)
+            continue
+        if name in _TUNNEL_CMDS:
+            _tunnel(c, cmds, out)
+            continue
+        is_http = name in _HTTP_CLIENTS
+        is_stream = name in _STREAM_SINKS
+        is_dns = name in _DNS_TOOLS
+        is_copy = name in _COPY_REMOTE
+        is_cloud = name in _CLOUD_COPY
+        if not (is_http or is_stream or is_dns or is_copy or is_cloud or name == "gh" or _dev_tcp(c)):
+            continue
+        dests = _hosts_in_args(c)
+        # command output substituted into the request ($(...) / `...`)
+        for sub in by_name.get((id(c.text), name), []):
+            src = _source_kind(sub)
+            if src:
+                _judge_send(c, dests, s, out, src[0], src[1], c.raw)
+            elif is_dns or sub.name in _RECON:
+                what = "command output in a DNS query" if is_dns else f"output of {sub.name}"
+                _judge_send(c, dests, s, out, "high", what, c.raw)
+        if is_copy:
+            _copy(c, dests, s, out)
+            continue
+        if is_cloud or name == "gh":
+            _cloud(c, s, out)
+            continue
+        files, stdin, literals = _payload_files(c)
+        for f in files:
+            kind = _sensitive(f)
+            if kind:
+                _judge_send(c, dests, s, out, "critical", f"sensitive file ({kind})")
+            elif any(d.sink in ("request catcher", "paste service", "tunnel") for d in dests) or s.allowed_hosts:
+                _judge_send(c, dests, s, out, "high", f"file {f}")
+        for lit in literals:
+            for sec in _secrets_of(lit):
+                if not any(_provider_ok(sec.kind, d.host) for d in dests):
+                    _judge_send(c, dests, s, out, "critical" if sec.strong else "high", _kind_text(sec.kind))
+        for var, cred in _env_refs(c.raw):
+            if cred and not any(d.sink for d in dests):
+                continue
+            prov = _env_provider(var)
+            if prov and dests and all(_provider_ok(prov, d.host) for d in dests):
+                continue
+            _judge_send(c, dests, s, out, "critical", f"secret variable ${var}")
+        if stdin or _dev_tcp(c):
+            for prev in by_pipe.get((id(c.text), c.pipeline), []):
+                if prev.stage >= c.stage:
+                    continue
+                src = _source_kind(prev)
+                if src:
+                    _judge_send(c, dests, s, out, src[0], src[1], f"{prev.raw} | {c.raw}")
+                elif any(d.sink for d in dests) and stdin:
+                    _judge_send(c, dests, s, out, "high", f"output of {prev.name}", f"{prev.raw} | {c.raw}")
+        if _dev_tcp(c):
+            src = _source_kind(c)
+            if src:
+                _judge_send(c, dests, s, out, src[0], src[1])
+            elif c.name not in _SHELLS:
+                _judge_send(c, dests, s, out, "high", f"output of {c.name}")
+        if any(d.sink == "request catcher" for d in dests):
+            _judge_send(c, dests, s, out, "high", "a request to a request-catcher service")
+        elif (files or literals or stdin) and any(d.sink in ("paste service", "tunnel") for d in dests):
+            _judge_send(c, dests, s, out, "high", "data for a paste or tunnel service")
+
+
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh"})
+
+
+def _dev_tcp(c: Any) -> bool:
+    return any("/dev/tcp/" in t or "/dev/udp/" in t for _op, t in c.redirects if not _op.startswith("<"))
+
+
+def _copy(c: Any, dests: list[_Dest], s: Settings, out: _Out) -> None:
+    remote = [d for d in dests if d.host]
+    if not remote:
+        return
+    for w in c.argv[1:-1]:
+        if w.startswith("-") or ":" in w.split("/", 1)[0]:
+            continue
+        prev = c.argv[c.argv.index(w) - 1]
+        if prev in ("-i", "-F", "-o", "-e", "-P", "-p", "--rsh", "-S"):
+            continue
+        kind = _sensitive(w)
+        if kind:
+            _judge_send(c, remote, s, out, "critical", f"sensitive file ({kind})")
+        elif s.allowed_hosts:
+            _judge_send(c, remote, s, out, "high", f"file {w}")
+
+
+def _cloud(c: Any, s: Settings, out: _Out) -> None:
+    argv = [w.lower() for w in c.argv]
+    if c.name == "gh":
+        if argv[1:3] == ["gist", "create"] or argv[1:3] == ["release", "upload"]:
+            for w in c.argv[3:]:
+                kind = _sensitive(w) if not w.startswith("-") else None
+                if kind:
+                    out.add("critical", f"sensitive file ({kind}) published with gh {argv[1]}", c.raw)
+        return
+    if not any(w in ("cp", "mv", "sync", "copy", "upload", "move", "rsync") for w in argv[1:4]):
+        return
+    for w in c.argv[2:]:
+        if w.startswith("-") or "://" in w:
+            continue
+        kind = _sensitive(w)
+        if kind:
+            out.add("critical", f"sensitive file ({kind}) copied to cloud storage by {c.name}", c.raw)
+
+
+def _git(c: Any, remotes: dict[int, list[tuple[str, str, str]]], s: Settings, out: _Out) -> None:
+    argv = c.argv
+    key = id(c.text)
+    if argv[1:3] in (("remote", "add"), ("remote", "set-url")) and len(argv) >= 5:
+        url = argv[-1]
+        remotes.setdefault(key, []).append((argv[-2], url, c.raw))
+        return
+    if len(argv) >= 2 and argv[1] == "push":
+        ops = [w for w in argv[2:] if not w.startswith("-")]
+        added = remotes.get(key, [])
+        target = ops[0] if ops else "origin"
+        for name, url, raw in added:
+            if name == target or (not ops and name == "origin"):
+                host = _git_host(url)
+                if host and _allowed(host, s):
+                    return
+                out.add("high", f"repository pushed to a newly set remote {host or url}", f"{raw} && {c.raw}")
+                return
+        if "://" in target or "@" in target:
+            host = _git_host(target)
+            if host and s.allowed_hosts and not _allowed(host, s):
+                out.add("high", f"repository pushed to {host}, outside the allowed hosts", c.raw)
+
+
+def _git_host(url: str) -> str:
+    if "://" in url:
+        parts = split_url(url)
+        return canonical_host(parts[-1].host) if parts else ""
+    if "@" in url and ":" in url:  # git@host:owner/repo
+        return canonical_host(url.split("@", 1)[1].split(":", 1)[0])
+    return ""
+
+
+def _tunnel(c: Any, cmds: Iterable[Any], out: _Out) -> None:
+    exposes = [w for w in c.argv[1:] if w.startswith("file:") or _sensitive(w) in ("home_dir", "root_dir")]
+    served = [
+        o
+        for o in cmds
+        if o is not c
+        and ("http.server" in o.argv or o.name in ("http-server", "serve", "webfsd") or "-S" in o.argv)
+        and (any(_sensitive(w) in ("home_dir", "root_dir") for w in o.argv[1:]) or "http.server" in o.argv)
+    ]
+    if exposes or served:
+        what = exposes[0] if exposes else served[0].raw
+        out.add("high", f"local files exposed to the internet through a tunnel ({c.name})", f"{c.raw} [{what}]")
+
+
+# --- D: code and SQL texts ---------------------------------------------------------------------------------------
+
+
+def _code_flows(a: Analysis, s: Settings, out: _Out) -> None:
+    for t in a.texts:
+        low = t.folded
+        if len(low) < 12 or not any(w in low for w in _CODE_NET):
+            continue
+        if t.key in ("query", "q", "search", "content", "body", "text", "message"):
+            continue
+        hosts = [e for e in a.endpoints if e.text is t and e.host and not _allowed(e.host, s)]
+        if not hosts:
+            continue
+        host = hosts[0].host
+        if any(w in low for w in _SQL_OUT):
+            out.add("critical", f"database output sent to {host}", t.norm)
+            continue
+        if any(w in low for w in _CODE_ENV) and ("environ" in low or "env" in low):
+            out.add("critical", f"environment variables sent to {host} from code", t.norm)
+            continue
+        for tok in low.replace("'", " ").replace('"', " ").replace("(", " ").replace(")", " ").split()[:2000]:
+            if ("/" in tok or tok.startswith(".")) and "://" not in tok:
+                kind = _sensitive(tok)
+                if kind and kind not in ("home_dir", "root_dir"):
+                    out.add("critical", f"sensitive file ({kind}) sent to {host} from code", t.norm)
+                    break
 
 
 def check(a: Analysis, s: Settings) -> list[Violation]:
-    return []
+    """Violations for data that matters flowing to a destination outside ``Settings.allowed_hosts``."""
+    out = _Out()
+    if not a.texts:
+        return []
+    for ep in a.endpoints:
+        if ep.host and (ep.query or len(ep.path) >= 16 or len(ep.host) > 40 or ep.context != "prose"):
+            _url_flows(ep, s, out)
+    _payload_flows(a, s, out)
+    cmds = _commands(a)
+    if cmds:
+        _shell_flows(a, cmds, s, out)
+    if a.endpoints:
+        _code_flows(a, s, out)
+    out.items.sort(key=lambda v: v.severity != "critical")
+    return out.items
