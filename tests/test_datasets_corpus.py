@@ -100,6 +100,11 @@ def test_ids_unique_across_both_files(corpus: list[dict[str, Any]], paper: list[
     assert not dupes
 
 
+def test_no_call_appears_twice(corpus: list[dict[str, Any]]) -> None:
+    calls = Counter(json.dumps([r["tool"], r["args"]], sort_keys=True) for r in corpus)
+    assert not [c for c, n in calls.items() if n > 1]
+
+
 def test_generated_items_name_an_existing_base(corpus: list[dict[str, Any]]) -> None:
     ids = {row["id"] for row in corpus}
     generated = [row for row in corpus if row["source"].startswith("sentinel-lab generated: ")]
