@@ -151,6 +151,7 @@ class _Ctx:
         self.lines: Mapping[Path, int] = lines or {}
 
     def line(self, path: Path) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
         for n in range(len(path), -1, -1):
             found = self.lines.get(path[:n])
             if found is not None:
@@ -158,6 +159,7 @@ class _Ctx:
         return None
 
     def error(self, path: Path, message: str) -> PolicyError:
+        """A PolicyError naming the source, the line and the dotted key of ``path``."""
         return PolicyError(message, file=self.source, line=self.line(path), key=_fmt_path(path) or None)
 
 
@@ -186,6 +188,7 @@ def _compose(text: str, source: str) -> tuple[Any, dict[Path, int]]:
     budget = [MAX_NODES]
 
     def convert(n: yaml.Node, path: Path) -> Any:
+        """Plain Python for node ``n``, recording the line of every key and item."""
         budget[0] -= 1
         if budget[0] < 0:
             raise PolicyError(f"the policy has more than {MAX_NODES} YAML nodes", file=source)
@@ -348,6 +351,7 @@ class ArgumentRule:
 
     @property
     def name(self) -> str:
+        """How verdicts name this rule: ``argument_rules[i]``."""
         return f"argument_rules[{self.index}]"
 
 
@@ -364,6 +368,7 @@ class TaintRule:
 
     @property
     def name(self) -> str:
+        """How verdicts name this rule: ``taint_rules[i]``."""
         return f"taint_rules[{self.index}]"
 
 
@@ -479,6 +484,7 @@ class Policy:
 
     @property
     def name(self) -> str:
+        """The policy's ``name`` (or ``id``) metadata, or an empty string."""
         return str(self.metadata.get("name", self.metadata.get("id", "")))
 
     def static_decision(self, tool: str) -> tuple[str, str]:
@@ -715,6 +721,7 @@ def _taint_rule(
     tools = _tools(ctx, rule, path, classes, has_classes)
 
     def tags_of(keys: tuple[str, str]) -> tuple[str, ...]:
+        """The tags under either spelling, in order, without repeats."""
         found: list[str] = []
         for key in keys:
             if key in rule:

@@ -386,3 +386,9 @@ def test_error_non_string_keys_from_dict() -> None:
     with pytest.raises(PolicyError) as info:
         Policy.from_dict({"static_rules": {1: "ALLOW"}})
     assert info.value.key == "static_rules" and "keys must be strings" in str(info.value)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_policies_load_without_re2(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rules, "HAVE_RE2", False)
+    Policy.load(path)
