@@ -20,7 +20,9 @@ that would have blocked.
 
 ``check`` never changes taints: ``Session.record(tool, args, ok=True)`` applies the ``ADD_TAINT`` and
 ``REMOVE_TAINT`` rules for a call that actually ran and succeeded (in file order), so a source taints the
-session when its result comes back, not when it was merely asked for. Sessions never share state.
+session when its result comes back, not when it was merely asked for. Sessions never share taints; rate-limit
+history lives in the policy's shared verifier keyed by session id (a session made with a ``clock`` gets a
+verifier of its own), so give concurrent sessions distinct ids (the default is a random one).
 """
 
 from __future__ import annotations
