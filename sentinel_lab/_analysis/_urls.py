@@ -995,6 +995,15 @@ def _bare_parts(token: str) -> _Parts | None:
             return _Parts("", userinfo, hostport, None, tail, "")
         except ValueError:
             pass
+    if not hostport.startswith("[") and hostport.count(":") > 1:
+        # curl --resolve/--connect-to style "name:port:address[:port]": the address is what is reached
+        if "[" in hostport:
+            hostport = hostport[hostport.index("[") :]
+        else:
+            for piece in hostport.split(":")[1:]:
+                if piece.count(".") == 3 or piece.lower() in _LOOPBACK_NAMES:
+                    hostport = piece
+                    break
     host, port = _split_hostport(hostport)
     path, _, query = tail.partition("?")
     return _Parts("", userinfo, host, port, path, query)
