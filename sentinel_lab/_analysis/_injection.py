@@ -86,7 +86,8 @@ _OVERRIDE_VERBS = _forms(
     ignorem esqueça esqueca esquecer esqueçam desconsidere desconsiderar descarte
     ignorate ignorare ignori dimentica dimenticate dimenticare trascura tralascia scarta
     игнорируй игнорируйте игнорировать проигнорируй проигнорируйте забудь забудьте забыть отбрось
-    отбросьте"""
+    отбросьте
+    negeer negeren vergeet zignoruj ignoruj zapomnij pomiń تجاهل تجاهلي انس انسى abaikan lupakan yoksay"""
 )
 # Verbs that override only when negated ("do not follow the previous instructions").
 _NEG_VERBS = _forms(
@@ -107,22 +108,28 @@ _OBJECTS = _forms(
     anweisungen anweisung regeln instruktionen vorgaben befehle richtlinien anordnungen
     instruções regras orientações diretrizes ordens comandos mensagens
     istruzioni regole indicazioni direttive ordini comandi messaggi
-    инструкции инструкций инструкциям указания указаний правила правил команды приказы"""
+    инструкции инструкций инструкциям указания указаний правила правил команды приказы
+    instructies regels opdrachten instrukcje instrukcji polecenia zasady reguły التعليمات الأوامر التوجيهات
+    القواعد instruksi perintah aturan talimatları talimatlari kuralları
+    guidance request question query orders"""
 )
 _STRONG_SCOPE = _forms(
     """previous prior above earlier preceding former original initial foregoing all any every your system
-    existing old past developer safety ethical content preset default
+    developer safety ethical content preset default
     anteriores anterior previas previos precedentes todas todos tus sus
     précédentes précédents toutes tous vos tes antérieures
     vorherigen vorigen bisherigen obigen früheren alle deine ihre sämtliche
     suas tuas
     precedenti tutte tutti tue sue
-    предыдущие предыдущих все всё прежние свои твои вышеуказанные"""
+    предыдущие предыдущих все всё прежние свои твои вышеуказанные
+    voorgaande vorige eerdere alle poprzednie wcześniejsze wszystkie السابقة جميع sebelumnya semua önceki tüm
+    user users user's usuario utilisateur benutzer nutzer utente usuário"""
 )
 _FILLER = _forms(
     """all everything anything the of what that you were was been told said i we have has before this above
     previously earlier prior so far up to now here everything's which given me us
-    todo lo anterior anteriormente dicho tout ce qui avant précède dessus ci alles was vorher oben gesagt
+    user human todo lo anterior anteriormente dicho tout ce qui avant précède dessus ci alles was vorher oben
+    gesagt
     tudo acima antes tutto sopra prima quello всё все что выше ранее сказано"""
 )
 _ADVERBS = _forms(
@@ -153,7 +160,7 @@ _MODEL_WORDS = _forms(
     """ai assistant llm llms chatbot chatgpt gpt claude gemini copilot bard ia ki ии ассистент
     assistente asistente"""
 )
-_ADDRESS_CUES = _forms("attention note dear hey hello message instructions important reminder memo")
+_ADDRESS_CUES = _forms("attention note dear hey hello message important reminder memo nota para pour für to for")
 
 _SEND_VERBS = _forms(
     """send forward email mail post upload transmit transfer leak exfiltrate share paste submit deliver
@@ -216,7 +223,12 @@ _SECRET_BENIGN_NEXT = _forms(
     hint protected rotation expiry expired expiration rules tips limit limits count counts usage budget
     window santa sauce length complexity"""
 )
-_BULK = _forms("all every everything entire contents whole todos tous alle tutti все")
+_BULK = _forms("all every everything entire contents whole full todos tous alle tutti все")
+# Things that are not secrets by name but are the user's data when sent to an outside address.
+_DATA_WORDS = _forms(
+    "document documents file files attachments attachment thread history conversation contents data notes "
+    "emails messages calendar contacts inbox historial"
+)
 _DEST_WORDS = _forms("attacker webhook pastebin ngrok requestbin burpcollaborator interactsh")
 
 _TELL_VERBS = _forms(
@@ -284,7 +296,10 @@ _DISCUSSION = _forms(
     taxonomy technique techniques article blog lecture course homework testcase slides tutorial known
     artículo estudio ejemplo ataque ataques inyección détection exemple attaque attaques étude article
     beispiel angriff angriffe studie erkennung exemplo estudo artigo esempio attacco attacchi studio
-    пример атака атаки исследование статья"""
+    пример атака атаки исследование статья
+    mean means meaning security explain explains explained definition term concept phishing scam scams
+    spam fraud beware suspicious malicious saying says assert asserts test tests fixture fixtures pytest
+    expect expected flag flags flagged filter filters regex pattern patterns blocklist denylist"""
 )
 _DISCUSSION_CJK = ("论文", "研究", "例如", "攻击", "示例", "检测", "論文", "攻撃", "検出", "例えば", "논문", "공격")
 
@@ -910,15 +925,19 @@ def _sentence_findings(sentence: str, tokens: _Tokens, add: _Adder) -> None:
 class _Adder:
     """Collects findings for one sentence, discounting discussion (see module docstring)."""
 
-    __slots__ = ("damp", "disguised", "out")
+    __slots__ = ("damp", "disguised", "out", "sentence")
 
     def __init__(self, out: dict[str, Finding]) -> None:
         self.out = out
         self.damp = 1.0
         self.disguised = False
+        self.sentence = ""  # set while a sentence is scanned; its discussion factor is computed on first need
 
     def __call__(self, kind: str, evidence: str, score: float) -> None:
         if kind in _DAMPABLE:
+            if self.sentence:
+                self.damp = _discussion_factor(self.sentence)
+                self.sentence = ""
             score *= self.damp
         if self.disguised:
             score = min(0.99, score * DISGUISE_BONUS)
@@ -930,8 +949,13 @@ class _Adder:
 _DAMPABLE = frozenset({"override", "role", "fake_turn", "marker", "prompt_leak", "tool_call"})
 
 
-def _discussion_factor(sentence: str, tokens: list[str]) -> float:
-    cue = not _DISCUSSION.isdisjoint(tokens)
+def _discussion_factor(sentence: str) -> float:
+    """DISCUSSION_FACTOR when the sentence has a discussion cue in its prose (addresses, URLs and file names
+    do not count: ``drop@mail.example`` is no 'example'), a little less when it also quotes; else 1."""
+    words = [w for w in sentence.split() if "@" not in w and "/" not in w and "." not in w.strip(".,;:!?'\"()[]")]
+    cue = not _DISCUSSION.isdisjoint(_tokens(" ".join(words))[0])
+    if not cue and sentence.startswith(("e.g", "i.e")):
+        cue = True
     if not cue and not sentence.isascii():
         cue = any(c in sentence for c in _DISCUSSION_CJK)
     if not cue:
@@ -1050,10 +1074,12 @@ def scan_folded(s: str) -> list[Finding]:
                 _compact_all(tokens, add)
             continue
         add.disguised = disguised
-        add.damp = _discussion_factor(sentence, tokens)
+        add.sentence = sentence
+        add.damp = 1.0
         _sentence_findings(sentence, tokens, add)
         if long_words:
             _compact_all(tokens, add)
+        add.sentence = ""
         add.damp = 1.0
         add.disguised = False
     return sorted(found.values(), key=lambda f: -f.score)
