@@ -525,6 +525,7 @@ class Explorer:
             ax.text(101, y, f"{b}/{n}", va="center", fontsize=7)
         ax.set_title(self.rates_text(), fontsize=9)
         fig.tight_layout()
+        _register_png(type(fig))
         return fig
 
     # -- static view -----------------------------------------------------------------------------------------------
@@ -668,6 +669,23 @@ class Explorer:
                 chart_out,
             ]
         )
+
+
+def _register_png(figure_type: type) -> None:
+    """Let IPython show a bare matplotlib ``Figure`` as PNG (pyplot's inline backend does this when imported)."""
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import print_figure
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    formatter = ip.display_formatter.formatters["image/png"]
+    try:
+        formatter.lookup_by_type(figure_type)
+    except KeyError:
+        formatter.for_type(figure_type, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
 
 
 def _rows_html(frame: pd.DataFrame) -> Any:

@@ -526,7 +526,9 @@ class SentinelMagics(Magics):
         key = (upstream, spec.key, session)
         proxy = self._proxies.get(key)
         if proxy is not None:
-            return proxy
+            if not proxy.pids or all(_alive(p, s) for p, s in proxy.pids):
+                return proxy
+            self._close_proxy(key)  # it died since the last cell: start a fresh one (taint starts empty)
         spec.load()  # a bad policy is reported here, before any process starts
         from sentinel_lab._exceptions import ProxyError, SentinelError
         from sentinel_lab._sdk import Sentinel
@@ -638,10 +640,20 @@ class SentinelMagics(Magics):
         else:
             sess = self._dry_session(spec, args.session)
             verdicts = []
-            for tool, call_args in calls:
-                verdict = self._verify_dry(sess, tool, call_args)
-                default_recorder.append(verdict, "magic")
-                verdicts.append(verdict)
+            try:
+                for tool, call_args in calls:
+                    verdict = self._verify_dry(sess, tool, call_args)
+                    default_recorder.append(verdict, "magic")
+                    verdicts.append(verdict)
+            except KeyboardInterrupt:
+                raise UsageError(f"interrupted after {len(verdicts)} of {len(calls)} calls") from None
+            except UsageError:
+                raise
+            except Exception as exc:
+                raise UsageError(
+                    f"call {len(verdicts) + 1} of {len(calls)} ({calls[len(verdicts)][0]}) could not be verified: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
             title = f"dry run · {sess.policy_label} · session {args.session}"
         frame = verdicts_frame(verdicts, source="magic")
         if results is not None:
