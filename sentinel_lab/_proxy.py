@@ -85,8 +85,11 @@ def _log(message: str) -> None:
         os.write(2, f"sentinel-lab proxy: {message}\n".encode("utf-8", "replace"))
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one instance: json.dumps builds one per call
+
+
 def _encode(msg: dict[str, Any]) -> bytes:
-    return json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    return _ENCODER.encode(msg).encode("utf-8") + b"\n"
 
 
 def _valid_id(value: Any) -> bool:
@@ -513,25 +516,65 @@ def _load_scanner() -> Callable[[str], list[Any]] | None:
 
 
 class _Tracer:
-    """OpenTelemetry spans per decision, joined to the client's ``traceparent``; absent extra = no-op."""
+    """OpenTelemetry spans per decision, joined to the client's ``traceparent`` (the ``otel`` extra).
 
-    def __init__(self) -> None:
+    Spans are made only when tracing is really configured: a global SDK tracer provider is already installed
+    (e.g. by ``opentelemetry-instrument``), or ``OTEL_TRACES_EXPORTER`` is ``console`` / ``otlp`` (then the proxy
+    installs an SDK provider exporting to stderr or OTLP). Otherwise, or without the extra, this costs nothing.
+    """
+
+    def __init__(self, provider: Any = None) -> None:
         self.tracer: Any = None
         try:
             from opentelemetry import trace
             from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
         except ImportError:
             return
-        self.tracer = trace.get_tracer("sentinel_lab.proxy")
+        if provider is None:
+            provider = self._configured_provider(trace)
+        if provider is None:
+            return
+        self.tracer = provider.get_tracer("sentinel_lab.proxy")
         self.propagator = TraceContextTextMapPropagator()
 
+    @staticmethod
+    def _configured_provider(trace: Any) -> Any:
+        current = trace.get_tracer_provider()
+        if type(current).__name__ not in ("ProxyTracerProvider", "NoOpTracerProvider"):
+            return current
+        exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+        if exporter_name not in ("console", "otlp"):
+            return None
+        try:
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import (
+                BatchSpanProcessor,
+                ConsoleSpanExporter,
+                SimpleSpanProcessor,
+            )
+
+            provider = TracerProvider(resource=Resource.create({"service.name": "sentinel-lab-proxy"}))
+            if exporter_name == "console":
+                provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+            else:
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+                provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        except ImportError as exc:
+            _log(f"OpenTelemetry tracing requested but not available: {exc}")
+            return None
+        trace.set_tracer_provider(provider)
+        return provider
+
     def decision(self, tool: str, meta: Any, verdict: Any, request_id: Any, session_id: str) -> None:
+        """One span for one decision, a child of the client's span when it sent ``_meta.traceparent``."""
         if self.tracer is None:
             return
         ctx = None
-        if isinstance(meta, dict) and isinstance(meta.get("traceparent"), str):
+        if type(meta) is dict and type(meta.get("traceparent")) is str:
             carrier = {"traceparent": meta["traceparent"]}
-            if isinstance(meta.get("tracestate"), str):
+            if type(meta.get("tracestate")) is str:
                 carrier["tracestate"] = meta["tracestate"]
             ctx = self.propagator.extract(carrier)
         span = self.tracer.start_span(f"sentinel.decide {tool}", context=ctx)
