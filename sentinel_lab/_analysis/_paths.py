@@ -29,6 +29,7 @@ __all__ = [
     "decode_path",
     "is_under",
     "paths_of",
+    "sensitive_dir_kind",
     "sensitive_kind",
 ]
 
@@ -149,6 +150,19 @@ _QUOTES = "\"'`"
 _TOKEN_SEPARATORS = str.maketrans({c: " " for c in "\"'`;|&<>(),=\t\r\n{}[]"})
 # Windows reserves these; ``..`` followed by dots/spaces/semicolons is read as ``..`` by some servers.
 _DOTDOT_JUNK = ". ;"
+_CD_WORDS = frozenset({"cd", "pushd", "chdir", "-C", "--directory", "Set-Location", "sl"})
+# Variables that name the home directory, in the shells an agent meets.
+_HOME_VARS = (
+    "$HOME/",
+    "${HOME}/",
+    "$HOME",
+    "${HOME}",
+    "%USERPROFILE%",
+    "%HOMEPATH%",
+    "$env:USERPROFILE",
+    "$env:HOME",
+    "$home",
+)
 _SYSTEM_DIRS = frozenset({"etc", "root", "proc", "sys", "boot", "dev", "var", "usr", "bin", "sbin", "home"})
 _URL_SCHEMES = ("http://", "https://", "ftp://", "ftps://", "ws://", "wss://")
 
@@ -274,7 +288,9 @@ def canonical(path: str, anchor: tuple[str, ...] | None = None, *, anchor_root: 
         root = "//" + host.lower() + "/"
         s = rest
         absolute = True
-    elif s.startswith("~"):
+    elif s[:1] in "$%" and s.startswith(_HOME_VARS):
+        s = "~" + s[s.index("/") :] if "/" in s else "~"
+    if not absolute and s.startswith("~"):
         user, _sep, rest = s[1:].partition("/")
         if not user:
             home = _HOME
@@ -350,7 +366,7 @@ def canonical(path: str, anchor: tuple[str, ...] | None = None, *, anchor_root: 
     )
 
 
-_SPECIAL = frozenset("%\\~\x00:;\"'` \t\r\n")
+_SPECIAL = frozenset("%$\\~\x00:;\"'` \t\r\n")
 
 
 def _plain(path: str) -> bool:
@@ -492,6 +508,8 @@ def _sensitive(parts: tuple[str, ...]) -> str | None:
         return kind
     if name == ".env" or (name.startswith(".env.") and name[5:] not in _ENV_OK_SUFFIXES):
         return "env_file"
+    if name.endswith(".env") and len(name) > 4:
+        return "env_file"
     if n >= 2:
         parent = parts[-2].lower()
         if parent == ".ssh":
@@ -545,16 +563,41 @@ def _sensitive(parts: tuple[str, ...]) -> str | None:
         return "private_key"
     if n >= 3 and name in _HIVES and parts[-2].lower() == "config" and parts[-3].lower() == "system32":
         return "windows_hive"
+    for k in range(n - 1):
+        if parts[k].lower() == "microsoft" and parts[k + 1].lower() in ("credentials", "protect", "vault"):
+            return "windows_credentials"
     return None
+
+
+#: Directories whose whole content is credentials (copying or archiving them is the risk, not listing).
+_DIR_KINDS = {
+    ".ssh": "ssh_key",
+    ".aws": "cloud_credentials",
+    ".gnupg": "gpg_keyring",
+    ".kube": "kube_config",
+    ".docker": "docker_credentials",
+    "gcloud": "cloud_credentials",
+    ".azure": "cloud_credentials",
+    ".password-store": "credentials",
+    "keyrings": "keyring",
+    ".mozilla": "browser_credentials",
+}
+
+
+def sensitive_dir_kind(parts: tuple[str, ...]) -> str | None:
+    """Kind of credential directory named by resolved components (``~/.ssh``, ``~/.aws``...), or None."""
+    return _DIR_KINDS.get(parts[-1].lower()) if parts else None
 
 
 @lru_cache(maxsize=4096)
 def sensitive_kind(path: str) -> str | None:
     """What kind of sensitive file ``path`` names (``ssh_key``, ``shadow``, ``credentials``, ``env_file``,
-    ``proc_environ``...), or None. Works on any spelling (encoded, Windows, ``~``, ``file://``)."""
+    ``proc_environ``...), or None. Works on any spelling (encoded, Windows, ``~``, ``$HOME``, ``file://``).
+    Credential directories (``~/.ssh``, ``~/.aws``) count too: sending one anywhere is sending its keys."""
     if not isinstance(path, str) or not path:
         return None
-    return _sensitive(canonical(path[:4096]).parts)
+    parts = canonical(path[:4096]).parts
+    return _sensitive(parts) or sensitive_dir_kind(parts)
 
 
 # --- finding paths in an analysis ----------------------------------------------------------------------------
@@ -620,11 +663,15 @@ def _looks_like_path(tok: str) -> bool:
     c = tok[0]
     if c in "/~\\" or tok.startswith(("./", "../", "..\\", ".\\")):
         return True
+    if c in "$%" and tok.startswith(_HOME_VARS):
+        return True
     if len(tok) >= 3 and tok[1] == ":" and tok[2] in "/\\" and c.isascii() and c.isalpha():
         return True
     low = tok[:8].lower()
     if low.startswith("file:"):
         return True
+    if "/" in tok and ("/." in tok or c == "."):
+        return True  # a hidden component: root/.ssh, .aws/credentials
     return "../" in tok or "..\\" in tok or "%2e" in tok.lower() or "%252e" in tok.lower() or "%c0" in tok.lower()
 
 
@@ -702,15 +749,12 @@ def paths_of(a: Analysis, settings: Settings | None = None) -> list[PathRef]:
     out: list[PathRef] = []
     seen: set[tuple[str, str]] = set()
 
-    def add(t: Text, s: str, explicit: bool, url: bool = False) -> None:
+    def add(t: Text, s: str, explicit: bool, url: bool = False, here: tuple[str, ...] | None = None) -> None:
         if (t.path, s) in seen or len(out) >= 1000:
             return
         seen.add((t.path, s))
-        c = (
-            _canonical_cached(s, anchor_parts, anchor_root)
-            if len(s) <= 512
-            else canonical(s, anchor_parts, anchor_root=anchor_root)
-        )
+        base = here if here is not None else anchor_parts
+        c = _canonical_cached(s, base, anchor_root) if len(s) <= 512 else canonical(s, base, anchor_root=anchor_root)
         if url and not c.dotdot and not c.null_byte and _sensitive(c.parts) is None:
             return
         out.append(_judge(t, s, c, ws, explicit, url))
@@ -729,7 +773,21 @@ def paths_of(a: Analysis, settings: Settings | None = None) -> list[PathRef]:
         for v in t.variants:
             if "/" not in v and "\\" not in v and "~" not in v and "%" not in v:
                 continue
+            here: tuple[str, ...] | None = None  # after ``cd DIR`` inside the workspace
+            after_cd = False
             for tok in v[:65536].translate(_TOKEN_SEPARATORS).split():
+                if after_cd:
+                    # ``cd DIR`` / ``tar -C DIR``: later relative paths in this text start there
+                    after_cd = False
+                    c = canonical(tok, here if here is not None else anchor_parts, anchor_root=anchor_root)
+                    if c.absolute and c.root == "/":
+                        here = c.parts
+                    if _looks_like_path(tok):
+                        add(t, tok, False, here=here)
+                    continue
+                if tok in _CD_WORDS:
+                    after_cd = True
+                    continue
                 if "://" in tok[:10]:
                     if tok[:5].lower() == "file:":
                         add(t, tok, False)
@@ -739,5 +797,5 @@ def paths_of(a: Analysis, settings: Settings | None = None) -> list[PathRef]:
                         add(t, p, False, url=True)
                     continue
                 if _looks_like_path(tok):
-                    add(t, tok, False)
+                    add(t, tok, False, here=here)
     return out

@@ -19,7 +19,7 @@ Rules (paths come canonicalised from ``_analysis._paths``):
 from __future__ import annotations
 
 from sentinel_lab._analysis import Analysis
-from sentinel_lab._analysis._paths import PathRef, paths_of
+from sentinel_lab._analysis._paths import PathRef, paths_of, sensitive_dir_kind
 from sentinel_lab._checks import Settings
 from sentinel_lab._verdict import Violation
 
@@ -47,7 +47,43 @@ _CRITICAL_KINDS = frozenset(
     }
 )
 # Kinds that belong to the project when they sit inside the workspace.
-_PROJECT_KINDS = frozenset({"env_file", "credentials"})
+_PROJECT_KINDS = frozenset({"env_file", "credentials", "private_key"})
+# Commands that copy, pack or print a directory's content: with a credential directory, that is the keys.
+_COPY_VERBS = frozenset(
+    {
+        "cp",
+        "scp",
+        "rsync",
+        "tar",
+        "zip",
+        "7z",
+        "gzip",
+        "cat",
+        "base64",
+        "xxd",
+        "curl",
+        "wget",
+        "nc",
+        "ncat",
+        "rclone",
+        "gsutil",
+        "aws",
+        "az",
+        "copy",
+        "xcopy",
+        "robocopy",
+        "compress-archive",
+        "mv",
+        "find",
+        "grep",
+        "upload",
+        "archive",
+        "sftp",
+        "ftp",
+        "git",
+        "docker",
+    }
+)
 _LABELS = {
     "ssh_key": "an SSH private key",
     "ssh_authorized_keys": "SSH authorized_keys",
@@ -86,6 +122,15 @@ def paths_for(a: Analysis, s: Settings) -> list[PathRef]:
     if refs is None:
         refs = cache[key] = paths_of(a, s)
     return refs
+
+
+def _copied_dir(ref: PathRef) -> str | None:
+    """The kind of a credential directory that a command copies, packs or prints (``cp -r ~/.aws``)."""
+    kind = sensitive_dir_kind(ref.canon.parts)
+    if kind is None:
+        return None
+    words = ref.text.norm.lower().replace("/", " ").split()
+    return kind if not _COPY_VERBS.isdisjoint(words) else None
 
 
 def _evidence(ref: PathRef) -> str:
@@ -128,6 +173,8 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
                 target = "its starting directory"
             sev = "critical" if sens in _CRITICAL_KINDS or ref.encoded or ref.disguised else "high"
             add("traversal", f"path traversal out of {target}{detail}: resolves to {where}", sev, ref)
+        if sens is None and not ref.explicit and ref.canon.parts:
+            sens = _copied_dir(ref)
         if sens is not None:
             if sens in _PROJECT_KINDS and (ref.inside_workspace or (ref.resolved is None and not ref.dotdot)):
                 continue
