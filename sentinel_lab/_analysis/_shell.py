@@ -880,6 +880,11 @@ class _Lexer:
             child = st.recs[idx]
             if not child.consumer:
                 child.consumer = rec.name
+        if stage > 0 and "xargs" in rec.wrappers:
+            # ``echo / | xargs rm -rf``: xargs appends what it reads to the command line
+            feed = _static_output([r for r in st.recs[:-1] if r.pipeline == pipeline and r.stage < stage])
+            if feed:
+                rec.argv = rec.argv + tuple(feed.split()[:256])
         if _reads_stdin(rec):
             mates = [r for r in st.recs[:-1] if r.pipeline == pipeline and r.stage < stage] if stage else []
             content = _here_input(rec) if _here_input(rec) is not None else _static_output(mates)
@@ -1768,6 +1773,7 @@ _PROSE_KEYS = frozenset(
     }
 )  # fmt: skip
 _LIST_KEYS = ("argv", "args", "arguments", "command", "cmd", "commandline", "command_line", "cmdline")
+_LIST_KEYS_SET = frozenset(_LIST_KEYS)
 _PROGRAM_KEYS = ("command", "cmd", "program", "executable", "binary", "bin", "exe", "path")
 _KNOWN_PROGRAMS = frozenset(
     SHELLS
@@ -1890,7 +1896,6 @@ _KNOWN_PROGRAMS = frozenset(
         "zip",
     }
 )
-_STRUCTURE = frozenset("|;&$`<>")
 
 
 def is_shell_tool(tool_key: str) -> bool:
@@ -1929,26 +1934,18 @@ def looks_like_command(s: str) -> bool:
     """Cheap test for free text: the first word is a program we care about and shell structure follows."""
     if len(s) < 4:
         return False
-    head = s[:200].lstrip()
-    sp = -1
-    for k, ch in enumerate(head):
-        if ch in " \t\n":
-            sp = k
-            break
-    if sp <= 0:
+    parts = s[:256].split(None, 1)
+    if len(parts) < 2:
         return False
-    first = head[:sp].strip("'\"()")
-    if "/" in first or "\\" in first:
-        first = _basename(first)
-    low = first.lower()
-    if low.endswith(".exe"):
-        low = low[:-4]
+    low = parts[0].lower()
     if low not in _KNOWN_PROGRAMS:
-        return False
-    rest = s[sp + 1 : sp + 4096] if len(s) > sp + 1 else ""
-    if any(c in _STRUCTURE for c in rest):
+        low = _basename(low.strip("'\"()"))
+        if low not in _KNOWN_PROGRAMS:
+            return False
+    rest = s[:4096]
+    if any(ch in rest for ch in "|;&$`<>"):
         return True
-    return any(w[:1] == "-" or w[:1] == "/" or w[:2] == "~/" for w in rest.split()[:16])
+    return any(w[:1] == "-" or w[:1] == "/" or w[:2] == "~/" for w in rest.split()[1:16])
 
 
 def posix_norm(path: str) -> str:
@@ -2053,7 +2050,8 @@ def commands_of(a: Analysis) -> list[Command]:
 
     # argv given as a list: {"command": "rm", "args": ["-rf", "/"]} or {"argv": ["rm", "-rf", "/"]}
     args = a.args
-    for key in _LIST_KEYS:
+    list_keys = [k for k in _LIST_KEYS if k in args] if args and not _LIST_KEYS_SET.isdisjoint(args) else []
+    for key in list_keys:
         val = args.get(key)
         if not isinstance(val, list) or not val or not all(isinstance(v, str) for v in val[:64]):
             continue
@@ -2078,9 +2076,10 @@ def commands_of(a: Analysis) -> list[Command]:
     for t in a.texts:
         if t.is_key:
             continue
-        root = t.path.split("[", 1)[0].split(".", 1)[0]
-        if root in skip_paths and (t.path == root or t.path.startswith(root + "[")):
-            continue
+        if skip_paths:
+            root = t.path.split("[", 1)[0].split(".", 1)[0]
+            if root in skip_paths and (t.path == root or t.path.startswith(root + "[")):
+                continue
         key = t.key
         strong = key in COMMAND_KEYS or (kind == "shell" and key not in _NON_COMMAND_KEYS)
         code = key in CODE_KEYS or (kind == "code" and key not in _NON_COMMAND_KEYS)

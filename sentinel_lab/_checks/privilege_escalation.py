@@ -16,13 +16,17 @@ deliberately (for example by running the agent's sandbox as root), not the agent
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentinel_lab._analysis import Analysis
 from sentinel_lab._analysis._shell import SHELLS, Command, posix_norm, split_options, write_targets
 from sentinel_lab._checks import Settings
 from sentinel_lab._verdict import Violation
+
+if TYPE_CHECKING:
+    from sentinel_lab._analysis import Text
 
 __all__ = ["check"]
 
@@ -143,6 +147,25 @@ _SQL_VERBS = ("grant ", "alter ", "create ", "update ", "insert ", "revoke ", "s
 _SQL_KEYS = frozenset({"query", "sql", "statement", "stmt", "sql_query", "command", "cmd", "q"})
 
 
+_WRITERS = frozenset(
+    {
+        "tee", "cp", "mv", "install", "ln", "rsync", "scp", "copy", "move", "xcopy", "robocopy", "copy-item",
+        "move-item", "dd", "sed", "truncate", "set-content", "add-content", "out-file", "sc", "ac", "new-item",
+    }
+)  # fmt: skip
+# Every program a rule here looks at (besides any command that redirects output or runs under an elevator).
+_NAMED = _ELEVATORS | _WRITERS | frozenset(
+    {
+        "chmod", "chown", "chgrp", "setcap", "visudo", "useradd", "adduser", "usermod", "gpasswd", "addgroup",
+        "groupmod", "newusers", "pw", "lgroupmod", "luseradd", "userdel", "deluser", "groupdel", "delgroup",
+        "vipw", "vigr", "passwd", "chpasswd", "chage", "smbpasswd", "net", "add-localgroupmember",
+        "new-localuser", "add-adgroupmember", "set-localuser", "dscl", "dseditgroup", "docker", "podman",
+        "nerdctl", "ctr", "nsenter", "unshare", "kubectl", "mount", "aws", "gcloud", "az", "gsutil", "oci",
+        "doctl", "curl", "wget", "http", "https", "iwr", "invoke-webrequest", "invoke-restmethod", "irm",
+    }
+)  # fmt: skip
+
+
 class _Out:
     def __init__(self) -> None:
         self.items: list[Violation] = []
@@ -200,8 +223,10 @@ def _elevation(c: Command, out: _Out) -> None:
     ):
         out.add(f"{tool} -l probes root privileges", "medium", c.raw)
         return
-    if c.name in ("sudo", "doas") and args and set(args) <= {"-k", "-K", "--reset-timestamp", "--remove-timestamp"}:
-        return
+    if c.name in ("sudo", "doas") and args and set(args) <= {
+        "-k", "-K", "--reset-timestamp", "--remove-timestamp", "-V", "--version", "-h", "--help",
+    }:  # fmt: skip
+        return  # forgetting cached credentials or printing the version changes nothing
     root_shell = (
         c.name in SHELLS
         or c.name in ("su", "runuser")
@@ -498,93 +523,122 @@ def _falsy(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in _OFF_VALUES
 
 
-def _walk_args(value: Any, out: list[tuple[str, Any]], depth: int, budget: list[int]) -> None:
-    if depth > 8 or budget[0] <= 0:
+@dataclass(frozen=True, slots=True)
+class _ToolInfo:
+    """What a tool's name says, computed once per tool name."""
+
+    reading: bool
+    http: bool
+    sql: bool
+    writes_files: bool
+    mutating: bool
+    finding: tuple[str, str] | None
+
+
+_ESCALATE_OBJECTS = frozenset(
+    {"privilege", "privileges", "priv", "privs", "root", "admin", "access", "rights", "permissions", "perms", "sudo"}
+)
+_HTTP_WORDS = frozenset(
+    {"http", "request", "fetch", "api", "curl", "post", "put", "patch", "call", "webhook", "rest", "graphql",
+     "browse", "navigate", "open", "url"}
+)  # fmt: skip
+_SETTING_NAME_KEYS = frozenset({"key", "setting", "name", "option", "flag", "config_key", "field", "parameter",
+                                "param"})  # fmt: skip
+_SETTING_VALUE_KEYS = frozenset({"value", "new_value", "enabled"})
+_SECURITY_SETTING_WORDS = ("auth", "mfa", "2fa", "login_required", "rbac", "permission", "acl", "require_password",
+                           "otp")  # fmt: skip
+
+
+@lru_cache(maxsize=1024)
+def _tool_info(tool: str) -> _ToolInfo:
+    words = _words(tool)
+    verbs = words & _PRIV_TOOL_VERBS
+    objects = words & _PRIV_TOOL_OBJECTS
+    finding: tuple[str, str] | None = None
+    if verbs & {"elevate", "sudo", "runas", "impersonate"} or (verbs & {"escalate"} and objects & _ESCALATE_OBJECTS):
+        finding = (f"tool {tool} elevates privileges", "high")
+    elif verbs & {"grant", "promote", "become"} and objects:
+        finding = (f"tool {tool} grants privileges or roles", "high")
+    elif (words & {"admin", "administrator", "superuser", "root", "sudo", "sudoer"}) and (
+        words & {"make", "add", "set", "assign", "create", "grant", "give"}
+    ):
+        finding = (f"tool {tool} makes someone an administrator", "high")
+    return _ToolInfo(
+        reading=bool(words & _READ_VERBS) and not (words & _WRITE_VERBS),
+        http=bool(words & _HTTP_WORDS),
+        sql=bool(words & {"sql", "query", "database", "db", "postgres", "mysql", "sqlite", "execute"}),
+        writes_files=bool(words & _WRITE_TOOL_WORDS),
+        mutating=bool(words & {"post", "put", "patch", "update", "create", "set", "assign", "grant"}),
+        finding=finding,
+    )
+
+
+_INTERESTING_KEYS = (
+    _ROLE_KEYS
+    | _ADMIN_FLAG_KEYS
+    | _AUTH_KEYS
+    | _AUTH_OFF_KEYS
+    | _SETTING_NAME_KEYS
+    | _SETTING_VALUE_KEYS
+    | {"effect", "resource", "resources"}
+)
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def _collect(value: Any, out: list[tuple[str, Any]], depth: int, budget: list[int]) -> None:
+    """Pairs (key, value) whose key some rule reads, at any depth (bounded)."""
+    if depth > 8:
         return
-    if isinstance(value, Mapping):
+    if isinstance(value, dict) or (not isinstance(value, _CONTAINERS) and isinstance(value, Mapping)):
         for k, v in value.items():
             budget[0] -= 1
             if budget[0] <= 0:
                 return
-            out.append((str(k).lower(), v))
-            if isinstance(v, (Mapping, list, tuple)):
-                _walk_args(v, out, depth + 1, budget)
+            if type(k) is str:
+                kl = k.lower()
+                if "-" in kl:
+                    kl = kl.replace("-", "_")
+                if kl in _INTERESTING_KEYS:
+                    out.append((kl, v))
+            if isinstance(v, _CONTAINERS) or (not isinstance(v, (str, int, float)) and isinstance(v, Mapping)):
+                _collect(v, out, depth + 1, budget)
     elif isinstance(value, (list, tuple)):
         for v in value[:256]:
-            if isinstance(v, (Mapping, list, tuple)):
-                _walk_args(v, out, depth + 1, budget)
+            if isinstance(v, _CONTAINERS) or (not isinstance(v, (str, int, float)) and isinstance(v, Mapping)):
+                _collect(v, out, depth + 1, budget)
 
 
-def _structured(a: Analysis, out: _Out) -> None:
-    words = _words(a.tool)
-    reading = bool(words & _READ_VERBS) and not (words & _WRITE_VERBS)
+def _structured(a: Analysis, info: _ToolInfo, out: _Out) -> None:
+    """Role, admin-flag and authentication settings in the arguments' structure."""
+    pairs: list[tuple[str, Any]] = []
+    _collect(a.args, pairs, 0, [4000])
+    if not pairs:
+        return
+    reading = info.reading
     method = a.args.get("method")
     if isinstance(method, str) and method.upper() in ("GET", "HEAD", "OPTIONS"):
         reading = True
-    # the tool's own name
-    verbs = words & _PRIV_TOOL_VERBS
-    objects = words & _PRIV_TOOL_OBJECTS
-    if verbs & {"elevate", "sudo", "runas", "impersonate"} or (
-        verbs & {"escalate"}
-        and objects
-        & {
-            "privilege",
-            "privileges",
-            "priv",
-            "privs",
-            "root",
-            "admin",
-            "access",
-            "rights",
-            "permissions",
-            "perms",
-            "sudo",
-        }
-    ):
-        out.add(f"tool {a.tool} elevates privileges", "high", a.tool)
-    elif verbs & {"grant", "promote", "become"} and objects:
-        out.add(f"tool {a.tool} grants privileges or roles", "high", a.tool)
-    elif (words & {"admin", "administrator", "superuser", "root", "sudo", "sudoer"}) and (
-        words & {"make", "add", "set", "assign", "create", "grant", "give"}
-    ):
-        out.add(f"tool {a.tool} makes someone an administrator", "high", a.tool)
-    pairs: list[tuple[str, Any]] = []
-    _walk_args(a.args, pairs, 0, [2000])
     setting_name = ""
-    for key, value in pairs:
-        k = key.replace("-", "_")
-        if k in ("key", "setting", "name", "option", "flag", "config_key", "field", "parameter", "param") and (
-            isinstance(value, str)
-        ):
+    for k, value in pairs:
+        if k in _SETTING_NAME_KEYS and isinstance(value, str):
             setting_name = value.lower()
         if not reading and k in _ROLE_KEYS:
             bad = [v for v in _values(value) if v in _PRIV_VALUES or v.endswith((":admin", "/admin", ".admin"))]
             if k in ("scope", "scopes", "actions", "action", "policy", "policies") and bad == ["all"]:
                 bad = []
             if bad and not (k in ("group", "groups", "tier", "level") and bad[0] in ("all", "full", "*")):
-                out.add(f"sets {key} to privileged value '{bad[0]}'", "high", f"{key}={bad[0]}")
+                out.add(f"sets {k} to privileged value '{bad[0]}'", "high", f"{k}={bad[0]}")
         if not reading and k in _ADMIN_FLAG_KEYS and _truthy(value):
-            out.add(f"sets {key}=true (administrator or privileged flag)", "high", f"{key}={value}")
+            out.add(f"sets {k}=true (administrator or privileged flag)", "high", f"{k}={value}")
         if k in _AUTH_KEYS and _falsy(value):
-            out.add(f"switches off {key} (authentication or authorization)", "high", f"{key}={value}")
+            out.add(f"switches off {k} (authentication or authorization)", "high", f"{k}={value}")
         if k in _AUTH_OFF_KEYS and _truthy(value):
-            out.add(f"sets {key}=true (switches off authentication)", "high", f"{key}={value}")
-        if k in ("value", "new_value", "enabled") and setting_name and _falsy(value):
+            out.add(f"sets {k}=true (switches off authentication)", "high", f"{k}={value}")
+        if k in _SETTING_VALUE_KEYS and setting_name and _falsy(value):
             sw = setting_name.replace("-", "_").replace(".", "_")
-            if any(
-                x in sw
-                for x in (
-                    "auth",
-                    "mfa",
-                    "2fa",
-                    "login_required",
-                    "rbac",
-                    "permission",
-                    "acl",
-                    "require_password",
-                    "otp",
-                )
-            ):
+            if any(x in sw for x in _SECURITY_SETTING_WORDS):
                 out.add(f"switches off setting {setting_name}", "high", f"{setting_name}={value}")
         if k == "effect" and isinstance(value, str) and value.lower() == "allow":
             acts = [v for kk, vv in pairs if kk in ("action", "actions") for v in _values(vv)]
@@ -618,45 +672,21 @@ def _admin_route(url: str) -> str:
     return "verb" if actions - _NOUN_SEGMENTS else "noun"
 
 
-def _routes(a: Analysis, out: _Out, cmds: list[Command]) -> None:
-    words = _words(a.tool)
-    http_tool = bool(
-        words
-        & {
-            "http",
-            "request",
-            "fetch",
-            "api",
-            "curl",
-            "post",
-            "put",
-            "patch",
-            "call",
-            "webhook",
-            "rest",
-            "graphql",
-            "browse",
-            "navigate",
-            "open",
-            "url",
-        }
-    )
-    method = a.args.get("method")
-    mutating = isinstance(method, str) and method.upper() in ("POST", "PUT", "PATCH", "DELETE")
-    mutating = mutating or bool(words & {"post", "put", "patch", "update", "create", "set", "assign", "grant"})
-    for t in a.texts:
-        if t.is_key:
-            continue
-        v = t.norm
-        if len(v) > 2048 or "/" not in v:
-            continue
-        if not (t.key in _URL_KEYS or v.startswith(("http://", "https://")) or (http_tool and v.startswith("/"))):
-            continue
-        if t.key == "path" and not v.startswith(("http://", "https://")) and not http_tool:
-            continue  # a file path such as docs/admin-guide.md
-        kind = _admin_route(v)
-        if kind == "verb" or (kind == "noun" and mutating):
-            out.add("calls an admin endpoint that changes privileges", "high", v)
+def _route_text(t: Text, info: _ToolInfo, mutating: bool, out: _Out) -> None:
+    v = t.norm
+    if len(v) > 2048:
+        return
+    is_url = v.startswith(("http://", "https://"))
+    if not (is_url or t.key in _URL_KEYS or (info.http and v.startswith("/"))):
+        return
+    if t.key == "path" and not is_url and not info.http:
+        return  # a file path such as docs/admin-guide.md
+    kind = _admin_route(v)
+    if kind == "verb" or (kind == "noun" and mutating):
+        out.add("calls an admin endpoint that changes privileges", "high", v)
+
+
+def _route_commands(cmds: list[Command], out: _Out) -> None:
     for c in cmds:
         if c.name in ("curl", "wget", "http", "https", "iwr", "invoke-webrequest", "invoke-restmethod", "irm"):
             posting = any(
@@ -671,59 +701,29 @@ def _routes(a: Analysis, out: _Out, cmds: list[Command]) -> None:
                         out.add("calls an admin endpoint that changes privileges", "high", c.raw)
 
 
-def _sql(a: Analysis, out: _Out) -> None:
-    words = _words(a.tool)
-    sql_tool = bool(words & {"sql", "query", "database", "db", "postgres", "mysql", "sqlite", "execute"})
-    for t in a.texts:
-        if t.is_key or not (t.key in _SQL_KEYS or sql_tool):
-            continue
-        low = " ".join(t.folded[:8192].split())
-        if not any(stmt.strip().startswith(_SQL_VERBS) for stmt in low.split(";")[:64]):
-            continue
-        if (
-            "grant " in low
-            and " to " in low
-            and any(
-                x in low
-                for x in (
-                    "all privileges",
-                    "grant all",
-                    "superuser",
-                    " admin",
-                    "dba",
-                    "with grant option",
-                    "rds_superuser",
-                    "pg_write_all",
-                    "sysadmin",
-                    "db_owner",
-                )
-            )
-        ):
-            out.add("SQL GRANT of broad privileges", "high", t.norm)
-        if ("alter user" in low or "alter role" in low or "create user" in low or "create role" in low) and any(
-            x in low for x in (" superuser", " createrole", " bypassrls", "sysadmin")
-        ):
-            out.add("SQL makes a superuser role", "critical", t.norm)
-        if "update " in low and " set " in low:
-            tail = low[low.find(" set ") :]
-            compact = tail.replace(" ", "")
-            if any(
-                x in compact
-                for x in (
-                    "role='admin'",
-                    'role="admin"',
-                    "is_admin=1",
-                    "is_admin=true",
-                    "is_superuser=1",
-                    "is_superuser=true",
-                    "role='superuser'",
-                    "isadmin=1",
-                    "isadmin=true",
-                    "role='owner'",
-                    "is_staff=true",
-                )
-            ):
-                out.add("SQL promotes an account to administrator", "high", t.norm)
+def _sql_text(t: Text, out: _Out) -> None:
+    low = " ".join(t.folded[:8192].split())
+    if not any(stmt.strip().startswith(_SQL_VERBS) for stmt in low.split(";")[:64]):
+        return
+    if "grant " in low and " to " in low and any(
+        x in low
+        for x in ("all privileges", "grant all", "superuser", " admin", "dba", "with grant option", "rds_superuser",
+                  "pg_write_all", "sysadmin", "db_owner")
+    ):  # fmt: skip
+        out.add("SQL GRANT of broad privileges", "high", t.norm)
+    if ("alter user" in low or "alter role" in low or "create user" in low or "create role" in low) and any(
+        x in low for x in (" superuser", " createrole", " bypassrls", "sysadmin")
+    ):
+        out.add("SQL makes a superuser role", "critical", t.norm)
+    if "update " in low and " set " in low:
+        compact = low[low.find(" set ") :].replace(" ", "")
+        if any(
+            x in compact
+            for x in ("role='admin'", 'role="admin"', "is_admin=1", "is_admin=true", "is_superuser=1",
+                      "is_superuser=true", "role='superuser'", "isadmin=1", "isadmin=true", "role='owner'",
+                      "is_staff=true")
+        ):  # fmt: skip
+            out.add("SQL promotes an account to administrator", "high", t.norm)
 
 
 def check(a: Analysis, s: Settings) -> list[Violation]:
@@ -731,29 +731,44 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     out = _Out()
     cmds = a.commands
     for c in cmds:
+        if not (
+            c.name in _NAMED
+            or c.redirects
+            or (c.wrappers and not _ELEVATORS.isdisjoint(c.wrappers))
+            or "nopasswd" in c.raw.lower()
+        ):
+            continue  # git, npm, ls ...: nothing here changes privileges
         _elevation(c, out)
         _file_modes(c, out)
         _users(c, out)
         _containers(c, out)
         _cloud_iam(c, out)
-        raw_low = c.raw.lower()
-        if "nopasswd" in raw_low and _sudoers_text(c.raw + " " + " ".join(c.argv)):
+        if "nopasswd" in c.raw.lower() and _sudoers_text(c.raw + " " + " ".join(c.argv)):
             out.add("grants passwordless sudo (NOPASSWD)", "critical", c.raw)
-    texts_seen = False
+    if cmds:
+        _route_commands(cmds, out)
+    info = _tool_info(a.tool)
+    if info.finding is not None:
+        out.add(info.finding[0], info.finding[1], a.tool)
+    method = a.args.get("method") if a.args else None
+    mutating = info.mutating or (isinstance(method, str) and method.upper() in ("POST", "PUT", "PATCH", "DELETE"))
     for t in a.texts:
         if t.is_key:
             continue
-        if "nopasswd" in t.folded or "permit nopass" in t.folded:
-            for v in t.variants:
-                if _sudoers_text(v):
-                    out.add("grants passwordless sudo (NOPASSWD)", "critical", v)
-                    break
-        texts_seen = True
-    _structured(a, out)
-    if texts_seen:
-        _routes(a, out, cmds)
-        _sql(a, out)
-    _file_tool(a, out)
+        f = t.folded
+        if ("nopasswd" in f or "permit nopass" in f) and any(_sudoers_text(v) for v in t.variants):
+            out.add("grants passwordless sudo (NOPASSWD)", "critical", t.norm)
+        key = t.key
+        if "/" in f:
+            _route_text(t, info, mutating, out)
+            if info.writes_files and key in _PATH_KEYS:
+                hit = _auth_file(t.norm)
+                if hit:
+                    out.add(f"{a.tool} writes to {hit[1]}", hit[0], t.norm)
+        if (key in _SQL_KEYS or info.sql) and " " in f:
+            _sql_text(t, out)
+    if a.args:
+        _structured(a, info, out)
     return out.items
 
 
@@ -794,15 +809,3 @@ _PATH_KEYS = frozenset(
         "file_name",
     }
 )
-
-
-def _file_tool(a: Analysis, out: _Out) -> None:
-    """A file-writing tool aimed at an account or sudoers file."""
-    if not (_words(a.tool) & _WRITE_TOOL_WORDS):
-        return
-    for t in a.texts:
-        if t.is_key or t.key not in _PATH_KEYS:
-            continue
-        hit = _auth_file(t.norm)
-        if hit:
-            out.add(f"{a.tool} writes to {hit[1]}", hit[0], t.norm)

@@ -11,6 +11,7 @@ arguments (``grep -r "rm -rf" docs/``, ``echo "never run rm -rf /"``) are data, 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from sentinel_lab._analysis import Analysis
 from sentinel_lab._analysis._shell import (
@@ -108,6 +109,15 @@ _DEVICE_PREFIXES = (
     "zd",
     "root",
 )
+# Service data under /var/lib whose deletion destroys data (``/var/lib/apt/lists`` is only a cache).
+_DATA_DIRS = frozenset(
+    {
+        "postgresql", "pgsql", "mysql", "mariadb", "mongodb", "mongo", "redis", "docker", "containerd", "etcd",
+        "kubelet", "elasticsearch", "opensearch", "cassandra", "rabbitmq", "couchdb", "influxdb", "neo4j",
+        "clickhouse", "grafana", "jenkins", "gitlab", "prometheus", "minio", "vault", "consul", "libvirt", "lxd",
+        "mysql-files", "zookeeper", "kafka",
+    }
+)  # fmt: skip
 _HISTORY_FILES = frozenset(
     [
         ".bash_history",
@@ -296,6 +306,17 @@ def _classify(path: str) -> tuple[str, str] | None:
             return "critical", base
         if low.startswith(_SYSTEM_TREES) or low == "/var/log" or low.startswith("/var/log/"):
             return "high", base
+        parts = low.split("/")
+        if (
+            len(parts) >= 3
+            and parts[1] == "var"
+            and (
+                (len(parts) == 3 and parts[2] in ("lib", "www", "mail", "backups", "opt", "spool", "cache", "db"))
+                or (parts[2] == "lib" and len(parts) >= 4 and parts[3] in _DATA_DIRS)
+                or (parts[2] in ("www", "backups", "mail") and len(parts) == 4)
+            )
+        ):
+            return "high", base
         return None
     if p in ("..", "../", "../*") or (p.startswith("../..") and p.replace("../", "").replace("..", "") in ("", "*")):
         return "high", "the parent of the working directory"
@@ -449,14 +470,18 @@ def _disk(c: Command, out: _Out) -> None:
             if w.startswith("of=") and _is_device(w[3:]):
                 out.add(f"dd overwrites disk device {w[3:]}", "critical", c.raw)
     elif name.startswith("mkfs") or name in ("mke2fs", "mkswap", "wipefs", "mkdosfs", "mkntfs"):
-        sev = "critical" if any(_is_device(w) for w in argv[1:]) else "high"
-        out.add(f"{name} formats a file system", sev, c.raw)
+        # formatting an image file (``mkfs.ext4 disk.img``) is ordinary work; a device is not
+        if any(_is_device(w) for w in argv[1:]):
+            out.add(f"{name} formats a disk device", "critical", c.raw)
     elif name in ("fdisk", "sfdisk", "parted", "gdisk", "sgdisk", "cfdisk", "blkdiscard", "hdparm"):
         if any(_is_device(w) for w in argv[1:]) and not (name == "fdisk" and "-l" in argv):
             out.add(f"{name} modifies a disk's partitions", "high", c.raw)
     elif name in ("shred", "srm", "wipe"):
-        sev = "critical" if any(_is_device(w) for w in argv[1:]) else "high"
-        out.add(f"{name} irrecoverably destroys files", sev, c.raw)
+        for w in argv[1:]:
+            if _is_device(w):
+                out.add(f"{name} destroys disk device {w}", "critical", c.raw)
+            elif not w.startswith("-") and _classify(w) is not None:
+                out.add(f"{name} irrecoverably destroys {_classify(w)[1]}", "high", c.raw)  # type: ignore[index]
     elif name == "format" and any(len(w) == 2 and w[1] == ":" for w in argv[1:]):
         out.add("formats a drive", "critical", c.raw)
     elif name in ("diskpart", "cipher") and (name == "diskpart" or any(w.lower().startswith("/w") for w in argv)):
@@ -902,6 +927,33 @@ _RULES: tuple[Callable[[Command, _Out], None], ...] = (
     _security_rules,
     _lolbins,
 )
+_FETCHERS = frozenset({"curl", "wget", "iwr", "invoke-webrequest", "certutil", "bitsadmin", "aria2c", "fetch"})
+# Every program some rule looks at; any other command matters only through redirections, assignments,
+# substitutions, interpreter features or a function body.
+_NAMED = (
+    DOWNLOADERS
+    | NETWORK_TOOLS
+    | SHELLS
+    | PYTHONS
+    | SCRIPTERS
+    | POWERSHELLS
+    | _FETCHERS
+    | frozenset(
+        """rm del erase rd rmdir remove-item ri unlink srm shred wipe truncate find chmod chown chgrp mv dd mke2fs
+        mkswap wipefs mkdosfs mkntfs fdisk sfdisk parted gdisk sgdisk cfdisk blkdiscard hdparm format diskpart
+        cipher vssadmin wbadmin wmic bcdedit tee cp install ln rsync scp copy move xcopy robocopy copy-item
+        move-item sed touch set-content add-content out-file sc ac new-item crontab systemctl update-rc.d
+        chkconfig rc-update launchctl schtasks register-scheduledtask new-scheduledtask new-service reg at
+        history unset set clear-history export declare typeset local setenv cat journalctl wevtutil
+        clear-eventlog remove-eventlog limit-eventlog auditctl kill killall5 pkill taskkill shutdown reboot halt
+        poweroff stop-computer restart-computer init telinit insmod rmmod modprobe kldload kextload kmutil
+        iptables ip6tables iptables-legacy iptables-nft ip6tables-legacy ebtables nft ufw pfctl netsh
+        set-netfirewallprofile setenforce aa-teardown aa-disable aa-complain spctl csrutil set-mppreference
+        add-mppreference service net stop-service set-service sysctl certutil mshta regsvr32 rundll32 bitsadmin
+        pwncat cryptcat xterm msfvenom msfconsole mimikatz meterpreter iex invoke-expression mkfifo mknod
+        exec eval source . cmd""".split()  # noqa: SIM905
+    )
+)
 _RM_NAMES = frozenset({"rm", "del", "erase", "rd", "rmdir", "remove-item", "ri", "unlink", "srm"})
 _WRITE_TOOL_WORDS = (
     "write",
@@ -940,10 +992,14 @@ _PATH_KEYS = frozenset(
 )
 
 
+@lru_cache(maxsize=1024)
+def _writes_files(tool_key: str) -> bool:
+    return any(w in tool_key for w in _WRITE_TOOL_WORDS)
+
+
 def _file_tool_writes(a: Analysis, out: _Out) -> None:
     """A file-writing tool (not a shell) aimed at a persistence, history, log or device path."""
-    tk = a.tool_key
-    if not any(w in tk for w in _WRITE_TOOL_WORDS):
+    if not _writes_files(a.tool_key):
         return
     for t in a.texts:
         if t.key not in _PATH_KEYS or t.is_key:
@@ -975,9 +1031,20 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     fifo = False
     for c in cmds:
         pipelines.setdefault(c.pipeline, []).append(c)
-        if c.name in ("mkfifo", "mknod") and (c.name == "mkfifo" or "p" in c.argv):
-            fifo = True
         name = c.name
+        if not (
+            name in _NAMED
+            or c.redirects
+            or c.assigns
+            or c.features
+            or c.function
+            or c.consumer
+            or name.startswith(("mkfs", "/etc/init.d/"))
+            or (c.argv and c.argv[0].startswith("/etc/init.d/"))
+        ):
+            continue  # an ordinary program (git, npm, ls ...) with nothing redirected: no rule applies
+        if name in ("mkfifo", "mknod") and (name == "mkfifo" or "p" in c.argv):
+            fifo = True
         if name in _RM_NAMES:
             _rm(c, out)
         elif name == "find":
@@ -998,16 +1065,18 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             out.add("fork bomb", "critical", c.raw)
         if (c.via.startswith("powershell -enc") or "encoded" in c.features) and c.name in POWERSHELLS:
             out.add("encoded PowerShell command", "medium", c.raw)
-    for stages in pipelines.values():
+    for stages in pipelines.values() if len(pipelines) < len(cmds) else ():
         if len(stages) > 1:
             stages.sort(key=lambda x: x.stage)
             _network_shell_pipeline(stages, fifo, out)
             _download_exec_pipeline(stages, out)
-    _download_then_run(cmds, out)
+    if any(c.name in _FETCHERS for c in cmds):
+        _download_then_run(cmds, out)
     texts = {id(c.text): c.text for c in cmds}
     for t in texts.values():
         for v in t.variants:
-            if ("(){" in "".join(v[:4096].split()) or "%0|%0" in v) and _fork_bomb_text(v[:65536]):
+            maybe = ("(" in v and "{" in v) or "%0" in v
+            if maybe and ("(){" in "".join(v[:4096].split()) or "%0|%0" in v) and _fork_bomb_text(v[:65536]):
                 out.add("fork bomb", "critical", v)
                 break
         low = t.folded
