@@ -351,3 +351,26 @@ def test_upstream_reuses_proxy_taint_carries_ctrl_c_and_unload_leaves_no_child(k
     assert kernel.value("[t.name for t in __import__('threading').enumerate() if 'sentinel' in t.name]") == []
     assert kernel.value("get_ipython().find_magic('sentinel') is None")
     kernel.ok("%load_ext sentinel_lab")  # loading again works
+
+
+def test_config_policy_is_the_default_in_process(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("sentinel_lab._engine")
+    from IPython.core.error import UsageError
+    from IPython.testing.globalipapp import start_ipython
+
+    monkeypatch.chdir(workdir)
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "sentinel_lab")
+    try:
+        with pytest.raises(UsageError, match="no active policy"):
+            ip.run_line_magic("sentinel", "policy")
+        with pytest.raises(UsageError, match="needs a policy"):
+            ip.run_cell_magic("sentinel", '--upstream "python tools.py"', "- read_file: {path: a}\n")
+        ip.run_line_magic("config", "SentinelMagics.policy = 'policy.yaml'")
+        assert "magic-test" in repr(ip.run_line_magic("sentinel", "policy"))
+        table = ip.run_cell_magic("sentinel", "-o cfg", "- delete_everything: {}\n- read_file: {path: a}\n")
+        assert ip.user_ns["cfg"]["decision"].tolist() == ["block", "allow"]
+        assert table.blocked == 1 and "1 blocked" in repr(table)
+        assert 'class="sentinel-block"' in table._repr_html_()
+    finally:
+        ip.run_line_magic("unload_ext", "sentinel_lab")
