@@ -1065,6 +1065,8 @@ def _scan_bare(t: Text, v: str, context: str, loose: bool, col: _Collector) -> N
             break
         if "://" in tok or (tok.startswith("-") and "/dev/" not in tok):
             continue
+        if not any(c.isdigit() for c in tok) and "[" not in tok and not any(h in tok for h in _LOOPBACK_HINTS):
+            continue
         parts = _bare_parts(tok)
         if parts is None or not _address_like(parts, tok, strict=True):
             continue

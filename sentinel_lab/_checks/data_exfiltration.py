@@ -244,6 +244,15 @@ class _Dest:
 
 def sink_kind(host: str, path: str = "") -> str | None:
     """What kind of data-receiving service ``host`` is: request catcher, tunnel, paste, chat webhook, or None."""
+    kind = _host_sink(host)
+    if kind is None or not kind.startswith("/"):
+        return kind
+    return "chat webhook" if path.startswith(kind[1:] if kind != "/" else "") else None
+
+
+@lru_cache(maxsize=4096)
+def _host_sink(host: str) -> str | None:
+    """The sink kind of a host; ``"/<path prefix>"`` when it is a chat-webhook host that needs a path check."""
     h = canonical_host(host)
     if not h:
         return None
@@ -254,8 +263,8 @@ def sink_kind(host: str, path: str = "") -> str | None:
     if _suffix_in(h, _PASTES):
         return "paste service"
     for dom, prefix in _CHAT_HOOKS:
-        if (h == dom or h.endswith("." + dom)) and path.startswith(prefix):
-            return "chat webhook"
+        if h == dom or h.endswith("." + dom):
+            return "/" + prefix
     return None
 
 
@@ -416,11 +425,13 @@ def _url_flows(ep: Endpoint, s: Settings, out: _Out) -> None:
     if ep.path and len(ep.path) >= 16:
         for seg in ep.path.split("/")[:32]:
             if len(seg) >= 16:
-                seg = unquote(seg)
+                if "%" in seg:
+                    seg = unquote(seg)
                 carried.append(("", seg))
-                dec = _decode_blob(seg)
-                if dec:
-                    carried.append(("", dec))
+                if "." not in seg:  # file names have dots; base64 and hex blobs do not
+                    dec = _decode_blob(seg)
+                    if dec:
+                        carried.append(("", dec))
     for name, value in carried:
         for sec in _secrets_of(value):
             if _provider_ok(sec.kind, host):
@@ -475,13 +486,14 @@ def _recipients(a: Analysis) -> list[_Dest]:
     return out
 
 
+@lru_cache(maxsize=1024)
 def _tool_sends(tool_key: str) -> bool:
     return any(w in tool_key for w in _SEND_TOOL_WORDS)
 
 
-def _payload_flows(a: Analysis, s: Settings, out: _Out) -> None:
+def _payload_flows(a: Analysis, eps: list[Endpoint], s: Settings, out: _Out) -> None:
     dests: list[_Dest] = []
-    for ep in a.endpoints:
+    for ep in eps:
         if ep.context in ("url", "host", "value") and ep.host:
             dests.append(_Dest(ep.host, sink_kind(ep.host, ep.path), ep.raw))
     dests.extend(_recipients(a))
@@ -495,7 +507,7 @@ def _payload_flows(a: Analysis, s: Settings, out: _Out) -> None:
         open_dests = [_Dest("", None, a.tool)]
     where = ", ".join(sorted({d.host for d in open_dests if d.host})) or f"the recipients of {a.tool}"
     sink = next((d for d in open_dests if d.sink), None)
-    dest_texts = {id(ep.text) for ep in a.endpoints if ep.context in ("url", "host")}
+    dest_texts = {id(ep.text) for ep in eps if ep.context in ("url", "host")}
     has_payload = False
     for t in a.texts:
         if t.is_key or id(t) in dest_texts or t.key in _RECIPIENT_KEYS:
@@ -596,6 +608,35 @@ def _opt_values(argv: tuple[str, ...], opts: frozenset[str]) -> list[str]:
     return vals
 
 
+def _curl_options(argv: tuple[str, ...]) -> tuple[list[str], list[str], list[str]]:
+    """Values of curl's data, form and upload options, in one pass (``-dX``, ``--data=X`` and ``-d X``)."""
+    data: list[str] = []
+    form: list[str] = []
+    upload: list[str] = []
+    i = 1
+    n = len(argv)
+    while i < n:
+        w = argv[i]
+        i += 1
+        if not w.startswith("-") or len(w) < 2:
+            continue
+        opt, eq, val = w.partition("=") if w.startswith("--") else (w[:2], "", w[2:])
+        if opt in _CURL_DATA:
+            bucket = data
+        elif opt in _CURL_FORM:
+            bucket = form
+        elif opt in _CURL_UPLOAD:
+            bucket = upload
+        else:
+            continue
+        if eq or val:
+            bucket.append(val)
+        elif i < n:
+            bucket.append(argv[i])
+            i += 1
+    return data, form, upload
+
+
 def _payload_files(c: Any) -> tuple[list[str], bool, list[str]]:
     """(files sent, reads stdin as data, literal data strings) for a network command."""
     name, argv = c.name, c.argv
@@ -603,7 +644,8 @@ def _payload_files(c: Any) -> tuple[list[str], bool, list[str]]:
     literals: list[str] = []
     stdin = False
     if name in ("curl", "curlie"):
-        for v in _opt_values(argv, _CURL_DATA):
+        data, form, upload = _curl_options(argv)
+        for v in data:
             at = v.find("@")
             if v.startswith("@") or (at > 0 and "=" not in v[:at] and "--data-urlencode" in argv):
                 f = v[at + 1 :]
@@ -613,7 +655,7 @@ def _payload_files(c: Any) -> tuple[list[str], bool, list[str]]:
                     files.append(f)
             else:
                 literals.append(v)
-        for v in _opt_values(argv, _CURL_FORM):
+        for v in form:
             _n, _, val = v.partition("=")
             if val.startswith(("@", "<")):
                 f = val[1:].split(";", 1)[0]
@@ -623,7 +665,7 @@ def _payload_files(c: Any) -> tuple[list[str], bool, list[str]]:
                     files.append(f)
             else:
                 literals.append(val)
-        for v in _opt_values(argv, _CURL_UPLOAD):
+        for v in upload:
             if v in ("-", "."):
                 stdin = True
             else:
@@ -749,6 +791,8 @@ def _judge_send(
 
 
 def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
+    if not any(c.name in _NET_COMMANDS or c.redirects for c in cmds):
+        return
     by_pipe: dict[tuple[int, int], list[Any]] = {}
     by_name: dict[tuple[int, str], list[Any]] = {}
     for c in cmds:
@@ -827,6 +871,7 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
 
 
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh"})
+_NET_COMMANDS = _HTTP_CLIENTS | _STREAM_SINKS | _DNS_TOOLS | _COPY_REMOTE | _CLOUD_COPY | _TUNNEL_CMDS | {"git", "gh"}
 
 
 def _dev_tcp(c: Any) -> bool:
@@ -919,17 +964,37 @@ def _tunnel(c: Any, cmds: Iterable[Any], out: _Out) -> None:
 # --- D: code and SQL texts ---------------------------------------------------------------------------------------
 
 
-def _code_flows(a: Analysis, s: Settings, out: _Out) -> None:
+_CODE_KEYS = frozenset(
+    {"code", "script", "sql", "query_code", "source_code", "program", "snippet", "python", "js", "javascript",
+     "source", "statement", "expression"}
+)  # fmt: skip
+_CODE_RUNNERS = frozenset(
+    {"python", "python2", "python3", "pypy", "pypy3", "node", "nodejs", "deno", "bun", "perl", "ruby", "php",
+     "psql", "mysql", "sqlite3", "powershell", "pwsh", "osascript", "lua", "java", "jshell", "groovy"}
+)  # fmt: skip
+
+
+def _code_flows(a: Analysis, eps: list[Endpoint], cmds: list[Any], s: Settings, out: _Out) -> None:
+    by_text: dict[int, Endpoint] = {}
+    for e in eps:
+        if e.host and e.context == "command" and id(e.text) not in by_text and not _allowed(e.host, s):
+            by_text[id(e.text)] = e
+    if not by_text:
+        return
+    code_texts = {id(t) for t in a.texts if t.key in _CODE_KEYS}
+    for c in cmds:
+        if c.name in _CODE_RUNNERS:
+            code_texts.add(id(c.text))
+    if not code_texts:
+        return
     for t in a.texts:
+        ep = by_text.get(id(t))
+        if ep is None or id(t) not in code_texts:
+            continue
         low = t.folded
-        if len(low) < 12 or not any(w in low for w in _CODE_NET):
+        if not any(w in low for w in _CODE_NET):
             continue
-        if t.key in ("query", "q", "search", "content", "body", "text", "message"):
-            continue
-        hosts = [e for e in a.endpoints if e.text is t and e.host and not _allowed(e.host, s)]
-        if not hosts:
-            continue
-        host = hosts[0].host
+        host = ep.host
         if any(w in low for w in _SQL_OUT):
             out.add("critical", f"database output sent to {host}", t.norm)
             continue
@@ -946,17 +1011,18 @@ def _code_flows(a: Analysis, s: Settings, out: _Out) -> None:
 
 def check(a: Analysis, s: Settings) -> list[Violation]:
     """Violations for data that matters flowing to a destination outside ``Settings.allowed_hosts``."""
-    out = _Out()
     if not a.texts:
         return []
-    for ep in a.endpoints:
+    out = _Out()
+    eps = a.endpoints
+    for ep in eps:
         if ep.host and (ep.query or len(ep.path) >= 16 or len(ep.host) > 40 or ep.context != "prose"):
             _url_flows(ep, s, out)
-    _payload_flows(a, s, out)
+    _payload_flows(a, eps, s, out)
     cmds = _commands(a)
     if cmds:
         _shell_flows(a, cmds, s, out)
-    if a.endpoints:
-        _code_flows(a, s, out)
+    if eps:
+        _code_flows(a, eps, cmds, s, out)
     out.items.sort(key=lambda v: v.severity != "critical")
     return out.items
