@@ -508,11 +508,22 @@ class _Pending:
 
 
 def _load_scanner() -> Callable[[str], list[Any]] | None:
+    """The prompt-injection scanner: findings for a text whose combined score reaches the threshold, else []."""
     try:
-        from sentinel_lab._analysis._injection import scan
+        from sentinel_lab._analysis import _injection
     except Exception:  # the scanner is optional: absent or broken means no scanning
         return None
-    return scan  # type: ignore[no-any-return]
+    scan = _injection.scan
+    score_of = getattr(_injection, "score_of", None)
+    threshold = float(getattr(_injection, "THRESHOLD", 0.5))
+
+    def findings(text: str) -> list[Any]:
+        found = scan(text)
+        if found and score_of is not None and score_of(found) < threshold:
+            return []
+        return list(found)
+
+    return findings
 
 
 class _Tracer:
