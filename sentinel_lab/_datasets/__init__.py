@@ -64,14 +64,15 @@ def to_frame(rows: Iterable[Mapping[str, Any]], extra: Iterable[str] = ()) -> pd
             else:
                 value = row.get(c)
                 data[c].append("" if value is None else value)
-    frame = pd.DataFrame(data, columns=columns)
-    frame["args"] = frame["args"].astype(object)
+    series: dict[str, pd.Series] = {}
+    for c in columns:
+        series[c] = pd.Series(data[c], dtype=object if c in ("args", "trace_id") else None)
+    frame = pd.DataFrame(series, columns=columns)
     for c in ("id", "dataset", "tool", "text", "category", "technique", "source"):
         frame[c] = frame[c].astype(str)
     frame["kind"] = pd.Categorical(frame["kind"], categories=list(KINDS))
     frame["label"] = pd.Categorical(frame["label"], categories=list(LABELS))
     frame["harmful"] = frame["harmful"].astype(bool)
-    frame["trace_id"] = frame["trace_id"].astype(object)
     frame["step"] = frame["step"].astype("Int64")
     return frame
 
