@@ -356,7 +356,8 @@ def trace_report(results: pd.DataFrame) -> pd.DataFrame:
         harm = harmful.loc[idx]
         benign = labels.loc[idx] == "benign"
         n_harm = int(harm.sum())
-        first = frame.loc[idx[0]]
+        # a trace is filed under its attack's category (its first harmful call), else under its first call's
+        first = frame.loc[harm[harm].index[0]] if n_harm else frame.loc[idx[0]]
         rows.append(
             {
                 "trace_id": tid,

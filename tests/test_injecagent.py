@@ -135,6 +135,7 @@ def test_an_allowlist_policy_stops_every_attacker_tool(data_dir: Path) -> None:
     assert (total["attacks"], total["attacks_blocked"], total["benign"], total["benign_blocked"]) == (6, 6, 4, 0)
     traces = trace_report(results)
     assert traces["attack_prevented"].all() and traces["utility_kept"].all()
+    assert sorted(set(traces["category"])) == ["injecagent/data_stealing", "injecagent/direct_harm"]
     scanned = evaluate(
         lambda row: Verdict(allowed="grant permanent access" not in row["text"]),
         datasets.load("injecagent", path=data_dir, kind="outputs"),
