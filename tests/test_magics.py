@@ -374,3 +374,53 @@ def test_config_policy_is_the_default_in_process(workdir: Path, monkeypatch: pyt
         assert 'class="sentinel-block"' in table._repr_html_()
     finally:
         ip.run_line_magic("unload_ext", "sentinel_lab")
+
+
+def test_portal_cancels_on_timeout_keeps_context_in_one_task_and_never_blocks_exit() -> None:
+    import contextlib
+    import subprocess
+
+    import anyio
+
+    from sentinel_lab.lab._portal import Portal, TimedOut
+
+    portal = Portal()
+    events: list[str] = []
+
+    async def slow() -> None:
+        try:
+            await anyio.sleep(30)
+        except BaseException:
+            events.append("cancelled")
+            raise
+
+    t0 = time.monotonic()
+    with pytest.raises(TimedOut):
+        portal.call(slow, timeout=0.2)
+    assert events == ["cancelled"] and time.monotonic() - t0 < 5
+
+    @contextlib.asynccontextmanager
+    async def scoped() -> Any:
+        with anyio.CancelScope():  # entered and left in the same task, or anyio complains
+            events.append("enter")
+            yield 42
+            events.append("exit")
+
+    value, leave = portal.enter(scoped())
+    assert value == 42
+    leave(5.0)
+    assert events[-2:] == ["enter", "exit"]
+
+    @contextlib.asynccontextmanager
+    async def broken() -> Any:
+        raise OSError("no such server")
+        yield
+
+    with pytest.raises(OSError, match="no such server"):
+        portal.enter(broken())
+    portal.stop()
+    assert not portal.running
+    # a portal left running does not keep the interpreter alive
+    code = "from sentinel_lab.lab._portal import Portal\nasync def one():\n    return 1\nprint(Portal().call(one))\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout.strip() == "1"

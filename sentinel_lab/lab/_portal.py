@@ -32,8 +32,8 @@ class Portal:
     def __init__(self, name: str = "sentinel-lab-portal") -> None:
         self._name = name
         self._lock = threading.Lock()
-        self._cm: contextlib.AbstractContextManager[Any] | None = None
         self._portal: Any = None
+        self._thread: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
@@ -43,11 +43,28 @@ class Portal:
     def _get(self) -> Any:
         with self._lock:
             if self._portal is None:
-                from anyio.from_thread import start_blocking_portal
+                ready: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
-                cm = start_blocking_portal("asyncio", name=self._name)
-                self._portal = cm.__enter__()
-                self._cm = cm
+                def runner() -> None:
+                    import anyio
+                    from anyio.from_thread import BlockingPortal
+
+                    async def main() -> None:
+                        async with BlockingPortal() as portal:
+                            ready.set_result(portal)
+                            await portal.sleep_until_stopped()
+
+                    try:
+                        anyio.run(main)
+                    except BaseException as exc:
+                        if not ready.done():
+                            ready.set_exception(exc)
+
+                # A daemon thread: a forgotten portal never keeps the interpreter (or the kernel) from exiting.
+                thread = threading.Thread(target=runner, name=self._name, daemon=True)
+                thread.start()
+                self._portal = ready.result()
+                self._thread = thread
             return self._portal
 
     def call(self, fn: Callable[..., Awaitable[T]], *args: Any, timeout: float | None = None) -> T:
@@ -121,9 +138,12 @@ class Portal:
         return value, leave
 
     def stop(self) -> None:
-        """Stop the loop and join its thread; pending tasks are cancelled."""
+        """Stop the loop (cancelling pending tasks) and join its thread."""
         with self._lock:
-            cm, self._cm, self._portal = self._cm, None, None
-        if cm is not None:
+            portal, self._portal = self._portal, None
+            thread, self._thread = self._thread, None
+        if portal is not None:
             with contextlib.suppress(BaseException):
-                cm.__exit__(None, None, None)
+                portal.call(portal.stop, True)
+        if thread is not None:
+            thread.join(5.0)

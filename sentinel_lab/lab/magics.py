@@ -10,6 +10,7 @@ recorder (``%sentinel log``). Heavy modules (pandas, yaml, the MCP SDK, anyio) a
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import hashlib
@@ -765,6 +766,7 @@ def load_ipython_extension(ip: Any) -> None:
     if magics not in ip.configurables:
         ip.configurables.append(magics)
     _INSTANCES[id(ip)] = magics
+    atexit.register(magics.close)  # a kernel shut down without %unload_ext still stops its proxies
 
 
 def unload_ipython_extension(ip: Any) -> None:
@@ -772,6 +774,7 @@ def unload_ipython_extension(ip: Any) -> None:
     magics = _INSTANCES.pop(id(ip), None)
     if magics is None:
         return
+    atexit.unregister(magics.close)
     magics.close()
     with contextlib.suppress(ValueError):
         ip.configurables.remove(magics)
