@@ -459,10 +459,11 @@ class _Lexer:
         stage = 0
         while self.i < n:
             st.steps += 1
-            if st.steps > MAX_STEPS or len(st.recs) > MAX_RECORDS:
+            if st.truncated or st.steps > MAX_STEPS or len(st.recs) > MAX_RECORDS:
+                # out of budget or too deep: stop here (the check fails closed on ``truncated``)
                 st.truncated = True
                 self.i = n
-                break
+                return
             i = self.i
             c = s[i]
             if c in " \t\r\f\v":
@@ -912,10 +913,17 @@ def _requote(w: str) -> str:
 
 
 def _shell_has_script(argv: tuple[str, ...]) -> bool:
+    """True when a shell gets its script from ``-c`` or a file (not from stdin: ``-s``, ``-``, none)."""
     for w in argv[1:]:
-        if w.startswith("-") and not w.startswith("--") and "c" in w[1:]:
-            return True
-        if not w.startswith("-"):
+        if w == "--":
+            return False
+        if w.startswith("-") and not w.startswith("--") and len(w) > 1:
+            if "c" in w[1:]:
+                return True
+            if "s" in w[1:]:
+                return False
+            continue
+        if not w.startswith(("-", "+")):
             return w != "-"
     return False
 
