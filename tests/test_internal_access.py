@@ -175,9 +175,19 @@ def test_file_urls_inside_the_workspace_pass_outside_block() -> None:
 
 
 def test_odd_input_never_raises() -> None:
-    for args in [{"url": ""}, {"url": "http://"}, {"url": "http://[::1"}, {"url": "http://[zz]/"},
-                 {"url": "http://a:99999999999/"}, {"host": "[]"}, {"url": "://"}, {"url": "http://%zz/"},
-                 {"url": "http://" + "a" * 70 + ".com/"}, {"url": "http://xn--/"}, {"url": "http://\udcff/"}]:
+    for args in [
+        {"url": ""},
+        {"url": "http://"},
+        {"url": "http://[::1"},
+        {"url": "http://[zz]/"},
+        {"url": "http://a:99999999999/"},
+        {"host": "[]"},
+        {"url": "://"},
+        {"url": "http://%zz/"},
+        {"url": "http://" + "a" * 70 + ".com/"},
+        {"url": "http://xn--/"},
+        {"url": "http://\udcff/"},
+    ]:
         _v("fetch", args)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 __all__ = ["STRONG_KINDS", "Secret", "find_secrets", "has_secret", "redact"]
 
 MAX_FINDINGS = 32
+MAX_CANDIDATES = 512  # near-matches examined per detector and text; bounds the work on adversarial input
 _MAX_VALUE = 256
 
 
@@ -111,6 +112,7 @@ _PLACEHOLDERS = frozenset(
 _PLACEHOLDER_HEADS = ("$", "{", "<", "%", "*", "[", "(", "your", "my_", "my-", "os.", "env", "process.",
                       "getenv", "secrets.", "vault:", "ref+", "file:", "@")  # fmt: skip
 
+_VALUE_RE = re.compile(r"[^ \t\r\n\"'`,;&)}\]<>]*")  # one negated class: linear
 _AUTH_STOP = frozenset(" \t\r\n\"'`/?#<>")
 _CARD_RE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 _ENV_HINTS = ("PATH=", "HOME=", "USER=", "SHELL=", "HOSTNAME=", "PWD=", "LANG=", "TERM=", "LOGNAME=")
@@ -147,18 +149,20 @@ class _Out:
 
 
 def _private_keys(text: str, out: _Out) -> None:
+    """Key blocks, found from their ``PRIVATE KEY-----`` label so that decoy ``-----BEGIN`` lines cost nothing."""
     pos = 0
     while len(out.items) < MAX_FINDINGS:
-        i = text.find("-----BEGIN ", pos)
-        if i == -1:
+        j = text.find("PRIVATE KEY", pos)
+        if j == -1:
             break
-        head_end = text.find("-----", i + 11, i + 80)
-        label = text[i + 11 : head_end] if head_end != -1 else ""
-        pos = i + 11
-        if "PRIVATE KEY" in label:
-            stop = text.find("-----END", pos, pos + 20000)
-            end = stop if stop != -1 else min(len(text), pos + 200)
-            out.add("private_key", i, end, text[i:end])
+        pos = j + 11
+        begin = text.rfind("-----BEGIN ", max(0, j - 40), j)
+        if begin == -1:
+            continue
+        stop = text.find("-----END", pos, pos + 20000)
+        end = stop if stop != -1 else min(len(text), pos + 200)
+        out.add("private_key", begin, end, text[begin:end])
+        pos = max(pos, end)
     i = text.find("PuTTY-User-Key-File")
     if i != -1 and "Private-Lines" in text:
         out.add("private_key", i, i + 19, text[i : i + 40])
@@ -167,13 +171,11 @@ def _private_keys(text: str, out: _Out) -> None:
 def _tokens(text: str, out: _Out) -> None:
     cleaned = text.translate(_TOKEN_SPLIT)
     pos = 0
-    for tok in cleaned.split():
+    for tok in [t for t in cleaned.split() if len(t) >= 20]:
         n = len(tok)
         start = text.find(tok, pos)
         if start != -1:
             pos = start + n
-        if n < 20:
-            continue
         if n == 20 and tok.startswith(_AWS_KEY_HEADS) and set(tok) <= _UPPER_ALNUM:
             out.add("aws_access_key", start, start + n, tok)
             continue
@@ -195,7 +197,9 @@ def _assignments(text: str, low: str, out: _Out) -> None:
     starts: set[int] = set()
     for kw, kind, min_len in _ASSIGN_KEYWORDS:
         pos = 0
-        while len(out.items) < MAX_FINDINGS:
+        for _ in range(MAX_CANDIDATES):
+            if len(out.items) >= MAX_FINDINGS:
+                break
             i = low.find(kw, pos)
             if i == -1:
                 break
@@ -214,9 +218,9 @@ def _assignments(text: str, low: str, out: _Out) -> None:
                 continue
             while k < len(low) and k - j < 12 and low[k] in "\"' \t":
                 k += 1
-            e = k
-            while e < len(text) and e - k < _MAX_VALUE and text[e] not in _VALUE_STOP:
-                e += 1
+            m = _VALUE_RE.match(text, k, min(len(text), k + _MAX_VALUE))
+            e = m.end() if m else k
+            pos = max(pos, e)  # a keyword inside this value is not an assignment of its own
             value = text[k:e]
             if k not in starts and _real_value(value, min_len, kind):
                 starts.add(k)
@@ -265,7 +269,9 @@ def _card_brand(d: str) -> bool:
 
 
 def _cards(text: str, out: _Out) -> None:
-    for m in _CARD_RE.finditer(text):
+    for n, m in enumerate(_CARD_RE.finditer(text)):
+        if n >= MAX_CANDIDATES:
+            break
         raw = m.group()
         digits = raw.replace(" ", "").replace("-", "")
         if not 13 <= len(digits) <= 19 or len(set(digits)) < 2:
@@ -326,7 +332,7 @@ def _cloud_blobs(text: str, out: _Out) -> None:
 def _url_passwords(text: str, out: _Out) -> None:
     """``scheme://user:password@host`` (database URLs, git remotes with tokens)."""
     pos = 0
-    while len(out.items) < MAX_FINDINGS:
+    for _ in range(MAX_CANDIDATES):
         i = text.find("://", pos)
         if i == -1:
             break

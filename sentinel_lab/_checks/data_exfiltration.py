@@ -215,8 +215,8 @@ _CLOUD_COPY = frozenset({"aws", "gsutil", "gcloud", "az", "rclone", "azcopy", "s
 _ENV_DUMPERS = frozenset({"env", "printenv", "set", "export", "declare", "compgen", "get-childitem", "gci", "dir"})
 _RECON = frozenset(
     {"whoami", "id", "hostname", "uname", "ifconfig", "ip", "cat", "head", "tail", "base64", "xxd", "od", "ls",
-     "history", "pwd", "git", "find", "grep", "tar", "gzip", "zip", "openssl", "gpg", "hexdump", "strings",
-     "printenv", "env", "awk", "sed", "cut", "tr", "echo", "printf"}
+     "history", "pwd", "tar", "gzip", "zip", "openssl", "gpg", "hexdump", "strings", "printenv", "env",
+     "ipconfig", "systeminfo", "netstat", "ss", "ps", "last", "w", "users", "groups", "getent"}
 )  # fmt: skip
 _ARCHIVERS = frozenset({"tar", "zip", "7z", "7za", "gzip", "bzip2", "xz", "zstd", "cpio", "rar", "pax"})
 _TUNNEL_CMDS = frozenset({"ngrok", "cloudflared", "lt", "localtunnel", "bore", "pinggy", "tunnelto", "frpc", "chisel"})
@@ -515,8 +515,7 @@ def _payload_flows(a: Analysis, eps: list[Endpoint], s: Settings, out: _Out) -> 
         if t.key in ("method", "verb", "channel", "model", "chat_id", "subject", "role"):
             continue
         if _is_cred_position(t):
-            if sink and sink.sink != "chat webhook":
-                _secret_flow(t, open_dests, s, out, where, sink, force=True)
+            _secret_flow(t, open_dests, s, out, where, sink, cred=True)
             continue
         if len(t.norm) >= 2:
             has_payload = True
@@ -530,19 +529,28 @@ def _payload_flows(a: Analysis, eps: list[Endpoint], s: Settings, out: _Out) -> 
 
 
 def _secret_flow(
-    t: Text, dests: list[_Dest], s: Settings, out: _Out, where: str, sink: _Dest | None, force: bool = False
+    t: Text, dests: list[_Dest], s: Settings, out: _Out, where: str, sink: _Dest | None, cred: bool = False
 ) -> None:
+    """Flag secrets of one payload text. In a credential position (an ``Authorization`` header) only
+    credentials that belong to another provider, key material, or anything sent to a data sink count."""
     structured = t.norm.lstrip()[:1] in ("{", "[")
     for v in t.variants:
         for sec in _secrets_of(v):
             if dests and all(d.host and _provider_ok(sec.kind, d.host) for d in dests):
+                continue
+            if cred and not (
+                (sink and sink.sink != "chat webhook") or sec.kind in _PROVIDERS or sec.kind in _KEY_MATERIAL
+            ):
                 continue
             if not sec.strong and structured and not sink:
                 continue  # a credential field of a structured request body (a login), not a leak
             if sec.kind == "jwt" and not sink and t.key in ("token", "jwt", "id_token", "access_token"):
                 continue
             sev = "critical" if sec.strong else "high"
-            out.add(sev, f"{_kind_text(sec.kind)} sent to {where}", sec.preview if not force else t.path)
+            out.add(sev, f"{_kind_text(sec.kind)} sent to {where}", t.path if cred else sec.preview)
+
+
+_KEY_MATERIAL = frozenset({"private_key", "env_dump", "gcp_service_account"})
 
 
 # --- C: shell commands -------------------------------------------------------------------------------------------
