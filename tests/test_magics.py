@@ -372,6 +372,18 @@ def test_config_policy_is_the_default_in_process(workdir: Path, monkeypatch: pyt
         assert ip.user_ns["cfg"]["decision"].tolist() == ["block", "allow"]
         assert table.blocked == 1 and "1 blocked" in repr(table)
         assert 'class="sentinel-block"' in table._repr_html_()
+        # --policy PATH in two cells: the same session, so the taint of the first blocks the second
+        ip.run_cell_magic("sentinel", "--policy policy.yaml -s p --quiet", "- fetch_url: {url: 'https://a.example'}\n")
+        ip.run_cell_magic("sentinel", "--policy policy.yaml -s p -o p2", "- send_email: {to: a@b.example, body: x}\n")
+        assert ip.user_ns["p2"]["policy"].tolist() == ["taint_rules"]
+        # editing the policy file: the session follows the new rules
+        (workdir / "edited.yaml").write_text(POLICY)
+        ip.run_cell_magic("sentinel", "--policy edited.yaml -o e1", "- read_file: {path: a}\n")
+        time.sleep(0.01)
+        (workdir / "edited.yaml").write_text(POLICY.replace("read_file: ALLOW", "read_file: DENY"))
+        os.utime(workdir / "edited.yaml", (time.time() + 5, time.time() + 5))
+        ip.run_cell_magic("sentinel", "--policy edited.yaml -o e2", "- read_file: {path: a}\n")
+        assert [ip.user_ns[v]["decision"].iloc[0] for v in ("e1", "e2")] == ["allow", "block"]
     finally:
         ip.run_line_magic("unload_ext", "sentinel_lab")
 

@@ -147,6 +147,7 @@ class _DrySession:
     name: str
     policy_label: str
     engine: Any  # policy Session, or None for the verifier
+    policy: Any = None  # the Policy the engine session was made from
     calls: int = 0
 
 
@@ -344,6 +345,7 @@ class SentinelMagics(Magics):
         self._active: _PolicySpec | None = None
         self._config_spec: _PolicySpec | None = None
         self._inline_files: list[str] = []
+        self._specs: dict[str, _PolicySpec] = {}
         self._sessions: dict[tuple[str, str], _DrySession] = {}
         self._proxies: dict[tuple[str, str, str], _Proxy] = {}
         self._verifier: Any = None
@@ -369,6 +371,12 @@ class SentinelMagics(Magics):
         if not path:
             return
         target = os.path.expanduser(path)
+        try:
+            with open(target, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            print(f"SentinelMagics.log_file: cannot write {path!r} ({exc.strerror or exc}); not logging")
+            return
 
         def write(verdict: Any, source: str) -> None:
             record = verdict.to_dict() if hasattr(verdict, "to_dict") else {"verdict": str(verdict)}
@@ -383,7 +391,10 @@ class SentinelMagics(Magics):
     def _spec_for(self, path: str | None) -> _PolicySpec | None:
         if path:
             full = os.path.abspath(os.path.expanduser(path))
-            return _PolicySpec(full, path)
+            spec = self._specs.get(full)
+            if spec is None:
+                spec = self._specs[full] = _PolicySpec(full, path)
+            return spec
         if self._active is not None:
             return self._active
         if self.policy:
@@ -494,13 +505,13 @@ class SentinelMagics(Magics):
     # -- dry runs ----------------------------------------------------------------------------------------------
     def _dry_session(self, spec: _PolicySpec | None, name: str) -> _DrySession:
         key = (spec.key if spec else "<verifier>", name)
+        policy = spec.load() if spec is not None else None  # a changed file is read (and checked) again
         sess = self._sessions.get(key)
-        if sess is None:
-            engine = None if spec is None else spec.load().new_session(session_id=name)
-            sess = _DrySession(name, spec.label if spec else "built-in verifier", engine)
+        if sess is None or sess.policy is not policy:
+            # New session, or the policy file changed: the session follows the new rules (its taint restarts).
+            engine = None if policy is None else policy.new_session(session_id=name)
+            sess = _DrySession(name, spec.label if spec else "built-in verifier", engine, policy)
             self._sessions[key] = sess
-        elif spec is not None:
-            spec.load()  # a changed file is checked again (errors surface now)
         return sess
 
     def _verify_dry(self, sess: _DrySession, tool: str, args: dict[str, Any]) -> Any:
