@@ -139,11 +139,11 @@ def _session_factory(policy: Any) -> Callable[[], Any]:
     return make
 
 
-def evaluate(defence: Any, frame: pd.DataFrame, *, progress: bool = False) -> pd.DataFrame:
-    """Run ``defence`` on every call of ``frame``; one verdict row per item, recorder schema plus item columns.
+def evaluate(verifier_or_policy: Any, frame: pd.DataFrame, *, progress: bool = False) -> pd.DataFrame:
+    """Run the defence on every item of ``frame``; one verdict row per item, recorder schema plus item columns.
 
-    ``defence`` is a ``Verifier`` (each independent item, and each trace, gets its own session id, so a long run
-    is never rate limited), a ``Policy`` (each trace runs in one engine session in step order, with
+    ``verifier_or_policy`` is a ``Verifier`` (each independent item, and each trace, gets its own session id,
+    so a long run is never rate limited), a ``Policy`` (each trace runs in one engine session in step order, with
     ``session.record`` after each call; independent items get fresh sessions), or a callable
     ``fn(row) -> Verdict`` (e.g. an output scanner for ``kind == "output"`` rows), or a mapping of those keyed
     by the ``suite`` column (else ``dataset``), e.g. ``agentdojo_policies()``.
@@ -152,7 +152,7 @@ def evaluate(defence: Any, frame: pd.DataFrame, *, progress: bool = False) -> pd
         raise TypeError("evaluate() needs a DataFrame from sentinel_lab.datasets.load()")
     update, close = _progress(len(frame), progress, "evaluate")
     try:
-        return _evaluate(defence, frame, update)
+        return _evaluate(verifier_or_policy, frame, update)
     finally:
         close()
 

@@ -173,12 +173,13 @@ def test_policy_values_come_from_the_default_environments(cache: Path) -> None:
 def test_cli_prints_the_targets(cache: Path) -> None:
     env = dict(os.environ, SENTINEL_LAB_CACHE=str(cache))
     proc = subprocess.run(
-        [sys.executable, "-m", "sentinel_lab._cli", "eval", "agentdojo", "--no-progress"],
+        [sys.executable, "-m", "sentinel_lab._cli", "eval", "agentdojo", "--no-progress", "--misses", "5"],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "[PASS] calls_blocked" in proc.stdout and "[PASS] traces_utility" in proc.stdout
     assert "injection_task_6" in proc.stdout  # the empty ground truth is named
+    assert "missed attacks (" in proc.stdout and "false positives (" in proc.stdout
     proc = subprocess.run(
         [sys.executable, "-m", "sentinel_lab._cli", "eval", "agentdojo", "--json", "--kind", "calls"],
         capture_output=True, text=True, env=env, timeout=300,

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--path", help="data location (InjecAgent: its data/ folder; corpora: datasets/ folder)")
     parser.add_argument("--setting", default="base", help="InjecAgent setting: base or enhanced")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--misses", type=int, default=0, metavar="N", help="also list up to N missed attacks and false positives"
+    )
 
 
 def _defence(args: argparse.Namespace, dataset: str) -> tuple[Any, str]:
@@ -131,6 +134,26 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def _misses(results: pd.DataFrame, limit: int, harmful_only: bool) -> list[str]:
+    """Up to ``limit`` missed attacks and false positives, one line each."""
+    detected = results["decision"].astype(str) != "allow"
+    attack = results["label"].astype(str) == "attack"
+    benign = results["label"].astype(str) == "benign"
+    if harmful_only:
+        attack &= results["harmful"].astype(bool)
+    lines: list[str] = []
+    for title, mask in (("missed attacks", attack & ~detected), ("false positives", benign & detected)):
+        rows = results[mask]
+        if rows.empty:
+            continue
+        lines.append(f"{title} ({len(rows)}):")
+        for r in rows.head(limit).itertuples():
+            why = f" -> {r.policy}: {r.reason}" if title == "false positives" else ""
+            lines.append(f"  {r.id} {r.tool} {str(r.args)[:100]}{why}")
+        lines.append("")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print; exit 0, or 1 when an AgentDojo target is missed, 2 on bad input."""
     from sentinel_lab.evaluation import detection_report, evaluate, trace_summary
@@ -176,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
                 note = f"note: injection tasks with an empty ground truth (no attack calls): {', '.join(empty)}"
                 if note not in text:
                     text += [note, ""]
+            if args.misses > 0 and not args.json:
+                text += _misses(results, args.misses, harmful)
             out["results"][label] = part
         failed = False
         if targets:
