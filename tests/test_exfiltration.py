@@ -6,6 +6,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sentinel_lab._analysis import analyse
 from sentinel_lab._analysis._secrets import find_secrets, has_secret, redact
@@ -400,3 +402,25 @@ def test_benign_path_is_cheap() -> None:
     for _ in range(2000):
         check(a, S)
     assert (time.perf_counter() - t0) / 2000 < 50e-6
+
+
+_URLISH = st.sampled_from(
+    ["http://", "https://", "://", "[::ffff:", "0x7f.", "@", "\\", "%2e", "$(", "`", "|", "<", ">", "~/.ssh/id_rsa",
+     "AKIA", "-----BEGIN ", "PRIVATE KEY", "=", "\n", ":", "/dev/tcp/", "curl -d @", "nc ", "webhook.site", "."]
+)  # fmt: skip
+_TEXT = st.lists(st.one_of(_URLISH, st.text(max_size=8)), max_size=12).map("".join)
+_ARGS = st.recursive(
+    st.one_of(_TEXT, st.integers(), st.none(), st.booleans()),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_TEXT, inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tool=st.sampled_from(["bash", "fetch_url", "send_email", "http_request", "x"]), args=_ARGS)
+def test_checks_never_raise_on_odd_input(tool: str, args: Any) -> None:
+    from sentinel_lab._checks.internal_access import check as ia_check
+
+    a = analyse(tool, {"v": args, "url": args, "command": args} if not isinstance(args, dict) else args)
+    for v in check(a, S) + ia_check(a, S):
+        assert v.policy in ("data_exfiltration", "internal_access") and v.severity in ("critical", "high")
