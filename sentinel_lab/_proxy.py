@@ -684,6 +684,9 @@ class Proxy:
             await self.client.drain(2.0)
             self._reap()
             self.watchdog.disarm()
+            for fd in (self.client_in, self.client_out):  # leave the caller's stdio as we found it
+                with contextlib.suppress(OSError, ValueError):
+                    os.set_blocking(fd, True)
         return code
 
     def _on_signal(self, sig: int) -> None:
@@ -982,7 +985,8 @@ class Proxy:
         result = msg.get("result")
         if method == "tools/call":
             self._tools_call_result(msg, entry, result)
-        elif method == "tools/list" and type(result) is dict:
+            return
+        if method == "tools/list" and type(result) is dict:
             self._tools_list_result(result)
         elif method in ("initialize", "server/discover") and type(result) is dict:
             meta = result.get("_meta")
@@ -995,17 +999,23 @@ class Proxy:
         self._send_client(msg)
 
     def _tools_call_result(self, msg: dict[str, Any], entry: _Pending, result: Any) -> None:
+        """Spotlight, scan (before forwarding in block mode, after it in flag mode), then record the call."""
         is_result = type(result) is dict
+        texts = spotlight_result(result, wrap_texts=self.opts.spotlight) if is_result else []
+        scan_first = self.scan is not None and texts and self.opts.scan_output == "block"
+        if scan_first:
+            self._scan_output(msg, entry, texts)
+        self._send_client(msg)
+        if self.scan is not None and texts and not scan_first:
+            self._scan_output(msg, entry, texts)
         ok = is_result and not result.get("isError") and "error" not in msg
         try:
             self.session.record(entry.tool, entry.args, ok=ok)
         except Exception as exc:
             _log(f"policy session failed to record {entry.tool}: {exc}")
-        if not is_result:
-            return
-        texts = spotlight_result(result, wrap_texts=self.opts.spotlight)
-        if self.scan is None or not texts:
-            return
+
+    def _scan_output(self, msg: dict[str, Any], entry: _Pending, texts: list[str]) -> None:
+        assert self.scan is not None
         findings: list[Any] = []
         for text in texts:
             try:

@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="Ed25519 signing key: a PEM file or 64 hex digits (default: $SENTINEL_AUDIT_KEY, else generated)",
     )
+    parser.add_argument("--audit-fsync", action="store_true", help="fsync the audit log after every record")
     parser.add_argument(
         "--require-session",
         action="store_true",
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         from sentinel_lab._audit import AuditLog
 
         try:
-            audit = AuditLog(args.audit, key=args.audit_key)
+            audit = AuditLog(args.audit, key=args.audit_key, fsync=args.audit_fsync)
         except AuditError as exc:
             print(f"sentinel-lab proxy: {exc}", file=sys.stderr)
             return 2
