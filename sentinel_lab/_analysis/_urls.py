@@ -1053,25 +1053,29 @@ def _scan_bare(t: Text, v: str, context: str, loose: bool, col: _Collector) -> N
         if _address_like(parts, s, strict=not loose):
             col.add(t, s, parts, context)
         return
-    # command / code text: only when it talks to the network at all
+    # command / code text: only tokens that could be addresses, and only when the text talks to the network
     low = v.lower()
-    if not any(w in low for w in _NET_WORDS):
+    hinted = any(h in low for h in _LOOPBACK_HINTS)
+    if _DIGITS.isdisjoint(v) and not hinted:
         return
-    if not any(c.isdigit() for c in v) and not any(h in low for h in _LOOPBACK_HINTS):
+    cands = [
+        tok
+        for tok in v.translate(_TOKEN_SEP).split()
+        if (not _DIGITS.isdisjoint(tok) or (hinted and any(h in tok.lower() for h in _LOOPBACK_HINTS)))
+        and "://" not in tok
+        and not (tok.isdigit() and len(tok) < 8)
+        and (not tok.startswith("-") or "/dev/" in tok)
+    ]
+    if not cands or not any(w in low for w in _NET_WORDS):
         return
-    count = 0
-    for tok in v.translate(_TOKEN_SEP).split():
-        if count >= MAX_PER_VARIANT:
-            break
-        if "://" in tok or (tok.startswith("-") and "/dev/" not in tok):
-            continue
-        if not any(c.isdigit() for c in tok) and "[" not in tok and not any(h in tok for h in _LOOPBACK_HINTS):
-            continue
+    for tok in cands[: MAX_PER_VARIANT * 4]:
         parts = _bare_parts(tok)
         if parts is None or not _address_like(parts, tok, strict=True):
             continue
         col.add(t, tok, parts, "command")
-        count += 1
+
+
+_DIGITS = frozenset("0123456789")
 
 
 def _value_host_hint(s: str) -> bool:
