@@ -156,3 +156,40 @@ def test_recorder_listener_errors_do_not_escape_and_threads_are_safe() -> None:
     rec.remove_listener(boom)
     rec.append(Verdict(allowed=True))
     assert len(seen) == 800
+
+
+def test_recorder_attaches_to_an_sdk_client() -> None:
+    import anyio
+
+    from sentinel_lab._exceptions import PolicyViolation
+
+    class FakeClient:
+        session_id = "1.abc.def"
+
+        async def execute_tool(self, name: str, args: dict[str, Any] | None = None) -> str:
+            if name == "bad":
+                raise PolicyViolation(Verdict(allowed=False, violations=(Violation("static_rules", "denied"),)))
+            return f"ran {name}"
+
+        call_tool = execute_tool
+
+    rec = Recorder()
+    client = FakeClient()
+    rec.attach(client)
+
+    async def use() -> None:
+        assert await client.execute_tool("good", {"x": 1}) == "ran good"
+        with pytest.raises(PolicyViolation):
+            await client.call_tool("bad", {})
+
+    anyio.run(use)
+    frame = rec.frame()
+    assert frame["tool"].tolist() == ["good", "bad"]
+    assert frame["decision"].tolist() == ["allow", "block"]
+    assert frame["source"].tolist() == ["sdk", "sdk"]
+    assert frame["session"].tolist() == ["1.abc.def", "1.abc.def"]
+    assert frame["policy"].tolist() == ["", "static_rules"]
+    assert json.loads(frame["args"].iloc[0]) == {"x": 1}
+    rec.detach(client)
+    anyio.run(client.execute_tool, "good")
+    assert len(rec) == 2

@@ -20,6 +20,7 @@ Schema (in column order)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -228,32 +229,90 @@ class Recorder:
         with self._lock, suppress(ValueError):
             self._listeners.remove(fn)
 
-    def attach(self, verifier: Any, source: str = "api") -> Callable[[Any], None]:
-        """Record every verdict ``verifier`` makes from now on (via its ``on_verdict`` list)."""
-        hooks = getattr(verifier, "on_verdict", None)
-        if hooks is None:
-            raise TypeError(f"{type(verifier).__name__} has no on_verdict callback list to attach to")
-        key = id(verifier)
+    def attach(self, target: Any, source: str | None = None) -> Callable[[Any], None]:
+        """Record every verdict ``target`` makes from now on.
+
+        ``target`` is a ``Verifier`` (or anything with an ``on_verdict`` callback list; source ``api``) or an SDK
+        client with ``execute_tool`` (source ``sdk``): its calls are recorded, denials from the
+        ``PolicyViolation`` verdict and allowed calls as ``allow``.
+        """
+        key = id(target)
         existing = self._hooks.get(key)
-        if existing is not None and existing[0] is verifier:
+        if existing is not None and existing[0] is target:
             return existing[1]
+        hooks = getattr(target, "on_verdict", None)
+        if hooks is not None:
+
+            def hook(verdict: Any) -> None:
+                self.append(verdict, source or "api")
+
+            hooks.append(hook)
+            self._hooks[key] = (target, hook)
+            return hook
+        if callable(getattr(target, "execute_tool", None)):
+            hook = self._wrap_client(target, source or "sdk")
+            self._hooks[key] = (target, hook)
+            return hook
+        raise TypeError(f"{type(target).__name__} has neither an on_verdict list nor execute_tool to attach to")
+
+    def _wrap_client(self, client: Any, source: str) -> Callable[[Any], None]:
+        from types import MappingProxyType
+
+        from sentinel_lab._exceptions import PolicyViolation
+        from sentinel_lab._verdict import Verdict
+
+        original = client.execute_tool
 
         def hook(verdict: Any) -> None:
             self.append(verdict, source)
 
-        hooks.append(hook)
-        self._hooks[key] = (verifier, hook)
+        async def execute_tool(name: str, args: Mapping[str, Any] | None = None) -> Any:
+            t0 = time.perf_counter()
+            try:
+                result = await original(name, args)
+            except PolicyViolation as exc:
+                verdict = exc.verdict
+                if dataclasses.is_dataclass(verdict):
+                    verdict = dataclasses.replace(
+                        verdict,
+                        tool=verdict.tool or name,
+                        args=verdict.args or MappingProxyType(dict(args or {})),
+                        session_id=verdict.session_id or str(getattr(client, "session_id", "") or ""),
+                        at=verdict.at or time.time(),
+                        elapsed_us=verdict.elapsed_us or (time.perf_counter() - t0) * 1e6,
+                    )
+                hook(verdict)
+                raise
+            hook(
+                Verdict(
+                    allowed=True,
+                    tool=name,
+                    args=MappingProxyType(dict(args or {})),
+                    session_id=str(getattr(client, "session_id", "") or ""),
+                    at=time.time(),
+                    elapsed_us=(time.perf_counter() - t0) * 1e6,
+                )
+            )
+            return result
+
+        client.execute_tool = execute_tool
+        client.call_tool = execute_tool
         return hook
 
-    def detach(self, verifier: Any) -> None:
-        """Stop recording ``verifier``'s verdicts."""
-        entry = self._hooks.pop(id(verifier), None)
+    def detach(self, target: Any) -> None:
+        """Stop recording ``target``'s verdicts."""
+        entry = self._hooks.pop(id(target), None)
         if entry is None:
             return
-        hooks = getattr(verifier, "on_verdict", None)
+        hooks = getattr(target, "on_verdict", None)
         if hooks is not None:
             with suppress(ValueError):
                 hooks.remove(entry[1])
+            return
+        for name in ("execute_tool", "call_tool"):
+            if name in getattr(target, "__dict__", {}):
+                with suppress(AttributeError):
+                    delattr(target, name)
 
     def clear(self) -> None:
         """Forget every recorded verdict (attached verifiers stay attached)."""
