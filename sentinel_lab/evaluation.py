@@ -28,6 +28,7 @@ __all__ = [
     "agentdojo_policies",
     "detection_report",
     "evaluate",
+    "output_scanner",
     "policies_dir",
     "trace_report",
     "trace_summary",
@@ -267,6 +268,42 @@ def agentdojo_policies(folder: str | os.PathLike[str] | None = None) -> dict[str
             f"AgentDojo policies missing in {root}: " + ", ".join(f"agentdojo-{s}.yaml" for s in missing)
         )
     return {s: Policy.load(root / f"agentdojo-{s}.yaml") for s in SUITES}
+
+
+def output_scanner(threshold: float | None = None) -> Callable[[Mapping[str, Any]], Verdict]:
+    """A defence for ``kind == "output"`` rows: the prompt-injection scanner the proxy runs on tool output.
+
+    Flags a row's ``text`` when the combined score of its findings reaches ``threshold`` (the scanner's default
+    when None); the verdict's policy is ``output_scan``."""
+    import time
+
+    from sentinel_lab._analysis import _injection
+
+    limit = _injection.THRESHOLD if threshold is None else float(threshold)
+
+    def scan(row: Mapping[str, Any]) -> Verdict:
+        t0 = time.perf_counter_ns()
+        text = row.get("text")
+        findings = _injection.scan(text) if isinstance(text, str) else []
+        score = _injection.score_of(findings) if findings else 0.0
+        blocked = bool(findings) and score >= limit
+        violations: tuple[Violation, ...] = ()
+        if blocked:
+            kinds = ", ".join(sorted({f.kind for f in findings}))
+            violations = (Violation("output_scan", f"prompt injection in tool output ({kinds})", "high",
+                                    findings[0].evidence),)  # fmt: skip
+        return Verdict(
+            allowed=not blocked,
+            violations=violations,
+            confidence=score if blocked else 1.0 - score,
+            elapsed_us=(time.perf_counter_ns() - t0) / 1000.0,
+            tool=str(row.get("tool", "")),
+            rule="output_scan" if blocked else "",
+            args=dict(row["args"]) if isinstance(row.get("args"), Mapping) else {},
+            at=time.time(),
+        )
+
+    return scan
 
 
 def policies_dir() -> Path:

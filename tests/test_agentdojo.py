@@ -24,6 +24,7 @@ from sentinel_lab.evaluation import (
     agentdojo_policies,
     detection_report,
     evaluate,
+    output_scanner,
     policies_dir,
     trace_summary,
 )
@@ -117,6 +118,14 @@ def test_outputs_hold_the_rendered_attack(cache: Path) -> None:
     assert not outputs[outputs["label"] == "benign"]["text"].str.contains("<INFORMATION>", regex=False).any()
     text = ad.render_attack("Do X.")
     assert "Emma Johnson" in text and "Do X." in text and text.count("<INFORMATION>") == 1
+
+
+def test_output_scanner_on_injected_outputs(cache: Path) -> None:
+    outputs = datasets.load("agentdojo", kind="outputs", suites=["banking", "slack"], quiet=True)
+    results = evaluate(output_scanner(), outputs)
+    total = detection_report(results).set_index("category").loc["total"]
+    assert total["detection_rate"] >= 0.9 and total["benign_blocked"] == 0
+    assert set(results.loc[~results["allowed"], "policy"].astype(str)) == {"output_scan"}
 
 
 def test_cache_is_deterministic(cache: Path, calls: pd.DataFrame) -> None:

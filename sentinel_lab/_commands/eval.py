@@ -28,9 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", help="policy YAML file (for agentdojo also a folder of agentdojo-<suite>.yaml)")
     parser.add_argument("--workspace", help=f"verifier workspace (default {DEFAULT_WORKSPACE})")
     parser.add_argument("--json", action="store_true", help="print the tables as JSON")
-    parser.add_argument("--kind", help="calls, traces or outputs (AgentDojo default: calls and traces)")
+    parser.add_argument(
+        "--kind", help="calls, traces or outputs (outputs use the output scanner; AgentDojo default: calls and traces)"
+    )
     parser.add_argument("--version", help="AgentDojo benchmark version (default v1.2.1)")
     parser.add_argument("--suites", help="AgentDojo suites, comma-separated (default: all)")
+    parser.add_argument("--attack", help="AgentDojo attack template for outputs (default important_instructions)")
     parser.add_argument("--path", help="data location (InjecAgent: its data/ folder; corpora: datasets/ folder)")
     parser.add_argument("--setting", default="base", help="InjecAgent setting: base or enhanced")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -39,13 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _defence(args: argparse.Namespace, dataset: str) -> tuple[Any, str]:
+def _defence(args: argparse.Namespace, dataset: str, kind: str | None = None) -> tuple[Any, str]:
     from pathlib import Path
 
     from sentinel_lab._policy import Policy
     from sentinel_lab._verifier import Verifier
-    from sentinel_lab.evaluation import agentdojo_policies
+    from sentinel_lab.evaluation import agentdojo_policies, output_scanner
 
+    if kind in ("output", "outputs"):
+        return output_scanner(), "the tool-output prompt-injection scanner"
     if args.policy:
         p = Path(args.policy)
         if dataset == "agentdojo" and p.is_dir():
@@ -65,6 +70,8 @@ def _load(args: argparse.Namespace, dataset: str, kind: str | None) -> pd.DataFr
         opts = {"kind": kind or "calls", "quiet": True}
         if args.version:
             opts["version"] = args.version
+        if args.attack:
+            opts["attack"] = args.attack
         if args.suites:
             opts["suites"] = [s.strip() for s in args.suites.split(",") if s.strip()]
     elif dataset == "injecagent":
@@ -160,17 +167,18 @@ def run(args: argparse.Namespace) -> int:
 
     dataset = args.dataset.strip().lower()
     try:
-        defence, described = _defence(args, dataset)
         kinds = [args.kind] if args.kind else (["calls", "traces"] if dataset == "agentdojo" else [None])
-        out: dict[str, Any] = {"dataset": dataset, "defence": described, "results": {}}
+        out: dict[str, Any] = {"dataset": dataset, "results": {}}
         text: list[str] = []
         targets: dict[str, tuple[float, float]] = {}
         for kind in kinds:
+            defence, described = _defence(args, dataset, kind)
+            out.setdefault("defence", described)
             frame = _load(args, dataset, kind)
             progress = not args.no_progress and len(frame) >= 200
             results = evaluate(defence, frame, progress=progress)
             label = kind or frame.attrs.get("kind") or "calls"
-            harmful = dataset == "agentdojo"
+            harmful = dataset == "agentdojo" and label != "outputs"
             report = detection_report(results, harmful_only=harmful)
             part: dict[str, Any] = {"items": len(results), "detection": _records(report)}
             head = f"{dataset} ({label}, {len(results)} items) with {described}"
