@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sentinel_lab._analysis import Analysis
+from sentinel_lab._analysis import Analysis, fold, normalize
 from sentinel_lab._analysis._shell import SHELLS, Command, posix_norm, split_options, write_targets
 from sentinel_lab._checks import Settings
 from sentinel_lab._verdict import Violation
@@ -486,9 +486,10 @@ def _sudoers_text(text: str) -> bool:
     n = 0
     while j >= 0 and n < 16:
         n += 1
-        line_start = low.rfind("\n", 0, j) + 1
-        line_end = low.find("\n", j)
-        line = low[line_start : line_end if line_end >= 0 else len(low)]
+        # a sudoers rule is one short line: look at most 200 characters either side of the match
+        line_start = max(low.rfind("\n", max(0, j - 200), j) + 1, j - 200, 0)
+        line_end = low.find("\n", j, j + 200)
+        line = low[line_start : line_end if line_end >= 0 else j + 200]
         compact = "".join(line.split())
         if "all=(" in compact or "all=nopasswd" in compact or compact.startswith(("%", "permitnopass")):
             return True
@@ -497,13 +498,19 @@ def _sudoers_text(text: str) -> bool:
 
 
 # --- non-shell forms ------------------------------------------------------------------------------------------
+def _clean(text: str) -> str:
+    t = text.strip()
+    return t.lower() if t.isascii() else fold(normalize(t)).strip()
+
+
 def _values(value: Any) -> list[str]:
+    """The string values of a role-like field, normalised (NFKC, look-alikes folded) and lower-cased."""
     if isinstance(value, str):
-        return [value.strip().lower()]
+        return [_clean(value)]
     if isinstance(value, (list, tuple)):
-        return [v.strip().lower() for v in value[:64] if isinstance(v, str)]
+        return [_clean(v) for v in value[:64] if isinstance(v, str)]
     if isinstance(value, Mapping):
-        return [str(k).strip().lower() for k in list(value)[:64]]
+        return [_clean(str(k)) for k in list(value)[:64]]
     return []
 
 
@@ -756,8 +763,12 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
         if t.is_key:
             continue
         f = t.folded
-        if ("nopasswd" in f or "permit nopass" in f) and any(_sudoers_text(v) for v in t.variants):
+        if ("nopasswd" in f or "permit nopass" in f) and _sudoers_text(t.norm):
             out.add("grants passwordless sudo (NOPASSWD)", "critical", t.norm)
+        for v in t.variants[1:]:
+            low = v.lower()
+            if ("nopasswd" in low or "permit nopass" in low) and _sudoers_text(v):
+                out.add("grants passwordless sudo (NOPASSWD)", "critical", v)
         key = t.key
         if "/" in f:
             _route_text(t, info, mutating, out)
