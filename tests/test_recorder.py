@@ -193,3 +193,33 @@ def test_recorder_attaches_to_an_sdk_client() -> None:
     rec.detach(client)
     anyio.run(client.execute_tool, "good")
     assert len(rec) == 2
+
+
+@pytest.mark.timeout(120)
+def test_recorder_records_a_real_sdk_session_through_the_proxy() -> None:
+    import sys
+    from pathlib import Path
+
+    import anyio
+
+    sdk = pytest.importorskip("sentinel_lab._sdk")
+    from sentinel_lab._exceptions import PolicyViolation
+
+    policy = Path(__file__).resolve().parents[1] / "policies" / "demo.yaml"
+    rec = Recorder()
+    client = sdk.Sentinel.start(upstream=f"{sys.executable} -m sentinel_lab.demo_server", policy=str(policy))
+    rec.attach(client)
+
+    async def use() -> None:
+        async with client:
+            await client.execute_tool("fetch_webpage", {"url": "https://status.acme.example"})
+            with pytest.raises(PolicyViolation):
+                await client.execute_tool("send_email", {"to": "a@b.example", "subject": "s", "body": "b"})
+
+    anyio.run(use)
+    frame = rec.frame()
+    assert frame["tool"].tolist() == ["fetch_webpage", "send_email"]
+    assert frame["decision"].tolist() == ["allow", "block"]
+    assert frame["policy"].tolist() == ["", "taint_rules"]
+    assert set(frame["source"]) == {"sdk"}
+    assert frame["session"].str.startswith("1.").all()  # the proxy's signed session id
