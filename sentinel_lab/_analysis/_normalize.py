@@ -198,7 +198,11 @@ def _as_text(raw: bytes) -> str | None:
         s = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return s if len(s) >= 4 and _printable_ratio(s) >= 0.95 and any(c.isalpha() for c in s) else None
+    if len(s) < 4 or not any(c.isalpha() for c in s[:256]):
+        return None
+    if s.isprintable():
+        return s
+    return s if _printable_ratio(s[:4096]) >= 0.95 else None
 
 
 def _b64(token: str) -> str | None:
@@ -228,14 +232,17 @@ def _hex(token: str) -> str | None:
 
 
 def _tokens(text: str) -> list[str]:
-    """Whitespace- and quote-separated tokens long enough to be an encoded payload."""
+    """Tokens long enough to be an encoded payload, split at whitespace, quotes, brackets and operators.
+
+    One negated character class with a lower bound: a failed attempt costs at most the short run it started
+    in, so the scan stays linear.
+    """
     if len(text) < _MIN_ENCODED:
         return []
-    cleaned = text.translate(_TOKEN_SPLIT)
-    return [t for t in cleaned.split() if len(t) >= _MIN_ENCODED]
+    return _TOKEN_RE.findall(text)
 
 
-_TOKEN_SPLIT = str.maketrans({c: " " for c in "'\"`()[]{}<>,;|&:!?*"})
+_TOKEN_RE = re.compile(r"[^\s'\"`()\[\]{}<>,;|&:!?*=]{" + str(_MIN_ENCODED) + ",}")
 
 
 def _escapes(text: str) -> str | None:
@@ -284,10 +291,20 @@ def decode_layers(text: str) -> list[str]:
             break
         add(nxt)
         cur = nxt
-    for base in [text, *found]:
+    # Encoded payloads: each distinct token tried once; all readable ones joined into a single reading, so
+    # a string of many payloads costs one extra variant, not one per payload.
+    tried: set[str] = set()
+    payloads: list[str] = []
+    for base in (text, cur) if cur is not text else (text,):  # as given, and fully unescaped
         for tok in _tokens(base):
-            add(_b64(tok))
-            add(_hex(tok))
+            if tok in tried:
+                continue
+            tried.add(tok)
+            decoded = _b64(tok) or _hex(tok)
+            if decoded is not None:
+                payloads.append(decoded)
+    if payloads:
+        add("\n".join(payloads))
     if len(text) >= 16:
         head = text[:4096].lower()
         if _ROT13_SIGNAL_RE.search(head) and not _SIGNAL_RE.search(head):
