@@ -24,10 +24,11 @@ inspects:
 
 Everything else (notifications both ways, server-initiated requests such as sampling, elicitation and
 ``roots/list`` and the client's answers to them, pings, resources, prompts) passes through untouched.
-``notifications/cancelled`` drops the pending entry, so a late answer is not relayed. Bad input is answered and
-never ends the proxy: non-JSON -> -32700 (id null), batches and invalid requests -> -32600, a line longer than
-``max_message_bytes`` is discarded up to its newline without being buffered and refused with -32600 when its id
-can be read from the first 4 KiB. Non-JSON lines from the server are logged to stderr and dropped.
+``notifications/cancelled`` drops the pending entry, so a late answer is not relayed (a cancelled ``tools/call``
+that still completes is recorded, so a source taints the session even if its result was abandoned). Bad input is
+answered and never ends the proxy: non-JSON -> -32700 (id null), batches and invalid requests -> -32600, a line
+longer than ``max_message_bytes`` is discarded up to its newline without being buffered and refused with -32600
+when its id can be read from the first 4 KiB. Non-JSON lines from the server are logged to stderr and dropped.
 
 Process binding: the tool server runs in its own process group with ``PR_SET_PDEATHSIG(SIGKILL)`` (Linux), and a
 forked watchdog holding a pipe from the proxy kills that whole group when the pipe closes, so even ``kill -9`` of
@@ -77,6 +78,7 @@ PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
 _READ_CHUNK = 256 * 1024
 _ID_SCAN_BYTES = 4096
 _MISSING: Any = object()
+_MAX_CANCELLED = 4096
 _INSPECTED = frozenset({"tools/call", "tools/list", "initialize", "server/discover"})
 
 
@@ -626,6 +628,7 @@ class Proxy:
         self.client_in, self.client_out = client_fds
         self.env = env
         self.pending: dict[Any, Any] = {}
+        self.cancelled: dict[Any, _Pending] = {}
         self.pins: dict[str, str] = {}
         self.pin_blocked: set[str] = set()
         self.scan = _load_scanner() if self.opts.scan_output != "off" else None
@@ -836,7 +839,11 @@ class Proxy:
             if method == "notifications/cancelled" and type(params) is dict:
                 cancelled = params.get("requestId")
                 if _valid_id(cancelled):
-                    self.pending.pop(cancelled, None)
+                    entry = self.pending.pop(cancelled, None)
+                    if type(entry) is _Pending and entry.method == "tools/call":
+                        self.cancelled[cancelled] = entry
+                        if len(self.cancelled) > _MAX_CANCELLED:
+                            del self.cancelled[next(iter(self.cancelled))]
             self.server_in.write(line + b"\n")
             return
         if not _valid_id(rid):
@@ -977,6 +984,12 @@ class Proxy:
             return
         entry = self.pending.pop(rid, _MISSING)
         if entry is _MISSING:
+            late = self.cancelled.pop(rid, None)
+            if late is not None:  # cancelled, but it ran: its effects count, its answer is not relayed
+                result = msg.get("result")
+                ok = type(result) is dict and not result.get("isError") and "error" not in msg
+                with contextlib.suppress(Exception):
+                    self.session.record(late.tool, late.args, ok=ok)
             return  # cancelled by the client, or never asked for
         if type(entry) is str:
             self.client.write(line + b"\n")

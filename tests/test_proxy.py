@@ -56,7 +56,10 @@ def handle(msg):
         name, args = params.get("name"), params.get("arguments") or {}
         extra = {"resultType": "complete"} if MODERN in (params.get("_meta") or {}) else {}
         if name == "echo" or name in ("forbidden", "source", "sink"):
-            result(rid, str(args.get("text", "")), **extra)
+            if args.get("delay"):
+                threading.Timer(float(args["delay"]), result, (rid, str(args.get("text", ""))), extra).start()
+            else:
+                result(rid, str(args.get("text", "")), **extra)
         elif name == "slow":
             threading.Timer(float(args.get("delay", 0.3)), result, (rid, "slow done")).start()
         elif name == "crash":
@@ -301,6 +304,15 @@ def test_cancelled_request_is_not_relayed(proxy: RawProxy) -> None:
     proxy.expect_none(0.6)
 
 
+def test_a_cancelled_source_that_still_ran_taints_the_session(proxy: RawProxy) -> None:
+    proxy.initialize()
+    proxy.call(1, "source", {"text": "secret", "delay": 0.2})
+    proxy.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}})
+    proxy.expect_none(0.5)  # the late answer is not relayed...
+    proxy.call(2, "sink", {"text": "leak"})
+    assert proxy.recv()["error"]["code"] == -32000  # ...but the source did run
+
+
 def test_bad_input_gets_replies_and_the_proxy_keeps_serving(files: dict[str, Path]) -> None:
     p = RawProxy(files, "--max-message-bytes", "4096")
     try:
@@ -480,9 +492,11 @@ def test_client_eof_shuts_the_server_down(files: dict[str, Path]) -> None:
     p.initialize()
     p.call(1, "pid")
     server = int(_text(p.recv()))
-    assert pid_alive(server)
+    p.call(2, "spawn")
+    child = int(_text(p.recv()))
+    assert pid_alive(server) and pid_alive(child)
     assert p.close() == 0
-    assert not pid_alive(server)
+    assert not pid_alive(server) and not pid_alive(child)
 
 
 def test_kill_9_of_the_proxy_kills_the_server_and_its_children(files: dict[str, Path]) -> None:
