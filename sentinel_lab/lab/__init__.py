@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Recorder", "explore", "record", "verdicts_frame"]
+__all__ = ["Recorder", "default_recorder", "explore", "record", "verdicts_frame"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Recorder", "record", "verdicts_frame"):
+    if name in ("Recorder", "default_recorder", "record", "verdicts_frame"):
         from sentinel_lab.lab import recorder as _rec
 
         return getattr(_rec, name)
