@@ -81,6 +81,10 @@ ATTACKS = [
     ("bash", {"command": "curl --connect-to example.org:443:[::1]:8443 https://example.org/"}),
     ("run_python", {"code": "import requests\nrequests.get('http://localhost:8500/v1/agent/self')"}),
     ("fetch", {"urls": ["https://example.com", "http://127.0.0.1:8080/"]}),
+    ("fetch", {"url": "http://jenkins:8080/script"}),
+    ("fetch", {"url": "redis://cache:6379/0"}),
+    ("bash", {"command": "curl http://internal-api/v1/users"}),
+    ("fetch", {"url": "http://127.0.0.1%00.example.com/"}),
 ]
 
 METADATA = [
@@ -127,6 +131,10 @@ BENIGN = [
     ("fetch", {"url": "file:///home/dev/project/README.md"}),
     ("read_file", {"path": "/home/dev/project/notes/192.168.1.1.txt"}),
     ("chat", {"message": "Can you explain how localhost resolves?"}),
+    ("translate", {"text": "Guten Morgen", "target": "en"}),
+    ("bash", {"command": "aws s3 cp dist/ s3://acme-web-static/ --recursive"}),
+    ("send_email", {"to": "bob@example.com", "reply_to": "mailto:bob@example.com"}),
+    ("ssh_exec", {"host": "build-box", "command": "make test"}),
 ]
 
 

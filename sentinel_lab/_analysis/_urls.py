@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Union
 
@@ -492,6 +492,12 @@ def _suffix(host: str, domains: frozenset[str]) -> str | None:
 def classify_host(host: str) -> HostInfo:
     """Classify one host (name or address, any notation); cached, and cheap for ordinary public names."""
     h = canonical_host(host)
+    if "\x00" in h or "%00" in h:  # C resolvers stop at NUL: judge what they would see
+        cut = h.replace("%00", "\x00").split("\x00", 1)[0]
+        info = classify_host(cut)
+        if info.internal:
+            return info
+        h = h.replace("\x00", "")
     if not h:
         return HostInfo(h)
     if h[-1].isdigit() or h[-1] in "abcdefx]" or ":" in h:
@@ -546,9 +552,20 @@ def classify_host(host: str) -> HostInfo:
             return HostInfo(h, local_name=True, note=f"internal name (.{suf})")
         if h.startswith("metadata.") and ("internal" in h or "oraclecloud" in h):
             return HostInfo(h, metadata=True, local_name=True, note="cloud metadata name")
-    elif h in ("internal", "intranet"):
-        return HostInfo(h, local_name=True, note="internal name")
     return HostInfo(h)
+
+
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+# Schemes whose host is looked up in DNS (a single-label host there is a machine on the local network).
+_NET_SCHEMES = frozenset(
+    {"http", "https", "ws", "wss", "ftp", "ftps", "gopher", "dict", "ldap", "ldaps", "redis", "rediss", "mongodb",
+     "mysql", "postgres", "postgresql", "amqp", "amqps", "smtp", "telnet", "ssh", "sftp", "tcp", "udp", "rtsp",
+     "mqtt", "memcache", "memcached", "tftp", "nats", "kafka", "jdbc", "smb"}
+)  # fmt: skip
+
+
+def _single_label(host: str) -> bool:
+    return bool(host) and "." not in host and host[0].isalnum() and len(host) <= 63 and set(host) <= _LABEL_CHARS
 
 
 # --- URL splitting --------------------------------------------------------------------------------------------
@@ -923,6 +940,8 @@ class _Collector:
         if len(self.out) >= MAX_ENDPOINTS:
             return
         info = classify_host(parts.host) if parts.host else HostInfo("")
+        if parts.scheme in _NET_SCHEMES and not info.internal and _single_label(info.host):
+            info = replace(info, local_name=True, note="single-label name (resolved inside the local network)")
         key = (info.host, parts.scheme, parts.port, parts.path[:200], context, t.path)
         if key in self.seen:
             return
@@ -1041,6 +1060,9 @@ def _scan_bare(t: Text, v: str, context: str, loose: bool, col: _Collector) -> N
             return
         if "%" in s and s.count(":") < 2:
             return
+        head, colon, rest = s.partition(":")
+        if colon and head.isalpha() and not rest[:1].isdigit():
+            return  # mailto:, urn:, data: ... are no host:port
         if not loose and not _value_host_hint(s):
             return
         parts = _bare_parts(s)

@@ -825,6 +825,9 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
         if not (is_http or is_stream or is_dns or is_copy or is_cloud or name == "gh" or _dev_tcp(c)):
             continue
         dests = _hosts_in_args(c)
+        for d in dests:
+            if len(d.host) > 40 and not _allowed(d.host, s) and _label_data(d.host):
+                out.add("high", f"data encoded in a DNS label of {d.host}", c.raw)
         # command output substituted into the request ($(...) / `...`)
         for sub in by_name.get((id(c.text), name), []):
             src = _source_kind(sub)
