@@ -35,9 +35,14 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sentinel_lab._analysis._normalize import fold, normalize
+from sentinel_lab._analysis._normalize import _CONFUSABLES, _INVISIBLE, fold, normalize
 
-__all__ = ["THRESHOLD", "Finding", "is_injection", "scan", "scan_folded", "score_of"]
+__all__ = ["THRESHOLD", "Finding", "is_injection", "prepare", "scan", "scan_folded", "score_of"]
+
+_INVISIBLE_CHARS = frozenset(chr(c) for c in _INVISIBLE)
+_DROP_INVISIBLE = dict.fromkeys(_INVISIBLE)
+_DROP_TAGS = dict.fromkeys(range(0xE0000, 0xE0080))
+_CONFUSABLE_CHARS = frozenset(chr(c) for c in _CONFUSABLES)
 
 #: Combined score at or above which a text counts as prompt injection.
 THRESHOLD = 0.5
@@ -475,6 +480,7 @@ _PUNCT = str.maketrans(
     {c: " " for c in "!\"#%&'()*+,-./:;<=>?[\\]^_`{|}~\u201c\u201d\u2018\u2019\u00ab\u00bb\u300c\u300d"}
 )
 _SENT = str.maketrans({c: "\n" for c in "!?;\u3002\uff01\uff1f\u061f\u0964"})
+_UNI_SENT = ("\u3002", "\uff01", "\uff1f", "\u061f", "\u0964")
 _BSENT = bytes((10 if chr(c) in "!?;" else c) for c in range(256))
 _QUOTE_CHARS = ('"', "'", "\u201c", "\u201d", "\u00ab", "\u00bb", "\u300c", "`")
 
@@ -538,6 +544,7 @@ def _disguise(tok: str) -> str | None:
 
 
 _SINGLES = frozenset("abcdefghijklmnopqrstuvwxyz")
+_UNI_PUNCT = ("\u201c", "\u201d", "\u2018", "\u2019", "\u00ab", "\u00bb", "\u300c", "\u300d", "\u3001", "\uff0c")
 
 
 def _tokens(sentence: str) -> tuple[list[str], bool]:
@@ -545,7 +552,11 @@ def _tokens(sentence: str) -> tuple[list[str], bool]:
     if sentence.isascii():
         raw = sentence.encode("ascii").translate(_BPUNCT).decode("ascii").split()
     else:
-        raw = sentence.translate(_PUNCT).split()
+        # ASCII bytes never occur inside a multi-byte UTF-8 sequence, so the byte table is safe here too
+        for q in _UNI_PUNCT:
+            if q in sentence:
+                sentence = sentence.replace(q, " ")
+        raw = sentence.encode("utf-8", "surrogatepass").translate(_BPUNCT).decode("utf-8", "replace").split()
     if not raw or ("".join(raw).isalpha() and len(_SINGLES.intersection(raw)) < 3):
         return raw, False  # plain words: nothing to undo
     out: list[str] = []
@@ -696,7 +707,7 @@ def _d_mode(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
         add("role", _ev(tokens, i - 1, i), 0.4)
     elif tok == "mode" and i > 0 and tokens[i - 1] in _MODE_BAD:
         if tokens[i - 1] in ("developer", "dev"):
-            add("role", _ev(tokens, i - 1, i), 0.45 if _MODEL_WORDS.isdisjoint(tokens) else 0.75)
+            add("role", _ev(tokens, i - 1, i), 0.75 if add.facts().model else 0.45)
         else:
             add("role", _ev(tokens, i - 1, i), 0.8)
     elif tok == "entwicklermodus" or " ".join(tokens[i + 1 : i + 3]).startswith(_MODE_NEXT):
@@ -791,7 +802,7 @@ def _d_send(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
         if (t in _SECRETS or t in _SECRET_FIRST) and _secret_at(tokens, j):
             sec = j
             break
-    dest = _has_dest(sentence, tokens)
+    dest = add.facts().dest
     if sec >= 0:
         add("exfiltration", _ev(tokens, i, sec + 1), 0.7 if dest else 0.4)
     elif dest and (_has(tokens, i + 1, i + 5, _BULK) >= 0 or _has(tokens, i + 1, i + 6, _DATA_WORDS) >= 0):
@@ -847,7 +858,7 @@ def _d_marker(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
         return
     else:
         pair = f"{tok} {nxt}"
-    colon = pair + ":" in sentence or pair + " :" in sentence or (i == 0 and n == 2 and tok != "system")
+    colon = nxt in add.facts().before_colon or (i == 0 and n == 2 and tok != "system")
     weight = 0.7 if colon else 0.4
     if tok in ("important", "urgent") and nxt in ("message", "notice"):
         weight = 0.5
@@ -880,7 +891,7 @@ def _d_address(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     n = len(tokens)
     tok = tokens[i]
     nxt = i + 1 if i + 1 < n and tokens[i + 1] in _AGENT_NOUNS else i
-    if tokens[nxt] + ":" in sentence:
+    if tokens[nxt] in add.facts().before_colon:
         # "AI assistant: ...", "AI agents: ...", "<!-- AI: ..." - a line speaking to the model
         add("address", _ev(tokens, i, nxt), 0.55)
     cue = _has(tokens, i - 3, i, _ADDRESS_CUES)
@@ -912,7 +923,7 @@ def _d_your_task(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     n = len(tokens)
     if i > 0 and tokens[i - 1] == "your" and i + 1 < n and tokens[i + 1] in _JOB_WORDS:
         after = tokens[i + 2] if i + 2 < n else ""
-        if after in ("is", "now", "will") or tokens[i + 1] + ":" in sentence:
+        if after in ("is", "now", "will") or tokens[i + 1] in add.facts().before_colon:
             add("marker", _ev(tokens, i - 1, i + 2), 0.6)
 
 
@@ -1008,42 +1019,128 @@ def _dispatch_table() -> dict[str, tuple[_Detector, ...]]:
 
 
 _DISPATCH = _dispatch_table()
+_KIND_OF: dict[_Detector, str] = {
+    _d_override: "override",
+    _d_you_now: "role",
+    _d_mode: "role",
+    _d_jailbreak: "role",
+    _d_act: "role",
+    _d_bound: "role",
+    _d_no_limits: "role",
+    _d_tell: "secrecy",
+    _d_without: "secrecy",
+    _d_hide: "secrecy",
+    _d_stealth: "secrecy",
+    _d_send: "exfiltration",
+    _d_phish: "exfiltration",
+    _d_leak: "prompt_leak",
+    _d_tool: "tool_call",
+    _d_following: "tool_call",
+    _d_marker: "marker",
+    _d_override_word: "marker",
+    _d_before: "marker",
+    _d_end: "marker",
+    _d_your_task: "marker",
+    _d_address: "address",
+    _d_apply: "role",
+    _d_stop: "override",
+}
 _VOCAB = frozenset(_DISPATCH) | _GATE | _OBJECTS | _STRONG_SCOPE | _SECRETS | _LIMITS
 
 
 def _sentence_findings(sentence: str, tokens: _Tokens, add: _Adder) -> None:
+    """Run the detectors started by each token. A detector reads only tokens[i-7:i+13] and the sentence's
+    facts, so once a sentence has made many calls, a window seen before is skipped: repeating a near-match a
+    million times costs one evaluation per distinct window."""
     get = _DISPATCH.get
+    saturated = add.saturated
+    calls = 0
+    memo: set[tuple[str, ...]] = set()
     for i, tok in enumerate(tokens):
         fns = get(tok)
         if fns:
+            calls += 1
+            if calls > 32:
+                key = tuple(tokens[i - 7 if i >= 7 else 0 : i + 13])
+                if key in memo:
+                    continue
+                memo.add(key)
             for fn in fns:
+                if saturated and _KIND_OF[fn] in saturated:
+                    continue
                 fn(tokens, i, sentence, add)
 
 
-class _Adder:
-    """Collects findings for one sentence, discounting discussion (see module docstring)."""
+_WORD_EDGE = "!\"#%&'()*+,-./;<=>?[\\]^_`{|}~"
 
-    __slots__ = ("damp", "disguised", "out", "sentence")
+
+class _Facts:
+    """Facts about one sentence that several detectors need, computed once (keeps the scan linear)."""
+
+    __slots__ = ("before_colon", "dest", "model")
+
+    def __init__(self, sentence: str, tokens: _Tokens) -> None:
+        self.dest = _has_dest(sentence, tokens)
+        self.model = not _MODEL_WORDS.isdisjoint(tokens)
+        words: set[str] = set()
+        if ":" in sentence:
+            for piece in sentence.split(":")[:-1]:
+                tail = piece[-48:].rsplit(None, 1)
+                if tail:
+                    words.add(tail[-1].strip(_WORD_EDGE))
+        self.before_colon = words
+
+
+class _Adder:
+    """Collects the findings of one text, sentence by sentence, discounting discussion (see module docstring)."""
+
+    __slots__ = ("_damp", "_facts", "disguised", "out", "saturated", "sentence", "tokens")
 
     def __init__(self, out: dict[str, Finding]) -> None:
         self.out = out
-        self.damp = 1.0
+        self.sentence = ""
+        self.tokens: _Tokens = []
         self.disguised = False
-        self.sentence = ""  # set while a sentence is scanned; its discussion factor is computed on first need
+        self._damp: float | None = 1.0  # None: not computed yet for this sentence
+        self._facts: _Facts | None = None
+        self.saturated: set[str] = set()  # kinds already at their strongest: their detectors are skipped
+
+    def start(self, sentence: str, tokens: _Tokens, disguised: bool) -> None:
+        """Begin a sentence: its facts and discussion factor are computed on first need."""
+        self.sentence = sentence
+        self.tokens = tokens
+        self.disguised = disguised
+        self._damp = None
+        self._facts = None
+
+    def stop(self) -> None:
+        self.sentence = ""
+        self.tokens = []
+        self.disguised = False
+        self._damp = 1.0
+        self._facts = None
+
+    def facts(self) -> _Facts:
+        if self._facts is None:
+            self._facts = _Facts(self.sentence, self.tokens)
+        return self._facts
 
     def __call__(self, kind: str, evidence: str, score: float) -> None:
         if kind in _DAMPABLE:
-            if self.sentence:
-                self.damp = _discussion_factor(self.sentence)
-                self.sentence = ""
-            score *= self.damp
+            if self._damp is None:
+                self._damp = _discussion_factor(self.sentence)
+            score *= self._damp
         if self.disguised:
             score = min(0.99, score * DISGUISE_BONUS)
         prev = self.out.get(kind)
         if prev is None or score > prev.score:
             self.out[kind] = Finding(kind, evidence, round(score, 3))
+            if score >= SATURATED:
+                self.saturated.add(kind)
 
 
+#: A kind whose finding reaches this score is not looked for again in the same text.
+SATURATED = 0.85
 _DAMPABLE = frozenset({"override", "role", "fake_turn", "marker", "prompt_leak", "tool_call"})
 
 
@@ -1104,10 +1201,14 @@ def _turns(s: str, add: _Adder) -> None:
                 add("fake_turn", marker, score)
     if ":" in s or "#" in s or "[" in s or "(" in s:
         roles: set[str] = set()
+        labelled = 0
         for line in s.split("\n"):
             ls = line.lstrip(" \t>*-_|<!")
             if not ls.startswith(_LABEL_PREFIXES):
                 continue
+            labelled += 1
+            if labelled > 64:
+                break  # enough labels seen (and recorded): the rest cannot change the outcome
             for label, score in _LINE_LABELS:
                 if ls.startswith(label):
                     add("fake_turn", label, score)
@@ -1199,7 +1300,13 @@ def scan_folded(s: str) -> list[Finding]:
     if not s.isascii():
         _cjk(s, add)
     s = s.replace("\u2019", "'").replace("n't", " not").replace(". ", "\n").replace(".\t", "\n")
-    s = s.encode("ascii").translate(_BSENT).decode("ascii") if s.isascii() else s.translate(_SENT)
+    if s.isascii():
+        s = s.encode("ascii").translate(_BSENT).decode("ascii")
+    else:
+        for mark in _UNI_SENT:
+            if mark in s:
+                s = s.replace(mark, "\n")
+        s = s.encode("utf-8", "surrogatepass").translate(_BSENT).decode("utf-8", "replace")
     for sentence in s.split("\n"):
         if len(sentence) < 4:
             continue
@@ -1211,19 +1318,29 @@ def scan_folded(s: str) -> list[Finding]:
             if long_words:
                 _compact_all(tokens, add)
             continue
-        add.disguised = disguised
-        add.sentence = sentence
-        add.damp = 1.0
+        add.start(sentence, tokens, disguised)
         head = sentence.lstrip(" \t*#>-_[(<!")
         if head.startswith(_HEAD_MARKERS):
             add("marker", head[:24], 0.5)
         _sentence_findings(sentence, tokens, add)
         if long_words:
             _compact_all(tokens, add)
-        add.sentence = ""
-        add.damp = 1.0
-        add.disguised = False
+        add.stop()
     return sorted(found.values(), key=lambda f: -f.score)
+
+
+def prepare(text: str) -> str:
+    """NFKC, invisible and tag characters dropped, lower case, look-alike letters folded: the form
+    ``scan_folded`` expects (the analysis's ``Text.folded``); quick on long text that needs little of it."""
+    if text.isascii():
+        return text.lower()
+    t = unicodedata.normalize("NFKC", text)
+    if not _INVISIBLE_CHARS.isdisjoint(t):
+        t = t.translate(_DROP_INVISIBLE)
+    if max(t) >= "\U000e0000":
+        t = t.translate(_DROP_TAGS)
+    t = t.lower()
+    return t if t.isascii() or _CONFUSABLE_CHARS.isdisjoint(t) else fold(t)
 
 
 def scan(text: str) -> list[Finding]:
@@ -1231,7 +1348,7 @@ def scan(text: str) -> list[Finding]:
     characters allowed), strongest first. Independent of the analysis, so tool output can be scanned too."""
     if not isinstance(text, str):
         return []
-    return scan_folded(fold(normalize(text)))
+    return scan_folded(prepare(text))
 
 
 def score_of(findings: Iterable[Finding]) -> float:
