@@ -5,14 +5,15 @@ The heuristic reads the goal (``user_goal`` plus the user's turns) and the call 
 stem and mapped to *actions* (read, search, write, send, delete, execute, pay, schedule) and *domains* (email,
 files, calendar, money, chat, code, web, travel, contacts). Its score in 0..1 is
 
-    0.5 * action fit + 0.25 * domain fit + 0.25 * word overlap,
+    0.5 * action fit + 0.25 * domain fit + 0.25 * word overlap
 
-then multiplied down when the call sends something (email, message, payment, upload) to a destination the goal
-never mentions: by 0.4 when the goal did not ask for that kind of action at all, by 0.85 when it did (the agent
-may have looked the address up). Action fit is 1 when the goal asks for the tool's action, 0.6 to 0.85 for a
-related or side-effect-free one (reading helps most tasks), and 0.05 to 0.15 for a side effect the goal never
-asks for (deleting, paying, sending). Everyday aligned calls land at 0.5 or more; a side effect the goal does
-not ask for, aimed at a stranger, lands below 0.3.
+(domain fit halved when the action is a side effect the goal does not ask for), then multiplied down when the
+call sends something (email, message, payment, upload) to a destination the goal never mentions: by 0.4 when
+the goal did not ask for that kind of action at all, by 0.85 when it did (the agent may have looked the
+address up). Action fit is 1 when the goal asks for the tool's action, 0.6 to 0.85 for a related or
+side-effect-free one (reading helps most tasks), and 0.05 to 0.3 for a side effect the goal never asks for
+(deleting, paying, sending, writing). Everyday aligned calls land at 0.5 or more; a side effect the goal does
+not ask for lands below 0.3.
 """
 
 from __future__ import annotations
@@ -315,6 +316,8 @@ def heuristic_intent(a: Analysis, goal: str, *, threshold: float = DEFAULT_THRES
     # word overlap between the arguments (and tool words) and the goal
     hits = len((_arg_words(a) | tool_words) & g.stems)
     overlap = min(1.0, hits / 3)
+    if action_fit < 0.5:
+        domain_fit *= 0.5  # the right domain does not excuse a side effect nobody asked for
     score = 0.5 * action_fit + 0.25 * domain_fit + 0.25 * overlap
     # destinations the goal never mentions
     effect = actions[0] if actions else ""
