@@ -162,7 +162,10 @@ def sniff_id(prefix: bytes) -> Any:
 
 
 class _LineReader:
-    """Reads newline-delimited messages from a non-blocking fd, refusing lines over ``limit`` bytes unbuffered."""
+    """Reads newline-delimited messages from a non-blocking fd, refusing lines over ``limit`` bytes unbuffered.
+
+    ``on_line`` gets each line with its trailing newline, so a message forwarded unchanged is written as is.
+    """
 
     def __init__(
         self,
@@ -210,10 +213,10 @@ class _LineReader:
             data = b""
         if not data:
             if self.parts and not self.discarding:
-                line = b"".join(self.parts)
+                line = b"".join(self.parts) + b"\n"
                 self.parts.clear()
                 self.size = 0
-                if line.strip():
+                if not line.isspace():
                     self.on_line(line)
             self.stop()
             self.on_eof()
@@ -243,14 +246,14 @@ class _LineReader:
                     self.parts.append(rest)
                     self.size += len(rest)
                 return
-            seg = data[start:nl]
+            seg = data[start : nl + 1]  # the line with its newline (the whole chunk, uncopied, in the common case)
             start = nl + 1
             if self.discarding:
                 self.discarding = False
-                self.on_oversize(self.prefix, self.discarded + len(seg))
+                self.on_oversize(self.prefix, self.discarded + len(seg) - 1)
                 self.prefix = b""
                 continue
-            if self.size + len(seg) > limit:
+            if self.size + len(seg) - 1 > limit:
                 self._start_discard(seg)
                 self.discarding = False
                 self.on_oversize(self.prefix, self.discarded)
@@ -263,12 +266,12 @@ class _LineReader:
                 self.size = 0
             else:
                 line = seg
-            if line and not line.isspace():
+            if not line.isspace():
                 self.on_line(line)
 
 
 class _Writer:
-    """Writes to a non-blocking fd, buffering what the kernel does not take; tells the source to pause/resume."""
+    """Writes to a non-blocking fd, buffering what the kernel does not take; pauses its sources while full."""
 
     HIGH = 8 * 1024 * 1024
     LOW = 1024 * 1024
@@ -278,7 +281,7 @@ class _Writer:
         self.buf = bytearray()
         self.closed = False
         self.close_when_drained = False
-        self.source: _LineReader | None = None
+        self.sources: tuple[_LineReader, ...] = ()
         self.drained: asyncio.Future[None] | None = None
         os.set_blocking(fd, False)
 
@@ -299,8 +302,9 @@ class _Writer:
                 return
             self.buf += data[n:]
             self.loop.add_writer(self.fd, self._writable)
-        if len(self.buf) > self.HIGH and self.source is not None:
-            self.source.pause()
+        if len(self.buf) > self.HIGH:
+            for source in self.sources:
+                source.pause()
 
     def _writable(self) -> None:
         try:
@@ -311,8 +315,9 @@ class _Writer:
             self._fail()
             return
         del self.buf[:n]
-        if len(self.buf) < self.LOW and self.source is not None:
-            self.source.resume()
+        if len(self.buf) < self.LOW:
+            for source in self.sources:
+                source.resume()
         if not self.buf:
             self.loop.remove_writer(self.fd)
             self._on_drained()
@@ -670,8 +675,10 @@ class Proxy:
         self.from_server = _LineReader(
             loop, server_out_fd, limit, self._on_server_line, self._server_oversize, self._server_eof
         )
-        self.server_in.source = self.from_client
-        self.client.source = self.from_server
+        self.server_in.sources = (self.from_client,)
+        # the client gets the server's output and the proxy's own replies to client input: a client that
+        # does not read pauses both
+        self.client.sources = (self.from_server, self.from_client)
         self.closing = False
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -825,7 +832,7 @@ class Proxy:
                 self.stats["bad_input"] += 1
                 _log("dropped an invalid message from the client (no method, not a response)")
                 return
-            self.server_in.write(line + b"\n")
+            self.server_in.write(line)
             return
         if msg.get("jsonrpc") != "2.0" or type(method) is not str:
             self.stats["bad_input"] += 1
@@ -844,7 +851,7 @@ class Proxy:
                         self.cancelled[cancelled] = entry
                         if len(self.cancelled) > _MAX_CANCELLED:
                             del self.cancelled[next(iter(self.cancelled))]
-            self.server_in.write(line + b"\n")
+            self.server_in.write(line)
             return
         if not _valid_id(rid):
             self.stats["bad_input"] += 1
@@ -869,14 +876,14 @@ class Proxy:
                 return
         if method not in _INSPECTED:
             self.pending[rid] = method
-            self.server_in.write(line + b"\n")
+            self.server_in.write(line)
             return
         modern = bool(meta) and PROTOCOL_VERSION_META in meta  # type: ignore[operator]
         if method == "tools/call":
             self._tools_call(line, rid, params or {}, meta, modern, presented)
             return
         self.pending[rid] = _Pending(method, modern)
-        self.server_in.write(line + b"\n")
+        self.server_in.write(line)
 
     def _auth_error(self, rid: Any, method: str, detail: str, params: Any) -> None:
         tool = params.get("name", "") if method == "tools/call" and isinstance(params, dict) else ""
@@ -923,7 +930,7 @@ class Proxy:
                 self.stats["flagged"] += 1
             entry = _Pending("tools/call", modern, name, args)
             self.pending[rid] = entry
-            self.server_in.write(line + b"\n")
+            self.server_in.write(line)
         self._audit(
             "tool_call",
             session_id=session_id,
@@ -976,7 +983,7 @@ class Proxy:
             _log("dropped a non-object message (batch?) from the tool server")
             return
         if "method" in msg:  # server notification or server-initiated request
-            self.client.write(line + b"\n")
+            self.client.write(line)
             return
         rid = msg.get("id", _MISSING)
         if rid is _MISSING or not _valid_id(rid):
@@ -992,7 +999,7 @@ class Proxy:
                     self.session.record(late.tool, late.args, ok=ok)
             return  # cancelled by the client, or never asked for
         if type(entry) is str:
-            self.client.write(line + b"\n")
+            self.client.write(line)
             return
         method = entry.method
         result = msg.get("result")
@@ -1007,7 +1014,7 @@ class Proxy:
                 meta = result["_meta"] = {}
             meta[SESSION_META_KEY] = self.session_id
         else:
-            self.client.write(line + b"\n")
+            self.client.write(line)
             return
         self._send_client(msg)
 

@@ -283,6 +283,14 @@ def test_pipelined_requests_are_answered_out_of_order(proxy: RawProxy) -> None:
     assert ids[5] == "slow-1"
 
 
+def test_multi_megabyte_result_passes_whole(proxy: RawProxy) -> None:
+    proxy.initialize()
+    proxy.call(1, "big", {"n": 3_000_000})
+    proxy.call(2, "echo", {"text": "after"})
+    assert _text(proxy.recv(timeout=30)) == "x" * 3_000_000
+    assert _text(proxy.recv()) == "after"
+
+
 def test_notification_and_server_initiated_request_pass_both_ways(proxy: RawProxy) -> None:
     proxy.initialize()
     proxy.call(1, "notify")
