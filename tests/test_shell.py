@@ -399,6 +399,10 @@ MIB = 1 << 20
         "rm -rf /tmp/x; " * (MIB // 15),
         "echo $(echo $(echo " * (MIB // 20),
         "(" * MIB,
+        "{ " * (MIB // 2),
+        ":(){ " * (MIB // 5),
+        "( { $( `" * (MIB // 8),
+        "bash -c '" * (MIB // 9),
         "{a,b," * (MIB // 5),
         ("cat <<EOF\n" * 10) + "x\n" * (MIB // 2),
     ],
@@ -410,6 +414,13 @@ def test_adversarial_megabyte_parses_in_under_a_second(payload: str) -> None:
     commands_of(a)
     elapsed = time.perf_counter() - start
     assert elapsed < 1.0, f"{elapsed:.2f}s"
+
+
+def test_deep_nesting_stops_and_keeps_what_was_read() -> None:
+    a = analyse("run_shell", {"command": "rm -rf /x; " + "{ " * 5000})
+    cs = commands_of(a)
+    assert a.cache.get("shell_truncated") is True
+    assert cs and cs[0].argv == ("rm", "-rf", "/x")
 
 
 def test_budget_exhaustion_is_reported() -> None:

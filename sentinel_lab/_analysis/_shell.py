@@ -206,13 +206,14 @@ class _Rec:
 class _State:
     """Shared by every lexer working on one text: output records, budget, pipeline numbering, variables."""
 
-    __slots__ = ("aliases", "env", "pipelines", "recs", "steps", "truncated")
+    __slots__ = ("aliases", "env", "pipelines", "recs", "steps", "stop", "truncated")
 
     def __init__(self) -> None:
         self.recs: list[_Rec] = []
         self.steps = 0
         self.pipelines = 0
         self.truncated = False
+        self.stop = False
         self.env: dict[str, str] = dict(_DEFAULT_ENV)
         self.aliases: dict[str, str] = {}
 
@@ -459,9 +460,12 @@ class _Lexer:
         stage = 0
         while self.i < n:
             st.steps += 1
-            if st.truncated or st.steps > MAX_STEPS or len(st.recs) > MAX_RECORDS:
-                # out of budget or too deep: stop here (the check fails closed on ``truncated``)
-                st.truncated = True
+            if st.stop or st.steps > MAX_STEPS or len(st.recs) > MAX_RECORDS:
+                # out of budget or too deep: keep what was read, stop (the check fails closed on ``truncated``)
+                if not st.stop and len(st.recs) <= MAX_RECORDS:
+                    st.stop = True
+                    self._finish(b, pipeline, stage, via, function, False, self.i)
+                st.truncated = st.stop = True
                 self.i = n
                 return
             i = self.i
@@ -534,7 +538,7 @@ class _Lexer:
                     fn = self.pending_fn or function
                     self.pending_fn = ""
                     self.i = i + 1
-                    self.parse_list("}", via, fn)
+                    self.parse_list_nested("}", via, fn)
                     continue
                 if c == "}" and (nxt == "" or nxt in " \t\n;&|)") and closer == "}":
                     self._finish(b, pipeline, stage, via, function, False, i)
@@ -599,7 +603,7 @@ class _Lexer:
 
     def parse_list_nested(self, closer: str, via: str, function: str) -> None:
         if self.depth >= MAX_DEPTH:
-            self.st.truncated = True
+            self.st.truncated = self.st.stop = True
             return
         self.depth += 1
         try:
@@ -1672,7 +1676,10 @@ def _parse_cached(src: str, mode: str) -> tuple[tuple[_Rec, ...], bool]:
     if len(text) > MAX_SOURCE:
         text = text[:MAX_SOURCE]
         st.truncated = True
-    _Lexer(text, st, 0, mode).parse_list("", "", "")
+    try:
+        _Lexer(text, st, 0, mode).parse_list("", "", "")
+    except RecursionError:  # pragma: no cover - depth is capped; this is a last line of defence
+        st.truncated = True
     return tuple(st.recs), st.truncated
 
 
