@@ -273,13 +273,16 @@ def _mentioned(dest: str, goal: _Goal) -> bool:
     return bool(words) and any(w in goal.stems or _stem(w) in goal.stems for w in words)
 
 
+@lru_cache(maxsize=4096)
+def _text_stems(text: str) -> frozenset[str]:
+    return frozenset(_stem(w) for w in _words(text) if len(w) >= 3 and not w.isdigit())
+
+
 def _arg_words(a: Analysis, limit: int = 400) -> set[str]:
     out: set[str] = set()
-    for t in a.texts:
-        out.update(_stem(w) for w in _words(t.norm[:limit]) if len(w) >= 3 and not w.isdigit())
+    for t in a.texts[:64]:
+        out |= _text_stems(t.norm[:limit])
         out.add(t.key)
-        if len(out) > 200:
-            break
     return out
 
 
@@ -321,8 +324,9 @@ def heuristic_intent(a: Analysis, goal: str, *, threshold: float = DEFAULT_THRES
     score = 0.5 * action_fit + 0.25 * domain_fit + 0.25 * overlap
     # destinations the goal never mentions
     effect = actions[0] if actions else ""
-    if effect in ("send", "pay", "schedule") or (effect in _SIDE_EFFECTS and _destinations(a)):
-        strangers = [d for d in _destinations(a) if not _mentioned(d, g)]
+    dests = _destinations(a) if effect in _SIDE_EFFECTS or effect == "schedule" else []
+    if dests:
+        strangers = [d for d in dests if not _mentioned(d, g)]
         if strangers:
             score *= 0.85 if action_fit >= 1.0 else 0.4
             reasons.append(f"sends to {strangers[0][:60]!r}, which the goal never mentions")
