@@ -254,7 +254,7 @@ class _LineReader:
                 self.prefix = b""
                 continue
             if self.size + len(seg) - 1 > limit:
-                self._start_discard(seg)
+                self._start_discard(seg[:-1])
                 self.discarding = False
                 self.on_oversize(self.prefix, self.discarded)
                 self.prefix = b""

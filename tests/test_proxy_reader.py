@@ -1,0 +1,74 @@
+"""The proxy's line reader: any chunking of the byte stream gives the same lines; oversize lines are refused
+without being kept, and the line after them is intact."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sentinel_lab._proxy import _LineReader
+
+LIMIT = 64
+
+
+def _run(chunks: list[bytes]) -> tuple[list[bytes], list[tuple[bytes, int]], bool]:
+    loop = asyncio.new_event_loop()
+    r, w = os.pipe()
+    lines: list[bytes] = []
+    oversize: list[tuple[bytes, int]] = []
+    eof: list[bool] = []
+    try:
+        reader = _LineReader(
+            loop, r, LIMIT, lines.append, lambda prefix, size: oversize.append((prefix, size)), lambda: eof.append(True)
+        )
+        for chunk in chunks:
+            reader._feed(chunk)
+        os.close(w)
+        w = -1
+        reader._readable()  # EOF: a last line without newline is still delivered
+        return lines, oversize, bool(eof)
+    finally:
+        if w >= 0:
+            os.close(w)
+        os.close(r)
+        loop.close()
+
+
+line_st = st.one_of(st.binary(max_size=80), st.binary(min_size=60, max_size=200)).map(lambda b: b.replace(b"\n", b"."))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(line_st, min_size=1, max_size=12), st.data())
+def test_any_chunking_gives_the_same_lines(raw_lines: list[bytes], data: st.DataObject) -> None:
+    stream = b"".join(line + b"\n" for line in raw_lines)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
+    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    lines, oversize, eof = _run([c for c in chunks if c])
+    expected = [line + b"\n" for line in raw_lines if len(line) <= LIMIT and line.strip()]
+    assert lines == expected
+    assert [size for _, size in oversize] == [len(line) for line in raw_lines if len(line) > LIMIT]
+    assert all(len(prefix) <= 4096 for prefix, _ in oversize)
+    assert eof
+
+
+def test_oversize_size_is_the_line_length_however_it_is_cut() -> None:
+    line = b"a" * 100
+    for chunks in ([line + b"\n"], [line[:50], line[50:] + b"\n"], [line[:70], line[70:] + b"\n"], [line, b"\n"]):
+        _, oversize, _ = _run(chunks)
+        assert [size for _, size in oversize] == [100], chunks
+
+
+def test_unterminated_last_line_is_delivered_at_eof() -> None:
+    lines, oversize, eof = _run([b'{"a":1}\n{"b"', b":2}"])
+    assert lines == [b'{"a":1}\n', b'{"b":2}\n'] and not oversize and eof
+
+
+def test_oversize_keeps_only_a_prefix() -> None:
+    big = b'{"jsonrpc":"2.0","id":9,"method":"x","params":"' + b"y" * 10_000 + b'"}'
+    lines, oversize, _ = _run([big[:30], big[30:5000], big[5000:] + b"\n", b'{"ok":true}\n'])
+    assert lines == [b'{"ok":true}\n']
+    ((prefix, size),) = oversize
+    assert size == len(big) and prefix.startswith(b'{"jsonrpc":"2.0","id":9') and len(prefix) <= 4096
