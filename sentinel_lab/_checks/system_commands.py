@@ -10,7 +10,6 @@ arguments (``grep -r "rm -rf" docs/``, ``echo "never run rm -rf /"``) are data, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 
 from sentinel_lab._analysis import Analysis
@@ -918,15 +917,57 @@ def _security_rules(c: Command, out: _Out) -> None:
             out.add(f"modifies system file {tl}", "high", c.raw)
 
 
-_RULES: tuple[Callable[[Command, _Out], None], ...] = (
-    _disk,
-    _persistence_rules,
-    _history_rules,
-    _log_rules,
-    _process_rules,
-    _security_rules,
-    _lolbins,
-)
+# Which programs each rule reads (a rule also runs for any command that redirects output).
+_WRITERS = frozenset(
+    {
+        "tee", "cp", "mv", "install", "ln", "rsync", "scp", "copy", "move", "xcopy", "robocopy", "copy-item",
+        "move-item", "dd", "sed", "truncate", "set-content", "add-content", "out-file", "sc", "ac", "new-item",
+    }
+)  # fmt: skip
+_DELETERS = frozenset(
+    {"rm", "shred", "unlink", "srm", "wipe", "del", "erase", "remove-item", "ri", "truncate", "ln", "cp", "cat", "mv"}
+)  # fmt: skip
+_DISK_NAMES = frozenset(
+    {
+        "dd", "mke2fs", "mkswap", "wipefs", "mkdosfs", "mkntfs", "fdisk", "sfdisk", "parted", "gdisk", "sgdisk",
+        "cfdisk", "blkdiscard", "hdparm", "shred", "srm", "wipe", "format", "diskpart", "cipher", "vssadmin",
+        "wbadmin", "wmic", "bcdedit",
+    }
+)  # fmt: skip
+_PERSIST_NAMES = frozenset(
+    {
+        "crontab", "systemctl", "update-rc.d", "chkconfig", "rc-update", "launchctl", "schtasks",
+        "register-scheduledtask", "new-scheduledtask", "new-service", "sc", "reg", "at",
+    }
+)  # fmt: skip
+_HISTORY_NAMES = frozenset(
+    {"history", "unset", "set", "clear-history", "export", "declare", "typeset", "local", "setenv", "remove-item",
+     "clear-content"}
+)  # fmt: skip
+_LOG_NAMES = frozenset({"journalctl", "wevtutil", "clear-eventlog", "remove-eventlog", "limit-eventlog", "auditctl"})
+_PROCESS_NAMES = frozenset(
+    {
+        "kill", "killall5", "pkill", "taskkill", "shutdown", "reboot", "halt", "poweroff", "stop-computer",
+        "restart-computer", "init", "telinit", "systemctl", "insmod", "rmmod", "modprobe", "kldload", "kextload",
+        "kmutil",
+    }
+)  # fmt: skip
+_SECURITY_NAMES = frozenset(
+    {
+        "iptables", "ip6tables", "iptables-legacy", "iptables-nft", "ip6tables-legacy", "ebtables", "nft", "ufw",
+        "pfctl", "netsh", "set-netfirewallprofile", "setenforce", "aa-teardown", "aa-disable", "aa-complain",
+        "spctl", "csrutil", "set-mppreference", "add-mppreference", "systemctl", "service", "sc", "net",
+        "stop-service", "set-service", "chkconfig", "update-rc.d", "sysctl",
+    }
+)  # fmt: skip
+_LOLBIN_NAMES = frozenset({"certutil", "mshta", "regsvr32", "rundll32", "bitsadmin"})
+_REVSHELL_NAMES = (
+    frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "pwncat", "socat", "xterm", "msfvenom",
+               "msfconsole", "mimikatz", "meterpreter"})
+    | PYTHONS
+    | SCRIPTERS
+    | POWERSHELLS
+)  # fmt: skip
 _FETCHERS = frozenset({"curl", "wget", "iwr", "invoke-webrequest", "certutil", "bitsadmin", "aria2c", "fetch"})
 # Every program some rule looks at; any other command matters only through redirections, assignments,
 # substitutions, interpreter features or a function body.
@@ -1057,10 +1098,26 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
                 cls = _classify(src)
                 if cls and cls[0] == "critical":
                     out.add(f"moves away {cls[1]}", "critical", c.raw)
-        for rule in _RULES:
-            rule(c, out)
-        _reverse_shell(c, out, set())
-        _download_exec_subst(c, cmds, out)
+        io = bool(c.redirects) or name in _WRITERS
+        gone = io or name in _DELETERS
+        if io or name in _DISK_NAMES or name.startswith("mkfs"):
+            _disk(c, out)
+        if io or name in _PERSIST_NAMES:
+            _persistence_rules(c, out)
+        if gone or c.assigns or name in _HISTORY_NAMES:
+            _history_rules(c, out)
+        if gone or name in _LOG_NAMES:
+            _log_rules(c, out)
+        if name in _PROCESS_NAMES:
+            _process_rules(c, out)
+        if io or name in _SECURITY_NAMES or (c.argv and c.argv[0].startswith("/etc/init.d/")):
+            _security_rules(c, out)
+        if name in _LOLBIN_NAMES:
+            _lolbins(c, out)
+        if c.redirects or c.features or name in _REVSHELL_NAMES or any(w.startswith("/dev/") for w in c.argv):
+            _reverse_shell(c, out, set())
+        if c.via or c.consumer or c.features or name in ("iex", "invoke-expression"):
+            _download_exec_subst(c, cmds, out)
         if c.function and c.name == c.function and (c.stage > 0 or c.background):
             out.add("fork bomb", "critical", c.raw)
         if (c.via.startswith("powershell -enc") or "encoded" in c.features) and c.name in POWERSHELLS:
