@@ -85,6 +85,8 @@ ATTACKS = [
     ("fetch", {"url": "redis://cache:6379/0"}),
     ("bash", {"command": "curl http://internal-api/v1/users"}),
     ("fetch", {"url": "http://127.0.0.1%00.example.com/"}),
+    ("fetch", {"url": "http://spoofed.burpcollaborator.net/"}),
+    ("sql_query", {"query": "SELECT * FROM url('http://169.254.169.254/latest/meta-data', CSV)"}),
 ]
 
 METADATA = [

@@ -139,6 +139,7 @@ _LOOPBACK_DOMAINS = frozenset(
         "yoogle.com",
         "ulh.us",
         "smackaho.st",
+        "spoofed.burpcollaborator.net",
     )
 )
 # Wildcard DNS services that answer the IP written inside the name.
@@ -889,16 +890,22 @@ _LOOPBACK_HINTS = (
 )
 
 
+_DB_TOOL_WORDS = ("sql", "db.", "db_", "_db", "database", "postgres", "mysql", "sqlite", "clickhouse", "bigquery")
+
+
 @lru_cache(maxsize=1024)
 def _tool_kind(tool_key: str) -> tuple[bool, bool]:
-    """(talks to the network, runs shell or code) judged from the tool's name."""
-    return any(w in tool_key for w in _NET_TOOL_WORDS), any(w in tool_key for w in _SHELL_TOOL_WORDS)
+    """(talks to the network, runs shell or code) judged from the tool's name; database tools run code."""
+    shell = any(w in tool_key for w in _SHELL_TOOL_WORDS) or any(w in tool_key for w in _DB_TOOL_WORDS)
+    return any(w in tool_key for w in _NET_TOOL_WORDS), shell
 
 
 @lru_cache(maxsize=4096)
 def _key_context(key: str, net_tool: bool, shell_tool: bool) -> tuple[str, bool]:
     """Context decided by the field name alone; ``""`` when it depends on the value."""
     key = key.replace("-", "_")
+    if shell_tool and key in ("query", "statement", "sql", "q"):
+        return "command", False
     if key in _URL_KEYS or key.endswith(("url", "uri", "_link", "endpoint")):
         return "url", True
     if key in _HOST_KEYS or key.endswith(("host", "hostname", "_ip", "_addr", "_address", "server")):

@@ -230,8 +230,12 @@ _SECRET_VAR_PARTS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "API_KEY", "APIKEY
 _CODE_NET = ("urlopen", "requests.", "http.client", "httpx.", "urllib", "fetch(", "axios", "socket", "net/http",
              "invoke-webrequest", "invoke-restmethod", "webclient", "xmlhttprequest", "to program", "sendto(",
              "curl", "wget", "smtplib", "aiohttp")  # fmt: skip
-_CODE_ENV = ("os.environ", "process.env", "environ", "getenv", "$env:", "env::vars", "system.getenv", "printenv",
-             "dict(os.environ")  # fmt: skip
+# The whole environment (not one variable used as a credential).
+_ENV_WHOLE = ("dict(os.environ", "os.environ)", "os.environ.items", "os.environ.copy", "str(os.environ",
+              "repr(os.environ", "dumps(os.environ", "os.environ,", "environ}", "process.env)", "process.env}",
+              "process.env,", "stringify(process.env", "env::vars()", "system.getenv()", "get-childitem env:",
+              "gci env:", "ls env:", "/proc/self/environ", "printenv", "environ.items")  # fmt: skip
+_RAW_SEND = ("socket", ".send(", "sendall", "sendto(", "smtplib", "ftplib", "paramiko.sftp")
 _SQL_OUT = ("to program", "into outfile", "into dumpfile", "copy (select", "lo_export", "xp_cmdshell")
 
 
@@ -593,6 +597,7 @@ def _bare_host(w: str, name: str) -> str | None:
     w = w.rsplit("@", 1)[-1]
     if w.isdigit():
         return None
+    w = w.lstrip(".")  # "$x.evil.example" with $x expanded to nothing
     if "." in w or ":" in w or classify_host(w).internal:
         return canonical_host(w)
     return None
@@ -628,7 +633,17 @@ def _curl_options(argv: tuple[str, ...]) -> tuple[list[str], list[str], list[str
         i += 1
         if not w.startswith("-") or len(w) < 2:
             continue
-        opt, eq, val = w.partition("=") if w.startswith("--") else (w[:2], "", w[2:])
+        if w.startswith("--"):
+            opt, eq, val = w.partition("=")
+        else:  # short options may be bundled: -sd @file, -sSfT file
+            opt, eq, val = w[:2], "", w[2:]
+            for j in range(1, len(w)):
+                flag = "-" + w[j]
+                if flag in _CURL_DATA or flag in _CURL_FORM or flag in _CURL_UPLOAD:
+                    opt, val = flag, w[j + 1 :]
+                    break
+                if not w[j].isalpha():
+                    break
         if opt in _CURL_DATA:
             bucket = data
         elif opt in _CURL_FORM:
@@ -703,6 +718,9 @@ def _payload_files(c: Any) -> tuple[list[str], bool, list[str]]:
                 files.append(argv[i + 1])
             elif w == "-body":
                 literals.append(argv[i + 1])
+        for i, w in enumerate(argv[1:], 1):
+            if low[i - 1] != "-outfile" and _sensitive(w.strip("()")):
+                files.append(w.strip("()"))
     elif name in _STREAM_SINKS:
         stdin = True
         if name in ("mutt", "mail", "mailx"):
@@ -806,13 +824,18 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
     for c in cmds:
         by_pipe.setdefault((id(c.text), c.pipeline), []).append(c)
     for c in cmds:
-        if c.consumer and c.via in ("$()", "`", "<()"):
+        if c.consumer and ("(" in c.via or "`" in c.via):  # $(...), `...`, <(...), PowerShell (...)
             by_name.setdefault((id(c.text), c.consumer), []).append(c)
     git_remotes: dict[int, list[tuple[str, str, str]]] = {}
+    staged: dict[str, tuple[str, str]] = {}  # temp files written from sensitive sources earlier in the text
     for c in cmds:
         name = c.name
+        src = _source_kind(c)
+        if src:
+            for target in _written_files(c):
+                staged[_norm_file(target)] = src
         if name == "git":
-            _git(c, git_remotes, s, out)
+            _git(c, git_remotes, s, out, staged)
             continue
         if name in _TUNNEL_CMDS:
             _tunnel(c, cmds, out)
@@ -828,6 +851,8 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
         for d in dests:
             if len(d.host) > 40 and not _allowed(d.host, s) and _label_data(d.host):
                 out.add("high", f"data encoded in a DNS label of {d.host}", c.raw)
+        if is_dns and _label_variable(c.raw) and any(_feeds_data(o) for o in cmds if o.text is c.text):
+            _judge_send(c, dests, s, out, "high", "variable data in a DNS name")
         # command output substituted into the request ($(...) / `...`)
         for sub in by_name.get((id(c.text), name), []):
             src = _source_kind(sub)
@@ -845,7 +870,10 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
         files, stdin, literals = _payload_files(c)
         for f in files:
             kind = _sensitive(f)
-            if kind:
+            pre = staged.get(_norm_file(f))
+            if pre:
+                _judge_send(c, dests, s, out, pre[0], f"{pre[1]} (staged in {f})")
+            elif kind:
                 _judge_send(c, dests, s, out, "critical", f"sensitive file ({kind})")
             elif any(d.sink in ("request catcher", "paste service", "tunnel") for d in dests) or s.allowed_hosts:
                 _judge_send(c, dests, s, out, "high", f"file {f}")
@@ -882,6 +910,77 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
 
 
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh"})
+
+
+def _norm_file(path: str) -> str:
+    p = path.strip().strip("\"'")
+    if p.startswith("@"):
+        p = p[1:]
+    return p[2:] if p.startswith("./") else p
+
+
+def _written_files(c: Any) -> list[str]:
+    """Files a command writes (redirections, archive outputs, copy destinations)."""
+    out = [t for op, t in c.redirects if op.lstrip("0123456789&").startswith(">") and not t.startswith("&")]
+    argv = c.argv
+    name = c.name
+    if name == "tar":
+        for i, w in enumerate(argv[1:], 1):
+            if w.startswith("--file="):
+                out.append(w[7:])
+            elif i + 1 < len(argv) and _tar_f(w, i):
+                out.append(argv[i + 1])
+    elif name in ("zip", "7z", "7za", "rar"):
+        ops = [w for w in argv[1:] if not w.startswith("-") and w not in ("a", "u")]
+        if ops:
+            out.append(ops[0])
+    elif name in ("cp", "mv", "install", "tee", "dd"):
+        ops = [w for w in argv[1:] if not w.startswith("-")]
+        if name == "dd":
+            out.extend(w[3:] for w in ops if w.startswith("of="))
+        elif name == "tee":
+            out.extend(ops)
+        elif len(ops) >= 2:
+            out.append(ops[-1])
+    return out
+
+
+def _feeds_data(c: Any) -> bool:
+    """A command whose output is data worth smuggling (file readers, encoders, system facts, env dumps)."""
+    return c.name in _RECON or _source_kind(c) is not None
+
+
+def _tar_f(word: str, index: int) -> bool:
+    """Whether this tar word ends with the ``f`` flag, so the next word is the archive (``-czf x``, ``czf x``)."""
+    if word.startswith("--"):
+        return False
+    if word.startswith("-"):
+        return word.endswith("f")
+    return index == 1 and word.isalpha() and word.endswith("f")
+
+
+def _label_variable(raw: str) -> bool:
+    """A shell expansion used as a DNS label: ``$x.evil.com``, ``${x}.evil.com``, ``$(cmd).evil.com``."""
+    pos = 0
+    for _ in range(64):
+        i = raw.find("$", pos)
+        if i == -1:
+            return False
+        pos = i + 1
+        j = i + 1
+        if raw[j : j + 1] in ("{", "("):
+            close = raw.find("}" if raw[j] == "{" else ")", j, j + 400)
+            if close == -1:
+                continue
+            j = close + 1
+        else:
+            while j < len(raw) and j - i < 64 and (raw[j].isalnum() or raw[j] == "_"):
+                j += 1
+        if raw[j : j + 1] == "." and raw[j + 1 : j + 2].isalnum():
+            return True
+    return False
+
+
 _NET_COMMANDS = _HTTP_CLIENTS | _STREAM_SINKS | _DNS_TOOLS | _COPY_REMOTE | _CLOUD_COPY | _TUNNEL_CMDS | {"git", "gh"}
 
 
@@ -925,9 +1024,19 @@ def _cloud(c: Any, s: Settings, out: _Out) -> None:
             out.add("critical", f"sensitive file ({kind}) copied to cloud storage by {c.name}", c.raw)
 
 
-def _git(c: Any, remotes: dict[int, list[tuple[str, str, str]]], s: Settings, out: _Out) -> None:
+def _git(
+    c: Any, remotes: dict[int, list[tuple[str, str, str]]], s: Settings, out: _Out, staged: dict[str, Any]
+) -> None:
     argv = c.argv
     key = id(c.text)
+    if len(argv) >= 3 and argv[1] == "add":
+        for w in argv[2:]:
+            kind = _sensitive(w) if not w.startswith("-") else None
+            if kind and kind not in ("home_dir", "root_dir"):
+                staged[f"git:{key}"] = ("critical", f"sensitive file ({kind}) committed")
+        return
+    if len(argv) >= 2 and argv[1] == "push" and f"git:{key}" in staged:
+        out.add("critical", f"{staged[f'git:{key}'][1]} and pushed", c.raw)
     if argv[1:3] in (("remote", "add"), ("remote", "set-url")) and len(argv) >= 5:
         url = argv[-1]
         remotes.setdefault(key, []).append((argv[-2], url, c.raw))
@@ -986,37 +1095,43 @@ _CODE_RUNNERS = frozenset(
 
 
 def _code_flows(a: Analysis, eps: list[Endpoint], cmds: list[Any], s: Settings, out: _Out) -> None:
-    by_text: dict[int, Endpoint] = {}
-    for e in eps:
-        if e.host and e.context == "command" and id(e.text) not in by_text and not _allowed(e.host, s):
-            by_text[id(e.text)] = e
-    if not by_text:
-        return
+    """Code handed to an interpreter or a database that sends the whole environment, a sensitive file or a
+    query's output over the network (``requests.post(url, json=dict(os.environ))``, ``COPY ... TO PROGRAM``)."""
     code_texts = {id(t) for t in a.texts if t.key in _CODE_KEYS}
     for c in cmds:
         if c.name in _CODE_RUNNERS:
             code_texts.add(id(c.text))
     if not code_texts:
         return
+    by_text: dict[int, list[Endpoint]] = {}
+    for e in eps:
+        if e.host and id(e.text) in code_texts:
+            by_text.setdefault(id(e.text), []).append(e)
     for t in a.texts:
-        ep = by_text.get(id(t))
-        if ep is None or id(t) not in code_texts:
+        if id(t) not in code_texts:
             continue
         low = t.folded
-        if not any(w in low for w in _CODE_NET):
+        if len(low) < 12 or not any(w in low for w in _CODE_NET):
             continue
-        host = ep.host
+        hosts = by_text.get(id(t), [])
+        open_hosts = [e.host for e in hosts if not _allowed(e.host, s)]
+        if hosts and not open_hosts:
+            continue
+        raw_socket = any(w in low for w in _RAW_SEND)
+        if not open_hosts and not raw_socket and not any(w in low for w in _SQL_OUT):
+            continue
+        where = open_hosts[0] if open_hosts else "a remote host"
         if any(w in low for w in _SQL_OUT):
-            out.add("critical", f"database output sent to {host}", t.norm)
+            out.add("critical", f"database output sent to {where}", t.norm)
             continue
-        if any(w in low for w in _CODE_ENV) and ("environ" in low or "env" in low):
-            out.add("critical", f"environment variables sent to {host} from code", t.norm)
+        if any(w in low for w in _ENV_WHOLE):
+            out.add("critical", f"the whole environment sent to {where} from code", t.norm)
             continue
         for tok in low.replace("'", " ").replace('"', " ").replace("(", " ").replace(")", " ").split()[:2000]:
             if ("/" in tok or tok.startswith(".")) and "://" not in tok:
-                kind = _sensitive(tok)
+                kind = _sensitive(tok.strip(",;"))
                 if kind and kind not in ("home_dir", "root_dir"):
-                    out.add("critical", f"sensitive file ({kind}) sent to {host} from code", t.norm)
+                    out.add("critical", f"sensitive file ({kind}) sent to {where} from code", t.norm)
                     break
 
 
@@ -1033,7 +1148,6 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     cmds = _commands(a)
     if cmds:
         _shell_flows(a, cmds, s, out)
-    if eps:
-        _code_flows(a, eps, cmds, s, out)
+    _code_flows(a, eps, cmds, s, out)
     out.items.sort(key=lambda v: v.severity != "critical")
     return out.items
