@@ -670,10 +670,10 @@ class Proxy:
         self.client = _Writer(loop, self.client_out, self._client_gone)
         limit = self.opts.max_message_bytes
         self.from_client = _LineReader(
-            loop, self.client_in, limit, self._on_client_line, self._client_oversize, self._client_eof
+            loop, self.client_in, limit, self._safe_client_line, self._client_oversize, self._client_eof
         )
         self.from_server = _LineReader(
-            loop, server_out_fd, limit, self._on_server_line, self._server_oversize, self._server_eof
+            loop, server_out_fd, limit, self._safe_server_line, self._server_oversize, self._server_eof
         )
         self.server_in.sources = (self.from_client,)
         # the client gets the server's output and the proxy's own replies to client input: a client that
@@ -800,6 +800,21 @@ class Proxy:
             _log(f"audit write failed: {exc}")
 
     # ------------------------------------------------------------------ client -> server
+
+    def _safe_client_line(self, line: bytes) -> None:
+        try:
+            self._on_client_line(line)
+        except Exception as exc:  # a bug must cost one message, not the connection
+            _log(f"internal error on a client message: {type(exc).__name__}: {exc}")
+            rid = sniff_id(line)
+            if rid is not _MISSING and rid not in self.pending:
+                self._reply_error(rid, PROXY_ERROR_CODE, "Sentinel Proxy Error: internal error; request not forwarded")
+
+    def _safe_server_line(self, line: bytes) -> None:
+        try:
+            self._on_server_line(line)
+        except Exception as exc:
+            _log(f"internal error on a tool server message: {type(exc).__name__}: {exc}")
 
     def _client_oversize(self, prefix: bytes, size: int) -> None:
         self.stats["bad_input"] += 1
