@@ -177,6 +177,12 @@ class _Out:
         self.seen.add(reason)
         self.items.append(Violation(POLICY, reason, severity, evidence.strip()[:200]))
 
+    def put(self, v: Violation) -> None:
+        if v.reason in self.seen or len(self.items) >= 12:
+            return
+        self.seen.add(v.reason)
+        self.items.append(v)
+
 
 @lru_cache(maxsize=1024)
 def _words(name: str) -> frozenset[str]:
@@ -733,6 +739,23 @@ def _sql_text(t: Text, out: _Out) -> None:
             out.add("SQL promotes an account to administrator", "high", t.norm)
 
 
+# Findings per distinct command (they depend only on the command itself), bounded.
+_FINDINGS: dict[tuple[object, ...], tuple[Violation, ...]] = {}
+_FINDINGS_MAX = 4096
+
+
+def _command_findings(c: Command) -> tuple[Violation, ...]:
+    out = _Out()
+    _elevation(c, out)
+    _file_modes(c, out)
+    _users(c, out)
+    _containers(c, out)
+    _cloud_iam(c, out)
+    if "nopasswd" in c.raw.lower() and _sudoers_text(c.raw + " " + " ".join(c.argv)):
+        out.add("grants passwordless sudo (NOPASSWD)", "critical", c.raw)
+    return tuple(out.items)
+
+
 def check(a: Analysis, s: Settings) -> list[Violation]:
     """Find privilege changes in the call: elevation, setuid, sudoers/account edits, containers, roles."""
     out = _Out()
@@ -745,13 +768,15 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             or "nopasswd" in c.raw.lower()
         ):
             continue  # git, npm, ls ...: nothing here changes privileges
-        _elevation(c, out)
-        _file_modes(c, out)
-        _users(c, out)
-        _containers(c, out)
-        _cloud_iam(c, out)
-        if "nopasswd" in c.raw.lower() and _sudoers_text(c.raw + " " + " ".join(c.argv)):
-            out.add("grants passwordless sudo (NOPASSWD)", "critical", c.raw)
+        key = (c.name, c.argv, c.redirects, c.wrappers, c.raw)
+        found = _FINDINGS.get(key)
+        if found is None:
+            found = _command_findings(c)
+            if len(_FINDINGS) >= _FINDINGS_MAX:
+                _FINDINGS.clear()
+            _FINDINGS[key] = found
+        for v in found:
+            out.put(v)
     if cmds:
         _route_commands(cmds, out)
     info = _tool_info(a.tool)

@@ -220,8 +220,15 @@ class _Out:
         self.seen.add(reason)
         self.items.append(Violation(POLICY, reason, severity, evidence.strip()[:200]))
 
+    def put(self, v: Violation) -> None:
+        if v.reason in self.seen or len(self.items) >= 12:
+            return
+        self.seen.add(v.reason)
+        self.items.append(v)
+
 
 # --- path classes ---------------------------------------------------------------------------------------------
+@lru_cache(maxsize=4096)
 def _is_device(path: str) -> bool:
     p = path.lower()
     if p.startswith("\\\\.\\physicaldrive") or p.startswith("//./physicaldrive"):
@@ -265,6 +272,7 @@ def _windows_root(path: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def _classify(path: str) -> tuple[str, str] | None:
     """What deleting ``path`` recursively would hit: ``(severity, description)`` or None when harmless."""
     p = path.strip()
@@ -331,6 +339,7 @@ def _norm_target(path: str) -> str:
     return posix_norm(p).lower() if p.startswith("/") else p.lower()
 
 
+@lru_cache(maxsize=4096)
 def _persistence(path: str) -> tuple[str, str] | None:
     """Writing here survives a reboot or a new login: ``(severity, what)`` or None."""
     t = _norm_target(path)
@@ -372,10 +381,12 @@ def _persistence(path: str) -> tuple[str, str] | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def _history_file(path: str) -> bool:
     return _norm_target(path).rstrip("/").rsplit("/", 1)[-1] in _HISTORY_FILES
 
 
+@lru_cache(maxsize=4096)
 def _log_file(path: str) -> bool:
     low = _norm_target(path)
     return low.startswith(("/var/log/", "/var/adm/", "/var/run/utmp", "/run/utmp", "/var/log")) or low.endswith(
@@ -626,7 +637,7 @@ def _download_exec_pipeline(stages: list[Command], out: _Out) -> None:
             return
 
 
-def _download_exec_subst(c: Command, by_text: list[Command], out: _Out) -> None:
+def _download_exec_subst(c: Command, out: _Out) -> None:
     if c.via.endswith(("$()", "`", "<()", "()")) and c.consumer in _EXECUTORS:
         if c.name in DOWNLOADERS:
             out.add(f"runs downloaded code with {c.consumer} (download-and-execute)", "critical", c.raw)
@@ -1033,6 +1044,54 @@ _PATH_KEYS = frozenset(
 )
 
 
+# Findings per distinct command (a command's findings depend only on the command itself), bounded.
+_FINDINGS: dict[tuple[object, ...], tuple[Violation, ...]] = {}
+_FINDINGS_MAX = 4096
+
+
+def _command_findings(c: Command) -> tuple[Violation, ...]:
+    """Every rule that reads one command, run only for the programs it concerns."""
+    out = _Out()
+    name = c.name
+    if name in _RM_NAMES:
+        _rm(c, out)
+    elif name == "find":
+        _find(c, out)
+    elif name in ("chmod", "chown", "chgrp"):
+        _permissions(c, out)
+    elif name == "mv":
+        _opts, ops = split_options(c.argv)
+        for src in ops[:-1]:
+            cls = _classify(src)
+            if cls and cls[0] == "critical":
+                out.add(f"moves away {cls[1]}", "critical", c.raw)
+    io = bool(c.redirects) or name in _WRITERS
+    gone = io or name in _DELETERS
+    if io or name in _DISK_NAMES or name.startswith("mkfs"):
+        _disk(c, out)
+    if io or name in _PERSIST_NAMES:
+        _persistence_rules(c, out)
+    if gone or c.assigns or name in _HISTORY_NAMES:
+        _history_rules(c, out)
+    if gone or name in _LOG_NAMES:
+        _log_rules(c, out)
+    if name in _PROCESS_NAMES:
+        _process_rules(c, out)
+    if io or name in _SECURITY_NAMES or (c.argv and c.argv[0].startswith("/etc/init.d/")):
+        _security_rules(c, out)
+    if name in _LOLBIN_NAMES:
+        _lolbins(c, out)
+    if c.redirects or c.features or name in _REVSHELL_NAMES or any(w.startswith("/dev/") for w in c.argv):
+        _reverse_shell(c, out, set())
+    if c.via or c.consumer or c.features or name in ("iex", "invoke-expression"):
+        _download_exec_subst(c, out)
+    if c.function and c.name == c.function and (c.stage > 0 or c.background):
+        out.add("fork bomb", "critical", c.raw)
+    if (c.via.startswith("powershell -enc") or "encoded" in c.features) and c.name in POWERSHELLS:
+        out.add("encoded PowerShell command", "medium", c.raw)
+    return tuple(out.items)
+
+
 @lru_cache(maxsize=1024)
 def _writes_files(tool_key: str) -> bool:
     return any(w in tool_key for w in _WRITE_TOOL_WORDS)
@@ -1086,42 +1145,16 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             continue  # an ordinary program (git, npm, ls ...) with nothing redirected: no rule applies
         if name in ("mkfifo", "mknod") and (name == "mkfifo" or "p" in c.argv):
             fifo = True
-        if name in _RM_NAMES:
-            _rm(c, out)
-        elif name == "find":
-            _find(c, out)
-        elif name in ("chmod", "chown", "chgrp"):
-            _permissions(c, out)
-        elif name == "mv":
-            _opts, ops = split_options(c.argv)
-            for src in ops[:-1]:
-                cls = _classify(src)
-                if cls and cls[0] == "critical":
-                    out.add(f"moves away {cls[1]}", "critical", c.raw)
-        io = bool(c.redirects) or name in _WRITERS
-        gone = io or name in _DELETERS
-        if io or name in _DISK_NAMES or name.startswith("mkfs"):
-            _disk(c, out)
-        if io or name in _PERSIST_NAMES:
-            _persistence_rules(c, out)
-        if gone or c.assigns or name in _HISTORY_NAMES:
-            _history_rules(c, out)
-        if gone or name in _LOG_NAMES:
-            _log_rules(c, out)
-        if name in _PROCESS_NAMES:
-            _process_rules(c, out)
-        if io or name in _SECURITY_NAMES or (c.argv and c.argv[0].startswith("/etc/init.d/")):
-            _security_rules(c, out)
-        if name in _LOLBIN_NAMES:
-            _lolbins(c, out)
-        if c.redirects or c.features or name in _REVSHELL_NAMES or any(w.startswith("/dev/") for w in c.argv):
-            _reverse_shell(c, out, set())
-        if c.via or c.consumer or c.features or name in ("iex", "invoke-expression"):
-            _download_exec_subst(c, cmds, out)
-        if c.function and c.name == c.function and (c.stage > 0 or c.background):
-            out.add("fork bomb", "critical", c.raw)
-        if (c.via.startswith("powershell -enc") or "encoded" in c.features) and c.name in POWERSHELLS:
-            out.add("encoded PowerShell command", "medium", c.raw)
+        key = (name, c.argv, c.redirects, c.assigns, c.via, c.consumer, c.features, c.function, c.background,
+               c.stage, c.wrappers, c.raw)  # fmt: skip
+        found = _FINDINGS.get(key)
+        if found is None:
+            found = _command_findings(c)
+            if len(_FINDINGS) >= _FINDINGS_MAX:
+                _FINDINGS.clear()
+            _FINDINGS[key] = found
+        for v in found:
+            out.put(v)
     for stages in pipelines.values() if len(pipelines) < len(cmds) else ():
         if len(stages) > 1:
             stages.sort(key=lambda x: x.stage)
