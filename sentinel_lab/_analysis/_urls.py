@@ -489,9 +489,17 @@ def _suffix(host: str, domains: frozenset[str]) -> str | None:
     return None
 
 
-@lru_cache(maxsize=4096)
 def classify_host(host: str) -> HostInfo:
     """Classify one host (name or address, any notation); cached, and cheap for ordinary public names."""
+    return _classify_cached(host) if len(host) <= 512 else _classify(host)
+
+
+@lru_cache(maxsize=4096)
+def _classify_cached(host: str) -> HostInfo:
+    return _classify(host)
+
+
+def _classify(host: str) -> HostInfo:
     h = canonical_host(host)
     if "\x00" in h or "%00" in h:  # C resolvers stop at NUL: judge what they would see
         cut = h.replace("%00", "\x00").split("\x00", 1)[0]
@@ -606,13 +614,22 @@ class _Parts:
     query: str
 
 
-@lru_cache(maxsize=1024)
 def split_url(url: str) -> tuple[_Parts, ...]:
-    """Split a URL into parts. Returns one reading, or two when parsers disagree about the host (``\\@``).
+    """Split a URL into parts: one reading, or two when parsers disagree about the host (``\\@``).
 
     Special schemes skip any run of ``/`` and ``\\`` (``http:/\\host``); the authority ends at the first of
     ``/ \\ ? #`` (browser reading) and, as a second reading, at ``/ ? #`` only (``urllib``/curl reading).
+    URLs of ordinary length are cached.
     """
+    return _split_cached(url) if len(url) <= 2048 else _split_url(url)
+
+
+@lru_cache(maxsize=1024)
+def _split_cached(url: str) -> tuple[_Parts, ...]:
+    return _split_url(url)
+
+
+def _split_url(url: str) -> tuple[_Parts, ...]:
     scheme, colon, rest = url.partition(":")
     if not colon:
         scheme, rest = "", url

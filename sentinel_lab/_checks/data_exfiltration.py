@@ -283,8 +283,13 @@ def _suffix_in(host: str, domains: frozenset[str]) -> bool:
     return False
 
 
-@lru_cache(maxsize=2048)
 def _secrets_of(text: str) -> tuple[Secret, ...]:
+    """Secrets of a text; short texts (the common, repeated case) are cached, long ones are not kept."""
+    return _secrets_cached(text) if len(text) <= 4096 else tuple(find_secrets(text))
+
+
+@lru_cache(maxsize=2048)
+def _secrets_cached(text: str) -> tuple[Secret, ...]:
     return tuple(find_secrets(text))
 
 
@@ -295,8 +300,13 @@ def _provider_ok(kind: str, host: str) -> bool:
 
 def _sensitive(path: str) -> str | None:
     """Why a path is sensitive (ssh_key, env_file ...), via ``_paths.sensitive_kind`` plus directories."""
+    return _sensitive_cached(path) if len(path) <= 1024 else None
+
+
+@lru_cache(maxsize=8192)
+def _sensitive_cached(path: str) -> str | None:
     p = path.strip().strip("\"'")
-    if not p or len(p) > 4096:
+    if not p:
         return None
     if p.startswith("@"):
         p = p[1:]
@@ -830,10 +840,12 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
     staged: dict[str, tuple[str, str]] = {}  # temp files written from sensitive sources earlier in the text
     for c in cmds:
         name = c.name
-        src = _source_kind(c)
-        if src:
-            for target in _written_files(c):
-                staged[_norm_file(target)] = src
+        if c.redirects or name in _WRITERS:
+            targets = _written_files(c)
+            src = _source_kind(c) if targets else None
+            if src:
+                for target in targets:
+                    staged[_norm_file(target)] = src
         if name == "git":
             _git(c, git_remotes, s, out, staged)
             continue
@@ -910,6 +922,9 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
 
 
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh"})
+
+
+_WRITERS = frozenset({"tar", "zip", "7z", "7za", "rar", "cp", "mv", "install", "tee", "dd"})
 
 
 def _norm_file(path: str) -> str:
