@@ -143,6 +143,7 @@ class _Out:
         self.spans: set[tuple[int, int]] = set()
 
     def add(self, kind: str, start: int, end: int, value: str) -> None:
+        """Record a finding once per span, keeping only its redacted preview."""
         if len(self.items) < MAX_FINDINGS and (start, end) not in self.spans:
             self.spans.add((start, end))
             self.items.append(Secret(kind, start, end, redact(value), kind in STRONG_KINDS))

@@ -253,30 +253,37 @@ class Endpoint:
 
     @property
     def loopback(self) -> bool:
+        """Loopback address or a name that resolves to one."""
         return self.info.loopback
 
     @property
     def private(self) -> bool:
+        """Private-network address (RFC 1918, CGNAT, IPv6 ULA)."""
         return self.info.private
 
     @property
     def link_local(self) -> bool:
+        """Link-local address (169.254/16, fe80::/10)."""
         return self.info.link_local
 
     @property
     def metadata(self) -> bool:
+        """A cloud or cluster metadata endpoint."""
         return self.info.metadata
 
     @property
     def unspecified(self) -> bool:
+        """The unspecified address (0.0.0.0, ::), which reaches this host."""
         return self.info.unspecified
 
     @property
     def reserved(self) -> bool:
+        """Reserved, multicast or broadcast address."""
         return self.info.reserved
 
     @property
     def local_name(self) -> bool:
+        """A name that only resolves inside a private network."""
         return self.info.local_name
 
     @property
@@ -961,6 +968,7 @@ class _Collector:
         self.seen: set[tuple[str, str, int | None, str, str, str]] = set()
 
     def add(self, t: Text, raw: str, parts: _Parts, context: str, dangerous: bool = False) -> None:
+        """Record one endpoint once (per text, host, scheme, port, path and context)."""
         if len(self.out) >= MAX_ENDPOINTS:
             return
         info = classify_host(parts.host) if parts.host else HostInfo("")

@@ -349,6 +349,7 @@ class _Out:
         self.seen: set[str] = set()
 
     def add(self, severity: str, reason: str, evidence: str) -> None:
+        """Record a violation once per reason."""
         key = reason
         if key in self.seen:
             return
