@@ -62,6 +62,7 @@ __all__ = [
     "PROTOCOL_VERSION_META",
     "SESSION_ERROR_CODE",
     "SESSION_META_KEY",
+    "VERDICT_META_KEY",
     "Proxy",
     "ProxyOptions",
     "run_proxy",
@@ -75,6 +76,8 @@ INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
+#: In a blocked call's ``isError`` result (``deny_style: result``, or output blocked): ``_meta[key]`` = verdict.
+VERDICT_META_KEY = "sentinel/verdict"
 _READ_CHUNK = 256 * 1024
 _ID_SCAN_BYTES = 4096
 _MISSING: Any = object()
@@ -960,12 +963,6 @@ class Proxy:
 
     def _deny(self, rid: Any, name: str, verdict: Any, modern: bool) -> None:
         message = f"Sentinel Security Block: {verdict.reason}"
-        if self.opts.deny_style == "result":
-            result: dict[str, Any] = {"content": [{"type": "text", "text": message}], "isError": True}
-            if modern:
-                result["resultType"] = "complete"
-            self._send_client({"jsonrpc": "2.0", "id": rid, "result": result})
-            return
         data = {
             "tool": name,
             "decision": verdict.decision,
@@ -974,6 +971,9 @@ class Proxy:
             "violations": [v.to_dict() for v in verdict.violations],
             "taints": sorted(getattr(verdict, "taints", ()) or ()),
         }
+        if self.opts.deny_style == "result":
+            self._send_client({"jsonrpc": "2.0", "id": rid, "result": _error_result(message, modern, data)})
+            return
         self._reply_error(rid, BLOCK_CODE, message, data)
 
     # ------------------------------------------------------------------ server -> client
@@ -1036,6 +1036,8 @@ class Proxy:
     def _tools_call_result(self, msg: dict[str, Any], entry: _Pending, result: Any) -> None:
         """Spotlight, scan (before forwarding in block mode, after it in flag mode), then record the call."""
         is_result = type(result) is dict
+        if is_result and type(result.get("_meta")) is dict:
+            result["_meta"].pop(VERDICT_META_KEY, None)  # only the proxy may say a call was blocked
         texts = spotlight_result(result, wrap_texts=self.opts.spotlight) if is_result else []
         scan_first = self.scan is not None and texts and self.opts.scan_output == "block"
         if scan_first:
@@ -1081,10 +1083,15 @@ class Proxy:
                 f"Sentinel Security Block: the output of '{entry.tool}' looks like a prompt injection"
                 f" ({', '.join(kinds)})"
             )
-            new: dict[str, Any] = {"content": [{"type": "text", "text": text}], "isError": True}
-            if entry.modern:
-                new["resultType"] = "complete"
-            msg["result"] = new
+            data = {
+                "tool": entry.tool,
+                "decision": "block",
+                "rule": "spotlight.scan_output",
+                "reason": text.split(": ", 1)[1],
+                "violations": [{"policy": "output_injection", "reason": text.split(": ", 1)[1], "severity": "high"}],
+                "taints": [],
+            }
+            msg["result"] = _error_result(text, entry.modern, data)
 
     def _tools_list_result(self, result: dict[str, Any]) -> None:
         tools = result.get("tools")
@@ -1123,6 +1130,18 @@ class Proxy:
                     continue
             kept.append(tool)
         result["tools"] = kept
+
+
+def _error_result(text: str, modern: bool, verdict: dict[str, Any]) -> dict[str, Any]:
+    """An ``isError`` tool result made by the proxy, shaped for the request's era, carrying the verdict."""
+    result: dict[str, Any] = {
+        "content": [{"type": "text", "text": text}],
+        "isError": True,
+        "_meta": {VERDICT_META_KEY: verdict},
+    }
+    if modern:
+        result["resultType"] = "complete"
+    return result
 
 
 def _pin_verdict(name: str) -> Any:

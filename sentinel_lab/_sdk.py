@@ -31,6 +31,7 @@ __all__ = ["Sentinel", "verdict_from_error"]
 
 _BLOCK_CODE = -32000
 _AUTH_CODE = -32001
+_VERDICT_META_KEY = "sentinel/verdict"
 _PASS_ENV_PREFIXES = ("SENTINEL_", "OTEL_", "PYTHON", "VIRTUAL_ENV", "LANG", "LC_")
 
 
@@ -197,12 +198,16 @@ class Sentinel:
         return list(result.tools)
 
     async def execute_tool(self, name: str, args: dict[str, Any] | None = None) -> Any:
-        """Call a tool through the proxy and return its ``CallToolResult``; a denial raises ``PolicyViolation``."""
+        """Call a tool through the proxy and return its ``CallToolResult``; a denial raises ``PolicyViolation``.
+
+        That holds for either denial style, and for a result the proxy withheld because its output looked like a
+        prompt injection (``spotlight.scan_output: block``).
+        """
         from mcp import MCPError
 
         session = self._require_session()
         try:
-            return await session.call_tool(name, args or {}, meta=self._meta())
+            result = await session.call_tool(name, args or {}, meta=self._meta())
         except MCPError as exc:
             code = int(getattr(exc, "code", 0) or getattr(getattr(exc, "error", None), "code", 0))
             message = str(getattr(getattr(exc, "error", None), "message", "") or exc)
@@ -210,5 +215,10 @@ class Sentinel:
             if code in (_BLOCK_CODE, _AUTH_CODE):
                 raise PolicyViolation(verdict_from_error(code, message, data, name, args), message) from exc
             raise
+        verdict = (getattr(result, "meta", None) or {}).get(_VERDICT_META_KEY)
+        if result.is_error and isinstance(verdict, dict):  # deny_style "result", or output withheld by the scan
+            message = "".join(getattr(c, "text", "") for c in result.content) or "Sentinel Security Block"
+            raise PolicyViolation(verdict_from_error(_BLOCK_CODE, message, verdict, name, args), message)
+        return result
 
     call_tool = execute_tool

@@ -47,6 +47,22 @@ def test_execute_list_and_denials_through_the_proxy(tmp_path: Path) -> None:
     assert "auth_error" not in records
 
 
+def test_result_style_denial_also_raises_with_the_verdict(tmp_path: Path) -> None:
+    policy = tmp_path / "result.yaml"
+    policy.write_text(DEMO_POLICY.read_text().replace("deny_style: error", "deny_style: result"))
+    assert "deny_style: result" in policy.read_text()
+
+    async def main() -> None:
+        async with Sentinel.start(upstream="python -m sentinel_lab.demo_server", policy=policy) as client:
+            with pytest.raises(PolicyViolation) as denied:
+                await client.execute_tool("delete_database", {"name": "prod"})
+            assert denied.value.verdict.rule == "static_rules.delete_database"
+            ok = await client.execute_tool("read_file", {"path": "notes.txt"})
+            assert not ok.is_error
+
+    anyio.run(main)
+
+
 def test_bad_upstream_is_a_proxy_error(tmp_path: Path) -> None:
     async def main() -> None:
         client = Sentinel.start(upstream=[str(tmp_path / "no-such-server")], policy=DEMO_POLICY)
