@@ -371,6 +371,9 @@ def intent_prompt(tool: str, args: Mapping[str, Any], goal: str) -> str:
     )
 
 
+_DIGITS = frozenset("0123456789")
+
+
 def parse_score(raw: Any) -> float | None:
     """Read an LLM's answer as a score in 0..1: a number, or text with one ('0.8', 'Score: 7/10', '85%')."""
     if isinstance(raw, bool):
@@ -382,12 +385,12 @@ def parse_score(raw: Any) -> float | None:
         return None
     text = raw.strip()[:2000]
     i, n = 0, len(text)
-    while i < n and not text[i].isdigit():
+    while i < n and text[i] not in _DIGITS:
         i += 1
     if i == n:
         return None
     j = i
-    while j < n and (text[j].isdigit() or (text[j] == "." and j + 1 < n and text[j + 1].isdigit())):
+    while j < n and (text[j] in _DIGITS or (text[j] == "." and j + 1 < n and text[j + 1] in _DIGITS)):
         j += 1
     value = float(text[i:j])
     if i > 0 and text[i - 1] == "-":
@@ -400,7 +403,7 @@ def parse_score(raw: Any) -> float | None:
         while k < len(rest) and rest[k] in " ":
             k += 1
         m = k
-        while m < len(rest) and rest[m].isdigit():
+        while m < len(rest) and rest[m] in _DIGITS:
             m += 1
         if m > k and float(rest[k:m]) > 0:
             value /= float(rest[k:m])

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentinel_lab import Verifier
 from sentinel_lab._analysis import analyse
@@ -254,3 +256,17 @@ def test_corpus_injection_rows() -> None:
     flagged = [r["id"] for r in benign if check(analyse(r["tool"], r["args"]), s)]
     assert len(missed) <= 0.03 * len(attacks), missed
     assert len(flagged) <= 0.01 * len(benign), flagged
+
+
+_WORDS = ["ignore", "previous", "instructions", "you", "are", "now", "not", "tell", "user", "send", "password", "to"]
+_WORDS += ["a@b.example", ":", "\n", "<|im_start|>", "忽略", "指令", "\u200b", "1gn0r3", "i", "g", "](http{", '"role"']
+_WORDS += [" ", ".", "e.g.", "paper", "\ud800", "\U000e0041", "ＡＩ", "mode", "developer"]
+
+
+@given(st.lists(st.sampled_from(_WORDS), max_size=40).map(" ".join) | st.text(max_size=120))
+@settings(max_examples=300, deadline=None)
+def test_scan_never_raises_and_scores_stay_in_range(text: str) -> None:
+    found = scan(text)
+    assert 0.0 <= score_of(found) <= 1.0
+    assert all(0.0 < f.score <= 1.0 and f.kind for f in found)
+    check(analyse("t", {"text": text, "items": [text, text]}), Settings())

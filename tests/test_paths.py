@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentinel_lab._analysis import analyse
 from sentinel_lab._analysis._paths import PathRef, canonical, is_under, paths_of, sensitive_kind
@@ -209,3 +211,18 @@ def test_linear_time_on_adversarial_paths(unit: str) -> None:
     sensitive_kind(big)
     canonical(big[:65536])
     assert time.perf_counter() - t0 < 1.0
+
+
+_PIECES = [".", "..", "/", "\\", "%", "%2e", "%252e", "%c0%af", "%00", "~", "$HOME", "C:", "\\\\?\\", "file://", "a"]
+_PIECES += ["/proc/self/root", "\x00", "\u200b", "．", "\ud800", "\U000e0041", " ", ";", "cd", "-C", ".ssh", "id_rsa"]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=30).map("".join) | st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_never_raises_on_odd_paths(raw: str) -> None:
+    c = canonical(raw)
+    assert c.resolved is None or c.resolved.startswith(("/", "//")) or c.resolved[1:3] == ":/"
+    sensitive_kind(raw)
+    is_under(raw, "/workspace/project")
+    for ref in refs({"path": raw, "command": "cat " + raw, "url": "http://h/" + raw}):
+        assert ref.inside_workspace in (True, False, None)

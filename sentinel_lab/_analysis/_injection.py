@@ -1337,7 +1337,7 @@ def prepare(text: str) -> str:
     t = unicodedata.normalize("NFKC", text)
     if not _INVISIBLE_CHARS.isdisjoint(t):
         t = t.translate(_DROP_INVISIBLE)
-    if max(t) >= "\U000e0000":
+    if t and max(t) >= "\U000e0000":
         t = t.translate(_DROP_TAGS)
     t = t.lower()
     return t if t.isascii() or _CONFUSABLE_CHARS.isdisjoint(t) else fold(t)
