@@ -184,7 +184,7 @@ class Command:
         return self.argv[1:]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Rec:
     """A command record while parsing (mutable: its consumer is filled in when the outer command ends)."""
 
@@ -1986,10 +1986,27 @@ def posix_norm(path: str) -> str:
 def _mode_for(text: str, tool_key: str) -> str:
     if "powershell" in tool_key or "pwsh" in tool_key or tool_key in ("cmd", "cmd_exe", "run_cmd"):
         return "win"
+    if text[:1] not in "pPcCiI \t":
+        return "sh"
     head = text[:40].lstrip().lower()
     if head.startswith(("powershell", "pwsh", "cmd ", "cmd.exe", "iex", "invoke-")):
         return "win"
     return "sh"
+
+
+@lru_cache(maxsize=2048)
+def _rows(recs: tuple[_Rec, ...], via_prefix: str) -> tuple[tuple[tuple[Any, ...], ...], int]:
+    """The field values of each record's ``Command`` (all but ``text``) and the number of pipelines used."""
+    rows = []
+    top = 0
+    for r in recs:
+        via = r.via
+        if via_prefix:
+            via = via_prefix if not via else f"{via_prefix}+{via}"
+        rows.append((r.raw, r.name, r.argv, r.pipeline, r.stage, r.redirects, via, r.wrappers, r.assigns,
+                     r.consumer, r.features, r.function, r.background))  # fmt: skip
+        top = max(top, r.pipeline + 1)
+    return tuple(rows), top
 
 
 def _records_for(src: str, mode: str) -> tuple[tuple[_Rec, ...], bool]:
@@ -2035,33 +2052,14 @@ def commands_of(a: Analysis) -> list[Command]:
     skip_paths: set[str] = set()
     truncated = False
 
-    def emit(text: Text, recs: Iterable[_Rec], via_prefix: str = "") -> None:
+    def emit(text: Text, recs: tuple[_Rec, ...], via_prefix: str = "") -> None:
         nonlocal offset
-        top = 0
-        for r in recs:
-            via = r.via
-            if via_prefix:
-                via = via_prefix if not via else f"{via_prefix}+{via}"
-            out.append(
-                Command(
-                    text,
-                    r.raw,
-                    r.name,
-                    r.argv,
-                    r.pipeline + offset,
-                    r.stage,
-                    r.redirects,
-                    via,
-                    r.wrappers,
-                    r.assigns,
-                    r.consumer,
-                    r.features,
-                    r.function,
-                    r.background,
-                )
-            )
-            top = max(top, r.pipeline + 1)
-        offset += top
+        rows, count = _rows(recs, via_prefix)
+        if offset:
+            out.extend(Command(text, r[0], r[1], r[2], r[3] + offset, *r[4:]) for r in rows)
+        else:
+            out.extend(Command(text, *r) for r in rows)
+        offset += count
 
     # argv given as a list: {"command": "rm", "args": ["-rf", "/"]} or {"argv": ["rm", "-rf", "/"]}
     args = a.args

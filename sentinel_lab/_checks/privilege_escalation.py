@@ -685,9 +685,14 @@ def _admin_route(url: str) -> str:
     return "verb" if actions - _NOUN_SEGMENTS else "noun"
 
 
+# Every action segment contains one of these: a cheap test before a URL is split into segments.
+_ROUTE_STEMS = ("promot", "grant", "elevat", "escalat", "admin", "role", "permission", "privilege", "sudo",
+                "impersonat", "assume", "become", "superuser", "owner", "group")  # fmt: skip
+
+
 def _route_text(t: Text, info: _ToolInfo, mutating: bool, out: _Out) -> None:
     v = t.norm
-    if len(v) > 2048:
+    if len(v) > 2048 or not any(stem in t.folded for stem in _ROUTE_STEMS):
         return
     is_url = v.startswith(("http://", "https://"))
     if not (is_url or t.key in _URL_KEYS or (info.http and v.startswith("/"))):
