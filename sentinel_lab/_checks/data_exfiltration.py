@@ -379,17 +379,17 @@ def _decoded_values(query: str) -> list[tuple[str, str]]:
 
 
 def _decode_blob(value: str) -> str | None:
-    v = value.strip()
-    if len(v) >= 16 and len(v) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in v[:4096]):
+    v = value.strip()[:8192]
+    if len(v) >= 16 and len(v) % 2 == 0 and set(v) <= _HEX:
         try:
-            raw = bytes.fromhex(v[:8192])
+            raw = bytes.fromhex(v)
         except ValueError:
             raw = b""
         text = _printable(raw)
         if text:
             return text
     t = v.rstrip("=")
-    if len(t) >= 16 and set(t[:4096]) <= _B64:
+    if len(t) >= 16 and set(t) <= _B64:
         pad = "=" * (-len(t) % 4)
         try:
             raw = base64.urlsafe_b64decode(t.replace("+", "-").replace("/", "_") + pad)
@@ -400,6 +400,7 @@ def _decode_blob(value: str) -> str | None:
 
 
 _B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def _printable(raw: bytes) -> str | None:
@@ -454,7 +455,8 @@ def _url_flows(ep: Endpoint, s: Settings, out: _Out) -> None:
             if name in _CRED_PARAM_NAMES and not sec.strong and not sink:
                 continue  # a credential parameter used as such (``?api_key=...``)
             sev = "critical" if sec.strong else "high"
-            out.add(sev, f"{_kind_text(sec.kind)} sent to {host} in the URL", ep.raw)
+            where = f"{ep.scheme}://{host}{ep.path[:60]}" if ep.scheme else host
+            out.add(sev, f"{_kind_text(sec.kind)} sent to {host} in the URL", f"{where} [{sec.preview}]")
     if not accessed:
         return
     if sink == "request catcher":
@@ -893,7 +895,8 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
         for lit in literals:
             for sec in _secrets_of(lit):
                 if not any(_provider_ok(sec.kind, d.host) for d in dests):
-                    _judge_send(c, dests, s, out, "critical" if sec.strong else "high", _kind_text(sec.kind))
+                    sev = "critical" if sec.strong else "high"
+                    _judge_send(c, dests, s, out, sev, _kind_text(sec.kind), f"{c.name} ... [{sec.preview}]")
         for var, cred in _env_refs(c.raw):
             if cred and not any(d.sink for d in dests):
                 continue
