@@ -125,6 +125,13 @@ def _key_is_secret(key: str) -> bool:
     return k in _SECRET_KEY_EXACT or any(part in k for part in _SECRET_KEY_PARTS)
 
 
+_DIGEST_KEYS = ("sha256", "_hash", "digest")
+
+
+def _is_hex(text: str) -> bool:
+    return 0 < len(text) <= 128 and all(c in "0123456789abcdef" for c in text)
+
+
 def _entropy(token: str) -> float:
     counts: dict[str, int] = {}
     for ch in token:
@@ -199,7 +206,12 @@ def redact(value: Any, _depth: int = 0) -> Any:
                 out["…"] = f"+{len(value) - _MAX_ITEMS} keys"
                 break
             key = str(k)
-            out[key] = REDACTED if _key_is_secret(key) and v not in (None, "") else redact(v, _depth + 1)
+            if _key_is_secret(key) and v not in (None, ""):
+                out[key] = REDACTED
+            elif isinstance(v, str) and key.lower().endswith(_DIGEST_KEYS) and _is_hex(v):
+                out[key] = v  # a digest we computed (e.g. a tool pin), not a credential
+            else:
+                out[key] = redact(v, _depth + 1)
         return out
     if isinstance(value, (list, tuple)):
         items = [redact(v, _depth + 1) for v in list(value)[:_MAX_ITEMS]]

@@ -146,6 +146,8 @@ def test_redaction_by_key_and_by_value_shape() -> None:
             "path": "/home/user/projects/sentinel/README.md",
             "commit": "https://github.com/org/repo/commit/4b825dc642cb6eb9a060e54bf8d69288fbee4904",
             "city": "Paris",
+            "pin_sha256": "ab" * 32,
+            "hex_secret": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
             "count": 3,
             "long": "a" * 2000,
         }
@@ -156,6 +158,7 @@ def test_redaction_by_key_and_by_value_shape() -> None:
     assert out["path"] == "/home/user/projects/sentinel/README.md"
     assert out["commit"].startswith("https://github.com/")
     assert out["city"] == "Paris" and out["count"] == 3
+    assert out["pin_sha256"] == "ab" * 32 and out["hex_secret"] == "[REDACTED]"
     assert len(out["long"]) < 600 and out["long"].endswith("chars)")
 
 
