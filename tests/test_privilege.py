@@ -52,6 +52,15 @@ SHELL_ATTACKS: list[tuple[str, str]] = [
     ("pkexec /bin/bash", "critical"),
     ("runas /user:Administrator cmd.exe", "high"),
     ("sudo -l", "medium"),
+    ("sudo -u#-1 /bin/bash", "critical"),
+    ("python3 -c 'import os; os.setuid(0); os.system(\"id\")'", "high"),
+    ("find / -perm -4000 -type f 2>/dev/null", "medium"),
+    ("getcap -r / 2>/dev/null", "medium"),
+    ("export LD_PRELOAD=/tmp/evil.so", "high"),
+    ("Start-Process powershell -Verb RunAs", "high"),
+    ("net user administrator /active:yes", "high"),
+    ("usermod -u 0 -o bob", "critical"),
+    ("docker exec -it --privileged c sh", "critical"),
     # setuid / setgid / ownership
     ("chmod u+s /bin/bash", "critical"),
     ("chmod +s /tmp/rootsh", "critical"),
@@ -152,6 +161,12 @@ SHELL_BENIGN = [
     "curl https://app.example.com/admin/dashboard",
     "curl https://docs.example.com/admin/roles",
     "pytest -q tests/test_admin.py",
+    "find . -perm -u+x -type f",
+    "export LD_LIBRARY_PATH=./lib",
+    "getcap /usr/bin/ping",
+    "docker exec -it web sh",
+    "Start-Process notepad",
+    "net user",
 ]
 
 
@@ -190,6 +205,10 @@ STRUCTURED_ATTACKS: list[tuple[str, dict[str, Any]]] = [
     ("put_role_policy", {"policy": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}}),
     ("deploy_pod", {"spec": {"containers": [{"securityContext": {"privileged": True}}]}}),
     ("update_user", {"id": 5, "role": "ａｄｍｉｎ"}),  # full-width letters, folded by NFKC
+    ("update_user", {"user": "bob", "groups": ["wheel"]}),
+    ("iam.attach_policy", {"user": "x", "policy_arn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+    ("github.add_collaborator", {"repo": "x", "user": "y", "permission": "admin"}),
+    ("kubernetes.apply", {"manifest": "spec:\n  containers:\n  - securityContext:\n      privileged: true\n"}),
 ]
 
 
@@ -224,6 +243,8 @@ STRUCTURED_BENIGN: list[tuple[str, dict[str, Any]]] = [
     ("run_sql", {"query": "UPDATE users SET last_login = now() WHERE id = 4"}),
     ("create_team", {"name": "platform", "members": ["a", "b"]}),
     ("assume_role", {"role_arn": "arn:aws:iam::123:role/ReadOnly"}),
+    ("write_file", {"path": "docs/k8s.md", "content": "Avoid `privileged: true` in pod specs."}),
+    ("read_file", {"path": "k8s/deploy.yaml"}),
 ]
 
 

@@ -1013,6 +1013,9 @@ def _static_output(recs: Iterable[_Rec]) -> str | None:
                 args.pop(0)
             out = " ".join(args)
             out = _ansi_c(out) if esc else out
+        elif name in ("which", "whereis") or (name == "command" and "-v" in argv) or (name == "type" and "-p" in argv):
+            progs = [w for w in argv[1:] if not w.startswith("-")]
+            out = "\n".join("/usr/bin/" + w.rsplit("/", 1)[-1] for w in progs) if progs else None
         elif name == "printf":
             out = _printf(argv[1], list(argv[2:])) if len(argv) > 1 else ""
         elif name == "cat" and len(argv) == 1:
@@ -1467,6 +1470,11 @@ def _scan_features(code: str) -> set[str]:
     feats = {name for name, needles in _SCRIPT_FEATURES if any(x in low for x in needles)}
     if "fork" in low and ("while" in low or "loop" in low or "for(;;)" in low or "until" in low):
         feats.add("fork_loop")
+    if "/inet/tcp/" in low or "/inet/udp/" in low:  # gawk network special files
+        feats.add("socket")
+        feats.add("shell")
+    if "setuid(0)" in low or "setresuid(0" in low or "setreuid(0" in low:
+        feats.add("setuid0")
     return feats
 
 
@@ -1598,6 +1606,10 @@ def _py_analyse(code: str) -> tuple[set[str], list[tuple[str, Any]]] | None:
                 feats.add("download")
             if fname == "fork":
                 feats.add("fork")
+            if fname in ("setuid", "seteuid", "setreuid", "setresuid") and any(
+                isinstance(x, ast.Constant) and x.value == 0 for x in node.args
+            ):
+                feats.add("setuid0")
             if first is None:
                 continue
             if fname in _PY_SHELL_CALLS or (fname == "spawn" and owner == "pty"):

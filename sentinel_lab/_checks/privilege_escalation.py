@@ -162,6 +162,7 @@ _NAMED = _ELEVATORS | _WRITERS | frozenset(
         "new-localuser", "add-adgroupmember", "set-localuser", "dscl", "dseditgroup", "docker", "podman",
         "nerdctl", "ctr", "nsenter", "unshare", "kubectl", "mount", "aws", "gcloud", "az", "gsutil", "oci",
         "doctl", "curl", "wget", "http", "https", "iwr", "invoke-webrequest", "invoke-restmethod", "irm",
+        "find", "getcap", "export", "declare", "typeset", "setenv", "start-process", "saps", "start", "reg",
     }
 )  # fmt: skip
 
@@ -638,7 +639,13 @@ def _structured(a: Analysis, info: _ToolInfo, out: _Out) -> None:
         if k in _SETTING_NAME_KEYS and isinstance(value, str):
             setting_name = value.lower()
         if not reading and k in _ROLE_KEYS:
-            bad = [v for v in _values(value) if v in _PRIV_VALUES or v.endswith((":admin", "/admin", ".admin"))]
+            bad = [
+                v
+                for v in _values(value)
+                if v in _PRIV_VALUES
+                or v.endswith((":admin", "/admin", ".admin"))
+                or v.rsplit("/", 1)[-1] in ("administratoraccess", "iamfullaccess", "owner", "cluster-admin")
+            ]
             if k in ("scope", "scopes", "actions", "action", "policy", "policies") and bad == ["all"]:
                 bad = []
             if bad and not (k in ("group", "groups", "tier", "level") and bad[0] in ("all", "full", "*")):
@@ -744,13 +751,48 @@ def _sql_text(t: Text, out: _Out) -> None:
             out.add("SQL promotes an account to administrator", "high", t.norm)
 
 
+_MANIFEST_FLAGS = ("privileged: true", "privileged:true", "allowprivilegeescalation: true",
+                   "allowprivilegeescalation:true")  # fmt: skip
+
+
 # Findings per distinct command (they depend only on the command itself), bounded.
 _FINDINGS: dict[tuple[object, ...], tuple[Violation, ...]] = {}
 _FINDINGS_MAX = 4096
 
 
+def _misc(c: Command, out: _Out) -> None:
+    """Privilege tricks that are not account or file-mode changes."""
+    name, argv = c.name, c.argv
+    if "setuid0" in c.features:
+        out.add(f"{name} code switches to UID 0", "high", c.raw)
+    if name == "find" and any(
+        w in ("-perm", "-perm=")
+        and j + 1 < len(argv)
+        and any(x in argv[j + 1] for x in ("4000", "2000", "u=s", "g=s", "u+s", "6000"))
+        for j, w in enumerate(argv)
+    ):
+        out.add("searches for setuid binaries (privilege-escalation reconnaissance)", "medium", c.raw)
+    elif name == "getcap" and "-r" in argv:
+        out.add("searches for file capabilities (privilege-escalation reconnaissance)", "medium", c.raw)
+    assigns = list(c.assigns)
+    if name in ("export", "declare", "typeset", "setenv"):
+        assigns += [(w.partition("=")[0], w.partition("=")[2]) for w in argv[1:] if "=" in w]
+    for nm, val in assigns:
+        if nm in ("LD_PRELOAD", "LD_AUDIT", "DYLD_INSERT_LIBRARIES") and val:
+            out.add(f"{nm} injects a library into every program", "high", c.raw)
+    if name in ("start-process", "saps", "start") and any(w.lower() == "runas" for w in argv[1:]):
+        out.add("Start-Process -Verb RunAs elevates to administrator", "high", c.raw)
+    if name == "reg" and "image file execution options" in " ".join(argv).lower():
+        out.add("registry debugger hijack (Image File Execution Options)", "high", c.raw)
+    if name == "net" and len(argv) >= 3 and argv[1].lower() == "user":
+        rest = [w.lower() for w in argv[2:]]
+        if any(w.startswith("/active:yes") for w in rest) or (len(rest) >= 2 and not rest[1].startswith("/")):
+            out.add("net user changes an account or its password", "high", c.raw)
+
+
 def _command_findings(c: Command) -> tuple[Violation, ...]:
     out = _Out()
+    _misc(c, out)
     _elevation(c, out)
     _file_modes(c, out)
     _users(c, out)
@@ -769,6 +811,8 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
         if not (
             c.name in _NAMED
             or c.redirects
+            or c.assigns
+            or c.features
             or (c.wrappers and not _ELEVATORS.isdisjoint(c.wrappers))
             or "nopasswd" in c.raw.lower()
         ):
@@ -800,6 +844,8 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             if ("nopasswd" in low or "permit nopass" in low) and _sudoers_text(v):
                 out.add("grants passwordless sudo (NOPASSWD)", "critical", v)
         key = t.key
+        if "privilege" in f and "securitycontext" in f and f.count("\n") >= 2 and any(x in f for x in _MANIFEST_FLAGS):
+            out.add("manifest requests a privileged container", "high", t.norm)
         if "/" in f:
             _route_text(t, info, mutating, out)
             if info.writes_files and key in _PATH_KEYS:

@@ -589,6 +589,8 @@ def _reverse_shell(c: Command, out: _Out, pipe_names: set[str]) -> None:
             out.add(f"{name} one-liner connecting a shell to a socket (reverse shell)", "critical", c.raw)
     if name == "xterm" and "-display" in argv:
         out.add("xterm session sent to a remote display", "high", c.raw)
+    if name == "ztcp" or (name in ("zmodload",) and "zsh/net/tcp" in argv):
+        out.add("zsh TCP socket (reverse shell)", "critical", c.raw)
     if name in ("msfvenom", "msfconsole", "mimikatz", "meterpreter"):
         out.add(f"offensive tool {name}", "high", c.raw)
 
@@ -974,7 +976,7 @@ _SECURITY_NAMES = frozenset(
 _LOLBIN_NAMES = frozenset({"certutil", "mshta", "regsvr32", "rundll32", "bitsadmin"})
 _REVSHELL_NAMES = (
     frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "pwncat", "socat", "xterm", "msfvenom",
-               "msfconsole", "mimikatz", "meterpreter"})
+               "msfconsole", "mimikatz", "meterpreter", "ztcp", "zmodload"})
     | PYTHONS
     | SCRIPTERS
     | POWERSHELLS
@@ -1002,7 +1004,7 @@ _NAMED = (
         iptables ip6tables iptables-legacy iptables-nft ip6tables-legacy ebtables nft ufw pfctl netsh
         set-netfirewallprofile setenforce aa-teardown aa-disable aa-complain spctl csrutil set-mppreference
         add-mppreference service net stop-service set-service sysctl certutil mshta regsvr32 rundll32 bitsadmin
-        pwncat cryptcat xterm msfvenom msfconsole mimikatz meterpreter iex invoke-expression mkfifo mknod
+        pwncat cryptcat xterm msfvenom msfconsole mimikatz meterpreter iex invoke-expression mkfifo mknod ztcp zmodload
         exec eval source . cmd""".split()  # noqa: SIM905
     )
 )
