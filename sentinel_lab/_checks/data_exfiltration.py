@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -830,22 +829,41 @@ def _judge_send(
 
 
 def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
+    """Flows inside shell commands. One pass in text order (linear in the number of commands): substitutions
+    are emitted before the command that consumes them, pipeline stages in order."""
     if not any(c.name in _NET_COMMANDS or c.redirects for c in cmds):
         return
-    by_pipe: dict[tuple[int, int], list[Any]] = {}
-    by_name: dict[tuple[int, str], list[Any]] = {}
-    for c in cmds:
-        by_pipe.setdefault((id(c.text), c.pipeline), []).append(c)
-    for c in cmds:
-        if c.consumer and ("(" in c.via or "`" in c.via):  # $(...), `...`, <(...), PowerShell (...)
-            by_name.setdefault((id(c.text), c.consumer), []).append(c)
+    sources: dict[int, tuple[str, str] | None] = {}
+
+    def source(c: Any) -> tuple[str, str] | None:
+        k = id(c)
+        if k not in sources:
+            sources[k] = _source_kind(c)
+        return sources[k]
+
+    feeding = {id(c.text) for c in cmds if c.name in _RECON or (c.name in _ENV_DUMPERS and source(c))}
+    served = [c for c in cmds if _serves_files(c)]
+    pending: dict[tuple[int, str], list[Any]] = {}  # substitutions waiting for their consumer
+    upstream: dict[tuple[int, int], tuple[tuple[str, str] | None, str, str]] = {}  # pipeline -> (src, raw, name)
     git_remotes: dict[int, list[tuple[str, str, str]]] = {}
     staged: dict[str, tuple[str, str]] = {}  # temp files written from sensitive sources earlier in the text
     for c in cmds:
         name = c.name
+        pipe_key = (id(c.text), c.pipeline)
+        before = upstream.get(pipe_key)
+        mine = source(c) if c.name in _ARCHIVERS or c.argv[1:] or c.redirects or c.name in _ENV_DUMPERS else None
+        if before is None or (before[0] is None and mine):
+            upstream[pipe_key] = (mine, c.raw, name)
+        else:
+            upstream[pipe_key] = (before[0], before[1], name)
+        subs: list[Any] = []
+        if c.consumer and ("(" in c.via or "`" in c.via):  # $(...), `...`, <(...), PowerShell (...)
+            pending.setdefault((id(c.text), c.consumer), []).append(c)
+        else:
+            subs = pending.pop((id(c.text), name), [])
         if c.redirects or name in _WRITERS:
             targets = _written_files(c)
-            src = _source_kind(c) if targets else None
+            src = source(c) if targets else None
             if src:
                 for target in targets:
                     staged[_norm_file(target)] = src
@@ -853,24 +871,25 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
             _git(c, git_remotes, s, out, staged)
             continue
         if name in _TUNNEL_CMDS:
-            _tunnel(c, cmds, out)
+            _tunnel(c, served, out)
             continue
         is_http = name in _HTTP_CLIENTS
         is_stream = name in _STREAM_SINKS
         is_dns = name in _DNS_TOOLS
         is_copy = name in _COPY_REMOTE
         is_cloud = name in _CLOUD_COPY
-        if not (is_http or is_stream or is_dns or is_copy or is_cloud or name == "gh" or _dev_tcp(c)):
+        to_tcp = _dev_tcp(c)
+        if not (is_http or is_stream or is_dns or is_copy or is_cloud or name == "gh" or to_tcp):
             continue
         dests = _hosts_in_args(c)
         for d in dests:
             if len(d.host) > 40 and not _allowed(d.host, s) and _label_data(d.host):
                 out.add("high", f"data encoded in a DNS label of {d.host}", c.raw)
-        if is_dns and _label_variable(c.raw) and any(_feeds_data(o) for o in cmds if o.text is c.text):
+        if is_dns and id(c.text) in feeding and _label_variable(c.raw):
             _judge_send(c, dests, s, out, "high", "variable data in a DNS name")
         # command output substituted into the request ($(...) / `...`)
-        for sub in by_name.get((id(c.text), name), []):
-            src = _source_kind(sub)
+        for sub in subs[:64]:
+            src = source(sub)
             if src:
                 _judge_send(c, dests, s, out, src[0], src[1], c.raw)
             elif is_dns or sub.name in _RECON:
@@ -904,17 +923,14 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
             if prov and dests and all(_provider_ok(prov, d.host) for d in dests):
                 continue
             _judge_send(c, dests, s, out, "critical", f"secret variable ${var}")
-        if stdin or _dev_tcp(c):
-            for prev in by_pipe.get((id(c.text), c.pipeline), []):
-                if prev.stage >= c.stage:
-                    continue
-                src = _source_kind(prev)
-                if src:
-                    _judge_send(c, dests, s, out, src[0], src[1], f"{prev.raw} | {c.raw}")
-                elif any(d.sink for d in dests) and stdin:
-                    _judge_send(c, dests, s, out, "high", f"output of {prev.name}", f"{prev.raw} | {c.raw}")
-        if _dev_tcp(c):
-            src = _source_kind(c)
+        if (stdin or to_tcp) and before is not None:
+            src, raw, prev_name = before
+            if src:
+                _judge_send(c, dests, s, out, src[0], src[1], f"{raw} | {c.raw}")
+            elif stdin and any(d.sink for d in dests):
+                _judge_send(c, dests, s, out, "high", f"output of {prev_name}", f"{raw} | {c.raw}")
+        if to_tcp:
+            src = source(c)
             if src:
                 _judge_send(c, dests, s, out, src[0], src[1])
             elif c.name not in _SHELLS:
@@ -1086,17 +1102,21 @@ def _git_host(url: str) -> str:
     return ""
 
 
-def _tunnel(c: Any, cmds: Iterable[Any], out: _Out) -> None:
+def _serves_files(o: Any) -> bool:
+    """A local file server (``python -m http.server``, ``http-server``, ``php -S``) that a tunnel could expose."""
+    argv = o.argv
+    if "http.server" in argv or "SimpleHTTPServer" in argv:
+        return True
+    if o.name in ("http-server", "serve", "webfsd") or (o.name == "php" and "-S" in argv):
+        return any(_sensitive(w) in ("home_dir", "root_dir") for w in argv[1:8])
+    return False
+
+
+def _tunnel(c: Any, served: list[Any], out: _Out) -> None:
     exposes = [w for w in c.argv[1:] if w.startswith("file:") or _sensitive(w) in ("home_dir", "root_dir")]
-    served = [
-        o
-        for o in cmds
-        if o is not c
-        and ("http.server" in o.argv or o.name in ("http-server", "serve", "webfsd") or "-S" in o.argv)
-        and (any(_sensitive(w) in ("home_dir", "root_dir") for w in o.argv[1:]) or "http.server" in o.argv)
-    ]
-    if exposes or served:
-        what = exposes[0] if exposes else served[0].raw
+    others = [o for o in served if o is not c]
+    if exposes or others:
+        what = exposes[0] if exposes else others[0].raw
         out.add("high", f"local files exposed to the internet through a tunnel ({c.name})", f"{c.raw} [{what}]")
 
 
@@ -1154,6 +1174,22 @@ def _code_flows(a: Analysis, eps: list[Endpoint], cmds: list[Any], s: Settings, 
                     break
 
 
+def _truncated_flows(a: Analysis, cmds: list[Any], out: _Out) -> None:
+    """A command text too large or complex to parse completely: judge it by what it names (fail closed)."""
+    for t in {id(c.text): c.text for c in cmds}.values():
+        low = t.folded
+        if not any(w in low for w in ("curl", "wget", "nc ", "ncat", "socat", "/dev/tcp", "scp ", "http", "dig ")):
+            continue
+        for tok in low.translate(_CODE_SPLIT).split()[:20000]:
+            kind = _sensitive(tok) if ("/" in tok or tok.startswith(".")) and "://" not in tok else None
+            if kind and kind not in ("home_dir", "root_dir"):
+                out.add("high", f"sensitive file ({kind}) named in a network command too large to analyse", tok)
+                return
+
+
+_CODE_SPLIT = str.maketrans({c: " " for c in "'\"()|;&<>`$={}"})
+
+
 def check(a: Analysis, s: Settings) -> list[Violation]:
     """Violations for data that matters flowing to a destination outside ``Settings.allowed_hosts``."""
     if not a.texts:
@@ -1167,6 +1203,8 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     cmds = _commands(a)
     if cmds:
         _shell_flows(a, cmds, s, out)
+        if a.cache.get("shell_truncated"):
+            _truncated_flows(a, cmds, out)
     _code_flows(a, eps, cmds, s, out)
     out.items.sort(key=lambda v: v.severity != "critical")
     return out.items
