@@ -32,6 +32,7 @@ an attack cannot hide behind "for example".
 from __future__ import annotations
 
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -48,6 +49,8 @@ _CONFUSABLE_CHARS = frozenset(chr(c) for c in _CONFUSABLES)
 THRESHOLD = 0.5
 #: Score multiplier for discussion of an attack (see module docstring).
 DISCUSSION_FACTOR = 0.4
+#: A discussion cue counts when it is at most this many words from the finding.
+CUE_WINDOW = 10
 #: Bonus factor when the phrasing was disguised (leetspeak, spaced letters, run-together words).
 DISGUISE_BONUS = 1.15
 _WINDOW = 7  # tokens a detector may look ahead
@@ -333,6 +336,9 @@ _TURN_TOKENS = (
     ("</function_results>", 0.75),
     ("</function_result>", 0.75),
     ("</function_call>", 0.7),
+    ("(system_message)", 0.7),
+    ("[system_message]", 0.7),
+    ("<system_message>", 0.7),
     ("</system>", 0.75),
     ("<system>", 0.7),
     ("</instructions>", 0.65),
@@ -638,7 +644,7 @@ def _d_override(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     strong = False
     for j in range(i + 1, min(n, i + _WINDOW)):
         t = tokens[j]
-        if t in _OBJECTS:
+        if t in _OBJECTS or (len(t) > 8 and t.endswith(_OBJECT_ENDINGS)):
             obj = j
             break
         if t in _CONJ:
@@ -840,7 +846,8 @@ def _d_following(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     """'do the following first', 'execute the following'."""
     if i >= 2 and tokens[i - 1] == "the" and tokens[i - 2] in ("execute", "run", "do", "perform"):
         when = _has(tokens, i + 1, i + 4, _WHEN)
-        add("tool_call", _ev(tokens, i - 2, i + 1), 0.45 if when >= 0 else 0.25)
+        if when >= 0:
+            add("tool_call", _ev(tokens, i - 2, when), 0.45)
 
 
 def _d_marker(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
@@ -973,6 +980,7 @@ _IMPERATIVE_BEFORE = _forms(
     "finally next is are what"
 )
 _MARKER_MIDDLE = _forms("system admin secret special updated priority developer")
+_OBJECT_ENDINGS = ("structions", "struction", "nstrucciones", "anweisungen", "istruzioni")
 _IF = frozenset({"if"})
 _SAFETY = _forms("safety content security ethical moral guard guardrails filter filters")
 _JOB_WORDS = _forms("job task goal purpose mission objective priority assignment role")
@@ -1068,6 +1076,7 @@ def _sentence_findings(sentence: str, tokens: _Tokens, add: _Adder) -> None:
             for fn in fns:
                 if saturated and _KIND_OF[fn] in saturated:
                     continue
+                add.pos = i
                 fn(tokens, i, sentence, add)
 
 
@@ -1077,9 +1086,11 @@ _WORD_EDGE = "!\"#%&'()*+,-./;<=>?[\\]^_`{|}~"
 class _Facts:
     """Facts about one sentence that several detectors need, computed once (keeps the scan linear)."""
 
-    __slots__ = ("before_colon", "dest", "model")
+    __slots__ = ("before_colon", "cues", "dest", "model", "quoted")
 
     def __init__(self, sentence: str, tokens: _Tokens) -> None:
+        self.cues = _cue_positions(sentence, tokens)
+        self.quoted = any(q in sentence for q in _QUOTE_CHARS)
         self.dest = _has_dest(sentence, tokens)
         self.model = not _MODEL_WORDS.isdisjoint(tokens)
         words: set[str] = set()
@@ -1094,14 +1105,14 @@ class _Facts:
 class _Adder:
     """Collects the findings of one text, sentence by sentence, discounting discussion (see module docstring)."""
 
-    __slots__ = ("_damp", "_facts", "disguised", "out", "saturated", "sentence", "tokens")
+    __slots__ = ("_facts", "disguised", "out", "pos", "saturated", "sentence", "tokens")
 
     def __init__(self, out: dict[str, Finding]) -> None:
         self.out = out
         self.sentence = ""
         self.tokens: _Tokens = []
         self.disguised = False
-        self._damp: float | None = 1.0  # None: not computed yet for this sentence
+        self.pos = 0  # index of the token whose detector is running (for the discussion window)
         self._facts: _Facts | None = None
         self.saturated: set[str] = set()  # kinds already at their strongest: their detectors are skipped
 
@@ -1110,14 +1121,13 @@ class _Adder:
         self.sentence = sentence
         self.tokens = tokens
         self.disguised = disguised
-        self._damp = None
+        self.pos = 0
         self._facts = None
 
     def stop(self) -> None:
         self.sentence = ""
         self.tokens = []
         self.disguised = False
-        self._damp = 1.0
         self._facts = None
 
     def facts(self) -> _Facts:
@@ -1126,10 +1136,8 @@ class _Adder:
         return self._facts
 
     def __call__(self, kind: str, evidence: str, score: float) -> None:
-        if kind in _DAMPABLE:
-            if self._damp is None:
-                self._damp = _discussion_factor(self.sentence)
-            score *= self._damp
+        if kind in _DAMPABLE and self.sentence:
+            score *= _discussion_factor(self.facts(), self.pos)
         if self.disguised:
             score = min(0.99, score * DISGUISE_BONUS)
         prev = self.out.get(kind)
@@ -1144,20 +1152,31 @@ SATURATED = 0.85
 _DAMPABLE = frozenset({"override", "role", "fake_turn", "marker", "prompt_leak", "tool_call"})
 
 
-def _discussion_factor(sentence: str) -> float:
-    """DISCUSSION_FACTOR when the sentence has a discussion cue in its prose (addresses, URLs and file names
-    do not count: ``drop@mail.example`` is no 'example'), a little less when it also quotes; else 1."""
-    words = [w for w in sentence.split() if "@" not in w and "/" not in w and "." not in w.strip(".,;:!?'\"()[]")]
-    cue = not _DISCUSSION.isdisjoint(_tokens(" ".join(words))[0])
-    if not cue and sentence.startswith(("e.g", "i.e")):
-        cue = True
-    if not cue and not sentence.isascii():
-        cue = any(c in sentence for c in _DISCUSSION_CJK)
-    if not cue:
+def _cue_positions(sentence: str, tokens: _Tokens) -> list[int]:
+    """Indices of discussion cues among the tokens. Words from addresses, URLs and file names do not count
+    (``drop@mail.example`` is no 'example'); a CJK cue counts for the whole sentence (index -1)."""
+    if _DISCUSSION.isdisjoint(tokens):
+        if not sentence.isascii() and any(c in sentence for c in _DISCUSSION_CJK):
+            return [-1]
+        return []
+    address_words: set[str] = set()
+    for w in sentence.split():
+        if "@" in w or "/" in w or "." in w.strip(".,;:!?'\"()[]"):
+            address_words.update(_tokens(w)[0])
+    return [j for j, t in enumerate(tokens) if t in _DISCUSSION and t not in address_words]
+
+
+def _discussion_factor(facts: _Facts, pos: int) -> float:
+    """DISCUSSION_FACTOR when a discussion cue is within CUE_WINDOW tokens of the finding (a little less when
+    the sentence also quotes), else 1: a cue far away in a long sentence gives an attack no cover."""
+    cues = facts.cues
+    if not cues:
         return 1.0
-    if any(q in sentence for q in _QUOTE_CHARS):
-        return DISCUSSION_FACTOR * 0.75
-    return DISCUSSION_FACTOR
+    if cues[0] != -1:
+        k = bisect_left(cues, pos - CUE_WINDOW)
+        if k == len(cues) or cues[k] > pos + CUE_WINDOW:
+            return 1.0
+    return DISCUSSION_FACTOR * 0.75 if facts.quoted else DISCUSSION_FACTOR
 
 
 def _json_roles(s: str, add: _Adder) -> None:
@@ -1195,7 +1214,7 @@ def _turns(s: str, add: _Adder) -> None:
         _json_roles(s, add)
     if "](http" in s:
         _markdown_image_exfil(s, add)
-    if "<" in s or "[" in s or "sentinel_data" in s:
+    if "<" in s or "[" in s or "(" in s or "sentinel_data" in s:
         for marker, score in _TURN_TOKENS:
             if marker in s:
                 add("fake_turn", marker, score)
