@@ -21,10 +21,11 @@ linear in the text. Disguises are undone on the way: leetspeak (``1gn0r3``), spa
 (``i g n o r e``), run-together words (``ignorepreviousinstructions``); decoded readings (base64, rot13,
 percent...) are scanned by the caller (the analysis provides them as ``Text.variants``).
 
-Discussion rule: a finding of kind override, role, fake_turn, marker, prompt_leak or tool_call in a sentence
-that also has a discussion cue ("paper", "study", "research", "example", "such as", "detect", "attack",
-"dataset", "benchmark"... in several languages) has its score multiplied by 0.4 (0.3 when the phrase is also
-quoted), so "our paper studies attacks such as 'ignore previous instructions'" is not flagged. Findings that
+Discussion rule: a finding of kind override, role, fake_turn, marker, prompt_leak or tool_call with a
+discussion cue ("paper", "study", "research", "example", "detect", "attack", "dataset", "means", "phishing",
+"assert"... in several languages) in the same sentence and at most ``CUE_WINDOW`` (10) words away has its score
+multiplied by 0.4 (0.3 when the sentence also quotes), so "our paper studies attacks such as 'ignore previous
+instructions'" is not flagged. Words inside addresses, URLs and file names are not cues. Findings that
 act on the world (exfiltration with a destination, secrecy, speaking to the model) are never discounted, so
 an attack cannot hide behind "for example".
 """
@@ -962,8 +963,6 @@ _HEAD_MARKERS = (
     "attention:",
     "override:",
     "admin:",
-    "instruction:",
-    "instructions:",
     "ai instruction",
     "assistant instruction",
     "note to ai",
