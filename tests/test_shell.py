@@ -438,3 +438,26 @@ def test_benign_parse_is_cached_and_cheap() -> None:
         commands_of(b)
     per_call = (time.perf_counter() - start) / 1000
     assert per_call < 0.001
+
+
+_soup = st.lists(
+    st.sampled_from(
+        ["rm", " ", "-rf", "/", "'", '"', "\\", "$", "(", ")", "{", "}", "`", "|", "&", ";", "<", ">", "<<", "EOF",
+         "\n", "$(", "${", "#", "=", "a", "bash -c ", "python -c ", "echo ", "base64 -d", "*", "~", "!", ",", "\x00",
+         "é", "\u200b", "ｒｍ"]
+    ),
+    max_size=40,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_soup, st.text(max_size=200)))
+def test_any_text_parses_without_error(text: str) -> None:
+    from sentinel_lab._checks import Settings, privilege_escalation, system_commands
+
+    for tool, key in (("run_shell", "command"), ("notes", "data"), ("python_exec", "code")):
+        a = analyse(tool, {key: text})
+        for c in commands_of(a):
+            assert isinstance(c.name, str) and all(isinstance(w, str) for w in c.argv)
+        system_commands.check(a, Settings())
+        privilege_escalation.check(a, Settings())
