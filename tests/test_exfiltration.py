@@ -83,6 +83,9 @@ def test_secret_kinds(text: str, kind: str) -> None:
         "AKIA is the prefix of AWS access key ids",
         "your password: see the wiki",
         "export PATH=/usr/bin:$PATH",
+        "password = request.form['password']",
+        "db.password=self.password",
+        "password: ${{ secrets.DB_PASSWORD }}",
     ],
 )
 def test_secret_near_misses(text: str) -> None:

@@ -102,6 +102,7 @@ _ASSIGN_KEYWORDS: tuple[tuple[str, str, int], ...] = (
     ("aws_secret_access_key", "aws_secret_key", 30),
 )
 _ASSIGN_KEYWORDS = tuple(sorted(_ASSIGN_KEYWORDS, key=lambda k: -len(k[0])))  # longest (most specific) first
+_IDENT_DOT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 _VALUE_STOP = frozenset(" \t\r\n\"'`,;&)}]<>")
 _PLACEHOLDERS = frozenset(
@@ -235,7 +236,9 @@ def _real_value(value: str, min_len: int, kind: str) -> bool:
     low = value.lower()
     if low in _PLACEHOLDERS or low.startswith(_PLACEHOLDER_HEADS) or len(set(low)) <= 2:
         return False
-    if low.endswith(")") or "..." in low or "xxxx" in low or "****" in low or "${" in low:
+    if low.endswith((")", "[", "(")) or "..." in low or "xxxx" in low or "****" in low or "${" in low:
+        return False
+    if "." in low and set(low) <= _IDENT_DOT:  # self.password, config.db.pw: a reference in code
         return False
     has_digit = any(c.isdigit() for c in value)
     if kind == "password":
