@@ -86,6 +86,8 @@ def test_secret_kinds(text: str, kind: str) -> None:
         "password = request.form['password']",
         "db.password=self.password",
         "password: ${{ secrets.DB_PASSWORD }}",
+        "DB_PASSWORD=changeme123",
+        "api_key=your-api-key-here-123",
     ],
 )
 def test_secret_near_misses(text: str) -> None:

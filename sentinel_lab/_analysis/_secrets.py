@@ -102,6 +102,7 @@ _ASSIGN_KEYWORDS: tuple[tuple[str, str, int], ...] = (
     ("aws_secret_access_key", "aws_secret_key", 30),
 )
 _ASSIGN_KEYWORDS = tuple(sorted(_ASSIGN_KEYWORDS, key=lambda k: -len(k[0])))  # longest (most specific) first
+_PLACEHOLDER_WORDS = ("changeme", "example", "placeholder", "redacted", "dummy", "your_", "your-", "<", "xxx")
 _IDENT_DOT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 _VALUE_STOP = frozenset(" \t\r\n\"'`,;&)}]<>")
@@ -239,6 +240,8 @@ def _real_value(value: str, min_len: int, kind: str) -> bool:
     if low.endswith((")", "[", "(")) or "..." in low or "xxxx" in low or "****" in low or "${" in low:
         return False
     if "." in low and set(low) <= _IDENT_DOT:  # self.password, config.db.pw: a reference in code
+        return False
+    if any(w in low for w in _PLACEHOLDER_WORDS):
         return False
     has_digit = any(c.isdigit() for c in value)
     if kind == "password":
