@@ -102,7 +102,7 @@ _ASSIGN_KEYWORDS: tuple[tuple[str, str, int], ...] = (
     ("aws_secret_access_key", "aws_secret_key", 30),
 )
 _ASSIGN_KEYWORDS = tuple(sorted(_ASSIGN_KEYWORDS, key=lambda k: -len(k[0])))  # longest (most specific) first
-_PLACEHOLDER_WORDS = ("changeme", "example", "placeholder", "redacted", "dummy", "your_", "your-", "<", "xxx")
+_PLACEHOLDER_WORDS = ("changeme", "placeholder", "redacted", "dummy", "your_", "your-", "<", "xxx")
 _IDENT_DOT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 _VALUE_STOP = frozenset(" \t\r\n\"'`,;&)}]<>")
