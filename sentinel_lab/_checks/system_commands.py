@@ -718,6 +718,21 @@ def _basename_of(p: str) -> str:
     return p.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
 
 
+_DB_CLIENTS = frozenset({"psql", "mysql", "mariadb", "sqlite3", "mongo", "mongosh", "redis-cli", "cqlsh", "sqlcmd",
+                         "clickhouse-client"})  # fmt: skip
+_DB_DESTROY = ("drop database", "drop schema", "flushall", "flushdb", "dropdatabase(", "drop keyspace")
+
+
+def _databases(c: Command, out: _Out) -> None:
+    """A database client told to drop a whole database (or to flush every key)."""
+    if c.name in ("dropdb", "mysqladmin") and (c.name == "dropdb" or "drop" in c.argv):
+        out.add(f"{c.name} drops a database", "high", c.raw)
+        return
+    joined = " ".join(" ".join(c.argv[1:]).lower().split())
+    if any(x in joined for x in _DB_DESTROY):
+        out.add(f"{c.name} drops a whole database", "high", c.raw)
+
+
 def _lolbins(c: Command, out: _Out) -> None:
     name = c.name
     joined = " ".join(c.argv[1:]).lower()
@@ -869,11 +884,11 @@ def _security_rules(c: Command, out: _Out) -> None:
     name, argv = c.name, c.argv
     lows = [w.lower() for w in argv[1:]]
     if name in ("iptables", "ip6tables", "iptables-legacy", "iptables-nft", "ip6tables-legacy", "ebtables"):
-        if any(w in ("-f", "--flush", "-x", "--delete-chain") for w in lows) and not any(
-            w in ("-t",) for w in lows[:0]
-        ):
+        # options are case-sensitive here: -F flushes, -f matches fragments; -P sets a policy, -p a protocol
+        if any(w in ("-F", "--flush", "-X", "--delete-chain") or (w.startswith("-") and w[1:2] != "-" and "F" in w)
+               for w in argv[1:]):  # fmt: skip
             out.add(f"{name} flushes the firewall rules", "high", c.raw)
-        elif "-p" in lows and "accept" in lows:
+        elif any(w in ("-P", "--policy") for w in argv[1:]) and "accept" in lows:
             out.add(f"{name} sets a default ACCEPT policy", "high", c.raw)
     elif name == "nft" and ("flush" in lows or ("delete" in lows and "table" in lows)):
         out.add("nft flushes the firewall rules", "high", c.raw)
@@ -1005,6 +1020,7 @@ _NAMED = (
         set-netfirewallprofile setenforce aa-teardown aa-disable aa-complain spctl csrutil set-mppreference
         add-mppreference service net stop-service set-service sysctl certutil mshta regsvr32 rundll32 bitsadmin
         pwncat cryptcat xterm msfvenom msfconsole mimikatz meterpreter iex invoke-expression mkfifo mknod ztcp zmodload
+        psql mysql mariadb sqlite3 mongo mongosh redis-cli cqlsh sqlcmd clickhouse-client dropdb mysqladmin
         exec eval source . cmd""".split()  # noqa: SIM905
     )
 )
@@ -1083,6 +1099,8 @@ def _command_findings(c: Command) -> tuple[Violation, ...]:
         _security_rules(c, out)
     if name in _LOLBIN_NAMES:
         _lolbins(c, out)
+    if name in _DB_CLIENTS or name in ("dropdb", "mysqladmin"):
+        _databases(c, out)
     if c.redirects or c.features or name in _REVSHELL_NAMES or any(w.startswith("/dev/") for w in c.argv):
         _reverse_shell(c, out, set())
     if c.via or c.consumer or c.features or name in ("iex", "invoke-expression"):
