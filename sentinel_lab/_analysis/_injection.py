@@ -541,8 +541,10 @@ _COMPACT_GATE_BYTES = tuple(g.encode() for g in _COMPACT_GATE)
 
 def _disguise(tok: str) -> str | None:
     """Read a leetspeak token (``1gn0r3``) as letters when that gives a known word."""
-    if tok.isalpha() or tok.isdigit() or _LEET_CHARS.isdisjoint(tok):
+    if tok.isalpha() or tok.isdigit() or _LEET_CHARS.isdisjoint(tok) or len(tok) < 3:
         return None
+    if sum(c.isalpha() for c in tok[:32]) < 2:
+        return None  # '1@', '0x7f': numbers and addresses, not words
     for table in (_LEET, _LEET_L):
         cand = tok.translate(table)
         if cand in _VOCAB:
@@ -1325,9 +1327,11 @@ def scan_folded(s: str) -> list[Finding]:
             if mark in s:
                 s = s.replace(mark, "\n")
         s = s.encode("utf-8", "surrogatepass").translate(_BSENT).decode("utf-8", "replace")
+    seen: set[str] = set()
     for sentence in s.split("\n"):
-        if len(sentence) < 4:
-            continue
+        if len(sentence) < 4 or sentence in seen:
+            continue  # a repeated sentence cannot add anything
+        seen.add(sentence)
         tokens, disguised = _tokens(sentence)
         if not tokens:
             continue
