@@ -1073,11 +1073,11 @@ def _address_like(parts: _Parts, token: str, strict: bool) -> bool:
         return True
     if set(h) <= _IPV4ISH:
         pieces = h.split(".")
-        if len(pieces) == 4 or parts.port is not None or parts.userinfo:
+        if len(pieces) == 4:
             return True
-        if len(pieces) == 1:
+        if len(pieces) == 1:  # "8080:80" is a port mapping; "2130706433" and "0x7f000001" are addresses
             return (h.startswith("0x") and len(h) > 4) or (h.isdigit() and len(h) >= 8)
-        return h.startswith(("127.", "0", "0x"))
+        return h.startswith(("127.", "0", "0x")) or parts.port is not None or bool(parts.userinfo)
     if h in _LOOPBACK_NAMES or h in _METADATA_NAMES or "." not in h:
         return h in _LOOPBACK_NAMES or h in _METADATA_NAMES
     if _suffix(h, _LOOPBACK_DOMAINS) or _suffix(h, _WILDCARD_DNS) or h.startswith("metadata."):
