@@ -547,6 +547,7 @@ class _ToolInfo:
     writes_files: bool
     mutating: bool
     finding: tuple[str, str] | None
+    about_access: bool  # the name is about users, members, roles or permissions
 
 
 _ESCALATE_OBJECTS = frozenset(
@@ -584,9 +585,24 @@ def _tool_info(tool: str) -> _ToolInfo:
         writes_files=bool(words & _WRITE_TOOL_WORDS),
         mutating=bool(words & {"post", "put", "patch", "update", "create", "set", "assign", "grant"}),
         finding=finding,
+        about_access=bool(words & _ACCESS_WORDS),
     )
 
 
+_ACCESS_WORDS = frozenset(
+    {
+        "user", "users", "member", "members", "account", "accounts", "role", "roles", "permission", "permissions",
+        "access", "iam", "acl", "group", "groups", "team", "teams", "collaborator", "collaborators", "grant", "invite",
+        "assign", "promote", "policy", "policies", "principal", "membership", "privilege", "privileges", "rbac",
+        "identity", "org", "organization", "admin", "admins", "owner", "owners", "scope", "scopes", "token",
+        "tokens", "key", "keys", "apikey", "client", "app", "seat", "license", "staff", "employee", "customer",
+    }
+)  # fmt: skip
+# Keys that name a role only when the tool is about access (``group: admin`` on a notification is an audience).
+_WEAK_ROLE_KEYS = frozenset(
+    {"group", "groups", "level", "tier", "scope", "scopes", "policy", "policies", "action", "actions", "grants",
+     "grant", "acl", "membership", "authority", "authorities", "rights"}
+)  # fmt: skip
 _INTERESTING_KEYS = (
     _ROLE_KEYS
     | _ADMIN_FLAG_KEYS
@@ -638,7 +654,7 @@ def _structured(a: Analysis, info: _ToolInfo, out: _Out) -> None:
     for k, value in pairs:
         if k in _SETTING_NAME_KEYS and isinstance(value, str):
             setting_name = value.lower()
-        if not reading and k in _ROLE_KEYS:
+        if not reading and k in _ROLE_KEYS and (info.about_access or k not in _WEAK_ROLE_KEYS):
             bad = [
                 v
                 for v in _values(value)
