@@ -61,6 +61,17 @@ def _wrap_strings(value: Any, found: list[str], depth: int) -> Any:
     return value
 
 
+def _collect_strings(value: Any, found: list[str], depth: int) -> None:
+    if isinstance(value, str):
+        found.append(value)
+    elif depth < _MAX_DEPTH and isinstance(value, dict):
+        for v in value.values():
+            _collect_strings(v, found, depth + 1)
+    elif depth < _MAX_DEPTH and isinstance(value, list):
+        for v in value:
+            _collect_strings(v, found, depth + 1)
+
+
 def spotlight_result(result: dict[str, Any], *, wrap_texts: bool = True) -> list[str]:
     """Wrap every untrusted text of a ``tools/call`` result in place; return the original texts (for scanning).
 
@@ -87,5 +98,5 @@ def spotlight_result(result: dict[str, Any], *, wrap_texts: bool = True) -> list
         if wrap_texts:
             result["structuredContent"] = _wrap_strings(structured, found, 0)
         else:
-            _wrap_strings(structured, found, 0)
+            _collect_strings(structured, found, 0)
     return found
