@@ -80,7 +80,6 @@ _PREFIXES: tuple[tuple[str, str, int, frozenset[str]], ...] = (
 _PREFIX_HEADS = tuple(p[0] for p in _PREFIXES)
 _AWS_KEY_HEADS = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ABIA", "ACCA")
 _TOKEN_SPLIT = str.maketrans({c: " " for c in "\"'`,;()[]{}<>|&=:?#/\\*!\n\r\t"})
-_STRONG_PRIVATE = ("PRIVATE KEY", "PRIVATE KEY BLOCK")
 
 # Keywords whose assignment (``key=value``, ``"key": "value"``) carries a secret value.
 _ASSIGN_KEYWORDS: tuple[tuple[str, str, int], ...] = (
@@ -105,7 +104,6 @@ _ASSIGN_KEYWORDS = tuple(sorted(_ASSIGN_KEYWORDS, key=lambda k: -len(k[0])))  # 
 _PLACEHOLDER_WORDS = ("changeme", "placeholder", "redacted", "dummy", "your_", "your-", "<", "xxx")
 _IDENT_DOT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
-_VALUE_STOP = frozenset(" \t\r\n\"'`,;&)}]<>")
 _PLACEHOLDERS = frozenset(
     {"none", "null", "nil", "true", "false", "changeme", "password", "example", "redacted", "required",
      "optional", "string", "undefined", "secret", "hidden", "masked", "placeholder", "dummy", "sample",

@@ -72,7 +72,6 @@ DANGEROUS_SCHEMES = frozenset(
 _SPECIAL = frozenset({"http", "https", "ftp", "ws", "wss"})
 # Schemes accepted with a single slash (``file:/etc/passwd``) besides the special ones.
 _SINGLE_SLASH = frozenset({"file", "netdoc", "jar", "php", "phar", "glob", "gopher", "dict", "ldap", "tftp"})
-_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 _TRAIL = ".,;:!?'\")]}>*"
 _HEXDIGITS = frozenset("0123456789abcdefABCDEF")
 _OCTDIGITS = frozenset("01234567")

@@ -196,7 +196,6 @@ _FILE_KEYS = frozenset(
     {"attachment", "attachments", "file", "files", "path", "paths", "document", "upload", "filename",
      "filepath", "file_path", "source", "src", "local_path", "input_file", "media", "image", "photo", "filenames"}
 )  # fmt: skip
-_WEAK_KINDS = frozenset({"password", "api_key", "credit_card", "stripe_test_key"})
 
 # --- shell ---------------------------------------------------------------------------------------------------------
 
@@ -219,11 +218,9 @@ _RECON = frozenset(
 )  # fmt: skip
 _ARCHIVERS = frozenset({"tar", "zip", "7z", "7za", "gzip", "bzip2", "xz", "zstd", "cpio", "rar", "pax"})
 _TUNNEL_CMDS = frozenset({"ngrok", "cloudflared", "lt", "localtunnel", "bore", "pinggy", "tunnelto", "frpc", "chisel"})
-_FILE_SERVERS = ("http.server", "simplehttpserver", "http-server", "php -s", "busybox httpd", "npx serve", "webfsd")
 _CURL_DATA = frozenset({"-d", "--data", "--data-binary", "--data-raw", "--data-ascii", "--data-urlencode", "--json"})
 _CURL_FORM = frozenset({"-F", "--form", "--form-string"})
 _CURL_UPLOAD = frozenset({"-T", "--upload-file"})
-_CURL_CRED = frozenset({"-H", "--header", "-u", "--user", "--oauth2-bearer", "-b", "--cookie", "--proxy-user"})
 _SECRET_VAR_PARTS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "API_KEY", "APIKEY", "ACCESS_KEY", "PRIVATE",
                      "CREDENTIAL", "AUTH", "SESSION", "COOKIE", "_KEY", "_PAT")  # fmt: skip
 _CODE_NET = ("urlopen", "requests.", "http.client", "httpx.", "urllib", "fetch(", "axios", "socket", "net/http",
@@ -978,11 +975,6 @@ def _written_files(c: Any) -> list[str]:
         elif len(ops) >= 2:
             out.append(ops[-1])
     return out
-
-
-def _feeds_data(c: Any) -> bool:
-    """A command whose output is data worth smuggling (file readers, encoders, system facts, env dumps)."""
-    return c.name in _RECON or _source_kind(c) is not None
 
 
 def _tar_f(word: str, index: int) -> bool:
