@@ -5,7 +5,8 @@ hosts in host-like fields (``host``, ``url`` without a scheme, ``[v6]``, ``host:
 commands and code, in every decoded reading of every text. ``classify_host(host)`` tells what a host is: IPv4 in
 any notation ``inet_aton`` accepts, IPv6 with the IPv4 it embeds (mapped, NAT64, 6to4, Teredo, compatible), names
 that resolve to loopback (``localhost``, ``localtest.me``, ``*.nip.io``...), cloud metadata endpoints and internal
-name suffixes. Everything is linear in the input: ``str.find`` loops with capped look-around, no regexes.
+name suffixes. Everything is linear in the input: ``str.find`` loops with capped look-around and two regular
+expressions that cannot backtrack (one bounded scheme word, one negated character class).
 """
 
 from __future__ import annotations
@@ -232,7 +233,7 @@ class HostInfo:
 class Endpoint:
     """One URL or host found in a text.
 
-    ``raw`` is the substring as found (in the reading ``reading``); ``context`` says how the text uses it:
+    ``raw`` is the substring as found (in one decoded reading of ``text``); ``context`` says how it is used:
     ``url`` (a URL field, or a net tool's argument), ``host`` (a host field), ``value`` (a whole one-word value),
     ``command`` (shell or code) or ``prose`` (mentioned inside free text, not accessed).
     """
