@@ -78,6 +78,12 @@ def find(line: str, name: str) -> Command:
         "${u:-rm} -rf /",
         "a=RM; ${a,,} -rf /",
         "alias x='rm -rf'; x /",
+        "case x in x) rm -rf /;; esac",
+        "coproc rm -rf /",
+        "if true; then rm -rf /; fi",
+        "! rm -rf /",
+        ". /dev/stdin <<< 'rm -rf /'",
+        "bash /dev/stdin <<< 'rm -rf /'",
     ],
 )
 def test_spellings_of_rm_rf_root_resolve_to_the_same_command(line: str) -> None:

@@ -124,7 +124,9 @@ _WRAPPER_OPTS: dict[str, frozenset[str]] = {
     "chroot": frozenset({"--userspec", "--groups"}),
 }
 _WRAPPER_POSITIONAL = {"timeout": 1, "chroot": 1}  # leading operands that are not the command
-_KEYWORDS_SKIP = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "fi", "done", "esac", "}"})
+_KEYWORDS_SKIP = frozenset(
+    {"if", "then", "else", "elif", "do", "while", "until", "!", "fi", "done", "esac", "}", "coproc", "{"}
+)
 _KEYWORDS_DROP = frozenset({"for", "case", "select", "in", ";;"})
 _ASSIGNERS = frozenset({"export", "declare", "local", "readonly", "typeset"})
 
@@ -500,9 +502,11 @@ class _Lexer:
             if c == ")":
                 b.end_word()
                 self.i = i + 1
+                self._finish(b, pipeline, stage, via, function, False, i)
                 if closer == ")":
-                    self._finish(b, pipeline, stage, via, function, False, i)
                     return
+                # a stray ``)`` ends a ``case`` pattern (``case x in x) rm -rf /;; esac``): a new command follows
+                b = _Builder(self.i, self)
                 continue
             if c == "(":
                 self._open_paren(b, via, function)
@@ -865,6 +869,8 @@ class _Lexer:
         if k < len(words) and words[k] in _KEYWORDS_DROP:
             return
         words = words[k:]
+        if not words and not b.redirs:
+            return
         assigns: list[tuple[str, str]] = []
         while words and "=" in words[0]:
             nm, _, val = words[0].partition("=")
@@ -932,10 +938,24 @@ def _shell_has_script(argv: tuple[str, ...]) -> bool:
     return False
 
 
+_STDIN_FILES = frozenset({"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "-"})
+
+
 def _reads_stdin(rec: _Rec) -> bool:
-    """True for a stage that runs what it reads on stdin (``sh``, ``python -``, ``iex``)."""
+    """True for a stage that runs what it reads on stdin (``sh``, ``python -``, ``iex``, ``source /dev/stdin``)."""
     name = rec.name
     if name in ("iex", "invoke-expression"):
+        return True
+    if any(w in _STDIN_FILES for w in rec.argv[1:3]) and name in (
+        *SHELLS,
+        *PYTHONS,
+        "source",
+        ".",
+        "perl",
+        "ruby",
+        "node",
+        "php",
+    ):
         return True
     if name in SHELLS or name in POWERSHELLS:
         return not _shell_has_script(rec.argv) and not any(
