@@ -324,7 +324,7 @@ def _sensitive_cached(path: str) -> str | None:
         ("/.password-store", "password_store"), ("/etc/ssl/private", "tls_key"), ("/.vault-token", "credentials"),
         ("/var/run/secrets", "k8s_secret"), ("/run/secrets", "docker_secret"),
     ):  # fmt: skip
-        if low.endswith(part) or part + "/" in low or low.startswith(part[1:]) or ("~" + part) in low:
+        if low.endswith(part) or part + "/" in low or low == part[1:] or low.startswith(part[1:] + "/"):
             return what
     if low in ("~", "$home", "${home}", "/root", "%userprofile%", "$env:userprofile") or (
         low.startswith(("/home/", "/users/")) and low.count("/") == 2
