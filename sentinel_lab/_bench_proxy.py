@@ -1,9 +1,11 @@
 """Proxy overhead: ``tools/call`` round trips with the official MCP client, direct and through the proxy.
 
-Both sessions talk to the same tool server program (the bundled demo server), are open at the same time, and are
-timed interleaved (A B, B A, ...) after a warm-up, so drift in machine load hits both sides equally. The proxy
-runs a policy that allows the tool with the verifier, spotlighting and the output scan on: the overhead measured
-is the real enforcement path, not a bare relay.
+Three sessions talk to the same tool server program (the bundled demo server) and are open at the same time:
+direct, through the proxy with a *relay* policy (a static ALLOW rule, no verifier, no spotlighting: the cost of
+the relay itself), and through the proxy with the *full* policy (static rule, the verifier's content checks,
+spotlighting and the output scan: the real enforcement path). Calls are timed interleaved in a rotating order
+after a warm-up, so drift in machine load hits every side equally. The headline ``overhead_median_ms`` is the
+full path; ``relay_overhead_median_ms`` separates what the relay costs from what the checks cost.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BENCH_POLICY", "TARGET_OVERHEAD_MS", "bench_proxy"]
+__all__ = ["FULL_POLICY", "RELAY_POLICY", "TARGET_OVERHEAD_MS", "bench_proxy"]
 
 TARGET_OVERHEAD_MS = 0.15
 
-BENCH_POLICY = """\
-name: bench-proxy
+FULL_POLICY = """\
+name: bench-proxy-full
 static_rules:
   get_weather: ALLOW
 verifier:
@@ -31,6 +33,17 @@ verifier:
 spotlight: {enabled: true, scan_output: flag}
 proxy: {pin_tools: warn, hide_denied_tools: true}
 """
+
+RELAY_POLICY = """\
+name: bench-proxy-relay
+static_rules:
+  get_weather: ALLOW
+verifier: {enabled: false}
+spotlight: {enabled: false, scan_output: "off"}
+proxy: {pin_tools: "off", hide_denied_tools: false}
+"""
+
+_SIDES = ("direct", "relay", "full")
 
 
 def _rank(ordered: list[float], p: float) -> float:
@@ -48,66 +61,71 @@ def _machine() -> dict[str, Any]:
         return {"cpu": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()}
 
 
-async def _measure(calls: int, warmup: int, policy: Path, errlog: Any) -> tuple[list[float], list[float]]:
+async def _measure(calls: int, warmup: int, policies: dict[str, Path], errlog: Any) -> dict[str, list[float]]:
     from contextlib import AsyncExitStack
 
     from mcp import ClientSession, StdioServerParameters, stdio_client
 
     server = [sys.executable, "-m", "sentinel_lab.demo_server"]
-    direct = StdioServerParameters(command=server[0], args=server[1:])
-    proxied = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "sentinel_lab._cli", "proxy", "--policy", str(policy), "--", *server],
-    )
+    params = {"direct": StdioServerParameters(command=server[0], args=server[1:])}
+    for side, path in policies.items():
+        params[side] = StdioServerParameters(
+            command=sys.executable, args=["-m", "sentinel_lab._cli", "proxy", "--policy", str(path), "--", *server]
+        )
     async with AsyncExitStack() as stack:
-        sessions = []
-        for params in (direct, proxied):
-            read, write = await stack.enter_async_context(stdio_client(params, errlog=errlog))
+        sessions = {}
+        for side in _SIDES:
+            read, write = await stack.enter_async_context(stdio_client(params[side], errlog=errlog))
             session = await stack.enter_async_context(ClientSession(read, write))
             await session.initialize()
             await session.list_tools()
-            sessions.append(session)
-        samples: tuple[list[float], list[float]] = ([], [])
+            sessions[side] = session
+        samples: dict[str, list[float]] = {side: [] for side in _SIDES}
         args = {"city": "Paris"}
         for i in range(warmup + calls):
-            order = (0, 1) if i % 2 == 0 else (1, 0)
-            for which in order:
+            shift = i % len(_SIDES)
+            for side in _SIDES[shift:] + _SIDES[:shift]:
                 t0 = time.perf_counter_ns()
-                result = await sessions[which].call_tool("get_weather", args)
+                result = await sessions[side].call_tool("get_weather", args)
                 elapsed = (time.perf_counter_ns() - t0) / 1e6
                 if result.is_error:
-                    raise RuntimeError(f"benchmark call failed: {result}")
+                    raise RuntimeError(f"benchmark call failed ({side}): {result}")
                 if i >= warmup:
-                    samples[which].append(elapsed)
+                    samples[side].append(elapsed)
         return samples
 
 
 def bench_proxy(calls: int = 1000, warmup: int = 100) -> dict[str, Any]:
-    """Median and p99 round-trip times (ms) direct and through the proxy, the overhead, and the machine."""
+    """Median and p99 round trips (ms) direct, through a bare relay and through the full proxy; overheads."""
     import anyio
 
     if calls < 1:
         raise ValueError("calls must be at least 1")
     with tempfile.TemporaryDirectory(prefix="sentinel-bench-") as tmp:
-        policy = Path(tmp) / "bench.yaml"
-        policy.write_text(BENCH_POLICY)
+        policies = {"relay": Path(tmp) / "relay.yaml", "full": Path(tmp) / "full.yaml"}
+        policies["relay"].write_text(RELAY_POLICY)
+        policies["full"].write_text(FULL_POLICY)
         with open(Path(tmp) / "stderr.log", "w") as errlog:
-            direct, proxied = anyio.run(_measure, calls, warmup, policy, errlog)
-    d, p = sorted(direct), sorted(proxied)
-    paired = sorted(b - a for a, b in zip(direct, proxied, strict=True))
-    overhead = statistics.median(p) - statistics.median(d)
+            samples = anyio.run(_measure, calls, warmup, policies, errlog)
+    ordered = {side: sorted(values) for side, values in samples.items()}
+    median = {side: statistics.median(values) for side, values in ordered.items()}
+    p99 = {side: _rank(values, 99) for side, values in ordered.items()}
+    paired = sorted(b - a for a, b in zip(samples["direct"], samples["full"], strict=True))
+    overhead = median["full"] - median["direct"]
     return {
         "calls": calls,
         "warmup": warmup,
-        "direct_median_ms": round(statistics.median(d), 4),
-        "direct_p99_ms": round(_rank(d, 99), 4),
-        "proxy_median_ms": round(statistics.median(p), 4),
-        "proxy_p99_ms": round(_rank(p, 99), 4),
+        "direct_median_ms": round(median["direct"], 4),
+        "direct_p99_ms": round(p99["direct"], 4),
+        "proxy_median_ms": round(median["full"], 4),
+        "proxy_p99_ms": round(p99["full"], 4),
         "overhead_median_ms": round(overhead, 4),
-        "overhead_p99_ms": round(_rank(p, 99) - _rank(d, 99), 4),
+        "overhead_p99_ms": round(p99["full"] - p99["direct"], 4),
         "paired_overhead_median_ms": round(statistics.median(paired), 4),
+        "relay_median_ms": round(median["relay"], 4),
+        "relay_overhead_median_ms": round(median["relay"] - median["direct"], 4),
         "target_overhead_ms": TARGET_OVERHEAD_MS,
         "meets_target": overhead <= TARGET_OVERHEAD_MS,
-        "path": "verifier + spotlighting + output scan (policy allows the call)",
+        "path": "full: static rule + verifier + spotlighting + output scan; relay: static rule only",
         "machine": _machine(),
     }

@@ -12,12 +12,14 @@ from sentinel_lab._bench_proxy import TARGET_OVERHEAD_MS, bench_proxy
 def test_bench_proxy_short_run_reports_both_paths() -> None:
     result = bench_proxy(calls=30, warmup=5)
     assert result["calls"] == 30 and result["target_overhead_ms"] == TARGET_OVERHEAD_MS
-    for key in ("direct_median_ms", "direct_p99_ms", "proxy_median_ms", "proxy_p99_ms"):
+    for key in ("direct_median_ms", "direct_p99_ms", "proxy_median_ms", "proxy_p99_ms", "relay_median_ms"):
         assert math.isfinite(result[key]) and result[key] > 0
     assert result["direct_p99_ms"] >= result["direct_median_ms"]
     overhead = result["proxy_median_ms"] - result["direct_median_ms"]
     assert result["overhead_median_ms"] == pytest.approx(overhead, abs=1e-3)
     assert isinstance(result["meets_target"], bool)
+    relay = result["relay_median_ms"] - result["direct_median_ms"]
+    assert result["relay_overhead_median_ms"] == pytest.approx(relay, abs=1e-3)
     assert result["machine"]["cores"]
 
 
