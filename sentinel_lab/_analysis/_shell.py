@@ -2015,14 +2015,29 @@ def posix_norm(path: str) -> str:
     return "/" + out if absolute else (out or ".")
 
 
+# Programs that exist only on Windows: a line starting with one is read with Windows quoting (``\`` is literal).
+_WIN_FIRST = frozenset(
+    {
+        "powershell", "powershell.exe", "pwsh", "cmd", "cmd.exe", "iex", "reg", "reg.exe", "schtasks", "wevtutil",
+        "vssadmin", "bcdedit", "netsh", "taskkill", "del", "erase", "rd", "format", "certutil", "bitsadmin", "wmic",
+        "icacls", "takeown", "mshta", "regsvr32", "rundll32", "sc.exe", "net.exe", "cipher", "diskpart", "wbadmin",
+        "iwr", "irm", "saps", "curl.exe", "wget.exe",
+    }
+)  # fmt: skip
+
+
 def _mode_for(text: str, tool_key: str) -> str:
     if "powershell" in tool_key or "pwsh" in tool_key or tool_key in ("cmd", "cmd_exe", "run_cmd"):
         return "win"
-    if text[:1] not in "pPcCiI \t":
+    head = text[:64].split(None, 1)
+    if not head:
         return "sh"
-    head = text[:40].lstrip().lower()
-    if head.startswith(("powershell", "pwsh", "cmd ", "cmd.exe", "iex", "invoke-")):
+    first = head[0]
+    low = first.lower()
+    if low in _WIN_FIRST or low.startswith(("invoke-", "iex(")):
         return "win"
+    if first[:1].isupper() and "-" in first and first.replace("-", "").isalpha():
+        return "win"  # a PowerShell Verb-Noun cmdlet such as Remove-Item or Set-MpPreference
     return "sh"
 
 
