@@ -73,7 +73,15 @@ def _upstream_argv(upstream: str | list[str]) -> list[str]:
 
 
 class Sentinel:
-    """An MCP client session through the sentinel-lab proxy; create it with ``Sentinel.start(...)``."""
+    """An MCP client session through the sentinel-lab proxy; create it with ``Sentinel.start(...)``.
+
+    ``upstream``: the tool server command (a string split like a shell would, or a list; a leading ``python``
+    means this interpreter). ``audit``: an audit log path for the proxy. ``require_session`` (default on): the
+    proxy refuses calls without this client's signed session id. ``env``: the environment of the proxy and the
+    tool server; by default the MCP SDK's safe allow-list plus ``SENTINEL_*``, ``OTEL_*`` and ``PYTHON*``
+    variables (pass ``env=`` when the tool server needs more, e.g. its API keys). ``errlog``: where the proxy's
+    and the server's stderr go (default: a temporary file, see ``stderr_path``).
+    """
 
     def __init__(
         self,
