@@ -139,11 +139,13 @@ _FILLER = _forms(
     previously earlier prior so far up to now here everything's which given me us
     user human todo lo anterior anteriormente dicho tout ce qui avant précède dessus ci alles was vorher oben
     gesagt
-    tudo acima antes tutto sopra prima quello всё все что выше ранее сказано"""
+    tudo acima antes tutto sopra prima quello всё все что выше ранее сказано whatever whatsoever
+    che ti è stato detto hanno que te han dicho qu on t a dit man dir hat foi dito disseram lo tebe
+    говорили тебе"""
 )
 _ADVERBS = _forms(
     """above before previously earlier prior told said anterior anteriormente précède avant dessus vorher
-    oben acima antes sopra prima выше ранее"""
+    oben acima antes sopra prima выше ранее detto dicho dit gesagt dito disseram говорили раньше"""
 )
 _CONJ = _forms("and then but or so y pero et mais und aber e ma и но")
 
@@ -256,6 +258,7 @@ _USER_WORDS = _forms(
     пользователей"""
 )
 _STEALTH = _forms("silently secretly covertly quietly discreetly stealthily")
+_ANYONE = _forms("anyone nobody recipient customer client")
 
 _LEAK_VERBS = _forms(
     """reveal print show output repeat display tell give share leak dump write type echo recite disclose
@@ -511,7 +514,8 @@ _GATE = (
     | _forms(
         "now mode modo modalità modalita режим entwicklermodus jailbreak jailbroken jailbreaking anything bound "
         "systemprompt preprompt above following override end confirm nuevas nouvelles neue novas nuove новые "
-        "apply applies valid disabled lifted suspended deactivated revoked job goal purpose mission"
+        "apply applies valid disabled lifted suspended deactivated revoked job goal purpose mission aside "
+        "attention authorized authorised approved permitted instructed order command instruct demand ordered"
     )
 )
 _GATE_BYTES = frozenset(w.encode() for w in _GATE if w.isascii())
@@ -636,10 +640,19 @@ _Tokens = list[str]
 
 
 def _d_override(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
-    """'ignore (all) (the) previous instructions', 'do not follow your rules', 'disregard everything above'."""
+    """'ignore (all) (the) previous instructions', 'do not follow your rules', 'disregard everything above',
+    'set aside what you were told', 'pay no attention to the previous instructions'."""
     n = len(tokens)
     tok = tokens[i]
-    if tok not in _OVERRIDE_VERBS and (
+    if tok == "aside":
+        if i == 0 or tokens[i - 1] not in ("set", "put", "lay", "leave", "cast"):
+            return
+    elif tok == "attention":
+        if i == 0 or tokens[i - 1] not in ("no", "zero", "any"):
+            return
+        if i + 1 < n and tokens[i + 1] == "to":
+            i += 1
+    elif tok not in _OVERRIDE_VERBS and (
         _has(tokens, i - 3, i, _NEGATIONS) < 0 and _has(tokens, i + 1, i + 7, _NEGATIONS) < 0
     ):
         return
@@ -662,7 +675,7 @@ def _d_override(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
         return
     j = i + 1
     saw = False
-    while j < n and j < i + _WINDOW and tokens[j] in _FILLER:
+    while j < n and j < i + 10 and tokens[j] in _FILLER and tokens[j] not in _CONJ:
         saw = saw or tokens[j] in _ADVERBS or tokens[j] in _USER_WORDS
         j += 1
     if saw and (j == n or tokens[j] in _CONJ):
@@ -774,7 +787,8 @@ def _d_tell(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     tok = tokens[i]
     user = _has(tokens, i + 1, i + 6, _USER_WORDS)
     if user >= 0 and _has(tokens, i - 3, i + 7, _NEGATIONS) >= 0:
-        add("secrecy", _ev(tokens, i - 2, user), 0.65)
+        # hiding from *the user* is the injection tell; 'don't tell anyone' is everyday speech
+        add("secrecy", _ev(tokens, i - 2, user), 0.65 if tokens[user] not in _ANYONE else 0.4)
     elif (
         tok in ("ask", "asking", "confirm")
         and _has(tokens, i - 2, i, _NEGATIONS) >= 0
@@ -982,6 +996,29 @@ _IMPERATIVE_BEFORE = _forms(
 )
 _MARKER_MIDDLE = _forms("system admin secret special updated priority developer")
 _OBJECT_ENDINGS = ("structions", "struction", "nstrucciones", "anweisungen", "istruzioni")
+
+
+def _d_authority(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
+    """'the user has authorized you to ...', 'I order you to ...' (a claim of authority inside data)."""
+    n = len(tokens)
+    if i + 2 < n and tokens[i + 1] == "you" and tokens[i + 2] == "to":
+        who = _has(tokens, i - 4, i, _AUTHORITIES)
+        if who >= 0 or tokens[i] in ("order", "command", "instruct", "demand", "ordered", "commanded"):
+            add("marker", _ev(tokens, max(who, i - 1), i + 2), 0.55 if who >= 0 else 0.45)
+
+
+def _d_reveal_secret(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
+    """'reveal all stored passwords', 'print the API keys' (a secret shown where the attacker reads it)."""
+    if i > 0 and tokens[i - 1] not in _IMPERATIVE_BEFORE:
+        return
+    for j in range(i + 1, min(len(tokens), i + 6)):
+        t = tokens[j]
+        if (t in _SECRETS or t in _SECRET_FIRST) and _secret_at(tokens, j):
+            add("exfiltration", _ev(tokens, i, j), 0.45)
+            return
+
+
+_AUTHORITIES = _forms("user owner admin administrator developer operator manager ceo boss")
 _IF = frozenset({"if"})
 _SAFETY = _forms("safety content security ethical moral guard guardrails filter filters")
 _JOB_WORDS = _forms("job task goal purpose mission objective priority assignment role")
@@ -997,7 +1034,7 @@ _Detector = Callable[[_Tokens, int, str, "_Adder"], None]
 def _dispatch_table() -> dict[str, tuple[_Detector, ...]]:
     table: dict[str, list[_Detector]] = {}
     for words, fn in (
-        (_OVERRIDE_VERBS | _NEG_VERBS, _d_override),
+        (_OVERRIDE_VERBS | _NEG_VERBS | {"aside", "attention"}, _d_override),
         (_YOU_NOW | {"you"}, _d_you_now),
         (_forms("mode modo modalità modalita режим entwicklermodus"), _d_mode),
         (_forms("jailbreak jailbroken jailbreaking anything"), _d_jailbreak),
@@ -1017,6 +1054,14 @@ def _dispatch_table() -> dict[str, tuple[_Detector, ...]]:
         (frozenset({"before"}), _d_before),
         (frozenset({"end"}), _d_end),
         (_MODEL_WORDS, _d_address),
+        (
+            _forms(
+                "authorized authorised approved permitted allowed instructed asked wants requested order command "
+                "instruct demand ordered commanded"
+            ),
+            _d_authority,
+        ),
+        (_forms("reveal show print list give disclose dump display output tell"), _d_reveal_secret),
         (_APPLY_WORDS, _d_apply),
         (_forms("only real true actual new sole main"), _d_your_task),
         (_forms("stop abort abandon cancel pause drop halt"), _d_stop),
@@ -1053,6 +1098,8 @@ _KIND_OF: dict[_Detector, str] = {
     _d_address: "address",
     _d_apply: "role",
     _d_stop: "override",
+    _d_authority: "marker",
+    _d_reveal_secret: "exfiltration",
 }
 _VOCAB = frozenset(_DISPATCH) | _GATE | _OBJECTS | _STRONG_SCOPE | _SECRETS | _LIMITS
 
@@ -1307,6 +1354,8 @@ def scan_folded(s: str) -> list[Finding]:
     """``scan`` for text already normalised and folded (``Text.folded``); see ``scan``."""
     if len(s) < 6:
         return []
+    if "\\n" in s:
+        s = s.replace("\\n", "\n")  # JSON-escaped text (a serialised tool result): its line breaks count
     if len(s) > _MAX_SCAN:
         s = s[:_MAX_SCAN]
     quiet = s.isascii() and _quiet_ascii(s)
