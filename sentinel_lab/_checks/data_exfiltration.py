@@ -318,6 +318,8 @@ def _sensitive_cached(path: str) -> str | None:
         return kind
     q = p.replace("\\", "/").rstrip("/")
     low = q.lower()
+    if low.endswith((".pub", "/known_hosts", ".pub.asc")):
+        return None  # public keys and host lists are meant to be shared
     for part, what in (
         ("/.ssh", "ssh_dir"), ("/.gnupg", "gpg_dir"), ("/.aws", "cloud_credentials"), ("/.kube", "kube_config"),
         ("/.docker", "docker_config"), ("/.config/gcloud", "cloud_credentials"), ("/.azure", "cloud_credentials"),
@@ -766,9 +768,19 @@ def _source_kind(c: Any) -> tuple[str, str] | None:
             kind = _sensitive(target)
             if kind:
                 return "critical", f"sensitive file ({kind})"
-    if name in _ARCHIVERS and args:
-        return "high", "archive of files"
+    if name in _ARCHIVERS and any(_broad_tree(w) for w in args):
+        return "high", "archive of the project, home or system files"
     return None
+
+
+def _broad_tree(word: str) -> bool:
+    w = word.rstrip("/").lower()
+    return w == "" or w in _BROAD_TREES or _sensitive(word) in ("home_dir", "root_dir")
+
+
+# Trees whose archive is everything the agent can reach (a named build directory is ordinary data).
+_BROAD_TREES = frozenset({".", "*", "..", "~", "$home", "${home}", "/etc", "/home", "/root", "/var", "/srv", "/opt",
+                          "./*", "$pwd", "${pwd}", "/users", "c:", "/workspace"})  # fmt: skip
 
 
 def _secret_var(word: str) -> bool:
@@ -893,7 +905,7 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
                 what = "command output in a DNS query" if is_dns else f"output of {sub.name}"
                 _judge_send(c, dests, s, out, "high", what, c.raw)
         if is_copy:
-            _copy(c, dests, s, out)
+            _copy(c, dests, s, out, staged)
             continue
         if is_cloud or name == "gh":
             _cloud(c, s, out)
@@ -1015,18 +1027,28 @@ def _dev_tcp(c: Any) -> bool:
     return any("/dev/tcp/" in t or "/dev/udp/" in t for _op, t in c.redirects if not _op.startswith("<"))
 
 
-def _copy(c: Any, dests: list[_Dest], s: Settings, out: _Out) -> None:
+# scp/rsync options whose value is not a file being sent (keys, filters, ports, remote shells).
+_COPY_VALUE_OPTS = frozenset(
+    {"-i", "-F", "-o", "-e", "-P", "-p", "-S", "-l", "-c", "-J", "-f", "--rsh", "--exclude", "--include",
+     "--exclude-from", "--include-from", "--filter", "--files-from", "--password-file", "--log-file", "--chmod",
+     "--chown", "--rsync-path", "--backup-dir", "--partial-dir", "--temp-dir", "--compare-dest", "--link-dest"}
+)  # fmt: skip
+
+
+def _copy(c: Any, dests: list[_Dest], s: Settings, out: _Out, staged: dict[str, tuple[str, str]]) -> None:
     remote = [d for d in dests if d.host]
     if not remote:
         return
-    for w in c.argv[1:-1]:
-        if w.startswith("-") or ":" in w.split("/", 1)[0]:
-            continue
-        prev = c.argv[c.argv.index(w) - 1]
-        if prev in ("-i", "-F", "-o", "-e", "-P", "-p", "--rsh", "-S"):
+    argv = c.argv
+    for i in range(1, len(argv) - 1):
+        w = argv[i]
+        if w.startswith("-") or ":" in w.split("/", 1)[0] or argv[i - 1] in _COPY_VALUE_OPTS:
             continue
         kind = _sensitive(w)
-        if kind:
+        pre = staged.get(_norm_file(w))
+        if pre:
+            _judge_send(c, remote, s, out, pre[0], f"{pre[1]} (staged in {w})")
+        elif kind:
             _judge_send(c, remote, s, out, "critical", f"sensitive file ({kind})")
         elif s.allowed_hosts:
             _judge_send(c, remote, s, out, "high", f"file {w}")
