@@ -209,6 +209,9 @@ ATTACKS: list[tuple[str, str, str]] = [
     ("cp x.plist ~/Library/LaunchAgents/x.plist && launchctl load ~/Library/LaunchAgents/x.plist", "high", "launchd"),
     ("echo /tmp/evil.so > /etc/ld.so.preload", "critical", "preload"),
     ("schtasks /create /sc minute /tn x /tr C:\\x.exe", "high", "schtasks"),
+    ("systemd-run --on-calendar=minutely /tmp/x", "high", "systemd-run"),
+    ("echo 'kernel.randomize_va_space=0' >> /etc/sysctl.conf", "high", "kernel"),
+    ("mv ~ /dev/null", "critical", "home"),
     # anti-forensics
     ("echo '@reboot /tmp/x' | crontab -", "high", "cron"),
     ("systemctl --user enable x", "high", "boot"),

@@ -770,6 +770,11 @@ def _persistence_rules(c: Command, out: _Out) -> None:
         sub = [w.lower() for w in argv[1:] if not w.startswith("-")]
         if sub and sub[0] in ("enable", "link", "reenable", "preset", "set-default", "add-wants", "add-requires"):
             out.add(f"systemctl {sub[0]} makes a service start at boot (persistence)", "high", c.raw)
+    elif name == "systemd-run" and any(
+        w.startswith(("--on-calendar", "--on-boot", "--on-startup", "--on-unit-active", "--timer-property"))
+        for w in argv[1:]
+    ):
+        out.add("systemd-run schedules a recurring job (persistence)", "high", c.raw)
     elif name in ("update-rc.d", "chkconfig", "rc-update"):
         if any(w in ("defaults", "enable", "on", "add") for w in argv[1:]):
             out.add(f"{name} registers a boot service (persistence)", "high", c.raw)
@@ -943,6 +948,8 @@ def _security_rules(c: Command, out: _Out) -> None:
             out.add("edits the SELinux/AppArmor configuration", "high", c.raw)
         elif tl.startswith("/boot/") or tl.startswith(("/etc/hosts", "/etc/resolv.conf", "/etc/ld.so")):
             out.add(f"modifies system file {tl}", "high", c.raw)
+        elif tl.startswith(("/etc/sysctl", "/etc/modules", "/etc/modprobe.d", "/usr/lib/sysctl.d")):
+            out.add(f"changes kernel settings or modules at boot ({tl})", "high", c.raw)
 
 
 # Which programs each rule reads (a rule also runs for any command that redirects output).
@@ -965,7 +972,7 @@ _DISK_NAMES = frozenset(
 _PERSIST_NAMES = frozenset(
     {
         "crontab", "systemctl", "update-rc.d", "chkconfig", "rc-update", "launchctl", "schtasks",
-        "register-scheduledtask", "new-scheduledtask", "new-service", "sc", "reg", "at",
+        "register-scheduledtask", "new-scheduledtask", "new-service", "sc", "reg", "at", "systemd-run",
     }
 )  # fmt: skip
 _HISTORY_NAMES = frozenset(
@@ -1021,6 +1028,7 @@ _NAMED = (
         add-mppreference service net stop-service set-service sysctl certutil mshta regsvr32 rundll32 bitsadmin
         pwncat cryptcat xterm msfvenom msfconsole mimikatz meterpreter iex invoke-expression mkfifo mknod ztcp zmodload
         psql mysql mariadb sqlite3 mongo mongosh redis-cli cqlsh sqlcmd clickhouse-client dropdb mysqladmin
+        systemd-run
         exec eval source . cmd""".split()  # noqa: SIM905
     )
 )
