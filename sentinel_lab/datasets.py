@@ -4,7 +4,7 @@
 
 =========== =====================================================================================
 id          unique id of the row within its dataset
-dataset     ``corpus``, ``paper``, ``agentdojo`` or ``injecagent``
+dataset     ``corpus``, ``paper``, ``holdout``, ``agentdojo`` or ``injecagent``
 kind        ``call`` (a proposed tool call to verify) or ``output`` (a tool's result in ``text``,
             for an output scanner; ``tool``/``args`` then name the call that produced it)
 tool        tool name
@@ -53,6 +53,13 @@ _INFO: dict[str, dict[str, str]] = {
         "provenance": "written for sentinel-lab after the paper's categories (datasets/paper.jsonl)",
         "options": "path=<folder or file>",
     },
+    "holdout": {
+        "description": "held-out set in the corpus's seven categories, written blind after the checks were frozen "
+        "and never used for tuning",
+        "licence": "Apache-2.0",
+        "provenance": "written for sentinel-lab from the threat model only (datasets/holdout.jsonl)",
+        "options": "path=<folder or file>",
+    },
     "agentdojo": {
         "description": "AgentDojo ground-truth tool calls (user tasks benign, injection tasks attacks), full "
         "traces and injected tool outputs, computed offline from the installed package",
@@ -84,7 +91,7 @@ def load(name: str, **opts: Any) -> pd.DataFrame:
     Raises ``DatasetError`` naming the missing extra or path when it cannot be loaded.
     """
     key = name.strip().lower()
-    if key in ("corpus", "paper"):
+    if key in ("corpus", "paper", "holdout"):
         from sentinel_lab._datasets.corpus import load_corpus
 
         _only(key, opts, {"path"})

@@ -1,4 +1,4 @@
-"""Our own JSONL corpora (``datasets/corpus.jsonl``, ``datasets/paper.jsonl``).
+"""Our own JSONL corpora (``datasets/corpus.jsonl``, ``datasets/paper.jsonl``, ``datasets/holdout.jsonl``).
 
 Each line: ``{"id", "tool", "args", "expected": "block"|"allow", "category", "technique", "source"}``.
 ``expected: block`` becomes ``label: attack``; multi-step lines may carry ``trace_id`` and ``step``.
@@ -18,7 +18,7 @@ from sentinel_lab._exceptions import DatasetError
 
 __all__ = ["FILES", "find_dir", "load_corpus"]
 
-FILES = {"corpus": "corpus.jsonl", "paper": "paper.jsonl"}
+FILES = {"corpus": "corpus.jsonl", "paper": "paper.jsonl", "holdout": "holdout.jsonl"}
 
 
 def find_dir(path: str | os.PathLike[str] | None = None) -> Path:
@@ -51,7 +51,7 @@ def _label(expected: Any, where: str) -> str:
 
 
 def load_corpus(name: str, path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Load one of our corpora (``corpus`` or ``paper``) as a dataset frame."""
+    """Load one of our corpora (``corpus``, ``paper`` or ``holdout``) as a dataset frame."""
     p = Path(path) if path is not None and Path(path).is_file() else find_dir(path) / FILES[name]
     if not p.is_file():
         raise DatasetError(f"dataset {name!r}: file not found: {p}")
