@@ -1649,6 +1649,9 @@ def _py_analyse(code: str) -> tuple[set[str], list[tuple[str, Any]]] | None:
                 feats.add("exec")
                 lval = next((_py_list(a) for a in args[1:] if _py_list(a)), None)
                 sval = _py_str(first)
+                if fname.startswith(("execl", "spawnl")):  # varargs: execl(path, arg0, arg1, ...)
+                    lval = [v for v in (_py_str(x) for x in args[1 + fname.startswith("spawn") :]) if v is not None]
+                    lval = lval[:1] and [sval or lval[0], *lval[1:]]
                 if lval:
                     runs.append(("argv", lval))
                 elif sval:
