@@ -24,7 +24,7 @@ TARGETS = {"calls_blocked": 0.95, "calls_allowed": 0.98, "traces_prevented": 0.9
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's arguments."""
-    parser.add_argument("dataset", help="corpus, paper, agentdojo or injecagent")
+    parser.add_argument("dataset", help="corpus, holdout, paper, agentdojo or injecagent")
     parser.add_argument("--policy", help="policy YAML file (for agentdojo also a folder of agentdojo-<suite>.yaml)")
     parser.add_argument("--workspace", help=f"verifier workspace (default {DEFAULT_WORKSPACE})")
     parser.add_argument("--json", action="store_true", help="print the tables as JSON")
