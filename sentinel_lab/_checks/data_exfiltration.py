@@ -856,6 +856,7 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
     upstream: dict[tuple[int, int], tuple[tuple[str, str] | None, str, str]] = {}  # pipeline -> (src, raw, name)
     git_remotes: dict[int, list[tuple[str, str, str]]] = {}
     staged: dict[str, tuple[str, str]] = {}  # temp files written from sensitive sources earlier in the text
+    tainted: dict[str, tuple[str, str]] = {}  # shell variables assigned from sensitive sources
     for c in cmds:
         name = c.name
         pipe_key = (id(c.text), c.pipeline)
@@ -866,10 +867,15 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
         else:
             upstream[pipe_key] = (before[0], before[1], name)
         subs: list[Any] = []
-        if c.consumer and ("(" in c.via or "`" in c.via):  # $(...), `...`, <(...), PowerShell (...)
+        if "(" in c.via or "`" in c.via:  # $(...), `...`, <(...), PowerShell (...); consumer "" = an assignment
             pending.setdefault((id(c.text), c.consumer), []).append(c)
         else:
             subs = pending.pop((id(c.text), name), [])
+        if c.assigns and subs and len(tainted) < 32:  # K=$(cat ~/.ssh/id_rsa): remember what K holds
+            src = next((x for x in map(source, subs) if x), None)
+            if src:
+                for var, _val in c.assigns:
+                    tainted[var] = src
         if c.redirects or name in _WRITERS:
             targets = _written_files(c)
             src = source(c) if targets else None
@@ -911,6 +917,10 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
             _cloud(c, s, out)
             continue
         files, stdin, literals = _payload_files(c)
+        stdin = stdin or "xargs" in c.wrappers  # ... | xargs curl: the input becomes arguments
+        for var, src in tainted.items():
+            if f"${var}" in c.raw or f"${{{var}}}" in c.raw:
+                _judge_send(c, dests, s, out, src[0], f"{src[1]} (in ${var})")
         for f in files:
             kind = _sensitive(f)
             pre = staged.get(_norm_file(f))
