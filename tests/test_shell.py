@@ -224,7 +224,7 @@ def test_sudo_alone_is_the_command() -> None:
         ("ruby -e '`rm -rf /x`'", "ruby -e"),
         ('node -e \'require("child_process").execSync("rm -rf /x")\'', "node -e"),
         ("php -r 'shell_exec(\"rm -rf /x\");'", "php -r"),
-        ('python3 -c \'import os; os.execl("/bin/sh", "sh", "-c", "rm -rf /x")\'', "python3 -c"),
+        ('python3 -c \'import os; os.execl("/bin/sh", "sh", "-c", "rm -rf /x")\'', "sh -c"),
         ("echo 'rm -rf /x' | bash", "pipe"),
         ("bash <<< 'rm -rf /x'", "pipe"),
         ("echo cm0gLXJmIC94 | base64 -d | sh", "base64"),
