@@ -169,7 +169,19 @@ def _token_is_secret(token: str) -> bool:
     return False
 
 
+def _clean(text: str) -> str:
+    """``text`` made UTF-8 encodable: a lone surrogate becomes a visible ``\\udXXX`` escape."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def _redact_text(text: str) -> str:
+    text = _clean(text)
     if "PRIVATE KEY-----" in text:
         return REDACTED
     low = text.lower()
@@ -205,7 +217,7 @@ def redact(value: Any, _depth: int = 0) -> Any:
             if i >= _MAX_ITEMS:
                 out["…"] = f"+{len(value) - _MAX_ITEMS} keys"
                 break
-            key = str(k)
+            key = _clean(str(k))
             if _key_is_secret(key) and v not in (None, ""):
                 out[key] = REDACTED
             elif isinstance(v, str) and key.lower().endswith(_DIGEST_KEYS) and _is_hex(v):
@@ -406,16 +418,20 @@ class AuditLog:
         timestamp: str | None = None,
     ) -> dict[str, Any]:
         """Append one record (arguments redacted) and return it as written."""
+        if isinstance(request_id, str):
+            request_id = _clean(request_id)
+        elif not (isinstance(request_id, int) or request_id is None):
+            request_id = _clean(str(request_id))
         fields: dict[str, Any] = {
             "timestamp": timestamp or _now_iso(),
-            "session_id": session_id,
-            "event_type": event_type,
-            "tool": tool,
-            "decision": decision,
+            "session_id": _clean(session_id),
+            "event_type": _clean(event_type),
+            "tool": _clean(tool),
+            "decision": _clean(decision),
             "details": redact(details or {}),
-            "request_id": request_id if isinstance(request_id, (int, str)) or request_id is None else str(request_id),
+            "request_id": request_id,
             "arguments": redact(arguments) if arguments is not None else None,
-            "rule": rule,
+            "rule": _clean(rule),
             "latency_us": None if latency_us is None else round(float(latency_us), 1),
         }
         with self._lock:

@@ -91,10 +91,15 @@ def _log(message: str) -> None:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one instance: json.dumps builds one per call
+_ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"))  # \u-escapes everything, lone surrogates included
 
 
 def _encode(msg: dict[str, Any]) -> bytes:
-    return _ENCODER.encode(msg).encode("utf-8") + b"\n"
+    text = _ENCODER.encode(msg)
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:  # a lone surrogate (legal as a JSON escape, not in UTF-8): escape everything
+        return _ASCII_ENCODER.encode(msg).encode("ascii") + b"\n"
 
 
 def _valid_id(value: Any) -> bool:
@@ -898,7 +903,7 @@ class Proxy:
             return
         modern = bool(meta) and PROTOCOL_VERSION_META in meta  # type: ignore[operator]
         if method == "tools/call":
-            self._tools_call(line, rid, params or {}, meta, modern, presented)
+            self._tools_call(msg, rid, params or {}, meta, modern, presented)
             return
         self.pending[rid] = _Pending(method, modern)
         self.server_in.write(line)
@@ -911,7 +916,7 @@ class Proxy:
         )
 
     def _tools_call(
-        self, line: bytes, rid: Any, params: dict[str, Any], meta: Any, modern: bool, presented: Any
+        self, msg: dict[str, Any], rid: Any, params: dict[str, Any], meta: Any, modern: bool, presented: Any
     ) -> None:
         name = params.get("name")
         if type(name) is not str or not name:
@@ -948,7 +953,9 @@ class Proxy:
                 self.stats["flagged"] += 1
             entry = _Pending("tools/call", modern, name, args)
             self.pending[rid] = entry
-            self.server_in.write(line)
+            # forward what was checked, re-serialized: duplicate keys or odd escapes in the original bytes
+            # cannot make the tool server read a different call than the policy saw
+            self.server_in.write(_ASCII_ENCODER.encode(msg).encode("ascii") + b"\n")
         self._audit(
             "tool_call",
             session_id=session_id,

@@ -175,6 +175,17 @@ def test_cli_verify_exit_codes(tmp_path: Path) -> None:
     assert missing.returncode == 2
 
 
+def test_lone_surrogates_cannot_suppress_a_record(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(path)
+    log.write("tool_call", tool="rm\ud800", request_id="id\udc00", arguments={"k\ud801": "v\udfff"}, decision="block")
+    log.close()
+    report = verify_log(path)
+    assert report.ok and report.records == 1
+    rec = json.loads(path.read_text())
+    assert rec["tool"] == "rm\\ud800" and rec["arguments"] == {"k\\ud801": "v\\udfff"}
+
+
 def test_bad_key_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(AuditError):
         AuditLog(tmp_path / "a.jsonl", key="not a key")
