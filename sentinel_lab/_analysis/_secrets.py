@@ -128,9 +128,9 @@ STRONG_KINDS = frozenset(
 )  # fmt: skip
 
 _TRIGGERS = (
-    "-----BEGIN", "PuTTY-User-Key", "AKIA", "ASIA", "AROA", "AIDA", "gh", "github_pat_", "glpat-", "xox",
-    "xapp-", "_live_", "sk_test_", "whsec_", "sk-", "AIza", "ya29.", "npm_", "pypi-", "hf_", "dop_v1_",
-    "shpat_", "SG.", "glsa_", "eyJ", "ccountKey", "sig=", "service_account",
+    "-----BEGIN", "PuTTY-User-Key", *_AWS_KEY_HEADS, "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+    "glpat-", "xox", "xapp-", "_live_", "sk_test_", "whsec_", "sk-", "AIza", "ya29.", "npm_", "pypi-", "hf_",
+    "dop_v1_", "shpat_", "SG.", "glsa_", "eyJ", "ccountKey", "sig=", "service_account",
 )  # fmt: skip
 _LOWER_TRIGGERS = ("pass", "pwd", "secret", "key", "token", "credential")
 
