@@ -29,10 +29,10 @@ _DEMO_SERVER = (sys.executable, "-m", "sentinel_lab.demo_server")
 
 
 def demo_policy_path() -> Path:
-    """The bundled demo policy (package data), or ``policies/demo.yaml`` in a source checkout."""
-    bundled = resources.files("sentinel_lab") / "demo_policy.yaml"
-    if bundled.is_file():
-        return Path(str(bundled))
+    """The demo policy: ``sentinel_lab/data/policies/demo.yaml`` in an installed wheel, else the checkout's copy."""
+    installed = resources.files("sentinel_lab") / "data" / "policies" / "demo.yaml"
+    if installed.is_file():
+        return Path(str(installed))
     return Path(__file__).resolve().parent.parent / "policies" / "demo.yaml"
 
 

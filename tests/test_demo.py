@@ -22,11 +22,11 @@ FEATURES = (
 )
 
 
-def test_bundled_policy_is_package_data_and_matches_the_repo_copy() -> None:
-    bundled = demo_policy_path()
-    assert bundled.parent.name == "sentinel_lab"
+def test_demo_policy_is_found_and_is_the_repo_copy_in_a_checkout() -> None:
+    path = demo_policy_path()
+    assert path.is_file() and path.name == "demo.yaml"
     repo = Path(__file__).resolve().parent.parent / "policies" / "demo.yaml"
-    assert bundled.read_text() == repo.read_text()
+    assert path.read_text() == repo.read_text()
 
 
 def test_demo_all_pass(tmp_path: Path) -> None:
