@@ -143,6 +143,9 @@ def test_canonical_host() -> None:
     assert canonical_host("[::1]") == "::1"
     assert canonical_host("ｅｘａｍｐｌｅ。ｃｏｍ") == "example.com"
     assert canonical_host("bücher.de") == "xn--bcher-kva.de"
+    assert canonical_host("LocalHost.:8080") == "localhost"
+    assert canonical_host("[::1]:8080") == "::1"
+    assert classify_host("127.0.0.1:22").loopback and classify_host("fe80::1").link_local
 
 
 def test_split_url_userinfo_and_backslash_confusion() -> None:

@@ -381,6 +381,10 @@ def canonical_host(host: str) -> str:
     h = h.lower()
     if h.startswith("[") and "]" in h:
         h = h[1 : h.index("]")]
+    elif h.count(":") == 1:  # "host:port" handed in by a caller
+        name, _, port = h.partition(":")
+        if port.isdigit():
+            h = name
     h = h.rstrip(".")
     if not h.isascii():
         with contextlib.suppress(UnicodeError):
