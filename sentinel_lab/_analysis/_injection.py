@@ -1350,6 +1350,45 @@ def _turn_gate(s: str) -> bool:
     return "<" in s or "[" in s or ":" in s or "#" in s or "(" in s or "sentinel_data" in s
 
 
+_GLUED_VERBS = ("ignore", "disregard", "forget")
+
+
+def _unglue(tok: str) -> str:
+    if len(tok) <= 6 or tok in _DISPATCH:
+        return tok
+    for v in _GLUED_VERBS:
+        if tok.endswith(v) or tok.startswith(v):
+            return v
+    return tok
+
+
+_HARD_END = (".", "!", "?", ":", ";", "\u3002", "\uff01", "\uff1f", ">", "|", "}", "]")
+_ITEM_START = frozenset("-*#<[|>+\u2022{")
+
+
+def _unwrap(s: str) -> str:
+    """Join soft-wrapped lines (YAML, e-mail, Markdown paragraphs) so a sentence broken across lines is read
+    whole; blank lines, list items, markup and lines ending in punctuation still end a sentence."""
+    out: list[str] = []
+    prev = ""
+    for line in s.split("\n"):
+        st = line.strip()
+        if not st:
+            prev = ""
+            out.append("\n")
+            continue
+        head = st[0]
+        soft = (
+            prev
+            and not prev.endswith(_HARD_END)
+            and head not in _ITEM_START
+            and not (head.isdigit() and st[1:3].startswith((".", ")")))
+        )
+        out.append((" " if soft else "\n") + st)
+        prev = st
+    return "".join(out)
+
+
 def scan_folded(s: str) -> list[Finding]:
     """``scan`` for text already normalised and folded (``Text.folded``); see ``scan``."""
     if len(s) < 6:
@@ -1368,6 +1407,8 @@ def scan_folded(s: str) -> list[Finding]:
         return sorted(found.values(), key=lambda f: -f.score)
     if not s.isascii():
         _cjk(s, add)
+    if "\n" in s:
+        s = _unwrap(s)
     s = s.replace("\u2019", "'").replace("n't", " not").replace(". ", "\n").replace(".\t", "\n")
     if s.isascii():
         s = s.encode("ascii").translate(_BSENT).decode("ascii")
@@ -1384,10 +1425,13 @@ def scan_folded(s: str) -> list[Finding]:
         tokens, disguised = _tokens(sentence)
         if not tokens:
             continue
-        long_words = max(map(len, tokens)) >= 10
+        words = tokens
+        if "ignor" in sentence or "disregard" in sentence or "forget" in sentence:
+            tokens = [_unglue(t) for t in tokens]  # 'USAIgnore your previous ...' (words run together)
+        long_words = max(map(len, words)) >= 10
         if not disguised and _GATE.isdisjoint(tokens):
             if long_words:
-                _compact_all(tokens, add)
+                _compact_all(words, add)
             continue
         add.start(sentence, tokens, disguised)
         head = sentence.lstrip(" \t*#>-_[(<!")
@@ -1395,7 +1439,7 @@ def scan_folded(s: str) -> list[Finding]:
             add("marker", head[:24], 0.5)
         _sentence_findings(sentence, tokens, add)
         if long_words:
-            _compact_all(tokens, add)
+            _compact_all(words, add)
         add.stop()
     return sorted(found.values(), key=lambda f: -f.score)
 
