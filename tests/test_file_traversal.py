@@ -148,3 +148,9 @@ def test_corpus_file_traversal_rows() -> None:
     flagged = [r["id"] for r in benign if check(analyse(r["tool"], r["args"]), WS)]
     assert len(caught) >= 0.97 * len(attacks), sorted({r["id"] for r in attacks} - set(caught))
     assert len(flagged) <= 0.01 * len(benign), flagged
+
+
+def test_paths_computed_earlier_without_workspace_are_rejudged() -> None:
+    a = analyse("read_file", {"path": "../../etc/hosts"})
+    assert a.paths[0].resolved is None  # someone read the lazy view first, with no workspace known
+    assert check(a, WS)  # still judged against the workspace

@@ -110,12 +110,14 @@ _LABELS = {
 
 
 def paths_for(a: Analysis, s: Settings) -> list[PathRef]:
-    """The analysis's paths judged against ``s.workspace``; fills ``a.paths`` when nothing computed it yet."""
+    """The analysis's paths judged against ``s.workspace``. Fills ``a.paths`` when nothing computed it yet (so
+    later readers such as scope see workspace-anchored paths); otherwise reuses it only if it was computed for
+    the same workspace."""
     cache = a.cache
-    if "workspace" not in cache:
+    if a._paths is None:
         cache["workspace"] = s.workspace
         return a.paths
-    if cache["workspace"] == s.workspace:
+    if cache.get("paths_workspace") == s.workspace:
         return a.paths
     key = ("paths", s.workspace)
     refs = cache.get(key)
