@@ -266,9 +266,13 @@ def rule_scaling(
 
 def proxy_overhead(calls: int = 1_000, warmup: int = 100) -> dict[str, Any]:
     """Round trips with the official MCP client, direct and through the proxy (see ``_bench_proxy``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from sentinel_lab._bench_proxy import bench_proxy
 
-    result = dict(bench_proxy(calls=calls, warmup=warmup))
+    # Its own thread, hence its own event loop: this also works where a loop already runs (a Jupyter kernel).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentinel-bench") as pool:
+        result = dict(pool.submit(bench_proxy, calls=calls, warmup=warmup).result())
     result.setdefault("machine", machine())
     return result
 
