@@ -97,12 +97,19 @@ def export_figure(fig: Any, name: str) -> list[Path]:
 
 
 def export_value(name: str, value: Any, fmt: str = "{}") -> Path | None:
-    """Write one number the paper's text quotes as a LaTeX macro file ``numbers/<name>.tex``."""
+    """Record one number the paper's text quotes: ``numbers/<name>.tex`` defines it as a macro, and
+    ``numbers/all.tex`` (rewritten each time) loads every such file, so ``\\result{<name>}`` works anywhere,
+    captions included."""
     root = export_dir()
     if root is None:
         return None
+    if not name.isalnum():
+        raise ValueError(f"number names are letters and digits only (LaTeX macro names), got {name!r}")
     out = root / "numbers"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.tex"
-    path.write_text(fmt.format(value) + "%\n", encoding="utf-8")
+    text = _latex_escape(fmt.format(value))
+    path.write_text(f"\\expandafter\\def\\csname sl@{name}\\endcsname{{{text}}}%\n", encoding="utf-8")
+    files = sorted(p.stem for p in out.glob("*.tex") if p.stem != "all")
+    (out / "all.tex").write_text("".join(f"\\input{{numbers/{f}.tex}}\n" for f in files), encoding="utf-8")
     return path
