@@ -158,6 +158,11 @@ def test_prose_is_not_scanned_for_paths() -> None:
         ("C:\\Users\\a\\AppData\\Roaming\\Microsoft\\Credentials\\x", "windows_credentials"),
         ("/home/u/.bash_history", "shell_history"),
         ("~/.ssh", "ssh_key"),  # a credential directory counts for flows
+        ("C:\\Windows\\System32\\config\\SAM::$DATA", "windows_hive"),  # alternate data stream
+        ("C:\\Windows\\System32\\config\\SAM.", "windows_hive"),  # Windows drops the trailing dot
+        ("/etc/shadow.bak", "shadow"),
+        ("/etc/kubernetes/admin.conf", "kube_config"),
+        ("/var/lib/kubelet/pods/p/volumes/kubernetes.io~secret/token", "container_secret"),
     ],
 )
 def test_sensitive_kind(path: str, kind: str) -> None:

@@ -328,7 +328,9 @@ def canonical(path: str, anchor: tuple[str, ...] | None = None, *, anchor_root: 
         if not part or part == ".":
             continue
         if windows:
-            part = part.rstrip(" ").lower() or part
+            if ":" in part:
+                part = part.split(":", 1)[0] or part  # NTFS alternate data stream: SAM::$DATA is SAM
+            part = part.rstrip(" .").lower() or part  # Windows ignores trailing dots and spaces
         if part == "..":
             up = True
         elif part[:2] == ".." and not part.strip(_DOTDOT_JUNK):
@@ -444,6 +446,7 @@ _NAME_KINDS = {
     ".pgpass": "credentials",
     ".my.cnf": "credentials",
     ".pypirc": "credentials",
+    ".npmrc": "credentials",
     ".vault-token": "credentials",
     ".boto": "cloud_credentials",
     ".s3cfg": "cloud_credentials",
@@ -495,6 +498,10 @@ _ETC_KINDS = {
     "sudoers": "sudoers",
     "security/opasswd": "shadow",
     "krb5.keytab": "private_key",
+    "kubernetes/admin.conf": "kube_config",
+    "kubernetes/super-admin.conf": "kube_config",
+    "rancher/k3s/k3s.yaml": "kube_config",
+    "mysql/debian.cnf": "credentials",
 }
 _ENV_OK_SUFFIXES = frozenset({"example", "sample", "template", "dist", "defaults", "tmpl", "schema", "tpl", "in"})
 _KEY_EXTS = (".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".kdbx", ".gpg", ".asc")
@@ -538,7 +545,7 @@ def _sensitive(parts: tuple[str, ...]) -> str | None:
             return "browser_cookies" if name == "cookies" else "browser_credentials"
     if first == "etc" and n >= 2:
         rest = "/".join(p.lower() for p in parts[1:])
-        kind = _ETC_KINDS.get(rest)
+        kind = _ETC_KINDS.get(rest) or _ETC_KINDS.get(rest.rstrip("~-").removesuffix(".bak").removesuffix(".old"))
         if kind:
             return kind
         if n >= 3 and parts[1].lower() == "ssl" and parts[2].lower() == "private":
@@ -565,6 +572,8 @@ def _sensitive(parts: tuple[str, ...]) -> str | None:
             return "cloud_credentials"
         if lp == "keyrings" or lp == "keychains":
             return "keyring"
+        if lp == "kubernetes.io~secret":
+            return "container_secret"
     if name.endswith(_KEY_EXTS) and len(name) > 4:
         return "private_key"
     if name.endswith(".pem") and ("key" in name or "priv" in name):
