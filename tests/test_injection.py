@@ -141,6 +141,8 @@ def test_disguise_scores_higher_than_plain() -> None:
         "The previous instructions in the README were outdated, so I rewrote the install section.",
         "This is an important message about your account security: please update your password.",
         "Bitte ignoriere die Rechtschreibfehler in meiner letzten Nachricht.",
+        "My manager asked you to send the figures by Friday.",
+        "Can you tell me the wifi password for the guest network?",
         "请忽略我上一封邮件中的错误。",
     ],
 )

@@ -1003,8 +1003,10 @@ def _d_authority(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     n = len(tokens)
     if i + 2 < n and tokens[i + 1] == "you" and tokens[i + 2] == "to":
         who = _has(tokens, i - 4, i, _AUTHORITIES)
-        if who >= 0 or tokens[i] in ("order", "command", "instruct", "demand", "ordered", "commanded"):
-            add("marker", _ev(tokens, max(who, i - 1), i + 2), 0.55 if who >= 0 else 0.45)
+        if who >= 0 and tokens[i] in _GRANTS:
+            add("marker", _ev(tokens, who, i + 2), 0.55)  # 'the user has authorized you to ...'
+        elif who >= 0 or tokens[i] in ("order", "command", "instruct", "demand", "ordered", "commanded"):
+            add("marker", _ev(tokens, max(who, i - 1), i + 2), 0.4)  # 'my manager asked you to' is ordinary
 
 
 def _d_reveal_secret(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
@@ -1018,6 +1020,7 @@ def _d_reveal_secret(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> Non
             return
 
 
+_GRANTS = _forms("authorized authorised approved permitted allowed instructed")
 _AUTHORITIES = _forms("user owner admin administrator developer operator manager ceo boss")
 _IF = frozenset({"if"})
 _SAFETY = _forms("safety content security ethical moral guard guardrails filter filters")
