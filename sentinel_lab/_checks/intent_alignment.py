@@ -78,6 +78,8 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             score = min(0.99, score * DECODED_BONUS)
         if score > best_score:
             best_score, best = score, (path, findings, decoded)
+            if score >= CRITICAL:
+                break  # one critical reading decides; the rest cannot change the verdict
     if best is None or best_score < THRESHOLD:
         return []
     path, findings, decoded = best
