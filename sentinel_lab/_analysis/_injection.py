@@ -55,7 +55,10 @@ CUE_WINDOW = 10
 #: Bonus factor when the phrasing was disguised (leetspeak, spaced letters, run-together words).
 DISGUISE_BONUS = 1.15
 _WINDOW = 7  # tokens a detector may look ahead
-_MAX_SCAN = 4 * 1024 * 1024  # characters; longer texts are scanned in their first 4 MiB
+# Characters scanned: longer texts are read as their first 4 MiB minus 256 KiB plus their last 256 KiB (more
+# than that cannot sit in a model's context at once; the tail is kept because that is where padding pushes it).
+_MAX_SCAN = 4 * 1024 * 1024
+_TAIL = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -1453,7 +1456,7 @@ def scan_folded(s: str) -> list[Finding]:
     if "\\n" in s:
         s = s.replace("\\n", "\n")  # JSON-escaped text (a serialised tool result): its line breaks count
     if len(s) > _MAX_SCAN:
-        s = s[:_MAX_SCAN]
+        s = s[: _MAX_SCAN - _TAIL] + "\n\n" + s[-_TAIL:]
     quiet = s.isascii() and _quiet_ascii(s)
     if quiet and not _turn_gate(s):
         return []
