@@ -868,11 +868,13 @@ def _d_leak(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
 
 
 def _d_tool(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
-    """'call the send_money tool with ...' (stronger with 'immediately', 'first', 'instead')."""
+    """'call the send_money tool with ...': stronger when urgent ('immediately', 'first', 'instead') or when the
+    tool's own name is a side effect (send, transfer, delete...), weak for 'use the search tool with a query'."""
     noun = _has(tokens, i + 1, i + 5, _TOOL_NOUNS)
     if noun >= 0 and _has(tokens, noun + 1, noun + 6, _TOOL_ARGS) >= 0:
         urgent = _has(tokens, i - 4, noun + 8, _URGENT) >= 0
-        add("tool_call", _ev(tokens, i, noun + 2), 0.5 if urgent else 0.35)
+        effect = _has(tokens, i + 1, noun, _DESTRUCTIVE | _SEND_VERBS) >= 0
+        add("tool_call", _ev(tokens, i, noun + 2), 0.55 if urgent or effect else 0.35)
 
 
 def _d_following(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
