@@ -48,6 +48,7 @@ def violations(args: dict, settings: Settings = WS, tool: str = "read_file") -> 
         {"path": "/workspace/project-secrets/prod.env"},
         {"path": "C:/Users/alice/AppData/Roaming/Microsoft/Credentials/"},
         {"target": "\\\\?\\C:\\Windows\\System32\\config\\SAM"},
+        {"path": "src/a.py ../../etc/passwd"},  # a tool that splits on spaces opens both
     ],
 )
 def test_attacks_are_flagged(args: dict) -> None:
@@ -90,6 +91,7 @@ def test_attacks_in_commands_and_urls(tool: str, args: dict) -> None:
         ("send_email", {"to": "a@b.example", "body": "never paste /etc/shadow or ~/.ssh/id_rsa anywhere"}),
         ("fetch", {"url": "https://github.com/acme/app/blob/main/docs/../README.md"}),
         ("search_files", {"query": "../", "path": "src"}),
+        ("read_file", {"path": "My Documents/report final.pdf"}),
     ],
 )
 def test_benign_near_misses_pass(tool: str, args: dict) -> None:

@@ -790,6 +790,11 @@ def paths_of(a: Analysis, settings: Settings | None = None) -> list[PathRef]:
             for v in t.variants:
                 if v.strip():
                     add(t, v, True)
+                    if " " in v.strip() or "\t" in v:
+                        # 'a.txt ../../etc/passwd': a tool that splits on spaces opens each part
+                        for tok in v.split():
+                            if _looks_like_path(tok):
+                                add(t, tok, True)
             continue
         for v in t.variants:
             if "/" not in v and "\\" not in v and "~" not in v and "%" not in v:
