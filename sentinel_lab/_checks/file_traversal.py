@@ -10,10 +10,15 @@ Rules (paths come canonicalised from ``_analysis._paths``):
   a sensitive file or a system directory; an absolute path is traversal when its ``..`` climbs to the root.
 - A ``..`` inside the path of an http(s) URL that climbs above the URL's root is traversal (server-side).
 - Sensitive files are violations named by kind (``ssh_key``, ``shadow``, ``cloud_credentials``,
-  ``proc_environ``, ``docker_socket``, ``browser_cookies``...). ``.env`` files and generic credential files
-  inside the workspace belong to the project and are not flagged here (data exfiltration judges where their
-  contents go); relative ``.env`` without a workspace is assumed to be the project's.
+  ``proc_environ``, ``docker_socket``, ``browser_cookies``...), wherever they are and however the path is
+  spelt. ``.env`` files, generic credential files and private keys inside the workspace belong to the project
+  and are not flagged here (data exfiltration judges where their contents go); a relative ``.env`` without a
+  workspace is assumed to be the project's.
+- A credential directory (``~/.ssh``, ``~/.aws``) is flagged when a command copies, packs or prints it
+  (``tar``, ``cp -r``, ``cat``, ``curl``...), not when it is merely listed (``ls ~/.ssh``).
 - A null byte in a path is a violation (it truncates the path the tool really opens).
+- Paths come from path-like keys (``path``, ``file``, ``cwd``, ``*_path``...) and from path-looking words in
+  other non-prose values (commands, URLs, lists); message bodies and file contents are not paths.
 """
 
 from __future__ import annotations
