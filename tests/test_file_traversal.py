@@ -66,6 +66,12 @@ def test_attacks_are_flagged(args: dict) -> None:
         ("run_shell", {"command": "cat $HOME/.ssh/id_ed25519"}),
         ("run_shell", {"cmd": "cd /etc && cat ./shadow"}),
         ("http_get", {"url": "https://files.example/static/..%2f..%2f..%2fetc/passwd"}),
+        ("run_shell", {"command": 'cat /etc/sha""dow'}),  # read through the shell parser
+        ("run_shell", {"command": "cat /etc/$'\\x73'hadow"}),
+        ("run_shell", {"command": "X=/etc/shadow; cat $X"}),
+        ("run_shell", {"command": "cat /etc/{passwd,shadow}"}),
+        ("run_shell", {"command": "cat /e?c/sh*dow"}),  # a glob aimed at a sensitive file
+        ("run_shell", {"command": "base64 < ~/.aws/credentials"}),
     ],
 )
 def test_attacks_in_commands_and_urls(tool: str, args: dict) -> None:
@@ -87,6 +93,8 @@ def test_attacks_in_commands_and_urls(tool: str, args: dict) -> None:
         ("run_shell", {"cmd": "cd docs && cat ../README.md"}),
         ("run_shell", {"command": "ls -la ~/.ssh"}),
         ("run_shell", {"command": "cat ~/.ssh/id_ed25519.pub"}),
+        ("run_shell", {"command": "ls src/*.py && grep -r 'TODO' src/"}),
+        ("run_shell", {"command": 'find . -name "*.pyc" -delete'}),
         ("read_file", {"path": "tests/fixtures/certs/test-only.key"}),
         ("send_email", {"to": "a@b.example", "body": "never paste /etc/shadow or ~/.ssh/id_rsa anywhere"}),
         ("fetch", {"url": "https://github.com/acme/app/blob/main/docs/../README.md"}),

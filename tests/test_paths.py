@@ -231,3 +231,21 @@ def test_never_raises_on_odd_paths(raw: str) -> None:
     is_under(raw, "/workspace/project")
     for ref in refs({"path": raw, "command": "cat " + raw, "url": "http://h/" + raw}):
         assert ref.inside_workspace in (True, False, None)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("/e?c/sh*dow", "/etc/shadow", True),
+        ("/etc/sh[a-z]dow", "/etc/shadow", True),
+        ("/etc/sh[!a]dow", "/etc/shadow", False),
+        ("/etc/pass*", "/etc/shadow", False),
+        ("~/.ss?/id_*", "~/.ssh/id_rsa", True),
+        ("/???/??adow", "/etc/shadow", True),
+        ("a*b*c*d*e", "a" + "x" * 250, False),
+    ],
+)
+def test_glob_match(pattern: str, text: str, expected: bool) -> None:
+    from sentinel_lab._analysis._paths import _glob_match
+
+    assert _glob_match(pattern, text) is expected

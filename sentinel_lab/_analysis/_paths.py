@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sentinel_lab._checks import Settings
 
 __all__ = [
+    "COMMAND_KEYS",
     "CWD_KEYS",
     "PATH_KEYS",
     "PROSE_KEYS",
@@ -770,7 +771,9 @@ def paths_of(a: Analysis, settings: Settings | None = None) -> list[PathRef]:
     out: list[PathRef] = []
     seen: set[tuple[str, str]] = set()
 
-    def add(t: Text, s: str, explicit: bool, url: bool = False, here: tuple[str, ...] | None = None) -> None:
+    def add(
+        t: Text, s: str, explicit: bool, url: bool = False, here: tuple[str, ...] | None = None, shown: str = ""
+    ) -> None:
         if (t.path, s) in seen or len(out) >= 1000:
             return
         seen.add((t.path, s))
@@ -778,7 +781,7 @@ def paths_of(a: Analysis, settings: Settings | None = None) -> list[PathRef]:
         c = _canonical_cached(s, base, anchor_root) if len(s) <= 512 else canonical(s, base, anchor_root=anchor_root)
         if url and not c.dotdot and not c.null_byte and _sensitive(c.parts) is None:
             return
-        out.append(_judge(t, s, c, ws, explicit, url))
+        out.append(_judge(t, shown or s, c, ws, explicit, url))
 
     for t in a.texts:
         if t.is_key:
@@ -824,4 +827,109 @@ def paths_of(a: Analysis, settings: Settings | None = None) -> list[PathRef]:
                     continue
                 if _looks_like_path(tok):
                     add(t, tok, False, here=here)
+        if key in COMMAND_KEYS and (a._commands is not None or not _SHELL_TRICKS.isdisjoint(t.norm[:65536])):
+            # quoting, escapes, variables, braces and globs: read the words as the shell will
+            globs = 0
+            for cmd in a.commands:
+                if cmd.text is not t:
+                    continue
+                for word in (*cmd.argv[1:], *(target for _op, target in cmd.redirects)):
+                    if not word or len(word) > 4096:
+                        continue
+                    if _GLOB_CHARS.isdisjoint(word):
+                        if _looks_like_path(word):
+                            add(t, word, False)
+                    elif word[:1] in "/~" and globs < 64:
+                        globs += 1
+                        target = _glob_target(word)
+                        if target:
+                            add(t, target, False, shown=f"{word} (matches {target})")
     return out
+
+
+#: Keys whose value is a command line (its words are also read through the shell parser).
+COMMAND_KEYS = frozenset({"command", "cmd", "script", "shell", "commands", "cmdline", "command_line", "code", "run"})
+_SHELL_TRICKS = frozenset("\"'\\$`{*?[")
+_GLOB_CHARS = frozenset("*?[")
+# Sensitive files a glob may be aimed at ('/e?c/sh*dow'); each is matched, never expanded on disk.
+_GLOB_TARGETS = (
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/passwd",
+    "/etc/sudoers",
+    "/etc/master.passwd",
+    "/root/.ssh/id_rsa",
+    "/root/.ssh/id_ed25519",
+    "/root/.ssh/id_ecdsa",
+    "/root/.aws/credentials",
+    "/root/.bash_history",
+    "/proc/self/environ",
+    "/proc/1/environ",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "~/.ssh/id_rsa",
+    "~/.ssh/id_ed25519",
+    "~/.ssh/id_ecdsa",
+    "~/.aws/credentials",
+    "~/.netrc",
+    "~/.git-credentials",
+    "~/.kube/config",
+    "~/.docker/config.json",
+    "~/.bash_history",
+    "~/.config/gcloud/credentials.db",
+)
+
+
+def _glob_match(pattern: str, text: str) -> bool:
+    """Shell-style ``*``, ``?`` and ``[...]`` match (``*`` may cross ``/``, to over-approximate); iterative, no
+    regular expression, bounded by the lengths of both (a glob word is cut at 256 characters)."""
+    p, t = pattern[:256], text
+    i = j = 0
+    star_i, star_j = -1, 0
+    while j < len(t):
+        if i < len(p) and p[i] == "[":
+            end = p.find("]", i + 2)
+            if end > 0:
+                body = p[i + 1 : end]
+                neg = body[:1] in ("!", "^")
+                if _in_class(t[j], body[1:] if neg else body) != neg:
+                    i, j = end + 1, j + 1
+                    continue
+        if i < len(p) and (p[i] == "?" or p[i] == t[j]):
+            i, j = i + 1, j + 1
+        elif i < len(p) and p[i] == "*":
+            star_i, star_j = i, j
+            i += 1
+        elif star_i >= 0:
+            i, star_j = star_i + 1, star_j + 1
+            j = star_j
+        else:
+            return False
+    while i < len(p) and p[i] == "*":
+        i += 1
+    return i == len(p)
+
+
+def _in_class(c: str, body: str) -> bool:
+    """``c`` in a bracket expression body such as ``a-z0-9_``."""
+    k = 0
+    while k < len(body):
+        if k + 2 < len(body) and body[k + 1] == "-":
+            if body[k] <= c <= body[k + 2]:
+                return True
+            k += 3
+        else:
+            if body[k] == c:
+                return True
+            k += 1
+    return False
+
+
+def _glob_target(word: str) -> str | None:
+    """The sensitive file a glob word can name, if any (its literal prefix must fit, then a bounded match)."""
+    cut = min((k for k in (word.find("*"), word.find("?"), word.find("[")) if k >= 0), default=len(word))
+    prefix = word[:cut]
+    for target in _GLOB_TARGETS:
+        if target.startswith(prefix) and _glob_match(word, target):
+            return target
+    return None
