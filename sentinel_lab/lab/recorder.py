@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
+from sentinel_lab._verdict import POLICIES
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -63,21 +65,7 @@ DECISIONS: tuple[str, ...] = ("allow", "block", "flag")
 SEVERITY_LEVELS: tuple[str, ...] = ("critical", "high", "medium", "low", "")
 SOURCES: tuple[str, ...] = ("magic", "sdk", "api", "eval", "proxy")
 #: Known deciding policies; ``custom:<name>`` values are added to the categories as they appear.
-POLICY_NAMES: tuple[str, ...] = (
-    "",
-    "privilege_escalation",
-    "data_exfiltration",
-    "internal_access",
-    "file_traversal",
-    "system_commands",
-    "intent_alignment",
-    "rate_limit",
-    "scope_enforcement",
-    "static_rules",
-    "argument_rules",
-    "taint_rules",
-    "default_action",
-)
+POLICY_NAMES: tuple[str, ...] = ("", *POLICIES, "static_rules", "argument_rules", "taint_rules", "default_action")
 _STRING_COLUMNS = ("session", "tool", "args", "reason", "taints", "rule")
 
 
