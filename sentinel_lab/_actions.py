@@ -18,6 +18,8 @@ _SHAPES = (
 
 def _args(value: Any, where: str) -> dict[str, Any]:
     """Arguments must be a mapping (or a JSON string of one, as OpenAI sends); None means no arguments."""
+    if type(value) is dict:
+        return value.copy()
     if value is None:
         return {}
     if isinstance(value, str):
@@ -34,6 +36,8 @@ def _args(value: Any, where: str) -> dict[str, Any]:
 
 
 def _name(value: Any, where: str) -> str:
+    if type(value) is str and value and not value[0].isspace():
+        return value
     if not isinstance(value, str) or not value.strip():
         raise InvalidAction(f"{where} must be a non-empty string, got {value!r:.60}")
     return value
@@ -41,7 +45,7 @@ def _name(value: Any, where: str) -> str:
 
 def parse_action(action: Any) -> tuple[str, dict[str, Any]]:
     """Return ``(tool, args)`` for the four supported shapes, or raise ``InvalidAction`` saying what is wrong."""
-    if not isinstance(action, Mapping):
+    if type(action) is not dict and not isinstance(action, Mapping):
         raise InvalidAction(f"an action must be a mapping ({_SHAPES}), not {type(action).__name__}")
     kind = action.get("type")
     if kind == "function" and isinstance(action.get("function"), Mapping):

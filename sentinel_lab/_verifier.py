@@ -33,7 +33,7 @@ from sentinel_lab._checks import system_commands as _commands
 from sentinel_lab._exceptions import InvalidAction, PolicyError
 from sentinel_lab._ratelimit import RateLimit, RateLimiter
 from sentinel_lab._scope import Scope, check_scope
-from sentinel_lab._verdict import POLICIES, SEVERITY_RANK, IntentResult, Verdict, Violation
+from sentinel_lab._verdict import POLICIES, SEVERITY_RANK, IntentResult, Verdict, Violation, make_verdict
 
 __all__ = ["CONTENT_CHECKS", "CustomCheck", "Intent", "ToolCall", "Verifier"]
 
@@ -47,6 +47,15 @@ CONTENT_CHECKS: dict[str, Callable[[Analysis, Settings], list[Violation]]] = {
     "intent_alignment": _injection.check,
 }
 _CONFIDENCE = {"critical": 0.99, "high": 0.9, "medium": 0.75, "low": 0.6}
+_perf_ns = time.perf_counter_ns
+_wall = time.time
+
+
+_NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
+
+
+def _severity_rank(v: Violation) -> int:
+    return SEVERITY_RANK.get(v.severity, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +266,7 @@ class Verifier:
     def _prepare(self, action: Any, context: Mapping[str, Any] | None) -> tuple[Analysis, Mapping[str, Any]]:
         tool, args = parse_action(action)
         if context is None:
-            context = MappingProxyType({})
+            context = _NO_CONTEXT
         elif not isinstance(context, Mapping):
             raise InvalidAction(f"context must be a mapping, not {type(context).__name__}")
         return analyse(tool, args, normalize=self.normalize), context
@@ -266,7 +275,7 @@ class Verifier:
         """Built-in content checks and scope: everything that needs no user callable."""
         scope = self.scope
         settings = self._settings
-        override = context.get("scope")
+        override = context.get("scope") if context else None
         if override:
             if not isinstance(override, Mapping):
                 raise InvalidAction("context['scope'] must be a mapping")
@@ -338,31 +347,43 @@ class Verifier:
                     "high",
                 )
             )
-        session = context.get("session_id")
-        session_key = session if isinstance(session, str) else ""
-        if self.limiter is not None:
-            fingerprint = hash((a.tool, repr(a.args)))
-            hit = self.limiter.hit(session_key or "<default>", fingerprint)
+        session = context.get("session_id") if context else None
+        session_key = session if type(session) is str or isinstance(session, str) else ""
+        limiter = self.limiter
+        if limiter is not None:
+            hit = limiter.hit(session_key or "<default>", hash((a.tool, repr(a.args))))
             if hit is not None:
                 violations.append(hit)
-        allowed = not violations
-        if allowed:
-            confidence = intent.score if intent is not None else 1.0
-        else:
+        if violations:
             confidence = max(_CONFIDENCE.get(v.severity, 0.6) for v in violations)
-        top = max(violations, key=lambda v: SEVERITY_RANK.get(v.severity, 0)) if violations else None
-        verdict = Verdict(
-            allowed=allowed,
-            violations=tuple(violations),
-            confidence=confidence,
-            intent=intent,
-            elapsed_us=(time.perf_counter_ns() - t0) / 1000.0,
-            tool=a.tool,
-            rule=f"verifier.{top.policy}" if top else "",
-            args=MappingProxyType(a.args),
-            session_id=session_key,
-            at=time.time(),
-        )
+            top = max(violations, key=_severity_rank)
+            verdict = make_verdict(
+                False,
+                tuple(violations),
+                confidence,
+                intent,
+                (_perf_ns() - t0) / 1000.0,
+                a.tool,
+                f"verifier.{top.policy}",
+                MappingProxyType(a.args),
+                session_key,
+                _wall(),
+            )
+        else:
+            verdict = make_verdict(
+                True,
+                (),
+                intent.score if intent is not None else 1.0,
+                intent,
+                (_perf_ns() - t0) / 1000.0,
+                a.tool,
+                "",
+                MappingProxyType(a.args),
+                session_key,
+                _wall(),
+            )
+        if not self.on_verdict:
+            return verdict
         for callback in self.on_verdict:
             with contextlib.suppress(Exception):  # a broken observer must not change or break the decision
                 callback(verdict)
@@ -375,7 +396,7 @@ class Verifier:
         a, context = self._prepare(action, context)
         violations, _ = self._static(a, context)
         intent = None
-        if self._intent_on:
+        if self._intent_on and context:
             goal = _goal_text(context)
             if goal:
                 try:
@@ -406,7 +427,7 @@ class Verifier:
         a, context = self._prepare(action, context)
         violations, _ = self._static(a, context)
         intent = None
-        if self._intent_on:
+        if self._intent_on and context:
             goal = _goal_text(context)
             if goal:
                 try:

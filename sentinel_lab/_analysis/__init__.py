@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sentinel_lab._analysis._normalize import decode_layers, fold, normalize
+from sentinel_lab._analysis._normalize import _MIN_ENCODED, decode_layers, fold, normalize
 from sentinel_lab._analysis._normalize import normalize as _normalize_text
 
 if TYPE_CHECKING:
@@ -104,6 +104,11 @@ class Analysis:
 def _make_text(path: str, key: str, raw: str, is_key: bool = False, raw_only: bool = False) -> Text:
     if raw_only:  # ablation: no normalisation, no decoding
         return Text(path, key, raw, raw, raw.lower(), (raw,), is_key)
+    if raw.isascii():  # the common case: NFKC and the confusable fold leave ASCII unchanged
+        if len(raw) < _MIN_ENCODED and "%" not in raw and "&" not in raw and "\\" not in raw:
+            return Text(path, key, raw, raw, raw.lower(), (raw,), is_key)
+        extra = decode_layers(raw)
+        return Text(path, key, raw, raw, raw.lower(), (raw, *extra) if extra else (raw,), is_key)
     norm = normalize(raw)
     extra = decode_layers(norm)
     return Text(path, key, raw, norm, fold(norm), (norm, *extra) if extra else (norm,), is_key)
@@ -113,26 +118,39 @@ def _walk(value: Any, path: str, key: str, depth: int, out: list[Text], raw_only
     """Collect string leaves; return True when the walk had to stop early (too deep or too many)."""
     if len(out) >= MAX_TEXTS or depth > MAX_DEPTH:
         return True
-    if isinstance(value, str):
+    tp = type(value)
+    if tp is str or (tp is not dict and tp is not list and isinstance(value, str)):
         out.append(_make_text(path, key, value, False, raw_only))
-        stripped = value.strip()
-        if len(stripped) >= 2 and stripped[0] in "{[" and stripped[-1] in "}]":
-            try:
-                inner = json.loads(stripped)
-            except ValueError:
-                return False
-            if isinstance(inner, (dict, list)):
-                return _walk(inner, path + "<json>", key, depth + 1, out, raw_only)
+        # JSON inside a string: only when, stripped, it starts with { or [ and ends with } or ]
+        if len(value) >= 2 and (value[0] in "{[" or value[0].isspace()):
+            stripped = value.strip()
+            if len(stripped) >= 2 and stripped[0] in "{[" and stripped[-1] in "}]":
+                try:
+                    inner = json.loads(stripped)
+                except ValueError:
+                    return False
+                if isinstance(inner, (dict, list)):
+                    return _walk(inner, path + "<json>", key, depth + 1, out, raw_only)
         return False
     cut = False
-    if isinstance(value, Mapping):
+    if tp is dict or (tp is not list and isinstance(value, Mapping)):
+        depth += 1
         for k, v in value.items():
-            ks = str(k)
+            ks = k if type(k) is str else str(k)
             sub = f"{path}.{ks}" if path else ks
-            if not ks.isidentifier() or len(ks) > 24:
-                out.append(_make_text(sub, ks.lower(), ks, True, raw_only))
-            cut = _walk(v, sub, ks.lower(), depth + 1, out, raw_only) or cut
-    elif isinstance(value, (list, tuple)):
+            kl = ks.lower()
+            if len(ks) > 24 or not ks.isidentifier():
+                out.append(_make_text(sub, kl, ks, True, raw_only))
+            if (
+                type(v) is str
+                and len(out) < MAX_TEXTS
+                and depth <= MAX_DEPTH
+                and (len(v) < 2 or (v[0] not in "{[" and not v[0].isspace()))
+            ):
+                out.append(_make_text(sub, kl, v, False, raw_only))  # a leaf that cannot hold JSON
+                continue
+            cut = _walk(v, sub, kl, depth, out, raw_only) or cut
+    elif tp is list or isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
             cut = _walk(v, f"{path}[{i}]", key, depth + 1, out, raw_only) or cut
     elif isinstance(value, (bytes, bytearray)):

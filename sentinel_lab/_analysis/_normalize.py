@@ -207,7 +207,7 @@ def _as_text(raw: bytes) -> str | None:
 
 def _b64(token: str) -> str | None:
     t = token.rstrip("=")
-    if len(t) < _MIN_ENCODED or len(t) % 4 == 1 or not set(t) <= _B64_CHARS:
+    if len(t) < _MIN_ENCODED or len(t) % 4 == 1 or not _B64_CHARS.issuperset(t):  # stops at the first misfit
         return None
     # A real payload mixes letter cases or digits; a long lowercase word is not base64.
     if t.isalpha() and (t.islower() or t.isupper()):
@@ -223,7 +223,7 @@ def _b64(token: str) -> str | None:
 
 def _hex(token: str) -> str | None:
     t = token[2:] if token[:2].lower() == "0x" else token
-    if len(t) < _MIN_ENCODED or len(t) % 2 or not set(t) <= _HEX_CHARS or t.isdigit():
+    if len(t) < _MIN_ENCODED or len(t) % 2 or not _HEX_CHARS.issuperset(t) or t.isdigit():
         return None
     try:
         return _as_text(bytes.fromhex(t))
@@ -267,46 +267,50 @@ def decode_layers(text: str) -> list[str]:
         return []  # too short to hide a payload, and nothing to unescape
     found: list[str] = []
     seen = {text}
-
-    def add(s: str | None) -> None:
-        if s is not None:
-            s = normalize(s)
-            if s not in seen:
-                seen.add(s)
-                found.append(s)
-
+    readings: list[str] = []  # candidate readings in order; normalised and deduplicated at the end
     if not text.isascii() and any(_TAG_LO <= ord(c) <= _TAG_HI for c in text):
-        add(text.translate(_TAGS_ASCII))
+        readings.append(text.translate(_TAGS_ASCII))
     cur = text
-    for _ in range(MAX_DECODE_DEPTH):
-        nxt = cur
-        if "%" in nxt:
-            nxt = unquote(nxt, errors="replace")
-        if "&" in nxt and ";" in nxt:
-            nxt = html.unescape(nxt)
-        esc = _escapes(nxt)
-        if esc is not None:
-            nxt = esc
-        if nxt == cur:
-            break
-        add(nxt)
-        cur = nxt
+    if "%" in text or "&" in text or "\\" in text:  # otherwise no unescaping step can change it
+        for _ in range(MAX_DECODE_DEPTH):
+            nxt = cur
+            if "%" in nxt:
+                nxt = unquote(nxt, errors="replace")
+            if "&" in nxt and ";" in nxt:
+                nxt = html.unescape(nxt)
+            esc = _escapes(nxt)
+            if esc is not None:
+                nxt = esc
+            if nxt == cur:
+                break
+            readings.append(nxt)
+            cur = nxt
     # Encoded payloads: each distinct token tried once; all readable ones joined into a single reading, so
     # a string of many payloads costs one extra variant, not one per payload.
-    tried: set[str] = set()
     payloads: list[str] = []
-    for base in (text, cur) if cur is not text else (text,):  # as given, and fully unescaped
-        for tok in _tokens(base):
-            if tok in tried:
+    tokens = _tokens(text)
+    if cur is not text:
+        tokens += _tokens(cur)
+    if tokens:
+        tried: set[str] = set()
+        b64_chars = _B64_CHARS
+        for tok in tokens:
+            # base64 and hex tokens use only base64 characters: anything else cannot decode
+            if tok in tried or not b64_chars.issuperset(tok):
                 continue
             tried.add(tok)
             decoded = _b64(tok) or _hex(tok)
             if decoded is not None:
                 payloads.append(decoded)
     if payloads:
-        add("\n".join(payloads))
+        readings.append("\n".join(payloads))
     if len(text) >= 16:
         head = text[:4096].lower()
         if _ROT13_SIGNAL_RE.search(head) and not _SIGNAL_RE.search(head):
-            add(text.translate(_ROT13))
+            readings.append(text.translate(_ROT13))
+    for r in readings:
+        r = normalize(r)
+        if r not in seen:
+            seen.add(r)
+            found.append(r)
     return found
