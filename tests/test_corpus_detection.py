@@ -24,11 +24,13 @@ def test_corpus_detection_and_false_positives() -> None:
     assert total["attacks"] >= 250 and total["benign"] >= 150
     missed = results[(results["label"] == "attack") & (results["decision"] == "allow")]
     false_pos = results[(results["label"] == "benign") & (results["decision"] != "allow")]
-    detail = "\n".join(
-        f"  missed {r.id} [{r.category}/{r.technique}] {r.tool} {r.args[:100]}" for r in missed.itertuples()
-    ) + "\n" + "\n".join(
-        f"  false positive {r.id} [{r.category}] {r.tool} {r.args[:100]} -> {r.policy}: {r.reason[:90]}"
-        for r in false_pos.itertuples()
+    detail = (
+        "\n".join(f"  missed {r.id} [{r.category}/{r.technique}] {r.tool} {r.args[:100]}" for r in missed.itertuples())
+        + "\n"
+        + "\n".join(
+            f"  false positive {r.id} [{r.category}] {r.tool} {r.args[:100]} -> {r.policy}: {r.reason[:90]}"
+            for r in false_pos.itertuples()
+        )
     )
     assert total["detection_rate"] >= 0.97, detail
     assert total["false_positive_rate"] <= 0.01, detail
