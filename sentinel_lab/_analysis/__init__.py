@@ -67,29 +67,26 @@ class Analysis:
     @property
     def endpoints(self) -> list[Endpoint]:
         """URLs and hosts found in any text (see ``_urls.endpoints_of``)."""
-        if self._endpoints is None:
-            from sentinel_lab._analysis._urls import endpoints_of
-
-            self._endpoints = endpoints_of(self)
-        return self._endpoints
+        found = self._endpoints
+        if found is None:
+            found = self._endpoints = _views().endpoints_of(self)
+        return found
 
     @property
     def paths(self) -> list[PathRef]:
         """File-system paths found in the arguments (see ``_paths.paths_of``)."""
-        if self._paths is None:
-            from sentinel_lab._analysis._paths import paths_of
-
-            self._paths = paths_of(self)
-        return self._paths
+        found = self._paths
+        if found is None:
+            found = self._paths = _views().paths_of(self)
+        return found
 
     @property
     def commands(self) -> list[Command]:
         """Shell commands parsed from command-like arguments (see ``_shell.commands_of``)."""
-        if self._commands is None:
-            from sentinel_lab._analysis._shell import commands_of
-
-            self._commands = commands_of(self)
-        return self._commands
+        found = self._commands
+        if found is None:
+            found = self._commands = _views().commands_of(self)
+        return found
 
     @property
     def cache(self) -> dict[str, Any]:
@@ -99,6 +96,31 @@ class Analysis:
     def all_variants(self) -> list[tuple[Text, str]]:
         """Every (text, reading) pair: each text's normal form and each decoded reading."""
         return [(t, v) for t in self.texts for v in t.variants]
+
+
+class _Views:
+    """The parsers behind the lazy views, imported on first use (they import this module) and then kept, so a
+    view costs no import statement per call."""
+
+    __slots__ = ("commands_of", "endpoints_of", "paths_of")
+
+    def __init__(self) -> None:
+        from sentinel_lab._analysis._paths import paths_of
+        from sentinel_lab._analysis._shell import commands_of
+        from sentinel_lab._analysis._urls import endpoints_of
+
+        self.endpoints_of = endpoints_of
+        self.paths_of = paths_of
+        self.commands_of = commands_of
+
+
+_VIEWS: list[_Views] = []
+
+
+def _views() -> _Views:
+    if not _VIEWS:
+        _VIEWS.append(_Views())
+    return _VIEWS[0]
 
 
 def _make_text(path: str, key: str, raw: str, is_key: bool = False, raw_only: bool = False) -> Text:

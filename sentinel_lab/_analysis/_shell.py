@@ -18,7 +18,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +184,46 @@ class Command:
     def args(self) -> tuple[str, ...]:
         """The arguments without the program name."""
         return self.argv[1:]
+
+
+_new = object.__new__
+(
+    _c_text,
+    _c_raw,
+    _c_name,
+    _c_argv,
+    _c_pipeline,
+    _c_stage,
+    _c_redirects,
+    _c_via,
+    _c_wrappers,
+    _c_assigns,
+    _c_consumer,
+    _c_features,
+    _c_function,
+    _c_background,
+) = (getattr(Command, f.name).__set__ for f in fields(Command))
+
+
+def _command(text: Text, row: tuple[Any, ...], offset: int) -> Command:
+    """``Command(text, *row)`` with ``offset`` added to the pipeline number, through bound slot setters (the
+    frozen dataclass's generated ``__init__`` looks each of its 14 field names up)."""
+    c = _new(Command)
+    _c_text(c, text)
+    _c_raw(c, row[0])
+    _c_name(c, row[1])
+    _c_argv(c, row[2])
+    _c_pipeline(c, row[3] + offset)
+    _c_stage(c, row[4])
+    _c_redirects(c, row[5])
+    _c_via(c, row[6])
+    _c_wrappers(c, row[7])
+    _c_assigns(c, row[8])
+    _c_consumer(c, row[9])
+    _c_features(c, row[10])
+    _c_function(c, row[11])
+    _c_background(c, row[12])
+    return c
 
 
 @dataclass(slots=True, eq=False)
@@ -2116,9 +2156,11 @@ def commands_of(a: Analysis) -> list[Command]:
         nonlocal offset
         rows, count = _rows(recs, via_prefix)
         if offset:
-            out.extend(Command(text, r[0], r[1], r[2], r[3] + offset, *r[4:]) for r in rows)
+            for r in rows:
+                out.append(_command(text, r, offset))
         else:
-            out.extend(Command(text, *r) for r in rows)
+            for r in rows:
+                out.append(_command(text, r, 0))
         offset += count
 
     # argv given as a list: {"command": "rm", "args": ["-rf", "/"]} or {"argv": ["rm", "-rf", "/"]}

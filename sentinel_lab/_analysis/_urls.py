@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Union
 
@@ -982,9 +982,8 @@ class _Collector:
         if key in self.seen:
             return
         self.seen.add(key)
-        dangerous = dangerous or parts.scheme in DANGEROUS_SCHEMES
         self.out.append(
-            Endpoint(
+            _endpoint(
                 t,
                 raw,
                 parts.scheme,
@@ -996,9 +995,47 @@ class _Collector:
                 parts.userinfo,
                 info,
                 context,
-                dangerous,
+                dangerous or parts.scheme in DANGEROUS_SCHEMES,
             )
         )
+
+
+_new = object.__new__
+(_e_text, _e_raw, _e_scheme, _e_host, _e_ip, _e_port, _e_path, _e_query, _e_user, _e_info, _e_ctx, _e_dang) = (
+    getattr(Endpoint, f.name).__set__ for f in fields(Endpoint)
+)
+
+
+def _endpoint(
+    text: Text,
+    raw: str,
+    scheme: str,
+    host: str,
+    ip: IPAddress | None,
+    port: int | None,
+    path: str,
+    query: str,
+    userinfo: str,
+    info: HostInfo,
+    context: str,
+    dangerous: bool,
+) -> Endpoint:
+    """``Endpoint(...)`` with every field given, through bound slot setters (the frozen dataclass's generated
+    ``__init__`` looks each field name up; this is the hot path of every URL found)."""
+    e = _new(Endpoint)
+    _e_text(e, text)
+    _e_raw(e, raw)
+    _e_scheme(e, scheme)
+    _e_host(e, host)
+    _e_ip(e, ip)
+    _e_port(e, port)
+    _e_path(e, path)
+    _e_query(e, query)
+    _e_user(e, userinfo)
+    _e_info(e, info)
+    _e_ctx(e, context)
+    _e_dang(e, dangerous)
+    return e
 
 
 # A scheme word followed by ":/" or ":\\". Linear: the lookbehind pins the start to a word boundary and the
@@ -1006,26 +1043,44 @@ class _Collector:
 _SCHEME_RE = re.compile(r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,31}:[/\\]")
 
 
+_SCHEME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-")
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
 def _scan_urls(t: Text, v: str, context: str, col: _Collector) -> None:
+    """Find each ``_SCHEME_RE`` match from the colons rather than from every position: the scheme is the whole
+    run of scheme characters before a ``:`` that a slash follows (2..32 characters, starting with a letter).
+    Each colon looks back at most 33 characters, so the scan stays linear."""
     found = 0
-    for m in _SCHEME_RE.finditer(v):
-        start = m.start()
-        i = m.end() - 1  # the colon is just before the slash
-        i -= 1
+    find = v.find
+    chars = _SCHEME_CHARS
+    i = find(":")
+    while i != -1:
+        nxt = v[i + 1 : i + 2]
+        if nxt != "/" and nxt != "\\":
+            i = find(":", i + 1)
+            continue
+        start = i
+        floor = i - 33 if i > 33 else 0
+        while start > floor and v[start - 1] in chars:
+            start -= 1
+        if not (2 <= i - start <= 32 and (start == 0 or v[start - 1] not in chars) and v[start] in _ASCII_LETTERS):
+            i = find(":", i + 1)
+            continue
         scheme = v[start:i].lower()
         double = v[i + 1 : i + 3] in ("//", "\\\\", "/\\", "\\/")
-        if not double and scheme not in _SPECIAL and scheme not in _SINGLE_SLASH:
-            continue
-        end = _url_end(v, i)
-        raw = v[start:end].rstrip(_TRAIL)
-        if raw.count("]") > raw.count("["):
-            raw = raw.rstrip("]")
-        dangerous = v[max(0, start - 4) : start].lower() == "jar:"
-        for parts in split_url(raw):
-            col.add(t, raw, parts, context, dangerous)
-        found += 1
-        if found >= MAX_PER_VARIANT:
-            break
+        if double or scheme in _SPECIAL or scheme in _SINGLE_SLASH:
+            end = _url_end(v, i)
+            raw = v[start:end].rstrip(_TRAIL)
+            if raw.count("]") > raw.count("["):
+                raw = raw.rstrip("]")
+            dangerous = v[max(0, start - 4) : start].lower() == "jar:"
+            for parts in split_url(raw):
+                col.add(t, raw, parts, context, dangerous)
+            found += 1
+            if found >= MAX_PER_VARIANT:
+                break
+        i = find(":", i + 1)
 
 
 def _bare_parts(token: str) -> _Parts | None:

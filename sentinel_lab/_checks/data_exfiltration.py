@@ -576,6 +576,8 @@ def _commands(a: Analysis) -> list[Any]:
         cmds = a.commands
     except Exception:  # the shell view is optional for this check: text rules still apply
         return []
+    if not cmds:
+        return []
     return list(cmds) if isinstance(cmds, (list, tuple)) else []
 
 
@@ -1161,9 +1163,10 @@ def _code_flows(a: Analysis, eps: list[Endpoint], cmds: list[Any], s: Settings, 
     """Code handed to an interpreter or a database that sends the whole environment, a sensitive file or a
     query's output over the network (``requests.post(url, json=dict(os.environ))``, ``COPY ... TO PROGRAM``)."""
     code_texts = {id(t) for t in a.texts if t.key in _CODE_KEYS}
-    for c in cmds:
-        if c.name in _CODE_RUNNERS:
-            code_texts.add(id(c.text))
+    if cmds:
+        for c in cmds:
+            if c.name in _CODE_RUNNERS:
+                code_texts.add(id(c.text))
     if not code_texts:
         return
     by_text: dict[int, list[Endpoint]] = {}
@@ -1230,5 +1233,11 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
         if a.cache.get("shell_truncated"):
             _truncated_flows(a, cmds, out)
     _code_flows(a, eps, cmds, s, out)
-    out.items.sort(key=lambda v: v.severity != "critical")
-    return out.items
+    items = out.items
+    if len(items) > 1:
+        items.sort(key=_not_critical)
+    return items
+
+
+def _not_critical(v: Violation) -> bool:
+    return v.severity != "critical"

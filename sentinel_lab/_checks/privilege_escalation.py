@@ -632,10 +632,16 @@ def _collect(value: Any, out: list[tuple[str, Any]], depth: int, budget: list[in
                     kl = kl.replace("-", "_")
                 if kl in _INTERESTING_KEYS:
                     out.append((kl, v))
+            tv = type(v)
+            if tv is str or tv is int or tv is float or tv is bool or v is None:
+                continue  # a scalar: nothing below it
             if isinstance(v, _CONTAINERS) or (not isinstance(v, (str, int, float)) and isinstance(v, Mapping)):
                 _collect(v, out, depth + 1, budget)
     elif isinstance(value, (list, tuple)):
         for v in value[:256]:
+            tv = type(v)
+            if tv is str or tv is int or tv is float or tv is bool or v is None:
+                continue
             if isinstance(v, _CONTAINERS) or (not isinstance(v, (str, int, float)) and isinstance(v, Mapping)):
                 _collect(v, out, depth + 1, budget)
 
@@ -715,7 +721,7 @@ _ROUTE_STEMS = ("promot", "grant", "elevat", "escalat", "admin", "role", "permis
 
 def _route_text(t: Text, info: _ToolInfo, mutating: bool, out: _Out) -> None:
     v = t.norm
-    if len(v) > 2048 or not any(stem in t.folded for stem in _ROUTE_STEMS):
+    if len(v) > 2048 or not _has_route_stem(t.folded):
         return
     is_url = v.startswith(("http://", "https://"))
     if not (is_url or t.key in _URL_KEYS or (info.http and v.startswith("/"))):
@@ -742,8 +748,17 @@ def _route_commands(cmds: list[Command], out: _Out) -> None:
                         out.add("calls an admin endpoint that changes privileges", "high", c.raw)
 
 
+_SQL_VERB_WORDS = tuple(v.strip() for v in _SQL_VERBS)
+
+
 def _sql_text(t: Text, out: _Out) -> None:
-    low = " ".join(t.folded[:8192].split())
+    head = t.folded[:8192]
+    for word in _SQL_VERB_WORDS:  # no statement can start with a verb the text does not contain
+        if word in head:
+            break
+    else:
+        return
+    low = " ".join(head.split())
     if not any(stmt.strip().startswith(_SQL_VERBS) for stmt in low.split(";")[:64]):
         return
     if "grant " in low and " to " in low and any(
@@ -847,32 +862,46 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     info = _tool_info(a.tool)
     if info.finding is not None:
         out.add(info.finding[0], info.finding[1], a.tool)
-    method = a.args.get("method") if a.args else None
+    args = a.args
+    method = args.get("method") if args else None
     mutating = info.mutating or (isinstance(method, str) and method.upper() in ("POST", "PUT", "PATCH", "DELETE"))
+    sql_tool = info.sql
+    file_writer = info.writes_files
     for t in a.texts:
         if t.is_key:
             continue
         f = t.folded
         if ("nopasswd" in f or "permit nopass" in f) and _sudoers_text(t.norm):
             out.add("grants passwordless sudo (NOPASSWD)", "critical", t.norm)
-        for v in t.variants[1:]:
-            low = v.lower()
-            if ("nopasswd" in low or "permit nopass" in low) and _sudoers_text(v):
-                out.add("grants passwordless sudo (NOPASSWD)", "critical", v)
+        variants = t.variants
+        if len(variants) > 1:
+            for v in variants[1:]:
+                low = v.lower()
+                if ("nopasswd" in low or "permit nopass" in low) and _sudoers_text(v):
+                    out.add("grants passwordless sudo (NOPASSWD)", "critical", v)
         key = t.key
         if "privilege" in f and "securitycontext" in f and f.count("\n") >= 2 and any(x in f for x in _MANIFEST_FLAGS):
             out.add("manifest requests a privileged container", "high", t.norm)
         if "/" in f:
-            _route_text(t, info, mutating, out)
-            if info.writes_files and key in _PATH_KEYS:
+            if _has_route_stem(f):
+                _route_text(t, info, mutating, out)
+            if file_writer and key in _PATH_KEYS:
                 hit = _auth_file(t.norm)
                 if hit:
                     out.add(f"{a.tool} writes to {hit[1]}", hit[0], t.norm)
-        if (key in _SQL_KEYS or info.sql) and " " in f:
+        if (sql_tool or key in _SQL_KEYS) and " " in f:
             _sql_text(t, out)
-    if a.args:
+    if args:
         _structured(a, info, out)
     return out.items
+
+
+def _has_route_stem(folded: str) -> bool:
+    """Whether a text contains any of ``_ROUTE_STEMS`` (a plain loop: no generator on the hot path)."""
+    for stem in _ROUTE_STEMS:  # noqa: SIM110
+        if stem in folded:
+            return True
+    return False
 
 
 _WRITE_TOOL_WORDS = frozenset(
