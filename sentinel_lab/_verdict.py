@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["POLICIES", "SEVERITIES", "IntentResult", "Severity", "Verdict", "Violation", "make_verdict"]
+__all__ = [
+    "POLICIES",
+    "SEVERITIES",
+    "IntentResult",
+    "Severity",
+    "Verdict",
+    "Violation",
+    "make_verdict",
+    "make_violation",
+]
 
 Severity = Literal["critical", "high", "medium", "low"]
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
@@ -196,4 +205,19 @@ def make_verdict(
     _s_args(v, args)
     _s_session(v, session_id)
     _s_at(v, at)
+    return v
+
+
+_v_policy, _v_reason, _v_severity, _v_evidence = (
+    getattr(Violation, name).__set__ for name in ("policy", "reason", "severity", "evidence")
+)
+
+
+def make_violation(policy: str, reason: str, severity: str, evidence: str) -> Violation:
+    """``Violation(policy, reason, severity, evidence)`` through bound slot setters: the checks' hot path."""
+    v = _new(Violation)
+    _v_policy(v, policy)
+    _v_reason(v, reason)
+    _v_severity(v, severity)
+    _v_evidence(v, evidence)
     return v

@@ -54,10 +54,6 @@ _wall = time.time
 _NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
 
 
-def _severity_rank(v: Violation) -> int:
-    return SEVERITY_RANK.get(v.severity, 0)
-
-
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """What a custom check receives: the tool name, its arguments and the shared analysis."""
@@ -355,8 +351,18 @@ class Verifier:
             if hit is not None:
                 violations.append(hit)
         if violations:
-            confidence = max(_CONFIDENCE.get(v.severity, 0.6) for v in violations)
-            top = max(violations, key=_severity_rank)
+            # one pass: the most severe violation (first among equals) and the highest confidence
+            top = violations[0]
+            top_rank = SEVERITY_RANK.get(top.severity, 0)
+            confidence = _CONFIDENCE.get(top.severity, 0.6)
+            for v in violations:
+                sev = v.severity
+                rank = SEVERITY_RANK.get(sev, 0)
+                if rank > top_rank:
+                    top, top_rank = v, rank
+                c = _CONFIDENCE.get(sev, 0.6)
+                if c > confidence:
+                    confidence = c
             verdict = make_verdict(
                 False,
                 tuple(violations),

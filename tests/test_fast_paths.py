@@ -27,7 +27,7 @@ from sentinel_lab._analysis import Text, _shell, _urls, analyse
 from sentinel_lab._analysis import _normalize as N
 from sentinel_lab._analysis._normalize import decode_layers, fold, normalize
 from sentinel_lab._exceptions import InvalidAction
-from sentinel_lab._verdict import IntentResult, Verdict, Violation, make_verdict
+from sentinel_lab._verdict import IntentResult, Verdict, Violation, make_verdict, make_violation
 from sentinel_lab.bench import MIX
 
 # --- constructors ---------------------------------------------------------------------------------------------
@@ -47,6 +47,15 @@ def test_make_verdict_equals_the_dataclass_constructor() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.allowed = True  # type: ignore[misc]
     assert dataclasses.replace(fast, allowed=True).allowed is True
+
+
+def test_make_violation_equals_the_dataclass_constructor() -> None:
+    fast = make_violation("system_commands", "deletes /", "critical", "rm -rf /")
+    assert fast == Violation("system_commands", "deletes /", "critical", "rm -rf /")
+    assert hash(fast) == hash(Violation("system_commands", "deletes /", "critical", "rm -rf /"))
+    assert fast.to_dict()["evidence"] == "rm -rf /"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.reason = "x"  # type: ignore[misc]
 
 
 def test_verifier_verdicts_keep_every_public_field() -> None:

@@ -198,7 +198,13 @@ def _as_text(raw: bytes) -> str | None:
         s = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if len(s) < 4 or not any(c.isalpha() for c in s[:256]):
+    if len(s) < 4:
+        return None
+    head = s[:256]
+    if head.isascii():  # an ASCII letter is exactly an ASCII character with case
+        if head.lower() == head.upper():
+            return None
+    elif not any(c.isalpha() for c in head):
         return None
     if s.isprintable():
         return s

@@ -1168,8 +1168,10 @@ def _scan_bare(t: Text, v: str, context: str, loose: bool, col: _Collector) -> N
         return
     # command / code text: only tokens that could be addresses, and only when the text talks to the network
     low = v.lower()
-    hinted = any(h in low for h in _LOOPBACK_HINTS)
-    if _DIGITS.isdisjoint(v) and not hinted:
+    hinted = _has_any(low, _LOOPBACK_HINTS)
+    if not hinted and _DIGITS.isdisjoint(v):
+        return
+    if not _has_any(low, _NET_WORDS):
         return
     cands = [
         tok
@@ -1179,8 +1181,6 @@ def _scan_bare(t: Text, v: str, context: str, loose: bool, col: _Collector) -> N
         and not (tok.isdigit() and len(tok) < 8)
         and (not tok.startswith("-") or "/dev/" in tok)
     ]
-    if not cands or not any(w in low for w in _NET_WORDS):
-        return
     for tok in cands[: MAX_PER_VARIANT * 4]:
         parts = _bare_parts(tok)
         if parts is None or not _address_like(parts, tok, strict=True):
@@ -1189,6 +1189,14 @@ def _scan_bare(t: Text, v: str, context: str, loose: bool, col: _Collector) -> N
 
 
 _DIGITS = frozenset("0123456789")
+
+
+def _has_any(text: str, words: tuple[str, ...]) -> bool:
+    """Whether ``text`` contains any of ``words`` (a plain loop: no generator frame on the hot path)."""
+    for w in words:  # noqa: SIM110
+        if w in text:
+            return True
+    return False
 
 
 def _value_host_hint(s: str) -> bool:

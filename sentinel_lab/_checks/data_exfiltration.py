@@ -24,7 +24,7 @@ from sentinel_lab._analysis import Analysis, Text
 from sentinel_lab._analysis._secrets import Secret, find_secrets
 from sentinel_lab._analysis._urls import Endpoint, canonical_host, classify_host, split_url
 from sentinel_lab._checks import Settings, host_matches
-from sentinel_lab._verdict import Violation
+from sentinel_lab._verdict import Violation, make_violation
 
 __all__ = ["check", "sink_kind"]
 
@@ -352,7 +352,7 @@ class _Out:
         if key in self.seen:
             return
         self.seen.add(key)
-        self.items.append(Violation(POLICY, reason, severity, evidence[:_MAX_EVIDENCE]))
+        self.items.append(make_violation(POLICY, reason, severity, evidence[:_MAX_EVIDENCE]))
 
 
 def _allowed(host: str, s: Settings) -> bool:
@@ -378,7 +378,7 @@ def _decoded_values(query: str) -> list[tuple[str, str]]:
 
 def _decode_blob(value: str) -> str | None:
     v = value.strip()[:8192]
-    if len(v) >= 16 and len(v) % 2 == 0 and set(v) <= _HEX:
+    if len(v) >= 16 and len(v) % 2 == 0 and _HEX.issuperset(v):  # stops at the first non-hex character
         try:
             raw = bytes.fromhex(v)
         except ValueError:
@@ -387,7 +387,7 @@ def _decode_blob(value: str) -> str | None:
         if text:
             return text
     t = v.rstrip("=")
-    if len(t) >= 16 and set(t) <= _B64:
+    if len(t) >= 16 and _B64.issuperset(t):
         pad = "=" * (-len(t) % 4)
         try:
             raw = base64.urlsafe_b64decode(t.replace("+", "-").replace("/", "_") + pad)
@@ -408,8 +408,12 @@ def _printable(raw: bytes) -> str | None:
         return None
     if len(s) < 8:
         return None
-    ok = sum(1 for c in s if c.isprintable() or c in "\n\r\t")
-    return s if ok >= 0.95 * len(s) and any(c.isalpha() for c in s) else None
+    ok = len(s) if s.isprintable() else sum(1 for c in s if c.isprintable() or c in "\n\r\t")
+    if ok < 0.95 * len(s):
+        return None
+    if s.isascii():  # an ASCII letter is exactly an ASCII character with case
+        return s if s.lower() != s.upper() else None
+    return s if any(c.isalpha() for c in s) else None
 
 
 def _label_data(host: str) -> str | None:

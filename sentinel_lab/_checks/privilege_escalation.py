@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sentinel_lab._analysis import Analysis, fold, normalize
 from sentinel_lab._analysis._shell import SHELLS, Command, posix_norm, split_options, write_targets
 from sentinel_lab._checks import Settings
-from sentinel_lab._verdict import Violation
+from sentinel_lab._verdict import Violation, make_violation
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Text
@@ -176,7 +176,7 @@ class _Out:
         if reason in self.seen or len(self.items) >= 12:
             return
         self.seen.add(reason)
-        self.items.append(Violation(POLICY, reason, severity, evidence.strip()[:200]))
+        self.items.append(make_violation(POLICY, reason, severity, evidence.strip()[:200]))
 
     def put(self, v: Violation) -> None:
         if v.reason in self.seen or len(self.items) >= 12:

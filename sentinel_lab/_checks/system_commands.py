@@ -28,7 +28,7 @@ from sentinel_lab._analysis._shell import (
     write_targets,
 )
 from sentinel_lab._checks import Settings
-from sentinel_lab._verdict import Violation
+from sentinel_lab._verdict import Violation, make_violation
 
 __all__ = ["check"]
 
@@ -218,7 +218,7 @@ class _Out:
         if reason in self.seen or len(self.items) >= 12:
             return
         self.seen.add(reason)
-        self.items.append(Violation(POLICY, reason, severity, evidence.strip()[:200]))
+        self.items.append(make_violation(POLICY, reason, severity, evidence.strip()[:200]))
 
     def put(self, v: Violation) -> None:
         if v.reason in self.seen or len(self.items) >= 12:
