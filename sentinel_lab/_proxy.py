@@ -522,6 +522,16 @@ class _Pending:
         self.span: Any = None
 
 
+class _ScanFailure:
+    """Stands in for findings when the scanner itself failed (so block mode withholds the output)."""
+
+    kind = "scanner_error"
+    score = 1.0
+
+    def __init__(self, evidence: str) -> None:
+        self.evidence = evidence
+
+
 def _load_scanner() -> Callable[[str], list[Any]] | None:
     """The prompt-injection scanner: findings for a text whose combined score reaches the threshold, else []."""
     try:
@@ -1064,8 +1074,9 @@ class Proxy:
         for text in texts:
             try:
                 findings.extend(self.scan(text))
-            except Exception as exc:
+            except Exception as exc:  # a scanner that fails cannot vouch for the output: count it as a finding
                 _log(f"output scan failed: {exc}")
+                findings.append(_ScanFailure(f"scanner error: {type(exc).__name__}"))
                 break
         if not findings:
             return

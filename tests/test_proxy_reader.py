@@ -72,3 +72,21 @@ def test_oversize_keeps_only_a_prefix() -> None:
     assert lines == [b'{"ok":true}\n']
     ((prefix, size),) = oversize
     assert size == len(big) and prefix.startswith(b'{"jsonrpc":"2.0","id":9') and len(prefix) <= 4096
+
+
+def test_a_failing_output_scanner_withholds_the_output_in_block_mode() -> None:
+    """Fail closed: if the scanner raises, block mode cannot vouch for the output, so it is withheld."""
+    from sentinel_lab._policy import Policy
+    from sentinel_lab._proxy import Proxy, _Pending
+
+    policy = Policy.from_yaml("default_action: ALLOW\nspotlight: {enabled: true, scan_output: block}\n")
+    proxy = Proxy(["true"], policy)
+
+    def broken(text: str) -> list:
+        raise RuntimeError("scanner bug")
+
+    proxy.scan = broken
+    msg = {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": "ordinary output"}]}}
+    proxy._scan_output(msg, _Pending("tools/call", False, "echo", {}), ["ordinary output"])
+    assert msg["result"]["isError"] is True
+    assert "ordinary output" not in str(msg["result"]["content"])
