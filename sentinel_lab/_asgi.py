@@ -2,6 +2,7 @@
 
 A blocked call gets ``403`` with the verdict as JSON and never reaches the app; an allowed one reaches it with
 the verdict in ``scope["sentinel.verdict"]`` (and ``request.state.sentinel_verdict`` in Starlette/FastAPI).
+With a ``Policy``, a call the app answered with 2xx is recorded in the engine session, so taint applies.
 Bodies that are not a tool call get ``400``; bodies over ``max_body`` bytes get ``413``.
 """
 
@@ -69,10 +70,7 @@ class SentinelMiddleware:
                 return value.decode("latin-1")[:256]
         return ""
 
-    async def _decide(self, action: Any, session_id: str) -> Verdict:
-        if isinstance(self.guard, Verifier):
-            return await self.guard.averify(action, {"session_id": session_id} if session_id else None)
-        tool, args = parse_action(action)
+    def _session(self, session_id: str) -> Session:
         session = self._sessions.get(session_id)
         if session is None:
             session = self._sessions[session_id] = self.guard.new_session(session_id=session_id or None)
@@ -80,7 +78,13 @@ class SentinelMiddleware:
                 self._sessions.popitem(last=False)
         else:
             self._sessions.move_to_end(session_id)
-        return session.check(tool, args)
+        return session
+
+    async def _decide(self, action: Any, session_id: str) -> Verdict:
+        if isinstance(self.guard, Verifier):
+            return await self.guard.averify(action, {"session_id": session_id} if session_id else None)
+        tool, args = parse_action(action)
+        return self._session(session_id).check(tool, args)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._guarded(scope):
@@ -101,9 +105,10 @@ class SentinelMiddleware:
             chunks.append(body)
             more = message.get("more_body", False)
         raw = b"".join(chunks)
+        session_id = self._session_id(scope)
         try:
             action = json.loads(raw)
-            verdict = await self._decide(action, self._session_id(scope))
+            verdict = await self._decide(action, session_id)
         except (ValueError, InvalidAction) as exc:
             await _json(send, 400, {"error": f"not a tool call: {exc}"})
             return
@@ -123,7 +128,18 @@ class SentinelMiddleware:
                 return {"type": "http.request", "body": raw, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        status = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message.get("status", 0))
+            await send(message)
+
+        await self.app(scope, replay, watch)
+        if not isinstance(self.guard, Verifier):  # the call ran: apply its effects (a source taints the session)
+            tool, args = parse_action(action)
+            self._session(session_id).record(tool, args, ok=200 <= status < 300)
 
 
 async def _json(send: Send, status: int, payload: dict[str, Any]) -> None:

@@ -72,3 +72,36 @@ def test_bad_bodies_get_400_and_oversize_413() -> None:
 def test_other_routes_pass_untouched() -> None:
     response = post(make_app(scope={"blocked_tools": ["*"]}), "/other", content=b"rm -rf /")
     assert response.status_code == 200 and response.json() == {"raw": "rm -rf /"}
+
+
+def test_policy_sessions_taint_through_the_middleware() -> None:
+    """With a Policy, a source the app executed taints the session named by the header; the sink is then 403."""
+    from sentinel_lab import Policy
+
+    policy = Policy.from_yaml(
+        """
+static_rules: {get_user_profile: ALLOW, send_email: ALLOW}
+taint_rules:
+  - {tool: get_user_profile, action: ADD_TAINT, taint_tags: [PII]}
+  - {tool: send_email, action: CHECK_TAINT, forbidden_taints: [PII], message: "no email after PII"}
+verifier: {enabled: false}
+"""
+    )
+    app = Starlette(routes=[Route("/api/tools", tools, methods=["POST"])])
+    app.add_middleware(SentinelMiddleware, verifier=policy)
+    mail = {"tool": "send_email", "args": {"to": "bob@example.com", "body": "hi"}}
+    alice = {"x-sentinel-session": "alice"}
+
+    async def scenario() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            codes = [(await client.post("/api/tools", json=mail, headers=alice)).status_code]
+            profile = {"tool": "get_user_profile", "args": {"id": 1}}
+            codes.append((await client.post("/api/tools", json=profile, headers=alice)).status_code)
+            codes.append((await client.post("/api/tools", json=mail, headers=alice)).status_code)
+            codes.append(
+                (await client.post("/api/tools", json=mail, headers={"x-sentinel-session": "bob"})).status_code
+            )
+            return codes
+
+    assert asyncio.run(scenario()) == [200, 200, 403, 200]
