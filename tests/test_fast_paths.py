@@ -14,6 +14,7 @@ import dataclasses
 import html
 import json
 import time
+import unicodedata
 from types import MappingProxyType
 from urllib.parse import unquote
 
@@ -233,6 +234,20 @@ def test_decode_layers_matches_the_reference(text: str) -> None:
 def test_decode_layers_fixed_cases(text: str) -> None:
     assert decode_layers(text) == _reference_decode_layers(text)
     assert bool(decode_layers(text)) == ("docs.python" not in text)  # all but the plain URL hide something
+
+
+INVISIBLE_HEAVY = st.text(
+    alphabet=st.sampled_from([chr(c) for c in sorted(N._INVISIBLE)] + list("aé\uff46\U000e0041\U000e007f\U000f0000 ")),
+    max_size=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(INVISIBLE_HEAVY)
+def test_invisible_removal_and_tag_test_match_the_plain_definitions(text: str) -> None:
+    nfkc = unicodedata.normalize("NFKC", text)
+    assert N._INVISIBLE_RE.sub("", nfkc) == nfkc.translate(N._INVISIBLE)
+    assert N._has_tags(text) == any(N._TAG_LO <= ord(c) <= N._TAG_HI for c in text)
 
 
 @settings(max_examples=300, deadline=None)

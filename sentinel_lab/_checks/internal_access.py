@@ -96,14 +96,22 @@ def _judge(ep: Endpoint, s: Settings) -> Violation | None:
 
 def check(a: Analysis, s: Settings) -> list[Violation]:
     """Violations for every internal target the action would reach (one per distinct evidence)."""
+    eps = a.endpoints
+    if not eps:
+        return []
     out: list[Violation] = []
     seen: set[str] = set()
-    for ep in a.endpoints:
+    for ep in eps:
         if ep.context == "prose":
             continue
         v = _judge(ep, s)
         if v is not None and v.evidence not in seen:
             seen.add(v.evidence)
             out.append(v)
-    out.sort(key=lambda v: v.severity != "critical")
+    if len(out) > 1:
+        out.sort(key=_not_critical)
     return out
+
+
+def _not_critical(v: Violation) -> bool:
+    return v.severity != "critical"

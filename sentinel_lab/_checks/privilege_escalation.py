@@ -168,6 +168,8 @@ _NAMED = _ELEVATORS | _WRITERS | frozenset(
 
 
 class _Out:
+    __slots__ = ("items", "seen")
+
     def __init__(self) -> None:
         self.items: list[Violation] = []
         self.seen: set[str] = set()

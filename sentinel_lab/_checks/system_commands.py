@@ -210,6 +210,8 @@ _SHORT_VALUE = {
 class _Out:
     """Collects violations, one per reason, most severe first when reported."""
 
+    __slots__ = ("items", "seen")
+
     def __init__(self) -> None:
         self.items: list[Violation] = []
         self.seen: set[str] = set()
