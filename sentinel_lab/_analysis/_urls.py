@@ -625,6 +625,21 @@ class _Parts:
     query: str
 
 
+_p_scheme, _p_userinfo, _p_host, _p_port, _p_path, _p_query = (getattr(_Parts, f.name).__set__ for f in fields(_Parts))
+
+
+def _parts(scheme: str, userinfo: str, host: str, port: int | None, path: str, query: str) -> _Parts:
+    """``_Parts(...)`` through bound slot setters (a bare token is split on every call, uncached)."""
+    p = object.__new__(_Parts)
+    _p_scheme(p, scheme)
+    _p_userinfo(p, userinfo)
+    _p_host(p, host)
+    _p_port(p, port)
+    _p_path(p, path)
+    _p_query(p, query)
+    return p
+
+
 def split_url(url: str) -> tuple[_Parts, ...]:
     """Split a URL into parts: one reading, or two when parsers disagree about the host (``\\@``).
 
@@ -1095,14 +1110,14 @@ def _bare_parts(token: str) -> _Parts | None:
         rest = s[j + 9 :]
         host, _, port = rest.partition("/")
         p = int(port[:5]) if port[:5].isdigit() else None
-        return _Parts(s[j + 5 : j + 8], "", host, p, "", "")
+        return _parts(s[j + 5 : j + 8], "", host, p, "", "")
     end = _first_of(s, "/?#")
     authority, tail = s[:end], s[end:]
     userinfo, _, hostport = authority.rpartition("@")
     if not hostport.startswith("[") and hostport.count(":") > 1:
         try:
             ipaddress.IPv6Address(hostport.partition("%")[0])
-            return _Parts("", userinfo, hostport, None, tail, "")
+            return _parts("", userinfo, hostport, None, tail, "")
         except ValueError:
             pass
     if not hostport.startswith("[") and hostport.count(":") > 1:
@@ -1116,7 +1131,7 @@ def _bare_parts(token: str) -> _Parts | None:
                     break
     host, port = _split_hostport(hostport)
     path, _, query = tail.partition("?")
-    return _Parts("", userinfo, host, port, path, query)
+    return _parts("", userinfo, host, port, path, query)
 
 
 def _address_like(parts: _Parts, token: str, strict: bool) -> bool:
