@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from sentinel_lab._analysis import Analysis, Text
@@ -235,8 +234,9 @@ _RAW_SEND = ("socket", ".send(", "sendall", "sendto(", "smtplib", "ftplib", "par
 _SQL_OUT = ("to program", "into outfile", "into dumpfile", "copy (select", "lo_export", "xp_cmdshell")
 
 
-@dataclass(frozen=True, slots=True)
-class _Dest:
+class _Dest(NamedTuple):
+    """Where data goes: a host, what kind of sink it is, and the text that names it (a tuple: cheap to build)."""
+
     host: str
     sink: str | None
     evidence: str
@@ -846,7 +846,15 @@ def _judge_send(
 def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
     """Flows inside shell commands. One pass in text order (linear in the number of commands): substitutions
     are emitted before the command that consumes them, pipeline stages in order."""
-    if not any(c.name in _NET_COMMANDS or c.redirects for c in cmds):
+    for c in cmds:  # anything to judge? (a plain loop: this runs for every command text)
+        if c.redirects:
+            break
+        if c.name in _NET_COMMANDS:
+            argv = c.argv
+            # ``git`` only matters for ``add``, ``push`` and ``remote`` (see ``_git``); ``git commit`` sends nothing
+            if c.name != "git" or (len(argv) > 1 and argv[1] in ("add", "push", "remote")):
+                break
+    else:
         return
     sources: dict[int, tuple[str, str] | None] = {}
 
