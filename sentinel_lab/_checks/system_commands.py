@@ -1190,10 +1190,13 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             stages.sort(key=lambda x: x.stage)
             _network_shell_pipeline(stages, fifo, out)
             _download_exec_pipeline(stages, out)
-    if any(c.name in _FETCHERS for c in cmds):
-        _download_then_run(cmds, out)
-    texts = {id(c.text): c.text for c in cmds}
-    for t in texts.values():
+    for c in cmds:
+        if c.name in _FETCHERS:
+            _download_then_run(cmds, out)
+            break
+    first = cmds[0].text
+    texts = [first] if all(c.text is first for c in cmds) else list({id(c.text): c.text for c in cmds}.values())
+    for t in texts:
         for v in t.variants:
             maybe = ("(" in v and "{" in v) or "%0" in v
             if maybe and ("(){" in "".join(v[:4096].split()) or "%0|%0" in v) and _fork_bomb_text(v[:65536]):
