@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -144,7 +144,8 @@ class Verdict:
 
 _new = object.__new__
 # One slot setter per field, in declaration order: a frozen dataclass's generated ``__init__`` pays for a
-# name lookup per field; these are bound once.
+# name lookup per field; these are bound once. Unpacking ``fields()`` fails at import if a field is added
+# without a setter here (and a value in ``make_verdict``), so the fast path can never leave a slot unset.
 (
     _s_allowed,
     _s_violations,
@@ -158,23 +159,7 @@ _new = object.__new__
     _s_args,
     _s_session,
     _s_at,
-) = (
-    getattr(Verdict, name).__set__
-    for name in (
-        "allowed",
-        "violations",
-        "confidence",
-        "intent",
-        "elapsed_us",
-        "tool",
-        "decision",
-        "rule",
-        "taints",
-        "args",
-        "session_id",
-        "at",
-    )
-)
+) = (getattr(Verdict, f.name).__set__ for f in fields(Verdict))
 _NO_TAINTS: frozenset[str] = frozenset()
 
 
@@ -208,9 +193,7 @@ def make_verdict(
     return v
 
 
-_v_policy, _v_reason, _v_severity, _v_evidence = (
-    getattr(Violation, name).__set__ for name in ("policy", "reason", "severity", "evidence")
-)
+_v_policy, _v_reason, _v_severity, _v_evidence = (getattr(Violation, f.name).__set__ for f in fields(Violation))
 
 
 def make_violation(policy: str, reason: str, severity: str, evidence: str) -> Violation:

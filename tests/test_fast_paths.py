@@ -42,6 +42,7 @@ def test_make_verdict_equals_the_dataclass_constructor() -> None:
     slow = Verdict(False, (v,), 0.9, intent, 12.5, "read_file", rule="verifier.file_traversal", args=args,
                    session_id="s1", at=1.0)  # fmt: skip
     assert fast == slow
+    assert all(getattr(fast, f.name) == getattr(slow, f.name) for f in dataclasses.fields(Verdict))
     assert fast.decision == "block" and fast.taints == frozenset() and fast.args is args
     assert fast.to_dict() == slow.to_dict()
     assert make_verdict(True, (), 1.0, None, 1.0, "t", "", args, "", 0.0).decision == "allow"
