@@ -265,7 +265,10 @@ class Verifier:
             context = _NO_CONTEXT
         elif not isinstance(context, Mapping):
             raise InvalidAction(f"context must be a mapping, not {type(context).__name__}")
-        return analyse(tool, args, normalize=self.normalize), context
+        a = analyse(tool, args, normalize=self.normalize)
+        if self.workspace is not None:  # relative paths anchor here, whichever check parses them first
+            a.cache["workspace"] = self.workspace
+        return a, context
 
     def _static(self, a: Analysis, context: Mapping[str, Any]) -> tuple[list[Violation], Scope]:
         """Built-in content checks and scope: everything that needs no user callable."""

@@ -132,7 +132,10 @@ def _make_text(path: str, key: str, raw: str, is_key: bool = False, raw_only: bo
         extra = decode_layers(raw)
         return Text(path, key, raw, raw, raw.lower(), (raw, *extra) if extra else (raw,), is_key)
     norm = normalize(raw)
-    extra = decode_layers(norm)
+    # Tag characters are dropped from ``norm``; decoding the raw text surfaces what they spell.
+    extra = decode_layers(raw if max(raw) >= "\U000e0000" else norm)
+    if extra and norm in extra:
+        extra.remove(norm)
     return Text(path, key, raw, norm, fold(norm), (norm, *extra) if extra else (norm,), is_key)
 
 
