@@ -63,7 +63,7 @@ def test_bad_corpus_lines_name_file_and_line(tmp_path: Path) -> None:
 
 
 def test_unknown_names_and_options_are_errors() -> None:
-    with pytest.raises(DatasetError, match="available: corpus, paper, agentdojo, injecagent"):
+    with pytest.raises(DatasetError, match="available: corpus, paper, holdout, agentdojo, injecagent"):
         datasets.load("imagenet")
     with pytest.raises(DatasetError, match="option"):
         datasets.load("paper", suites=["x"])
