@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Union
@@ -1062,40 +1063,49 @@ _SCHEME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 _ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-def _scan_urls(t: Text, v: str, context: str, col: _Collector) -> None:
-    """Find each ``_SCHEME_RE`` match from the colons rather than from every position: the scheme is the whole
-    run of scheme characters before a ``:`` that a slash follows (2..32 characters, starting with a letter).
-    Each colon looks back at most 33 characters, so the scan stays linear."""
-    found = 0
+def _colon_spans(v: str) -> list[tuple[int, int]]:
+    """``(start, colon)`` of each ``_SCHEME_RE`` match, found from the colons: the scheme is the whole run of
+    scheme characters before a ``:`` that a slash follows (2..32 characters, starting with a letter). Each
+    colon looks back at most 33 characters. Used for texts with few colons (almost all); ``_scan_urls`` hands
+    colon-dense texts to the regex, whose per-position work is in C. Both give the same matches
+    (``tests/test_fast_paths.py`` checks it)."""
+    out: list[tuple[int, int]] = []
     find = v.find
     chars = _SCHEME_CHARS
     i = find(":")
     while i != -1:
         nxt = v[i + 1 : i + 2]
-        if nxt != "/" and nxt != "\\":
-            i = find(":", i + 1)
-            continue
-        start = i
-        floor = i - 33 if i > 33 else 0
-        while start > floor and v[start - 1] in chars:
-            start -= 1
-        if not (2 <= i - start <= 32 and (start == 0 or v[start - 1] not in chars) and v[start] in _ASCII_LETTERS):
-            i = find(":", i + 1)
-            continue
+        if nxt == "/" or nxt == "\\":
+            start = i
+            floor = i - 33 if i > 33 else 0
+            while start > floor and v[start - 1] in chars:
+                start -= 1
+            if 2 <= i - start <= 32 and (start == 0 or v[start - 1] not in chars) and v[start] in _ASCII_LETTERS:
+                out.append((start, i))
+        i = find(":", i + 1)
+    return out
+
+
+def _scan_urls(t: Text, v: str, context: str, col: _Collector) -> None:
+    found = 0
+    spans: Iterable[tuple[int, int]] = (
+        _colon_spans(v) if v.count(":") <= 16 else ((m.start(), m.end() - 2) for m in _SCHEME_RE.finditer(v))
+    )
+    for start, i in spans:
         scheme = v[start:i].lower()
         double = v[i + 1 : i + 3] in ("//", "\\\\", "/\\", "\\/")
-        if double or scheme in _SPECIAL or scheme in _SINGLE_SLASH:
-            end = _url_end(v, i)
-            raw = v[start:end].rstrip(_TRAIL)
-            if raw.count("]") > raw.count("["):
-                raw = raw.rstrip("]")
-            dangerous = v[max(0, start - 4) : start].lower() == "jar:"
-            for parts in split_url(raw):
-                col.add(t, raw, parts, context, dangerous)
-            found += 1
-            if found >= MAX_PER_VARIANT:
-                break
-        i = find(":", i + 1)
+        if not double and scheme not in _SPECIAL and scheme not in _SINGLE_SLASH:
+            continue
+        end = _url_end(v, i)
+        raw = v[start:end].rstrip(_TRAIL)
+        if raw.count("]") > raw.count("["):
+            raw = raw.rstrip("]")
+        dangerous = v[max(0, start - 4) : start].lower() == "jar:"
+        for parts in split_url(raw):
+            col.add(t, raw, parts, context, dangerous)
+        found += 1
+        if found >= MAX_PER_VARIANT:
+            break
 
 
 def _bare_parts(token: str) -> _Parts | None:
