@@ -82,8 +82,10 @@ def validate(session_id: object, key: bytes) -> tuple[bool, str]:
         return False, "session id is not base64url"
     if len(raw) != _NONCE_BYTES or len(tag) != 32:
         return False, "session id has the wrong field lengths"
-    expected = hmac.new(key, raw, hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, tag):
+    # Compare the canonical encoding, not the decoded bytes: base64url's unused trailing bits would otherwise
+    # let several spellings of one signature pass (malleable ids).
+    expected = _b64(hmac.new(key, raw, hashlib.sha256).digest())
+    if not hmac.compare_digest(expected.encode("ascii"), parts[2].encode("ascii")) or _b64(raw) != parts[1]:
         return False, "session id signature does not verify"
     return True, "ok"
 

@@ -50,3 +50,19 @@ def test_key_from_env_hex_or_raw_and_generated_per_process() -> None:
     a, b = SessionIds(key_env="SENTINEL_TEST_UNSET_KEY"), SessionIds(key_env="SENTINEL_TEST_UNSET_KEY")
     assert a.key_source == "generated"
     assert a.validate(a.mint())[0] and not b.validate(a.mint())[0]
+
+
+def test_ids_are_not_malleable_in_their_unused_base64_bits() -> None:
+    """The last base64url character of a 32-byte MAC carries 2 unused bits: every other spelling is refused."""
+    from sentinel_lab._session_id import mint, validate
+
+    key = b"k" * 32
+    for n in range(64):
+        sid = mint(key, nonce=bytes([n]) * 16)
+        assert validate(sid, key) == (True, "ok")
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        for other in alphabet:
+            if other != sid[-1]:
+                assert validate(sid[:-1] + other, key)[0] is False
+            if other != sid[23]:  # last character of the 16-byte nonce field also has unused bits
+                assert validate(sid[:23] + other + sid[24:], key)[0] is False
