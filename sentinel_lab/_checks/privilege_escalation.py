@@ -617,6 +617,7 @@ _INTERESTING_KEYS = (
 
 
 _CONTAINERS = (dict, list, tuple)
+_SCALARS = (str, int, float, bool)  # exact types: never recursed into by _collect
 
 
 def _collect(value: Any, out: list[tuple[str, Any]], depth: int, budget: list[int]) -> None:
@@ -650,8 +651,21 @@ def _collect(value: Any, out: list[tuple[str, Any]], depth: int, budget: list[in
 
 def _structured(a: Analysis, info: _ToolInfo, out: _Out) -> None:
     """Role, admin-flag and authentication settings in the arguments' structure."""
+    args = a.args
+    if type(args) is dict and len(args) < 4000:
+        # the common flat call: no key a rule reads and nothing nested means _collect finds no pairs
+        for k, v in args.items():
+            if type(k) is not str or not (type(v) in _SCALARS or v is None):
+                break
+            kl = k.lower()
+            if "-" in kl:
+                kl = kl.replace("-", "_")
+            if kl in _INTERESTING_KEYS:
+                break
+        else:
+            return
     pairs: list[tuple[str, Any]] = []
-    _collect(a.args, pairs, 0, [4000])
+    _collect(args, pairs, 0, [4000])
     if not pairs:
         return
     reading = info.reading
