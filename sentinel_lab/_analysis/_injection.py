@@ -1401,11 +1401,17 @@ def _quiet_ascii(s: str) -> bool:
             continue
         run = 0
         if not w.isalpha():
-            if not w.isdigit() and _disguise(w.decode()) is not None:
+            # ``_disguise`` only reads words of 3+ characters holding a leetspeak character
+            if n >= 3 and not _LEET_BYTES.isdisjoint(w) and not w.isdigit() and _disguise(w.decode()) is not None:
                 return False
-        elif n >= 10 and any(g in w for g in _COMPACT_GATE_BYTES):
-            return False
+        elif n >= 10:
+            for g in _COMPACT_GATE_BYTES:
+                if g in w:
+                    return False
     return True
+
+
+_LEET_BYTES = frozenset(c.encode()[0] for c in _LEET_CHARS)
 
 
 def _turn_gate(s: str) -> bool:
@@ -1451,6 +1457,10 @@ def _unwrap(s: str) -> str:
     return "".join(out)
 
 
+def _by_score(f: Finding) -> float:
+    return -f.score
+
+
 def scan_folded(s: str) -> list[Finding]:
     """``scan`` for text already normalised and folded (``Text.folded``); see ``scan``."""
     if len(s) < 6:
@@ -1466,7 +1476,7 @@ def scan_folded(s: str) -> list[Finding]:
     add = _Adder(found)
     _turns(s, add)
     if quiet:
-        return sorted(found.values(), key=lambda f: -f.score)
+        return sorted(found.values(), key=_by_score) if found else []
     if not s.isascii():
         _cjk(s, add)
     if "\n" in s:

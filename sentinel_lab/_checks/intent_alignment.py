@@ -38,15 +38,21 @@ _TAG_LO, _TAG_HI = 0xE0000, 0xE007F
 _TAGS_ASCII = {cp: (cp - _TAG_LO if 0x20 <= cp - _TAG_LO < 0x7F else None) for cp in range(_TAG_LO, _TAG_HI + 1)}
 
 
+_TAG_FIRST = chr(_TAG_LO)
+
+
 def _hidden_tags(raw: str) -> str | None:
     """The ASCII text spelt in Unicode tag characters (invisible when rendered), if any."""
-    if raw.isascii() or not any(_TAG_LO <= ord(c) <= _TAG_HI for c in raw):
+    if raw.isascii() or max(raw) < _TAG_FIRST:  # tag characters are the highest code points scanned for
+        return None
+    if not any(_TAG_LO <= ord(c) <= _TAG_HI for c in raw):
         return None
     return "".join(chr(cp - _TAG_LO) for c in raw if _TAG_LO + 0x20 <= (cp := ord(c)) < _TAG_LO + 0x7F)
 
 
 def _readings(a: Analysis) -> list[tuple[str, str, bool, bool]]:
-    """(path, text, folded already, decoded) for every reading worth scanning."""
+    """(path, text, folded already, decoded) for every reading worth scanning, in the order ``check`` reads
+    them (kept for callers and tests; ``check`` walks the same sequence without building the list)."""
     out: list[tuple[str, str, bool, bool]] = []
     listed: list[str] = []
     for t in a.texts:
@@ -63,26 +69,70 @@ def _readings(a: Analysis) -> list[tuple[str, str, bool, bool]]:
     return out
 
 
-def check(a: Analysis, s: Settings) -> list[Violation]:
-    """A violation when any argument text reads as prompt injection (see the module docstring)."""
-    best_score = 0.0
-    best: tuple[str, list[Finding], bool] | None = None
-    for path, text, folded, decoded in _readings(a):
-        if len(text) < 6:
-            continue
+class _Best:
+    """The strongest reading so far: (score, path, findings, decoded)."""
+
+    __slots__ = ("decoded", "findings", "path", "score")
+
+    def __init__(self) -> None:
+        self.score = 0.0
+        self.path = ""
+        self.findings: list[Finding] | None = None
+        self.decoded = False
+
+    def offer(self, path: str, text: str, folded: bool, decoded: bool) -> bool:
+        """Scan one reading; True once a critical reading decides the call."""
         findings = scan_folded(text) if folded else scan(text)
         if not findings:
-            continue
+            return False
         score = score_of(findings)
         if decoded:
             score = min(0.99, score * DECODED_BONUS)
-        if score > best_score:
-            best_score, best = score, (path, findings, decoded)
-            if score >= CRITICAL:
-                break  # one critical reading decides; the rest cannot change the verdict
-    if best is None or best_score < THRESHOLD:
+        if score > self.score:
+            self.score, self.path, self.findings, self.decoded = score, path, findings, decoded
+            return score >= CRITICAL  # one critical reading decides; the rest cannot change the verdict
+        return False
+
+
+def check(a: Analysis, s: Settings) -> list[Violation]:
+    """A violation when any argument text reads as prompt injection (see the module docstring)."""
+    best = _Best()
+    listed: list[str] | None = None
+    done = False
+    for t in a.texts:
+        folded = t.folded
+        if len(folded) >= 6 and best.offer(t.path, folded, True, False):
+            done = True
+            break
+        variants = t.variants
+        if len(variants) > 1:
+            for v in variants[1:]:
+                if len(v) >= 6 and best.offer(t.path, v, False, True):
+                    done = True
+                    break
+            if done:
+                break
+        raw = t.raw
+        if not raw.isascii():
+            hidden = _hidden_tags(raw)
+            if hidden and len(hidden) >= 6 and best.offer(t.path, hidden, False, True):
+                done = True
+                break
+        if "[" in t.path and not t.is_key:
+            if listed is None:
+                listed = [folded]
+            else:
+                listed.append(folded)
+    if not done and listed is not None and len(listed) > 1:
+        joined = " ".join(listed)
+        if len(joined) >= 6:
+            best.offer("(list items joined)", joined, True, False)
+    findings = best.findings
+    if findings is None:
         return []
-    path, findings, decoded = best
+    best_score, path, decoded = best.score, best.path, best.decoded
+    if best_score < THRESHOLD:
+        return []
     kinds = ", ".join(dict.fromkeys(_KIND_WORDS.get(f.kind, f.kind) for f in findings[:3]))
     hidden = " (in a decoded reading)" if decoded else ""
     reason = f"prompt injection in '{path or '(arguments)'}'{hidden}: {kinds} (score {best_score:.2f})"
