@@ -11,7 +11,7 @@ how far their ``..`` climbs. Everything is linear in the length of the input; no
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -722,9 +722,63 @@ def _verdict(c: Canon, ws: tuple[str, tuple[str, ...]] | None, url: bool) -> tup
     return escapes, inside, sensitive
 
 
-def _judge(t: Text, raw: str, c: Canon, ws: tuple[str, tuple[str, ...]] | None, explicit: bool, url: bool) -> PathRef:
+# One slot setter per ``PathRef`` field, in declaration order: the frozen dataclass's generated ``__init__``
+# costs a generic attribute store per field. Unpacking ``fields()`` fails at import if a field is added
+# without a setter here, so ``_judge`` can never leave a slot unset.
+_new = object.__new__
+(
+    _r_text,
+    _r_raw,
+    _r_resolved,
+    _r_windows,
+    _r_escapes,
+    _r_inside,
+    _r_sensitive,
+    _r_canon,
+    _r_explicit,
+    _r_url,
+) = (getattr(PathRef, f.name).__set__ for f in fields(PathRef))
+
+
+@lru_cache(maxsize=8192)
+def _judged(
+    c: Canon, ws: tuple[str, tuple[str, ...]] | None, url: bool
+) -> tuple[str | None, bool, bool | None, str | None]:
+    """(resolved, escapes, inside_workspace, sensitive) for one resolution; cached like ``_verdict``."""
     escapes, inside, sensitive = _verdict(c, ws, url)
-    return PathRef(t, raw[:512], c.resolved, c.windows, escapes, inside, sensitive, c, explicit, url)
+    return c.resolved, escapes, inside, sensitive
+
+
+@lru_cache(maxsize=8192)
+def _resolved_cached(
+    path: str, anchor: tuple[str, ...] | None, anchor_root: str, ws: tuple[str, tuple[str, ...]] | None, url: bool
+) -> tuple[Canon, tuple[str | None, bool, bool | None, str | None]]:
+    """``canonical`` and ``_judged`` in one cache probe keyed by the path string (paths repeat across calls)."""
+    c = _canonical_cached(path, anchor, anchor_root)
+    return c, _judged(c, ws, url)
+
+
+def _judge(t: Text, raw: str, c: Canon, ws: tuple[str, tuple[str, ...]] | None, explicit: bool, url: bool) -> PathRef:
+    return _ref(t, raw, c, _judged(c, ws, url), explicit, url)
+
+
+def _ref(
+    t: Text, raw: str, c: Canon, judged: tuple[str | None, bool, bool | None, str | None], explicit: bool, url: bool
+) -> PathRef:
+    """A ``PathRef`` through the slot setters (same fields as the dataclass constructor)."""
+    resolved, escapes, inside, sensitive = judged
+    r = _new(PathRef)
+    _r_text(r, t)
+    _r_raw(r, raw if len(raw) <= 512 else raw[:512])
+    _r_resolved(r, resolved)
+    _r_windows(r, c.windows)
+    _r_escapes(r, escapes)
+    _r_inside(r, inside)
+    _r_sensitive(r, sensitive)
+    _r_canon(r, c)
+    _r_explicit(r, explicit)
+    _r_url(r, url)
+    return r
 
 
 def _anchor_for(a: Analysis, ws: tuple[str, tuple[str, ...]] | None) -> tuple[str, tuple[str, ...]] | None:
@@ -778,10 +832,14 @@ def paths_of(a: Analysis, settings: Settings | None = None) -> list[PathRef]:
             return
         seen.add((t.path, s))
         base = here if here is not None else anchor_parts
-        c = _canonical_cached(s, base, anchor_root) if len(s) <= 512 else canonical(s, base, anchor_root=anchor_root)
-        if url and not c.dotdot and not c.null_byte and _sensitive(c.parts) is None:
+        if len(s) <= 512:
+            c, judged = _resolved_cached(s, base, anchor_root, ws, url)
+        else:
+            c = canonical(s, base, anchor_root=anchor_root)
+            judged = _judged(c, ws, url)
+        if url and not c.dotdot and not c.null_byte and judged[3] is None:  # [3]: _sensitive(c.parts)
             return
-        out.append(_judge(t, shown or s, c, ws, explicit, url))
+        out.append(_ref(t, shown or s, c, judged, explicit, url))
 
     for t in a.texts:
         if t.is_key:
