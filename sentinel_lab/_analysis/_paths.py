@@ -677,8 +677,14 @@ def _is_path_key(key: str) -> bool:
     return key in PATH_KEYS or key.endswith(_PATH_SUFFIXES)
 
 
+# Every rule of ``_looks_like_path`` needs one of these characters: a token without them is never a path.
+_PATH_MARKS = frozenset("/\\~$%:")
+
+
 def _looks_like_path(tok: str) -> bool:
     c = tok[0]
+    if _PATH_MARKS.isdisjoint(tok):
+        return False
     if c in "/~\\" or tok.startswith(("./", "../", "..\\", ".\\")):
         return True
     if c in "$%" and tok.startswith(_HOME_VARS):
