@@ -1381,9 +1381,15 @@ def _compact_all(tokens: _Tokens, add: _Adder) -> None:
 
 
 def _compact(tok: str, add: _Adder) -> None:
+    # plain loops (no generator frames): this runs for every long word of every scanned sentence
     for verbs, objects, kind, score in _COMPACT:
-        if any(v in tok for v in verbs) and any(o in tok for o in objects):
-            add(kind, tok[:80], score)
+        for v in verbs:
+            if v in tok:
+                for o in objects:
+                    if o in tok:
+                        add(kind, tok[:80], score)
+                        break
+                break
 
 
 def _quiet_ascii(s: str) -> bool:
@@ -1513,7 +1519,7 @@ def scan_folded(s: str) -> list[Finding]:
         if long_words:
             _compact_all(words, add)
         add.stop()
-    return sorted(found.values(), key=lambda f: -f.score)
+    return sorted(found.values(), key=_by_score) if found else []
 
 
 def prepare(text: str) -> str:
