@@ -881,6 +881,8 @@ def paths_of(a: Analysis, settings: Settings | None = None) -> list[PathRef]:
                 if tok in _CD_WORDS:
                     after_cd = True
                     continue
+                if _PATH_MARKS.isdisjoint(tok):
+                    continue  # no ':' (so no URL) and nothing ``_looks_like_path`` accepts
                 if "://" in tok[:10]:
                     if tok[:5].lower() == "file:":
                         add(t, tok, False)
