@@ -16,7 +16,7 @@ import os
 import posixpath
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -398,9 +398,10 @@ class Verifier:
                 callback(verdict)
         return verdict
 
-    def verify(self, action: Any, context: Mapping[str, Any] | None = None) -> Verdict:
-        """Verify one action synchronously. Async custom checks and llm callables are awaited on a helper
-        thread when a loop is already running here (e.g. in Jupyter); prefer ``averify`` there."""
+    def _flow(self, action: Any, context: Mapping[str, Any] | None) -> Generator[Awaitable[Any], Any, Verdict]:
+        """The whole decision, written once. It yields each awaitable a user callable returned (an async
+        custom check or llm) and is sent back its result; ``verify`` and ``averify`` differ only in how they
+        wait for it."""
         t0 = time.perf_counter_ns()
         a, context = self._prepare(action, context)
         violations, _ = self._static(a, context)
@@ -414,7 +415,7 @@ class Verifier:
                     if self.intent.llm is not None:
                         raw = self.intent.llm(self._llm_prompt(a, goal))
                         if inspect.isawaitable(raw):
-                            raw = _run_sync(raw)
+                            raw = yield raw
                         llm_score = _parse_score(raw)
                     intent = self._intent_verdict(heuristic, llm_score)
                 except Exception as exc:
@@ -424,42 +425,42 @@ class Verifier:
             try:
                 result = fn(call, context)  # type: ignore[arg-type]
                 if inspect.isawaitable(result):
-                    result = _run_sync(result)
+                    result = yield result
                 violations.extend(_custom_violations(name, result))
             except Exception as exc:
                 violations.append(_error_violation(f"custom:{name}", exc))
         return self._finish(a, context, violations, intent, t0)
 
+    def verify(self, action: Any, context: Mapping[str, Any] | None = None) -> Verdict:
+        """Verify one action synchronously. Async custom checks and llm callables are awaited on a helper
+        thread when a loop is already running here (e.g. in Jupyter); prefer ``averify`` there."""
+        flow = self._flow(action, context)
+        try:
+            pending = next(flow)
+            while True:
+                try:
+                    value = _run_sync(pending)
+                except Exception as exc:  # handed back, so the flow's own error handling applies
+                    pending = flow.throw(exc)
+                else:
+                    pending = flow.send(value)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
     async def averify(self, action: Any, context: Mapping[str, Any] | None = None) -> Verdict:
         """Verify one action, awaiting async custom checks and an async llm callable."""
-        t0 = time.perf_counter_ns()
-        a, context = self._prepare(action, context)
-        violations, _ = self._static(a, context)
-        intent = None
-        if self._intent_on and context:
-            goal = _goal_text(context)
-            if goal:
+        flow = self._flow(action, context)
+        try:
+            pending = next(flow)
+            while True:
                 try:
-                    heuristic = self._heuristic_intent(a, goal)
-                    llm_score = None
-                    if self.intent.llm is not None:
-                        raw = self.intent.llm(self._llm_prompt(a, goal))
-                        if inspect.isawaitable(raw):
-                            raw = await raw
-                        llm_score = _parse_score(raw)
-                    intent = self._intent_verdict(heuristic, llm_score)
+                    value = await pending
                 except Exception as exc:
-                    violations.append(_error_violation("intent_alignment", exc))
-        call = ToolCall(a.tool, MappingProxyType(a.args), a) if self._custom else None
-        for name, fn in self._custom.items():
-            try:
-                result = fn(call, context)  # type: ignore[arg-type]
-                if inspect.isawaitable(result):
-                    result = await result
-                violations.extend(_custom_violations(name, result))
-            except Exception as exc:
-                violations.append(_error_violation(f"custom:{name}", exc))
-        return self._finish(a, context, violations, intent, t0)
+                    pending = flow.throw(exc)
+                else:
+                    pending = flow.send(value)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     def reset(self, session_id: str | None = None) -> None:
         """Forget rate-limit history for one session, or for all."""

@@ -204,3 +204,16 @@ def test_text_hidden_in_tag_characters_is_read() -> None:
     assert a.texts[0].norm == "Lovely weather today."
     assert any("Ignore all previous instructions" in v for v in a.texts[0].variants)
     assert not Verifier(rate_limit=False).verify({"tool": "post_message", "args": {"text": "Hi." + hidden}}).allowed
+
+
+def test_an_async_check_that_raises_fails_closed_in_both_forms() -> None:
+    v = Verifier(rate_limit=False)
+
+    async def broken(call, ctx):
+        await asyncio.sleep(0)
+        raise ValueError("async boom")
+
+    v.add_check("broken", broken)
+    for verdict in (v.verify(READ), asyncio.run(v.averify(READ))):
+        assert not verdict.allowed
+        assert verdict.violations[0].policy == "custom:broken" and "async boom" in verdict.violations[0].reason
