@@ -15,6 +15,7 @@ import html
 import json
 import time
 import unicodedata
+import warnings
 from types import MappingProxyType
 from urllib.parse import unquote
 
@@ -177,7 +178,9 @@ def _reference_decode_layers(text: str) -> list[str]:
             nxt = html.unescape(nxt)
         if "\\x" in nxt or "\\u" in nxt or "\\0" in nxt:
             try:
-                esc = codecs.decode(nxt.encode("latin-1", "backslashreplace"), "unicode_escape")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    esc = codecs.decode(nxt.encode("latin-1", "backslashreplace"), "unicode_escape")
             except (UnicodeDecodeError, ValueError):
                 esc = nxt
             nxt = esc

@@ -13,6 +13,7 @@ import codecs
 import html
 import re
 import unicodedata
+import warnings
 from urllib.parse import unquote
 
 __all__ = ["MAX_DECODE_DEPTH", "decode_layers", "fold", "normalize"]
@@ -268,8 +269,10 @@ def _escapes(text: str) -> str | None:
     if "\\x" not in text and "\\u" not in text and "\\0" not in text:
         return None
     try:
-        out = codecs.decode(text.encode("latin-1", "backslashreplace"), "unicode_escape")
-    except (UnicodeDecodeError, ValueError):
+        with warnings.catch_warnings():  # an unknown escape such as "\\." is kept as is, silently
+            warnings.simplefilter("ignore", DeprecationWarning)
+            out = codecs.decode(text.encode("latin-1", "backslashreplace"), "unicode_escape")
+    except (UnicodeDecodeError, ValueError, DeprecationWarning):
         return None
     return out if out != text else None
 
