@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Settings"]
+__all__ = ["PATH_KEYS", "WRITE_TOOL_WORDS", "Settings", "host_matches"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +39,19 @@ def host_matches(host: str, patterns: tuple[str, ...]) -> bool:
         if host == p or host.endswith("." + p):
             return True
     return False
+
+
+#: Words in a tool's name that say it writes files (``write_file``, ``fs.append``, ``upload_object`` ...).
+WRITE_TOOL_WORDS: frozenset[str] = frozenset(
+    {
+        "write", "edit", "create", "append", "save", "put", "update", "modify",
+        "patch", "replace", "upload", "overwrite", "insert", "copy", "move",
+    }
+)  # fmt: skip
+#: Argument keys that name the file a tool writes to.
+PATH_KEYS: frozenset[str] = frozenset(
+    {
+        "path", "file", "filename", "file_path", "filepath", "file_name", "target", "target_file",
+        "destination", "dest", "dst", "output", "output_path", "to",
+    }
+)  # fmt: skip

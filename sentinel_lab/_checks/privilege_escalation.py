@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentinel_lab._analysis import Analysis, fold, normalize
 from sentinel_lab._analysis._shell import SHELLS, Command, posix_norm, split_options, write_targets
-from sentinel_lab._checks import Settings
+from sentinel_lab._checks import PATH_KEYS, WRITE_TOOL_WORDS, Settings
 from sentinel_lab._verdict import Violation, make_violation
 
 if TYPE_CHECKING:
@@ -584,7 +584,7 @@ def _tool_info(tool: str) -> _ToolInfo:
         reading=bool(words & _READ_VERBS) and not (words & _WRITE_VERBS),
         http=bool(words & _HTTP_WORDS),
         sql=bool(words & {"sql", "query", "database", "db", "postgres", "mysql", "sqlite", "execute"}),
-        writes_files=bool(words & _WRITE_TOOL_WORDS),
+        writes_files=bool(words & WRITE_TOOL_WORDS),
         mutating=bool(words & {"post", "put", "patch", "update", "create", "set", "assign", "grant"}),
         finding=finding,
         about_access=bool(words & _ACCESS_WORDS),
@@ -901,7 +901,7 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
         if "/" in f:
             if _has_route_stem(f):
                 _route_text(t, info, mutating, out)
-            if file_writer and key in _PATH_KEYS:
+            if file_writer and key in PATH_KEYS:
                 hit = _auth_file(t.norm)
                 if hit:
                     out.add(f"{a.tool} writes to {hit[1]}", hit[0], t.norm)
@@ -918,42 +918,3 @@ def _has_route_stem(folded: str) -> bool:
         if stem in folded:
             return True
     return False
-
-
-_WRITE_TOOL_WORDS = frozenset(
-    {
-        "write",
-        "edit",
-        "create",
-        "append",
-        "save",
-        "put",
-        "update",
-        "modify",
-        "patch",
-        "replace",
-        "upload",
-        "overwrite",
-        "insert",
-        "copy",
-        "move",
-    }
-)
-_PATH_KEYS = frozenset(
-    {
-        "path",
-        "file",
-        "filename",
-        "file_path",
-        "filepath",
-        "target",
-        "destination",
-        "dest",
-        "output",
-        "to",
-        "target_file",
-        "output_path",
-        "dst",
-        "file_name",
-    }
-)

@@ -27,7 +27,7 @@ from sentinel_lab._analysis._shell import (
     split_options,
     write_targets,
 )
-from sentinel_lab._checks import Settings
+from sentinel_lab._checks import PATH_KEYS, WRITE_TOOL_WORDS, Settings
 from sentinel_lab._verdict import Violation, make_violation
 
 __all__ = ["check"]
@@ -1035,41 +1035,6 @@ _NAMED = (
     )
 )
 _RM_NAMES = frozenset({"rm", "del", "erase", "rd", "rmdir", "remove-item", "ri", "unlink", "srm"})
-_WRITE_TOOL_WORDS = (
-    "write",
-    "edit",
-    "create",
-    "append",
-    "save",
-    "put",
-    "update",
-    "modify",
-    "patch",
-    "replace",
-    "upload",
-    "overwrite",
-    "insert",
-    "copy",
-    "move",
-)
-_PATH_KEYS = frozenset(
-    {
-        "path",
-        "file",
-        "filename",
-        "file_path",
-        "filepath",
-        "target",
-        "destination",
-        "dest",
-        "output",
-        "to",
-        "target_file",
-        "output_path",
-        "dst",
-        "file_name",
-    }
-)
 
 
 # Findings per distinct command (a command's findings depend only on the command itself), bounded.
@@ -1124,7 +1089,7 @@ def _command_findings(c: Command) -> tuple[Violation, ...]:
 
 @lru_cache(maxsize=1024)
 def _writes_files(tool_key: str) -> bool:
-    return any(w in tool_key for w in _WRITE_TOOL_WORDS)
+    return any(w in tool_key for w in WRITE_TOOL_WORDS)
 
 
 def _file_tool_writes(a: Analysis, out: _Out) -> None:
@@ -1132,7 +1097,7 @@ def _file_tool_writes(a: Analysis, out: _Out) -> None:
     if not _writes_files(a.tool_key):
         return
     for t in a.texts:
-        if t.key not in _PATH_KEYS or t.is_key:
+        if t.key not in PATH_KEYS or t.is_key:
             continue
         p = t.norm.strip()
         if not p or len(p) > 4096:
