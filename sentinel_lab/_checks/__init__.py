@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PATH_KEYS", "WRITE_TOOL_WORDS", "Settings", "host_matches"]
+from sentinel_lab._verdict import Violation, make_violation
+
+__all__ = ["PATH_KEYS", "WRITE_TOOL_WORDS", "Findings", "Settings", "host_matches"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +57,27 @@ PATH_KEYS: frozenset[str] = frozenset(
         "destination", "dest", "dst", "output", "output_path", "to",
     }
 )  # fmt: skip
+
+
+class Findings:
+    """Collects one check's violations: one per reason, at most ``limit``, evidence trimmed to 200 characters."""
+
+    __slots__ = ("items", "limit", "policy", "seen")
+
+    def __init__(self, policy: str, limit: int = 12) -> None:
+        self.policy = policy
+        self.limit = limit
+        self.items: list[Violation] = []
+        self.seen: set[str] = set()
+
+    def add(self, reason: str, severity: str, evidence: str) -> None:
+        if reason in self.seen or len(self.items) >= self.limit:
+            return
+        self.seen.add(reason)
+        self.items.append(make_violation(self.policy, reason, severity, evidence.strip()[:200]))
+
+    def put(self, v: Violation) -> None:
+        if v.reason in self.seen or len(self.items) >= self.limit:
+            return
+        self.seen.add(v.reason)
+        self.items.append(v)

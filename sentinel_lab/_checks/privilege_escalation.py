@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from sentinel_lab._analysis import Analysis, fold, normalize
 from sentinel_lab._analysis._shell import SHELLS, Command, posix_norm, split_options, write_targets
-from sentinel_lab._checks import PATH_KEYS, WRITE_TOOL_WORDS, Settings
-from sentinel_lab._verdict import Violation, make_violation
+from sentinel_lab._checks import PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
+from sentinel_lab._verdict import Violation
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Text
@@ -167,26 +167,6 @@ _NAMED = _ELEVATORS | _WRITERS | frozenset(
 )  # fmt: skip
 
 
-class _Out:
-    __slots__ = ("items", "seen")
-
-    def __init__(self) -> None:
-        self.items: list[Violation] = []
-        self.seen: set[str] = set()
-
-    def add(self, reason: str, severity: str, evidence: str) -> None:
-        if reason in self.seen or len(self.items) >= 12:
-            return
-        self.seen.add(reason)
-        self.items.append(make_violation(POLICY, reason, severity, evidence.strip()[:200]))
-
-    def put(self, v: Violation) -> None:
-        if v.reason in self.seen or len(self.items) >= 12:
-            return
-        self.seen.add(v.reason)
-        self.items.append(v)
-
-
 @lru_cache(maxsize=1024)
 def _words(name: str) -> frozenset[str]:
     """``grantAdminRole`` / ``grant_admin-role`` -> {grant, admin, role}."""
@@ -217,7 +197,7 @@ def _auth_file(path: str) -> tuple[str, str] | None:
 
 
 # --- shell commands -------------------------------------------------------------------------------------------
-def _elevation(c: Command, out: _Out) -> None:
+def _elevation(c: Command, out: Findings) -> None:
     used = [w for w in c.wrappers if w in _ELEVATORS]
     if c.name in _ELEVATORS:
         used.append(c.name)
@@ -260,7 +240,7 @@ def _setuid_mode(mode: str) -> bool:
     return False
 
 
-def _file_modes(c: Command, out: _Out) -> None:
+def _file_modes(c: Command, out: Findings) -> None:
     name, argv = c.name, c.argv
     if name == "chmod":
         _opts, ops = split_options(argv, frozenset({"--reference"}))
@@ -304,7 +284,7 @@ def _file_modes(c: Command, out: _Out) -> None:
             out.add("writes into root's home directory", "high", c.raw)
 
 
-def _users(c: Command, out: _Out) -> None:
+def _users(c: Command, out: Findings) -> None:
     name, argv = c.name, c.argv
     lows = [w.lower() for w in argv[1:]]
     if name in (
@@ -358,7 +338,7 @@ def _users(c: Command, out: _Out) -> None:
         out.add(f"{name} adds a user to the admin group", "critical", c.raw)
 
 
-def _containers(c: Command, out: _Out) -> None:
+def _containers(c: Command, out: Findings) -> None:
     name, argv = c.name, c.argv
     lows = [w.lower() for w in argv[1:]]
     if name in ("docker", "podman", "nerdctl", "ctr"):
@@ -439,7 +419,7 @@ def _containers(c: Command, out: _Out) -> None:
         out.add("runs a command under chroot", "high", c.raw)
 
 
-def _cloud_iam(c: Command, out: _Out) -> None:
+def _cloud_iam(c: Command, out: Findings) -> None:
     name = c.name
     if name not in ("aws", "gcloud", "az", "gsutil", "oci", "doctl"):
         return
@@ -649,7 +629,7 @@ def _collect(value: Any, out: list[tuple[str, Any]], depth: int, budget: list[in
                 _collect(v, out, depth + 1, budget)
 
 
-def _structured(a: Analysis, info: _ToolInfo, out: _Out) -> None:
+def _structured(a: Analysis, info: _ToolInfo, out: Findings) -> None:
     """Role, admin-flag and authentication settings in the arguments' structure."""
     args = a.args
     if type(args) is dict and len(args) < 4000:
@@ -735,7 +715,7 @@ _ROUTE_STEMS = ("promot", "grant", "elevat", "escalat", "admin", "role", "permis
                 "impersonat", "assume", "become", "superuser", "owner", "group")  # fmt: skip
 
 
-def _route_text(t: Text, info: _ToolInfo, mutating: bool, out: _Out) -> None:
+def _route_text(t: Text, info: _ToolInfo, mutating: bool, out: Findings) -> None:
     v = t.norm
     if len(v) > 2048 or not _has_route_stem(t.folded):
         return
@@ -749,7 +729,7 @@ def _route_text(t: Text, info: _ToolInfo, mutating: bool, out: _Out) -> None:
         out.add("calls an admin endpoint that changes privileges", "high", v)
 
 
-def _route_commands(cmds: list[Command], out: _Out) -> None:
+def _route_commands(cmds: list[Command], out: Findings) -> None:
     for c in cmds:
         if c.name in ("curl", "wget", "http", "https", "iwr", "invoke-webrequest", "invoke-restmethod", "irm"):
             posting = any(
@@ -767,7 +747,7 @@ def _route_commands(cmds: list[Command], out: _Out) -> None:
 _SQL_VERB_WORDS = tuple(v.strip() for v in _SQL_VERBS)
 
 
-def _sql_text(t: Text, out: _Out) -> None:
+def _sql_text(t: Text, out: Findings) -> None:
     head = t.folded[:8192]
     for word in _SQL_VERB_WORDS:  # no statement can start with a verb the text does not contain
         if word in head:
@@ -807,7 +787,7 @@ _FINDINGS: dict[tuple[object, ...], tuple[Violation, ...]] = {}
 _FINDINGS_MAX = 4096
 
 
-def _misc(c: Command, out: _Out) -> None:
+def _misc(c: Command, out: Findings) -> None:
     """Privilege tricks that are not account or file-mode changes."""
     name, argv = c.name, c.argv
     if "setuid0" in c.features:
@@ -838,7 +818,7 @@ def _misc(c: Command, out: _Out) -> None:
 
 
 def _command_findings(c: Command) -> tuple[Violation, ...]:
-    out = _Out()
+    out = Findings(POLICY)
     _misc(c, out)
     _elevation(c, out)
     _file_modes(c, out)
@@ -852,7 +832,7 @@ def _command_findings(c: Command) -> tuple[Violation, ...]:
 
 def check(a: Analysis, s: Settings) -> list[Violation]:
     """Find privilege changes in the call: elevation, setuid, sudoers/account edits, containers, roles."""
-    out = _Out()
+    out = Findings(POLICY)
     cmds = a.commands
     for c in cmds:
         if not (

@@ -27,8 +27,8 @@ from sentinel_lab._analysis._shell import (
     split_options,
     write_targets,
 )
-from sentinel_lab._checks import PATH_KEYS, WRITE_TOOL_WORDS, Settings
-from sentinel_lab._verdict import Violation, make_violation
+from sentinel_lab._checks import PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
+from sentinel_lab._verdict import Violation
 
 __all__ = ["check"]
 
@@ -205,28 +205,6 @@ _SHORT_VALUE = {
     "chown": frozenset({"--reference", "--from"}),
     "kill": frozenset({"-s", "-n", "--signal"}),
 }
-
-
-class _Out:
-    """Collects violations, one per reason, most severe first when reported."""
-
-    __slots__ = ("items", "seen")
-
-    def __init__(self) -> None:
-        self.items: list[Violation] = []
-        self.seen: set[str] = set()
-
-    def add(self, reason: str, severity: str, evidence: str) -> None:
-        if reason in self.seen or len(self.items) >= 12:
-            return
-        self.seen.add(reason)
-        self.items.append(make_violation(POLICY, reason, severity, evidence.strip()[:200]))
-
-    def put(self, v: Violation) -> None:
-        if v.reason in self.seen or len(self.items) >= 12:
-            return
-        self.seen.add(v.reason)
-        self.items.append(v)
 
 
 # --- path classes ---------------------------------------------------------------------------------------------
@@ -419,7 +397,7 @@ def _deleted_or_truncated(c: Command) -> list[str]:
 
 
 # --- rules on single commands ---------------------------------------------------------------------------------
-def _rm(c: Command, out: _Out) -> None:
+def _rm(c: Command, out: Findings) -> None:
     opts, ops = split_options(c.argv)
     low_opts = {o.lower() for o in opts}
     recursive = bool({"r", "R", "--recursive", "-recurse", "-rec", "s", "/s"} & opts) or any(
@@ -450,7 +428,7 @@ def _rm(c: Command, out: _Out) -> None:
             out.add(f"deletes system file {posix_norm(target)}", "high", c.raw)
 
 
-def _find(c: Command, out: _Out) -> None:
+def _find(c: Command, out: Findings) -> None:
     argv = c.argv
     starts: list[str] = []
     for w in argv[1:]:
@@ -475,7 +453,7 @@ def _find(c: Command, out: _Out) -> None:
             out.add(f"find deleting across {cls[1]}", cls[0], c.raw)
 
 
-def _disk(c: Command, out: _Out) -> None:
+def _disk(c: Command, out: Findings) -> None:
     name, argv = c.name, c.argv
     if name == "dd":
         for w in argv[1:]:
@@ -511,7 +489,7 @@ def _disk(c: Command, out: _Out) -> None:
         pass
 
 
-def _permissions(c: Command, out: _Out) -> None:
+def _permissions(c: Command, out: Findings) -> None:
     opts, ops = split_options(c.argv, _SHORT_VALUE.get(c.name, frozenset()))
     recursive = "R" in opts or "--recursive" in opts
     targets = ops[1:] if ops else []
@@ -552,7 +530,7 @@ def _fork_bomb_text(text: str) -> bool:
     return False
 
 
-def _reverse_shell(c: Command, out: _Out, pipe_names: set[str]) -> None:
+def _reverse_shell(c: Command, out: Findings, pipe_names: set[str]) -> None:
     name, argv = c.name, c.argv
     targets = [t for _op, t in c.redirects] + list(argv[1:])
     for t in targets:
@@ -597,7 +575,7 @@ def _reverse_shell(c: Command, out: _Out, pipe_names: set[str]) -> None:
         out.add(f"offensive tool {name}", "high", c.raw)
 
 
-def _network_shell_pipeline(stages: list[Command], fifo: bool, out: _Out) -> None:
+def _network_shell_pipeline(stages: list[Command], fifo: bool, out: Findings) -> None:
     names = {c.name for c in stages}
     net = names & (NETWORK_TOOLS | {"pwncat", "cryptcat"})
     if "openssl" in net and not any(c.name == "openssl" and "s_client" in c.argv for c in stages):
@@ -625,7 +603,7 @@ def _is_decoder(c: Command) -> bool:
     return c.name in ("rev", "uudecode", "gunzip", "zcat")
 
 
-def _download_exec_pipeline(stages: list[Command], out: _Out) -> None:
+def _download_exec_pipeline(stages: list[Command], out: Findings) -> None:
     seen_dl: Command | None = None
     seen_dec: Command | None = None
     for c in stages:
@@ -641,7 +619,7 @@ def _download_exec_pipeline(stages: list[Command], out: _Out) -> None:
             return
 
 
-def _download_exec_subst(c: Command, out: _Out) -> None:
+def _download_exec_subst(c: Command, out: Findings) -> None:
     if c.via.endswith(("$()", "`", "<()", "()")) and c.consumer in _EXECUTORS:
         if c.name in DOWNLOADERS:
             out.add(f"runs downloaded code with {c.consumer} (download-and-execute)", "critical", c.raw)
@@ -675,7 +653,7 @@ def _download_exec_subst(c: Command, out: _Out) -> None:
             out.add("fork bomb", "critical", c.raw)
 
 
-def _download_then_run(cmds: list[Command], out: _Out) -> None:
+def _download_then_run(cmds: list[Command], out: Findings) -> None:
     """``curl -o /tmp/x URL; chmod +x /tmp/x; /tmp/x`` and ``wget URL -O a.sh && bash a.sh``."""
     files: dict[str, Command] = {}
     for c in cmds:
@@ -725,7 +703,7 @@ _DB_CLIENTS = frozenset({"psql", "mysql", "mariadb", "sqlite3", "mongo", "mongos
 _DB_DESTROY = ("drop database", "drop schema", "flushall", "flushdb", "dropdatabase(", "drop keyspace")
 
 
-def _databases(c: Command, out: _Out) -> None:
+def _databases(c: Command, out: Findings) -> None:
     """A database client told to drop a whole database (or to flush every key)."""
     if c.name in ("dropdb", "mysqladmin") and (c.name == "dropdb" or "drop" in c.argv):
         out.add(f"{c.name} drops a database", "high", c.raw)
@@ -735,7 +713,7 @@ def _databases(c: Command, out: _Out) -> None:
         out.add(f"{c.name} drops a whole database", "high", c.raw)
 
 
-def _lolbins(c: Command, out: _Out) -> None:
+def _lolbins(c: Command, out: Findings) -> None:
     name = c.name
     joined = " ".join(c.argv[1:]).lower()
     if name == "certutil" and ("-urlcache" in joined or "-decode" in joined or "-verifyctl" in joined):
@@ -750,7 +728,7 @@ def _lolbins(c: Command, out: _Out) -> None:
         out.add("bitsadmin downloading a file", "high", c.raw)
 
 
-def _persistence_rules(c: Command, out: _Out) -> None:
+def _persistence_rules(c: Command, out: Findings) -> None:
     name, argv = c.name, c.argv
     for t in write_targets(c):
         hit = _persistence(t)
@@ -799,7 +777,7 @@ def _persistence_rules(c: Command, out: _Out) -> None:
         out.add("at schedules a job", "medium", c.raw)
 
 
-def _history_rules(c: Command, out: _Out) -> None:
+def _history_rules(c: Command, out: Findings) -> None:
     name, argv = c.name, c.argv
     if name == "history":
         opts, _ops = split_options(argv)
@@ -833,7 +811,7 @@ def _history_rules(c: Command, out: _Out) -> None:
         out.add("deletes the PowerShell history file", "high", c.raw)
 
 
-def _log_rules(c: Command, out: _Out) -> None:
+def _log_rules(c: Command, out: Findings) -> None:
     name, argv = c.name, c.argv
     for t in _deleted_or_truncated(c):
         if _log_file(t):
@@ -848,7 +826,7 @@ def _log_rules(c: Command, out: _Out) -> None:
         out.add("auditctl removes audit rules", "high", c.raw)
 
 
-def _process_rules(c: Command, out: _Out) -> None:
+def _process_rules(c: Command, out: Findings) -> None:
     name, argv = c.name, c.argv
     if name == "kill":
         rest = list(argv[1:])
@@ -887,7 +865,7 @@ def _process_rules(c: Command, out: _Out) -> None:
         out.add(f"{name} loads or removes a kernel module", "high", c.raw)
 
 
-def _security_rules(c: Command, out: _Out) -> None:
+def _security_rules(c: Command, out: Findings) -> None:
     name, argv = c.name, c.argv
     lows = [w.lower() for w in argv[1:]]
     if name in ("iptables", "ip6tables", "iptables-legacy", "iptables-nft", "ip6tables-legacy", "ebtables"):
@@ -1044,7 +1022,7 @@ _FINDINGS_MAX = 4096
 
 def _command_findings(c: Command) -> tuple[Violation, ...]:
     """Every rule that reads one command, run only for the programs it concerns."""
-    out = _Out()
+    out = Findings(POLICY)
     name = c.name
     if name in _RM_NAMES:
         _rm(c, out)
@@ -1092,7 +1070,7 @@ def _writes_files(tool_key: str) -> bool:
     return any(w in tool_key for w in WRITE_TOOL_WORDS)
 
 
-def _file_tool_writes(a: Analysis, out: _Out) -> None:
+def _file_tool_writes(a: Analysis, out: Findings) -> None:
     """A file-writing tool (not a shell) aimed at a persistence, history, log or device path."""
     if not _writes_files(a.tool_key):
         return
@@ -1115,7 +1093,7 @@ def _file_tool_writes(a: Analysis, out: _Out) -> None:
 
 def check(a: Analysis, s: Settings) -> list[Violation]:
     """Find destructive or hijacking commands in the call; one violation per distinct finding."""
-    out = _Out()
+    out = Findings(POLICY)
     _file_tool_writes(a, out)
     cmds = a.commands
     if a.cache.get("shell_truncated"):
