@@ -53,6 +53,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sentinel_lab._exceptions import ProxyError
+from sentinel_lab._framing import _ASCII_ENCODER, MISSING, _LineReader, _Writer, encode, sniff_id, valid_id
+from sentinel_lab._process import Watchdog, spawn_server
 from sentinel_lab._session_id import DEFAULT_KEY_ENV, SESSION_META_KEY, SessionIds
 from sentinel_lab._spotlight import spotlight_result
 
@@ -78,9 +80,6 @@ DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
 #: In a blocked call's ``isError`` result (``deny_style: result``, or output blocked): ``_meta[key]`` = verdict.
 VERDICT_META_KEY = "sentinel/verdict"
-_READ_CHUNK = 256 * 1024
-_ID_SCAN_BYTES = 4096
-_MISSING: Any = object()
 _MAX_CANCELLED = 4096
 _INSPECTED = frozenset({"tools/call", "tools/list", "initialize", "server/discover"})
 
@@ -88,374 +87,6 @@ _INSPECTED = frozenset({"tools/call", "tools/list", "initialize", "server/discov
 def _log(message: str) -> None:
     with contextlib.suppress(OSError, ValueError):
         os.write(2, f"sentinel-lab proxy: {message}\n".encode("utf-8", "replace"))
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one instance: json.dumps builds one per call
-_ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"))  # \u-escapes everything, lone surrogates included
-
-
-def _encode(msg: dict[str, Any]) -> bytes:
-    text = _ENCODER.encode(msg)
-    try:
-        return text.encode("utf-8") + b"\n"
-    except UnicodeEncodeError:  # a lone surrogate (legal as a JSON escape, not in UTF-8): escape everything
-        return _ASCII_ENCODER.encode(msg).encode("ascii") + b"\n"
-
-
-def _valid_id(value: Any) -> bool:
-    return (type(value) is int) or (type(value) is str)
-
-
-def sniff_id(prefix: bytes) -> Any:
-    """The top-level ``"id"`` of a JSON object from the start of a (possibly cut) line; ``_MISSING`` if unknown.
-
-    A single linear pass that tracks nesting and strings, so an ``"id"`` inside ``params`` is not mistaken for
-    the request id.
-    """
-    text = prefix[:_ID_SCAN_BYTES].decode("utf-8", "replace")
-    n = len(text)
-    i = 0
-    while i < n and text[i] in " \t\r":
-        i += 1
-    if i >= n or text[i] != "{":
-        return _MISSING
-    depth = 0
-    expect_key = False
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            if j >= n:
-                return _MISSING
-            token = text[i + 1 : j]
-            i = j + 1
-            if depth == 1 and expect_key:
-                expect_key = False
-                k = i
-                while k < n and text[k] in " \t\r":
-                    k += 1
-                if k < n and text[k] == ":" and token == "id":
-                    k += 1
-                    while k < n and text[k] in " \t\r":
-                        k += 1
-                    end = k
-                    if k < n and text[k] == '"':
-                        end = k + 1
-                        while end < n and text[end] != '"':
-                            end += 2 if text[end] == "\\" else 1
-                        end += 1
-                    else:
-                        while end < n and (text[end] == "-" or text[end].isdigit()):
-                            end += 1
-                    try:
-                        value = json.loads(text[k:end])
-                    except ValueError:
-                        return _MISSING
-                    return value if _valid_id(value) else _MISSING
-            continue
-        if ch in "{[":
-            depth += 1
-            expect_key = ch == "{" and depth == 1
-        elif ch in "}]":
-            depth -= 1
-        elif ch == "," and depth == 1:
-            expect_key = True
-        i += 1
-    return _MISSING
-
-
-# ----------------------------------------------------------------------------------------------- fd plumbing
-
-
-class _LineReader:
-    """Reads newline-delimited messages from a non-blocking fd, refusing lines over ``limit`` bytes unbuffered.
-
-    ``on_line`` gets each line with its trailing newline, so a message forwarded unchanged is written as is.
-    """
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        fd: int,
-        limit: int,
-        on_line: Callable[[bytes], None],
-        on_oversize: Callable[[bytes, int], None],
-        on_eof: Callable[[], None],
-    ) -> None:
-        self.loop, self.fd, self.limit = loop, fd, limit
-        self.on_line, self.on_oversize, self.on_eof = on_line, on_oversize, on_eof
-        self.parts: list[bytes] = []
-        self.size = 0
-        self.discarding = False
-        self.discarded = 0
-        self.prefix = b""
-        self.paused = False
-        self.done = False
-        os.set_blocking(fd, False)
-        loop.add_reader(fd, self._readable)
-
-    def pause(self) -> None:
-        if not self.paused and not self.done:
-            self.paused = True
-            self.loop.remove_reader(self.fd)
-
-    def resume(self) -> None:
-        if self.paused and not self.done:
-            self.paused = False
-            self.loop.add_reader(self.fd, self._readable)
-
-    def stop(self) -> None:
-        if not self.done:
-            self.done = True
-            if not self.paused:
-                self.loop.remove_reader(self.fd)
-
-    def _readable(self) -> None:
-        try:
-            data = os.read(self.fd, _READ_CHUNK)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            if self.parts and not self.discarding:
-                line = b"".join(self.parts) + b"\n"
-                self.parts.clear()
-                self.size = 0
-                if not line.isspace():
-                    self.on_line(line)
-            self.stop()
-            self.on_eof()
-            return
-        self._feed(data)
-
-    def _start_discard(self, first: bytes) -> None:
-        head = b"".join(self.parts) if self.parts else b""
-        self.prefix = (head + first[:_ID_SCAN_BYTES])[:_ID_SCAN_BYTES]
-        self.discarded = self.size + len(first)
-        self.parts.clear()
-        self.size = 0
-        self.discarding = True
-
-    def _feed(self, data: bytes) -> None:
-        start = 0
-        limit = self.limit
-        while not self.done:
-            nl = data.find(b"\n", start)
-            if nl < 0:
-                rest = data[start:] if start else data
-                if self.discarding:
-                    self.discarded += len(rest)
-                elif self.size + len(rest) > limit:
-                    self._start_discard(rest)
-                elif rest:
-                    self.parts.append(rest)
-                    self.size += len(rest)
-                return
-            seg = data[start : nl + 1]  # the line with its newline (the whole chunk, uncopied, in the common case)
-            start = nl + 1
-            if self.discarding:
-                self.discarding = False
-                self.on_oversize(self.prefix, self.discarded + len(seg) - 1)
-                self.prefix = b""
-                continue
-            if self.size + len(seg) - 1 > limit:
-                self._start_discard(seg[:-1])
-                self.discarding = False
-                self.on_oversize(self.prefix, self.discarded)
-                self.prefix = b""
-                continue
-            if self.parts:
-                self.parts.append(seg)
-                line = b"".join(self.parts)
-                self.parts.clear()
-                self.size = 0
-            else:
-                line = seg
-            if not line.isspace():
-                self.on_line(line)
-
-
-class _Writer:
-    """Writes to a non-blocking fd, buffering what the kernel does not take; pauses its sources while full."""
-
-    HIGH = 8 * 1024 * 1024
-    LOW = 1024 * 1024
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, on_error: Callable[[], None]) -> None:
-        self.loop, self.fd, self.on_error = loop, fd, on_error
-        self.buf = bytearray()
-        self.closed = False
-        self.close_when_drained = False
-        self.sources: tuple[_LineReader, ...] = ()
-        self.drained: asyncio.Future[None] | None = None
-        os.set_blocking(fd, False)
-
-    def write(self, data: bytes) -> None:
-        if self.closed:
-            return
-        if self.buf:
-            self.buf += data
-        else:
-            try:
-                n = os.write(self.fd, data)
-            except (BlockingIOError, InterruptedError):
-                n = 0
-            except OSError:
-                self._fail()
-                return
-            if n == len(data):
-                return
-            self.buf += data[n:]
-            self.loop.add_writer(self.fd, self._writable)
-        if len(self.buf) > self.HIGH:
-            for source in self.sources:
-                source.pause()
-
-    def _writable(self) -> None:
-        try:
-            n = os.write(self.fd, self.buf)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            self._fail()
-            return
-        del self.buf[:n]
-        if len(self.buf) < self.LOW:
-            for source in self.sources:
-                source.resume()
-        if not self.buf:
-            self.loop.remove_writer(self.fd)
-            self._on_drained()
-
-    def _on_drained(self) -> None:
-        if self.drained is not None and not self.drained.done():
-            self.drained.set_result(None)
-        if self.close_when_drained:
-            self.close()
-
-    def _fail(self) -> None:
-        self.buf.clear()
-        self.close()
-        self._on_drained()
-        self.on_error()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        with contextlib.suppress(ValueError, OSError):
-            self.loop.remove_writer(self.fd)
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
-
-    def close_after_flush(self) -> None:
-        if not self.buf:
-            self.close()
-        else:
-            self.close_when_drained = True
-
-    async def drain(self, timeout: float) -> None:
-        if not self.buf or self.closed:
-            return
-        self.drained = self.loop.create_future()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.drained, timeout)
-
-
-# ----------------------------------------------------------------------------------------------- process binding
-
-
-def _pdeathsig_preexec() -> Callable[[], None] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:  # runs in the child between fork and exec
-        prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the proxy died before prctl took effect
-            os._exit(137)
-
-    return preexec
-
-
-class _Watchdog:
-    """A forked process that SIGKILLs the tool server's process group as soon as the proxy's pipe closes."""
-
-    def __init__(self) -> None:
-        self.write_fd = -1
-        self.pid = 0
-        if not hasattr(os, "fork"):  # pragma: no cover - non-POSIX
-            return
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the watchdog
-            try:
-                os.close(write_fd)
-                with contextlib.suppress(OSError):
-                    os.closerange(0, read_fd)
-                    os.closerange(read_fd + 1, 65536)
-                with contextlib.suppress(OSError):
-                    os.setsid()  # survive a signal to the proxy's process group long enough to act
-                data = b""
-                while True:
-                    try:
-                        chunk = os.read(read_fd, 64)
-                    except InterruptedError:
-                        continue
-                    if not chunk:
-                        break
-                    data += chunk
-                fields = data.split()
-                if fields and b"done" not in fields[1:]:
-                    with contextlib.suppress(OSError, ValueError):
-                        os.killpg(int(fields[0]), signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.close(read_fd)
-        os.set_inheritable(write_fd, False)
-        self.write_fd, self.pid = write_fd, pid
-
-    def arm(self, pgid: int) -> None:
-        if self.write_fd >= 0:
-            with contextlib.suppress(OSError):
-                os.write(self.write_fd, f"{pgid}\n".encode())
-
-    def disarm(self) -> None:
-        if self.write_fd >= 0:
-            with contextlib.suppress(OSError):
-                os.write(self.write_fd, b"done\n")
-                os.close(self.write_fd)
-            self.write_fd = -1
-            with contextlib.suppress(OSError):
-                os.waitpid(self.pid, 0)
-
-
-def spawn_server(command: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start the tool server in its own process group, bound to this process by ``PR_SET_PDEATHSIG``."""
-    if not command:
-        raise ProxyError("no tool server command given (put it after '--')")
-    kwargs: dict[str, Any] = {}
-    if os.name == "posix":
-        kwargs["start_new_session"] = True
-        pre = _pdeathsig_preexec()
-        if pre is not None:
-            kwargs["preexec_fn"] = pre
-    try:
-        return subprocess.Popen(
-            list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env, bufsize=0, **kwargs
-        )
-    except OSError as exc:
-        raise ProxyError(f"cannot start tool server {command[0]!r}: {exc}") from exc
 
 
 # ----------------------------------------------------------------------------------------------- settings
@@ -673,7 +304,7 @@ class Proxy:
         loop = asyncio.get_running_loop()
         self.loop = loop
         self.finished: asyncio.Future[int] = loop.create_future()
-        self.watchdog = _Watchdog()
+        self.watchdog = Watchdog()
         try:
             self.proc = spawn_server(self.command, self.env)
         except ProxyError:
@@ -801,7 +432,7 @@ class Proxy:
     # ------------------------------------------------------------------ replies
 
     def _send_client(self, msg: dict[str, Any]) -> None:
-        self.client.write(_encode(msg))
+        self.client.write(encode(msg))
 
     def _reply_error(self, rid: Any, code: int, message: str, data: Any = None) -> None:
         err: dict[str, Any] = {"code": code, "message": message}
@@ -825,7 +456,7 @@ class Proxy:
         except Exception as exc:  # a bug must cost one message, not the connection
             _log(f"internal error on a client message: {type(exc).__name__}: {exc}")
             rid = sniff_id(line)
-            if rid is not _MISSING and rid not in self.pending:
+            if rid is not MISSING and rid not in self.pending:
                 self._reply_error(rid, PROXY_ERROR_CODE, "Sentinel Proxy Error: internal error; request not forwarded")
 
     def _safe_server_line(self, line: bytes) -> None:
@@ -838,7 +469,7 @@ class Proxy:
         self.stats["bad_input"] += 1
         rid = sniff_id(prefix)
         limit = self.opts.max_message_bytes
-        if rid is not _MISSING and b'"method"' in prefix:
+        if rid is not MISSING and b'"method"' in prefix:
             self._reply_error(
                 rid, INVALID_REQUEST, f"Invalid Request: message of {size} bytes exceeds the limit of {limit}"
             )
@@ -858,10 +489,10 @@ class Proxy:
             text = "batches are not supported" if type(msg) is list else "message must be a JSON object"
             self._reply_error(None, INVALID_REQUEST, f"Invalid Request: {text}")
             return
-        method = msg.get("method", _MISSING)
-        rid = msg.get("id", _MISSING)
-        if method is _MISSING:  # a response to a server-initiated request
-            if msg.get("jsonrpc") != "2.0" or rid is _MISSING or ("result" not in msg and "error" not in msg):
+        method = msg.get("method", MISSING)
+        rid = msg.get("id", MISSING)
+        if method is MISSING:  # a response to a server-initiated request
+            if msg.get("jsonrpc") != "2.0" or rid is MISSING or ("result" not in msg and "error" not in msg):
                 self.stats["bad_input"] += 1
                 _log("dropped an invalid message from the client (no method, not a response)")
                 return
@@ -869,16 +500,16 @@ class Proxy:
             return
         if msg.get("jsonrpc") != "2.0" or type(method) is not str:
             self.stats["bad_input"] += 1
-            if rid is not _MISSING:
+            if rid is not MISSING:
                 self._reply_error(
-                    rid if _valid_id(rid) else None, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 request"
+                    rid if valid_id(rid) else None, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 request"
                 )
             return
         params = msg.get("params")
-        if rid is _MISSING:  # notification
+        if rid is MISSING:  # notification
             if method == "notifications/cancelled" and type(params) is dict:
                 cancelled = params.get("requestId")
-                if _valid_id(cancelled):
+                if valid_id(cancelled):
                     entry = self.pending.pop(cancelled, None)
                     if type(entry) is _Pending and entry.method == "tools/call":
                         self.cancelled[cancelled] = entry
@@ -886,7 +517,7 @@ class Proxy:
                             del self.cancelled[next(iter(self.cancelled))]
             self.server_in.write(line)
             return
-        if not _valid_id(rid):
+        if not valid_id(rid):
             self.stats["bad_input"] += 1
             self._reply_error(None, INVALID_REQUEST, "Invalid Request: id must be a string or an integer")
             return
@@ -901,8 +532,8 @@ class Proxy:
         meta = params.get("_meta") if params else None
         if type(meta) is not dict:
             meta = None
-        presented = meta.get(SESSION_META_KEY, _MISSING) if meta else _MISSING
-        if presented is not _MISSING:
+        presented = meta.get(SESSION_META_KEY, MISSING) if meta else MISSING
+        if presented is not MISSING:
             ok, detail = self.ids.validate(presented)
             if not ok:
                 self._auth_error(rid, method, detail, params)
@@ -940,10 +571,10 @@ class Proxy:
             self.stats["bad_input"] += 1
             self._reply_error(rid, INVALID_PARAMS, "Invalid params: tools/call 'arguments' must be an object")
             return
-        if presented is _MISSING and self.opts.require_session:
+        if presented is MISSING and self.opts.require_session:
             self._auth_error(rid, "tools/call", f'missing session id (params._meta["{SESSION_META_KEY}"])', params)
             return
-        session_id = presented if presented is not _MISSING else self.session_id
+        session_id = presented if presented is not MISSING else self.session_id
         self.stats["calls"] += 1
         t0 = time.perf_counter()
         if name in self.pin_blocked:
@@ -998,7 +629,7 @@ class Proxy:
     def _server_oversize(self, prefix: bytes, size: int) -> None:
         rid = sniff_id(prefix)
         limit = self.opts.max_message_bytes
-        if rid is not _MISSING and b'"method"' not in prefix[:64] and rid in self.pending:
+        if rid is not MISSING and b'"method"' not in prefix[:64] and rid in self.pending:
             self.pending.pop(rid, None)
             self._reply_error(
                 rid, PROXY_ERROR_CODE, f"Sentinel Proxy Error: tool server reply of {size} bytes exceeds {limit}"
@@ -1017,12 +648,12 @@ class Proxy:
         if "method" in msg:  # server notification or server-initiated request
             self.client.write(line)
             return
-        rid = msg.get("id", _MISSING)
-        if rid is _MISSING or not _valid_id(rid):
+        rid = msg.get("id", MISSING)
+        if rid is MISSING or not valid_id(rid):
             _log("dropped a tool server response without a valid id")
             return
-        entry = self.pending.pop(rid, _MISSING)
-        if entry is _MISSING:
+        entry = self.pending.pop(rid, MISSING)
+        if entry is MISSING:
             late = self.cancelled.pop(rid, None)
             if late is not None:  # cancelled, but it ran: its effects count, its answer is not relayed
                 result = msg.get("result")

@@ -18,7 +18,7 @@ import pytest
 
 from sentinel_lab._audit import verify_log
 from sentinel_lab._demo import pid_alive
-from sentinel_lab._proxy import sniff_id
+from sentinel_lab._framing import sniff_id
 from sentinel_lab._spotlight import unwrap
 
 # A tool server that speaks newline-delimited JSON-RPC by hand, so it starts in ~50 ms.

@@ -9,7 +9,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sentinel_lab._proxy import _LineReader
+from sentinel_lab._framing import _LineReader
 
 LIMIT = 64
 
