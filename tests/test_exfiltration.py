@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
+from _growth import assert_linear
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sentinel_lab._analysis import analyse
-from sentinel_lab._analysis._secrets import find_secrets, has_secret, redact
+from sentinel_lab._analysis._secrets import find_secrets, has_secret, preview
 from sentinel_lab._checks import Settings
 from sentinel_lab._checks.data_exfiltration import check, sink_kind
 
@@ -97,7 +97,7 @@ def test_secret_near_misses(text: str) -> None:
 def test_secret_preview_is_redacted() -> None:
     (s,) = [x for x in find_secrets(f"x {GH} y") if x.kind == "github_token"]
     assert GH not in s.preview and s.preview.startswith("ghp_")
-    assert redact("hunter2") == "h…(7 chars)"
+    assert preview("hunter2") == "h…(7 chars)"
     assert has_secret(AWS, strong_only=True)
     assert not has_secret('{"password": "hunter22"}', strong_only=True)
 
@@ -449,14 +449,9 @@ def test_works_without_shell_view() -> None:
 )
 def test_linear_time_on_adversarial_input(chunk: str) -> None:
     big = chunk * (2**20 // len(chunk))
-    t0 = time.perf_counter()
-    find_secrets(big)
-    assert time.perf_counter() - t0 < 1.0, chunk
+    assert_linear(find_secrets, big)
     for tool, key in (("send_email", "body"), ("fetch_url", "url")):
-        a = analyse(tool, {key: big, "to": "x@example.net"})
-        t0 = time.perf_counter()
-        check(a, S)
-        assert time.perf_counter() - t0 < 1.0, (chunk, key)
+        assert_linear(lambda text, tool=tool, key=key: check(analyse(tool, {key: text, "to": "x@example.net"}), S), big)
 
 
 @pytest.mark.parametrize(
@@ -470,21 +465,9 @@ def test_linear_time_on_adversarial_input(chunk: str) -> None:
     ],
 )
 def test_many_commands_stay_linear_and_still_block(chunk: str) -> None:
-    a = analyse("bash", {"command": chunk * (2**20 // len(chunk))})
-    a.commands  # noqa: B018 (parsing is another module's cost)
-    t0 = time.perf_counter()
-    vs = check(a, S)
-    assert time.perf_counter() - t0 < 1.0, chunk
-    assert vs, chunk
-
-
-def test_benign_path_is_cheap() -> None:
-    a = analyse("send_email", {"to": "team@acme-corp.com", "subject": "Standup", "body": "Done: export."})
-    check(a, S)
-    t0 = time.perf_counter()
-    for _ in range(2000):
-        check(a, S)
-    assert (time.perf_counter() - t0) / 2000 < 50e-6
+    big = chunk * (2**20 // len(chunk))
+    assert check(analyse("bash", {"command": big}), S), chunk
+    assert_linear(lambda text: check(analyse("bash", {"command": text}), S), big)
 
 
 _URLISH = st.sampled_from(

@@ -324,13 +324,12 @@ def test_upstream_reuses_proxy_taint_carries_ctrl_c_and_unload_leaves_no_child(k
     assert set(children(pid)) - before == started
     # Ctrl-C cancels the running call (a short message, no traceback) and leaves the proxy usable
     box: dict[str, Any] = {}
-    worker = threading.Thread(target=lambda: box.update(out=kernel.run(f"%%sentinel {up}\n- slow: {{seconds: 30}}\n")))
+    worker = threading.Thread(target=lambda: box.update(out=kernel.run(f"%%sentinel {up}\n- slow: {{seconds: 300}}\n")))
     worker.start()
     time.sleep(2.0)
-    t0 = time.monotonic()
     kernel.km.interrupt_kernel()
-    worker.join(30)
-    assert not worker.is_alive() and time.monotonic() - t0 < 10
+    worker.join(120)  # the call would take 300 s: only the interrupt can end the cell before the join gives up
+    assert not worker.is_alive()
     text = text_of(box["out"][1])
     assert "interrupted" in text and "cancelled" in text and "Traceback" not in text, text
     kernel.ok(f"%%sentinel {up} -o r3\n- read_file: {{path: after.txt}}\n")
@@ -406,10 +405,9 @@ def test_portal_cancels_on_timeout_keeps_context_in_one_task_and_never_blocks_ex
             events.append("cancelled")
             raise
 
-    t0 = time.monotonic()
     with pytest.raises(TimedOut):
         portal.call(slow, timeout=0.2)
-    assert events == ["cancelled"] and time.monotonic() - t0 < 5
+    assert events == ["cancelled"]  # the 30 s sleep was cancelled, not waited for
 
     @contextlib.asynccontextmanager
     async def scoped() -> Any:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
-import time
 
 import pytest
+from _growth import assert_linear
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -423,12 +423,8 @@ MIB = 1 << 20
     ],
     ids=lambda p: repr(p[:12]),
 )
-def test_adversarial_megabyte_parses_in_under_a_second(payload: str) -> None:
-    start = time.perf_counter()
-    a = analyse("run_shell", {"command": payload})
-    commands_of(a)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"{elapsed:.2f}s"
+def test_adversarial_megabyte_parses_in_linear_time(payload: str) -> None:
+    assert_linear(lambda text: commands_of(analyse("run_shell", {"command": text})), payload)
 
 
 def test_deep_nesting_stops_and_keeps_what_was_read() -> None:
@@ -442,17 +438,6 @@ def test_budget_exhaustion_is_reported() -> None:
     a = analyse("run_shell", {"command": "a | " * 100_000})
     commands_of(a)
     assert a.cache.get("shell_truncated") is True
-
-
-def test_benign_parse_is_cached_and_cheap() -> None:
-    a = analyse("run_shell", {"command": "git status --short"})
-    commands_of(a)
-    start = time.perf_counter()
-    for _ in range(1000):
-        b = analyse("run_shell", {"command": "git status --short"})
-        commands_of(b)
-    per_call = (time.perf_counter() - start) / 1000
-    assert per_call < 0.001
 
 
 _soup = st.lists(
