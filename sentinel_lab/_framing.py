@@ -13,23 +13,193 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["MISSING", "encode", "sniff_id", "valid_id"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NUMBER_CHARS",
+    "MISSING",
+    "FrameError",
+    "decode",
+    "encode",
+    "sniff_id",
+    "sniff_id_tail",
+    "valid_id",
+]
 
 _READ_CHUNK = 256 * 1024
 _ID_SCAN_BYTES = 4096
 MISSING: Any = object()
+MAX_DEPTH = 64  # nesting of objects and arrays, the message itself counting as 1; real tool schemas need < 20
+MAX_NUMBER_CHARS = 64  # digits of an integer (sign excluded); a float's whole literal may be 2x this
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one instance: json.dumps builds one per call
 _ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"))  # \u-escapes everything, lone surrogates included
+# characters that str.splitlines() and some line readers take as line ends; JSON allows them raw inside strings
+_LINE_SEPARATORS = (("\x85", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 
 
 def encode(msg: dict[str, Any]) -> bytes:
+    """The one serialisation of a message: compact UTF-8 JSON on one ``\\n``-terminated line.
+
+    No raw control character and no Unicode line separator appears in the output, so every line reader sees
+    exactly one line, and ``decode(encode(m)) == m`` for every message ``decode`` accepts.
+    """
     text = _ENCODER.encode(msg)
+    for raw, escaped in _LINE_SEPARATORS:  # O(1) for ASCII/Latin-1 text: a str cannot hold a wider character
+        if raw in text:
+            text = text.replace(raw, escaped)
     try:
         return text.encode("utf-8") + b"\n"
     except UnicodeEncodeError:  # a lone surrogate (legal as a JSON escape, not in UTF-8): escape everything
         return _ASCII_ENCODER.encode(msg).encode("ascii") + b"\n"
+
+
+class FrameError(Exception):
+    """A line that is not exactly one acceptable message: ``code`` is -32700 (unreadable bytes or JSON) or
+    -32600 (readable JSON that is not one message object); ``id`` is the request id when it can be read."""
+
+    def __init__(self, code: int, message: str, id: Any = MISSING) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.id = id
+
+
+class _Reject(Exception):
+    """Raised from inside the JSON parser's hooks; turned into a ``FrameError`` by ``decode``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _no_constant(name: str) -> Any:
+    raise _Reject(f"Parse error: {name} is not JSON")
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > MAX_NUMBER_CHARS + (literal[0] == "-"):
+        raise _Reject(f"Parse error: integer of {len(literal)} characters (at most {MAX_NUMBER_CHARS} digits)")
+    return int(literal)
+
+
+def _bounded_float(literal: str) -> float:
+    if len(literal) > 2 * MAX_NUMBER_CHARS:
+        raise _Reject(f"Parse error: number of {len(literal)} characters (at most {2 * MAX_NUMBER_CHARS})")
+    value = float(literal)
+    if value in (_INF, -_INF):
+        raise _Reject("Parse error: number out of range")
+    return value
+
+
+_INF = float("inf")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Reject(f"Parse error: duplicate key {json.dumps(key)[:80]}")
+            seen.add(key)
+    return obj
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_pairs, parse_int=_bounded_int, parse_float=_bounded_float, parse_constant=_no_constant
+)
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether containers nest deeper than ``limit`` (the value itself at depth 1); iterative, linear."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if type(node) is dict else node
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
+    return False
+
+
+def _id_of(obj: dict[str, Any]) -> Any:
+    rid = obj.get("id", MISSING)
+    return rid if valid_id(rid) else MISSING
+
+
+def _refused_id(body: bytes) -> Any:
+    """The id to answer a refused line with: read from its head and its tail, ``MISSING`` if they disagree."""
+    head = sniff_id(body[:_ID_SCAN_BYTES])
+    tail = sniff_id_tail(body[-_ID_SCAN_BYTES:])
+    if head is MISSING:
+        return tail
+    if tail is MISSING or (type(tail) is type(head) and tail == head):
+        return head
+    return MISSING
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    """One line (its trailing ``\\n`` optional) to one JSON-RPC message object, read strictly.
+
+    UTF-8 only (no BOM), no raw control character (``\\r``, ``\\t``, NUL, ...) anywhere, no duplicate key at any
+    depth, no NaN/Infinity, no lone surrogate, at most ``MAX_DEPTH`` levels and ``MAX_NUMBER_CHARS`` digits, and
+    a JSON object at the top. Anything else raises ``FrameError`` (and nothing else), so a line that another reader
+    could take as a different message or as two messages is never accepted. Linear in the input.
+    """
+    body = line[:-1] if line.endswith(b"\n") else line
+    if b"\n" in body or b"\r" in body or b"\t" in body or b"\x00" in body:
+        raise FrameError(PARSE_ERROR, _control_reason(body), _refused_id(body))
+    if body.startswith(b"\xef\xbb\xbf"):
+        raise FrameError(PARSE_ERROR, "Parse error: byte order mark (UTF-8 without BOM only)", _refused_id(body[3:]))
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FrameError(PARSE_ERROR, f"Parse error: invalid UTF-8 at byte {exc.start}", _refused_id(body)) from None
+    try:
+        obj = _DECODER.decode(text)
+    except _Reject as exc:
+        raise FrameError(PARSE_ERROR, exc.message, _refused_id(body)) from None
+    except RecursionError:
+        raise FrameError(PARSE_ERROR, f"Parse error: nesting deeper than {MAX_DEPTH}", _refused_id(body)) from None
+    except ValueError as exc:  # JSONDecodeError, and anything the parser reports as a bad value
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        pos = (
+            f" at byte {len(text[: exc.pos].encode('utf-8', 'surrogatepass'))}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
+        raise FrameError(PARSE_ERROR, f"Parse error: {reason}{pos}"[:200], _refused_id(body)) from None
+    if type(obj) is not dict:
+        if type(obj) is list:
+            raise FrameError(INVALID_REQUEST, "Invalid Request: batches (JSON arrays) are not accepted")
+        raise FrameError(INVALID_REQUEST, f"Invalid Request: a message is a JSON object, not {type(obj).__name__}")
+    if (body.count(b"{") + body.count(b"[") > MAX_DEPTH) and _depth_exceeds(obj, MAX_DEPTH):
+        raise FrameError(PARSE_ERROR, f"Parse error: nesting deeper than {MAX_DEPTH}", _id_of(obj))
+    if (b"\\ud" in body or b"\\uD" in body) and _has_lone_surrogate(obj):
+        raise FrameError(PARSE_ERROR, "Parse error: lone surrogate escape (not a Unicode character)", _id_of(obj))
+    return obj
+
+
+def _has_lone_surrogate(obj: dict[str, Any]) -> bool:
+    try:
+        _ENCODER.encode(obj).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _control_reason(body: bytes) -> str:
+    if b"\x00" in body:
+        return "Parse error: NUL byte (UTF-8 only; UTF-16/32 text is not accepted)"
+    for byte, name in ((b"\r", "carriage return"), (b"\n", "line feed"), (b"\t", "tab")):
+        if byte in body:
+            return f"Parse error: raw {name} in a line (escape it inside strings; none between tokens)"
+    return "Parse error: raw control character"
 
 
 def valid_id(value: Any) -> bool:
@@ -96,13 +266,88 @@ def sniff_id(prefix: bytes) -> Any:
     return MISSING
 
 
+_BLANK = b" \t\r\n"
+
+
+def _skip_back(data: bytes, i: int) -> int:
+    while i >= 0 and data[i] in _BLANK:
+        i -= 1
+    return i
+
+
+def _string_start(data: bytes, close: int) -> int:
+    """Index of the quote opening the JSON string whose closing quote is at ``close``; -1 if not in ``data``.
+
+    A quote is a string boundary when an even number of backslashes precedes it; each backslash run is counted
+    once, so the scan is linear.
+    """
+    i = close - 1
+    while True:
+        i = data.rfind(b'"', 0, i + 1)
+        if i < 0:
+            return -1
+        k = i - 1
+        while k >= 0 and data[k] == 0x5C:  # backslash
+            k -= 1
+        if k < 0:
+            return -1  # the run reaches the window's start: cannot tell whether this quote is escaped
+        if (i - 1 - k) % 2 == 0:
+            return i
+        i = k
+
+
+def sniff_id_tail(suffix: bytes) -> Any:
+    """The top-level ``"id"`` of a JSON object from the end of a (possibly cut) line; ``MISSING`` if unsure.
+
+    Servers built on the TypeScript SDK write the id last (``{"result":...,"jsonrpc":"2.0","id":5}``). Only an id
+    that is the object's last member is found, read backwards from the closing brace in one linear pass.
+    """
+    data = suffix[-_ID_SCAN_BYTES:]
+    i = _skip_back(data, len(data) - 1)
+    if i < 0 or data[i] != 0x7D:  # }
+        return MISSING
+    i = _skip_back(data, i - 1)
+    if i < 0:
+        return MISSING
+    end = i + 1
+    if data[i] == 0x22:  # a string id
+        start = _string_start(data, i)
+        if start < 0:
+            return MISSING
+    else:
+        while i >= 0 and (0x30 <= data[i] <= 0x39 or data[i] == 0x2D):
+            i -= 1
+        start = i + 1
+        if start == end or end - start > MAX_NUMBER_CHARS + 1:
+            return MISSING
+    token = data[start:end]
+    i = _skip_back(data, start - 1)
+    if i < 0 or data[i] != 0x3A:  # :
+        return MISSING
+    i = _skip_back(data, i - 1)
+    if i < 3 or data[i - 3 : i + 1] != b'"id"':
+        return MISSING
+    i = _skip_back(data, i - 4)
+    if i < 0 or data[i] not in b",{":
+        return MISSING
+    try:
+        value = json.loads(token.decode("utf-8"))
+        if type(value) is str:
+            value.encode("utf-8")  # a lone surrogate is no id
+    except ValueError:  # bad UTF-8, bad JSON, or a lone surrogate (UnicodeError is a ValueError)
+        return MISSING
+    return value if valid_id(value) else MISSING
+
+
 # ----------------------------------------------------------------------------------------------- fd plumbing
 
 
 class _LineReader:
-    """Reads newline-delimited messages from a non-blocking fd, refusing lines over ``limit`` bytes unbuffered.
+    """Reads ``\\n``-delimited messages from a non-blocking fd, refusing lines over ``limit`` bytes unbuffered.
 
-    ``on_line`` gets each line with its trailing newline, so a message forwarded unchanged is written as is.
+    Only ``\\n`` ends a line (the MCP stdio framing); a ``\\r`` stays in the line for ``decode`` to refuse.
+    ``on_line`` gets each line with its trailing newline. ``on_oversize(prefix, suffix, size)`` gets the first and
+    the last 4 KiB of a refused line (without its newline) and its length, so an id at either end can be answered.
     """
 
     def __init__(
@@ -111,7 +356,7 @@ class _LineReader:
         fd: int,
         limit: int,
         on_line: Callable[[bytes], None],
-        on_oversize: Callable[[bytes, int], None],
+        on_oversize: Callable[[bytes, bytes, int], None],
         on_eof: Callable[[], None],
     ) -> None:
         self.loop, self.fd, self.limit = loop, fd, limit
@@ -121,6 +366,7 @@ class _LineReader:
         self.discarding = False
         self.discarded = 0
         self.prefix = b""
+        self.suffix = b""
         self.paused = False
         self.done = False
         os.set_blocking(fd, False)
@@ -150,7 +396,9 @@ class _LineReader:
         except OSError:
             data = b""
         if not data:
-            if self.parts and not self.discarding:
+            if self.discarding:  # an oversize last line without newline is still refused, so it can be answered
+                self._end_discard()
+            elif self.parts:
                 line = b"".join(self.parts) + b"\n"
                 self.parts.clear()
                 self.size = 0
@@ -162,12 +410,29 @@ class _LineReader:
         self._feed(data)
 
     def _start_discard(self, first: bytes) -> None:
-        head = b"".join(self.parts) if self.parts else b""
-        self.prefix = (head + first[:_ID_SCAN_BYTES])[:_ID_SCAN_BYTES]
-        self.discarded = self.size + len(first)
+        head = b"".join(self.parts) + first if self.parts else first
+        self.prefix = head[:_ID_SCAN_BYTES]
+        self.suffix = head[-_ID_SCAN_BYTES:]
+        self.discarded = len(head)
         self.parts.clear()
         self.size = 0
         self.discarding = True
+
+    def _keep_tail(self, more: bytes) -> None:
+        self.discarded += len(more)
+        if len(self.prefix) < _ID_SCAN_BYTES:
+            self.prefix += more[: _ID_SCAN_BYTES - len(self.prefix)]
+        if len(more) >= _ID_SCAN_BYTES:
+            self.suffix = more[-_ID_SCAN_BYTES:]
+        elif more:
+            self.suffix = (self.suffix + more)[-_ID_SCAN_BYTES:]
+
+    def _end_discard(self) -> None:
+        prefix, suffix, size = self.prefix, self.suffix, self.discarded
+        self.discarding = False
+        self.prefix = self.suffix = b""
+        self.discarded = 0
+        self.on_oversize(prefix, suffix, size)
 
     def _feed(self, data: bytes) -> None:
         start = 0
@@ -177,7 +442,7 @@ class _LineReader:
             if nl < 0:
                 rest = data[start:] if start else data
                 if self.discarding:
-                    self.discarded += len(rest)
+                    self._keep_tail(rest)
                 elif self.size + len(rest) > limit:
                     self._start_discard(rest)
                 elif rest:
@@ -187,15 +452,12 @@ class _LineReader:
             seg = data[start : nl + 1]  # the line with its newline (the whole chunk, uncopied, in the common case)
             start = nl + 1
             if self.discarding:
-                self.discarding = False
-                self.on_oversize(self.prefix, self.discarded + len(seg) - 1)
-                self.prefix = b""
+                self._keep_tail(seg[:-1])
+                self._end_discard()
                 continue
             if self.size + len(seg) - 1 > limit:
                 self._start_discard(seg[:-1])
-                self.discarding = False
-                self.on_oversize(self.prefix, self.discarded)
-                self.prefix = b""
+                self._end_discard()
                 continue
             if self.parts:
                 self.parts.append(seg)

@@ -14,15 +14,20 @@ from sentinel_lab._framing import _LineReader
 LIMIT = 64
 
 
-def _run(chunks: list[bytes]) -> tuple[list[bytes], list[tuple[bytes, int]], bool]:
+def _run(chunks: list[bytes], limit: int = LIMIT) -> tuple[list[bytes], list[tuple[bytes, bytes, int]], bool]:
     loop = asyncio.new_event_loop()
     r, w = os.pipe()
     lines: list[bytes] = []
-    oversize: list[tuple[bytes, int]] = []
+    oversize: list[tuple[bytes, bytes, int]] = []
     eof: list[bool] = []
     try:
         reader = _LineReader(
-            loop, r, LIMIT, lines.append, lambda prefix, size: oversize.append((prefix, size)), lambda: eof.append(True)
+            loop,
+            r,
+            limit,
+            lines.append,
+            lambda prefix, suffix, size: oversize.append((prefix, suffix, size)),
+            lambda: eof.append(True),
         )
         for chunk in chunks:
             reader._feed(chunk)
@@ -49,8 +54,8 @@ def test_any_chunking_gives_the_same_lines(raw_lines: list[bytes], data: st.Data
     lines, oversize, eof = _run([c for c in chunks if c])
     expected = [line + b"\n" for line in raw_lines if len(line) <= LIMIT and line.strip()]
     assert lines == expected
-    assert [size for _, size in oversize] == [len(line) for line in raw_lines if len(line) > LIMIT]
-    assert all(len(prefix) <= 4096 for prefix, _ in oversize)
+    big = [line for line in raw_lines if len(line) > LIMIT]
+    assert oversize == [(line[:4096], line[-4096:], len(line)) for line in big]
     assert eof
 
 
@@ -58,7 +63,7 @@ def test_oversize_size_is_the_line_length_however_it_is_cut() -> None:
     line = b"a" * 100
     for chunks in ([line + b"\n"], [line[:50], line[50:] + b"\n"], [line[:70], line[70:] + b"\n"], [line, b"\n"]):
         _, oversize, _ = _run(chunks)
-        assert [size for _, size in oversize] == [100], chunks
+        assert oversize == [(line, line, 100)], chunks
 
 
 def test_unterminated_last_line_is_delivered_at_eof() -> None:
@@ -70,8 +75,41 @@ def test_oversize_keeps_only_a_prefix() -> None:
     big = b'{"jsonrpc":"2.0","id":9,"method":"x","params":"' + b"y" * 10_000 + b'"}'
     lines, oversize, _ = _run([big[:30], big[30:5000], big[5000:] + b"\n", b'{"ok":true}\n'])
     assert lines == [b'{"ok":true}\n']
-    ((prefix, size),) = oversize
+    ((prefix, suffix, size),) = oversize
     assert size == len(big) and prefix.startswith(b'{"jsonrpc":"2.0","id":9') and len(prefix) <= 4096
+    assert suffix == big[-4096:]
+
+
+def test_oversize_keeps_the_last_4_kib_however_it_is_cut() -> None:
+    """The TypeScript SDK writes the id last: the tail of a refused line must survive any chunking."""
+    big = (
+        b'{"result":{"content":[{"type":"text","text":"' + bytes(range(32, 127)) * 300 + b'"}]},"jsonrpc":"2.0","id":5}'
+    )
+    for cuts in (
+        [],
+        [10],
+        [len(big) - 3],
+        [len(big) - 5000, len(big) - 4097, len(big) - 1],
+        list(range(100, len(big), 997)),
+    ):
+        chunks = [big[a:b] for a, b in zip([0, *cuts], [*cuts, len(big)], strict=True)]
+        lines, oversize, _ = _run([*chunks, b"\n", b'{"ok":1}\n'], limit=8192)
+        assert lines == [b'{"ok":1}\n']
+        assert oversize == [(big[:4096], big[-4096:], len(big))], cuts
+
+
+def test_oversize_last_line_without_newline_is_reported_at_eof() -> None:
+    """A server that dies mid-reply still lets the relay answer the request the reply was for."""
+    big = b'{"jsonrpc":"2.0","id":3,"result":"' + b"z" * 500
+    lines, oversize, eof = _run([big[:100], big[100:]])
+    assert lines == [] and eof
+    assert oversize == [(big, big, len(big))]
+
+
+def test_only_line_feed_ends_a_line() -> None:
+    """A bare carriage return (a line end for universal-newline readers) stays inside the line it is in."""
+    lines, oversize, _ = _run([b'{"a":1}\r{"b":2}\r\n{"c":3}\n'])
+    assert lines == [b'{"a":1}\r{"b":2}\r\n', b'{"c":3}\n'] and not oversize
 
 
 def test_a_failing_output_scanner_withholds_the_output_in_block_mode() -> None:
