@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sentinel_lab._audit import GENESIS, AuditLog, redact, verify_log
+from sentinel_lab._audit import GENESIS, AuditLog, redact_for_log, verify_log
 from sentinel_lab._exceptions import AuditError
 
 
@@ -94,21 +94,219 @@ def test_explicit_public_key_is_the_trust_anchor(tmp_path: Path) -> None:
     assert not bad.ok and "unknown key" in bad.reason
 
 
-def test_torn_tail_is_reported_and_cut_by_the_next_writer(tmp_path: Path) -> None:
+def test_torn_tail_is_kept_and_set_aside_by_a_recovery_record(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     seed = "11" * 32
     _write(path, 3, key=seed).close()
+    torn = b'{"timestamp":"2026-11-21T06:00:00Z","session_id":"s","ev'  # crash mid-write
     with open(path, "ab") as fh:
-        fh.write(b'{"timestamp":"2026-11-21T06:00:00Z","session_id":"s","ev')  # crash mid-write
+        fh.write(torn)
     report = verify_log(path)
     assert report.ok and report.records == 3 and report.truncated_tail
-    log = AuditLog(path, key=seed)
+    log = AuditLog(path, key=seed)  # the tail is checked when the log is opened, before any relaying
+    assert log.recovered_bytes == len(torn)
+    log.write("tool_call", tool="after", decision="allow")
+    log.close()
+    data = path.read_bytes()
+    assert torn + b"\n" in data  # the evidence stays in the file
+    lines = data.splitlines()
+    records = [json.loads(line) for line in lines[:3] + lines[4:]]
+    assert [r["event_type"] for r in records[3:]] == ["recovery", "tool_call"]
+    details = records[3]["details"]
+    assert details["set_aside_bytes"] == len(torn) + 1 and records[3]["prev"] == records[2]["hash"]
+    report = verify_log(path)
+    assert report.ok and report.records == 5 and not report.truncated_tail, report.summary()
+    assert [(r.line, r.set_aside_bytes, r.set_aside_lines) for r in report.recoveries] == [(5, len(torn) + 1, 1)]
+    assert "recovery" in report.summary()
+
+
+def test_corrupt_complete_last_line_starts_a_new_segment(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    seed = "12" * 32
+    _write(path, 2, key=seed).close()
+    with open(path, "ab") as fh:
+        fh.write(b"garbage line\n\x00\xff binary\n")
+    assert not verify_log(path).ok  # junk with no recovery after it is reported
+    with AuditLog(path, key=seed) as log:
+        for i in range(3):
+            log.write("tool_call", tool=f"later{i}", decision="allow")  # every later write succeeds
+    report = verify_log(path)
+    assert report.ok and report.records == 6 and report.recoveries[0].set_aside_lines == 2, report.summary()
+
+
+def _recovered_log(tmp_path: Path) -> Path:
+    path = tmp_path / "r.jsonl"
+    seed = "13" * 32
+    _write(path, 3, key=seed).close()
+    with open(path, "ab") as fh:
+        fh.write(b'{"seq":3,"torn')
+    _write(path, 2, key=seed).close()
+    assert verify_log(path).ok
+    return path
+
+
+@pytest.mark.parametrize(
+    "edit", ["edit_good_before", "edit_set_aside", "drop_set_aside", "drop_recovery", "edit_after"]
+)
+def test_a_recovered_log_still_shows_every_edit(tmp_path: Path, edit: str) -> None:
+    path = _recovered_log(tmp_path)
+    lines = path.read_bytes().split(b"\n")[:-1]  # 3 good, 1 set aside, recovery, 2 good
+    if edit == "edit_good_before":
+        lines[2] = lines[2].replace(b'"t2"', b'"t9"')
+    elif edit == "edit_set_aside":
+        lines[3] = lines[3].replace(b"torn", b"TORN")
+    elif edit == "drop_set_aside":
+        del lines[3]
+    elif edit == "drop_recovery":
+        del lines[4]
+    elif edit == "edit_after":
+        lines[6] = lines[6].replace(b'"t1"', b'"t8"')
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    report = verify_log(path)
+    assert not report.ok
+    assert (
+        report.first_bad_line
+        == {
+            "edit_good_before": 3,
+            "edit_set_aside": 5,
+            "drop_set_aside": 4,
+            "drop_recovery": 4,
+            "edit_after": 7,
+        }[edit]
+    ), report.summary()
+
+
+def test_a_log_shrunk_under_the_writer_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    log = _write(path, 3)
+    data = path.read_bytes()
+    keep = data[: data.index(b"\n") + 1]
+    with open(path, "r+b") as fh:  # someone cuts the last two records
+        fh.truncate(len(keep))
     log.write("tool_call", tool="after", decision="allow")
     log.close()
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [r["event_type"] for r in records[3:]] == ["audit_recovered", "tool_call"]
-    assert records[3]["details"]["dropped_torn_tail_bytes"] > 0
-    assert verify_log(path).ok and verify_log(path).records == 5
+    assert records[1]["event_type"] == "recovery" and records[1]["details"]["missing_bytes"] == len(data) - len(keep)
+    report = verify_log(path)
+    assert report.ok and report.recoveries and "shrank" in report.recoveries[0].reason
+
+
+def test_writes_to_a_removed_or_replaced_log_raise(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    log = _write(path, 1)
+    path.unlink()
+    with pytest.raises(AuditError, match="removed"):
+        log.write("tool_call", tool="x")
+    path.write_text("")
+    with pytest.raises(AuditError, match="replaced"):
+        log.write("tool_call", tool="x")
+    log.close()
+    with pytest.raises(AuditError, match="closed"):
+        log.write("tool_call", tool="x")
+
+
+def test_a_full_disk_raises_on_write(tmp_path: Path) -> None:
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    path = tmp_path / "full.jsonl"
+    path.symlink_to("/dev/full")
+    log = AuditLog(path)
+    with pytest.raises(AuditError, match="cannot write"):
+        log.write("tool_call", tool="x")
+    log.close()
+
+
+_SHORT_WRITER = """
+import resource, signal, sys
+from sentinel_lab._audit import AuditLog
+from sentinel_lab._exceptions import AuditError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+log = AuditLog(sys.argv[1], key="14" * 32)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), resource.RLIM_INFINITY))
+try:
+    for i in range(100):
+        log.write("tool_call", tool="t", decision="allow", arguments={"i": i, "pad": "x" * 200})
+except AuditError as exc:
+    print("refused:", exc)
+    sys.exit(3)
+"""
+
+
+def test_a_write_cut_short_by_a_file_size_limit_raises_and_is_recovered(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    _write(path, 1, key="14" * 32).close()
+    limit = path.stat().st_size + 1500  # room for a few records, then a short write mid-record
+    child = subprocess.run([sys.executable, "-c", _SHORT_WRITER, str(path), str(limit)], capture_output=True, text=True)
+    assert child.returncode == 3 and "refused:" in child.stdout, child.stderr
+    assert verify_log(path).truncated_tail or not path.read_bytes().endswith(b"}\n")
+    _write(path, 1, key="14" * 32).close()
+    report = verify_log(path)
+    assert report.ok and report.recoveries and report.recoveries[0].set_aside_bytes > 0, report.summary()
+
+
+def test_records_are_canonical_json(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(path)
+    log.write("tool_call", tool="café ✓", arguments={"b": 1, "a": "ü"}, latency_us=float("inf"))
+    log.close()
+    line = path.read_bytes().rstrip(b"\n")
+    assert line.isascii()
+    rec = json.loads(line)
+    assert line == json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    assert rec["tool"] == "café ✓" and rec["latency_us"] is None
+
+
+def _respell(line: bytes, how: str) -> bytes:
+    rec = json.loads(line)
+    if how == "duplicate_prepended":
+        return b'{"decision":"allow",' + line[1:]
+    if how == "duplicate_appended":
+        return line[:-1] + b',"decision":"allow"}'
+    if how == "spaces":
+        return json.dumps(rec, sort_keys=True).encode()
+    if how == "key_order":
+        return json.dumps(dict(reversed(list(rec.items()))), separators=(",", ":")).encode()
+    if how == "escaped_slash":
+        return line.replace(b"/", b"\\/")
+    if how == "raw_utf8":
+        return json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    if how == "upper_hex_escape":
+        return line.replace(b"\\u00e9", b"\\u00E9")
+    if how == "trailing_space":
+        return line + b" "
+    raise AssertionError(how)
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "duplicate_prepended",
+        "duplicate_appended",
+        "spaces",
+        "key_order",
+        "escaped_slash",
+        "raw_utf8",
+        "upper_hex_escape",
+        "trailing_space",
+    ],
+)
+def test_any_other_spelling_of_a_record_is_rejected(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(path)
+    for i in range(3):
+        log.write("tool_call", tool=f"t{i}", decision="block", details={"url": "https://x/é"})
+    log.close()
+    lines = path.read_bytes().split(b"\n")[:-1]
+    respelled = _respell(lines[1], how)
+    assert respelled != lines[1]
+    lines[1] = respelled
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    report = verify_log(path)
+    assert not report.ok and report.first_bad_line == 2 and report.records == 1, report.summary()
+    if how.startswith("duplicate"):
+        assert "duplicate key 'decision'" in report.reason
+    else:
+        assert "canonical" in report.reason
 
 
 def _child_writer(path: str, seed: str, n: int) -> None:
@@ -133,7 +331,7 @@ def test_several_processes_append_to_one_chain(tmp_path: Path) -> None:
 
 
 def test_redaction_by_key_and_by_value_shape() -> None:
-    out = redact(
+    out = redact_for_log(
         {
             "password": "hunter2",
             "API-Key": "abc",
@@ -172,7 +370,19 @@ def test_cli_verify_exit_codes(tmp_path: Path) -> None:
     bad = subprocess.run([*cli, str(path)], capture_output=True, text=True)
     assert bad.returncode == 1 and "BAD at line 2" in bad.stdout
     missing = subprocess.run([*cli, str(tmp_path / "none.jsonl")], capture_output=True, text=True)
-    assert missing.returncode == 2
+    assert missing.returncode == 2 and "sentinel-lab audit:" in missing.stderr
+
+
+def test_cli_verify_reports_recovery_and_forged_duplicates(tmp_path: Path) -> None:
+    cli = [sys.executable, "-m", "sentinel_lab._cli", "audit", "verify"]
+    path = _recovered_log(tmp_path)
+    ok = subprocess.run([*cli, str(path)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "OK: 6 records" in ok.stdout and "recovery" in ok.stdout, ok.stdout
+    lines = path.read_bytes().split(b"\n")
+    lines[1] = b'{"decision":"block",' + lines[1][1:]
+    path.write_bytes(b"\n".join(lines))
+    bad = subprocess.run([*cli, str(path)], capture_output=True, text=True)
+    assert bad.returncode == 1 and "BAD at line 2: duplicate key 'decision'" in bad.stdout, bad.stdout
 
 
 def test_lone_surrogates_cannot_suppress_a_record(tmp_path: Path) -> None:

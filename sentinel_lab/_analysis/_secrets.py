@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["STRONG_KINDS", "Secret", "find_secrets", "has_secret", "redact"]
+__all__ = ["STRONG_KINDS", "TOKEN_PREFIXES", "Secret", "find_secrets", "has_secret", "preview"]
 
 MAX_FINDINGS = 32
 MAX_CANDIDATES = 512  # near-matches examined per detector and text; bounds the work on adversarial input
@@ -33,8 +33,11 @@ class Secret:
     strong: bool = True
 
 
-def redact(value: str) -> str:
-    """Keep a short prefix so a reader can tell what it was, hide the rest: ``AKIA…(20 chars)``."""
+def preview(value: str) -> str:
+    """A safe preview of one secret: a short prefix so a reader can tell what it was, the rest hidden.
+
+    ``AKIA…(20 chars)``. Used for ``Secret.preview``; whole records are redacted by ``_audit.redact_for_log``.
+    """
     keep = 4 if len(value) >= 12 else 1
     return f"{value[:keep]}…({len(value)} chars)"
 
@@ -79,6 +82,8 @@ _PREFIXES: tuple[tuple[str, str, int, frozenset[str]], ...] = (
 )
 _PREFIX_HEADS = tuple(p[0] for p in _PREFIXES)
 _AWS_KEY_HEADS = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ABIA", "ACCA")
+#: How known credential formats begin (cloud, SaaS and package-registry tokens, AWS key ids): the one catalogue.
+TOKEN_PREFIXES: tuple[str, ...] = (*_PREFIX_HEADS, *_AWS_KEY_HEADS)
 _TOKEN_SPLIT = str.maketrans({c: " " for c in "\"'`,;()[]{}<>|&=:?#/\\*!\n\r\t"})
 
 # Keywords whose assignment (``key=value``, ``"key": "value"``) carries a secret value.
@@ -146,7 +151,7 @@ class _Out:
         """Record a finding once per span, keeping only its redacted preview."""
         if len(self.items) < MAX_FINDINGS and (start, end) not in self.spans:
             self.spans.add((start, end))
-            self.items.append(Secret(kind, start, end, redact(value), kind in STRONG_KINDS))
+            self.items.append(Secret(kind, start, end, preview(value), kind in STRONG_KINDS))
 
 
 def _private_keys(text: str, out: _Out) -> None:

@@ -21,7 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit 0 when every record verifies (a torn last line is reported, not fatal), 1 at the first bad record."""
+    """Exit 0 when the log verifies (recoveries and a torn last line are reported), 1 at the first bad record.
+
+    2 when the log or the key cannot be read. Only records in canonical form verify.
+    """
     from sentinel_lab._audit import verify_log
     from sentinel_lab._exceptions import AuditError
 
