@@ -6,7 +6,9 @@
    name in an argument or taint rule counts as listed (ALLOW); else ``default_action``.
    Blocks as ``static_rules.<pattern>`` or ``default_action``.
 2. **argument rules**, in file order: a rule for this tool whose ``deny_if`` fires or whose ``deny_unless``
-   fails blocks as ``argument_rules[i]`` (0-based index in the file).
+   fails blocks as ``argument_rules[i]`` (0-based index in the file). Values are judged as the tool server will
+   read them (JSON inside strings decoded, numeric and boolean strings coerced as pydantic does, e-mail
+   addresses and host names without case; see ``sentinel_lab._rules``); the evidence says which reading fired.
 3. **taint rules**: each ``CHECK_TAINT`` rule for this tool, in file order, blocks as ``taint_rules[i]`` when the
    session holds one of its forbidden taints (``*`` forbids any).
 4. **verifier**: the built-in checks, scope and rate limit of ``sentinel_lab.Verifier`` configured by the
@@ -77,15 +79,17 @@ def _arguments(policy: Policy, tool: str, args: Mapping[str, Any]) -> list[tuple
         if not rule.tools.matches(tool):
             continue
         values = rule.arg.select(args)
-        fired, value, how = False, None, ""
+        fired, value, reading, how = False, None, None, ""
         if rule.deny_if is not None:
-            fired, value = rule.deny_if.fires_if(values, workspace)
+            fired, value, reading = rule.deny_if.fires_if(values, workspace)
             how = "matches deny_if"
         if not fired and rule.deny_unless is not None:
-            fired, value = rule.deny_unless.fires_unless(values, workspace)
+            fired, value, reading = rule.deny_unless.fires_unless(values, workspace)
             how = "fails deny_unless"
         if fired:
             shown = "missing" if value is MISSING else _evidence(value)
+            if reading is not value and reading is not MISSING:  # say how the server would read it
+                shown = f"{shown} (read as {_evidence(reading if isinstance(reading, str) else repr(reading))})"
             reason = rule.message or f"argument '{rule.arg.text}' of '{tool}' {how} ({rule.name}): {shown}"
             out.append((Violation("argument_rules", reason, rule.severity, shown), rule.name))
     return out

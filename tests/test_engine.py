@@ -44,7 +44,8 @@ def test_equals_in_not_in() -> None:
     assert not _allowed(p, "t", {"mode": "dangerous"}) and _allowed(p, "t", {"mode": "safe"})
     p = _rule("t", "flag", "deny_if", "{equals: 1}")
     assert not _allowed(p, "t", {"flag": 1}) and not _allowed(p, "t", {"flag": 1.0})
-    assert _allowed(p, "t", {"flag": True})  # booleans are not numbers here
+    assert not _allowed(p, "t", {"flag": True})  # an int-typed server field reads true as 1 (pydantic lax mode)
+    assert not _allowed(p, "t", {"flag": "1"}) and _allowed(p, "t", {"flag": "2"})
     p = _rule("pay", "to", "deny_unless", "{in: [alice, bob]}")
     assert _allowed(p, "pay", {"to": "alice"}) and not _allowed(p, "pay", {"to": "mallory"})
     assert not _allowed(p, "pay", {"to": ["alice"]})  # a list is not one of the strings
@@ -74,8 +75,9 @@ def test_regex_condition_is_a_search() -> None:
 def test_min_max_conditions() -> None:
     p = _rule("pay", "amount", "deny_unless", "{min: 0.01, max: 1000}")
     assert _allowed(p, "pay", {"amount": 10}) and _allowed(p, "pay", {"amount": "999.5"})
-    for bad in (1000.01, 0, -5, "5000", "lots", float("nan"), "inf", True, None, "1_0"):
+    for bad in (1000.01, 0, -5, "5000", "lots", float("nan"), "inf", True, None, "5_000", "0x10000"):
         assert not _allowed(p, "pay", {"amount": bad}), bad
+    assert _allowed(p, "pay", {"amount": "1_0"})  # pydantic reads it as 10
     assert not _allowed(p, "pay", {})  # missing fails deny_unless
 
 
