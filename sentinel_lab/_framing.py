@@ -29,6 +29,7 @@ _READ_CHUNK = 256 * 1024
 _ID_SCAN_BYTES = 4096
 MISSING: Any = object()
 MAX_DEPTH = 64  # nesting of objects and arrays, the message itself counting as 1; real tool schemas need < 20
+_WALK_ALWAYS = 64 * 1024  # past this size a line is walked without counting first
 MAX_NUMBER_CHARS = 64  # digits of an integer (sign excluded); a float's whole literal may be 2x this
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -147,25 +148,25 @@ def decode(line: bytes) -> dict[str, Any]:
     """One line (its trailing ``\\n`` optional) to one JSON-RPC message object, read strictly.
 
     UTF-8 only (no BOM), no raw control character (``\\r``, ``\\t``, NUL, ...) anywhere, no duplicate key at any
-    depth, no NaN/Infinity, no lone surrogate, at most ``MAX_DEPTH`` levels and ``MAX_NUMBER_CHARS`` digits, and
-    a JSON object at the top. Anything else raises ``FrameError`` (and nothing else), so a line that another reader
+    depth, no NaN/Infinity, no lone surrogate, at most ``MAX_DEPTH`` levels and ``MAX_NUMBER_CHARS`` digits, a
+    JSON object at the top, and an ``id`` (when present) that is an integer or a string (null only in an error). Anything else raises ``FrameError`` (and nothing else), so a line that another reader
     could take as a different message or as two messages is never accepted. Linear in the input.
     """
-    body = line[:-1] if line.endswith(b"\n") else line
-    if b"\n" in body or b"\r" in body or b"\t" in body or b"\x00" in body:
-        raise FrameError(PARSE_ERROR, _control_reason(body), _refused_id(body))
-    if body.startswith(b"\xef\xbb\xbf"):
-        raise FrameError(PARSE_ERROR, "Parse error: byte order mark (UTF-8 without BOM only)", _refused_id(body[3:]))
+    nl = line.find(b"\n")  # the line itself is not copied: JSON takes a final "\n" as whitespace
+    if (0 <= nl < len(line) - 1) or b"\r" in line or b"\t" in line or b"\x00" in line:
+        raise FrameError(PARSE_ERROR, _control_reason(line), _refused_id(line))
+    if line.startswith(b"\xef\xbb\xbf"):
+        raise FrameError(PARSE_ERROR, "Parse error: byte order mark (UTF-8 without BOM only)", _refused_id(line[3:]))
     try:
-        text = body.decode("utf-8")
+        text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FrameError(PARSE_ERROR, f"Parse error: invalid UTF-8 at byte {exc.start}", _refused_id(body)) from None
+        raise FrameError(PARSE_ERROR, f"Parse error: invalid UTF-8 at byte {exc.start}", _refused_id(line)) from None
     try:
         obj = _DECODER.decode(text)
     except _Reject as exc:
-        raise FrameError(PARSE_ERROR, exc.message, _refused_id(body)) from None
+        raise FrameError(PARSE_ERROR, exc.message, _refused_id(line)) from None
     except RecursionError:
-        raise FrameError(PARSE_ERROR, f"Parse error: nesting deeper than {MAX_DEPTH}", _refused_id(body)) from None
+        raise FrameError(PARSE_ERROR, f"Parse error: nesting deeper than {MAX_DEPTH}", _refused_id(line)) from None
     except ValueError as exc:  # JSONDecodeError, and anything the parser reports as a bad value
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         pos = (
@@ -173,14 +174,19 @@ def decode(line: bytes) -> dict[str, Any]:
             if isinstance(exc, json.JSONDecodeError)
             else ""
         )
-        raise FrameError(PARSE_ERROR, f"Parse error: {reason}{pos}"[:200], _refused_id(body)) from None
+        raise FrameError(PARSE_ERROR, f"Parse error: {reason}{pos}"[:200], _refused_id(line)) from None
     if type(obj) is not dict:
         if type(obj) is list:
             raise FrameError(INVALID_REQUEST, "Invalid Request: batches (JSON arrays) are not accepted")
         raise FrameError(INVALID_REQUEST, f"Invalid Request: a message is a JSON object, not {type(obj).__name__}")
-    if (body.count(b"{") + body.count(b"[") > MAX_DEPTH) and _depth_exceeds(obj, MAX_DEPTH):
+    rid = obj.get("id", MISSING)
+    if rid is not MISSING and not valid_id(rid) and not (rid is None and "error" in obj):
+        # the SDK reads {"id": null | 1.5 | true, "method": ...} as a notification: no such id may pass
+        raise FrameError(INVALID_REQUEST, "Invalid Request: id must be an integer or a string")
+    # the walk costs one step per container: for a small line two C-speed counts of brackets usually spare it
+    if (len(line) > _WALK_ALWAYS or line.count(b"{") + line.count(b"[") > MAX_DEPTH) and _depth_exceeds(obj, MAX_DEPTH):
         raise FrameError(PARSE_ERROR, f"Parse error: nesting deeper than {MAX_DEPTH}", _id_of(obj))
-    if (b"\\ud" in body or b"\\uD" in body) and _has_lone_surrogate(obj):
+    if b"\\u" in line and (b"\\ud" in line or b"\\uD" in line) and _has_lone_surrogate(obj):
         raise FrameError(PARSE_ERROR, "Parse error: lone surrogate escape (not a Unicode character)", _id_of(obj))
     return obj
 
@@ -193,7 +199,8 @@ def _has_lone_surrogate(obj: dict[str, Any]) -> bool:
     return False
 
 
-def _control_reason(body: bytes) -> str:
+def _control_reason(line: bytes) -> str:
+    body = line[:-1] if line.endswith(b"\n") else line
     if b"\x00" in body:
         return "Parse error: NUL byte (UTF-8 only; UTF-16/32 text is not accepted)"
     for byte, name in ((b"\r", "carriage return"), (b"\n", "line feed"), (b"\t", "tab")):
