@@ -149,8 +149,9 @@ def decode(line: bytes) -> dict[str, Any]:
 
     UTF-8 only (no BOM), no raw control character (``\\r``, ``\\t``, NUL, ...) anywhere, no duplicate key at any
     depth, no NaN/Infinity, no lone surrogate, at most ``MAX_DEPTH`` levels and ``MAX_NUMBER_CHARS`` digits, a
-    JSON object at the top, and an ``id`` (when present) that is an integer or a string (null only in an error). Anything else raises ``FrameError`` (and nothing else), so a line that another reader
-    could take as a different message or as two messages is never accepted. Linear in the input.
+    JSON object at the top, and an ``id`` (when present) that is an integer or a string (null only in an error).
+    Anything else raises ``FrameError`` (and nothing else), so a line that another reader could take as a
+    different message or as two messages is never accepted. Linear in the input.
     """
     nl = line.find(b"\n")  # the line itself is not copied: JSON takes a final "\n" as whitespace
     if (0 <= nl < len(line) - 1) or b"\r" in line or b"\t" in line or b"\x00" in line:
