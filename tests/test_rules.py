@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import queue
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -290,3 +296,159 @@ def test_hostile_values_never_crash_and_stay_linear() -> None:
     cost(1000)
     small, large = cost(20_000), cost(200_000)
     assert large < 40 * max(small, 1e-3)  # ten times the input: far from quadratic (100x)
+
+
+# ------------------------------------------------------------------------ the real thing: SDK server behind the proxy
+SDK_SERVER = r'''
+import json, os, sys
+from mcp.server import MCPServer
+
+MARKS = os.environ["MARKS"]
+server = MCPServer("rules")
+
+
+def mark(tool, **values):
+    with open(MARKS, "a") as f:
+        f.write(json.dumps({"tool": tool, **values}) + "\n")
+
+
+@server.tool()
+def pay(amount: int, to: str) -> str:
+    """Pay an amount."""
+    mark("pay", amount=amount, to=to)
+    return f"paid {amount}"
+
+
+@server.tool()
+def mail(recipients: list[str], body: str) -> str:
+    """Send a mail."""
+    mark("mail", recipients=recipients)
+    return "sent"
+
+
+@server.tool()
+def configure(options: dict, enable: bool = False) -> str:
+    """Configure something."""
+    mark("configure", options=options, enable=enable)
+    return "configured"
+
+
+server.run("stdio")
+'''
+
+PROXY_POLICY = """
+static_rules: {pay: ALLOW, mail: ALLOW, configure: ALLOW}
+argument_rules:
+  - {tool: pay, arg: amount, deny_if: {min: 1000.01}}
+  - {tool: mail, arg: 'recipients[*]', deny_if: {in: [admin@example.com]}}
+  - {tool: configure, arg: options.mode, deny_if: {equals: debug}}
+  - {tool: configure, arg: enable, deny_if: {equals: true}}
+verifier: {enabled: false}
+"""
+
+
+class _Proxied:
+    """``sentinel-lab proxy --policy P -- python server.py`` over real pipes, one JSON-RPC line at a time."""
+
+    def __init__(self, tmp: Path) -> None:
+        (tmp / "server.py").write_text(SDK_SERVER)
+        (tmp / "policy.yaml").write_text(PROXY_POLICY)
+        self.marks = tmp / "marks.jsonl"
+        self.marks.write_text("")
+        argv = [sys.executable, "-m", "sentinel_lab._cli", "proxy", "--policy", str(tmp / "policy.yaml"), "--"]
+        argv += [sys.executable, str(tmp / "server.py")]
+        env = {**os.environ, "MARKS": str(self.marks)}
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        )
+        self.lines: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(b"")
+
+    def send(self, msg: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def answer(self, rid: int) -> dict[str, Any]:
+        while True:
+            line = self.lines.get(timeout=30)
+            assert line, "the proxy closed its output"
+            msg = json.loads(line)
+            if msg.get("id") == rid and "method" not in msg:
+                return msg
+
+    def initialize(self) -> None:
+        params = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+        self.send({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": params})
+        assert "result" in self.answer(0)
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def call(self, rid: int, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        self.send({"jsonrpc": "2.0", "id": rid, "method": "tools/call", "params": {"name": name, "arguments": args}})
+        return self.answer(rid)
+
+    def ran(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.marks.read_text().splitlines()]
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(15)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _denied(reply: dict[str, Any]) -> bool:
+    if "error" in reply:
+        return True
+    result = reply.get("result") or {}
+    return result.get("isError") is True and "argument_rules" in json.dumps(result)
+
+
+def test_sdk_server_behind_the_proxy_never_runs_what_the_rules_deny(tmp_path: Path) -> None:
+    """The SDK coerces "5_000" to 5000 and decodes '["ADMIN@example.com"]': the proxy's rules read them the same
+    way, so none of these calls runs (the tool leaves no mark), while allowed values still work."""
+    p = _Proxied(tmp_path)
+    try:
+        p.initialize()
+        denied = [
+            ("pay", {"amount": 5000, "to": "bob"}),
+            ("pay", {"amount": "5_000", "to": "bob"}),
+            ("pay", {"amount": " 5000 ", "to": "bob"}),
+            ("pay", {"amount": "5000.0", "to": "bob"}),
+            ("pay", {"amount": "00005000", "to": "bob"}),
+            ("mail", {"recipients": ["Admin@Example.COM"], "body": "hi"}),
+            ("mail", {"recipients": '["ADMIN@example.com"]', "body": "hi"}),
+            ("mail", {"recipients": '["bob@x.org", "admin@EXAMPLE.com"]', "body": "hi"}),
+            ("configure", {"options": '{"mode": "debug"}'}),
+            ("configure", {"options": '{"mode": "debug", "mode": "safe"}'}),  # first-wins readers see debug
+            ("configure", {"options": {}, "enable": "yes"}),
+            ("configure", {"options": {}, "enable": "On"}),
+        ]
+        for rid, (tool, args) in enumerate(denied, start=1):
+            assert _denied(p.call(rid, tool, args)), (tool, args)
+        assert p.ran() == []  # nothing denied reached a tool
+        allowed = [
+            ("pay", {"amount": "1_000", "to": "bob"}),
+            ("mail", {"recipients": '["bob@x.org"]', "body": "hi"}),
+            ("configure", {"options": '{"mode": "safe"}', "enable": "off"}),
+        ]
+        for rid, (tool, args) in enumerate(allowed, start=100):
+            reply = p.call(rid, tool, args)
+            assert "result" in reply and reply["result"].get("isError") is False, reply
+        assert p.ran() == [
+            {"tool": "pay", "amount": 1000, "to": "bob"},  # the server did coerce and decode, as the rules assumed
+            {"tool": "mail", "recipients": ["bob@x.org"]},
+            {"tool": "configure", "options": {"mode": "safe"}, "enable": False},
+        ]
+    finally:
+        p.close()
