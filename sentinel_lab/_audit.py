@@ -289,7 +289,7 @@ def _judge_word(word: str, first: bool) -> _Word:
         out.text = REDACTED
         return out
     low = core.lower()
-    if low == "bearer" or (first and low in ("basic", "token")):
+    if low == "bearer" or (first and low in ("basic", "token")):  # first: only when the text is "<scheme> <value>"
         out.pending = 1
         return out
     if "://" in word:
@@ -317,7 +317,7 @@ def _redact_words(text: str) -> str:
     pos = 0
     pending = 0
     scheme_ok = False
-    first = True
+    first = len(text.split(None, 2)) == 2  # a lone "Basic <credential>" header value
     while True:
         m = _WORD.search(text, pos)
         if m is None:

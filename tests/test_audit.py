@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _growth import assert_linear
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sentinel_lab._audit import GENESIS, AuditLog, redact_for_log, verify_log
@@ -399,3 +400,109 @@ def test_lone_surrogates_cannot_suppress_a_record(tmp_path: Path) -> None:
 def test_bad_key_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(AuditError):
         AuditLog(tmp_path / "a.jsonl", key="not a key")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mysql -uroot -pS3cr3t! shop", "mysql -uroot -p[REDACTED] shop"),
+        ("mysqldump -p'two words' db", "mysqldump -p'[REDACTED]' db"),
+        ("PGPASSWORD=hunter2 psql -h db", "PGPASSWORD=[REDACTED] psql -h db"),
+        (
+            'env GITHUB_TOKEN="a b" AWS_SECRET=z DB_PASS=q MYSQL_PWD=w run',
+            'env GITHUB_TOKEN="[REDACTED]" AWS_SECRET=[REDACTED] DB_PASS=[REDACTED] MYSQL_PWD=[REDACTED] run',
+        ),
+        ("export API_TOKEN=abc; make", "export API_TOKEN=[REDACTED]; make"),
+        (
+            'curl -H "Authorization: Bearer abc123" https://api.example.com',
+            'curl -H "Authorization: Bearer [REDACTED]" https://api.example.com',
+        ),
+        ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [REDACTED]"),
+        ("proxy-authorization:Bearer xyz", "proxy-authorization:Bearer [REDACTED]"),
+        ("then use Bearer tok now", "then use Bearer [REDACTED] now"),
+        ("git clone https://bob:pa55@git.example.com/r.git", "git clone https://bob:[REDACTED]@git.example.com/r.git"),
+        ("postgres://app:s3cret@db:5432/x", "postgres://app:[REDACTED]@db:5432/x"),
+        (
+            "https://api.example.com/v1?user=a&access_token=xyz&n=2",
+            "https://api.example.com/v1?user=a&access_token=[REDACTED]&n=2",
+        ),
+        ("mysql --password hunter2 db", "mysql --password [REDACTED] db"),
+        ("openssl enc -pass pass:hunter2 -in f", "openssl enc -pass [REDACTED] -in f"),
+        ("password: hunter2\nuser: bob", "password: [REDACTED]\nuser: bob"),
+        ('{"password":"x","user":"bob"', '{"password":"[REDACTED]","user":"bob"'),
+    ],
+)
+def test_redaction_inside_strings(text: str, expected: str) -> None:
+    assert redact_for_log(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "gcc -pthread -pipe -O2 x.c",
+        "find . -path ./x -prune -print",
+        "see https://docs.example.com/a?b=1",
+        "ssh -p 22 host",
+        "Basic usage of the tool",
+        "user=bob&limit=10",
+    ],
+)
+def test_ordinary_text_is_kept(text: str) -> None:
+    assert redact_for_log(text) == text
+
+
+def test_redaction_in_structures() -> None:
+    out = redact_for_log(
+        {
+            "passwords": ["a", "b"],
+            "argv": ["mysql", "-u", "root", "--password", "x", "-pY", "db"],
+            "argv2": ["curl", "-H", "Authorization: Bearer abc", "--token", "t0k"],
+            "headers": {"Authorization": "Bearer x", "Accept": "text/plain"},
+            "header_list": [{"name": "X-Api-Key", "value": "k1"}, {"name": "Accept", "value": "json"}],
+            "env": {"PGPASSWORD": "p", "HOME": "/root"},
+            "body": '{"user": "bob", "password": "hunter2", "nested": "{\\"token\\": \\"t\\"}"}',
+            "list_json": '["--password", "x", "--user", "bob"]',
+            "nested": [[{"credentials": [{"pw": "z"}]}]],
+        }
+    )
+    assert out["passwords"] == "[REDACTED]"
+    assert out["argv"] == ["mysql", "-u", "root", "--password", "[REDACTED]", "-p[REDACTED]", "db"]
+    assert out["argv2"] == ["curl", "-H", "Authorization: Bearer [REDACTED]", "--token", "[REDACTED]"]
+    assert out["headers"] == {"Authorization": "[REDACTED]", "Accept": "text/plain"}
+    assert out["header_list"] == [{"name": "X-Api-Key", "value": "[REDACTED]"}, {"name": "Accept", "value": "json"}]
+    assert out["env"] == {"PGPASSWORD": "[REDACTED]", "HOME": "/root"}
+    body = json.loads(out["body"])
+    assert body["user"] == "bob" and body["password"] == "[REDACTED]"
+    assert json.loads(body["nested"]) == {"token": "[REDACTED]"}
+    assert json.loads(out["list_json"]) == ["--password", "[REDACTED]", "--user", "bob"]
+    assert out["nested"] == [[{"credentials": "[REDACTED]"}]]
+    assert "hunter2" not in json.dumps(out)
+
+
+def test_redaction_survives_hostile_shapes() -> None:
+    deep = "[" * 10_000 + "]" * 10_000
+    assert redact_for_log(deep).startswith("[[[")  # not decoded, not a crash
+    deep_list: list[object] = []
+    for _ in range(10_000):
+        deep_list = [deep_list]
+    assert json.dumps(redact_for_log(deep_list))  # depth-bounded, JSON-safe
+    assert redact_for_log(10**5000) == f"<integer of {(10**5000).bit_length()} bits>"
+    assert redact_for_log({"x": "[1" + "0" * 5000 + "]"})["x"].startswith("[10")
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        'password="',
+        "-p'",
+        "Bearer ",
+        "a=1&",
+        "https://u:p@",
+        '{"password": "x", ',
+        "--password ",
+        "x" * 40 + " ",
+        "://",
+    ],
+)
+def test_redaction_is_linear(chunk: str) -> None:
+    assert_linear(redact_for_log, chunk * (2**19 // len(chunk)))
