@@ -417,8 +417,12 @@ def spawn_server(
         if group is None:
             raise ProxyError(f"cannot start tool server {command[0]!r}") from None
         group.remove()
-        group = None
+        group = None  # the pre-exec hook reads it late: the retry runs without the cgroup
         proc = _popen(command, env, kwargs)
+    except ProxyError:
+        if group is not None:
+            group.remove()
+        raise
     proc.cgroup = group
     if group is None and adopt_orphans:
         proc.adopting = _become_subreaper()

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from sentinel_lab._demo import pid_alive
+from sentinel_lab._exceptions import ProxyError
 from sentinel_lab._process import TRACK_INTERVAL, Cgroup, Watchdog, _Tracker, _unescape_mount, spawn_server
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="containment guarantees are Linux's")
@@ -372,3 +373,13 @@ def test_mountinfo_fields_and_paths() -> None:
     assert Cgroup._join("/", "/sys/fs/cgroup", "/a/b") == "/sys/fs/cgroup/a/b"
     assert Cgroup._join("/docker/x", "/sys/fs/cgroup", "/docker/x/y") == "/sys/fs/cgroup/y"
     assert Cgroup._join("/", "/sys/fs/cgroup/unified", "/") == "/sys/fs/cgroup/unified"
+
+
+def test_a_server_that_cannot_start_leaves_no_cgroup(tmp_path: Path) -> None:
+    before = {name for parent in _cgroup_parents() for name in os.listdir(parent)}
+    with pytest.raises(ProxyError, match="cannot start tool server"):
+        spawn_server([str(tmp_path / "missing-server")])
+    with pytest.raises(ProxyError, match="no tool server command"):
+        spawn_server([])
+    after = {name for parent in _cgroup_parents() for name in os.listdir(parent)}
+    assert not {name for name in after - before if name.startswith(f"sentinel-lab-{os.getpid()}-")}
