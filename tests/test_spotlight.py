@@ -46,7 +46,7 @@ def test_fake_markers_cannot_close_or_open_a_wrapper() -> None:
 
 
 def test_result_content_resource_and_structured_strings_are_wrapped() -> None:
-    result = {
+    result: dict[str, Any] = {
         "content": [
             {"type": "text", "text": "one"},
             {"type": "image", "data": "AAAA", "mimeType": "image/png"},
@@ -171,14 +171,18 @@ def test_tool_result_every_field_is_covered_and_the_result_still_validates() -> 
 
 def test_error_message_is_wrapped_for_tool_output_and_data_is_scanned() -> None:
     data = {"detail": "data-" + EVIL, "list": ["d2"]}
-    msg = {"jsonrpc": "2.0", "id": 3, "error": {"code": -32603, "message": "err-" + EVIL, "data": copy.deepcopy(data)}}
+    msg: dict[str, Any] = {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "error": {"code": -32603, "message": "err-" + EVIL, "data": copy.deepcopy(data)},
+    }
     found = protect_message(msg, "tools/call")
     assert found[0] == "err-" + EVIL and {"data-" + EVIL, "d2", "detail"} <= set(found)
     assert inner(msg["error"]["message"]) == neutralise("err-" + EVIL)
     assert msg["error"]["data"] == data and msg["error"]["code"] == -32603
     # answering a protocol request, the message is only scanned: clients may act on it
     for method in ("initialize", "server/discover", "tools/list", None):
-        plain = {"jsonrpc": "2.0", "id": 4, "error": {"code": -32602, "message": "bad " + EVIL}}
+        plain: dict[str, Any] = {"jsonrpc": "2.0", "id": 4, "error": {"code": -32602, "message": "bad " + EVIL}}
         assert protect_message(plain, method) == ["bad " + EVIL]
         assert plain["error"]["message"] == "bad " + EVIL
 
@@ -452,7 +456,7 @@ def test_deep_text_outside_results_is_scanned(where: str) -> None:
 
 
 def _work(size: int) -> float:
-    wide = {"content": [{"type": "text", "text": f"t{i}"} for i in range(size)]}
+    wide: dict[str, Any] = {"content": [{"type": "text", "text": f"t{i}"} for i in range(size)]}
     wide["structuredContent"] = {"rows": [{"id": i, "name": f"n{i}", "tags": ["a", "b"]} for i in range(size)]}
     deep = _nested(size, "leaf", as_list=False)
     msgs = [response(wide), response({"structuredContent": deep}), response({"meta": _nested(size, "x", True)})]
