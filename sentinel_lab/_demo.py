@@ -243,7 +243,7 @@ def _raw_kill_check(res: _Results, policy: Path) -> None:
             line = proxy.stdout.readline()
             if not line:
                 raise RuntimeError("proxy closed its stdout")
-            msg = json.loads(line)
+            msg: dict[str, Any] = json.loads(line)
             if msg.get("id") == rid and "method" not in msg:
                 return msg
 

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
 from sentinel_lab._exceptions import PolicyViolation, ProxyError
 from sentinel_lab._session_id import SESSION_META_KEY
@@ -92,7 +92,7 @@ class Sentinel:
         require_session: bool = True,
         env: dict[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
-        errlog: IO[str] | None = None,
+        errlog: TextIO | None = None,
         read_timeout: float | None = 30.0,
         extra_args: list[str] | None = None,
     ) -> None:
@@ -105,7 +105,7 @@ class Sentinel:
         self.read_timeout = read_timeout
         self.extra_args = list(extra_args or [])
         self._errlog = errlog
-        self._own_errlog: IO[str] | None = None
+        self._own_errlog: TextIO | None = None
         self._stack: AsyncExitStack | None = None
         self.session: Any = None
         self.session_id: str = ""
@@ -156,9 +156,9 @@ class Sentinel:
 
         errlog = self._errlog
         if errlog is None:
-            self._own_errlog = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in __aexit__
-                "w+", prefix="sentinel-proxy-", suffix=".log", delete=False
-            )
+            fd, name = tempfile.mkstemp(prefix="sentinel-proxy-", suffix=".log")
+            os.close(fd)  # reopened by name, so the file object's ``name`` is the path (stderr_tail reads it)
+            self._own_errlog = open(name, "w+", encoding="utf-8")  # noqa: SIM115 - closed in __aexit__
             errlog = self._own_errlog
         argv = self.proxy_argv()
         params = StdioServerParameters(command=argv[0], args=argv[1:], env=self._environment(), cwd=self.cwd)

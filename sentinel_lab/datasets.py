@@ -185,7 +185,7 @@ def list(sizes: bool = True) -> pd.DataFrame:
             except DatasetError as exc:
                 available = str(exc)
         records.append({"name": name, **info, "size": size, "available": available})
-    out = pd.DataFrame(
+    out: pd.DataFrame = pd.DataFrame(
         records, columns=["name", "description", "size", "licence", "provenance", "options", "available"]
     )
     out["size"] = out["size"].astype("Int64")

@@ -70,7 +70,11 @@ def _progress(total: int, enabled: bool, desc: str) -> tuple[Callable[[int], Non
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc=desc, unit="call", file=sys.stderr, leave=False)
-        return bar.update, bar.close
+
+        def advance(n: int) -> None:
+            bar.update(n)
+
+        return advance, bar.close
     except Exception:
         done = [0]
         step = max(1, total // 50)
@@ -229,7 +233,7 @@ def _evaluate(defence: Any, frame: pd.DataFrame, update: Callable[[int], None]) 
         items["step"] = pd.array(items["step"], dtype="Int64")
     if "label" in items.columns:
         items["label"] = pd.Categorical(items["label"].astype(str), categories=["attack", "benign"])
-    result = pd.concat([items.reset_index(drop=True), out.reset_index(drop=True)], axis=1)
+    result: pd.DataFrame = pd.concat([items.reset_index(drop=True), out.reset_index(drop=True)], axis=1)
     result.attrs.update(frame.attrs)
     return result
 
@@ -249,7 +253,7 @@ def _evaluate_split(defences: Mapping[str, Any], frame: pd.DataFrame, update: Ca
         part = _evaluate(defences[value], frame[mask].reset_index(drop=True), update)
         part.index = frame.index[mask]
         parts.append(part)
-    result = pd.concat(parts).loc[frame.index].reset_index(drop=True)
+    result: pd.DataFrame = pd.concat(parts).loc[frame.index].reset_index(drop=True)
     result.attrs.update(frame.attrs)
     return result
 
@@ -371,7 +375,7 @@ def detection_report(results: pd.DataFrame, by: str = "category", *, harmful_onl
     keys = frame[by].astype(str) if by in frame.columns else pd.Series(["all"] * len(frame), index=frame.index)
     rows = [_report_row(k, labels[keys == k], detected[keys == k]) for k in sorted(keys.unique())]
     rows.append(_report_row("total", labels, detected))
-    out = pd.DataFrame(rows)
+    out: pd.DataFrame = pd.DataFrame(rows)
     out = out.rename(columns={"category": by})
     for c in ("attacks", "attacks_blocked", "benign", "benign_blocked"):
         out[c] = out[c].astype("int64")
@@ -409,7 +413,7 @@ def trace_report(results: pd.DataFrame) -> pd.DataFrame:
                 "utility_kept": bool(not (benign & det).any()),
             }
         )
-    out = pd.DataFrame(
+    out: pd.DataFrame = pd.DataFrame(
         rows,
         columns=[
             "trace_id", "category", "technique", "steps", "harmful_calls", "harmful_blocked",
@@ -455,4 +459,5 @@ def trace_summary(results_or_traces: pd.DataFrame) -> pd.DataFrame:
     keys = traces["category"].astype(str)
     rows = [_summary_row(k, traces[keys == k]) for k in sorted(keys.unique())]
     rows.append(_summary_row("total", traces))
-    return pd.DataFrame(rows)
+    summary: pd.DataFrame = pd.DataFrame(rows)
+    return summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from sentinel_lab import bench
 
@@ -17,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the raw result as JSON")
 
 
-def _machine_line(m: dict) -> str:
+def _machine_line(m: dict[str, Any]) -> str:
     return f"machine: {m['cpu']}, {m['cores']} cores, {m['python']}, {m['platform']}"
 
 

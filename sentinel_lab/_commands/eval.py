@@ -109,7 +109,8 @@ def format_detection(report: pd.DataFrame) -> str:
             "precision": [_pct(x) for x in report["precision"]],
         }
     )
-    return table.to_string(index=False)
+    text: str = table.to_string(index=False)
+    return text
 
 
 def format_traces(summary: pd.DataFrame) -> str:
@@ -131,13 +132,14 @@ def format_traces(summary: pd.DataFrame) -> str:
             ],
         }
     )
-    return table.to_string(index=False)
+    text: str = table.to_string(index=False)
+    return text
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for rec in frame.to_dict("records"):
-        out.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()})
+        out.append({str(k): (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()})
     return out
 
 

@@ -67,7 +67,7 @@ def to_frame(rows: Iterable[Mapping[str, Any]], extra: Iterable[str] = ()) -> pd
     series: dict[str, pd.Series] = {}
     for c in columns:
         series[c] = pd.Series(data[c], dtype=object if c in ("args", "trace_id") else None)
-    frame = pd.DataFrame(series, columns=columns)
+    frame: pd.DataFrame = pd.DataFrame(series, columns=columns)
     for c in ("id", "dataset", "tool", "text", "category", "technique", "source"):
         frame[c] = frame[c].astype(str)
     frame["kind"] = pd.Categorical(frame["kind"], categories=list(KINDS))

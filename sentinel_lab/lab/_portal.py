@@ -113,7 +113,8 @@ class Portal:
 
         task: concurrent.futures.Future[None] = portal.start_task_soon(hold)
         try:
-            done, _ = concurrent.futures.wait([ready, task], timeout, concurrent.futures.FIRST_COMPLETED)
+            waiting: list[concurrent.futures.Future[Any]] = [ready, task]
+            done, _ = concurrent.futures.wait(waiting, timeout, concurrent.futures.FIRST_COMPLETED)
         except KeyboardInterrupt:
             self._cancel(task)
             raise Cancelled("interrupted") from None

@@ -481,7 +481,7 @@ class SentinelMagics(Magics):
 
             frame = default_recorder.frame()
             if args.output:
-                self.shell.user_ns[args.output] = frame
+                self._user_ns()[args.output] = frame
             return None if args.quiet else frame
         if command == "reset":
             session = args.target or (args.session if args.session != DEFAULT_SESSION else None)
@@ -675,7 +675,7 @@ class SentinelMagics(Magics):
         if args.output:
             if not args.output.isidentifier():
                 raise UsageError(f"-o: {args.output!r} is not a valid variable name")
-            self.shell.user_ns[args.output] = frame
+            self._user_ns()[args.output] = frame
         if args.quiet:
             return None
         from sentinel_lab.lab._display import VerdictTable
@@ -683,6 +683,13 @@ class SentinelMagics(Magics):
         return VerdictTable(frame, verdicts, title=title, max_chars=self.max_result_chars)
 
     # -- status, reset, stop -----------------------------------------------------------------------------------
+    def _user_ns(self) -> dict[str, Any]:
+        """The namespace of the shell the extension was loaded into (where ``-o NAME`` stores results)."""
+        if self.shell is None:
+            raise UsageError("the sentinel magics need an IPython shell")
+        namespace: dict[str, Any] = self.shell.user_ns
+        return namespace
+
     def status(self) -> Any:
         """What the extension holds: active policy, sessions with their taints, running proxies, log size."""
         from sentinel_lab.lab._display import KeyValueView
@@ -723,9 +730,9 @@ class SentinelMagics(Magics):
         dropped = [k for k in self._sessions if session is None or k[1] == session]
         for k in dropped:
             del self._sessions[k]
-        stopped = [k for k in self._proxies if session is None or k[2] == session]
-        for k in stopped:
-            self._close_proxy(k)
+        stopped = [key for key in self._proxies if session is None or key[2] == session]
+        for key in stopped:
+            self._close_proxy(key)
         if self._verifier is not None:
             self._verifier.reset(session)
         which = f"session {session}" if session else "all sessions"

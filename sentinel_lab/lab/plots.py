@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 
 __all__ = ["STYLE", "cost_vs_size", "detection_bars", "latency_cdf"]
 
-STYLE: dict[str, Any] = {
+STYLE: dict[Any, Any] = {  # matplotlib types rc keys as a Literal of every rc name
     "figure.figsize": (6.4, 3.4),
     "figure.dpi": 110,
     "axes.spines.top": False,

@@ -164,8 +164,8 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         elif col == "policy":
             extra = sorted({p for p in values if p not in POLICY_NAMES})
             out[col] = pd.Categorical(values, categories=[*POLICY_NAMES, *extra])
-    frame = pd.DataFrame(out, columns=list(COLUMNS))
-    return frame.reset_index(drop=True)
+    frame: pd.DataFrame = pd.DataFrame(out, columns=list(COLUMNS)).reset_index(drop=True)
+    return frame
 
 
 def verdicts_frame(verdicts: Iterable[Any], *, source: str = "api") -> pd.DataFrame:
@@ -238,9 +238,9 @@ class Recorder:
             self._hooks[key] = (target, hook)
             return hook
         if callable(getattr(target, "execute_tool", None)):
-            hook = self._wrap_client(target, source or "sdk")
-            self._hooks[key] = (target, hook)
-            return hook
+            wrapped = self._wrap_client(target, source or "sdk")
+            self._hooks[key] = (target, wrapped)
+            return wrapped
         raise TypeError(f"{type(target).__name__} has neither an on_verdict list nor execute_tool to attach to")
 
     def _wrap_client(self, client: Any, source: str) -> Callable[[Any], None]:
