@@ -170,7 +170,7 @@ def _tok_matches(tok: tuple[str, Any], ch: str) -> bool:
         return True
     negate, chars, ranges = val
     hit = ch in chars or any(lo <= ch <= hi for lo, hi in ranges)
-    return hit != negate
+    return bool(hit != negate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -737,7 +737,7 @@ class Condition:
         """True when value ``v`` meets this condition (``MISSING`` meets only ``present: false``)."""
         kind = self.kind
         if kind == "present":
-            return (v is not MISSING) == self.value
+            return bool((v is not MISSING) == self.value)
         if v is MISSING:
             return False
         if kind == "equals":
