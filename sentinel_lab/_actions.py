@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from sentinel_lab._analysis._normalize import JSONTooDeep, loads_json
 from sentinel_lab._exceptions import InvalidAction
 
 __all__ = ["parse_action"]
@@ -27,7 +27,9 @@ def _args(value: Any, where: str) -> dict[str, Any]:
         if not text:
             return {}
         try:
-            value = json.loads(text)
+            value = loads_json(text)
+        except JSONTooDeep:
+            raise InvalidAction(f"{where} is JSON nested too deeply to read") from None
         except ValueError as exc:
             raise InvalidAction(f"{where} is a string but not valid JSON: {exc}") from None
     if not isinstance(value, Mapping):

@@ -260,12 +260,27 @@ class Verifier:
 
     # -- verification ----------------------------------------------------------------------------------------
     def _prepare(self, action: Any, context: Mapping[str, Any] | None) -> tuple[Analysis, Mapping[str, Any]]:
-        tool, args = parse_action(action)
+        """Parse the shape (``InvalidAction`` for anything unreadable) and analyse it; an analysis that fails
+        on hostile input still yields an (empty, truncated) analysis, so the call is blocked, never crashed."""
+        try:
+            tool, args = parse_action(action)
+        except InvalidAction:
+            raise
+        except Exception as exc:  # a Mapping whose methods raise, a RecursionError in a hostile __eq__, ...
+            raise InvalidAction(f"the action could not be read: {_describe(exc)}") from None
         if context is None:
             context = _NO_CONTEXT
         elif not isinstance(context, Mapping):
             raise InvalidAction(f"context must be a mapping, not {type(context).__name__}")
-        a = analyse(tool, args, normalize=self.normalize)
+        elif type(context) is not dict and type(context) is not MappingProxyType:
+            try:  # a plain copy: later reads cannot raise
+                context = dict(context.items())
+            except Exception as exc:
+                raise InvalidAction(f"context could not be read: {_describe(exc)}") from None
+        try:
+            a = analyse(tool, args, normalize=self.normalize)
+        except Exception as exc:  # fail closed: nothing was seen, so nothing may pass
+            a = Analysis(tool, tool.lower(), args, [], True, cut_reason=f"could not be analysed ({_describe(exc)})")
         if self.workspace is not None:  # relative paths anchor here, whichever check parses them first
             a.cache["workspace"] = self.workspace
         return a, context
@@ -278,15 +293,18 @@ class Verifier:
         if override:
             if not isinstance(override, Mapping):
                 raise InvalidAction("context['scope'] must be a mapping")
-            scope = scope.merged(override)
+            try:
+                scope = scope.merged(override)
+            except Exception as exc:
+                raise InvalidAction(f"context['scope'] is not a valid scope: {_describe(exc)}") from None
             settings = self._make_settings(scope)
         out: list[Violation] = []
         if a.truncated:  # we could not look at everything: fail closed
+            why = a.cut_reason or f"nest deeper than {MAX_DEPTH} levels or hold over {MAX_TEXTS} strings"
             out.append(
                 Violation(
                     "scope_enforcement",
-                    f"arguments nest deeper than {MAX_DEPTH} levels or hold over {MAX_TEXTS} strings; "
-                    "not fully verifiable",
+                    f"arguments {why}; not fully verifiable",
                     "medium",
                 )
             )
@@ -350,7 +368,7 @@ class Verifier:
         session_key = session if type(session) is str or isinstance(session, str) else ""
         limiter = self.limiter
         if limiter is not None:
-            hit = limiter.hit(session_key or "<default>", hash((a.tool, repr(a.args))))
+            hit = limiter.hit(session_key or "<default>", _fingerprint(a))
             if hit is not None:
                 violations.append(hit)
         if violations:
@@ -407,7 +425,11 @@ class Verifier:
         violations, _ = self._static(a, context)
         intent = None
         if self._intent_on and context:
-            goal = _goal_text(context)
+            try:
+                goal = _goal_text(context)
+            except Exception as exc:
+                goal = ""
+                violations.append(_error_violation("intent_alignment", exc))
             if goal:
                 try:
                     heuristic = self._heuristic_intent(a, goal)
@@ -466,6 +488,24 @@ class Verifier:
         """Forget rate-limit history for one session, or for all."""
         if self.limiter is not None:
             self.limiter.reset(None if session_id is None else session_id)
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` of an exception, even when its ``str()`` itself fails; at most 200 characters."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def _fingerprint(a: Analysis) -> int:
+    """What makes two calls identical for the rate limiter: the tool and the repr of its arguments; when the
+    repr fails (deeper than the recursion limit, an integer past the int/str limit) the analysed strings."""
+    try:
+        return hash((a.tool, repr(a.args)))
+    except Exception:
+        return hash((a.tool, a.cut_reason, tuple(t.raw for t in a.texts)))
 
 
 def _parse_score(raw: Any) -> float:

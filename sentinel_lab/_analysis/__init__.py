@@ -7,12 +7,11 @@ string once (see ``_normalize``) and exposes parsed views that are computed lazi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sentinel_lab._analysis._normalize import _MIN_ENCODED, decode_layers, fold, normalize
+from sentinel_lab._analysis._normalize import _MIN_ENCODED, JSONTooDeep, decode_layers, fold, loads_json, normalize
 from sentinel_lab._analysis._normalize import normalize as _normalize_text
 
 if TYPE_CHECKING:
@@ -20,10 +19,11 @@ if TYPE_CHECKING:
     from sentinel_lab._analysis._shell import Command
     from sentinel_lab._analysis._urls import Endpoint
 
-__all__ = ["MAX_DEPTH", "MAX_TEXTS", "Analysis", "Text", "analyse", "fold", "normalize"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_TEXTS", "Analysis", "Text", "analyse", "fold", "normalize"]
 
 MAX_DEPTH = 64  # deeper nesting, or more strings, sets Analysis.truncated and the verifier fails closed
 MAX_TEXTS = 50_000
+MAX_NODES = 200_000  # values visited (containers and scalars alike): bounds wide cycles and shared sub-lists
 
 
 @dataclass(slots=True)
@@ -59,6 +59,8 @@ class Analysis:
     args: dict[str, Any]
     texts: list[Text]
     truncated: bool = False
+    #: why ``truncated`` is set: "nest deeper than 64 levels", "hold over 50000 strings", ...
+    cut_reason: str = ""
     _endpoints: list[Endpoint] | None = field(default=None, repr=False)
     _paths: list[PathRef] | None = field(default=None, repr=False)
     _commands: list[Command] | None = field(default=None, repr=False)
@@ -139,47 +141,84 @@ def _make_text(path: str, key: str, raw: str, is_key: bool = False, raw_only: bo
     return Text(path, key, raw, norm, fold(norm), (norm, *extra) if extra else (norm,), is_key)
 
 
-def _walk(value: Any, path: str, key: str, depth: int, out: list[Text], raw_only: bool = False) -> bool:
-    """Collect string leaves; return True when the walk had to stop early (too deep or too many)."""
-    if len(out) >= MAX_TEXTS or depth > MAX_DEPTH:
-        return True
-    tp = type(value)
-    if tp is str or (tp is not dict and tp is not list and isinstance(value, str)):
-        out.append(_make_text(path, key, value, False, raw_only))
-        # JSON inside a string: only when, stripped, it starts with { or [ and ends with } or ]
-        if len(value) >= 2 and (value[0] in "{[" or value[0].isspace()):
-            stripped = value.strip()
-            if len(stripped) >= 2 and stripped[0] in "{[" and stripped[-1] in "}]":
-                try:
-                    inner = json.loads(stripped)
-                except ValueError:
-                    return False
-                if isinstance(inner, (dict, list)):
-                    return _walk(inner, path + "<json>", key, depth + 1, out, raw_only)
-        return False
-    cut = False
-    if tp is dict or (tp is not list and isinstance(value, Mapping)):
-        depth += 1
-        for k, v in value.items():
-            ks = k if type(k) is str else str(k)
-            sub = f"{path}.{ks}" if path else ks
-            kl = ks.lower()
-            if len(ks) > 24 or not ks.isidentifier():
-                out.append(_make_text(sub, kl, ks, True, raw_only))
-            if (
-                type(v) is str
-                and len(out) < MAX_TEXTS
-                and depth <= MAX_DEPTH
-                and (len(v) < 2 or (v[0] not in "{[" and not v[0].isspace()))
-            ):
-                out.append(_make_text(sub, kl, v, False, raw_only))  # a leaf that cannot hold JSON
+def _key_text(k: Any) -> str:
+    """A dict key as text; a key whose ``str()`` fails (a 5000-digit int, a hostile object) gets a placeholder."""
+    if type(k) is str:
+        return k
+    try:
+        return str(k)
+    except Exception:
+        return f"<{type(k).__name__} key>"
+
+
+def _walk(args: Any, out: list[Text], raw_only: bool = False) -> str:
+    """Collect string leaves depth first, in document order, without recursion.
+
+    Returns why the walk stopped early ("" when it saw everything): too deep, too many strings, too many
+    values (a wide cycle or a shared sub-list repeated would otherwise be walked exponentially often), or JSON
+    inside a string that nests too deeply to decode.
+    """
+    cut = ""
+    nodes = 0
+    # tasks: (value, path, key, depth) for a value to walk, or (text, path, key, -1) for a dict key's text
+    stack: list[tuple[Any, str, str, int]] = [(args, "", "", 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, path, key, depth = pop()
+        if depth < 0:  # a dict key
+            if len(out) >= MAX_TEXTS:
+                cut = cut or f"hold over {MAX_TEXTS} strings"
                 continue
-            cut = _walk(v, sub, kl, depth, out, raw_only) or cut
-    elif tp is list or isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            cut = _walk(v, f"{path}[{i}]", key, depth + 1, out, raw_only) or cut
-    elif isinstance(value, (bytes, bytearray)):
-        out.append(_make_text(path, key, bytes(value).decode("utf-8", "replace"), False, raw_only))
+            out.append(_make_text(path, key, value, True, raw_only))
+            continue
+        nodes += 1
+        if nodes > MAX_NODES:
+            cut = cut or f"hold over {MAX_NODES} values"
+            break
+        if depth > MAX_DEPTH:
+            cut = cut or f"nest deeper than {MAX_DEPTH} levels"
+            continue
+        if len(out) >= MAX_TEXTS:
+            cut = cut or f"hold over {MAX_TEXTS} strings"
+            continue
+        tp = type(value)
+        if tp is str or (tp is not dict and tp is not list and isinstance(value, str)):
+            out.append(_make_text(path, key, value, False, raw_only))
+            # JSON inside a string: only when, stripped, it starts with { or [ and ends with } or ]
+            if len(value) >= 2 and (value[0] in "{[" or value[0].isspace()):
+                stripped = value.strip()
+                if len(stripped) >= 2 and stripped[0] in "{[" and stripped[-1] in "}]":
+                    try:
+                        inner = loads_json(stripped)
+                    except JSONTooDeep:
+                        cut = cut or "hold JSON text nested too deeply to decode"
+                        continue
+                    except ValueError:
+                        continue
+                    if isinstance(inner, (dict, list)):
+                        push((inner, path + "<json>", key, depth + 1))
+            continue
+        if tp is dict or (tp is not list and isinstance(value, Mapping)):
+            depth += 1
+            tasks: list[tuple[Any, str, str, int]] = []
+            for k, v in value.items():
+                ks = _key_text(k)
+                sub = f"{path}.{ks}" if path else ks
+                kl = ks.lower()
+                if len(ks) > 24 or not ks.isidentifier():
+                    tasks.append((ks, sub, kl, -1))
+                tasks.append((v, sub, kl, depth))
+                if len(tasks) > MAX_NODES:
+                    break
+            tasks.reverse()
+            stack.extend(tasks)
+        elif tp is list or isinstance(value, (list, tuple)):
+            if len(value) > MAX_NODES:
+                cut = cut or f"hold over {MAX_NODES} values"
+                value = value[:MAX_NODES]
+            stack.extend([(v, f"{path}[{i}]", key, depth + 1) for i, v in enumerate(value)][::-1])
+        elif isinstance(value, (bytes, bytearray)):
+            out.append(_make_text(path, key, bytes(value).decode("utf-8", "replace"), False, raw_only))
     return cut
 
 
@@ -189,6 +228,6 @@ def analyse(tool: str, args: Mapping[str, Any], *, normalize: bool = True) -> An
     ``normalize=False`` keeps every string as it came (no Unicode folding, no decoding): for ablations only.
     """
     texts: list[Text] = []
-    truncated = _walk(args, "", "", 0, texts, not normalize)
+    cut = _walk(args, texts, not normalize)
     tool_norm = _normalize_text(tool) if normalize else tool
-    return Analysis(tool, fold(tool_norm), dict(args), texts, truncated)
+    return Analysis(tool, fold(tool_norm), dict(args), texts, bool(cut), cut_reason=cut)

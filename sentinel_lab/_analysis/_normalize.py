@@ -11,12 +11,13 @@ import base64
 import binascii
 import codecs
 import html
+import json
 import re
 import unicodedata
 import warnings
 from urllib.parse import unquote
 
-__all__ = ["MAX_DECODE_DEPTH", "decode_layers", "fold", "normalize"]
+__all__ = ["MAX_DECODE_DEPTH", "JSONTooDeep", "decode_layers", "fold", "loads_json", "normalize"]
 
 MAX_DECODE_DEPTH = 3
 
@@ -174,6 +175,32 @@ _MIN_ENCODED = 12  # shorter base64/hex tokens are too often ordinary words or i
 
 
 _TAG_FIRST = chr(_TAG_LO)
+_INT_DIGITS = 4000  # below Python's int/str conversion limit (4300 digits)
+
+
+class JSONTooDeep(ValueError):
+    """JSON text nested deeper than the decoder can follow: the caller fails closed."""
+
+
+def _int_or_text(digits: str) -> int | str:
+    """Integers beyond the int/str conversion limit are kept as their digits rather than refused."""
+    return int(digits) if len(digits) <= _INT_DIGITS else digits
+
+
+def loads_json(text: str) -> object:
+    """``json.loads`` that never raises anything but ``ValueError``: nesting past the recursion limit is
+    ``JSONTooDeep``, and an integer of thousands of digits is read as its digit string."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise JSONTooDeep("JSON nests too deeply to read") from None
+    except ValueError as exc:
+        if "digits" not in str(exc):
+            raise
+    try:  # only reached for a huge integer: read again without converting it
+        return json.loads(text, parse_int=_int_or_text)
+    except RecursionError:
+        raise JSONTooDeep("JSON nests too deeply to read") from None
 
 
 def _has_tags(text: str) -> bool:

@@ -625,6 +625,9 @@ def _collect(value: Any, out: list[tuple[str, Any]], depth: int, budget: list[in
             tv = type(v)
             if tv is str or tv is int or tv is float or tv is bool or v is None:
                 continue
+            budget[0] -= 1  # every container visited counts, so shared or cyclic lists cannot blow up
+            if budget[0] <= 0:
+                return
             if isinstance(v, _CONTAINERS) or (not isinstance(v, (str, int, float)) and isinstance(v, Mapping)):
                 _collect(v, out, depth + 1, budget)
 
