@@ -93,6 +93,7 @@ DENY_STYLES: tuple[str, ...] = ("error", "result")
 PIN_TOOLS: tuple[str, ...] = ("off", "warn", "block")
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 MAX_NODES = 200_000  # YAML nodes in one policy (aliases expanded): bounds "billion laughs" files
+MAX_DEPTH = 64  # nesting of mappings and lists in a policy; real policies need fewer than 10
 
 META_KEYS: tuple[str, ...] = ("version", "id", "customer_id", "name", "created_at", "description")
 TOP_KEYS: tuple[str, ...] = (
@@ -173,6 +174,10 @@ def _compose(text: str, source: str) -> tuple[Any, dict[Path, int]]:
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
+        except RecursionError:  # the composer recurses once per level: a deeply nested file ends here
+            raise PolicyError(
+                f"the policy nests deeper than {MAX_DEPTH} levels", file=source, line=_loader_line(loader)
+            ) from None
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
@@ -192,12 +197,23 @@ def _compose(text: str, source: str) -> tuple[Any, dict[Path, int]]:
         budget[0] -= 1
         if budget[0] < 0:
             raise PolicyError(f"the policy has more than {MAX_NODES} YAML nodes", file=source)
+        if len(path) > MAX_DEPTH:  # also ends an alias that contains itself
+            raise PolicyError(
+                f"the policy nests deeper than {MAX_DEPTH} levels", file=source, line=n.start_mark.line + 1
+            )
         if isinstance(n, yaml.ScalarNode):
             try:
                 value = constructor.construct_object(n, deep=True)
             except yaml.YAMLError as exc:
                 raise PolicyError(
                     f"cannot read value: {getattr(exc, 'problem', exc)}",
+                    file=source,
+                    line=n.start_mark.line + 1,
+                    key=_fmt_path(path) or None,
+                ) from None
+            except (ValueError, TypeError, OverflowError) as exc:  # a 5000-digit int, month 99, !!int xyz
+                raise PolicyError(
+                    f"cannot read value {_clip(n.value)}: {exc}",
                     file=source,
                     line=n.start_mark.line + 1,
                     key=_fmt_path(path) or None,
@@ -237,6 +253,39 @@ def _compose(text: str, source: str) -> tuple[Any, dict[Path, int]]:
 
     lines[()] = node.start_mark.line + 1
     return convert(node, ()), lines
+
+
+def _loader_line(loader: yaml.SafeLoader) -> int | None:
+    """The 1-based line the YAML reader had reached, when it can tell."""
+    line = getattr(loader, "line", None)
+    return line + 1 if isinstance(line, int) else None
+
+
+def _clip(text: object, limit: int = 40) -> str:
+    """A short quoted excerpt of a scalar for an error message."""
+    s = str(text)
+    return repr(s if len(s) <= limit else s[:limit] + "...")
+
+
+def _check_shape(data: Any, source: str) -> None:
+    """Reject data nested deeper than ``MAX_DEPTH`` (a cycle included) or larger than ``MAX_NODES`` values,
+    iteratively, before any recursive validation sees it."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    seen = 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            raise PolicyError(f"the policy has more than {MAX_NODES} values", file=source)
+        if isinstance(value, Mapping):
+            children = list(value.values())
+        elif isinstance(value, (list, tuple)):
+            children = list(value)
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            raise PolicyError(f"the policy nests deeper than {MAX_DEPTH} levels", file=source)
+        stack.extend((c, depth + 1) for c in children)
 
 
 # ----------------------------------------------------------------------------------------------- validators
@@ -452,12 +501,15 @@ class Policy:
         if not isinstance(text, str):
             raise PolicyError(f"policy text must be a string, not {type(text).__name__}", file=source)
         data, lines = _compose(text, source)
-        return _build(data, _Ctx(source, lines))
+        return _build_checked(data, _Ctx(source, lines))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Policy:
         """Read and validate a policy file (UTF-8 YAML)."""
-        source = os.fspath(path)
+        try:
+            source = os.fspath(path)
+        except TypeError:
+            raise PolicyError(f"a policy path must be a string or path, not {type(path).__name__}") from None
         try:
             with open(source, encoding="utf-8") as fh:
                 text = fh.read()
@@ -468,7 +520,8 @@ class Policy:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> Policy:
         """Validate a policy given as plain Python data (the same schema as the YAML)."""
-        return _build(data, _Ctx(source))
+        _check_shape(data, source)
+        return _build_checked(data, _Ctx(source))
 
     @classmethod
     def default(cls) -> Policy:
@@ -826,6 +879,21 @@ def _verifier(ctx: _Ctx, value: Any) -> VerifierSettings:
                 clean["threshold"] = t
             intent = MappingProxyType(clean)
     return VerifierSettings(enabled, checks, workspace, MappingProxyType(scope), rate, intent)
+
+
+def _build_checked(data: Any, ctx: _Ctx) -> Policy:
+    """``_build``, with any error it did not phrase itself (a hostile value's ``str()``, an integer past the
+    int/str conversion limit) reported as a ``PolicyError`` too: loading a policy raises nothing else."""
+    try:
+        return _build(data, ctx)
+    except PolicyError:
+        raise
+    except (ValueError, TypeError, RecursionError, OverflowError, AttributeError, KeyError, IndexError) as exc:
+        try:
+            detail = str(exc)[:200]
+        except Exception:
+            detail = ""
+        raise PolicyError(f"invalid policy ({type(exc).__name__}: {detail})", file=ctx.source) from None
 
 
 def _build(data: Any, ctx: _Ctx) -> Policy:
