@@ -71,9 +71,10 @@ class FrameError(Exception):
 class _Reject(Exception):
     """Raised from inside the JSON parser's hooks; turned into a ``FrameError`` by ``decode``."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, key: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.key = key  # the duplicated key, for a duplicate
 
 
 def _no_constant(name: str) -> Any:
@@ -104,7 +105,7 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _Reject(f"Parse error: duplicate key {json.dumps(key)[:80]}")
+                raise _Reject(f"Parse error: duplicate key {json.dumps(key)[:80]}", key)
             seen.add(key)
     return obj
 
@@ -115,17 +116,16 @@ _DECODER = json.JSONDecoder(
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
-    """Whether containers nest deeper than ``limit`` (the value itself at depth 1); iterative, linear."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = node.values() if type(node) is dict else node
-        for child in children:
-            if type(child) is dict or type(child) is list:
-                stack.append((child, depth + 1))
-    return False
+    """Whether containers nest deeper than ``limit`` (the value itself at depth 1); level by level, linear."""
+    level = [value]
+    for _ in range(limit):
+        below: list[Any] = []
+        for node in level:
+            below += [c for c in (node.values() if type(node) is dict else node) if type(c) is dict or type(c) is list]
+        if not below:
+            return False
+        level = below
+    return True
 
 
 def _id_of(obj: dict[str, Any]) -> Any:
@@ -165,7 +165,8 @@ def decode(line: bytes) -> dict[str, Any]:
     try:
         obj = _DECODER.decode(text)
     except _Reject as exc:
-        raise FrameError(PARSE_ERROR, exc.message, _refused_id(line)) from None
+        # two ids: the SDK would take the last, another reader the first; answer neither
+        raise FrameError(PARSE_ERROR, exc.message, MISSING if exc.key == "id" else _refused_id(line)) from None
     except RecursionError:
         raise FrameError(PARSE_ERROR, f"Parse error: nesting deeper than {MAX_DEPTH}", _refused_id(line)) from None
     except ValueError as exc:  # JSONDecodeError, and anything the parser reports as a bad value
