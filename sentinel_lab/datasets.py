@@ -4,7 +4,8 @@
 
 =========== =====================================================================================
 id          unique id of the row within its dataset
-dataset     ``corpus``, ``paper``, ``holdout``, ``agentdojo`` or ``injecagent``
+dataset     ``corpus``, ``paper``, ``holdout``, ``agentdojo``, ``injecagent``, or an external set: ``redcode``,
+            ``atomic``, ``gtfobins``, ``nl2bash``, ``tldr``, ``bfcl``, ``docs``
 kind        ``call`` (a proposed tool call to verify) or ``output`` (a tool's result in ``text``,
             for an output scanner; ``tool``/``args`` then name the call that produced it)
 tool        tool name
@@ -21,7 +22,15 @@ step        position in the trace (nullable Int64), or <NA>
 =========== =====================================================================================
 
 plus dataset-specific columns at the end (AgentDojo: ``suite``, ``user_task``, ``injection_task``; InjecAgent:
-``user_tool``, ``attack_type``, ``setting``, ``args_source``). ``list()`` describes every dataset.
+``user_tool``, ``attack_type``, ``setting``, ``args_source``; the external sets: see their modules).
+``list()`` describes every dataset.
+
+External sets (``redcode``, ``atomic``, ``gtfobins``, ``nl2bash``, ``tldr``, ``bfcl``) are never bundled and never
+downloaded: each reads a local copy given as ``path=``, or by its own environment variable
+(``SENTINEL_LAB_REDCODE`` ...), or found under ``$SENTINEL_LAB_DATA/<folder>`` (``RedCode``, ``atomic-red-team``,
+``GTFOBins.github.io``, ``nl2bash``, ``tldr``, ``gorilla``); ``DatasetError`` says how to get one otherwise.
+``docs`` collects the documentation files of the installed packages. None of them was used to develop the checks:
+they are for evaluation (see ``datasets/README.md``).
 """
 
 from __future__ import annotations
@@ -77,7 +86,67 @@ _INFO: dict[str, dict[str, str]] = {
         "options": "path=<InjecAgent data/ folder> (required), setting='base'|'enhanced', "
         "kind='traces'|'calls'|'outputs'",
     },
+    "redcode": {
+        "description": "RedCode-Exec risky code: Python snippets to a python tool and Bash scripts to a bash tool, "
+        "all attacks, in 25 risky scenarios",
+        "licence": "CC-BY-4.0 (data), MIT (code)",
+        "provenance": "RedCode (AI-secure/RedCode, NeurIPS 2024), read from a local copy of dataset/RedCode-Exec/",
+        "options": "path=<clone or dataset/RedCode-Exec/> or $SENTINEL_LAB_REDCODE, languages=None|'python'|'bash'",
+    },
+    "atomic": {
+        "description": "Atomic Red Team test commands (sh/bash, PowerShell, cmd) by ATT&CK technique and tactic, all "
+        "attacks; manual tests and cleanup commands left out",
+        "licence": "MIT",
+        "provenance": "Atomic Red Team (redcanaryco/atomic-red-team), read from a local copy of atomics/",
+        "options": "path=<clone or atomics/> or $SENTINEL_LAB_ATOMIC_RED_TEAM",
+    },
+    "gtfobins": {
+        "description": "GTFOBins shell escapes, file reads/writes, transfers and reverse shells through ordinary "
+        "binaries (unprivileged, sudo, SUID), all attacks",
+        "licence": "GPL-3.0",
+        "provenance": "GTFOBins (GTFOBins/GTFOBins.github.io), read from a local copy of _gtfobins/",
+        "options": "path=<clone or _gtfobins/> or $SENTINEL_LAB_GTFOBINS",
+    },
+    "nl2bash": {
+        "description": "NL2Bash: about 12,600 real Bash commands people wrote for everyday tasks, all benign",
+        "licence": "GPL-3.0",
+        "provenance": "NL2Bash (TellinaTool/nl2bash), read from a local copy of data/bash/all.cm and all.nl",
+        "options": "path=<clone or data/bash/> or $SENTINEL_LAB_NL2BASH",
+    },
+    "tldr": {
+        "description": "tldr-pages examples (English pages, placeholders filled deterministically), all benign",
+        "licence": "CC-BY-4.0",
+        "provenance": "tldr-pages (tldr-pages/tldr), read from a local copy of pages/",
+        "options": "path=<clone or pages/> or $SENTINEL_LAB_TLDR, platforms=None|['common', 'linux', ...]",
+    },
+    "bfcl": {
+        "description": "Berkeley Function Calling Leaderboard ground-truth calls (first acceptable value of each "
+        "argument), all benign",
+        "licence": "Apache-2.0",
+        "provenance": "BFCL (ShishirPatil/gorilla, berkeley-function-call-leaderboard), read from a local copy of "
+        "its data/possible_answer/",
+        "options": "path=<clone or its data/ folder> or $SENTINEL_LAB_BFCL, categories=None|['simple', ...]",
+    },
+    "docs": {
+        "description": "real documentation files (READMEs, changelogs, guides, licences) of the installed packages "
+        "as benign tool outputs, for the output scanner",
+        "licence": "each file's own",
+        "provenance": "collected from this environment's installed distributions (and /usr/share/doc), "
+        "deduplicated by content",
+        "options": "path=None|<folder>, limit=5000, max_bytes=262144, min_chars=200, system=True",
+    },
 }
+
+#: External sets read from a local copy: dataset -> (module, environment variable, folder under $SENTINEL_LAB_DATA)
+_EXTERNAL: dict[str, tuple[str, str, str]] = {
+    "redcode": ("redcode", "SENTINEL_LAB_REDCODE", "RedCode"),
+    "atomic": ("atomic", "SENTINEL_LAB_ATOMIC_RED_TEAM", "atomic-red-team"),
+    "gtfobins": ("gtfobins", "SENTINEL_LAB_GTFOBINS", "GTFOBins.github.io"),
+    "nl2bash": ("nl2bash", "SENTINEL_LAB_NL2BASH", "nl2bash"),
+    "tldr": ("tldr", "SENTINEL_LAB_TLDR", "tldr"),
+    "bfcl": ("bfcl", "SENTINEL_LAB_BFCL", "gorilla"),
+}
+_ALIASES = {"atomic-red-team": "atomic", "atomic_red_team": "atomic", "tldr-pages": "tldr", "redcode-exec": "redcode"}
 
 
 def names() -> builtins.list[str]:
@@ -91,6 +160,7 @@ def load(name: str, **opts: Any) -> pd.DataFrame:
     Raises ``DatasetError`` naming the missing extra or path when it cannot be loaded.
     """
     key = name.strip().lower()
+    key = _ALIASES.get(key, key)
     if key in ("corpus", "paper", "holdout"):
         from sentinel_lab._datasets.corpus import load_corpus
 
@@ -100,6 +170,8 @@ def load(name: str, **opts: Any) -> pd.DataFrame:
         frame = _load_agentdojo(**opts)
     elif key == "injecagent":
         frame = _load_injecagent(**opts)
+    elif key in _EXTERNAL or key == "docs":
+        frame = _load_external(key, opts)
     else:
         raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(names())}")
     frame.attrs.setdefault("dataset", key)
@@ -158,6 +230,58 @@ def _load_injecagent(
     return frame
 
 
+def _load_external(key: str, opts: dict[str, Any]) -> pd.DataFrame:
+    """One of the external sets (or the documentation corpus) as a frame."""
+    from sentinel_lab._datasets import atomic, bfcl, docs, gtfobins, nl2bash, redcode, tldr
+
+    allowed = {
+        "redcode": {"path", "languages"},
+        "atomic": {"path"},
+        "gtfobins": {"path"},
+        "nl2bash": {"path"},
+        "tldr": {"path", "platforms"},
+        "bfcl": {"path", "categories"},
+        "docs": {"path", "limit", "max_bytes", "min_chars", "system"},
+    }[key]
+    _only(key, opts, allowed)
+    path = opts.get("path")
+    attrs: dict[str, Any] = {}
+    if key == "redcode":
+        frame = to_frame(redcode.load_rows(path, opts.get("languages")), extra=redcode.EXTRA)
+    elif key == "atomic":
+        rows, skipped = atomic.load_rows(path)
+        frame = to_frame(rows, extra=atomic.EXTRA)
+        frame["elevation_required"] = frame["elevation_required"].astype(bool)
+        attrs["skipped"] = skipped
+    elif key == "gtfobins":
+        frame = to_frame(gtfobins.load_rows(path), extra=gtfobins.EXTRA)
+    elif key == "nl2bash":
+        frame = to_frame(nl2bash.load_rows(path), extra=nl2bash.EXTRA)
+    elif key == "tldr":
+        frame = to_frame(tldr.load_rows(path, opts.get("platforms")), extra=tldr.EXTRA)
+    elif key == "bfcl":
+        frame = to_frame(bfcl.load_rows(path, opts.get("categories")), extra=bfcl.EXTRA)
+    else:
+        doc_opts = {k: v for k, v in opts.items() if k != "path"}
+        frame = to_frame(docs.load_rows(path, **doc_opts), extra=docs.EXTRA)
+        attrs["kind"] = "outputs"
+    frame.attrs.update(attrs)
+    if key != "docs":
+        frame.attrs["kind"] = "calls"
+    return frame
+
+
+def _external_availability(name: str) -> str:
+    """``yes`` when a local copy of external set ``name`` is configured, else how to configure one."""
+    from sentinel_lab._datasets.local import DATA_ENV, find
+
+    _, env, folder = _EXTERNAL[name]
+    root = find(None, env, folder)
+    if root is not None and root.exists():
+        return "yes"
+    return f"needs path=<local copy> (or ${env}, or ${DATA_ENV}/{folder})"
+
+
 def describe(name: str) -> dict[str, str]:
     """The description, licence, provenance and options of one dataset."""
     try:
@@ -178,6 +302,13 @@ def list(sizes: bool = True) -> pd.DataFrame:
         available = "yes"
         if name == "injecagent":
             available = "needs path=<InjecAgent data/ folder>"
+        elif name in _EXTERNAL:
+            available = _external_availability(name)
+            if sizes and available == "yes":
+                try:
+                    size = len(load(name))
+                except DatasetError as exc:
+                    available = str(exc)
         elif sizes:
             try:
                 frame = load(name, quiet=True) if name == "agentdojo" else load(name)
