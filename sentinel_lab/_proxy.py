@@ -1,65 +1,104 @@
-"""The MCP stdio security proxy: a transparent, full-duplex JSON-RPC relay that enforces a policy.
+"""The MCP stdio security proxy: a full-duplex JSON-RPC relay that enforces a policy.
 
 Install it as the server command of any MCP host; it starts the real tool server as its child::
 
     {"command": "sentinel-lab", "args": ["proxy", "--policy", "p.yaml", "--", "python", "tools.py"]}
 
-How it works. One event loop watches four non-blocking file descriptors (client stdin/stdout, server
-stdin/stdout). Lines are split without re-joining (a line is assembled once from its chunks) and each is parsed
-with one ``json.loads``. Messages the proxy does not need to change are forwarded as the original bytes. What it
-inspects:
+One event loop watches four non-blocking file descriptors (client stdin/stdout, server stdin/stdout); lines are
+split on ``\\n`` without re-joining and each is read once by the strict decoder of ``_framing`` (UTF-8 only, no
+raw control characters, no duplicate keys, no NaN/Infinity, bounded depth and number size).
 
-- client ``tools/call``: the policy session decides (``session.check``); a denial is answered by the proxy with
-  JSON-RPC error ``-32000 "Sentinel Security Block: <reason>"`` (``data`` carries the verdict) or, with
-  ``proxy.deny_style: result``, an ``isError`` tool result shaped for the request's protocol era.
-- server replies to ``tools/call``: ``session.record`` (sources taint the session only once they really ran),
-  spotlighting of every untrusted text, and a prompt-injection scan (``spotlight.scan_output``: flag|block|off).
-- server replies to ``tools/list``: tools the policy denies are hidden (``proxy.hide_denied_tools``), and each
-  tool's name, description and input schema are pinned by SHA-256 on first sight; a change is reported on stderr
-  and in the audit log, and with ``proxy.pin_tools: block`` the changed tool is hidden and its calls refused.
-- replies to ``initialize`` / ``server/discover``: the connection's signed session id is added as
-  ``result._meta["sentinel/session"]``. A client may present it back in ``params._meta["sentinel/session"]`` of
-  any request; a presented id that does not verify is refused with ``-32001 "Sentinel Auth Error: <detail>"``,
-  and with ``--require-session`` every ``tools/call`` must carry a valid one.
+What the relay guarantees:
 
-Everything else (notifications both ways, server-initiated requests such as sampling, elicitation and
-``roots/list`` and the client's answers to them, pings, resources, prompts) passes through untouched.
-``notifications/cancelled`` drops the pending entry, so a late answer is not relayed (a cancelled ``tools/call``
-that still completes is recorded, so a source taints the session even if its result was abandoned). Bad input is
-answered and never ends the proxy: non-JSON -> -32700 (id null), batches and invalid requests -> -32600, a line
-longer than ``max_message_bytes`` is discarded up to its newline without being buffered and refused with -32600
-when its id can be read from the first 4 KiB. Non-JSON lines from the server are logged to stderr and dropped.
+- **Only what was judged is forwarded.** Every message relayed in either direction (requests, responses,
+  notifications, server requests and the client's answers to them) is the proxy's own serialisation
+  (``encode``) of the object it parsed, never the original bytes: a second message hidden behind ``\\r``, another
+  encoding or a duplicate key cannot reach the other side. A message that cannot be read is refused: from the
+  client with the decoder's error (``-32700`` / ``-32600``) carrying its ``id`` whenever the id can be read.
+- **Requests are requests.** A message without an ``id`` passes only if its method is a known notification
+  (``notifications/...``); any other method without an id (``tools/call``, ``resources/read``, ``tasks/*`` ...)
+  is never forwarded, and is logged and audited.
+- **Session ids.** Replies to ``initialize`` / ``server/discover`` carry the connection's signed session id in
+  ``result._meta["sentinel/session"]``. A request presenting an id that does not verify is refused with
+  ``-32001 "Sentinel Auth Error: <detail>"``. With ``--require-session`` every message that can run a tool or
+  reach a tool's work must carry a valid id: ``tools/call``, every ``tasks/*`` request (``tasks/get``,
+  ``tasks/result``, ``tasks/list``, ``tasks/cancel`` read or steer tool work run as a task) and any request whose
+  ``params`` asks for task execution (``params.task``). (The same messages without an id are refused anyway.)
+- **Ids are the proxy's own.** Each request forwarded upstream gets a fresh proxy id (a counter) and its answer
+  is mapped back to the client's id; server requests get a fresh proxy id toward the client and the client's
+  answer is mapped back. ``notifications/cancelled`` (``requestId``) and ``notifications/progress``
+  (``progressToken``, rewritten in the request's ``_meta``) are translated the same way; a message naming an id
+  or token the proxy does not know is dropped. So a reused, cancelled or colliding id never receives another
+  request's answer, and the taint recorded is that of the tool that really ran. A client request whose id is
+  still pending is refused (``-32600``); so is a server request reusing a pending id (the server gets the error).
+- **tools/call is judged** by the policy session (``session.check``); a denial is answered by the proxy with
+  ``-32000 "Sentinel Security Block: <reason>"`` (``data`` carries the verdict) or, with
+  ``proxy.deny_style: result``, an ``isError`` tool result shaped for the request's era. A call over 64 KiB is
+  judged on a worker thread within ``analysis_budget_s`` (``--analysis-budget``, or ``proxy.analysis_budget_ms``)
+  while other messages keep flowing; past the budget it is denied (fail closed). Smaller calls are judged inline.
+- **Taint fails closed.** The answer to a ``tools/call`` is recorded (``session.record(ok=True)``) whenever it
+  returned anything: content or structured content whatever ``isError`` says, a non-boolean ``isError``, a
+  JSON-RPC error, a created task, an unreadable or oversized reply, or a late answer to a cancelled call. Only an
+  ``isError: true`` result with no content at all does not taint.
+- **Everything the server sends is untrusted.** Every server message (responses of any method including errors,
+  server requests, notifications) goes through ``protect_message`` (spotlighting) and the prompt-injection scan
+  (``spotlight.scan_output``: flag|block|off). ``block`` withholds it: a ``tools/call`` answer becomes an
+  ``isError`` result carrying the verdict, another response a ``-32000`` error, a server notification is dropped
+  and a server request is dropped with an error answered to the server; each is logged and audited.
+- **Tools are pinned.** ``tools/list`` answers hide tools the policy denies (``proxy.hide_denied_tools``); every
+  field of each tool definition is pinned on first sight (``_pinning.ToolPins``): a change is reported on stderr
+  and in the audit log (with ``proxy.pin_tools: block`` the tool is hidden and its calls refused), and a known
+  definition reappearing under a new name is reported and audited.
+- **Every client request gets exactly one answer**: the server's, or the proxy's error (``-32603``) when the
+  server's reply is unreadable (the id is taken from the decoder, else sniffed from either end of the line, else,
+  when exactly one request is pending, that one is answered), when the reply is over ``max_message_bytes``
+  (wherever its id sits), when the server dies, and when the proxy gets SIGTERM/SIGINT/SIGHUP (all pending
+  requests are answered before it exits). Non-JSON noise from the server (a line not starting with ``{``) is
+  logged and dropped. Bad input never ends the proxy.
 
 Process binding: the tool server runs in its own process group with ``PR_SET_PDEATHSIG(SIGKILL)`` (Linux), and a
 forked watchdog holding a pipe from the proxy kills that whole group when the pipe closes, so even ``kill -9`` of
-the proxy takes the server and its children with it. If the server dies, every pending request gets a -32603
-error reply and the proxy exits with status 1 and a message. When the client closes stdin, the proxy closes the
-server's stdin, waits, then sends SIGTERM and finally SIGKILL to the group.
+the proxy takes the server and its children with it. If the server dies the proxy exits with status 1 and a
+message. When the client closes stdin, the proxy closes the server's stdin, waits, then sends SIGTERM and finally
+SIGKILL to the group.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
-import hashlib
-import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sentinel_lab._exceptions import ProxyError
-from sentinel_lab._framing import _ASCII_ENCODER, MISSING, _LineReader, _Writer, encode, sniff_id, valid_id
+from sentinel_lab._framing import (
+    MISSING,
+    FrameError,
+    _LineReader,
+    _Writer,
+    decode,
+    encode,
+    sniff_id,
+    sniff_id_tail,
+    valid_id,
+)
+from sentinel_lab._pinning import ToolPins
 from sentinel_lab._process import Watchdog, spawn_server
 from sentinel_lab._session_id import DEFAULT_KEY_ENV, SESSION_META_KEY, SessionIds
-from sentinel_lab._spotlight import spotlight_result
+from sentinel_lab._spotlight import protect_message
 
 __all__ = [
     "BLOCK_CODE",
+    "DEFAULT_ANALYSIS_BUDGET_S",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "PROTOCOL_VERSION_META",
     "SESSION_ERROR_CODE",
@@ -77,11 +116,24 @@ PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+DEFAULT_ANALYSIS_BUDGET_S = 2.0
 PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
 #: In a blocked call's ``isError`` result (``deny_style: result``, or output blocked): ``_meta[key]`` = verdict.
 VERDICT_META_KEY = "sentinel/verdict"
 _MAX_CANCELLED = 4096
-_INSPECTED = frozenset({"tools/call", "tools/list", "initialize", "server/discover"})
+#: A ``tools/call`` line longer than this is judged on the analysis thread, within the analysis budget.
+_INLINE_JUDGE_BYTES = 64 * 1024
+#: Notifications a client may send (MCP 2024-11-05 .. 2026-07-28); anything else without an id is refused.
+_CLIENT_NOTIFICATIONS = frozenset(
+    {
+        "notifications/initialized",
+        "notifications/cancelled",
+        "notifications/progress",
+        "notifications/roots/list_changed",
+        "notifications/tasks/status",
+        "notifications/elicitation/complete",
+    }
+)
 
 
 def _log(message: str) -> None:
@@ -105,10 +157,16 @@ class ProxyOptions:
     require_session: bool = False
     key_env: str = DEFAULT_KEY_ENV
     grace_seconds: float = 2.0
+    analysis_budget_s: float = DEFAULT_ANALYSIS_BUDGET_S
 
     @classmethod
     def from_policy(
-        cls, policy: Any, *, require_session: bool | None = None, max_message_bytes: int | None = None
+        cls,
+        policy: Any,
+        *,
+        require_session: bool | None = None,
+        max_message_bytes: int | None = None,
+        analysis_budget_s: float | None = None,
     ) -> ProxyOptions:
         """Settings from ``policy.proxy`` / ``.spotlight`` / ``.session`` (missing ones keep their defaults)."""
         opts = cls()
@@ -123,6 +181,9 @@ class ProxyOptions:
                 value = getattr(obj, name, None)
                 if value is not None:
                     setattr(opts, name, value)
+        budget_ms: Any = getattr(proxy, "analysis_budget_ms", None)
+        if type(budget_ms) in (int, float) and budget_ms > 0:
+            opts.analysis_budget_s = float(budget_ms) / 1000.0
         if spot is not None:
             opts.spotlight = bool(getattr(spot, "enabled", True))
             opts.scan_output = str(getattr(spot, "scan_output", "flag") or "flag")
@@ -132,25 +193,76 @@ class ProxyOptions:
             opts.require_session = True
         if max_message_bytes:
             opts.max_message_bytes = int(max_message_bytes)
+        if analysis_budget_s is not None and analysis_budget_s > 0:
+            opts.analysis_budget_s = float(analysis_budget_s)
         return opts
 
 
-def _tool_pin(tool: dict[str, Any]) -> str:
-    material = {
-        "name": tool.get("name"),
-        "description": tool.get("description"),
-        "inputSchema": tool.get("inputSchema"),
-    }
-    return hashlib.sha256(json.dumps(material, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def _session_gated(method: str, params: Any) -> bool:
+    """Whether a request can run a tool or reach a tool's work (``--require-session`` applies to it)."""
+    return (
+        method == "tools/call"
+        or method.startswith("tasks/")
+        or (type(params) is dict and params.get("task") is not None)
+    )
 
 
 class _Pending:
-    __slots__ = ("args", "method", "modern", "span", "t0", "tool")
+    """A client request forwarded upstream under the proxy's id ``pid``, until its one answer goes back."""
 
-    def __init__(self, method: str, modern: bool, tool: str = "", args: Any = None) -> None:
+    __slots__ = ("args", "client_id", "judging", "method", "modern", "pid", "progress", "span", "t0", "tool")
+
+    def __init__(
+        self, method: str, modern: bool, tool: str = "", args: Any = None, *, pid: int = 0, client_id: Any = None
+    ) -> None:
         self.method, self.modern, self.tool, self.args = method, modern, tool, args
+        self.pid, self.client_id = pid, client_id
+        self.progress: Any = MISSING  # the client's progressToken, replaced by ``pid`` upstream
+        self.judging = False  # a large tools/call still being judged on the analysis thread
         self.t0 = 0.0
         self.span: Any = None
+
+
+class _ServerRequest:
+    """A server-initiated request relayed to the client under the proxy's id, mapped back on the answer."""
+
+    __slots__ = ("method", "progress", "server_id")
+
+    def __init__(self, server_id: Any, method: str) -> None:
+        self.server_id, self.method = server_id, method
+        self.progress: Any = MISSING
+
+
+class _AnalysisThread(concurrent.futures.Executor):
+    """One daemon worker for judging large calls: a judgement that overruns its budget cannot delay exit."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._jobs.put((future, fn, args, kwargs))
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="sentinel-analysis", daemon=True)
+            self._thread.start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            future, fn, args, kwargs = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to the awaiting coroutine
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._jobs.put(None)
 
 
 class _ScanFailure:
@@ -281,10 +393,16 @@ class Proxy:
         self.session = self._new_session()
         self.client_in, self.client_out = client_fds
         self.env = env
-        self.pending: dict[Any, Any] = {}
-        self.cancelled: dict[Any, _Pending] = {}
-        self.pins: dict[str, str] = {}
+        self.pending: dict[int, _Pending] = {}  # by the proxy's upstream id
+        self.by_client: dict[Any, int] = {}  # client id of a pending request -> its upstream id
+        self.cancelled: dict[int, _Pending] = {}  # cancelled tools/call still expected to answer (for taint)
+        self.next_id = 0
+        self.server_requests: dict[int, _ServerRequest] = {}  # by the proxy's id toward the client
+        self.server_ids: dict[Any, int] = {}  # the server's id of a pending server request -> the proxy's id
+        self.next_server_id = 0
+        self.pins = ToolPins()
         self.pin_blocked: set[str] = set()
+        self.analysis: _AnalysisThread | None = None
         self.scan = _load_scanner() if self.opts.scan_output != "off" else None
         self.tracer = _Tracer()
         self.exit_code = 0
@@ -306,11 +424,11 @@ class Proxy:
         self.finished: asyncio.Future[int] = loop.create_future()
         self.watchdog = Watchdog()
         try:
-            self.proc = spawn_server(self.command, self.env)
+            self.proc = spawn_server(self.command, self.env, adopt_orphans=True)
         except ProxyError:
             self.watchdog.disarm()
             raise
-        self.watchdog.arm(self.proc.pid)
+        self.watchdog.arm(self.proc)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.server_in = _Writer(loop, os.dup(self.proc.stdin.fileno()), self._server_write_failed)
         self.proc.stdin.close()
@@ -350,6 +468,9 @@ class Proxy:
 
     def _on_signal(self, sig: int) -> None:
         _log(f"received signal {sig}; stopping the tool server")
+        answered = self._fail_pending(f"Sentinel Proxy Error: the proxy is stopping (signal {sig}) before an answer")
+        if answered:
+            self._audit("proxy_exit", decision="error", details={"signal": sig, "pending": answered})
         self._begin_shutdown(128 + sig)
 
     def _client_eof(self) -> None:
@@ -419,12 +540,9 @@ class Proxy:
             return
         self.closing = True
         self.from_client.stop()
-        pending = list(self.pending.items())
-        self.pending.clear()
-        for rid, _entry in pending:
-            self._reply_error(rid, PROXY_ERROR_CODE, f"Sentinel Proxy Error: tool server {what} before answering")
-        _log(f"tool server {what} unexpectedly; answered {len(pending)} pending request(s) with errors; exiting")
-        self._audit("server_exit", decision="error", details={"what": what, "pending": len(pending)})
+        answered = self._fail_pending(f"Sentinel Proxy Error: tool server {what} before answering")
+        _log(f"tool server {what} unexpectedly; answered {answered} pending request(s) with errors; exiting")
+        self._audit("server_exit", decision="error", details={"what": what, "pending": answered})
         self.server_in.close()
         if not self.finished.done():
             self.finished.set_result(1)
@@ -433,6 +551,9 @@ class Proxy:
 
     def _send_client(self, msg: dict[str, Any]) -> None:
         self.client.write(encode(msg))
+
+    def _send_server(self, msg: dict[str, Any]) -> None:
+        self.server_in.write(encode(msg))
 
     def _reply_error(self, rid: Any, code: int, message: str, data: Any = None) -> None:
         err: dict[str, Any] = {"code": code, "message": message}
@@ -448,6 +569,24 @@ class Proxy:
         except Exception as exc:  # the audit log must never take the relay down
             _log(f"audit write failed: {exc}")
 
+    def _fail_pending(self, message: str) -> int:
+        """Answer every pending client request with ``message`` (once each); returns how many were answered."""
+        entries = list(self.pending.values())
+        self.pending.clear()
+        self.by_client.clear()
+        for entry in entries:
+            self._reply_error(entry.client_id, PROXY_ERROR_CODE, message)
+        return len(entries)
+
+    def _take(self, pid: Any) -> _Pending | None:
+        """Remove and return the pending request with upstream id ``pid`` (None if there is none)."""
+        if type(pid) is not int:
+            return None
+        entry = self.pending.pop(pid, None)
+        if entry is not None:
+            self.by_client.pop(entry.client_id, None)
+        return entry
+
     # ------------------------------------------------------------------ client -> server
 
     def _safe_client_line(self, line: bytes) -> None:
@@ -456,7 +595,7 @@ class Proxy:
         except Exception as exc:  # a bug must cost one message, not the connection
             _log(f"internal error on a client message: {type(exc).__name__}: {exc}")
             rid = sniff_id(line)
-            if rid is not MISSING and rid not in self.pending:
+            if rid is not MISSING and rid not in self.by_client:
                 self._reply_error(rid, PROXY_ERROR_CODE, "Sentinel Proxy Error: internal error; request not forwarded")
 
     def _safe_server_line(self, line: bytes) -> None:
@@ -465,69 +604,63 @@ class Proxy:
         except Exception as exc:
             _log(f"internal error on a tool server message: {type(exc).__name__}: {exc}")
 
-    def _client_oversize(self, prefix: bytes, size: int) -> None:
+    def _client_oversize(self, prefix: bytes, *rest: Any) -> None:
+        size = rest[-1]
+        suffix = rest[0] if len(rest) > 1 else b""
         self.stats["bad_input"] += 1
         rid = sniff_id(prefix)
+        if rid is MISSING and suffix:
+            rid = sniff_id_tail(suffix)
         limit = self.opts.max_message_bytes
-        if rid is not MISSING and b'"method"' in prefix:
+        if rid is not MISSING:
             self._reply_error(
                 rid, INVALID_REQUEST, f"Invalid Request: message of {size} bytes exceeds the limit of {limit}"
             )
         else:
             _log(f"dropped a client message of {size} bytes (limit {limit}); no request id found")
-        self._audit("bad_input", decision="block", details={"reason": "oversize", "bytes": size})
+        self._audit(
+            "bad_input", decision="block", request_id=_audit_id(rid), details={"reason": "oversize", "bytes": size}
+        )
+
+    def _refuse_client(self, rid: Any, code: int, message: str, reason: str) -> None:
+        """Answer a client message the proxy will not forward and audit it."""
+        self.stats["bad_input"] += 1
+        self._reply_error(rid if valid_id(rid) else None, code, message)
+        self._audit("bad_input", decision="block", request_id=_audit_id(rid), details={"reason": reason})
 
     def _on_client_line(self, line: bytes) -> None:
         try:
-            msg = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
-            self.stats["bad_input"] += 1
-            self._reply_error(None, PARSE_ERROR, "Parse error: message is not valid JSON")
-            return
-        if type(msg) is not dict:
-            self.stats["bad_input"] += 1
-            text = "batches are not supported" if type(msg) is list else "message must be a JSON object"
-            self._reply_error(None, INVALID_REQUEST, f"Invalid Request: {text}")
+            msg = decode(line)
+        except FrameError as exc:
+            self._refuse_client(exc.id, exc.code, exc.message, "unreadable")
             return
         method = msg.get("method", MISSING)
         rid = msg.get("id", MISSING)
-        if method is MISSING:  # a response to a server-initiated request
-            if msg.get("jsonrpc") != "2.0" or rid is MISSING or ("result" not in msg and "error" not in msg):
-                self.stats["bad_input"] += 1
-                _log("dropped an invalid message from the client (no method, not a response)")
-                return
-            self.server_in.write(line)
+        if method is MISSING:  # the client's answer to a server-initiated request
+            self._client_response(msg, rid)
             return
         if msg.get("jsonrpc") != "2.0" or type(method) is not str:
-            self.stats["bad_input"] += 1
-            if rid is not MISSING:
-                self._reply_error(
-                    rid if valid_id(rid) else None, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 request"
-                )
+            if rid is MISSING:
+                self.stats["bad_input"] += 1
+                _log("dropped an invalid notification from the client (not JSON-RPC 2.0)")
+                self._audit("bad_input", decision="block", details={"reason": "invalid notification"})
+            else:
+                self._refuse_client(rid, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 request", "invalid")
             return
         params = msg.get("params")
-        if rid is MISSING:  # notification
-            if method == "notifications/cancelled" and type(params) is dict:
-                cancelled = params.get("requestId")
-                if valid_id(cancelled):
-                    entry = self.pending.pop(cancelled, None)
-                    if type(entry) is _Pending and entry.method == "tools/call":
-                        self.cancelled[cancelled] = entry
-                        if len(self.cancelled) > _MAX_CANCELLED:
-                            del self.cancelled[next(iter(self.cancelled))]
-            self.server_in.write(line)
+        if rid is MISSING:
+            self._client_notification(msg, method, params)
             return
         if not valid_id(rid):
-            self.stats["bad_input"] += 1
-            self._reply_error(None, INVALID_REQUEST, "Invalid Request: id must be a string or an integer")
+            self._refuse_client(None, INVALID_REQUEST, "Invalid Request: id must be a string or an integer", "bad id")
             return
-        if rid in self.pending:
-            self.stats["bad_input"] += 1
-            self._reply_error(rid, INVALID_REQUEST, "Invalid Request: id is already in use by a pending request")
+        if rid in self.by_client:
+            self._refuse_client(
+                rid, INVALID_REQUEST, "Invalid Request: id is already in use by a pending request", "id in use"
+            )
             return
         if params is not None and type(params) is not dict:
-            self.stats["bad_input"] += 1
-            self._reply_error(rid, INVALID_REQUEST, "Invalid Request: params must be an object")
+            self._refuse_client(rid, INVALID_REQUEST, "Invalid Request: params must be an object", "bad params")
             return
         meta = params.get("_meta") if params else None
         if type(meta) is not dict:
@@ -538,16 +671,83 @@ class Proxy:
             if not ok:
                 self._auth_error(rid, method, detail, params)
                 return
-        if method not in _INSPECTED:
-            self.pending[rid] = method
-            self.server_in.write(line)
+        elif self.opts.require_session and _session_gated(method, params):
+            self._auth_error(rid, method, f'missing session id (params._meta["{SESSION_META_KEY}"])', params)
             return
         modern = bool(meta) and PROTOCOL_VERSION_META in meta  # type: ignore[operator]
         if method == "tools/call":
-            self._tools_call(msg, rid, params or {}, meta, modern, presented)
+            self._tools_call(msg, rid, params or {}, meta, modern, presented, len(line))
             return
-        self.pending[rid] = _Pending(method, modern)
-        self.server_in.write(line)
+        self._forward_request(msg, self._register(rid, method, modern, meta))
+
+    def _register(self, rid: Any, method: str, modern: bool, meta: Any, tool: str = "", args: Any = None) -> _Pending:
+        """Give a client request the proxy's own upstream id and remember it until it is answered."""
+        self.next_id += 1
+        entry = _Pending(method, modern, tool, args, pid=self.next_id, client_id=rid)
+        if type(meta) is dict and "progressToken" in meta:
+            entry.progress = meta["progressToken"]
+        self.pending[entry.pid] = entry
+        self.by_client[rid] = entry.pid
+        return entry
+
+    def _forward_request(self, msg: dict[str, Any], entry: _Pending) -> None:
+        msg["id"] = entry.pid
+        if entry.progress is not MISSING:
+            msg["params"]["_meta"]["progressToken"] = entry.pid
+        self._send_server(msg)
+
+    def _client_response(self, msg: dict[str, Any], rid: Any) -> None:
+        """The client's answer to a server request: relayed under the server's own id, once."""
+        if msg.get("jsonrpc") != "2.0" or rid is MISSING or ("result" not in msg and "error" not in msg):
+            self.stats["bad_input"] += 1
+            _log("dropped an invalid message from the client (no method, not a response)")
+            self._audit("bad_input", decision="block", details={"reason": "invalid response"})
+            return
+        entry = self.server_requests.pop(rid, None) if type(rid) is int else None
+        if entry is None:
+            _log(f"dropped a client answer to an unknown server request (id {str(rid)[:40]!r})")
+            return
+        self.server_ids.pop(entry.server_id, None)
+        msg["id"] = entry.server_id
+        self._send_server(msg)
+
+    def _client_notification(self, msg: dict[str, Any], method: str, params: Any) -> None:
+        """Known notifications pass (ids and tokens translated); a request method without an id never does."""
+        if method not in _CLIENT_NOTIFICATIONS:
+            self.stats["bad_input"] += 1
+            tool = params.get("name") if method == "tools/call" and type(params) is dict else ""
+            _log(f"refused a {method[:60]!r} message without an id (only notifications may omit it); not forwarded")
+            self._audit(
+                "tool_call" if method == "tools/call" else "bad_input",
+                tool=tool if type(tool) is str else "",
+                decision="block",
+                rule="proxy.request_without_id",
+                details={"reason": "request method without id", "method": method[:200]},
+            )
+            return
+        if method == "notifications/cancelled":
+            if type(params) is not dict:
+                return
+            entry = self.by_client.get(params.get("requestId"), None) if valid_id(params.get("requestId")) else None
+            pending = self._take(entry) if entry is not None else None
+            if pending is None:
+                _log("dropped a cancellation of no pending request")
+                return
+            if pending.judging:  # never forwarded: nothing to cancel upstream, and it never will be
+                return
+            if pending.method == "tools/call":
+                self.cancelled[pending.pid] = pending
+                if len(self.cancelled) > _MAX_CANCELLED:
+                    del self.cancelled[next(iter(self.cancelled))]
+            params["requestId"] = pending.pid
+        elif method == "notifications/progress":
+            token = params.get("progressToken") if type(params) is dict else None
+            sreq = self.server_requests.get(token) if type(token) is int else None
+            if sreq is None or sreq.progress is MISSING:
+                _log("dropped a progress notification for no pending server request")
+                return
+            params["progressToken"] = sreq.progress
+        self._send_server(msg)
 
     def _auth_error(self, rid: Any, method: str, detail: str, params: Any) -> None:
         tool = params.get("name", "") if method == "tools/call" and isinstance(params, dict) else ""
@@ -557,25 +757,36 @@ class Proxy:
         )
 
     def _tools_call(
-        self, msg: dict[str, Any], rid: Any, params: dict[str, Any], meta: Any, modern: bool, presented: Any
+        self, msg: dict[str, Any], rid: Any, params: dict[str, Any], meta: Any, modern: bool, presented: Any, size: int
     ) -> None:
         name = params.get("name")
         if type(name) is not str or not name:
-            self.stats["bad_input"] += 1
-            self._reply_error(rid, INVALID_PARAMS, "Invalid params: tools/call needs a non-empty string 'name'")
+            self._refuse_client(
+                rid, INVALID_PARAMS, "Invalid params: tools/call needs a non-empty string 'name'", "bad tools/call"
+            )
             return
         args = params.get("arguments")
         if args is None:
             args = {}
         elif type(args) is not dict:
-            self.stats["bad_input"] += 1
-            self._reply_error(rid, INVALID_PARAMS, "Invalid params: tools/call 'arguments' must be an object")
-            return
-        if presented is MISSING and self.opts.require_session:
-            self._auth_error(rid, "tools/call", f'missing session id (params._meta["{SESSION_META_KEY}"])', params)
+            self._refuse_client(
+                rid, INVALID_PARAMS, "Invalid params: tools/call 'arguments' must be an object", "bad tools/call"
+            )
             return
         session_id = presented if presented is not MISSING else self.session_id
         self.stats["calls"] += 1
+        entry = self._register(rid, "tools/call", modern, meta, name, args)
+        if size > _INLINE_JUDGE_BYTES:
+            entry.judging = True
+            task = asyncio.ensure_future(self._judge_off_loop(msg, entry, meta, session_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        verdict, latency_us = self._judge(name, args)
+        self._decided(msg, entry, verdict, latency_us, meta, session_id)
+
+    def _judge(self, name: str, args: dict[str, Any]) -> tuple[Any, float]:
+        """The verdict on one call and how long it took (µs); any failure of the engine denies."""
         t0 = time.perf_counter()
         if name in self.pin_blocked:
             verdict: Any = _pin_verdict(name)
@@ -584,29 +795,59 @@ class Proxy:
                 verdict = self.session.check(name, args)
             except Exception as exc:  # fail closed
                 verdict = _error_verdict(name, exc)
-        latency_us = (time.perf_counter() - t0) * 1e6
-        self.tracer.decision(name, meta, verdict, rid, session_id)
+        return verdict, (time.perf_counter() - t0) * 1e6
+
+    async def _judge_off_loop(self, msg: dict[str, Any], entry: _Pending, meta: Any, session_id: str) -> None:
+        """Judge a large call on the analysis thread; past the budget it is denied (the thread's answer is dropped)."""
+        budget = self.opts.analysis_budget_s
+        if self.analysis is None:
+            self.analysis = _AnalysisThread()
+        try:
+            job = self.loop.run_in_executor(self.analysis, self._judge, entry.tool, entry.args)
+            verdict, latency_us = await asyncio.wait_for(job, budget)
+        except asyncio.TimeoutError:
+            verdict, latency_us = _budget_verdict(entry.tool, budget), budget * 1e6
+            _log(f"analysis of a call of {entry.tool!r} exceeded its budget of {budget:g} s; denied")
+        except Exception as exc:  # fail closed
+            verdict, latency_us = _error_verdict(entry.tool, exc), 0.0
+        entry.judging = False
+        if self.pending.get(entry.pid) is not entry:  # cancelled, or answered at shutdown, meanwhile
+            self._audit_call(entry, verdict, latency_us, session_id, abandoned=True)
+            return
+        self._decided(msg, entry, verdict, latency_us, meta, session_id)
+
+    def _decided(
+        self, msg: dict[str, Any], entry: _Pending, verdict: Any, latency_us: float, meta: Any, session_id: str
+    ) -> None:
+        self.tracer.decision(entry.tool, meta, verdict, entry.client_id, session_id)
         if not verdict.allowed:
             self.stats["blocked"] += 1
-            self._deny(rid, name, verdict, modern)
+            self._take(entry.pid)
+            self._deny(entry.client_id, entry.tool, verdict, entry.modern)
         else:
             if verdict.decision == "flag":
                 self.stats["flagged"] += 1
-            entry = _Pending("tools/call", modern, name, args)
-            self.pending[rid] = entry
-            # forward what was checked, re-serialized: duplicate keys or odd escapes in the original bytes
-            # cannot make the tool server read a different call than the policy saw
-            self.server_in.write(_ASCII_ENCODER.encode(msg).encode("ascii") + b"\n")
+            self._forward_request(msg, entry)  # what was judged, re-serialised under the proxy's id
+        self._audit_call(entry, verdict, latency_us, session_id)
+
+    def _audit_call(
+        self, entry: _Pending, verdict: Any, latency_us: float, session_id: str, abandoned: bool = False
+    ) -> None:
+        details: dict[str, Any] = {}
+        if verdict.decision != "allow":
+            details = {"reason": verdict.reason, "policy": verdict.policy}
+        if abandoned:
+            details["abandoned"] = "cancelled or shut down before the verdict; not forwarded"
         self._audit(
             "tool_call",
             session_id=session_id,
-            tool=name,
+            tool=entry.tool,
             decision=verdict.decision,
-            request_id=rid,
-            arguments=args,
+            request_id=entry.client_id,
+            arguments=entry.args,
             rule=verdict.rule,
             latency_us=latency_us,
-            details={"reason": verdict.reason, "policy": verdict.policy} if verdict.decision != "allow" else {},
+            details=details,
         )
 
     def _deny(self, rid: Any, name: str, verdict: Any, modern: bool) -> None:
@@ -626,80 +867,219 @@ class Proxy:
 
     # ------------------------------------------------------------------ server -> client
 
-    def _server_oversize(self, prefix: bytes, size: int) -> None:
-        rid = sniff_id(prefix)
+    def _server_oversize(self, prefix: bytes, *rest: Any) -> None:
+        size = rest[-1]
+        suffix = rest[0] if len(rest) > 1 else b""
         limit = self.opts.max_message_bytes
-        if rid is not MISSING and b'"method"' not in prefix[:64] and rid in self.pending:
-            self.pending.pop(rid, None)
-            self._reply_error(
-                rid, PROXY_ERROR_CODE, f"Sentinel Proxy Error: tool server reply of {size} bytes exceeds {limit}"
-            )
         _log(f"dropped a tool server message of {size} bytes (limit {limit})")
+        self._unreadable_reply(
+            prefix, suffix, MISSING, f"Sentinel Proxy Error: tool server reply of {size} bytes exceeds {limit}"
+        )
+
+    def _unreadable_reply(self, head: bytes, tail: bytes, rid: Any, message: str) -> None:
+        """A server line the proxy cannot relay: answer the request it was for, so no client request hangs."""
+        looks_like_message = head.lstrip(b" \t\r").startswith(b"{")
+        if b'"method"' in head[:256]:  # a server request or notification: nobody waits for it
+            self._audit("bad_output", decision="block", details={"reason": message[:200], "kind": "server message"})
+            return
+        if rid is MISSING or type(rid) is not int or rid not in self.pending:
+            rid = sniff_id(head)
+        if (rid is MISSING or rid not in self.pending) and tail:
+            rid = sniff_id_tail(tail)
+        entry = self._take(rid)
+        if entry is None and looks_like_message and len(self.pending) == 1:
+            entry = self._take(next(iter(self.pending)))
+        if entry is None:
+            if type(rid) is int and rid in self.cancelled:
+                late = self.cancelled.pop(rid)
+                self._record(late, True)
+            return
+        self._reply_error(entry.client_id, PROXY_ERROR_CODE, message)
+        self._audit(
+            "bad_output",
+            tool=entry.tool,
+            decision="block",
+            request_id=_audit_id(entry.client_id),
+            details={"reason": message[:200], "method": entry.method},
+        )
+        if entry.method == "tools/call":  # it ran and answered something: its effects count (fail closed)
+            self._record(entry, True)
 
     def _on_server_line(self, line: bytes) -> None:
         try:
-            msg = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
-            _log(f"dropped a non-JSON line from the tool server: {line[:120]!r}")
-            return
-        if type(msg) is not dict:
-            _log("dropped a non-object message (batch?) from the tool server")
+            msg = decode(line)
+        except FrameError as exc:
+            if not line.lstrip(b" \t\r").startswith(b"{"):
+                _log(f"dropped a non-JSON line from the tool server: {line[:120]!r}")
+                return
+            _log(f"dropped an unreadable tool server message ({exc.message}): {line[:120]!r}")
+            self._unreadable_reply(
+                line[:4096],
+                line[-4096:],
+                exc.id,
+                f"Sentinel Proxy Error: tool server reply could not be read ({exc.message})",
+            )
             return
         if "method" in msg:  # server notification or server-initiated request
-            self.client.write(line)
+            self._server_message(msg)
             return
         rid = msg.get("id", MISSING)
-        if rid is MISSING or not valid_id(rid):
-            _log("dropped a tool server response without a valid id")
-            return
-        entry = self.pending.pop(rid, MISSING)
-        if entry is MISSING:
-            late = self.cancelled.pop(rid, None)
+        entry = self._take(rid)
+        if entry is None:
+            late = self.cancelled.pop(rid, None) if type(rid) is int else None
             if late is not None:  # cancelled, but it ran: its effects count, its answer is not relayed
-                result = msg.get("result")
-                ok = type(result) is dict and not result.get("isError") and "error" not in msg
-                with contextlib.suppress(Exception):
-                    self.session.record(late.tool, late.args, ok=ok)
-            return  # cancelled by the client, or never asked for
-        if type(entry) is str:
-            self.client.write(line)
+                self._record(late, _returned_content(msg))
+            elif not valid_id(rid):
+                _log("dropped a tool server response without a valid id")
+            else:
+                _log(f"dropped a tool server response to no pending request (id {str(rid)[:40]!r})")
             return
-        method = entry.method
+        msg["id"] = entry.client_id
+        if "result" not in msg and "error" not in msg:
+            self._reply_error(entry.client_id, PROXY_ERROR_CODE, "Sentinel Proxy Error: tool server reply is invalid")
+            if entry.method == "tools/call":
+                self._record(entry, True)
+            return
+        if entry.method == "tools/call":
+            self._tools_call_result(msg, entry, msg.get("result"))
+            return
+        self._protect_and_send(msg, entry)
+
+    def _server_message(self, msg: dict[str, Any]) -> None:
+        """A server request or notification: ids and tokens translated, texts spotlighted and scanned."""
+        method = msg.get("method")
+        rid = msg.get("id", MISSING)
+        if msg.get("jsonrpc") != "2.0" or type(method) is not str:
+            _log("dropped an invalid message from the tool server")
+            if valid_id(rid):
+                self._server_error(rid, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 request")
+            return
+        params = msg.get("params")
+        if rid is MISSING and not method.startswith("notifications/"):
+            _log(f"dropped a {method[:60]!r} message without an id from the tool server")
+            self._audit(
+                "bad_output", decision="block", details={"reason": "request method without id", "method": method}
+            )
+            return
+        if rid is not MISSING and not valid_id(rid):
+            _log("dropped a tool server request with an invalid id")
+            return
+        if rid is not MISSING and rid in self.server_ids:
+            self._server_error(rid, INVALID_REQUEST, "Invalid Request: id is already in use by a pending request")
+            return
+        texts = protect_message(msg, None, wrap=self.opts.spotlight)
+        block = self.scan is not None and texts and self.opts.scan_output == "block"
+        if block and self._scan_texts(texts, f"server {method[:60]}", rid if rid is not MISSING else None, block=True):
+            if rid is not MISSING:
+                self._server_error(
+                    rid, BLOCK_CODE, "Sentinel Security Block: request withheld (prompt injection signs)"
+                )
+            return
+        if rid is not MISSING:
+            self.next_server_id += 1
+            sreq = _ServerRequest(rid, method)
+            meta = params.get("_meta") if type(params) is dict else None
+            if type(meta) is dict and "progressToken" in meta:
+                sreq.progress = meta["progressToken"]
+                meta["progressToken"] = self.next_server_id
+            self.server_requests[self.next_server_id] = sreq
+            self.server_ids[rid] = self.next_server_id
+            msg["id"] = self.next_server_id
+        elif not self._translate_server_notification(method, params):
+            return
+        self._send_client(msg)
+        if self.scan is not None and texts and not block:
+            self._scan_texts(texts, f"server {method[:60]}", rid if rid is not MISSING else None, block=False)
+
+    def _translate_server_notification(self, method: str, params: Any) -> bool:
+        """Map the ids a server notification names to the client's; False if it names nothing pending."""
+        if method == "notifications/progress":
+            token = params.get("progressToken") if type(params) is dict else None
+            entry = self.pending.get(token) if type(token) is int else None
+            if entry is None or entry.progress is MISSING:
+                _log("dropped a progress notification for no pending request")
+                return False
+            params["progressToken"] = entry.progress
+        elif method == "notifications/cancelled":
+            request_id = params.get("requestId") if type(params) is dict else None
+            sid = self.server_ids.pop(request_id, None) if valid_id(request_id) else None
+            if sid is None:
+                return False
+            self.server_requests.pop(sid, None)
+            params["requestId"] = sid
+        return True
+
+    def _server_error(self, rid: Any, code: int, message: str) -> None:
+        self._send_server({"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}})
+
+    def _protect_and_send(self, msg: dict[str, Any], entry: _Pending) -> None:
+        """Spotlight and scan a response; in block mode a response with injection signs becomes an error."""
+        texts = protect_message(msg, entry.method, wrap=self.opts.spotlight)
+        block = self.scan is not None and texts and self.opts.scan_output == "block"
+        if block:
+            kinds = self._scan_texts(texts, entry.tool or entry.method, entry.client_id, block=True)
+            if kinds:
+                reason = f"the answer to '{entry.method}' looks like a prompt injection ({', '.join(kinds)})"
+                msg = {"jsonrpc": "2.0", "id": entry.client_id}
+                msg["error"] = {
+                    "code": BLOCK_CODE,
+                    "message": f"Sentinel Security Block: {reason}",
+                    "data": {"decision": "block", "rule": "spotlight.scan_output", "reason": reason},
+                }
         result = msg.get("result")
-        if method == "tools/call":
-            self._tools_call_result(msg, entry, result)
-            return
-        if method == "tools/list" and type(result) is dict:
+        if entry.method == "tools/list" and type(result) is dict:
             self._tools_list_result(result)
-        elif method in ("initialize", "server/discover") and type(result) is dict:
+        elif entry.method in ("initialize", "server/discover") and type(result) is dict:
             meta = result.get("_meta")
             if type(meta) is not dict:
                 meta = result["_meta"] = {}
             meta[SESSION_META_KEY] = self.session_id
-        else:
-            self.client.write(line)
-            return
         self._send_client(msg)
+        if self.scan is not None and texts and not block:
+            self._scan_texts(texts, entry.tool or entry.method, entry.client_id, block=False)
 
     def _tools_call_result(self, msg: dict[str, Any], entry: _Pending, result: Any) -> None:
         """Spotlight, scan (before forwarding in block mode, after it in flag mode), then record the call."""
-        is_result = type(result) is dict
-        if is_result and type(result.get("_meta")) is dict:
+        ran = _returned_content(msg)
+        if type(result) is dict and type(result.get("_meta")) is dict:
             result["_meta"].pop(VERDICT_META_KEY, None)  # only the proxy may say a call was blocked
-        texts = spotlight_result(result, wrap_texts=self.opts.spotlight) if is_result else []
+        texts = protect_message(msg, "tools/call", wrap=self.opts.spotlight)
         scan_first = self.scan is not None and texts and self.opts.scan_output == "block"
         if scan_first:
             self._scan_output(msg, entry, texts)
         self._send_client(msg)
         if self.scan is not None and texts and not scan_first:
-            self._scan_output(msg, entry, texts)
-        ok = is_result and not result.get("isError") and "error" not in msg
+            self._scan_texts(texts, entry.tool, entry.client_id, block=False)
+        self._record(entry, ran)
+
+    def _scan_output(self, msg: dict[str, Any], entry: _Pending, texts: list[str]) -> None:
+        """Block mode for a ``tools/call`` answer: with injection signs its result becomes an ``isError`` result."""
+        kinds = self._scan_texts(texts, entry.tool, entry.client_id, block=True)
+        if not kinds:
+            return
+        text = (
+            f"Sentinel Security Block: the output of '{entry.tool}' looks like a prompt injection ({', '.join(kinds)})"
+        )
+        reason = text.split(": ", 1)[1]
+        data = {
+            "tool": entry.tool,
+            "decision": "block",
+            "rule": "spotlight.scan_output",
+            "reason": reason,
+            "violations": [{"policy": "output_injection", "reason": reason, "severity": "high"}],
+            "taints": [],
+        }
+        msg.pop("error", None)
+        msg["result"] = _error_result(text, entry.modern, data)
+
+    def _record(self, entry: _Pending, ran: bool) -> None:
         try:
-            self.session.record(entry.tool, entry.args, ok=ok)
+            self.session.record(entry.tool, entry.args, ok=ran)
         except Exception as exc:
             _log(f"policy session failed to record {entry.tool}: {exc}")
 
-    def _scan_output(self, msg: dict[str, Any], entry: _Pending, texts: list[str]) -> None:
+    def _scan_texts(self, texts: list[str], what: str, request_id: Any, *, block: bool) -> list[str]:
+        """Scan untrusted texts; with findings log and audit them and return their kinds (else [])."""
         assert self.scan is not None
         findings: list[Any] = []
         for text in texts:
@@ -710,66 +1090,39 @@ class Proxy:
                 findings.append(_ScanFailure(f"scanner error: {type(exc).__name__}"))
                 break
         if not findings:
-            return
+            return []
         kinds = sorted({str(getattr(f, "kind", "injection")) for f in findings})
-        block = self.opts.scan_output == "block"
-        _log(
-            f"prompt injection signs in the output of {entry.tool!r}: {', '.join(kinds)}"
-            + ("; result withheld" if block else "")
-        )
+        _log(f"prompt injection signs in the output of {what!r}: {', '.join(kinds)}" + ("; withheld" if block else ""))
         self._audit(
             "output_scan",
-            tool=entry.tool,
+            tool=what,
             decision="block" if block else "flag",
-            request_id=msg.get("id"),
+            request_id=_audit_id(request_id),
             details={
                 "kinds": kinds,
                 "evidence": [str(getattr(f, "evidence", ""))[:120] for f in findings[:5]],
             },
         )
-        if block:
-            text = (
-                f"Sentinel Security Block: the output of '{entry.tool}' looks like a prompt injection"
-                f" ({', '.join(kinds)})"
-            )
-            data = {
-                "tool": entry.tool,
-                "decision": "block",
-                "rule": "spotlight.scan_output",
-                "reason": text.split(": ", 1)[1],
-                "violations": [{"policy": "output_injection", "reason": text.split(": ", 1)[1], "severity": "high"}],
-                "taints": [],
-            }
-            msg["result"] = _error_result(text, entry.modern, data)
+        return kinds
 
     def _tools_list_result(self, result: dict[str, Any]) -> None:
         tools = result.get("tools")
         if type(tools) is not list:
             return
+        valid = [t for t in tools if type(t) is dict and type(t.get("name")) is str]
+        if self.opts.pin_tools != "off":
+            try:
+                events = self.pins.observe(valid)
+            except Exception as exc:  # a pin store that fails cannot vouch for the list
+                _log(f"tool pinning failed: {type(exc).__name__}: {exc}")
+                events = []
+            for event in events:
+                self._pin_event(event)
         kept = []
-        for tool in tools:
-            if type(tool) is not dict or type(tool.get("name")) is not str:
-                continue
+        for tool in valid:
             name = tool["name"]
-            if self.opts.pin_tools != "off":
-                pin = _tool_pin(tool)
-                first = self.pins.setdefault(name, pin)
-                if first != pin:
-                    blocked = self.opts.pin_tools == "block"
-                    _log(
-                        f"tool {name!r} changed its definition since it was first listed (possible rug pull)"
-                        + ("; it is now blocked" if blocked else "")
-                    )
-                    self._audit(
-                        "tool_pin",
-                        tool=name,
-                        decision="block" if blocked else "flag",
-                        details={"first_sha256": first, "now_sha256": pin},
-                    )
-                    if blocked:
-                        self.pin_blocked.add(name)
-                if name in self.pin_blocked:
-                    continue
+            if name in self.pin_blocked:
+                continue
             if self.opts.hide_denied_tools:
                 try:
                     allowed = self.policy.tool_allowed(name)
@@ -779,6 +1132,44 @@ class Proxy:
                     continue
             kept.append(tool)
         result["tools"] = kept
+
+    def _pin_event(self, event: Any) -> None:
+        name = str(event.name)
+        details = dict(getattr(event, "details", {}) or {})
+        if event.kind == "renamed":
+            _log(f"tool {name!r} has the definition of another tool listed earlier under another name")
+            self._audit("tool_pin", tool=name, decision="flag", details={"kind": "renamed", **details})
+            return
+        blocked = self.opts.pin_tools == "block"
+        _log(
+            f"tool {name!r} changed its definition since it was first listed (possible rug pull)"
+            + ("; it is now blocked" if blocked else "")
+        )
+        self._audit(
+            "tool_pin", tool=name, decision="block" if blocked else "flag", details={"kind": "changed", **details}
+        )
+        if blocked:
+            self.pin_blocked.add(name)
+
+
+def _audit_id(rid: Any) -> Any:
+    """A request id as the audit log records it (None when there is none)."""
+    return rid if valid_id(rid) else None
+
+
+def _returned_content(msg: dict[str, Any]) -> bool:
+    """Whether a ``tools/call`` answer counts as the tool having run and returned something (fail closed)."""
+    if "result" not in msg:
+        return True  # a JSON-RPC error carries the server's text to the model
+    result = msg["result"]
+    if type(result) is not dict:
+        return True
+    is_error = result.get("isError", False)
+    if type(is_error) is not bool:
+        return True  # a non-boolean isError is an error with content
+    if result.get("content") or result.get("structuredContent") is not None or result.get("task") is not None:
+        return True
+    return not is_error
 
 
 def _error_result(text: str, modern: bool, verdict: dict[str, Any]) -> dict[str, Any]:
@@ -803,6 +1194,19 @@ def _pin_verdict(name: str) -> Any:
         tool=name,
         decision="block",
         rule="proxy.pin_tools",
+    )
+
+
+def _budget_verdict(name: str, budget: float) -> Any:
+    from sentinel_lab._verdict import Verdict, Violation
+
+    reason = f"analysis of this call exceeded its budget of {budget:g} s; failing closed"
+    return Verdict(
+        allowed=False,
+        violations=(Violation("analysis_budget", reason, "high"),),
+        tool=name,
+        decision="block",
+        rule="proxy.analysis_budget",
     )
 
 

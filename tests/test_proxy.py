@@ -295,30 +295,46 @@ def test_a_tool_cannot_forge_a_proxy_verdict(proxy: RawProxy) -> None:
 
 def test_the_server_gets_the_call_the_policy_checked(proxy: RawProxy) -> None:
     proxy.initialize()
-    # duplicate keys: a parser that keeps the first "name" would run 'forbidden'
+    # duplicate keys: a parser that keeps the first "name" would run 'forbidden'; the message is refused
     proxy.send_raw(
         b'{"jsonrpc":"2.0","id":1,"method":"tools/call",'
         b'"params":{"name":"forbidden","name":"echo","arguments":{"text":"dup"}}}\n'
     )
-    assert _text(proxy.recv()) == "dup"
-    proxy.call(2, "last")
-    forwarded = json.loads(_text(proxy.recv()))
-    assert forwarded["params"]["name"] == "echo" and "forbidden" not in json.dumps(forwarded)
+    refused = proxy.recv()
+    assert refused["id"] == 1 and refused["error"]["code"] == -32700 and "duplicate key" in refused["error"]["message"]
+    # escapes and spacing: the server gets the proxy's own serialisation, under the proxy's own id
+    proxy.send_raw(
+        b'{ "jsonrpc" : "2.0", "id" : "c-2", "method" : "tools/call",'
+        b' "params" : {"name" : "\\u0065cho", "arguments" : {"text" : "\\u0041"}} }\n'
+    )
+    assert _text(proxy.recv()) == "A"
+    proxy.call(3, "last")
+    forwarded_line = _text(proxy.recv())
+    forwarded = json.loads(forwarded_line)
+    assert forwarded["params"] == {"name": "echo", "arguments": {"text": "A"}}
+    assert type(forwarded["id"]) is int  # the proxy's id, not the client's "c-2"
+    assert forwarded_line == json.dumps(forwarded, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
-def test_lone_surrogates_pass_both_ways(proxy: RawProxy) -> None:
+def test_lone_surrogates_are_refused_both_ways_and_answered(proxy: RawProxy) -> None:
     proxy.initialize()
     proxy.send_raw(
         b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x\\udc00y"}}}\n'
     )
-    assert _text(proxy.recv()) == "x\udc00y"
+    refused = proxy.recv()
+    assert refused["id"] == 1 and refused["error"]["code"] == -32700
     proxy.call(2, "surrogate")
-    assert _text(proxy.recv()) == "a\ud800b"
+    unreadable = proxy.recv()
+    assert unreadable["id"] == 2 and unreadable["error"]["code"] == -32603
+    proxy.call(3, "echo", {"text": "after"})
+    assert _text(proxy.recv()) == "after"
     assert proxy.close() == 0
     log: Path = proxy.audit_path  # type: ignore[attr-defined]
     assert verify_log(log).ok
-    calls = [json.loads(x) for x in log.read_text().splitlines() if '"tool_call"' in x]
-    assert [c["request_id"] for c in calls] == [1, 2]  # the odd argument did not suppress the record
+    records = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [r["request_id"] for r in records if r["event_type"] == "tool_call"] == [2, 3]
+    assert [r["request_id"] for r in records if r["event_type"] == "bad_input"] == [1]
+    assert [r["request_id"] for r in records if r["event_type"] == "bad_output"] == [2]
 
 
 def test_pipelined_requests_are_answered_out_of_order(proxy: RawProxy) -> None:
@@ -345,8 +361,9 @@ def test_notification_and_server_initiated_request_pass_both_ways(proxy: RawProx
     note = proxy.recv()
     assert note == {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "hello"}}
     server_req = proxy.recv()
-    assert server_req["method"] == "roots/list" and server_req["id"] == "srv-1"
-    proxy.send({"jsonrpc": "2.0", "id": "srv-1", "result": {"roots": [{"uri": "file:///work"}]}})
+    assert server_req["method"] == "roots/list" and type(server_req["id"]) is int  # the proxy's id for "srv-1"
+    proxy.send({"jsonrpc": "2.0", "id": "srv-1", "result": {"roots": []}})  # not an id the proxy gave: dropped
+    proxy.send({"jsonrpc": "2.0", "id": server_req["id"], "result": {"roots": [{"uri": "file:///work"}]}})
     reply = proxy.recv()
     assert reply["id"] == 1 and "file:///work" in _text(reply)
 
@@ -374,11 +391,8 @@ def test_bad_input_gets_replies_and_the_proxy_keeps_serving(files: dict[str, Pat
     try:
         p.initialize()
         p.send_raw(b"this is not json\n")
-        assert p.recv() == {
-            "jsonrpc": "2.0",
-            "id": None,
-            "error": {"code": -32700, "message": "Parse error: message is not valid JSON"},
-        }
+        not_json = p.recv()
+        assert not_json["id"] is None and not_json["error"]["code"] == -32700
         p.send_raw(b'[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]\n')
         batch = p.recv()
         assert batch["id"] is None and batch["error"]["code"] == -32600

@@ -24,6 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='reject tools/call without a valid params._meta["sentinel/session"] id',
     )
     parser.add_argument("--max-message-bytes", type=int, metavar="N", help="longest accepted JSON-RPC line")
+    parser.add_argument(
+        "--analysis-budget",
+        type=float,
+        metavar="SECONDS",
+        help="longest time a large tools/call may take to judge before it is denied (default 2)",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the tool server command")
 
 
@@ -48,8 +54,15 @@ def run(args: argparse.Namespace) -> int:
     if args.max_message_bytes is not None and args.max_message_bytes < 1024:
         print("sentinel-lab proxy: --max-message-bytes must be at least 1024", file=sys.stderr)
         return 2
+    budget = args.analysis_budget
+    if budget is not None and not (0 < budget <= 3600):
+        print("sentinel-lab proxy: --analysis-budget must be a number of seconds in (0, 3600]", file=sys.stderr)
+        return 2
     options = ProxyOptions.from_policy(
-        policy, require_session=args.require_session, max_message_bytes=args.max_message_bytes
+        policy,
+        require_session=args.require_session,
+        max_message_bytes=args.max_message_bytes,
+        analysis_budget_s=budget,
     )
     audit = None
     if args.audit:
