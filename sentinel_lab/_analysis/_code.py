@@ -46,7 +46,7 @@ __all__ = [
     "python_facts",
 ]
 
-MAX_SOURCE = 1024 * 1024 + 4096  # characters analysed; longer code is cut at a line end and flagged truncated
+MAX_SOURCE = 256 * 1024  # characters analysed (as the shell parser); longer code is cut at a line end, truncated
 MAX_NODES = 300_000  # AST nodes (or tokens) visited per source, all decoded layers together
 MAX_EVAL_DEPTH = 48  # nesting of expressions folded; deeper parts are unknown values
 MAX_CODE_DEPTH = 4  # layers of decoded or exec'd code analysed again
@@ -773,6 +773,12 @@ def _qual(node: ast.AST) -> str:
     return ".".join(reversed(parts))
 
 
+_LEAVES = frozenset(
+    {ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, *ast.operator.__subclasses__(),
+     *ast.cmpop.__subclasses__(), *ast.unaryop.__subclasses__(), *ast.boolop.__subclasses__()}
+)  # fmt: skip
+
+
 class _Py:
     """One walk over a Python module: a forward pass in source order with a name environment."""
 
@@ -794,7 +800,14 @@ class _Py:
                 out.truncated = True
                 return
             self.visit(node)
-            children = list(ast.iter_child_nodes(node))
+            children: list[ast.AST] = []
+            for name in node._fields:
+                value = getattr(node, name, None)
+                if isinstance(value, ast.AST):
+                    if type(value) not in _LEAVES:
+                        children.append(value)
+                elif isinstance(value, list):
+                    children.extend(v for v in value if isinstance(v, ast.AST) and type(v) not in _LEAVES)
             children.reverse()
             stack.extend(children)
 
@@ -1202,6 +1215,9 @@ class _Py:
             return
         if lang == "python":
             tree = _parse_python(text)
+            if tree is _TOO_DEEP:
+                self.out.truncated = True
+                return
             if tree is None:
                 if not quiet:  # exec'd text that is not Python: perhaps a shell line or prose; nothing to add
                     pass
@@ -1503,8 +1519,13 @@ def _content(v: _V) -> str:
 def _parse_python(source: str) -> ast.AST | None:
     try:
         return ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+    except (SyntaxError, ValueError, OverflowError):
         return None
+    except (RecursionError, MemoryError):
+        return _TOO_DEEP
+
+
+_TOO_DEEP = ast.Module(body=[], type_ignores=[])  # nesting the parser cannot take: not parsed, and truncated
 
 
 def _python_prefilter(source: str) -> bool:
@@ -1527,8 +1548,8 @@ def _python_uncached(source: str) -> CodeFacts:
         return CodeFacts("python", False)
     text, cut = _bounded(source)
     tree = _parse_python(text)
-    if tree is None:
-        return CodeFacts("python", False, cut)
+    if tree is None or tree is _TOO_DEEP:
+        return CodeFacts("python", False, cut or tree is _TOO_DEEP)
     out = _Collector("python")
     out.truncated = cut
     try:
