@@ -49,3 +49,62 @@ def test_stdin_and_bad_input_exit_2() -> None:
     assert "line 2" in out.stderr and "unrecognised action shape" in out.stderr
     out = run(stdin="{broken\n")
     assert out.returncode == 2 and "cannot read input" in out.stderr
+
+
+DEEP = 10_000
+
+
+def _assert_one_clear_line(out: subprocess.CompletedProcess[str]) -> None:
+    assert out.returncode == 2, (out.returncode, out.stderr[-500:])
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sentinel-lab verify: "), out.stderr[-500:]
+
+
+def test_json_nested_too_deeply_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"tool": "t", "args": {"a": ' + "[" * DEEP + "]" * DEEP + "}}\n")
+    out = run(str(path), "--json")
+    _assert_one_clear_line(out)
+    assert "nests too deeply" in out.stderr
+
+
+def test_openai_arguments_nested_too_deeply_is_one_line_and_exit_2() -> None:
+    action = {"type": "function", "function": {"name": "t", "arguments": "[" * DEEP + "]" * DEEP}}
+    out = run("--json", stdin=json.dumps(action) + "\n")
+    _assert_one_clear_line(out)
+    assert "line 1" in out.stderr
+
+
+def test_undecodable_bytes_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "bin.jsonl"
+    path.write_bytes(b"\xff\xfe\x00garbage\n")
+    _assert_one_clear_line(run(str(path)))
+    _assert_one_clear_line(run(str(tmp_path)))  # a directory
+
+
+def test_a_bad_policy_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("description: " + "[" * DEEP + "]" * DEEP + "\n")
+    out = run('{"tool": "t", "args": {}}', "--policy", str(policy))
+    _assert_one_clear_line(out)
+    assert "nests deeper" in out.stderr
+
+
+def test_odd_but_valid_values_still_print_a_verdict(tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    lines = [
+        '{"tool": "\\ud800x", "args": {"a": "\\udfff"}}',  # lone surrogates
+        '{"tool": "t", "args": {"n": ' + "9" * 5000 + "}}",  # past the int/str conversion limit
+        json.dumps({"tool": "t", "args": {"a": json.loads("[" * 500 + "]" * 500)}}),  # deep but readable
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    out = run(str(path), "--json")
+    assert "Traceback" not in out.stderr
+    records = [json.loads(x) for x in out.stdout.splitlines()]
+    assert len(records) == 3
+    assert records[0]["tool"] == "\ud800x"
+    assert records[2]["allowed"] is False  # too deep to see everything: blocked
+    assert out.returncode == 1
+    table = run(str(path))  # the table view writes the same three rows
+    assert "Traceback" not in table.stderr and table.returncode == 1

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from sentinel_lab._analysis._normalize import loads_json
 from sentinel_lab._exceptions import InvalidAction, SentinelError
 from sentinel_lab._verdict import Verdict
 
@@ -33,20 +34,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _BadLine(ValueError):
+    """One input line that is not a JSON value we can read (invalid, or nested too deeply)."""
+
+
+def _parse(number: int, text: str) -> Any:
+    try:
+        return loads_json(text)
+    except ValueError as exc:
+        raise _BadLine(f"line {number}: not valid JSON: {exc}") from None
+
+
 def _read_actions(source: str) -> Iterator[tuple[int, Any]]:
     """Yield (line number, parsed JSON) from an inline JSON action, a JSONL file, or stdin."""
     stripped = source.strip()
     if stripped.startswith("{"):
-        yield 1, json.loads(stripped)
+        yield 1, _parse(1, stripped)
         return
     stream: TextIO = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
     try:
         for number, text in enumerate(stream, 1):
             if text.strip():
-                yield number, json.loads(text)
+                yield number, _parse(number, text)
     finally:
         if stream is not sys.stdin:
             stream.close()
+
+
+def _printable(text: str) -> str:
+    """``text`` as it can be written to a UTF-8 stream: lone surrogates become ``\\udxxx`` escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        detail = str(exc)
+    except Exception:
+        detail = ""
+    return _printable(detail[:300] or type(exc).__name__)
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    """One JSON line for a verdict; arguments too deep or too odd to serialise are replaced by a note, so a
+    verdict is always printed."""
+    try:
+        line = json.dumps(record, ensure_ascii=False, default=str)
+    except (ValueError, TypeError, RecursionError) as exc:
+        record = {**record, "args": f"<arguments not shown: {type(exc).__name__}>"}
+        line = json.dumps(record, ensure_ascii=False, default=str)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: \u escapes are valid JSON and writable
+        line = json.dumps(json.loads(line), ensure_ascii=True)
+    return line
 
 
 def _table_row(index: int, verdict: Verdict, width: int) -> str:
@@ -58,6 +102,19 @@ def _table_row(index: int, verdict: Verdict, width: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Verify every action; any failure is one line on stderr and exit 2, never a traceback."""
+    try:
+        return _run(args)
+    except SystemExit:
+        raise
+    except (OSError, ValueError) as exc:  # _BadLine included
+        print(f"sentinel-lab verify: cannot read input: {_describe(exc)}", file=sys.stderr)
+    except Exception as exc:
+        print(f"sentinel-lab verify: {type(exc).__name__}: {_describe(exc)}", file=sys.stderr)
+    return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     decide = _decider(args)
     out = sys.stdout
     tty = out.isatty() and not args.json
@@ -66,26 +123,26 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"{'#':>4}  {'':5}  {'tool':<24}  {'policy':<22}  {'severity':<8}  reason\n")
     any_blocked = False
     bad = False
-    try:
-        for number, item in _read_actions(args.action):
-            try:
-                verdict = decide(item)
-            except InvalidAction as exc:
-                print(f"sentinel-lab verify: line {number}: {exc}", file=sys.stderr)
-                bad = True
-                continue
-            any_blocked = any_blocked or not verdict.allowed
-            if tty:
-                out.write(_table_row(number, verdict, width) + "\n")
-            else:
-                record = verdict.to_dict()
-                record["args"] = dict(verdict.args)
-                if isinstance(item, dict) and "id" in item:
-                    record["id"] = item["id"]
-                out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-    except (OSError, ValueError) as exc:
-        print(f"sentinel-lab verify: cannot read input: {exc}", file=sys.stderr)
-        return 2
+    for number, item in _read_actions(args.action):
+        try:
+            verdict = decide(item)
+        except InvalidAction as exc:
+            print(f"sentinel-lab verify: line {number}: {_describe(exc)}", file=sys.stderr)
+            bad = True
+            continue
+        except Exception as exc:  # cannot happen by contract; still one clear line, never a traceback
+            print(f"sentinel-lab verify: line {number}: cannot verify: {_describe(exc)}", file=sys.stderr)
+            bad = True
+            continue
+        any_blocked = any_blocked or not verdict.allowed
+        if tty:
+            out.write(_printable(_table_row(number, verdict, width)) + "\n")
+        else:
+            record = verdict.to_dict()
+            record["args"] = dict(verdict.args)
+            if isinstance(item, dict) and "id" in item:
+                record["id"] = item["id"]
+            out.write(_json_line(record) + "\n")
     if bad:
         return 2
     return 1 if any_blocked else 0
