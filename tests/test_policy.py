@@ -392,3 +392,76 @@ def test_error_non_string_keys_from_dict() -> None:
 def test_shipped_policies_load_without_re2(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rules, "HAVE_RE2", False)
     Policy.load(path)
+
+
+# -- hostile policy text: PolicyError only, with a line where there is one ---------------------------------------
+_BIG = "9" * 5000
+_LAUGHS = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh", strict=True)
+)
+HOSTILE = {
+    "5000-digit integer": (f"default_action: ALLOW\nverifier:\n  rate_limit:\n    max_calls: {_BIG}\n", 4),
+    "5000-digit integer in a rule": (
+        f"default_action: ALLOW\nargument_rules:\n  - tool: t\n    arg: a\n    deny_if: {{in: [{_BIG}]}}\n",
+        5,
+    ),
+    "deep flow list": ("default_action: ALLOW\ndescription: " + "[" * 10_000 + "]" * 10_000 + "\n", 2),
+    "deep flow mapping": ("default_action: ALLOW\ndescription: " + "{a: " * 10_000 + "1" + "}" * 10_000 + "\n", 2),
+    "deep block list": ("description:\n" + "".join(" " * (i + 1) + "-\n" for i in range(3000)), None),
+    "nesting past the bound": ("default_action: ALLOW\ndescription: " + "[" * 100 + "]" * 100 + "\n", 2),
+    "alias containing itself": ("a: &a [*a]\n", 1),
+    "billion laughs": (_LAUGHS, None),
+    "bad timestamp": ("description: !!timestamp 2001-99-99\n", 1),
+    "bad int tag": ("description: !!int xyz\n", 1),
+    "list document": ("- 1\n- 2\n", 1),
+    "scalar document": ("hello\n", 1),
+    "binary garbage": (bytes(range(256)).decode("latin-1") * 4, None),
+    "python tag": ("default_action: !!python/object:os.system ls\n", 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_policy_text_raises_only_policy_error(name: str, tmp_path: Path) -> None:
+    text, line = HOSTILE[name]
+    with pytest.raises(PolicyError) as info:
+        Policy.from_yaml(text, source="hostile.yaml")
+    assert info.value.file == "hostile.yaml"
+    if line is not None:
+        assert info.value.line == line, str(info.value)
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    with pytest.raises(PolicyError):
+        Policy.load(path)
+
+
+@pytest.mark.parametrize("data", [b"\xff\xfe\x00garbage", "default_action: ALLOW\n".encode("utf-16"), b"\x00" * 64])
+def test_undecodable_policy_files_raise_policy_error(data: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_bytes(data)
+    with pytest.raises(PolicyError):
+        Policy.load(path)
+
+
+def _deep(depth: int) -> object:
+    value: object = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"default_action": 10**5000},
+        {"description": _deep(10_000)},
+        {"argument_rules": [{"tool": "t", "x": _deep(5000)}]},
+    ],
+)
+def test_hostile_dicts_raise_policy_error(data: dict) -> None:
+    with pytest.raises(PolicyError):
+        Policy.from_dict(data)
+
+
+def test_a_non_path_raises_policy_error() -> None:
+    with pytest.raises(PolicyError):
+        Policy.load(5)  # type: ignore[arg-type]

@@ -217,3 +217,114 @@ def test_an_async_check_that_raises_fails_closed_in_both_forms() -> None:
     for verdict in (v.verify(READ), asyncio.run(v.averify(READ))):
         assert not verdict.allowed
         assert verdict.violations[0].policy == "custom:broken" and "async boom" in verdict.violations[0].reason
+
+
+# -- hostile input: a Verdict or InvalidAction, never another exception -----------------------------------------
+def _nest_list(depth: int) -> object:
+    value: object = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _cyclic_dict() -> dict:
+    d: dict = {}
+    d["self"] = d
+    return d
+
+
+def _wide_cycle() -> list:
+    wide: list = []
+    wide.extend([wide] * 50)  # walked naively, 50**64 paths
+    return wide
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+    def __hash__(self) -> int:
+        return 1
+
+
+DEEP = 10_000
+FAILS_CLOSED = {
+    "deep list": {"tool": "t", "args": {"a": _nest_list(DEEP)}},
+    "deep JSON inside a string": {"tool": "t", "args": {"a": "[" * DEEP + "]" * DEEP}},
+    "deep JSON object inside a string": {"tool": "t", "args": {"a": '{"a":' * DEEP + "1" + "}" * DEEP}},
+    "cycle": {"tool": "t", "args": _cyclic_dict()},
+    "wide cycle": {"tool": "t", "args": {"a": _wide_cycle()}},
+    "command list too deep": {"tool": "exec", "args": {"command": _nest_list(DEEP)}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAILS_CLOSED))
+@pytest.mark.parametrize("rate_limit", [False, None])
+def test_deep_or_cyclic_arguments_block_with_a_reason(name: str, rate_limit: object) -> None:
+    verdict = Verifier(rate_limit=rate_limit).verify(FAILS_CLOSED[name], {"user_goal": "tidy the docs"})  # type: ignore[arg-type]
+    assert not verdict.allowed
+    assert any("not fully verifiable" in v.reason for v in verdict.violations), verdict.violations
+
+
+INVALID = {
+    "OpenAI arguments nested 10,000 deep": {
+        "type": "function",
+        "function": {"name": "t", "arguments": '{"a":' + "[" * DEEP + "]" * DEEP + "}"},
+    },
+    "args string nested 10,000 deep": {"tool": "t", "args": '{"a":' * DEEP + "1" + "}" * DEEP},
+    "bytes as args": {"tool": "t", "args": b"{}"},
+    "tool is a number": {"tool": 5, "args": {}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_unreadable_shapes_are_invalid_action(name: str) -> None:
+    from sentinel_lab import InvalidAction
+
+    with pytest.raises(InvalidAction):
+        Verifier().verify(INVALID[name])
+
+
+class _RaisingMapping(dict):
+    def get(self, *args: object, **kwargs: object) -> object:
+        raise RuntimeError("hostile mapping")
+
+
+def test_a_mapping_whose_methods_raise_is_invalid_action() -> None:
+    from sentinel_lab import InvalidAction
+
+    with pytest.raises(InvalidAction, match="could not be read"):
+        Verifier().verify(_RaisingMapping(tool="t", args={}))
+
+
+ODD_BUT_READABLE = {
+    "huge int": {"tool": "t", "args": {"a": 10**5000}},
+    "huge int key": {"tool": "t", "args": {10**5000: "x"}},
+    "huge int in OpenAI arguments": {
+        "type": "function",
+        "function": {"name": "t", "arguments": '{"n": ' + "9" * 5000 + "}"},
+    },
+    "lone surrogates": {"tool": "\ud800t", "args": {"\udfff": "\ud800 rm -rf /"}},
+    "non-string keys": {"tool": "t", "args": {1: "x", (1, 2): "y", None: "z", b"k": 1, frozenset(): 2}},
+    "unprintable key": {"tool": "t", "args": {_Unprintable(): "x"}},
+    "bytes values": {"tool": "t", "args": {"a": b"\xff\xfe", "b": bytearray(b"x")}},
+    "nan and inf": {"tool": "t", "args": {"a": float("nan"), "b": float("inf")}},
+    "sets and objects": {"tool": "t", "args": {"a": {1, 2}, "b": object()}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_BUT_READABLE))
+@pytest.mark.parametrize("rate_limit", [False, None])
+def test_odd_values_get_a_verdict(name: str, rate_limit: object) -> None:
+    verdict = Verifier(rate_limit=rate_limit).verify(ODD_BUT_READABLE[name], {"user_goal": "x"})  # type: ignore[arg-type]
+    assert isinstance(verdict, Verdict)
+
+
+def test_a_huge_integer_inside_json_text_does_not_hide_the_payload() -> None:
+    action = {"tool": "exec", "args": {"command": '{"cmd": "rm -rf /", "n": ' + "9" * 5000 + "}"}}
+    assert not Verifier().verify(action).allowed
+
+
+def test_averify_has_the_same_contract() -> None:
+    verdict = asyncio.run(Verifier().averify(FAILS_CLOSED["deep JSON inside a string"]))
+    assert not verdict.allowed
