@@ -952,6 +952,18 @@ class _Py:
             if base.items is not None and idx.num is not None and -len(base.items) <= idx.num < len(base.items):
                 return base.items[idx.num]
             return _V(taint=base.taint | idx.taint)
+        if isinstance(node, ast.UnaryOp):
+            inner = self.eval(node.operand, d)
+            if inner.num is not None and isinstance(node.op, (ast.USub, ast.Invert, ast.UAdd)):
+                num = (
+                    -inner.num
+                    if isinstance(node.op, ast.USub)
+                    else ~inner.num
+                    if isinstance(node.op, ast.Invert)
+                    else inner.num
+                )
+                return _V(num=num)
+            return _V(taint=inner.taint)
         if isinstance(node, ast.IfExp):
             a, b = self.eval(node.body, d), self.eval(node.orelse, d)
             return _V(taint=a.taint | b.taint, text=a.text if a.text == b.text else None)
@@ -1171,7 +1183,7 @@ class _Py:
             path = _path_text(a0)
             out.add("reads", FileRead(ref, path))
             return _V(taint=frozenset({f"file:{path or '?'}"}))
-        if name in _WRITE_METHODS and ref.startswith("value."):
+        if name in _WRITE_METHODS and ref.startswith(("value.", "matplotlib.", "pandas.", "numpy.", "plt.")):
             out.add("writes", FileWrite(name, _path_text(a0), "data"))
             return _UNKNOWN
         if ref.startswith("value.") and name in _STR_METHODS:
@@ -1348,8 +1360,7 @@ class _Py:
         if any(v.ref == "socket" or "socket" in v.taint for k, v in kw.items() if k in ("stdin", "stdout", "stderr")):
             out.socket_io = True
         out.add("spawns", Spawn(ref, command, argv, shell, from_net))
-        cwords = command.split() if command else []
-        if command and cwords and cwords[0].rsplit("/", 1)[-1] == "crontab" and cwords[1:] != ["-l"]:
+        if command and _edits_crontab(command):
             out.add("persistence", Persistence("cron", command))
         if ref in _OUTPUT_CALLS or ref == "os.popen":
             return _V(ref="proc_output", taint=frozenset({f"cmd:{command or '?'}"}))
@@ -1470,13 +1481,19 @@ _WELL_KNOWN = {
         "ctypes", "smtplib", "ftplib", "paramiko", "telnetlib", "http", "pathlib", "importlib", "codecs", "zlib",
         "psutil", "signal", "winreg", "dill", "aiohttp", "urllib3", "websocket", "binascii", "asyncio",
     )
-} | {"Path": "pathlib.Path", "pd": "pandas", "np": "numpy"}  # fmt: skip
+} | {"Path": "pathlib.Path", "pd": "pandas", "np": "numpy", "__builtins__": "builtins"}  # fmt: skip
 _STR_METHODS = frozenset(
     {"decode", "encode", "strip", "lower", "upper", "rstrip", "lstrip", "replace", "format", "join", "splitlines"}
 )
 _OBJECT_KINDS = frozenset(
     {"file", "path", "socket", "response", "client", "conn", "request", "process", "code_object", "proc_output"}
 )
+
+
+def _edits_crontab(command: str) -> bool:
+    """True when a command line runs ``crontab`` for anything but listing (``crontab -l`` alone)."""
+    words = [*command.translate({ord(c): " " for c in ";|&()"}).split(), ""]
+    return any(w.rsplit("/", 1)[-1] == "crontab" and words[i + 1] != "-l" for i, w in enumerate(words[:-1]))
 
 
 def _union(items: Iterable[frozenset[str]]) -> frozenset[str]:
