@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sentinel_lab._analysis._normalize import _MIN_ENCODED, JSONTooDeep, decode_layers, fold, loads_json, normalize
+from sentinel_lab._analysis._normalize import (
+    _MIN_ENCODED,
+    JSONTooDeep,
+    decode_layers,
+    fold,
+    has_high,
+    loads_json,
+    normalize,
+)
 from sentinel_lab._analysis._normalize import normalize as _normalize_text
 
 if TYPE_CHECKING:
@@ -135,7 +143,7 @@ def _make_text(path: str, key: str, raw: str, is_key: bool = False, raw_only: bo
         return Text(path, key, raw, raw, raw.lower(), (raw, *extra) if extra else (raw,), is_key)
     norm = normalize(raw)
     # Tag characters are dropped from ``norm``; decoding the raw text surfaces what they spell.
-    extra = decode_layers(raw if max(raw) >= "\U000e0000" else norm)
+    extra = decode_layers(raw if has_high(raw) else norm)
     if extra and norm in extra:
         extra.remove(norm)
     return Text(path, key, raw, norm, fold(norm), (norm, *extra) if extra else (norm,), is_key)

@@ -37,7 +37,15 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sentinel_lab._analysis._normalize import _CONFUSABLES, _INVISIBLE, fold, normalize
+from sentinel_lab._analysis._normalize import (
+    _CONFUSABLE_RE,
+    _CONFUSABLES,
+    _INVISIBLE,
+    _INVISIBLE_RE,
+    fold,
+    has_high,
+    normalize,
+)
 
 __all__ = ["THRESHOLD", "Finding", "is_injection", "prepare", "scan", "scan_folded", "score_of"]
 
@@ -1528,12 +1536,12 @@ def prepare(text: str) -> str:
     if text.isascii():
         return text.lower()
     t = unicodedata.normalize("NFKC", text)
-    if not _INVISIBLE_CHARS.isdisjoint(t):
-        t = t.translate(_DROP_INVISIBLE)
-    if t and max(t) >= "\U000e0000":
+    if _INVISIBLE_RE.search(t) is not None:  # one C pass; frozenset.isdisjoint builds a string a character
+        t = _INVISIBLE_RE.sub("", t)
+    if has_high(t):
         t = t.translate(_DROP_TAGS)
     t = t.lower()
-    return t if t.isascii() or _CONFUSABLE_CHARS.isdisjoint(t) else fold(t)
+    return t if t.isascii() or _CONFUSABLE_RE.search(t) is None else fold(t)
 
 
 def scan(text: str) -> list[Finding]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sentinel_lab._analysis import Analysis
 from sentinel_lab._analysis._injection import THRESHOLD, Finding, scan, scan_folded, score_of
+from sentinel_lab._analysis._normalize import _has_tags
 from sentinel_lab._checks import Settings
 from sentinel_lab._verdict import Violation
 
@@ -43,9 +44,7 @@ _TAG_FIRST = chr(_TAG_LO)
 
 def _hidden_tags(raw: str) -> str | None:
     """The ASCII text spelt in Unicode tag characters (invisible when rendered), if any."""
-    if raw.isascii() or max(raw) < _TAG_FIRST:  # tag characters are the highest code points scanned for
-        return None
-    if not any(_TAG_LO <= ord(c) <= _TAG_HI for c in raw):
+    if not _has_tags(raw):  # one C pass, O(1) for text with no character above U+FFFF
         return None
     return "".join(chr(cp - _TAG_LO) for c in raw if _TAG_LO + 0x20 <= (cp := ord(c)) < _TAG_LO + 0x7F)
 
