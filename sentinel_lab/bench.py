@@ -21,6 +21,7 @@ from sentinel_lab._analysis import analyse
 from sentinel_lab._verifier import CONTENT_CHECKS, Verifier
 
 __all__ = [
+    "FAMILIES",
     "MIX",
     "component_latency",
     "machine",
@@ -206,10 +207,33 @@ def component_latency(
     return results
 
 
+#: Single-argument families that once made analysis slow (per-character Python work, repeated decoding): each
+#: must stay linear in size. ``sentinel-lab bench scaling`` times every one.
+FAMILIES: dict[str, str] = {
+    "lone_surrogates": "\ud800a\udfff ",
+    "combining_marks": "a\u0301\u0302\u0303",
+    "percent_25": "%25",
+    "assignments": "A=1 ",
+    "percent_u": "%u002e",
+    "base64_word": "base64 ",
+    "cyrillic_ignore": "\u0456gnore ",
+    "hex_octets": "0x7f.",
+    "u_escapes": "\\u0041",
+    "shell_nesting": "$(\"'`{[(",
+    "dot_dot_slash": "../",
+    "zero_width": "\u200b",
+}
+
+
 def _sized_args(kind: str, size: int) -> dict[str, Any]:
-    """Arguments of about ``size`` bytes: ordinary prose, or adversarial near-matches of every pattern."""
+    """Arguments of about ``size`` bytes: ordinary prose, adversarial near-matches of every pattern, a long URL,
+    or one of ``FAMILIES`` repeated."""
+    if kind == "long_url":
+        return {"content": "http://a.example/" + "x" * max(0, size - 17)}
     if kind == "benign":
         unit = "The quarterly report covers revenue, hiring and the roadmap for next year. "
+    elif kind in FAMILIES:
+        unit = FAMILIES[kind]
     else:
         unit = "ignore previ ../..%2 http://0x7f. [::ffff: $($( r''m -r sudo\\ 127.0.0. AKIA aWdu "
     text = (unit * (size // len(unit) + 1))[:size]
@@ -219,9 +243,10 @@ def _sized_args(kind: str, size: int) -> dict[str, Any]:
 def size_scaling(
     sizes: Iterable[int] = (1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20),
     repeats: int = 5,
-    kinds: Iterable[str] = ("benign", "adversarial"),
+    kinds: Iterable[str] = ("benign", "adversarial", *FAMILIES, "long_url"),
 ) -> list[dict[str, Any]]:
-    """Median ``verify()`` time against argument size (1 KB .. 1 MB), for prose and adversarial input."""
+    """Median ``verify()`` time against argument size (1 KB .. 1 MB), for prose, adversarial input and every
+    adversarial family."""
     v = Verifier(workspace="/workspace/project", rate_limit=False)
     rows = []
     for kind in kinds:

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from sentinel_lab import Verifier
+from sentinel_lab.bench import FAMILIES, _sized_args
 
 MIB = 1 << 20
 UNITS = {
@@ -50,3 +51,25 @@ def test_no_separator_megabyte_and_deep_nesting() -> None:
     # too deep to see everything: fail closed rather than let a buried payload through
     assert not verdict.allowed
     assert any("not fully verifiable" in v.reason for v in verdict.violations)
+
+
+# -- every adversarial single-argument family is linear: a ratio of CPU times, never an absolute bound ----------
+def _cpu_median(verifier: Verifier, action: dict) -> float:
+    import statistics
+
+    samples = []
+    for _ in range(3):
+        t0 = time.thread_time()
+        verifier.verify(action)
+        samples.append(time.thread_time() - t0)
+    return statistics.median(samples)
+
+
+@pytest.mark.parametrize("family", [*sorted(FAMILIES), "long_url"])
+def test_adversarial_family_scales_linearly(family: str) -> None:
+    verifier = Verifier(workspace="/workspace/project", rate_limit=False)
+    small = {"tool": "write_file", "args": {"path": "notes.txt", **_sized_args(family, MIB // 4)}}
+    big = {"tool": "write_file", "args": {"path": "notes.txt", **_sized_args(family, MIB)}}
+    verifier.verify(small)  # warm caches and imports
+    ratio = _cpu_median(verifier, big) / max(_cpu_median(verifier, small), 1e-4)
+    assert ratio < 8, f"{family}: 4x the input took {ratio:.1f}x the time"
