@@ -264,6 +264,16 @@ class _AnalysisThread(concurrent.futures.Executor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._jobs.put(None)
 
+    def drain(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until every job queued so far has run; False if that took too long."""
+        if self._thread is None:
+            return True
+        try:
+            self.submit(lambda: None).result(timeout)
+        except concurrent.futures.TimeoutError:
+            return False
+        return True
+
 
 class _ScanFailure:
     """Stands in for findings when the scanner itself failed (so block mode withholds the output)."""
@@ -812,12 +822,19 @@ class Proxy:
             verdict, latency_us = _error_verdict(entry.tool, exc), 0.0
         entry.judging = False
         if self.pending.get(entry.pid) is not entry:  # cancelled, or answered at shutdown, meanwhile
-            self._audit_call(entry, verdict, latency_us, session_id, abandoned=True)
+            self._audit_call(entry, verdict, latency_us, session_id, abandoned=True, off_loop=True)
             return
-        self._decided(msg, entry, verdict, latency_us, meta, session_id)
+        self._decided(msg, entry, verdict, latency_us, meta, session_id, off_loop=True)
 
     def _decided(
-        self, msg: dict[str, Any], entry: _Pending, verdict: Any, latency_us: float, meta: Any, session_id: str
+        self,
+        msg: dict[str, Any],
+        entry: _Pending,
+        verdict: Any,
+        latency_us: float,
+        meta: Any,
+        session_id: str,
+        off_loop: bool = False,
     ) -> None:
         self.tracer.decision(entry.tool, meta, verdict, entry.client_id, session_id)
         if not verdict.allowed:
@@ -828,27 +845,38 @@ class Proxy:
             if verdict.decision == "flag":
                 self.stats["flagged"] += 1
             self._forward_request(msg, entry)  # what was judged, re-serialised under the proxy's id
-        self._audit_call(entry, verdict, latency_us, session_id)
+        self._audit_call(entry, verdict, latency_us, session_id, off_loop=off_loop)
 
     def _audit_call(
-        self, entry: _Pending, verdict: Any, latency_us: float, session_id: str, abandoned: bool = False
+        self,
+        entry: _Pending,
+        verdict: Any,
+        latency_us: float,
+        session_id: str,
+        abandoned: bool = False,
+        off_loop: bool = False,
     ) -> None:
+        """The decision's audit record; for a large call it is written on the analysis thread (redacting large
+        arguments takes time the other messages should not wait for)."""
         details: dict[str, Any] = {}
         if verdict.decision != "allow":
             details = {"reason": verdict.reason, "policy": verdict.policy}
         if abandoned:
             details["abandoned"] = "cancelled or shut down before the verdict; not forwarded"
-        self._audit(
-            "tool_call",
-            session_id=session_id,
-            tool=entry.tool,
-            decision=verdict.decision,
-            request_id=entry.client_id,
-            arguments=entry.args,
-            rule=verdict.rule,
-            latency_us=latency_us,
-            details=details,
-        )
+        fields: dict[str, Any] = {
+            "session_id": session_id,
+            "tool": entry.tool,
+            "decision": verdict.decision,
+            "request_id": entry.client_id,
+            "arguments": entry.args,
+            "rule": verdict.rule,
+            "latency_us": latency_us,
+            "details": details,
+        }
+        if off_loop and self.analysis is not None and self.audit is not None:
+            self.analysis.submit(self._audit, "tool_call", **fields)
+            return
+        self._audit("tool_call", **fields)
 
     def _deny(self, rid: Any, name: str, verdict: Any, modern: bool) -> None:
         message = f"Sentinel Security Block: {verdict.reason}"
@@ -1238,3 +1266,6 @@ def run_proxy(
     except ProxyError as exc:
         _log(str(exc))
         return 1
+    finally:
+        if proxy.analysis is not None and not proxy.analysis.drain(3.0):  # audit records still being written
+            _log("the analysis thread did not finish in time; some audit records may be missing")

@@ -80,7 +80,7 @@ def call(rid, name, args):
         return
     delay = float(args.get("delay", 0))
     if name in ("echo", "sink", "source"):
-        text = str(args.get("text", ""))
+        text = "sent" if name == "sink" else str(args.get("text", ""))
         is_error = args.get("is_error", False)
         if delay:
             threading.Timer(delay, text_result, (rid, text, is_error)).start()
@@ -573,3 +573,27 @@ def test_bad_analysis_budget_is_a_clear_error(policy_file: Path) -> None:
         text=True,
     )
     assert out.returncode == 2 and "--analysis-budget" in out.stderr
+
+
+def test_small_messages_flow_while_a_large_call_is_judged(raw: Relay) -> None:
+    """About a second of analysis (4 M combining marks) runs off the event loop: a later small call overtakes it."""
+    params = {
+        "name": "sink",
+        "arguments": {"text": "a" + "\u0301" * 4_000_000},
+        "_meta": {"sentinel/session": raw.session},
+    }
+    raw.sent.append("big")
+    raw.send_raw(
+        json.dumps(
+            {"jsonrpc": "2.0", "id": "big", "method": "tools/call", "params": params}, ensure_ascii=False
+        ).encode()
+        + b"\n"
+    )  # 8 MB of UTF-8
+    raw.call("small", "echo", {"text": "quick"})
+    first, second = raw.recv(timeout=60), raw.recv(timeout=60)
+    assert first["id"] == "small" and "quick" in _text(first), (first, second)
+    assert second["id"] == "big" and "result" in second
+    assert raw.close() == 0
+    raw.assert_each_answered_once()
+    calls = {r["request_id"]: r for r in raw.records() if r["event_type"] == "tool_call"}
+    assert set(calls) == {"big", "small"} and calls["big"]["decision"] == "allow"
