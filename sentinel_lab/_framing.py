@@ -378,24 +378,49 @@ class _LineReader:
         self.suffix = b""
         self.paused = False
         self.done = False
+        self.watched = True  # False for an fd epoll refuses (a regular file, /dev/null): it is read by polling
+        self.polling = False
         os.set_blocking(fd, False)
-        loop.add_reader(fd, self._readable)
+        self._watch()
+
+    def _watch(self) -> None:
+        if self.watched:
+            try:
+                self.loop.add_reader(self.fd, self._readable)
+                return
+            except PermissionError:  # such an fd is always ready: read it from the loop until it ends
+                self.watched = False
+        if not self.polling:
+            self.polling = True
+            self.loop.call_soon(self._poll)
+
+    def _unwatch(self) -> None:
+        if self.watched:
+            self.loop.remove_reader(self.fd)
+
+    def _poll(self) -> None:
+        self.polling = False
+        if not self.paused and not self.done:
+            self._readable()
+            if not self.paused and not self.done:
+                self.polling = True
+                self.loop.call_soon(self._poll)
 
     def pause(self) -> None:
         if not self.paused and not self.done:
             self.paused = True
-            self.loop.remove_reader(self.fd)
+            self._unwatch()
 
     def resume(self) -> None:
         if self.paused and not self.done:
             self.paused = False
-            self.loop.add_reader(self.fd, self._readable)
+            self._watch()
 
     def stop(self) -> None:
         if not self.done:
             self.done = True
             if not self.paused:
-                self.loop.remove_reader(self.fd)
+                self._unwatch()
 
     def _readable(self) -> None:
         try:

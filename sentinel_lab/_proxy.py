@@ -417,6 +417,7 @@ class Proxy:
         self.tracer = _Tracer()
         self.exit_code = 0
         self.stats = {"calls": 0, "blocked": 0, "flagged": 0, "bad_input": 0}
+        self.audit_error: str | None = None  # set once an audit write fails: from then on no tool call runs
         self._tasks: set[asyncio.Future[None]] = set()
 
     def _new_session(self) -> Any:
@@ -576,8 +577,18 @@ class Proxy:
             return
         try:
             self.audit.write(event_type, session_id=fields.pop("session_id", self.session_id), **fields)
-        except Exception as exc:  # the audit log must never take the relay down
-            _log(f"audit write failed: {exc}")
+        except Exception as exc:  # never crash the relay; but no tool runs unaudited from now on (fail closed)
+            if self.audit_error is None:
+                _log(f"audit write failed: {exc}; tool calls are refused from now on")
+            self.audit_error = f"{type(exc).__name__}: {exc}"
+
+    def _refuse_unaudited(self, rid: Any) -> bool:
+        """Answer ``rid`` with an error when the audit log has failed (a tool must not run unaudited)."""
+        if self.audit_error is None:
+            return False
+        message = f"Sentinel Proxy Error: the audit log cannot be written ({self.audit_error}); tool calls are refused"
+        self._reply_error(rid, PROXY_ERROR_CODE, message)
+        return True
 
     def _fail_pending(self, message: str) -> int:
         """Answer every pending client request with ``message`` (once each); returns how many were answered."""
@@ -784,6 +795,8 @@ class Proxy:
             )
             return
         session_id = presented if presented is not MISSING else self.session_id
+        if self._refuse_unaudited(rid):
+            return
         self.stats["calls"] += 1
         entry = self._register(rid, "tools/call", modern, meta, name, args)
         if size > _INLINE_JUDGE_BYTES:
@@ -815,6 +828,8 @@ class Proxy:
         try:
             job = self.loop.run_in_executor(self.analysis, self._judge, entry.tool, entry.args)
             verdict, latency_us = await asyncio.wait_for(job, budget)
+            if latency_us > budget * 1e6:  # finished, but after the budget (the loop saw it late): still denied
+                raise asyncio.TimeoutError
         except asyncio.TimeoutError:
             verdict, latency_us = _budget_verdict(entry.tool, budget), budget * 1e6
             _log(f"analysis of a call of {entry.tool!r} exceeded its budget of {budget:g} s; denied")
@@ -823,6 +838,12 @@ class Proxy:
         entry.judging = False
         if self.pending.get(entry.pid) is not entry:  # cancelled, or answered at shutdown, meanwhile
             self._audit_call(entry, verdict, latency_us, session_id, abandoned=True, off_loop=True)
+            return
+        if verdict.allowed and self.audit is not None:  # the record is written (off the loop) before the call runs
+            await self.loop.run_in_executor(self.analysis, self._audit_call, entry, verdict, latency_us, session_id)
+            if self.pending.get(entry.pid) is not entry:
+                return
+            self._decided(msg, entry, verdict, latency_us, meta, session_id, audited=True)
             return
         self._decided(msg, entry, verdict, latency_us, meta, session_id, off_loop=True)
 
@@ -835,17 +856,25 @@ class Proxy:
         meta: Any,
         session_id: str,
         off_loop: bool = False,
+        audited: bool = False,
     ) -> None:
+        """Answer a denied call, or forward an allowed one once its audit record is written (``audited``: it is)."""
         self.tracer.decision(entry.tool, meta, verdict, entry.client_id, session_id)
         if not verdict.allowed:
             self.stats["blocked"] += 1
             self._take(entry.pid)
             self._deny(entry.client_id, entry.tool, verdict, entry.modern)
-        else:
-            if verdict.decision == "flag":
-                self.stats["flagged"] += 1
-            self._forward_request(msg, entry)  # what was judged, re-serialised under the proxy's id
-        self._audit_call(entry, verdict, latency_us, session_id, off_loop=off_loop)
+            self._audit_call(entry, verdict, latency_us, session_id, off_loop=off_loop)
+            return
+        if not audited:
+            self._audit_call(entry, verdict, latency_us, session_id)
+        if self.audit_error is not None:  # the record of this call could not be written: the call does not run
+            self._take(entry.pid)
+            self._refuse_unaudited(entry.client_id)
+            return
+        if verdict.decision == "flag":
+            self.stats["flagged"] += 1
+        self._forward_request(msg, entry)  # what was judged, re-serialised under the proxy's id
 
     def _audit_call(
         self,

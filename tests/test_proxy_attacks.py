@@ -597,3 +597,47 @@ def test_small_messages_flow_while_a_large_call_is_judged(raw: Relay) -> None:
     raw.assert_each_answered_once()
     calls = {r["request_id"]: r for r in raw.records() if r["event_type"] == "tool_call"}
     assert set(calls) == {"big", "small"} and calls["big"]["decision"] == "allow"
+
+
+# ----------------------------------------------------------------------------------------------- audit, stdin
+
+
+def test_a_failed_audit_write_stops_tool_calls_fail_closed(raw: Relay) -> None:
+    raw.call(1, "echo", {"text": "audited"})
+    assert "audited" in _text(raw.recv())
+    raw.audit.unlink()  # the log is gone: nothing more can be recorded
+    raw.call(2, "sink", {"text": "unaudited"})
+    refused = raw.recv()
+    assert refused["id"] == 2 and refused["error"]["code"] == -32603
+    assert "audit log cannot be written" in refused["error"]["message"]
+    raw.call(3, "echo", {"text": "later"})
+    assert raw.recv()["error"]["code"] == -32603  # and every later call too
+    assert raw.close() == 0
+    raw.assert_each_answered_once()
+    assert not (raw.dir / "sunk").exists()  # type: ignore[attr-defined]
+    assert [m.get("params", {}).get("name") for m in _received(raw) if m.get("method") == "tools/call"] == ["echo"]
+    assert b"audit write failed" in raw.stderr
+
+
+def test_requests_from_a_regular_file_on_stdin_are_relayed(tmp_path: Path, policy_file: Path) -> None:
+    script = tmp_path / "raw_server.py"
+    script.write_text(RAW_SERVER)
+    requests = tmp_path / "requests.jsonl"
+    init = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "file", "version": "1"}}
+    lines = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hi"}}},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "wipe", "arguments": {"target": "/"}}},
+    ]
+    requests.write_text("".join(json.dumps(m) + "\n" for m in lines))
+    with requests.open("rb") as stdin:
+        done = subprocess.run(
+            [*PROXY, "--policy", str(policy_file), "--", sys.executable, str(script), str(tmp_path)],
+            stdin=stdin,
+            capture_output=True,
+            timeout=60,
+        )
+    assert b"Traceback" not in done.stderr, done.stderr
+    replies = {m["id"]: m for m in map(json.loads, done.stdout.splitlines())}
+    assert set(replies) >= {1, 3} and replies[3]["error"]["code"] == -32000
+    assert not (tmp_path / "wiped").exists()
