@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from sentinel_lab._exceptions import (
+from sentinel_lab._core.errors import (
     AuditError,
     DatasetError,
     InvalidAction,
@@ -19,16 +19,16 @@ from sentinel_lab._exceptions import (
     ProxyError,
     SentinelError,
 )
-from sentinel_lab._ratelimit import RateLimit
-from sentinel_lab._scope import Scope
-from sentinel_lab._verdict import POLICIES, SEVERITIES, IntentResult, Verdict, Violation
-from sentinel_lab._verifier import Intent, ToolCall, Verifier
+from sentinel_lab._core.verdict import POLICIES, SEVERITIES, IntentResult, Verdict, Violation
+from sentinel_lab._verify.ratelimit import RateLimit
+from sentinel_lab._verify.scope import Scope
+from sentinel_lab._verify.verifier import Intent, ToolCall, Verifier
 
 if TYPE_CHECKING:  # pragma: no cover - names resolved lazily below
     from sentinel_lab._asgi import SentinelMiddleware
-    from sentinel_lab._engine import Session
-    from sentinel_lab._policy import Policy
-    from sentinel_lab._sdk import Sentinel
+    from sentinel_lab._mcp.sdk import Sentinel
+    from sentinel_lab._policy.engine import Session
+    from sentinel_lab._policy.model import Policy
     from sentinel_lab.evaluation import detection_report, evaluate
     from sentinel_lab.lab.explorer import explore
     from sentinel_lab.lab.recorder import verdicts_frame
@@ -68,9 +68,9 @@ __all__ = [
 
 # name -> module that defines it; imported on first access so the proxy path stays light.
 _LAZY = {
-    "Policy": "sentinel_lab._policy",
-    "Session": "sentinel_lab._engine",
-    "Sentinel": "sentinel_lab._sdk",
+    "Policy": "sentinel_lab._policy.model",
+    "Session": "sentinel_lab._policy.engine",
+    "Sentinel": "sentinel_lab._mcp.sdk",
     "SentinelMiddleware": "sentinel_lab._asgi",
     "evaluate": "sentinel_lab.evaluation",
     "detection_report": "sentinel_lab.evaluation",

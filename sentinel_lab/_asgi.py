@@ -7,7 +7,7 @@ With a ``Policy``, a call the app answered with 2xx is recorded in the engine se
 What the app receives is exactly what was judged: the body is read strictly (UTF-8 without BOM, one JSON
 object, no duplicate key at any depth, no NaN/Infinity, no lone surrogate, at most ``MAX_DEPTH`` levels), must
 carry exactly one call shape (``tool``/``args``, MCP ``name``/``arguments``, OpenAI ``function``, Anthropic
-``tool_use``; see ``sentinel_lab._actions``), and is passed on re-serialised from the parsed object, never as
+``tool_use``; see ``sentinel_lab._analysis._actions``), and is passed on re-serialised from the parsed object, never as
 the original bytes (arguments sent as a JSON string stay a string, re-serialised from the judged object;
 ``content-length`` is set to the new size). Anything else is ``400`` with a JSON ``error``; over ``max_body``
 bytes ``413``.
@@ -27,14 +27,14 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from sentinel_lab._actions import parse_action
-from sentinel_lab._exceptions import InvalidAction
-from sentinel_lab._verdict import Verdict
-from sentinel_lab._verifier import Verifier
+from sentinel_lab._analysis._actions import parse_action
+from sentinel_lab._core.errors import InvalidAction
+from sentinel_lab._core.verdict import Verdict
+from sentinel_lab._verify.verifier import Verifier
 
 if TYPE_CHECKING:
-    from sentinel_lab._engine import Session
-    from sentinel_lab._policy import Policy
+    from sentinel_lab._policy.engine import Session
+    from sentinel_lab._policy.model import Policy
 
 __all__ = ["MAX_DEPTH", "BodyError", "SentinelMiddleware", "call_shape", "read_body"]
 
@@ -130,7 +130,7 @@ def read_body(raw: bytes) -> dict[str, Any]:
     return value
 
 
-#: The keys that name a tool or carry its arguments, per call shape (see ``sentinel_lab._actions``).
+#: The keys that name a tool or carry its arguments, per call shape (see ``sentinel_lab._analysis._actions``).
 _CALL_KEYS = frozenset({"tool", "args", "arguments", "name", "input", "function"})
 _SHAPES: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {  # shape: (required keys, allowed call keys)
     "openai": (frozenset({"function"}), frozenset({"function"})),

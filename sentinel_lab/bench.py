@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sentinel_lab._actions import parse_action
 from sentinel_lab._analysis import analyse
-from sentinel_lab._verifier import CONTENT_CHECKS, Verifier
+from sentinel_lab._analysis._actions import parse_action
+from sentinel_lab._verify.verifier import CONTENT_CHECKS, Verifier
 
 __all__ = [
     "FAMILIES",
@@ -179,7 +179,7 @@ def component_latency(
     """Per-component percentiles (µs): action parsing, analysis (normalise + parse views), each built-in
     check on a prepared analysis, the intent heuristic, and the whole ``verify()``."""
     from sentinel_lab._checks import Settings
-    from sentinel_lab._intent import heuristic_intent
+    from sentinel_lab._verify.intent import heuristic_intent
 
     items = [parse_action(a) for a in mix]
     settings = Settings(workspace="/workspace/project")
@@ -266,7 +266,7 @@ def rule_scaling(
     counts: Iterable[int] = (1, 10, 100, 1000), calls: int = 2_000, warmup: int = 200
 ) -> list[dict[str, Any]]:
     """Policy-engine ``check()`` percentiles against the number of argument rules in the policy."""
-    from sentinel_lab._policy import Policy
+    from sentinel_lab._policy.model import Policy
 
     rows = []
     for n in counts:

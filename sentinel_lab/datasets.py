@@ -42,8 +42,8 @@ from typing import Any
 
 import pandas as pd
 
+from sentinel_lab._core.errors import DatasetError
 from sentinel_lab._datasets import COLUMNS, to_frame
-from sentinel_lab._exceptions import DatasetError
 
 __all__ = ["COLUMNS", "describe", "list", "load", "names"]
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from sentinel_lab._exceptions import DatasetError, SentinelError
-from sentinel_lab._verdict import Verdict, Violation
+from sentinel_lab._core.errors import DatasetError, SentinelError
+from sentinel_lab._core.verdict import Verdict, Violation
 
 __all__ = [
     "ITEM_COLUMNS",
@@ -163,7 +163,7 @@ def evaluate(verifier_or_policy: Any, frame: pd.DataFrame, *, progress: bool = F
 
 
 def _evaluate(defence: Any, frame: pd.DataFrame, update: Callable[[int], None]) -> pd.DataFrame:
-    from sentinel_lab.lab.recorder import verdicts_frame
+    from sentinel_lab._frames import verdicts_frame
 
     if isinstance(defence, Mapping):
         return _evaluate_split(defence, frame, update)
@@ -263,7 +263,7 @@ def agentdojo_policies(folder: str | os.PathLike[str] | None = None) -> dict[str
 
     Pass the result to ``evaluate`` as the defence: each row is checked with its suite's policy."""
     from sentinel_lab._datasets.agentdojo import SUITES
-    from sentinel_lab._policy import Policy
+    from sentinel_lab._policy.model import Policy
 
     root = Path(folder) if folder is not None else policies_dir()
     missing = [s for s in SUITES if not (root / f"agentdojo-{s}.yaml").is_file()]

@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from sentinel_lab._framing import encode
+from sentinel_lab._mcp.framing import encode
 
 _scalars = st.one_of(
     st.none(),

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sentinel_lab._analysis._normalize import (
+from sentinel_lab._text.normalize import (
     _MIN_ENCODED,
     JSONTooDeep,
     decode_layers,
@@ -20,7 +20,7 @@ from sentinel_lab._analysis._normalize import (
     loads_json,
     normalize,
 )
-from sentinel_lab._analysis._normalize import normalize as _normalize_text
+from sentinel_lab._text.normalize import normalize as _normalize_text
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis._paths import PathRef

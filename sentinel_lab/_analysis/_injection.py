@@ -37,7 +37,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sentinel_lab._analysis._normalize import (
+from sentinel_lab._text.normalize import (
     _CONFUSABLE_RE,
     _CONFUSABLES,
     _INVISIBLE,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Union
 
-from sentinel_lab._analysis._normalize import normalize
+from sentinel_lab._text.normalize import normalize
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Analysis, Text

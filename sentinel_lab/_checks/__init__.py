@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sentinel_lab._verdict import Violation, make_violation
+from sentinel_lab._core.verdict import Violation, make_violation
 
 __all__ = ["PATH_KEYS", "WRITE_TOOL_WORDS", "Findings", "Settings", "host_matches"]
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from sentinel_lab._analysis import Analysis
 from sentinel_lab._analysis._paths import PathRef, paths_of, sensitive_dir_kind
 from sentinel_lab._checks import Settings
-from sentinel_lab._verdict import Violation
+from sentinel_lab._core.verdict import Violation
 
 __all__ = ["check", "paths_for"]
 

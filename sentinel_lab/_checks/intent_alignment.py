@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from sentinel_lab._analysis import Analysis
 from sentinel_lab._analysis._injection import THRESHOLD, Finding, scan, scan_folded, score_of
-from sentinel_lab._analysis._normalize import _has_tags
 from sentinel_lab._checks import Settings
-from sentinel_lab._verdict import Violation
+from sentinel_lab._core.verdict import Violation
+from sentinel_lab._text.normalize import _has_tags
 
 __all__ = ["CRITICAL", "DECODED_BONUS", "check"]
 

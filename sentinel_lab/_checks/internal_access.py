@@ -14,7 +14,7 @@ from functools import lru_cache
 from sentinel_lab._analysis import Analysis
 from sentinel_lab._analysis._urls import Endpoint, parse_ip
 from sentinel_lab._checks import Settings, host_matches
-from sentinel_lab._verdict import Violation
+from sentinel_lab._core.verdict import Violation
 
 __all__ = ["check"]
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sentinel_lab._analysis import Analysis, fold, normalize
 from sentinel_lab._analysis._shell import SHELLS, Command, posix_norm, split_options, write_targets
 from sentinel_lab._checks import PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
-from sentinel_lab._verdict import Violation
+from sentinel_lab._core.verdict import Violation
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Text

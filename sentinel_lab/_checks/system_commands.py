@@ -28,7 +28,7 @@ from sentinel_lab._analysis._shell import (
     write_targets,
 )
 from sentinel_lab._checks import PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
-from sentinel_lab._verdict import Violation
+from sentinel_lab._core.verdict import Violation
 
 __all__ = ["check"]
 

@@ -25,8 +25,8 @@ def run(args: argparse.Namespace) -> int:
 
     2 when the log or the key cannot be read. Only records in canonical form verify.
     """
-    from sentinel_lab._audit import verify_log
-    from sentinel_lab._exceptions import AuditError
+    from sentinel_lab._core.errors import AuditError
+    from sentinel_lab._mcp.audit import verify_log
 
     try:
         report = verify_log(args.file, public_key=args.public_key)

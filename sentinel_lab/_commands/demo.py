@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print one PASS/FAIL line per feature and a total; exit 1 on any failure."""
-    from sentinel_lab._demo import run_demo
+    from sentinel_lab._mcp.demo import run_demo
 
     failures = run_demo(print, policy=args.policy)
     return 1 if failures else 0

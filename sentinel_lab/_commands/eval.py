@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from sentinel_lab._exceptions import DatasetError, PolicyError
+from sentinel_lab._core.errors import DatasetError, PolicyError
 
 DEFAULT_WORKSPACE = "/workspace/project"
 #: AgentDojo targets: harmful injection calls blocked, user-task calls allowed, traces prevented / utility kept.
@@ -45,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _defence(args: argparse.Namespace, dataset: str, kind: str | None = None) -> tuple[Any, str]:
     from pathlib import Path
 
-    from sentinel_lab._policy import Policy
-    from sentinel_lab._verifier import Verifier
+    from sentinel_lab._policy.model import Policy
+    from sentinel_lab._verify.verifier import Verifier
     from sentinel_lab.evaluation import agentdojo_policies, output_scanner
 
     if kind in ("output", "outputs"):

@@ -35,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the policy, open the audit log, and relay until the client disconnects."""
-    from sentinel_lab._exceptions import AuditError, PolicyError
-    from sentinel_lab._proxy import ProxyOptions, run_proxy
+    from sentinel_lab._core.errors import AuditError, PolicyError
+    from sentinel_lab._mcp.relay import ProxyOptions, run_proxy
 
     command = list(args.command)
     if command and command[0] == "--":
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print("sentinel-lab proxy: give the tool server command after '--'", file=sys.stderr)
         return 2
     try:
-        from sentinel_lab._policy import Policy
+        from sentinel_lab._policy.model import Policy
 
         policy = Policy.load(args.policy)
     except (PolicyError, OSError) as exc:
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     )
     audit = None
     if args.audit:
-        from sentinel_lab._audit import AuditLog
+        from sentinel_lab._mcp.audit import AuditLog
 
         try:
             audit = AuditLog(args.audit, key=args.audit_key, fsync=args.audit_fsync)

@@ -10,9 +10,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from sentinel_lab._analysis._normalize import loads_json
-from sentinel_lab._exceptions import InvalidAction, SentinelError
-from sentinel_lab._verdict import Verdict
+from sentinel_lab._core.errors import InvalidAction, SentinelError
+from sentinel_lab._core.verdict import Verdict
+from sentinel_lab._text.normalize import loads_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -150,11 +150,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _decider(args: argparse.Namespace) -> Any:
     """Return a function action -> Verdict: the policy engine when --policy is given, else a Verifier."""
-    from sentinel_lab._actions import parse_action
+    from sentinel_lab._analysis._actions import parse_action
 
     context: dict[str, Any] = {"user_goal": args.goal} if args.goal else {}
     if args.policy:
-        from sentinel_lab._policy import Policy
+        from sentinel_lab._policy.model import Policy
 
         try:
             session = Policy.load(args.policy).new_session()
@@ -168,7 +168,7 @@ def _decider(args: argparse.Namespace) -> Any:
 
         return by_policy
 
-    from sentinel_lab._verifier import Verifier
+    from sentinel_lab._verify.verifier import Verifier
 
     scope = {"allowed_hosts": args.allowed_host} if args.allowed_host else None
     verifier = Verifier(workspace=args.workspace, scope=scope, rate_limit=None if args.rate_limit else False)

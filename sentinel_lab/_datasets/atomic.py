@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
+from sentinel_lab._core.errors import DatasetError
 from sentinel_lab._datasets.local import resolve
-from sentinel_lab._exceptions import DatasetError
 
 __all__ = ["ENV", "EXTRA", "TOOLS", "load_rows", "substitute"]
 

@@ -22,8 +22,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sentinel_lab._core.errors import DatasetError
 from sentinel_lab._datasets.local import resolve
-from sentinel_lab._exceptions import DatasetError
 
 __all__ = ["ENV", "EXTRA", "first_values", "load_rows", "parse_call"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from sentinel_lab._core.errors import DatasetError
 from sentinel_lab._datasets import to_frame
-from sentinel_lab._exceptions import DatasetError
 
 __all__ = ["FILES", "find_dir", "load_corpus"]
 

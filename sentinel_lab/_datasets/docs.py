@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sentinel_lab._exceptions import DatasetError
+from sentinel_lab._core.errors import DatasetError
 
 __all__ = ["EXTRA", "is_document", "load_rows"]
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sentinel_lab._exceptions import DatasetError
+from sentinel_lab._core.errors import DatasetError
 
 __all__ = ["EXTRA", "PLACEHOLDER", "load_cases", "rows"]
 

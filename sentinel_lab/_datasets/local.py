@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from sentinel_lab._exceptions import DatasetError
+from sentinel_lab._core.errors import DatasetError
 
 __all__ = ["DATA_ENV", "find", "front_matter", "iter_files", "resolve"]
 

@@ -20,8 +20,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sentinel_lab._core.errors import DatasetError
 from sentinel_lab._datasets.local import resolve
-from sentinel_lab._exceptions import DatasetError
 
 __all__ = ["ENV", "EXTRA", "SCENARIOS", "load_rows"]
 

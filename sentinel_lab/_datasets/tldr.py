@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from sentinel_lab._core.errors import DatasetError
 from sentinel_lab._datasets.local import resolve
-from sentinel_lab._exceptions import DatasetError
 
 __all__ = ["ENV", "EXTRA", "fill", "load_rows"]
 

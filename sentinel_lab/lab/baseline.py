@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sentinel_lab._actions import parse_action
-from sentinel_lab._verdict import Verdict, Violation
+from sentinel_lab._analysis._actions import parse_action
+from sentinel_lab._core.verdict import Verdict, Violation
 
 __all__ = ["PATTERNS", "KeywordBaseline"]
 

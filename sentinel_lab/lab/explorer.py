@@ -108,11 +108,11 @@ def items_frame(data: Any) -> pd.DataFrame:
 def _resolve_judge(judge: Any) -> tuple[str, Any]:
     """``("verifier", Verifier)`` or ``("policy", Policy)`` for a verifier, policy, policy path or None."""
     if judge is None:
-        from sentinel_lab._verifier import Verifier
+        from sentinel_lab._verify.verifier import Verifier
 
         return "verifier", Verifier(rate_limit=False)
     if isinstance(judge, (str, os.PathLike)):
-        from sentinel_lab._policy import Policy
+        from sentinel_lab._policy.model import Policy
 
         return "policy", Policy.load(os.fspath(judge))
     if hasattr(judge, "new_session"):
@@ -299,7 +299,7 @@ class Explorer:
             return 0
 
     def _check_names(self) -> list[str]:
-        from sentinel_lab._verdict import POLICIES
+        from sentinel_lab._core.verdict import POLICIES
 
         seen = set().union(*self.flagged) if self.flagged else set()
         return [*POLICIES, *sorted(seen - set(POLICIES))]
@@ -456,7 +456,7 @@ class Explorer:
         # Content checks run on their own too, so a check hidden behind an earlier decision is still shown.
         own: dict[str, str] = {}
         from sentinel_lab._analysis import analyse
-        from sentinel_lab._verifier import CONTENT_CHECKS
+        from sentinel_lab._verify.verifier import CONTENT_CHECKS
 
         a = analyse(str(row["tool"]), dict(row["args"]))
         settings = self._settings()

@@ -39,8 +39,8 @@ _LINE_COMMANDS = ("policy", "status", "log", "reset", "stop")
 # Parsing the cell
 # ---------------------------------------------------------------------------------------------------------------
 def _one_call(item: Any, where: str) -> tuple[str, dict[str, Any]]:
-    from sentinel_lab._actions import parse_action
-    from sentinel_lab._exceptions import InvalidAction
+    from sentinel_lab._analysis._actions import parse_action
+    from sentinel_lab._core.errors import InvalidAction
 
     if isinstance(item, str) and item.strip():
         return item.strip(), {}  # a bare tool name: no arguments
@@ -108,7 +108,7 @@ class _PolicySpec:
         return self.path
 
     def load(self) -> Any:
-        from sentinel_lab._exceptions import PolicyError
+        from sentinel_lab._core.errors import PolicyError
 
         try:
             st = os.stat(self.path)
@@ -116,7 +116,7 @@ class _PolicySpec:
             raise UsageError(f"policy file {self.label}: {exc.strerror or exc}") from None
         stamp = (st.st_mtime, st.st_size)
         if self._loaded is None or stamp != self._stamp:
-            from sentinel_lab._policy import Policy
+            from sentinel_lab._policy.model import Policy
 
             try:
                 self._loaded = Policy.load(self.path)
@@ -270,7 +270,7 @@ def _verdict_in(result: Any) -> Any:
     info = meta.get("sentinel/verdict") if isinstance(meta, Mapping) else None
     if not isinstance(info, Mapping):
         return None
-    from sentinel_lab._verdict import Verdict, Violation
+    from sentinel_lab._core.verdict import Verdict, Violation
 
     try:
         return Verdict(
@@ -294,7 +294,7 @@ def _complete(verdict: Any, proxy: _Proxy, tool: str, args: dict[str, Any], t0: 
     round-trip latency); an allowed call without a verdict from the proxy gets a plain ``allow``."""
     from types import MappingProxyType
 
-    from sentinel_lab._verdict import Verdict
+    from sentinel_lab._core.verdict import Verdict
 
     elapsed = (time.perf_counter() - t0) * 1e6
     if verdict is None:
@@ -517,7 +517,7 @@ class SentinelMagics(Magics):
     def _verify_dry(self, sess: _DrySession, tool: str, args: dict[str, Any]) -> Any:
         if sess.engine is None:
             if self._verifier is None:
-                from sentinel_lab._verifier import Verifier
+                from sentinel_lab._verify.verifier import Verifier
 
                 self._verifier = Verifier(rate_limit=False)
             verdict = self._verifier.verify({"tool": tool, "args": args}, {"session_id": sess.name})
@@ -542,8 +542,8 @@ class SentinelMagics(Magics):
                 return proxy
             self._close_proxy(key)  # it died since the last cell: start a fresh one (taint starts empty)
         spec.load()  # a bad policy is reported here, before any process starts
-        from sentinel_lab._exceptions import ProxyError, SentinelError
-        from sentinel_lab._sdk import Sentinel
+        from sentinel_lab._core.errors import ProxyError, SentinelError
+        from sentinel_lab._mcp.sdk import Sentinel
         from sentinel_lab.lab._portal import Cancelled, TimedOut
 
         try:
@@ -581,7 +581,7 @@ class SentinelMagics(Magics):
         _reap([(p, s) for p, s in now.items() if p not in before], grace=1.0)
 
     async def _call_upstream(self, proxy: _Proxy, tool: str, args: dict[str, Any]) -> tuple[Any, Any]:
-        from sentinel_lab._exceptions import PolicyViolation
+        from sentinel_lab._core.errors import PolicyViolation
 
         t0 = time.perf_counter()
         try:

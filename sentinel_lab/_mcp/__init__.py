@@ -1,0 +1,1 @@
+"""MCP enforcement: framing, the tool server's process, the relay, session ids, spotlight, pins, audit, SDK."""

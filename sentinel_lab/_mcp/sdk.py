@@ -1,0 +1,232 @@
+"""The Python SDK: talk to a tool server through the real security proxy with the official MCP client.
+
+::
+
+    client = Sentinel.start(upstream="python tools.py", policy="policy.yaml")
+    async with client:
+        tools = await client.list_tools()
+        result = await client.execute_tool("query_db", {"sql": "SELECT 1"})   # a denial raises PolicyViolation
+
+``async with`` starts ``sentinel-lab proxy`` as a subprocess (with ``--require-session`` by default), performs the
+MCP handshake with ``mcp.ClientSession``, reads the signed session id the proxy returns in the ``initialize``
+result's ``_meta["sentinel/session"]`` and presents it on every call. Leaving the block shuts the proxy down,
+which shuts the tool server down.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import tempfile
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any, TextIO
+
+from sentinel_lab._core.errors import PolicyViolation, ProxyError
+from sentinel_lab._core.verdict import Verdict, Violation
+from sentinel_lab._mcp.session_id import SESSION_META_KEY
+
+__all__ = ["Sentinel", "verdict_from_error"]
+
+_BLOCK_CODE = -32000
+_AUTH_CODE = -32001
+_VERDICT_META_KEY = "sentinel/verdict"
+_PASS_ENV_PREFIXES = ("SENTINEL_", "OTEL_", "PYTHON", "VIRTUAL_ENV", "LANG", "LC_")
+
+
+def verdict_from_error(code: int, message: str, data: Any, tool: str, args: dict[str, Any] | None = None) -> Verdict:
+    """Rebuild the proxy's verdict from a JSON-RPC error (``data`` carries it for -32000 blocks)."""
+    info = data if isinstance(data, dict) else {}
+    violations = tuple(
+        Violation(
+            str(v.get("policy", "")),
+            str(v.get("reason", "")),
+            str(v.get("severity", "high")),
+            str(v.get("evidence", "")),
+        )
+        for v in info.get("violations", ())
+        if isinstance(v, dict)
+    )
+    if not violations:
+        policy = "session" if code == _AUTH_CODE else "policy"
+        reason = message.split(": ", 1)[1] if ": " in message else message
+        violations = (Violation(policy, reason, "high"),)
+    return Verdict(
+        allowed=False,
+        violations=violations,
+        tool=str(info.get("tool", tool)),
+        decision="block",
+        rule=str(info.get("rule", "session" if code == _AUTH_CODE else "")),
+        taints=frozenset(str(t) for t in info.get("taints", ()) if isinstance(t, str)),
+        args=dict(args or {}),
+    )
+
+
+def _upstream_argv(upstream: str | list[str]) -> list[str]:
+    argv = shlex.split(upstream) if isinstance(upstream, str) else list(upstream)
+    if not argv:
+        raise ProxyError("upstream command is empty")
+    if argv[0] in ("python", "python3"):  # the interpreter this SDK runs in, not whatever PATH finds
+        argv[0] = sys.executable
+    return argv
+
+
+class Sentinel:
+    """An MCP client session through the sentinel-lab proxy; create it with ``Sentinel.start(...)``.
+
+    ``upstream``: the tool server command (a string split like a shell would, or a list; a leading ``python``
+    means this interpreter). ``audit``: an audit log path for the proxy. ``require_session`` (default on): the
+    proxy refuses calls without this client's signed session id. ``env``: the environment of the proxy and the
+    tool server; by default the MCP SDK's safe allow-list plus ``SENTINEL_*``, ``OTEL_*`` and ``PYTHON*``
+    variables (pass ``env=`` when the tool server needs more, e.g. its API keys). ``errlog``: where the proxy's
+    and the server's stderr go (default: a temporary file, see ``stderr_path``).
+    """
+
+    def __init__(
+        self,
+        upstream: str | list[str],
+        policy: str | os.PathLike[str],
+        *,
+        audit: str | os.PathLike[str] | None = None,
+        require_session: bool = True,
+        env: dict[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        errlog: TextIO | None = None,
+        read_timeout: float | None = 30.0,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.upstream = _upstream_argv(upstream)
+        self.policy = str(policy)
+        self.audit = str(audit) if audit is not None else None
+        self.require_session = require_session
+        self.env = env
+        self.cwd = str(cwd) if cwd is not None else None
+        self.read_timeout = read_timeout
+        self.extra_args = list(extra_args or [])
+        self._errlog = errlog
+        self._own_errlog: TextIO | None = None
+        self._stack: AsyncExitStack | None = None
+        self.session: Any = None
+        self.session_id: str = ""
+        self.server_info: Any = None
+
+    @classmethod
+    def start(cls, upstream: str | list[str], policy: str | os.PathLike[str], **kwargs: Any) -> Sentinel:
+        """Describe a proxied connection (nothing starts until ``async with``); kwargs as in the constructor."""
+        return cls(upstream, policy, **kwargs)
+
+    def proxy_argv(self) -> list[str]:
+        """The proxy command line this client runs."""
+        argv = [sys.executable, "-m", "sentinel_lab._cli", "proxy", "--policy", self.policy]
+        if self.audit:
+            argv += ["--audit", self.audit]
+        if self.require_session:
+            argv.append("--require-session")
+        return [*argv, *self.extra_args, "--", *self.upstream]
+
+    def _environment(self) -> dict[str, str]:
+        if self.env is not None:
+            return dict(self.env)
+        from mcp.client.stdio import get_default_environment
+
+        env = get_default_environment()
+        for key, value in os.environ.items():
+            if key.startswith(_PASS_ENV_PREFIXES):
+                env[key] = value
+        return env
+
+    @property
+    def stderr_path(self) -> str | None:
+        """Where the proxy's (and tool server's) stderr goes when no ``errlog`` was given."""
+        return getattr(self._own_errlog, "name", None)
+
+    def stderr_tail(self, limit: int = 4000) -> str:
+        """The end of the proxy's stderr (only when this client opened the log file itself)."""
+        path = self.stderr_path
+        if not path:
+            return ""
+        try:
+            return Path(path).read_text(errors="replace")[-limit:]
+        except OSError:
+            return ""
+
+    async def __aenter__(self) -> Sentinel:
+        from mcp import ClientSession, StdioServerParameters, stdio_client
+
+        errlog = self._errlog
+        if errlog is None:
+            fd, name = tempfile.mkstemp(prefix="sentinel-proxy-", suffix=".log")
+            os.close(fd)  # reopened by name, so the file object's ``name`` is the path (stderr_tail reads it)
+            self._own_errlog = open(name, "w+", encoding="utf-8")  # noqa: SIM115 - closed in __aexit__
+            errlog = self._own_errlog
+        argv = self.proxy_argv()
+        params = StdioServerParameters(command=argv[0], args=argv[1:], env=self._environment(), cwd=self.cwd)
+        stack = AsyncExitStack()
+        try:
+            read, write = await stack.enter_async_context(stdio_client(params, errlog=errlog))
+            session = await stack.enter_async_context(
+                ClientSession(read, write, read_timeout_seconds=self.read_timeout)
+            )
+            init = await session.initialize()
+        except BaseException as exc:
+            await stack.aclose()
+            if isinstance(exc, Exception):
+                raise ProxyError(f"cannot start the proxy: {exc}", stderr_tail=self.stderr_tail()) from exc
+            raise
+        self._stack = stack
+        self.session = session
+        self.server_info = getattr(init, "server_info", None)
+        meta = getattr(init, "meta", None) or {}
+        self.session_id = str(meta.get(SESSION_META_KEY, ""))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        stack, self._stack = self._stack, None
+        self.session = None
+        try:
+            if stack is not None:
+                await stack.aclose()
+        finally:
+            if self._own_errlog is not None:
+                self._own_errlog.close()
+
+    def _meta(self) -> dict[str, Any] | None:
+        return {SESSION_META_KEY: self.session_id} if self.session_id else None
+
+    def _require_session(self) -> Any:
+        if self.session is None:
+            raise ProxyError("use 'async with client:' before calling tools")
+        return self.session
+
+    async def list_tools(self) -> list[Any]:
+        """The tools the policy lets this client see (``mcp.types.Tool`` objects)."""
+        session = self._require_session()
+        result = await session.list_tools()
+        return list(result.tools)
+
+    async def execute_tool(self, name: str, args: dict[str, Any] | None = None) -> Any:
+        """Call a tool through the proxy and return its ``CallToolResult``; a denial raises ``PolicyViolation``.
+
+        That holds for either denial style, and for a result the proxy withheld because its output looked like a
+        prompt injection (``spotlight.scan_output: block``).
+        """
+        from mcp import MCPError
+
+        session = self._require_session()
+        try:
+            result = await session.call_tool(name, args or {}, meta=self._meta())
+        except MCPError as exc:
+            code = int(getattr(exc, "code", 0) or getattr(getattr(exc, "error", None), "code", 0))
+            message = str(getattr(getattr(exc, "error", None), "message", "") or exc)
+            data = getattr(getattr(exc, "error", None), "data", None)
+            if code in (_BLOCK_CODE, _AUTH_CODE):
+                raise PolicyViolation(verdict_from_error(code, message, data, name, args), message) from exc
+            raise
+        verdict = (getattr(result, "meta", None) or {}).get(_VERDICT_META_KEY)
+        if result.is_error and isinstance(verdict, dict):  # deny_style "result", or output withheld by the scan
+            message = "".join(getattr(c, "text", "") for c in result.content) or "Sentinel Security Block"
+            raise PolicyViolation(verdict_from_error(_BLOCK_CODE, message, verdict, name, args), message)
+        return result
+
+    call_tool = execute_tool

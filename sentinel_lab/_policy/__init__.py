@@ -1,0 +1,1 @@
+"""Policies: the model and its loading, argument conditions, and the engine (policy, state, call) -> verdict."""

@@ -1,0 +1,1 @@
+"""Text primitives below the analysis: Unicode folding, decoding of encodings, strict JSON reading."""

@@ -1,0 +1,111 @@
+"""Rate limiting per verifier and per session: a sliding window of calls and a count of identical repeats.
+
+The defaults (120 calls a minute, 20 identical calls a minute) never block an agent paced by a model or a
+human; they stop runaway loops. State is bounded: at most ``max_sessions`` sessions are tracked (least
+recently used dropped first).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sentinel_lab._core.errors import PolicyError
+from sentinel_lab._core.verdict import Violation
+
+__all__ = ["RateLimit", "RateLimiter"]
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """Limits for one session: ``max_calls`` in ``window`` seconds, ``max_identical`` repeats in
+    ``identical_window`` seconds."""
+
+    max_calls: int = 120
+    window: float = 60.0
+    max_identical: int = 20
+    identical_window: float = 60.0
+    max_sessions: int = 10_000
+
+    @classmethod
+    def from_any(cls, value: RateLimit | Mapping[str, Any] | None) -> RateLimit:
+        """Build from None (defaults), a mapping of the field names, or a RateLimit."""
+        if value is None:
+            return cls()
+        if isinstance(value, RateLimit):
+            return value
+        if not isinstance(value, Mapping):
+            raise PolicyError(f"rate_limit must be a mapping, not {type(value).__name__}", key="rate_limit")
+        known = {f.name for f in fields(cls)}
+        for key, val in value.items():
+            if key not in known:
+                raise PolicyError(f"unknown rate_limit setting; expected one of {sorted(known)}", key=str(key))
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or val <= 0:
+                raise PolicyError(f"rate_limit.{key} must be a positive number, got {val!r}", key=str(key))
+        return cls(**dict(value))
+
+
+class _Window:
+    __slots__ = ("calls", "same")
+
+    def __init__(self) -> None:
+        self.calls: deque[float] = deque()
+        self.same: dict[int, deque[float]] = {}
+
+
+class RateLimiter:
+    """Sliding-window counters keyed by session; ``hit`` records one call and says if it is over a limit."""
+
+    def __init__(self, limit: RateLimit | None = None, clock: Clock | None = None) -> None:
+        self.limit = limit or RateLimit()
+        self.clock: Clock = clock or time.monotonic
+        self._sessions: OrderedDict[str, _Window] = OrderedDict()
+
+    def reset(self, session: str | None = None) -> None:
+        """Forget one session's history, or all of it."""
+        if session is None:
+            self._sessions.clear()
+        else:
+            self._sessions.pop(session, None)
+
+    def hit(self, session: str, fingerprint: int, now: float | None = None) -> Violation | None:
+        """Count a call of ``session`` with the given fingerprint; return a violation when over a limit."""
+        lim = self.limit
+        now = self.clock() if now is None else now
+        win = self._sessions.get(session)
+        if win is None:
+            win = self._sessions[session] = _Window()
+            if len(self._sessions) > lim.max_sessions:
+                self._sessions.popitem(last=False)
+        else:
+            self._sessions.move_to_end(session)
+        calls = win.calls
+        horizon = now - lim.window
+        while calls and calls[0] <= horizon:
+            calls.popleft()
+        calls.append(now)
+        same = win.same.get(fingerprint)
+        if same is None:
+            same = win.same[fingerprint] = deque()
+            if len(win.same) > 4 * lim.max_calls:  # bound memory: drop fingerprints with no recent call
+                cut = now - lim.identical_window
+                win.same = {k: d for k, d in win.same.items() if d and d[-1] > cut}
+                win.same[fingerprint] = same
+        horizon = now - lim.identical_window
+        while same and same[0] <= horizon:
+            same.popleft()
+        same.append(now)
+        if len(same) > lim.max_identical:
+            return Violation(
+                "rate_limit",
+                f"identical call repeated {len(same)} times in {lim.identical_window:g}s (limit {lim.max_identical})",
+                "high",
+            )
+        if len(calls) > lim.max_calls:
+            return Violation("rate_limit", f"{len(calls)} calls in {lim.window:g}s (limit {lim.max_calls})", "high")
+        return None

@@ -1,0 +1,531 @@
+"""The action verifier: one shared analysis, the built-in checks, custom checks, scope, intent and rate limit.
+
+Order of work for one call: parse the action shape, analyse it once (normalise every string, lazily parse URLs,
+paths and commands), run the enabled built-in content checks, scope, intent (when the context carries a goal),
+custom checks, and finally the rate limiter (every attempt counts, blocked or not). Any violation blocks. A
+check that raises blocks too (fail closed) with a violation naming the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import os
+import posixpath
+import threading
+import time
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from sentinel_lab._analysis import MAX_DEPTH, MAX_TEXTS, Analysis, analyse
+from sentinel_lab._analysis._actions import parse_action
+from sentinel_lab._checks import Settings
+from sentinel_lab._checks import data_exfiltration as _exfil
+from sentinel_lab._checks import file_traversal as _traversal
+from sentinel_lab._checks import intent_alignment as _injection
+from sentinel_lab._checks import internal_access as _internal
+from sentinel_lab._checks import privilege_escalation as _privilege
+from sentinel_lab._checks import system_commands as _commands
+from sentinel_lab._core.errors import InvalidAction, PolicyError
+from sentinel_lab._core.verdict import POLICIES, SEVERITY_RANK, IntentResult, Verdict, Violation, make_verdict
+from sentinel_lab._verify.ratelimit import RateLimit, RateLimiter
+from sentinel_lab._verify.scope import Scope, check_scope
+
+__all__ = ["CONTENT_CHECKS", "CustomCheck", "Intent", "ToolCall", "Verifier"]
+
+#: The content checks, by policy name, in the order they run.
+CONTENT_CHECKS: dict[str, Callable[[Analysis, Settings], list[Violation]]] = {
+    "privilege_escalation": _privilege.check,
+    "data_exfiltration": _exfil.check,
+    "internal_access": _internal.check,
+    "file_traversal": _traversal.check,
+    "system_commands": _commands.check,
+    "intent_alignment": _injection.check,
+}
+_CONFIDENCE = {"critical": 0.99, "high": 0.9, "medium": 0.75, "low": 0.6}
+_perf_ns = time.perf_counter_ns
+_wall = time.time
+
+
+_NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """What a custom check receives: the tool name, its arguments and the shared analysis."""
+
+    tool: str
+    args: Mapping[str, Any]
+    analysis: Analysis
+
+    def __getitem__(self, key: str) -> Any:  # seed-style access: call["tool"], call["args"]
+        return {"tool": self.tool, "args": self.args}[key]
+
+
+CustomCheck = Callable[[ToolCall, Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """Intent verification settings: a score below ``threshold`` blocks; ``llm`` optionally scores too."""
+
+    enabled: bool = True
+    threshold: float = 0.3
+    llm: Callable[[str], Any] | None = None
+
+    @classmethod
+    def from_any(cls, value: Intent | Mapping[str, Any] | bool | None) -> Intent:
+        if value is None or value is True:
+            return cls()
+        if value is False:
+            return cls(enabled=False)
+        if isinstance(value, Intent):
+            return value
+        if callable(value):
+            return cls(llm=value)
+        if not isinstance(value, Mapping):
+            raise PolicyError(f"intent must be a mapping, bool or callable, not {type(value).__name__}", key="intent")
+        unknown = set(value) - {"enabled", "threshold", "llm"}
+        if unknown:
+            raise PolicyError("unknown intent setting; expected enabled, threshold, llm", key=sorted(unknown)[0])
+        threshold = value.get("threshold", 0.3)
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+            raise PolicyError(f"intent.threshold must be a number in 0..1, got {threshold!r}", key="threshold")
+        return cls(bool(value.get("enabled", True)), float(threshold), value.get("llm"))
+
+
+def _run_sync(awaitable: Awaitable[Any]) -> Any:
+    """Run a coroutine from sync code: directly when no loop runs here, else on a short-lived thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_await(awaitable))
+    box: dict[str, Any] = {}
+
+    def runner() -> None:
+        try:
+            box["value"] = asyncio.run(_await(awaitable))
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    t = threading.Thread(target=runner, name="sentinel-verify-async", daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _custom_violations(name: str, result: Any) -> list[Violation]:
+    """Interpret what a custom check returned: None/True pass; False, a reason, a Violation or a seed-style
+    ``{"pass": bool, "reason", "severity"}`` mapping fail."""
+    policy = f"custom:{name}"
+    if result is None or result is True:
+        return []
+    if result is False:
+        return [Violation(policy, f"custom check '{name}' failed", "high")]
+    if isinstance(result, str):
+        return [Violation(policy, result, "high")]
+    if isinstance(result, Violation):
+        return [result]
+    if isinstance(result, Mapping):
+        passed = result.get("pass", result.get("passed", result.get("allowed")))
+        if passed is True:
+            return []
+        severity = str(result.get("severity", "high"))
+        if severity not in SEVERITY_RANK:
+            severity = "high"
+        return [Violation(policy, str(result.get("reason", f"custom check '{name}' failed")), severity)]
+    if isinstance(result, Iterable):
+        out: list[Violation] = []
+        for item in result:
+            out.extend(_custom_violations(name, item))
+        return out
+    return [Violation(policy, f"custom check '{name}' returned {type(result).__name__}; failing closed", "high")]
+
+
+def _error_violation(policy: str, exc: BaseException) -> Violation:
+    return Violation(policy, f"check '{policy}' raised {type(exc).__name__}: {exc}; failing closed", "high")
+
+
+def _goal_text(context: Mapping[str, Any]) -> str:
+    """The user's goal: ``user_goal`` plus the user turns of ``conversation``."""
+    parts: list[str] = []
+    goal = context.get("user_goal")
+    if isinstance(goal, str) and goal.strip():
+        parts.append(goal)
+    conv = context.get("conversation")
+    if isinstance(conv, list):
+        for turn in conv[-20:]:
+            if isinstance(turn, Mapping) and turn.get("role") == "user" and isinstance(turn.get("content"), str):
+                parts.append(turn["content"])
+    return "\n".join(parts)
+
+
+class Verifier:
+    """Decides whether a proposed tool call may run. Thread-compatible: one instance per process is fine.
+
+    ``workspace``: the project directory (``..`` inside it is fine). ``scope``: ``allowed_tools``,
+    ``blocked_tools``, ``allowed_roots``, ``allowed_hosts``. ``rate_limit``: a mapping of ``RateLimit`` fields,
+    None for defaults, False to switch it off. ``intent``: ``{"threshold", "llm", "enabled"}``, a callable (the
+    llm), or False. ``checks``: names of enabled built-in checks, or ``{name: bool}``. ``clock``: monotonic
+    seconds for the rate limiter. ``normalize=False`` skips decoding (for ablation studies only).
+    """
+
+    def __init__(
+        self,
+        *,
+        workspace: str | os.PathLike[str] | None = None,
+        scope: Scope | Mapping[str, Any] | None = None,
+        rate_limit: RateLimit | Mapping[str, Any] | bool | None = None,
+        intent: Intent | Mapping[str, Any] | bool | Callable[[str], Any] | None = None,
+        checks: Iterable[str] | Mapping[str, bool] | None = None,
+        clock: Callable[[], float] | None = None,
+        normalize: bool = True,
+    ) -> None:
+        self.workspace = posixpath.normpath(os.fspath(workspace)) if workspace is not None else None
+        if self.workspace is not None and not self.workspace.startswith("/"):
+            self.workspace = posixpath.normpath(posixpath.join(os.getcwd(), self.workspace))
+        self.scope = Scope.from_any(scope)
+        self.intent = Intent.from_any(intent)
+        self.enabled = self._resolve_checks(checks)
+        self.normalize = normalize
+        self.clock = clock or time.monotonic
+        if rate_limit is False or (self.enabled is not None and "rate_limit" not in self.enabled):
+            self.limiter: RateLimiter | None = None
+        else:
+            limit = RateLimit() if rate_limit is True else RateLimit.from_any(rate_limit)  # type: ignore[arg-type]
+            self.limiter = RateLimiter(limit, self.clock)
+        self._custom: dict[str, CustomCheck] = {}
+        #: callbacks run with every verdict (the notebook recorder attaches here)
+        self.on_verdict: list[Callable[[Verdict], None]] = []
+        self._settings = self._make_settings(self.scope)
+        self._content = [(n, f) for n, f in CONTENT_CHECKS.items() if self.enabled is None or n in self.enabled]
+        self._scope_on = self.enabled is None or "scope_enforcement" in self.enabled
+        self._intent_on = self.intent.enabled and (self.enabled is None or "intent_alignment" in self.enabled)
+
+    # -- configuration -------------------------------------------------------------------------------------
+    @staticmethod
+    def _resolve_checks(checks: Iterable[str] | Mapping[str, bool] | None) -> frozenset[str] | None:
+        if checks is None:
+            return None
+        if isinstance(checks, Mapping):
+            names = set(POLICIES)
+            for name, on in checks.items():
+                if name not in POLICIES:
+                    raise PolicyError(f"unknown check {name!r}; expected one of {list(POLICIES)}", key=str(name))
+                if not on:
+                    names.discard(name)
+            return frozenset(names)
+        if isinstance(checks, str):
+            checks = [checks]
+        chosen = frozenset(checks)
+        unknown = chosen - set(POLICIES)
+        if unknown:
+            raise PolicyError(f"unknown check {sorted(unknown)[0]!r}; expected one of {list(POLICIES)}", key="checks")
+        return chosen
+
+    def _make_settings(self, scope: Scope) -> Settings:
+        return Settings(workspace=self.workspace, allowed_hosts=scope.allowed_hosts, allowed_roots=scope.allowed_roots)
+
+    def add_check(self, name: str, fn: CustomCheck) -> None:
+        """Register a custom check ``fn(call, context)`` (sync or async); see ``_custom_violations``."""
+        if not callable(fn):
+            raise TypeError("a custom check must be callable")
+        self._custom[name] = fn
+
+    def remove_check(self, name: str) -> None:
+        self._custom.pop(name, None)
+
+    def check(self, name: str) -> Callable[[CustomCheck], CustomCheck]:
+        """Decorator form of ``add_check``: ``@verifier.check("no_weekends")``."""
+
+        def register(fn: CustomCheck) -> CustomCheck:
+            self.add_check(name, fn)
+            return fn
+
+        return register
+
+    @property
+    def custom_checks(self) -> tuple[str, ...]:
+        return tuple(self._custom)
+
+    # -- verification ----------------------------------------------------------------------------------------
+    def _prepare(self, action: Any, context: Mapping[str, Any] | None) -> tuple[Analysis, Mapping[str, Any]]:
+        """Parse the shape (``InvalidAction`` for anything unreadable) and analyse it; an analysis that fails
+        on hostile input still yields an (empty, truncated) analysis, so the call is blocked, never crashed."""
+        try:
+            tool, args = parse_action(action)
+        except InvalidAction:
+            raise
+        except Exception as exc:  # a Mapping whose methods raise, a RecursionError in a hostile __eq__, ...
+            raise InvalidAction(f"the action could not be read: {_describe(exc)}") from None
+        if context is None:
+            context = _NO_CONTEXT
+        elif not isinstance(context, Mapping):
+            raise InvalidAction(f"context must be a mapping, not {type(context).__name__}")
+        elif type(context) is not dict and type(context) is not MappingProxyType:
+            try:  # a plain copy: later reads cannot raise
+                context = dict(context.items())
+            except Exception as exc:
+                raise InvalidAction(f"context could not be read: {_describe(exc)}") from None
+        try:
+            a = analyse(tool, args, normalize=self.normalize)
+        except Exception as exc:  # fail closed: nothing was seen, so nothing may pass
+            a = Analysis(tool, tool.lower(), args, [], True, cut_reason=f"could not be analysed ({_describe(exc)})")
+        if self.workspace is not None:  # relative paths anchor here, whichever check parses them first
+            a.cache["workspace"] = self.workspace
+        return a, context
+
+    def _static(self, a: Analysis, context: Mapping[str, Any]) -> tuple[list[Violation], Scope]:
+        """Built-in content checks and scope: everything that needs no user callable."""
+        scope = self.scope
+        settings = self._settings
+        override = context.get("scope") if context else None
+        if override:
+            if not isinstance(override, Mapping):
+                raise InvalidAction("context['scope'] must be a mapping")
+            try:
+                scope = scope.merged(override)
+            except Exception as exc:
+                raise InvalidAction(f"context['scope'] is not a valid scope: {_describe(exc)}") from None
+            settings = self._make_settings(scope)
+        out: list[Violation] = []
+        if a.truncated:  # we could not look at everything: fail closed
+            why = a.cut_reason or f"nest deeper than {MAX_DEPTH} levels or hold over {MAX_TEXTS} strings"
+            out.append(
+                Violation(
+                    "scope_enforcement",
+                    f"arguments {why}; not fully verifiable",
+                    "medium",
+                )
+            )
+        for name, fn in self._content:
+            try:
+                found = fn(a, settings)
+            except Exception as exc:  # fail closed
+                found = [_error_violation(name, exc)]
+            if found:
+                out.extend(found)
+        if self._scope_on and (scope.allowed_tools or scope.blocked_tools or scope.restricts_content):
+            try:
+                out.extend(check_scope(a, scope))
+            except Exception as exc:
+                out.append(_error_violation("scope_enforcement", exc))
+        return out, scope
+
+    def _heuristic_intent(self, a: Analysis, goal: str) -> IntentResult:
+        from sentinel_lab._verify.intent import heuristic_intent
+
+        return heuristic_intent(a, goal)
+
+    def _llm_prompt(self, a: Analysis, goal: str) -> str:
+        """The question put to an ``llm`` callable; it answers with a number in 0..1."""
+        args = json.dumps(a.args, ensure_ascii=False, default=str)[:4000]
+        return (
+            "You check whether an AI agent's proposed tool call serves the user's goal.\n"
+            f"User goal:\n{goal[:4000]}\n\nProposed call: {a.tool}({args})\n\n"
+            "Answer with one number from 0 (unrelated or harmful to the goal) to 1 (clearly serves it)."
+        )
+
+    def _intent_verdict(self, heuristic: IntentResult, llm_score: float | None) -> IntentResult:
+        if llm_score is None:
+            result = heuristic
+        else:
+            score = min(1.0, max(0.0, float(llm_score)))
+            result = IntentResult(score, score >= self.intent.threshold, "llm", f"llm score {score:.2f}")
+        aligned = result.score >= self.intent.threshold
+        if aligned != result.aligned:
+            result = IntentResult(result.score, aligned, result.method, result.reason)
+        return result
+
+    def _finish(
+        self,
+        a: Analysis,
+        context: Mapping[str, Any],
+        violations: list[Violation],
+        intent: IntentResult | None,
+        t0: int,
+    ) -> Verdict:
+        if intent is not None and not intent.aligned:
+            violations.append(
+                Violation(
+                    "intent_alignment",
+                    f"action does not match the user's goal (score {intent.score:.2f} < "
+                    f"{self.intent.threshold:.2f}): {intent.reason}",
+                    "high",
+                )
+            )
+        session = context.get("session_id") if context else None
+        session_key = session if type(session) is str or isinstance(session, str) else ""
+        limiter = self.limiter
+        if limiter is not None:
+            hit = limiter.hit(session_key or "<default>", _fingerprint(a))
+            if hit is not None:
+                violations.append(hit)
+        if violations:
+            # one pass: the most severe violation (first among equals) and the highest confidence
+            top = violations[0]
+            top_rank = SEVERITY_RANK.get(top.severity, 0)
+            confidence = _CONFIDENCE.get(top.severity, 0.6)
+            for v in violations:
+                sev = v.severity
+                rank = SEVERITY_RANK.get(sev, 0)
+                if rank > top_rank:
+                    top, top_rank = v, rank
+                c = _CONFIDENCE.get(sev, 0.6)
+                if c > confidence:
+                    confidence = c
+            verdict = make_verdict(
+                False,
+                tuple(violations),
+                confidence,
+                intent,
+                (_perf_ns() - t0) / 1000.0,
+                a.tool,
+                f"verifier.{top.policy}",
+                MappingProxyType(a.args),
+                session_key,
+                _wall(),
+            )
+        else:
+            verdict = make_verdict(
+                True,
+                (),
+                intent.score if intent is not None else 1.0,
+                intent,
+                (_perf_ns() - t0) / 1000.0,
+                a.tool,
+                "",
+                MappingProxyType(a.args),
+                session_key,
+                _wall(),
+            )
+        if not self.on_verdict:
+            return verdict
+        for callback in self.on_verdict:
+            with contextlib.suppress(Exception):  # a broken observer must not change or break the decision
+                callback(verdict)
+        return verdict
+
+    def _flow(self, action: Any, context: Mapping[str, Any] | None) -> Generator[Awaitable[Any], Any, Verdict]:
+        """The whole decision, written once. It yields each awaitable a user callable returned (an async
+        custom check or llm) and is sent back its result; ``verify`` and ``averify`` differ only in how they
+        wait for it."""
+        t0 = time.perf_counter_ns()
+        a, context = self._prepare(action, context)
+        violations, _ = self._static(a, context)
+        intent = None
+        if self._intent_on and context:
+            try:
+                goal = _goal_text(context)
+            except Exception as exc:
+                goal = ""
+                violations.append(_error_violation("intent_alignment", exc))
+            if goal:
+                try:
+                    heuristic = self._heuristic_intent(a, goal)
+                    llm_score = None
+                    if self.intent.llm is not None:
+                        raw = self.intent.llm(self._llm_prompt(a, goal))
+                        if inspect.isawaitable(raw):
+                            raw = yield raw
+                        llm_score = _parse_score(raw)
+                    intent = self._intent_verdict(heuristic, llm_score)
+                except Exception as exc:
+                    violations.append(_error_violation("intent_alignment", exc))
+        call = ToolCall(a.tool, MappingProxyType(a.args), a) if self._custom else None
+        for name, fn in self._custom.items():
+            try:
+                result = fn(call, context)  # type: ignore[arg-type]
+                if inspect.isawaitable(result):
+                    result = yield result
+                violations.extend(_custom_violations(name, result))
+            except Exception as exc:
+                violations.append(_error_violation(f"custom:{name}", exc))
+        return self._finish(a, context, violations, intent, t0)
+
+    def verify(self, action: Any, context: Mapping[str, Any] | None = None) -> Verdict:
+        """Verify one action synchronously. Async custom checks and llm callables are awaited on a helper
+        thread when a loop is already running here (e.g. in Jupyter); prefer ``averify`` there."""
+        flow = self._flow(action, context)
+        try:
+            pending = next(flow)
+            while True:
+                try:
+                    value = _run_sync(pending)
+                except Exception as exc:  # handed back, so the flow's own error handling applies
+                    pending = flow.throw(exc)
+                else:
+                    pending = flow.send(value)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def averify(self, action: Any, context: Mapping[str, Any] | None = None) -> Verdict:
+        """Verify one action, awaiting async custom checks and an async llm callable."""
+        flow = self._flow(action, context)
+        try:
+            pending = next(flow)
+            while True:
+                try:
+                    value = await pending
+                except Exception as exc:
+                    pending = flow.throw(exc)
+                else:
+                    pending = flow.send(value)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def reset(self, session_id: str | None = None) -> None:
+        """Forget rate-limit history for one session, or for all."""
+        if self.limiter is not None:
+            self.limiter.reset(None if session_id is None else session_id)
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` of an exception, even when its ``str()`` itself fails; at most 200 characters."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def _fingerprint(a: Analysis) -> int:
+    """What makes two calls identical for the rate limiter: the tool and the repr of its arguments; when the
+    repr fails (deeper than the recursion limit, an integer past the int/str limit) the analysed strings."""
+    try:
+        return hash((a.tool, repr(a.args)))
+    except Exception:
+        return hash((a.tool, a.cut_reason, tuple(t.raw for t in a.texts)))
+
+
+def _parse_score(raw: Any) -> float:
+    """An llm callable returns a number, or text whose first number in 0..1 (or 0..100) is the score."""
+    if isinstance(raw, bool):
+        return 1.0 if raw else 0.0
+    if isinstance(raw, (int, float)):
+        value = float(raw)
+    elif isinstance(raw, str):
+        token = ""
+        for ch in raw:
+            if ch.isdigit() or (ch == "." and token and "." not in token):
+                token += ch
+            elif token:
+                break
+        if not token:
+            raise ValueError(f"llm answer has no score: {raw[:80]!r}")
+        value = float(token.rstrip("."))
+    else:
+        raise ValueError(f"llm returned {type(raw).__name__}, expected a number or text")
+    if value > 1.0:
+        value = value / 100.0
+    return min(1.0, max(0.0, value))
