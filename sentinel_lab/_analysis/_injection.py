@@ -32,6 +32,7 @@ an attack cannot hide behind "for example".
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
@@ -578,7 +579,10 @@ _UNI_PUNCT = ("\u201c", "\u201d", "\u2018", "\u2019", "\u00ab", "\u00bb", "\u300
 
 
 def _tokens(sentence: str) -> tuple[list[str], bool]:
-    """Words of a sentence with leetspeak read and spaced-out letters joined; (tokens, disguised)."""
+    """Words of a sentence with leetspeak read and spaced-out letters joined; (tokens, disguised).
+
+    Whole-text work only: each distinct token is looked at once (a repeated token costs a set insertion), and
+    runs of three or more single letters are joined by one substitution over the space-joined tokens."""
     if sentence.isascii():
         raw = sentence.encode("ascii").translate(_BPUNCT).decode("ascii").split()
     else:
@@ -589,33 +593,31 @@ def _tokens(sentence: str) -> tuple[list[str], bool]:
         raw = sentence.encode("utf-8", "surrogatepass").translate(_BPUNCT).decode("utf-8", "replace").split()
     if not raw or ("".join(raw).isalpha() and len(_SINGLES.intersection(raw)) < 3):
         return raw, False  # plain words: nothing to undo
-    out: list[str] = []
-    run: list[str] = []
+    distinct = set(raw)
+    singles = [t for t in distinct if len(t) == 1 and t.isalpha()]
+    leet = {t: d for t in distinct if not t.isalpha() and (d := _disguise(t)) is not None}
     disguised = False
-    for tok in raw:
-        if len(tok) == 1 and tok.isalpha():
-            run.append(tok)
-            continue
-        if run:
-            if len(run) >= 3:
-                out.append("".join(run))
-                disguised = True
-            else:
-                out.extend(run)
-            run = []
-        d = None if tok.isalpha() else _disguise(tok)
-        if d is not None:
-            out.append(d)
+    out = raw
+    if len(singles) > 0:
+        joined = " " + " ".join(raw) + " "
+        glued = _run_joiner(singles).sub("", joined)
+        if len(glued) != len(joined):
             disguised = True
-        else:
-            out.append(tok)
-    if run:
-        if len(run) >= 3:
-            out.append("".join(run))
-            disguised = True
-        else:
-            out.extend(run)
+            out = glued.split()
+    if leet:
+        disguised = True
+        get = leet.get
+        out = [get(t, t) for t in out]  # a joined run is all letters, never a leetspeak key
     return out, disguised
+
+
+def _run_joiner(singles: list[str]) -> re.Pattern[str]:
+    """A pattern for the spaces inside runs of three or more of ``singles`` (one-letter tokens) in a text of
+    space-separated tokens padded with a space at each end: a space between two single letters of which the
+    left one follows another single letter or the right one precedes another. Fixed-width look-arounds only, so
+    one pass is linear."""
+    cls = "[" + "".join(re.escape(c) for c in sorted(singles)) + "]"
+    return re.compile(f"(?:(?<= {cls} {cls})(?= {cls} )|(?<= {cls})(?= {cls} {cls} )) ")
 
 
 def _has(tokens: list[str], lo: int, hi: int, words: frozenset[str]) -> int:
