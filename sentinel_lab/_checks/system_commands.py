@@ -10,6 +10,7 @@ arguments (``grep -r "rm -rf" docs/``, ``echo "never run rm -rf /"``) are data, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from sentinel_lab._analysis import Analysis
@@ -984,34 +985,6 @@ _REVSHELL_NAMES = (
     | POWERSHELLS
 )  # fmt: skip
 _FETCHERS = frozenset({"curl", "wget", "iwr", "invoke-webrequest", "certutil", "bitsadmin", "aria2c", "fetch"})
-# Every program some rule looks at; any other command matters only through redirections, assignments,
-# substitutions, interpreter features or a function body.
-_NAMED = (
-    DOWNLOADERS
-    | NETWORK_TOOLS
-    | SHELLS
-    | PYTHONS
-    | SCRIPTERS
-    | POWERSHELLS
-    | _FETCHERS
-    | frozenset(
-        """rm del erase rd rmdir remove-item ri unlink srm shred wipe truncate find chmod chown chgrp mv dd mke2fs
-        mkswap wipefs mkdosfs mkntfs fdisk sfdisk parted gdisk sgdisk cfdisk blkdiscard hdparm format diskpart
-        cipher vssadmin wbadmin wmic bcdedit tee cp install ln rsync scp copy move xcopy robocopy copy-item
-        move-item sed touch set-content add-content out-file sc ac new-item crontab systemctl update-rc.d
-        chkconfig rc-update launchctl schtasks register-scheduledtask new-scheduledtask new-service reg at
-        history unset set clear-history export declare typeset local setenv cat journalctl wevtutil
-        clear-eventlog remove-eventlog limit-eventlog auditctl kill killall5 pkill taskkill shutdown reboot halt
-        poweroff stop-computer restart-computer init telinit insmod rmmod modprobe kldload kextload kmutil
-        iptables ip6tables iptables-legacy iptables-nft ip6tables-legacy ebtables nft ufw pfctl netsh
-        set-netfirewallprofile setenforce aa-teardown aa-disable aa-complain spctl csrutil set-mppreference
-        add-mppreference service net stop-service set-service sysctl certutil mshta regsvr32 rundll32 bitsadmin
-        pwncat cryptcat xterm msfvenom msfconsole mimikatz meterpreter iex invoke-expression mkfifo mknod ztcp zmodload
-        psql mysql mariadb sqlite3 mongo mongosh redis-cli cqlsh sqlcmd clickhouse-client dropdb mysqladmin
-        systemd-run
-        exec eval source . cmd""".split()  # noqa: SIM905
-    )
-)
 _RM_NAMES = frozenset({"rm", "del", "erase", "rd", "rmdir", "remove-item", "ri", "unlink", "srm"})
 
 
@@ -1020,48 +993,106 @@ _FINDINGS: dict[tuple[object, ...], tuple[Violation, ...]] = {}
 _FINDINGS_MAX = 4096
 
 
-def _command_findings(c: Command) -> tuple[Violation, ...]:
-    """Every rule that reads one command, run only for the programs it concerns."""
-    out = Findings(POLICY)
-    name = c.name
-    if name in _RM_NAMES:
-        _rm(c, out)
-    elif name == "find":
-        _find(c, out)
-    elif name in ("chmod", "chown", "chgrp"):
-        _permissions(c, out)
-    elif name == "mv":
-        _opts, ops = split_options(c.argv)
-        for src in ops[:-1]:
-            cls = _classify(src)
-            if cls and cls[0] == "critical":
-                out.add(f"moves away {cls[1]}", "critical", c.raw)
-    io = bool(c.redirects) or name in _WRITERS
-    gone = io or name in _DELETERS
-    if io or name in _DISK_NAMES or name.startswith("mkfs"):
-        _disk(c, out)
-    if io or name in _PERSIST_NAMES:
-        _persistence_rules(c, out)
-    if gone or c.assigns or name in _HISTORY_NAMES:
-        _history_rules(c, out)
-    if gone or name in _LOG_NAMES:
-        _log_rules(c, out)
-    if name in _PROCESS_NAMES:
-        _process_rules(c, out)
-    if io or name in _SECURITY_NAMES or (c.argv and c.argv[0].startswith("/etc/init.d/")):
-        _security_rules(c, out)
-    if name in _LOLBIN_NAMES:
-        _lolbins(c, out)
-    if name in _DB_CLIENTS or name in ("dropdb", "mysqladmin"):
-        _databases(c, out)
-    if c.redirects or c.features or name in _REVSHELL_NAMES or any(w.startswith("/dev/") for w in c.argv):
-        _reverse_shell(c, out, set())
-    if c.via or c.consumer or c.features or name in ("iex", "invoke-expression"):
-        _download_exec_subst(c, out)
+def _moves(c: Command, out: Findings) -> None:
+    """``mv`` of a critical tree (``mv /etc /tmp``) takes it away as surely as deleting it."""
+    _opts, ops = split_options(c.argv)
+    for src in ops[:-1]:
+        cls = _classify(src)
+        if cls and cls[0] == "critical":
+            out.add(f"moves away {cls[1]}", "critical", c.raw)
+
+
+def _redirects(c: Command) -> bool:
+    return bool(c.redirects)
+
+
+def _redirects_or_assigns(c: Command) -> bool:
+    return bool(c.redirects or c.assigns)
+
+
+def _mkfs(c: Command) -> bool:
+    return bool(c.redirects) or c.name.startswith("mkfs")
+
+
+def _init_script(c: Command) -> bool:
+    return (
+        bool(c.redirects) or c.name.startswith("/etc/init.d/") or bool(c.argv and c.argv[0].startswith("/etc/init.d/"))
+    )
+
+
+def _reverse_shell_rule(c: Command, out: Findings) -> None:
+    _reverse_shell(c, out, set())
+
+
+def _shell_features(c: Command) -> bool:
+    return bool(c.redirects or c.features or any(w.startswith("/dev/") for w in c.argv))
+
+
+def _substituted(c: Command) -> bool:
+    return bool(c.via or c.consumer or c.features)
+
+
+def _fork_bomb_rule(c: Command, out: Findings) -> None:
     if c.function and c.name == c.function and (c.stage > 0 or c.background):
         out.add("fork bomb", "critical", c.raw)
+
+
+def _has_function(c: Command) -> bool:
+    return bool(c.function)
+
+
+def _encoded_powershell(c: Command, out: Findings) -> None:
     if (c.via.startswith("powershell -enc") or "encoded" in c.features) and c.name in POWERSHELLS:
         out.add("encoded PowerShell command", "medium", c.raw)
+
+
+def _never(c: Command) -> bool:
+    return False
+
+
+Rule = Callable[[Command, Findings], None]
+#: Every rule on one command, in the order it runs: the programs it reads, and what else makes it run for any
+#: program (a redirection, an assignment, a substitution ...). The gate in ``check`` and the dispatch in
+#: ``_command_findings`` are both read from this table, so a program a rule handles cannot be skipped.
+_RULES: tuple[tuple[frozenset[str], Rule, Callable[[Command], bool]], ...] = (
+    (_RM_NAMES, _rm, _never),
+    (frozenset({"find"}), _find, _never),
+    (frozenset({"chmod", "chown", "chgrp"}), _permissions, _never),
+    (frozenset({"mv"}), _moves, _never),
+    (_WRITERS | _DISK_NAMES, _disk, _mkfs),
+    (_WRITERS | _PERSIST_NAMES, _persistence_rules, _redirects),
+    (_WRITERS | _DELETERS | _HISTORY_NAMES, _history_rules, _redirects_or_assigns),
+    (_WRITERS | _DELETERS | _LOG_NAMES, _log_rules, _redirects),
+    (_PROCESS_NAMES, _process_rules, _never),
+    (_WRITERS | _SECURITY_NAMES, _security_rules, _init_script),
+    (_LOLBIN_NAMES, _lolbins, _never),
+    (_DB_CLIENTS | {"dropdb", "mysqladmin"}, _databases, _never),
+    (_REVSHELL_NAMES, _reverse_shell_rule, _shell_features),
+    (frozenset({"iex", "invoke-expression"}), _download_exec_subst, _substituted),
+    (frozenset(), _fork_bomb_rule, _has_function),
+    (POWERSHELLS, _encoded_powershell, _never),
+)
+#: Programs read by ``check`` itself rather than by a rule above: a named pipe makes a reverse shell possible.
+_PIPE_MAKERS = frozenset({"mkfifo", "mknod"})
+#: Every program some rule looks at; any other command matters only through what the rules' triggers see.
+_NAMED: frozenset[str] = frozenset().union(*(names for names, _rule, _extra in _RULES)) | _PIPE_MAKERS
+
+
+_TRIGGERS = tuple(dict.fromkeys(extra for _names, _rule, extra in _RULES if extra is not _never))
+
+
+def _triggered(c: Command) -> bool:
+    """Whether any rule's trigger other than the program's name fires for ``c``."""
+    return any(extra(c) for extra in _TRIGGERS)
+
+
+def _command_findings(c: Command) -> tuple[Violation, ...]:
+    """Every rule that reads one command, run only for the programs (or triggers) it concerns."""
+    out = Findings(POLICY)
+    name = c.name
+    for names, rule, extra in _RULES:
+        if name in names or extra(c):
+            rule(c, out)
     return tuple(out.items)
 
 
@@ -1105,18 +1136,9 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     for c in cmds:
         pipelines.setdefault(c.pipeline, []).append(c)
         name = c.name
-        if not (
-            name in _NAMED
-            or c.redirects
-            or c.assigns
-            or c.features
-            or c.function
-            or c.consumer
-            or name.startswith(("mkfs", "/etc/init.d/"))
-            or (c.argv and c.argv[0].startswith("/etc/init.d/"))
-        ):
+        if name not in _NAMED and not _triggered(c):
             continue  # an ordinary program (git, npm, ls ...) with nothing redirected: no rule applies
-        if name in ("mkfifo", "mknod") and (name == "mkfifo" or "p" in c.argv):
+        if name in _PIPE_MAKERS and (name == "mkfifo" or "p" in c.argv):
             fifo = True
         key = (name, c.argv, c.redirects, c.assigns, c.via, c.consumer, c.features, c.function, c.background,
                c.stage, c.wrappers, c.raw)  # fmt: skip
@@ -1140,10 +1162,11 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     first = cmds[0].text
     texts = [first] if all(c.text is first for c in cmds) else list({id(c.text): c.text for c in cmds}.values())
     for t in texts:
-        for v in t.variants:
-            maybe = ("(" in v and "{" in v) or "%0" in v
-            if maybe and ("(){" in "".join(v[:4096].split()) or "%0|%0" in v) and _fork_bomb_text(v[:65536]):
-                out.add("fork bomb", "critical", v)
+        for variant in t.variants:
+            maybe = ("(" in variant and "{" in variant) or "%0" in variant
+            squeezed = "".join(variant[:4096].split())
+            if maybe and ("(){" in squeezed or "%0|%0" in variant) and _fork_bomb_text(variant[:65536]):
+                out.add("fork bomb", "critical", variant)
                 break
         low = t.folded
         if "sockets.tcpclient" in low and ("getstream" in low or "iex" in low or "invoke-expression" in low):

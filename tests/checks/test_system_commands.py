@@ -431,3 +431,23 @@ def test_corpus_system_commands_rows() -> None:
     flagged = [r["id"] for r in benign if sc.check(analyse(r["tool"], r["args"]), SETTINGS)]
     assert len(missed) <= 0.03 * len(attacks), missed
     assert len(flagged) <= 0.01 * len(benign), flagged
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "Clear-Content (Get-PSReadlineOption).HistorySavePath",
+        "Remove-Item (Get-PSReadlineOption).HistorySavePath",
+        "clear-content -Path (Get-PSReadlineOption).HistorySavePath",
+    ],
+)
+def test_powershell_history_emptied_or_deleted_is_flagged(command: str) -> None:
+    assert any("history" in v.reason.lower() for v in check(command))
+
+
+def test_gate_lets_through_every_program_a_rule_names() -> None:
+    """The gate that skips ordinary programs is derived from the rule tables: a program any rule reads passes it."""
+    for names, _rule, _extra in sc._RULES:
+        assert names <= sc._NAMED
+    assert {"clear-content", "mkfifo", "mknod", "iex"} <= sc._NAMED
+    assert "git" not in sc._NAMED and "ls" not in sc._NAMED
