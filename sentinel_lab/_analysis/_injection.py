@@ -565,12 +565,11 @@ def _disguise(tok: str) -> str | None:
     """Read a leetspeak token (``1gn0r3``) as letters when that gives a known word."""
     if tok.isalpha() or tok.isdigit() or _LEET_CHARS.isdisjoint(tok) or len(tok) < 3:
         return None
-    if sum(c.isalpha() for c in tok[:32]) < 2:
-        return None  # '1@', '0x7f': numbers and addresses, not words
     for table in (_LEET, _LEET_L):
         cand = tok.translate(table)
         if cand in _VOCAB:
-            return cand
+            # '1@', '0x7f': numbers and addresses, not words (tested last: few tokens get this far)
+            return cand if sum(c.isalpha() for c in tok[:32]) >= 2 else None
     return None
 
 
@@ -1403,20 +1402,19 @@ def _compact(tok: str, add: _Adder) -> None:
 
 
 def _quiet_ascii(s: str) -> bool:
-    """True when an ASCII text has no gate word and no possible disguise: nothing for the detectors to do."""
+    """True when an ASCII text has no gate word and no possible disguise: nothing for the detectors to do.
+
+    Each distinct word is looked at once; runs of three one-character words are found by one search."""
     words = s.encode("ascii").translate(_BPUNCT).split()
     if not _GATE_BYTES.isdisjoint(words):
         return False
-    run = 0
-    for w in words:
+    distinct = set(words)
+    singles = False
+    for w in distinct:
         n = len(w)
         if n == 1:
-            run += 1
-            if run >= 3:
-                return False
-            continue
-        run = 0
-        if not w.isalpha():
+            singles = True
+        elif not w.isalpha():
             # ``_disguise`` only reads words of 3+ characters holding a leetspeak character
             if n >= 3 and not _LEET_BYTES.isdisjoint(w) and not w.isdigit() and _disguise(w.decode()) is not None:
                 return False
@@ -1424,7 +1422,11 @@ def _quiet_ascii(s: str) -> bool:
             for g in _COMPACT_GATE_BYTES:
                 if g in w:
                     return False
-    return True
+    return not singles or _THREE_SINGLES.search(b" " + b" ".join(words) + b" ") is None
+
+
+#: Three one-character words in a row, in space-joined words padded with a space at each end.
+_THREE_SINGLES = re.compile(rb" [^ ] [^ ] [^ ] ")
 
 
 _LEET_BYTES = frozenset(c.encode()[0] for c in _LEET_CHARS)
