@@ -124,7 +124,18 @@ def percentiles(samples_us: Sequence[float]) -> dict[str, float]:
     }
 
 
+def _with_args(fn: Callable[..., Any], *extra: Any) -> Callable[[Any], Any]:
+    """``fn(item, *extra)`` as a one-argument callable: binds a loop's current values for ``_time_each``."""
+    return lambda item: fn(item, *extra)
+
+
+def _spread(fn: Callable[..., Any]) -> Callable[[Sequence[Any]], Any]:
+    """``fn(*item)`` as a one-argument callable, for items that are argument tuples."""
+    return lambda item: fn(*item)
+
+
 def _time_each(fn: Callable[[Any], Any], items: Sequence[Any], calls: int, warmup: int) -> list[float]:
+    """Per-call wall time in µs of ``fn`` over ``items`` (cycled), after ``warmup`` untimed calls."""
     n = len(items)
     for i in range(warmup):
         fn(items[i % n])
@@ -197,7 +208,7 @@ def component_latency(
         _ = a.endpoints, a.paths, a.commands
         prepared.append(a)
     for name, check in CONTENT_CHECKS.items():
-        results[name] = percentiles(_time_each(lambda a, c=check: c(a, settings), prepared, calls, warmup))
+        results[name] = percentiles(_time_each(_with_args(check, settings), prepared, calls, warmup))
     results["intent_heuristic"] = percentiles(_time_each(lambda a: heuristic_intent(a, goal), prepared, calls, warmup))
     v = _bench_verifier(workspace="/workspace/project")
     results["total"] = percentiles(_time_each(v.verify, list(mix), calls, warmup))
@@ -284,7 +295,7 @@ def rule_scaling(
         )
         session = policy.new_session()
         calls_ = [("send_email", {"to": "bob@example.com", "body": "hi"}), ("read_file", {"path": "README.md"})]
-        samples = _time_each(lambda c, s=session: s.check(*c), calls_, calls, warmup)
+        samples = _time_each(_spread(session.check), calls_, calls, warmup)
         rows.append({"rules": n, **percentiles(samples)})
     return rows
 

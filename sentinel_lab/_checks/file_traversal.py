@@ -124,8 +124,8 @@ def paths_for(a: Analysis, s: Settings) -> list[PathRef]:
         return a.paths
     if cache.get("paths_workspace") == s.workspace:
         return a.paths
-    key = ("paths", s.workspace)
-    refs = cache.get(key)
+    key = f"paths_for:{s.workspace!r}"  # repr keeps a ``None`` workspace apart from one named "None"
+    refs: list[PathRef] | None = cache.get(key)
     if refs is None:
         refs = cache[key] = paths_of(a, s)
     return refs

@@ -874,21 +874,21 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             out.add("grants passwordless sudo (NOPASSWD)", "critical", t.norm)
         variants = t.variants
         if len(variants) > 1:
-            for v in variants[1:]:
-                low = v.lower()
-                if ("nopasswd" in low or "permit nopass" in low) and _sudoers_text(v):
-                    out.add("grants passwordless sudo (NOPASSWD)", "critical", v)
-        key = t.key
+            for variant in variants[1:]:
+                low = variant.lower()
+                if ("nopasswd" in low or "permit nopass" in low) and _sudoers_text(variant):
+                    out.add("grants passwordless sudo (NOPASSWD)", "critical", variant)
+        text_key = t.key
         if "privilege" in f and "securitycontext" in f and f.count("\n") >= 2 and any(x in f for x in _MANIFEST_FLAGS):
             out.add("manifest requests a privileged container", "high", t.norm)
         if "/" in f:
             if _has_route_stem(f):
                 _route_text(t, info, mutating, out)
-            if file_writer and key in PATH_KEYS:
+            if file_writer and text_key in PATH_KEYS:
                 hit = _auth_file(t.norm)
                 if hit:
                     out.add(f"{a.tool} writes to {hit[1]}", hit[0], t.norm)
-        if (sql_tool or key in _SQL_KEYS) and " " in f:
+        if (sql_tool or text_key in _SQL_KEYS) and " " in f:
             _sql_text(t, out)
     if args:
         _structured(a, info, out)

@@ -87,7 +87,7 @@ def items_frame(data: Any) -> pd.DataFrame:
     if "tool" not in frame.columns:
         raise ValueError("the items need a 'tool' column")
     n = len(frame)
-    out = pd.DataFrame(index=range(n))
+    out: pd.DataFrame = pd.DataFrame(index=range(n))
     out["id"] = [str(x) for x in frame["id"]] if "id" in frame.columns else [str(i) for i in range(n)]
     out["tool"] = [str(x) for x in frame["tool"]]
     out["args"] = pd.Series([_as_args(x) for x in frame.get("args", pd.Series([{}] * n))], dtype=object).values
@@ -103,6 +103,11 @@ def items_frame(data: Any) -> pd.DataFrame:
     out["trace_id"] = list(frame["trace_id"]) if "trace_id" in frame.columns else None
     out["step"] = list(frame["step"]) if "step" in frame.columns else None
     return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as dicts keyed by column name (the explorer's columns are all strings)."""
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
 
 
 def _resolve_judge(judge: Any) -> tuple[str, Any]:
@@ -167,7 +172,7 @@ class Detail:
         self.verdict = verdict
         self.checks = checks
         self.analysis = analyse(str(item["tool"]), dict(item["args"]))
-        self.texts = [
+        self.texts: list[dict[str, Any]] = [
             {
                 "path": t.path,
                 "raw": t.raw,
@@ -256,7 +261,7 @@ class Explorer:
 
     # -- judging -------------------------------------------------------------------------------------------------
     def _judge_all(self) -> list[Any]:
-        rows = self.items.to_dict("records")
+        rows = _records(self.items)
         verdicts: list[Any] = [None] * len(rows)
         if self.kind == "verifier":
             for i, row in enumerate(rows):
@@ -324,7 +329,7 @@ class Explorer:
     @property
     def frame(self) -> pd.DataFrame:
         """The items with their current verdicts (``blocked`` reflects switched-off checks)."""
-        frame = self.items.copy()
+        frame: pd.DataFrame = self.items.copy()
         blocked = self.blocked()
         frame["blocked"] = blocked
         frame["decision"] = [
@@ -371,8 +376,9 @@ class Explorer:
 
         frame = self.frame
         if frame.empty:
-            return pd.DataFrame(columns=["category", "label", "items", "blocked", "rate"])
-        grouped = (
+            empty: pd.DataFrame = pd.DataFrame(columns=["category", "label", "items", "blocked", "rate"])
+            return empty
+        grouped: pd.DataFrame = (
             frame.groupby(["category", "label"], sort=True, observed=True)["blocked"]
             .agg(items="count", blocked="sum")
             .reset_index()
@@ -436,7 +442,8 @@ class Explorer:
                 for r in frame.to_dict("records")
             ]
             narrow(needle in h for h in hay)
-        return frame[mask]
+        selected: pd.DataFrame = frame[mask]
+        return selected
 
     def detail(self, item_id: str) -> Detail:
         """The detail view of one item: normalised strings, parsed views, and every check's result."""
@@ -444,7 +451,7 @@ class Explorer:
         if not matches:
             raise KeyError(f"no item with id {item_id!r}")
         i = matches[0]
-        row = self.items.iloc[i].to_dict()
+        row = {str(k): v for k, v in self.items.iloc[i].to_dict().items()}
         verdict = self.verdicts[i]
         return Detail(row, verdict, self._check_results(row, verdict))
 
