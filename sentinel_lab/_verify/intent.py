@@ -18,6 +18,17 @@ the goal never asks for (paying, deleting, inviting, sending, writing). Everyday
 more; a side effect the goal does not ask for lands below 0.3. On AgentDojo v1.2.1 (user prompts as goals)
 all 339 ground-truth calls of the user tasks score at least 0.3, and about half of the injection tasks' harmful
 calls score below it.
+
+Combining. With an ``llm`` callable the verifier asks it the ``intent_prompt`` question, reads the answer with
+``parse_score`` ("0.8", "Score: 7/10", "85%", "8" -> 0.8) and keeps one score, ``combine``'s weighted mean
+
+    (1 - LLM_WEIGHT) * heuristic + LLM_WEIGHT * llm,  LLM_WEIGHT = 0.75
+
+compared with the threshold. The model reads meaning the word lists cannot, so its answer decides at the
+default threshold: a model's 0 blocks whatever the heuristic says (at most 0.25 < 0.3), a model's answer of
+0.4 or more allows; between, a heuristic that sees a clear mismatch can still tip a lukewarm answer below
+the threshold. An llm that raises, or answers with no score in 0..1, blocks the call (fail closed), never a
+silent 0 averaged in.
 """
 
 from __future__ import annotations
@@ -44,11 +55,12 @@ __all__ = [
     "intent_prompt",
     "llm_intent",
     "llm_intent_sync",
+    "llm_result",
     "parse_score",
 ]
 
 DEFAULT_THRESHOLD = 0.3
-LLM_WEIGHT = 0.7  # share of the LLM's score when both are known
+LLM_WEIGHT = 0.75  # share of the LLM's score when both are known (see "Combining" above)
 
 _SIDE_EFFECTS = frozenset({"write", "send", "delete", "execute", "pay", "grant"})
 _ACTION_WORDS: dict[str, str] = {
@@ -459,11 +471,16 @@ def parse_score(raw: Any) -> float | None:
     return value if 0.0 <= value <= 1.0 else None
 
 
+def llm_result(score: float, threshold: float = DEFAULT_THRESHOLD) -> IntentResult:
+    """The LLM's parsed score as a result of its own (before ``combine``)."""
+    return IntentResult(round(score, 3), score >= threshold, "llm", f"llm score {score:.2f}")
+
+
 def _from_answer(raw: Any, threshold: float) -> IntentResult:
     score = parse_score(raw)
     if score is None:
         return IntentResult(0.0, False, "llm", f"llm answer is not a score: {str(raw)[:80]!r}")
-    return IntentResult(round(score, 3), score >= threshold, "llm", f"llm score {score:.2f}")
+    return llm_result(score, threshold)
 
 
 LLM = Callable[[str], Any]

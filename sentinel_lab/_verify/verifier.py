@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import os
 import posixpath
 import threading
@@ -32,6 +31,16 @@ from sentinel_lab._checks import privilege_escalation as _privilege
 from sentinel_lab._checks import system_commands as _commands
 from sentinel_lab._core.errors import InvalidAction, PolicyError
 from sentinel_lab._core.verdict import POLICIES, SEVERITY_RANK, IntentResult, Verdict, Violation, make_verdict
+from sentinel_lab._verify.intent import (
+    DEFAULT_THRESHOLD,
+    LLM_WEIGHT,
+    combine,
+    goal_text,
+    heuristic_intent,
+    intent_prompt,
+    llm_result,
+    parse_score,
+)
 from sentinel_lab._verify.ratelimit import RateLimit, RateLimiter
 from sentinel_lab._verify.scope import Scope, check_scope
 
@@ -71,31 +80,42 @@ CustomCheck = Callable[[ToolCall, Mapping[str, Any]], Any]
 
 @dataclass(frozen=True, slots=True)
 class Intent:
-    """Intent verification settings: a score below ``threshold`` blocks; ``llm`` optionally scores too."""
+    """Intent verification settings: a score below ``threshold`` blocks; ``llm`` optionally scores too, and its
+    score weighs ``llm_weight`` against the heuristic's (``intent.combine``; see the ``intent`` module)."""
 
     enabled: bool = True
-    threshold: float = 0.3
+    threshold: float = DEFAULT_THRESHOLD
     llm: Callable[[str], Any] | None = None
+    llm_weight: float = LLM_WEIGHT
 
     @classmethod
-    def from_any(cls, value: Intent | Mapping[str, Any] | bool | None) -> Intent:
+    def from_any(cls, value: Intent | Mapping[str, Any] | bool | Callable[[str], Any] | None) -> Intent:
+        """Read the ``intent`` argument: None/True for defaults, False to switch off, an llm callable, or a mapping."""
         if value is None or value is True:
             return cls()
         if value is False:
             return cls(enabled=False)
         if isinstance(value, Intent):
             return value
-        if callable(value):
-            return cls(llm=value)
         if not isinstance(value, Mapping):
+            if callable(value):
+                return cls(llm=value)
             raise PolicyError(f"intent must be a mapping, bool or callable, not {type(value).__name__}", key="intent")
-        unknown = set(value) - {"enabled", "threshold", "llm"}
+        unknown = set(value) - {"enabled", "threshold", "llm", "llm_weight"}
         if unknown:
-            raise PolicyError("unknown intent setting; expected enabled, threshold, llm", key=sorted(unknown)[0])
-        threshold = value.get("threshold", 0.3)
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-            raise PolicyError(f"intent.threshold must be a number in 0..1, got {threshold!r}", key="threshold")
-        return cls(bool(value.get("enabled", True)), float(threshold), value.get("llm"))
+            raise PolicyError(
+                "unknown intent setting; expected enabled, threshold, llm, llm_weight", key=sorted(unknown)[0]
+            )
+        numbers = {}
+        for key, default in (("threshold", DEFAULT_THRESHOLD), ("llm_weight", LLM_WEIGHT)):
+            number = value.get(key, default)
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number <= 1:
+                raise PolicyError(f"intent.{key} must be a number in 0..1, got {number!r}", key=key)
+            numbers[key] = float(number)
+        llm = value.get("llm")
+        if llm is not None and not callable(llm):
+            raise PolicyError(f"intent.llm must be callable, not {type(llm).__name__}", key="llm")
+        return cls(bool(value.get("enabled", True)), numbers["threshold"], llm, numbers["llm_weight"])
 
 
 def _run_sync(awaitable: Awaitable[Any]) -> Any:
@@ -156,20 +176,6 @@ def _error_violation(policy: str, exc: BaseException) -> Violation:
     return Violation(policy, f"check '{policy}' raised {type(exc).__name__}: {exc}; failing closed", "high")
 
 
-def _goal_text(context: Mapping[str, Any]) -> str:
-    """The user's goal: ``user_goal`` plus the user turns of ``conversation``."""
-    parts: list[str] = []
-    goal = context.get("user_goal")
-    if isinstance(goal, str) and goal.strip():
-        parts.append(goal)
-    conv = context.get("conversation")
-    if isinstance(conv, list):
-        for turn in conv[-20:]:
-            if isinstance(turn, Mapping) and turn.get("role") == "user" and isinstance(turn.get("content"), str):
-                parts.append(turn["content"])
-    return "\n".join(parts)
-
-
 class Verifier:
     """Decides whether a proposed tool call may run. Thread-compatible: one instance per process is fine.
 
@@ -202,7 +208,7 @@ class Verifier:
         if rate_limit is False or (self.enabled is not None and "rate_limit" not in self.enabled):
             self.limiter: RateLimiter | None = None
         else:
-            limit = RateLimit() if rate_limit is True else RateLimit.from_any(rate_limit)  # type: ignore[arg-type]
+            limit = RateLimit() if rate_limit is True else RateLimit.from_any(rate_limit)
             self.limiter = RateLimiter(limit, self.clock)
         self._custom: dict[str, CustomCheck] = {}
         #: callbacks run with every verdict (the notebook recorder attaches here)
@@ -322,30 +328,21 @@ class Verifier:
                 out.append(_error_violation("scope_enforcement", exc))
         return out, scope
 
-    def _heuristic_intent(self, a: Analysis, goal: str) -> IntentResult:
-        from sentinel_lab._verify.intent import heuristic_intent
-
-        return heuristic_intent(a, goal)
-
-    def _llm_prompt(self, a: Analysis, goal: str) -> str:
-        """The question put to an ``llm`` callable; it answers with a number in 0..1."""
-        args = json.dumps(a.args, ensure_ascii=False, default=str)[:4000]
-        return (
-            "You check whether an AI agent's proposed tool call serves the user's goal.\n"
-            f"User goal:\n{goal[:4000]}\n\nProposed call: {a.tool}({args})\n\n"
-            "Answer with one number from 0 (unrelated or harmful to the goal) to 1 (clearly serves it)."
-        )
-
-    def _intent_verdict(self, heuristic: IntentResult, llm_score: float | None) -> IntentResult:
-        if llm_score is None:
-            result = heuristic
-        else:
-            score = min(1.0, max(0.0, float(llm_score)))
-            result = IntentResult(score, score >= self.intent.threshold, "llm", f"llm score {score:.2f}")
-        aligned = result.score >= self.intent.threshold
-        if aligned != result.aligned:
-            result = IntentResult(result.score, aligned, result.method, result.reason)
-        return result
+    def _intent(self, a: Analysis, goal: str) -> Generator[Awaitable[Any], Any, IntentResult]:
+        """The heuristic's score, combined with the llm's when there is one (``intent.combine``). An llm that
+        raises or answers something that is not a score raises here, so the call is blocked (fail closed)."""
+        threshold = self.intent.threshold
+        heuristic = heuristic_intent(a, goal, threshold=threshold)
+        llm = self.intent.llm
+        if llm is None:
+            return heuristic
+        raw = llm(intent_prompt(a.tool, a.args, goal))
+        if inspect.isawaitable(raw):
+            raw = yield raw
+        score = parse_score(raw)
+        if score is None:
+            raise ValueError(f"llm answer is not a score in 0..1: {str(raw)[:80]!r}")
+        return combine(heuristic, llm_result(score, threshold), llm_weight=self.intent.llm_weight, threshold=threshold)
 
     def _finish(
         self,
@@ -426,20 +423,13 @@ class Verifier:
         intent = None
         if self._intent_on and context:
             try:
-                goal = _goal_text(context)
+                goal = goal_text(context)
             except Exception as exc:
                 goal = ""
                 violations.append(_error_violation("intent_alignment", exc))
             if goal:
                 try:
-                    heuristic = self._heuristic_intent(a, goal)
-                    llm_score = None
-                    if self.intent.llm is not None:
-                        raw = self.intent.llm(self._llm_prompt(a, goal))
-                        if inspect.isawaitable(raw):
-                            raw = yield raw
-                        llm_score = _parse_score(raw)
-                    intent = self._intent_verdict(heuristic, llm_score)
+                    intent = yield from self._intent(a, goal)
                 except Exception as exc:
                     violations.append(_error_violation("intent_alignment", exc))
         call = ToolCall(a.tool, MappingProxyType(a.args), a) if self._custom else None
@@ -506,26 +496,3 @@ def _fingerprint(a: Analysis) -> int:
         return hash((a.tool, repr(a.args)))
     except Exception:
         return hash((a.tool, a.cut_reason, tuple(t.raw for t in a.texts)))
-
-
-def _parse_score(raw: Any) -> float:
-    """An llm callable returns a number, or text whose first number in 0..1 (or 0..100) is the score."""
-    if isinstance(raw, bool):
-        return 1.0 if raw else 0.0
-    if isinstance(raw, (int, float)):
-        value = float(raw)
-    elif isinstance(raw, str):
-        token = ""
-        for ch in raw:
-            if ch.isdigit() or (ch == "." and token and "." not in token):
-                token += ch
-            elif token:
-                break
-        if not token:
-            raise ValueError(f"llm answer has no score: {raw[:80]!r}")
-        value = float(token.rstrip("."))
-    else:
-        raise ValueError(f"llm returned {type(raw).__name__}, expected a number or text")
-    if value > 1.0:
-        value = value / 100.0
-    return min(1.0, max(0.0, value))

@@ -172,7 +172,7 @@ def test_combine() -> None:
     heur = IntentResult(0.2, False, "heuristic", "h")
     llm = IntentResult(0.9, True, "llm", "l")
     both = combine(heur, llm)
-    assert both.method == "heuristic+llm" and both.score == pytest.approx(0.3 * 0.2 + 0.7 * 0.9)
+    assert both.method == "heuristic+llm" and both.score == pytest.approx(0.25 * 0.2 + 0.75 * 0.9)
     assert both.aligned
     assert combine(heur, None).score == 0.2 and not combine(heur, None).aligned
     assert combine(None, llm).method == "llm"

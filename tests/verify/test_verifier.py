@@ -150,7 +150,7 @@ def test_intent_llm_score_blocks_when_low() -> None:
     v = Verifier(rate_limit=False, intent={"llm": llm, "threshold": 0.5})
     ctx = {"user_goal": "summarise my unread email"}
     ok = v.verify({"tool": "read_inbox", "args": {"unread": True}}, ctx)
-    assert ok.allowed and ok.intent is not None and ok.intent.method == "llm" and ok.intent.score == 0.9
+    assert ok.allowed and ok.intent is not None and ok.intent.method == "heuristic+llm" and ok.intent.score > 0.75
     bad = v.verify({"tool": "transfer_money", "args": {"to": "XX00", "amount": 900}}, ctx)
     assert not bad.allowed and bad.intent is not None and not bad.intent.aligned
     assert any(x.policy == "intent_alignment" for x in bad.violations)
@@ -161,11 +161,12 @@ def test_intent_llm_score_blocks_when_low() -> None:
 
 def test_async_llm_in_averify() -> None:
     async def llm(prompt: str) -> float:
-        return 0.1
+        return 0.0
 
     v = Verifier(rate_limit=False, intent=llm)
     verdict = asyncio.run(v.averify(READ, {"conversation": [{"role": "user", "content": "read main.py"}]}))
-    assert not verdict.allowed and verdict.intent is not None and verdict.intent.score == pytest.approx(0.1)
+    assert not verdict.allowed and verdict.intent is not None and verdict.intent.method == "heuristic+llm"
+    assert verdict.intent.score <= 0.25
 
 
 def test_on_verdict_observers_see_every_verdict_and_cannot_break_it() -> None:
@@ -328,3 +329,39 @@ def test_a_huge_integer_inside_json_text_does_not_hide_the_payload() -> None:
 def test_averify_has_the_same_contract() -> None:
     verdict = asyncio.run(Verifier().averify(FAILS_CLOSED["deep JSON inside a string"]))
     assert not verdict.allowed
+
+
+@pytest.mark.parametrize(("answer", "score"), [("Score: 7/10", 0.7), ("8", 0.8), ("85%", 0.85), (0.6, 0.6)])
+def test_llm_answers_are_read_by_the_one_tested_parser(answer: object, score: float) -> None:
+    """The verifier reads the model's answer with ``intent.parse_score`` ("7/10" is 0.7, "8" is 0.8, never 0.08)."""
+    from sentinel_lab._verify.intent import parse_score
+
+    v = Verifier(rate_limit=False, intent={"llm": lambda prompt: answer, "llm_weight": 1.0})
+    verdict = v.verify(READ, {"user_goal": "read main.py"})
+    assert verdict.intent is not None and verdict.intent.score == pytest.approx(score)
+    assert parse_score(answer) == pytest.approx(score)
+
+
+def test_llm_score_combines_with_the_heuristic_by_the_documented_weight() -> None:
+    from sentinel_lab._verify import intent as intent_mod
+
+    goal = {"user_goal": "read main.py"}
+    heuristic = Verifier(rate_limit=False).verify(READ, goal).intent
+    assert heuristic is not None and heuristic.method == "heuristic"
+    verdict = Verifier(rate_limit=False, intent=lambda prompt: "0.2").verify(READ, goal)
+    w = intent_mod.LLM_WEIGHT
+    assert verdict.intent is not None and verdict.intent.method == "heuristic+llm"
+    assert verdict.intent.score == pytest.approx((1 - w) * heuristic.score + w * 0.2, abs=1e-3)
+
+
+def test_model_answer_of_zero_blocks_at_the_default_threshold_whatever_the_heuristic() -> None:
+    goal = {"user_goal": "read main.py"}
+    verdict = Verifier(rate_limit=False, intent=lambda prompt: 0).verify(READ, goal)
+    assert not verdict.allowed and verdict.intent is not None and not verdict.intent.aligned
+
+
+@pytest.mark.parametrize("answer", ["maybe?", None, "-3"])
+def test_unreadable_llm_answer_blocks(answer: object) -> None:
+    v = Verifier(rate_limit=False, intent=lambda prompt: answer)
+    verdict = v.verify(READ, {"user_goal": "read main.py"})
+    assert not verdict.allowed and any(x.policy == "intent_alignment" for x in verdict.violations)
