@@ -24,6 +24,7 @@ __all__ = [
     "FAMILIES",
     "MIX",
     "component_latency",
+    "format_percentiles",
     "machine",
     "percentiles",
     "proxy_overhead",

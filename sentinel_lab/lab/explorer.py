@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["VERDICT_FILTERS", "Detail", "Explorer", "explore"]
+__all__ = ["VERDICT_FILTERS", "Detail", "Explorer", "explore", "items_frame"]
 
 #: Choices of the verdict filter.
 VERDICT_FILTERS: tuple[str, ...] = ("all", "blocked", "allowed", "missed attacks", "false positives")
