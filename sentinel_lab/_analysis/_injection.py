@@ -605,8 +605,7 @@ def _tokens(sentence: str) -> tuple[list[str], bool]:
             out = glued.split()
     if leet:
         disguised = True
-        get = leet.get
-        out = [get(t, t) for t in out]  # a joined run is all letters, never a leetspeak key
+        out = list(map(leet.get, out, out))  # a joined run is all letters, never a leetspeak key
     return out, disguised
 
 
@@ -1158,28 +1157,45 @@ _KIND_OF: dict[_Detector, str] = {
 _VOCAB = frozenset(_DISPATCH) | _GATE | _OBJECTS | _STRONG_SCOPE | _SECRETS | _LIMITS
 
 
+#: Tokens per block of ``_sentence_findings``: a block equal (with its context) to an earlier one is skipped.
+_BLOCK = 64
+
+
 def _sentence_findings(sentence: str, tokens: _Tokens, add: _Adder) -> None:
     """Run the detectors started by each token. A detector reads only tokens[i-7:i+13] and the sentence's
     facts, so once a sentence has made many calls, a window seen before is skipped: repeating a near-match a
-    million times costs one evaluation per distinct window."""
+    million times costs one evaluation per distinct window.
+
+    The tokens are walked in blocks of ``_BLOCK``: once 32 calls are made, a block whose tokens and context
+    (7 before, 12 after) equal an earlier such block's holds only windows seen before, and is skipped whole,
+    so a repeated text costs a tuple per block rather than per token."""
     get = _DISPATCH.get
     saturated = add.saturated
     calls = 0
     memo: set[tuple[str, ...]] = set()
-    for i, tok in enumerate(tokens):
-        fns = get(tok)
-        if fns:
-            calls += 1
-            if calls > 32:
-                key = tuple(tokens[i - 7 if i >= 7 else 0 : i + 13])
-                if key in memo:
-                    continue
-                memo.add(key)
-            for fn in fns:
-                if saturated and _KIND_OF[fn] in saturated:
-                    continue
-                add.pos = i
-                fn(tokens, i, sentence, add)
+    blocks: set[tuple[str, ...]] = set()
+    n = len(tokens)
+    for lo in range(0, n, _BLOCK):
+        hi = lo + _BLOCK
+        if calls >= 32:  # every start word from here on is past the 32nd call: the memo applies to all of them
+            key = tuple(tokens[lo - 7 : hi + 12])
+            if key in blocks:
+                continue
+            blocks.add(key)
+        for i in range(lo, min(hi, n)):
+            fns = get(tokens[i])
+            if fns:
+                calls += 1
+                if calls > 32:
+                    key = tuple(tokens[i - 7 if i >= 7 else 0 : i + 13])
+                    if key in memo:
+                        continue
+                    memo.add(key)
+                for fn in fns:
+                    if saturated and _KIND_OF[fn] in saturated:
+                        continue
+                    add.pos = i
+                    fn(tokens, i, sentence, add)
 
 
 _WORD_EDGE = "!\"#%&'()*+,-./;<=>?[\\]^_`{|}~"
@@ -1405,7 +1421,8 @@ def _quiet_ascii(s: str) -> bool:
     """True when an ASCII text has no gate word and no possible disguise: nothing for the detectors to do.
 
     Each distinct word is looked at once; runs of three one-character words are found by one search."""
-    words = s.encode("ascii").translate(_BPUNCT).split()
+    spaced = s.encode("ascii").translate(_BPUNCT)
+    words = spaced.split()
     if not _GATE_BYTES.isdisjoint(words):
         return False
     distinct = set(words)
@@ -1422,11 +1439,11 @@ def _quiet_ascii(s: str) -> bool:
             for g in _COMPACT_GATE_BYTES:
                 if g in w:
                     return False
-    return not singles or _THREE_SINGLES.search(b" " + b" ".join(words) + b" ") is None
+    return not singles or _THREE_SINGLES.search(spaced) is None
 
 
-#: Three one-character words in a row, in space-joined words padded with a space at each end.
-_THREE_SINGLES = re.compile(rb" [^ ] [^ ] [^ ] ")
+#: Three one-character words in a row (possessive: no backtracking over the white space).
+_THREE_SINGLES = re.compile(rb"(?<!\S)\S\s++\S\s++\S(?!\S)")
 
 
 _LEET_BYTES = frozenset(c.encode()[0] for c in _LEET_CHARS)
@@ -1517,7 +1534,10 @@ def scan_folded(s: str) -> list[Finding]:
             continue
         words = tokens
         if "ignor" in sentence or "disregard" in sentence or "forget" in sentence:
-            tokens = [_unglue(t) for t in tokens]  # 'USAIgnore your previous ...' (words run together)
+            # 'USAIgnore your previous ...' (words run together); each distinct token read once
+            glued = {t: u for t in set(tokens) if (u := _unglue(t)) is not t}
+            if glued:
+                tokens = list(map(glued.get, tokens, tokens))
         long_words = max(map(len, words)) >= 10
         if not disguised and _GATE.isdisjoint(tokens):
             if long_words:

@@ -240,6 +240,7 @@ def normalize(text: str) -> str:
     return out
 
 
+_CONFUSABLE_TO: dict[str, str] = {chr(k): v for k, v in _CONFUSABLES.items() if isinstance(v, str)}
 _CONFUSABLE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_CONFUSABLES)) + "]")
 
 
@@ -254,8 +255,14 @@ def fold(text: str) -> str:
         return low
     if len(low) < 4096:
         return low.translate(_CONFUSABLES)
-    for ch in set(_CONFUSABLE_RE.findall(low)):
-        low = low.replace(ch, _CONFUSABLES[ord(ch)])  # type: ignore[arg-type]
+    # The first look-alike left is replaced everywhere, and the search resumes after it (everything before it is
+    # clean): one pass of the pattern in all, plus one replace per distinct look-alike (at most 66).
+    search = _CONFUSABLE_RE.search
+    m = search(low)
+    while m is not None:
+        ch = m.group()
+        low = low.replace(ch, _CONFUSABLE_TO[ch])  # every replacement is one character: offsets stay valid
+        m = search(low, m.end())
     return low
 
 
@@ -344,7 +351,9 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN_RE.findall(text)
 
 
-_TOKEN_RE = re.compile(r"[^\s'\"`()\[\]{}<>,;|&:!?*=]{" + str(_MIN_ENCODED) + ",}")
+# Starts only where a run starts (the look-behind): a match always begins at a run's first character anyway, and
+# an attempt inside a short run would re-read the rest of it.
+_TOKEN_RE = re.compile(r"(?<![^\s'\"`()\[\]{}<>,;|&:!?*=])[^\s'\"`()\[\]{}<>,;|&:!?*=]{" + str(_MIN_ENCODED) + ",}")
 
 
 def _escapes(text: str) -> str | None:
@@ -398,7 +407,7 @@ def decode_layers(text: str) -> list[str]:
     if tokens:
         tried: set[str] = set()
         b64_chars = _B64_CHARS
-        for tok in tokens:
+        for tok in dict.fromkeys(tokens):  # distinct tokens, in order, deduplicated in C
             # base64 and hex tokens use only base64 characters: anything else cannot decode
             if tok in tried or not b64_chars.issuperset(tok):
                 continue
