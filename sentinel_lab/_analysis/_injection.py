@@ -42,7 +42,7 @@ from sentinel_lab._text.normalize import (
     _CONFUSABLE_RE,
     _CONFUSABLES,
     _INVISIBLE,
-    _INVISIBLE_RE,
+    drop_invisible,
     fold,
     has_high,
     normalize,
@@ -563,8 +563,8 @@ _COMPACT_GATE_BYTES = tuple(g.encode() for g in _COMPACT_GATE)
 
 def _disguise(tok: str) -> str | None:
     """Read a leetspeak token (``1gn0r3``) as letters when that gives a known word."""
-    if tok.isalpha() or tok.isdigit() or _LEET_CHARS.isdisjoint(tok) or len(tok) < 3:
-        return None
+    if len(tok) < 3 or len(tok) > _LONGEST_WORD or tok.isalpha() or tok.isdigit() or _LEET_CHARS.isdisjoint(tok):
+        return None  # the tables map one character to one: a token longer than every known word reads as none
     for table in (_LEET, _LEET_L):
         cand = tok.translate(table)
         if cand in _VOCAB:
@@ -1155,6 +1155,7 @@ _KIND_OF: dict[_Detector, str] = {
     _d_proceed: "tool_call",
 }
 _VOCAB = frozenset(_DISPATCH) | _GATE | _OBJECTS | _STRONG_SCOPE | _SECRETS | _LIMITS
+_LONGEST_WORD = max(map(len, _VOCAB))
 
 
 #: Tokens per block of ``_sentence_findings``: a block equal (with its context) to an earlier one is skipped.
@@ -1377,6 +1378,8 @@ def _turns(s: str, add: _Adder) -> None:
 
 def _cjk(s: str, add: _Adder) -> None:
     """Substring detectors for scripts written without spaces (Chinese, Japanese) and Korean."""
+    if _CJK_GATE_RE.search(s) is None:
+        return  # every detector below needs one of its words, and so that word's first character (one pass)
     for verb in _CJK_OVERRIDE_VERBS:
         start = 0
         for _ in range(64):  # bounded number of occurrences per verb
@@ -1397,6 +1400,18 @@ def _cjk(s: str, add: _Adder) -> None:
         add("exfiltration", "send + secret", 0.7 if "@" in s or "://" in s else 0.45)
     if any(v in s for v in _CJK_LEAK) and any(x in s for x in _CJK_LEAK_OBJ):
         add("prompt_leak", "reveal system prompt", 0.75)
+
+
+_CJK_GATE_RE = re.compile(
+    "["
+    + "".join(
+        sorted(
+            {re.escape(w[0]) for w in (*_CJK_OVERRIDE_VERBS, *_CJK_SEND, *_CJK_LEAK)}
+            | {re.escape(p[0][0]) for p in _CJK_PHRASES}
+        )
+    )
+    + "]"
+)
 
 
 def _compact_all(tokens: _Tokens, add: _Adder) -> None:
@@ -1560,8 +1575,7 @@ def prepare(text: str) -> str:
     if text.isascii():
         return text.lower()
     t = unicodedata.normalize("NFKC", text)
-    if _INVISIBLE_RE.search(t) is not None:  # one C pass; frozenset.isdisjoint builds a string a character
-        t = _INVISIBLE_RE.sub("", t)
+    t = drop_invisible(t)
     if has_high(t):
         t = t.translate(_DROP_TAGS)
     t = t.lower()

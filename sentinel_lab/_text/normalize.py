@@ -230,11 +230,33 @@ def _has_tags(text: str) -> bool:
     return _TAG_RE.search(text) is not None
 
 
+#: Distinct invisible characters removed one ``str.replace`` each before the rest go by one substitution.
+_REPLACE_DISTINCT = 8
+
+
+def drop_invisible(text: str) -> str:
+    """``text.translate(_INVISIBLE)``, in C: the first invisible character left is removed everywhere by
+    ``str.replace`` and the search resumes where it was found (all before is clean). A substitution pays per
+    match (0.15 s for a MiB of U+200B), ``replace`` per distinct character; past ``_REPLACE_DISTINCT`` distinct
+    ones the remainder goes by one substitution, so the work stays linear whatever the mix."""
+    search = _INVISIBLE_RE.search
+    m = search(text)
+    passes = 0
+    while m is not None:
+        if passes == _REPLACE_DISTINCT:
+            return text[: m.start()] + _INVISIBLE_RE.sub("", text[m.start() :])
+        passes += 1
+        start = m.start()
+        text = text.replace(m.group(), "")
+        m = search(text, start)
+    return text
+
+
 def normalize(text: str) -> str:
     """NFKC with invisible and tag characters removed. Case is kept; ASCII text is returned as is."""
     if text.isascii():
         return text
-    out = _INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", text))  # = .translate(_INVISIBLE), one C pass
+    out = drop_invisible(unicodedata.normalize("NFKC", text))
     if _has_tags(out):
         out = out.translate(_TAGS_DROP)
     return out
