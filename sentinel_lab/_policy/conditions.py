@@ -19,8 +19,9 @@ Condition semantics (one argument rule = one argument path + a set of conditions
                 read as several numbers meets the bound only if every one does
 ``host_in``     the host of a URL, e-mail address or ``host[:port]`` equals a listed host or is a subdomain of it
                 (label boundaries); a listed CIDR (``10.0.0.0/8``) contains an IP host
-``path_under``  an absolute path (or one relative to the verifier workspace), with ``.`` and ``..`` resolved
-                lexically, lies under a listed root, compared by whole components
+``path_under``  an absolute path (or one relative to the verifier workspace), read exactly as the verifier reads
+                it (``_analysis._paths.canonical``: ``%2e%2e``, ``....//``, ``file:`` URLs and every other
+                spelling of ``..`` resolved), lies under a listed root, compared by whole components
 ``present``     ``true``: the argument exists; ``false``: it does not
 
 An argument path selects values: ``to``, ``payment.iban``, ``recipients[*]`` (each item), ``files[0].name``.
@@ -31,7 +32,8 @@ Rules see what the server will see. Servers built on the official MCP SDK (``MCP
 object argument sent as a JSON string and let pydantic coerce strings to numbers and booleans before the tool
 runs, so every selected value is judged in each of its *readings*:
 
-* as written, and normalised (NFKC, invisible characters removed);
+* as written, and normalised (NFKC, invisible characters removed); a string holding a NUL byte also as the
+  text before it (what a server that hands it to the OS reads), so ``deny_if`` and ``deny_unless`` both see it;
 * a string holding a JSON array, object or string, decoded (both first-wins and last-wins when it repeats a
   key); an argument path also steps into such a string (``recipients[*]`` over ``'["a@x.org"]'``);
 * when the conditions look at numbers (``min``/``max`` or a numeric value): every number the string could be
@@ -58,7 +60,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from sentinel_lab._analysis._paths import canonical
 from sentinel_lab._checks import host_matches
+from sentinel_lab._text.glob import Glob, is_glob
 from sentinel_lab._text.normalize import normalize
 
 __all__ = [
@@ -90,8 +94,6 @@ CONDITION_KEYS: tuple[str, ...] = (
     "present",
 )
 
-GLOB_CHARS = frozenset("*?[")
-
 
 class _Missing:
     """The value of an argument path that selects nothing."""
@@ -108,102 +110,6 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-
-
-# --------------------------------------------------------------------------------------------------- globs
-def is_glob(text: str) -> bool:
-    """True when ``text`` contains a glob wildcard (``*``, ``?`` or ``[``)."""
-    return any(c in GLOB_CHARS for c in text)
-
-
-def _parse_glob(pattern: str) -> tuple[tuple[str, Any], ...]:
-    """Tokens: ("lit", ch), ("one", None), ("star", None), ("cls", (negate, chars, ranges))."""
-    out: list[tuple[str, Any]] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            if not out or out[-1][0] != "star":  # "**" == "*"
-                out.append(("star", None))
-            i += 1
-        elif c == "?":
-            out.append(("one", None))
-            i += 1
-        elif c == "[":
-            j = i + 1
-            negate = j < n and pattern[j] in "!^"
-            if negate:
-                j += 1
-            start = j
-            if j < n and pattern[j] == "]":  # "[]...]": a literal ] first
-                j += 1
-            while j < n and pattern[j] != "]":
-                j += 1
-            if j >= n:  # no closing bracket: a literal "["
-                out.append(("lit", "["))
-                i += 1
-                continue
-            body = pattern[start:j]
-            chars: set[str] = set()
-            ranges: list[tuple[str, str]] = []
-            k = 0
-            while k < len(body):
-                if k + 2 < len(body) and body[k + 1] == "-":
-                    ranges.append((body[k], body[k + 2]))
-                    k += 3
-                else:
-                    chars.add(body[k])
-                    k += 1
-            out.append(("cls", (negate, frozenset(chars), tuple(ranges))))
-            i = j + 1
-        else:
-            out.append(("lit", c))
-            i += 1
-    return tuple(out)
-
-
-def _tok_matches(tok: tuple[str, Any], ch: str) -> bool:
-    kind, val = tok
-    if kind == "lit":
-        return bool(ch == val)
-    if kind == "one":
-        return True
-    negate, chars, ranges = val
-    hit = ch in chars or any(lo <= ch <= hi for lo, hi in ranges)
-    return bool(hit != negate)
-
-
-@dataclass(frozen=True, slots=True)
-class Glob:
-    """A shell-style pattern matched against a whole string, case-sensitively, in O(len(text) * len(pattern))."""
-
-    pattern: str
-    tokens: tuple[tuple[str, Any], ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "tokens", _parse_glob(self.pattern))
-
-    def match(self, text: str) -> bool:
-        """True when the whole of ``text`` matches the pattern."""
-        toks = self.tokens
-        ti = pi = 0
-        star_p = star_t = -1
-        n, m = len(text), len(toks)
-        while ti < n:
-            if pi < m and toks[pi][0] == "star":
-                star_p, star_t = pi, ti
-                pi += 1
-            elif pi < m and _tok_matches(toks[pi], text[ti]):
-                ti += 1
-                pi += 1
-            elif star_p >= 0:  # let the last star swallow one more character and retry
-                star_t += 1
-                ti, pi = star_t, star_p + 1
-            else:
-                return False
-        while pi < m and toks[pi][0] == "star":
-            pi += 1
-        return pi == m
 
 
 # --------------------------------------------------------------------------------------------------- regex
@@ -354,32 +260,23 @@ def _host_in(host: str, names: tuple[str, ...], nets: tuple[Any, ...]) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------- paths
+@functools.lru_cache(maxsize=64)
+def _anchor(base: str) -> tuple[str, tuple[str, ...]] | None:
+    c = canonical(base)
+    return (c.root, c.parts) if c.absolute else None
+
+
 def path_parts(path: str, base: str | None = None) -> tuple[str, ...] | None:
-    """The components of an absolute path with ``.``/``..`` resolved lexically (backslashes count as ``/``);
-    a relative path is taken from ``base``; None when it cannot be placed (``~``, NUL, no base)."""
-    if "\x00" in path or not path:
+    """The root and components of ``path`` as the verifier reads it (``_analysis._paths.canonical``: percent
+    and look-alike decoding, ``file:`` URLs, ``..`` in every disguise, Windows drives); a relative path is
+    taken from ``base``; None when it cannot be placed (NUL byte, relative with no base)."""
+    if not path or "\x00" in path:
         return None
-    p = path.replace("\\", "/")
-    if p.startswith("file://"):
-        p = unquote(p[7:])
-        if not p.startswith("/"):
-            p = "/" + p.partition("/")[2]  # file://host/path
-    if p.startswith("~"):
+    anchor = _anchor(base) if base is not None else None
+    c = canonical(path, anchor[1], anchor_root=anchor[0]) if anchor is not None else canonical(path)
+    if not c.absolute:
         return None
-    if not p.startswith("/"):
-        if base is None:
-            return None
-        p = base.rstrip("/") + "/" + p
-    parts: list[str] = []
-    for c in p.split("/"):
-        if c in ("", "."):
-            continue
-        if c == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(c)
-    return tuple(parts)
+    return (c.root, *c.parts)
 
 
 # --------------------------------------------------------------------------------------------------- values
@@ -860,6 +757,10 @@ class Readings:
             if n != v:
                 out.append(n)
                 texts.append(n)
+            if "\x00" in v:  # what a server that hands the string to the OS (C strings) reads
+                cut = v[: v.index("\x00")]
+                out.append(cut)
+                texts.append(cut)
             for t in texts:
                 out.extend(json_readings(t))
         for t in texts or [v]:

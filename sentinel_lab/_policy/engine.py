@@ -76,7 +76,7 @@ def _arguments(policy: Policy, tool: str, args: Mapping[str, Any]) -> list[tuple
     out: list[tuple[Violation, str]] = []
     workspace = policy.verifier.workspace
     for rule in policy.argument_rules:
-        if not rule.tools.matches(tool):
+        if not rule.tools.matches(tool, deny=True):
             continue
         values = rule.arg.select(args)
         fired, value, reading, how = False, None, None, ""
@@ -100,7 +100,7 @@ def _taints(policy: Policy, tool: str, taints: frozenset[str]) -> list[tuple[Vio
     if not taints:
         return out
     for rule in policy.taint_rules:
-        if rule.action != "CHECK_TAINT" or not rule.tools.matches(tool):
+        if rule.action != "CHECK_TAINT" or not rule.tools.matches(tool, deny=True):
             continue
         hit = sorted(taints) if "*" in rule.tags else sorted(taints.intersection(rule.tags))
         if hit:
@@ -245,7 +245,8 @@ def record(
         return state
     taints = set(state.taints)
     for rule in policy.taint_rules:
-        if rule.action == "CHECK_TAINT" or not rule.tools.matches(tool):
+        # adding a taint restricts later calls (matched ignoring case); removing one relaxes them (exactly)
+        if rule.action == "CHECK_TAINT" or not rule.tools.matches(tool, deny=rule.action == "ADD_TAINT"):
             continue
         if rule.action == "ADD_TAINT":
             taints.update(rule.tags)

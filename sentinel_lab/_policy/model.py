@@ -61,11 +61,11 @@ from sentinel_lab._policy.conditions import (
     ArgPath,
     Condition,
     ConditionSet,
-    Glob,
     RegexError,
     is_glob,
     make_condition,
 )
+from sentinel_lab._text.glob import ToolPattern, tool_matches
 
 if TYPE_CHECKING:
     from sentinel_lab._policy.engine import Session
@@ -369,11 +369,14 @@ class ToolMatcher:
     """Tool names and globs a rule applies to (exact names are also kept apart for implicit listing)."""
 
     names: frozenset[str]
-    globs: tuple[Glob, ...]
+    patterns: tuple[ToolPattern, ...]
 
-    def matches(self, tool: str) -> bool:
-        """True when ``tool`` is one of the names or matches one of the globs."""
-        return tool in self.names or any(g.match(tool) for g in self.globs)
+    def matches(self, tool: str, *, deny: bool) -> bool:
+        """True when ``tool`` is named or matched: ignoring case when the rule denies or restricts the call,
+        exactly when it allows or relaxes (``_text.glob.tool_matches``)."""
+        if not deny and tool in self.names:
+            return True
+        return tool_matches(tool, self.patterns, deny=deny)
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,7 +385,10 @@ class StaticRule:
 
     pattern: str
     action: str
-    glob: Glob | None = field(default=None, compare=False, repr=False)
+    tool: ToolPattern = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tool", ToolPattern(self.pattern))
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,14 +551,12 @@ class Policy:
         rule = self._exact.get(tool)
         if rule is not None:
             return rule.action, f"static_rules.{tool}"
-        allow: StaticRule | None = None
-        for r in self.static_rules:
-            if r.glob is not None and r.glob.match(tool):
-                if r.action == "DENY":
-                    return "DENY", f"static_rules.{r.pattern}"
-                allow = allow or r
-        if allow is not None:
-            return "ALLOW", f"static_rules.{allow.pattern}"
+        for r in self.static_rules:  # a DENY name or glob, whatever the case of the tool's name
+            if r.action == "DENY" and tool_matches(tool, (r.tool,), deny=True):
+                return "DENY", f"static_rules.{r.pattern}"
+        for r in self.static_rules:  # an ALLOW glob, exactly
+            if r.action == "ALLOW" and r.tool.is_glob and tool_matches(tool, (r.tool,), deny=False):
+                return "ALLOW", f"static_rules.{r.pattern}"
         implicit = self._implicit.get(tool)
         if implicit is not None:
             return "ALLOW", implicit
@@ -685,8 +689,7 @@ def _tools(
     if not patterns:
         raise ctx.error(path, "a rule needs 'tool' (a name or glob) or 'tool_class'")
     names = frozenset(p for p in patterns if not is_glob(p))
-    globs = tuple(Glob(p) for p in patterns if is_glob(p))
-    return ToolMatcher(names, globs)
+    return ToolMatcher(names, tuple(ToolPattern(p) for p in dict.fromkeys(patterns)))
 
 
 def _conditions(ctx: _Ctx, value: Any, path: Path) -> tuple[ConditionSet, dict[str, Any]]:
@@ -927,9 +930,9 @@ def _build(data: Any, ctx: _Ctx) -> Policy:
     for pattern, action in _mapping(ctx, top.get("static_rules"), ("static_rules",)).items():
         where: Path = ("static_rules", pattern)
         act = _choice(ctx, action, where, ACTIONS)
-        rule = StaticRule(str(pattern), act, Glob(pattern) if is_glob(pattern) else None)
+        rule = StaticRule(str(pattern), act)
         static.append(rule)
-        if rule.glob is None:
+        if not rule.tool.is_glob:
             exact[rule.pattern] = rule
 
     arg_rules = tuple(

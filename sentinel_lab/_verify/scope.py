@@ -1,6 +1,7 @@
 """Scope: which tools an agent may call, which directory roots it may touch and which hosts it may reach.
 
-Roots compare by path components (``/workspace/project-secrets`` is outside ``/workspace/project``); hosts
+Tool names match as everywhere (``_text.glob.tool_matches``): a blocked pattern ignoring case, an allowed one
+exactly. Roots compare by path components (``/workspace/project-secrets`` is outside ``/workspace/project``); hosts
 compare on label boundaries (``api.example.com`` is inside ``example.com``, ``badexample.com`` is not).
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
-from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from sentinel_lab._analysis._paths import is_under
 from sentinel_lab._checks import host_matches
 from sentinel_lab._core.errors import PolicyError
 from sentinel_lab._core.verdict import Violation
+from sentinel_lab._text.glob import ToolPattern, tool_matches
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Analysis
@@ -33,10 +36,9 @@ def _strings(value: Any, key: str) -> tuple[str, ...]:
 
 
 def under_root(path: str, root: str) -> bool:
-    """True when absolute ``path`` is ``root`` or inside it, compared by whole components."""
-    root = posixpath.normpath(root)
-    path = posixpath.normpath(path)
-    return path == root or path.startswith(root.rstrip("/") + "/")
+    """True when absolute ``path`` is ``root`` or inside it, compared by whole components after both are read
+    by the one path canonicaliser (``_analysis._paths``)."""
+    return is_under(path, root)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +79,22 @@ class Scope:
         return bool(self.allowed_roots or self.allowed_hosts)
 
 
-def _tool_in(tool: str, patterns: tuple[str, ...]) -> bool:
-    low = tool.lower()
-    return any(fnmatchcase(low, p.lower()) for p in patterns)
+@lru_cache(maxsize=256)
+def _patterns(patterns: tuple[str, ...]) -> tuple[ToolPattern, ...]:
+    return tuple(ToolPattern(p) for p in patterns)
+
+
+def _tool_in(tool: str, patterns: tuple[str, ...], *, deny: bool) -> bool:
+    """Tool names as everywhere (``_text.glob.tool_matches``): blocked ignoring case, allowed exactly."""
+    return tool_matches(tool, _patterns(patterns), deny=deny)
 
 
 def check_scope(a: Analysis, scope: Scope) -> list[Violation]:
     """Violations of ``scope`` by the analysed call; paths and hosts are only parsed when scope names them."""
     out: list[Violation] = []
-    if scope.blocked_tools and _tool_in(a.tool, scope.blocked_tools):
+    if scope.blocked_tools and _tool_in(a.tool, scope.blocked_tools, deny=True):
         out.append(Violation("scope_enforcement", f"tool '{a.tool}' is blocked by scope", "high", a.tool))
-    if scope.allowed_tools and not _tool_in(a.tool, scope.allowed_tools):
+    if scope.allowed_tools and not _tool_in(a.tool, scope.allowed_tools, deny=False):
         out.append(Violation("scope_enforcement", f"tool '{a.tool}' is not in the allowed tools", "high", a.tool))
     if scope.allowed_roots:
         for ref in a.paths:

@@ -471,3 +471,59 @@ def test_engine_never_raises_on_odd_arguments(args: dict[str, Any]) -> None:
 def test_host_of_never_raises(text: str) -> None:
     host = host_of(text)
     assert host is None or (host and host == host.lower() and "@" not in host)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/workspace/%2e%2e/etc/passwd",
+        "/workspace/%252e%252e/etc/passwd",
+        "/workspace/..%2fetc/passwd",
+        "/workspace/....//etc/passwd",
+        "file:///workspace/%2e%2e/etc/passwd",
+    ],
+)
+def test_path_under_reads_paths_as_the_verifier_does(path: str) -> None:
+    """One path canonicaliser: an encoded or disguised ``..`` climbs out of the root for the policy too."""
+    from sentinel_lab import Verifier
+
+    p = _rule("write", "path", "deny_unless", "{path_under: [/workspace]}")
+    assert not _allowed(p, "write", {"path": path})
+    deny = _rule("write", "path", "deny_if", "{path_under: [/etc]}")
+    assert not _allowed(deny, "write", {"path": path})
+    verdict = Verifier(workspace="/workspace", rate_limit=False, scope={"allowed_roots": ["/workspace"]}).verify(
+        {"tool": "write", "args": {"path": path}}
+    )
+    assert not verdict.allowed
+
+
+def test_path_under_nul_byte_fails_closed_both_ways() -> None:
+    deny = _rule("write", "path", "deny_if", "{path_under: [/etc]}")
+    assert not _allowed(deny, "write", {"path": "/etc/passwd\x00.txt"})  # the OS reads up to the NUL
+    unless = _rule("write", "path", "deny_unless", "{path_under: [/workspace]}")
+    assert not _allowed(unless, "write", {"path": "/workspace/a\x00b"})
+
+
+def test_tool_names_deny_ignoring_case_and_allow_exactly() -> None:
+    p = _policy(
+        "default_action: DENY\nstatic_rules:\n  execute_shell: DENY\n  'fs.delete*': DENY\n  read_file: ALLOW\n"
+        "  'fs.*': ALLOW\n"
+    )
+    assert p.static_decision("Execute_Shell")[0] == "DENY"
+    assert p.static_decision("FS.Delete_All")[0] == "DENY"
+    assert p.static_decision("read_file")[0] == "ALLOW" and p.static_decision("Read_File")[0] == "DENY"
+    assert p.static_decision("fs.read")[0] == "ALLOW" and p.static_decision("FS.read")[0] == "DENY"
+    rule = _policy(
+        "default_action: ALLOW\nargument_rules:\n  - {tool: send_money, arg: to, deny_unless: {in: [alice]}}\n"
+    )
+    assert not _allowed(rule, "Send_Money", {"to": "mallory"})
+    assert _allowed(rule, "send_money", {"to": "alice"})
+
+
+def test_scope_tool_names_use_the_same_rule() -> None:
+    from sentinel_lab import Verifier
+
+    v = Verifier(rate_limit=False, scope={"blocked_tools": ["exec*"], "allowed_tools": ["read_file", "exec_x"]})
+    assert not v.verify({"tool": "EXEC_x", "args": {}}).allowed
+    assert v.verify({"tool": "read_file", "args": {}}).allowed
+    assert not v.verify({"tool": "READ_FILE", "args": {}}).allowed

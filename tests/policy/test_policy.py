@@ -203,8 +203,9 @@ def test_tool_classes_feed_rules() -> None:
         "tool_classes:\n  sinks: [send_email, 'http.*']\n"
         "taint_rules:\n  - {tool_class: sinks, action: CHECK_TAINT, forbidden_taints: [PII]}\n"
     )
-    assert p.taint_rules[0].tools.matches("http.post") and p.taint_rules[0].tools.matches("send_email")
-    assert not p.taint_rules[0].tools.matches("read_file")
+    tools = p.taint_rules[0].tools
+    assert tools.matches("http.post", deny=True) and tools.matches("send_email", deny=True)
+    assert not tools.matches("read_file", deny=True)
 
 
 def test_verifier_settings_reach_the_verifier() -> None:
