@@ -16,7 +16,10 @@ import re
 import sys
 import unicodedata
 import warnings
+from typing import Any
 from urllib.parse import unquote
+
+import re2 as _re2  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = ["MAX_DECODE_DEPTH", "JSONTooDeep", "decode_layers", "fold", "loads_json", "normalize"]
 
@@ -223,6 +226,14 @@ def has_high(text: str) -> bool:
     return _TAG_OR_HIGHER_RE.search(text) is not None
 
 
+def bytes_pattern(pattern: bytes) -> Any:
+    """An RE2 pattern (a DFA: linear, no backtracking) over bytes read as Latin-1, so any byte, valid UTF-8 or
+    not, is one character to it: a whole-text pass in C for the scanners' prefilters."""
+    options = _re2.Options()
+    options.encoding = _re2.Options.Encoding.LATIN1
+    return _re2.compile(pattern, options)
+
+
 def _has_tags(text: str) -> bool:
     """Whether ``text`` holds a Unicode tag character."""
     if not text or text.isascii() or _below_astral(text):
@@ -373,10 +384,13 @@ def _tokens(text: str) -> list[str]:
     if len(text) < _MIN_ENCODED:
         return []
     data = text.encode("utf-8", "surrogatepass").translate(_TOKEN_SEPARATORS)
+    if _LONG_RUN.search(data) is None:
+        return []  # no run of 12 bytes between separators, so no token of 12 characters: nothing to split
     # distinct tokens only (deduplicated in C, in order): a payload repeated is decoded once anyway
     return [t for t in dict.fromkeys(data.decode("utf-8", "replace").split()) if len(t) >= _MIN_ENCODED]
 
 
+_LONG_RUN = bytes_pattern(rb"[^\t\n\x0b\x0c\r ]{" + str(_MIN_ENCODED).encode() + rb",}")
 _TOKEN_SEPARATORS = bytes(
     32 if (chr(c) in "'\"`()[]{}<>,;|&:!?*=" or chr(c).isspace()) else c for c in range(128)
 ) + bytes(range(128, 256))
