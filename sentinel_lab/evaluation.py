@@ -37,10 +37,10 @@ __all__ = [
 
 #: Item columns put in front of the recorder columns in ``evaluate``'s result.
 ITEM_COLUMNS: tuple[str, ...] = ("id", "label", "category", "technique", "dataset", "trace_id", "step", "harmful")
-Z95 = 1.959963984540054
+_Z95 = 1.959963984540054
 
 
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+def wilson(successes: int, n: int, z: float = _Z95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion (95% by default); (nan, nan) when n is 0.
 
     Unlike the normal approximation it stays inside [0, 1] and is sensible at 0/n and n/n.

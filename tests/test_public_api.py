@@ -141,12 +141,7 @@ def test_leaf_modules_are_found() -> None:
 
 #: Modules whose ``__all__`` still leaves out public names (each must either join ``__all__`` or gain a leading
 #: underscore). Strict: the entry has to go as soon as its module is fixed.
-_KNOWN_GAPS = {
-    "sentinel_lab.demo_server": "get_weather is public but not exported",
-    "sentinel_lab.evaluation": "Z95 (wilson's default z) is public but not exported",
-    "sentinel_lab.lab.export": "export_value and to_latex are public but not exported",
-    "sentinel_lab.lab.magics": "DEFAULT_SESSION is public but not exported",
-}
+_KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -56,11 +56,12 @@ What the relay guarantees:
   requests are answered before it exits). Non-JSON noise from the server (a line not starting with ``{``) is
   logged and dropped. Bad input never ends the proxy.
 
-Process binding: the tool server runs in its own process group with ``PR_SET_PDEATHSIG(SIGKILL)`` (Linux), and a
-forked watchdog holding a pipe from the proxy kills that whole group when the pipe closes, so even ``kill -9`` of
-the proxy takes the server and its children with it. If the server dies the proxy exits with status 1 and a
-message. When the client closes stdin, the proxy closes the server's stdin, waits, then sends SIGTERM and finally
-SIGKILL to the group.
+Process binding (``_mcp/process.py``): on Linux the tool server runs in a cgroup of its own (else the proxy is a
+subreaper and its watchdog tracks descendants through /proc), in its own process group with
+``PR_SET_PDEATHSIG(SIGKILL)``; a forked watchdog holding a pipe from the proxy kills every descendant when the pipe
+closes, so even ``kill -9`` of the proxy takes the server and daemons it detached with ``setsid`` down. If the
+server dies the proxy exits with status 1 and a message. When the client closes stdin, the proxy closes the
+server's stdin, waits, then sends SIGTERM and finally SIGKILL.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["export_dir", "export_figure", "export_table", "quick"]
+__all__ = ["export_dir", "export_figure", "export_table", "export_value", "quick", "to_latex"]
 
 
 def export_dir() -> Path | None:

@@ -31,7 +31,7 @@ from traitlets import Float, Int, Unicode, observe
 
 __all__ = ["SentinelMagics", "load_ipython_extension", "parse_calls", "unload_ipython_extension"]
 
-DEFAULT_SESSION = "default"
+_DEFAULT_SESSION = "default"
 _LINE_COMMANDS = ("policy", "status", "log", "reset", "stop")
 
 
@@ -422,7 +422,7 @@ class SentinelMagics(Magics):
     @argument("target", nargs="?", help="the policy file for `%%sentinel policy PATH`")
     @argument("--policy", "-p", help="policy file for this cell (default: the active policy, else the verifier)")
     @argument("--upstream", "-u", help='run the calls through the proxy to this MCP tool server, e.g. "python t.py"')
-    @argument("--session", "-s", default=DEFAULT_SESSION, help="session name; taint carries over within it")
+    @argument("--session", "-s", default=_DEFAULT_SESSION, help="session name; taint carries over within it")
     @argument("-o", "--output", dest="output", help="store the result DataFrame in this variable")
     @argument("--quiet", "-q", action="store_true", help="show nothing (use with -o)")
     @argument("--timeout", "-t", type=float, help="seconds per call (default: SentinelMagics.timeout)")
@@ -484,7 +484,7 @@ class SentinelMagics(Magics):
                 self._user_ns()[args.output] = frame
             return None if args.quiet else frame
         if command == "reset":
-            session = args.target or (args.session if args.session != DEFAULT_SESSION else None)
+            session = args.target or (args.session if args.session != _DEFAULT_SESSION else None)
             return self.reset(session)
         self.stop()
         return None
