@@ -1472,6 +1472,38 @@ _THREE_SINGLES = bytes_pattern(rb"(?:^|\s)\S\s+\S\s+\S(?:\s|$)".replace(rb"\s", 
 _THREE_LETTERS = bytes_pattern(rb"(?:^|\s)[A-Za-z]\s+[A-Za-z]\s+[A-Za-z](?:\s|$)".replace(rb"\s", _WS))
 
 
+def _quiet_text(s: str) -> bool:
+    """True when a text (any script) can give the word detectors nothing, decided by two RE2 passes over its
+    UTF-8 form without splitting it: no gate word or leetspeak character anywhere (a substring test, so it also
+    covers words run together, long compact words and 'n't' read as 'not'), and no three one-character words
+    in a row (the only way spaced letters are joined). It may say no where nothing is found; never the reverse."""
+    data = s.encode("utf-8", "surrogatepass")
+    return _GATE_ANYWHERE.search(data) is None and _SHORT_RUN.search(data) is None
+
+
+def _byte_alternation(words: Iterable[str]) -> bytes:
+    """An RE2 alternation (over Latin-1 bytes) of the UTF-8 forms of ``words``, every byte escaped."""
+    return b"|".join(b"".join(b"\\x%02x" % c for c in w.encode("utf-8")) for w in sorted(set(words)) if w)
+
+
+# ``_tokens`` splits at ASCII punctuation and white space, the Unicode quotes it replaces, and (``str.split``)
+# every Unicode white space character: any of those, as UTF-8, ends a word.
+_SEPARATORS_U = tuple(
+    {chr(c) for c in range(0x110000) if chr(c).isspace()} | set(_UNI_PUNCT) | set("!\"#%&'()*+,-./:;<=>?[\\]^_`{|}~")
+)
+_SEP_U = b"(?:" + _byte_alternation(_SEPARATORS_U) + b")"
+_NON_SEP_ASCII = b"[^" + b"".join(b"\\x%02x" % ord(c) for c in sorted(_SEPARATORS_U) if c.isascii()) + b"]"
+#: Three words of at most 4 bytes (so possibly one character each) in a row.
+_SHORT_WORD = _NON_SEP_ASCII + b"{1,4}"
+_SHORT_RUN = bytes_pattern(
+    b"(?:^|" + _SEP_U + b")" + (_SEP_U + b"+").join([_SHORT_WORD] * 3) + b"(?:" + _SEP_U + b"|$)"
+)
+#: A gate word, a run-together or compact gate, 'n't' or a leetspeak character, anywhere.
+_GATE_ANYWHERE = bytes_pattern(
+    _byte_alternation([*_GATE, *_COMPACT_GATE, "ignor", "disregard", "forget", "n't", "n\u2019t", *_LEET_CHARS])
+)
+
+
 _LEET_BYTES = frozenset(c.encode()[0] for c in _LEET_CHARS)
 
 
@@ -1540,6 +1572,8 @@ def scan_folded(s: str) -> list[Finding]:
         return sorted(found.values(), key=_by_score) if found else []
     if not s.isascii():
         _cjk(s, add)
+        if _quiet_text(s):
+            return sorted(found.values(), key=_by_score) if found else []
     if "\n" in s:
         s = _unwrap(s)
     s = s.replace("\u2019", "'").replace("n't", " not").replace(". ", "\n").replace(".\t", "\n")
