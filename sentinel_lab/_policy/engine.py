@@ -32,6 +32,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from sentinel_lab._policy.model import Policy
     from sentinel_lab._verify.verifier import Verifier
 
-__all__ = ["Session", "SessionState", "adecide", "decide", "record"]
+__all__ = ["Session", "SessionState", "adecide", "decide", "record", "shared_verifier"]
 
 _EVIDENCE = 120
 
@@ -191,6 +192,23 @@ def _verdict(policy: Policy, state: SessionState, tool: Any, d: _Pending) -> Ver
     )
 
 
+_shared: dict[int, Verifier | None] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_verifier(policy: Policy) -> Verifier | None:
+    """The verifier every clock-less session of this policy object shares (rate-limit history keyed by session
+    id), built on first use and forgotten with the policy. Keyed by identity: two equal policies loaded apart
+    keep separate histories."""
+    key = id(policy)
+    with _shared_lock:
+        if key in _shared:
+            return _shared[key]
+        verifier = _shared[key] = policy.make_verifier()
+        weakref.finalize(policy, _shared.pop, key, None)
+        return verifier
+
+
 def decide(
     policy: Policy,
     state: SessionState,
@@ -206,7 +224,7 @@ def decide(
     ``conversation``, ``scope``) with ``session_id`` set to the session's id.
     """
     d, run_verifier = _policy_stages(policy, state, tool, args)
-    ver = (verifier if verifier is not None else policy.make_verifier()) if run_verifier else None
+    ver = (verifier if verifier is not None else shared_verifier(policy)) if run_verifier else None
     if ver is not None:
         try:
             vv = ver.verify({"tool": tool, "args": d.call_args}, _verifier_context(state, context))
@@ -227,7 +245,7 @@ async def adecide(
 ) -> tuple[Verdict, SessionState]:
     """``decide`` for async code: awaits async custom checks and an async intent llm of the verifier."""
     d, run_verifier = _policy_stages(policy, state, tool, args)
-    ver = (verifier if verifier is not None else policy.make_verifier()) if run_verifier else None
+    ver = (verifier if verifier is not None else shared_verifier(policy)) if run_verifier else None
     if ver is not None:
         try:
             vv = await ver.averify({"tool": tool, "args": d.call_args}, _verifier_context(state, context))
@@ -266,7 +284,7 @@ class Session:
         self.policy = policy
         self.clock = clock
         self._state = SessionState(session_id or secrets.token_hex(8))
-        self._verifier = policy.make_verifier(clock) if clock is not None else policy.make_verifier()
+        self._verifier = policy.make_verifier(clock) if clock is not None else shared_verifier(policy)
         self._lock = threading.Lock()
 
     @property

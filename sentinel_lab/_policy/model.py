@@ -45,8 +45,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import json
 import os
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -66,10 +66,10 @@ from sentinel_lab._policy.conditions import (
     make_condition,
 )
 from sentinel_lab._text.glob import ToolPattern, tool_matches
+from sentinel_lab._verify.verifier import Verifier
 
 if TYPE_CHECKING:
     from sentinel_lab._policy.engine import Session
-    from sentinel_lab._verify.verifier import Verifier
 
 __all__ = [
     "ACTIONS",
@@ -228,8 +228,9 @@ def _compose(text: str, source: str) -> tuple[Any, dict[Path, int]]:
         if isinstance(n, yaml.SequenceNode):
             items = []
             for i, child in enumerate(n.value):
-                lines[(*path, i)] = child.start_mark.line + 1
-                items.append(convert(child, (*path, i)))
+                item_path: Path = (*path, i)
+                lines[item_path] = child.start_mark.line + 1
+                items.append(convert(child, item_path))
             return items
         if isinstance(n, yaml.MappingNode):
             out: dict[str, Any] = {}
@@ -246,8 +247,9 @@ def _compose(text: str, source: str) -> tuple[Any, dict[Path, int]]:
                         line=k.start_mark.line + 1,
                         key=_fmt_path((*path, key)),
                     )
-                lines[(*path, key)] = k.start_mark.line + 1
-                out[key] = convert(v, (*path, key))
+                key_path: Path = (*path, key)
+                lines[key_path] = k.start_mark.line + 1
+                out[key] = convert(v, key_path)
             return out
         raise PolicyError("unsupported YAML node", file=source, line=n.start_mark.line + 1)  # pragma: no cover
 
@@ -497,8 +499,11 @@ class Policy:
     source: str = "<dict>"
     _exact: Mapping[str, StaticRule] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     _implicit: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: the canonical content (``to_dict`` as sorted JSON): what ``==`` and ``hash`` compare
+    _key: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_key", json.dumps(self.to_dict(), sort_keys=True, default=repr))
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
@@ -568,21 +573,17 @@ class Policy:
         return self.audit or self.static_decision(name)[0] == "ALLOW"
 
     def make_verifier(self, clock: Callable[[], float] | None = None) -> Verifier | None:
-        """The verifier this policy configures (None when disabled); shared per policy unless a clock is given."""
+        """A new verifier as this policy configures it (None when disabled). Sessions share one per policy
+        object through ``_policy.engine.shared_verifier``; the policy itself holds no state."""
         if not self.verifier.enabled:
             return None
-        from sentinel_lab._verify.verifier import Verifier
-
         if clock is not None:
             return Verifier(clock=clock, **self.verifier.kwargs())
-        with self._lock:
-            v = self._cache.get("verifier")
-            if v is None:
-                v = self._cache["verifier"] = Verifier(**self.verifier.kwargs())
-        return v  # type: ignore[no-any-return]
+        return Verifier(**self.verifier.kwargs())
 
     def new_session(self, clock: Callable[[], float] | None = None, session_id: str | None = None) -> Session:
-        """A fresh engine session (own taints, own rate-limit history); ``clock`` gives monotonic seconds."""
+        """A fresh engine session (own taints, own rate-limit history); ``clock`` gives monotonic seconds.
+        A thin delegation: the engine depends on the model, so the engine is imported only when called."""
         from sentinel_lab._policy.engine import Session
 
         return Session(self, clock=clock, session_id=session_id)
@@ -634,12 +635,14 @@ class Policy:
         return str(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
 
     def __eq__(self, other: object) -> bool:
+        """Policies with the same content are equal, wherever they were loaded from."""
         if not isinstance(other, Policy):
             return NotImplemented
-        return self.to_dict() == other.to_dict()
+        return self._key == other._key
 
     def __hash__(self) -> int:
-        return id(self)
+        """Consistent with ``==``: the hash of the canonical content."""
+        return hash(self._key)
 
     def __repr__(self) -> str:
         label = f" {self.name!r}" if self.name else ""
@@ -944,7 +947,8 @@ def _build(data: Any, ctx: _Ctx) -> Policy:
         for i, r in enumerate(_list(ctx, top.get("taint_rules"), ("taint_rules",)))
     )
     implicit: dict[str, str] = {}
-    for r in (*arg_rules, *taint_rules):
+    named: tuple[ArgumentRule | TaintRule, ...] = (*arg_rules, *taint_rules)
+    for r in named:
         for n in sorted(r.tools.names):
             implicit.setdefault(n, r.name)
 

@@ -215,7 +215,7 @@ def test_verifier_settings_reach_the_verifier() -> None:
         "  intent: {threshold: 0.5}\n"
     )
     v = p.make_verifier()
-    assert v is not None and v is p.make_verifier()  # one per policy
+    assert v is not None
     assert v.workspace == "/w" and v.scope.allowed_hosts == ("example.com",)
     assert v.limiter is not None and v.limiter.limit.max_calls == 5 and v.limiter.limit.window == 2
     assert v.intent.threshold == 0.5 and "intent_alignment" not in (v.enabled or ())
@@ -466,3 +466,53 @@ def test_hostile_dicts_raise_policy_error(data: dict) -> None:
 def test_a_non_path_raises_policy_error() -> None:
     with pytest.raises(PolicyError):
         Policy.load(5)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------ value semantics
+def test_equal_policies_hash_equal() -> None:
+    text = "static_rules: {read_file: ALLOW}\nverifier: false\n"
+    a, b = Policy.from_yaml(text, source="a.yaml"), Policy.from_yaml(text, source="b.yaml")
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    other = Policy.from_yaml("static_rules: {read_file: DENY}\nverifier: false\n")
+    assert a != other and len({a, other}) == 2
+    assert {a: 1}[b] == 1
+
+
+def test_a_policy_holds_no_mutable_state() -> None:
+    import dataclasses
+    import threading
+
+    p = Policy.from_yaml("static_rules: {read_file: ALLOW}\n")
+    mutable = (dict, list, set, bytearray, type(threading.Lock()))
+    for f in dataclasses.fields(p):
+        assert not isinstance(getattr(p, f.name), mutable), f.name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.mode = "audit"  # type: ignore[misc]
+
+
+def test_the_shared_verifier_lives_with_the_engine_per_policy_object() -> None:
+    from sentinel_lab._policy.engine import shared_verifier
+
+    text = "verifier: {rate_limit: {max_calls: 5, window: 2}}\n"
+    p, q = Policy.from_yaml(text), Policy.from_yaml(text)
+    assert shared_verifier(p) is shared_verifier(p) is p.new_session().verifier
+    assert shared_verifier(q) is not shared_verifier(p)  # equal content, separate rate-limit history
+    assert p.make_verifier() is not p.make_verifier()  # the model only builds; it caches nothing
+
+
+def test_model_does_not_import_the_engine() -> None:
+    """The engine depends on the model, not the reverse: model.py names the engine only for type checking and
+    in the one thin ``new_session`` delegation."""
+    import ast
+    import inspect
+
+    from sentinel_lab._policy import model
+
+    tree = ast.parse(inspect.getsource(model))
+    for node in tree.body:  # module level
+        if isinstance(node, ast.ImportFrom):
+            assert node.module != "sentinel_lab._policy.engine"
+    deferred = [
+        n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "sentinel_lab._policy.engine"
+    ]
+    assert len(deferred) <= 2  # TYPE_CHECKING block and new_session
