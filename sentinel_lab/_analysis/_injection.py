@@ -1435,11 +1435,26 @@ def _compact(tok: str, add: _Adder) -> None:
                 break
 
 
+def _byte_alternation(words: Iterable[str]) -> bytes:
+    """An RE2 alternation (over Latin-1 bytes) of the UTF-8 forms of ``words``, every byte escaped."""
+    return b"|".join(b"".join(b"\\x%02x" % c for c in w.encode("utf-8")) for w in sorted(set(words)) if w)
+
+
 def _quiet_ascii(s: str) -> bool:
     """True when an ASCII text has no gate word and no possible disguise: nothing for the detectors to do.
 
     Each distinct word is looked at once; runs of three one-character words are found by one search."""
     spaced = s.encode("ascii").translate(_BPUNCT)
+    if (
+        _WORD_ANYWHERE.search(spaced) is None
+        and _WORD_ANYWHERE.search(spaced.translate(_BLEET)) is None
+        and _WORD_ANYWHERE.search(spaced.translate(_BLEET_L)) is None
+        and _COMPACT_ANYWHERE.search(spaced) is None
+        and _THREE_SINGLES.search(spaced) is None
+    ):
+        # RE2 passes, no split: no known word as a word, as it stands or read as leetspeak (so no gate word and
+        # no disguise), no compact gate and no three one-character words. Otherwise the word-level test decides.
+        return True
     words = spaced.split()
     if not _GATE_BYTES.isdisjoint(words):
         return False
@@ -1465,6 +1480,15 @@ def _quiet_ascii(s: str) -> bool:
     return (_THREE_SINGLES if loose else _THREE_LETTERS).search(spaced) is None
 
 
+_BLEET = bytes.maketrans(b"0134578@$", b"oieastbas")
+_BLEET_L = bytes.maketrans(b"0134578@$", b"oleastbas")
+#: A known word (``_VOCAB`` holds every gate word) standing as a whole word; a compact gate anywhere.
+_WORD_ANYWHERE = bytes_pattern(
+    b"(?:^|[\\t\\n\\x0b\\x0c\\r ])(?:"
+    + _byte_alternation(w for w in _VOCAB if w.isascii())
+    + b")(?:[\\t\\n\\x0b\\x0c\\r ]|$)"
+)
+_COMPACT_ANYWHERE = bytes_pattern(_byte_alternation(_COMPACT_GATE))
 #: Three one-character words in a row (RE2; white space as ``bytes.split`` reads it).
 _WS = rb"[\t\n\x0b\x0c\r ]"
 _NON_WS = rb"[^\t\n\x0b\x0c\r ]"
@@ -1479,11 +1503,6 @@ def _quiet_text(s: str) -> bool:
     in a row (the only way spaced letters are joined). It may say no where nothing is found; never the reverse."""
     data = s.encode("utf-8", "surrogatepass")
     return _GATE_ANYWHERE.search(data) is None and _SHORT_RUN.search(data) is None
-
-
-def _byte_alternation(words: Iterable[str]) -> bytes:
-    """An RE2 alternation (over Latin-1 bytes) of the UTF-8 forms of ``words``, every byte escaped."""
-    return b"|".join(b"".join(b"\\x%02x" % c for c in w.encode("utf-8")) for w in sorted(set(words)) if w)
 
 
 # ``_tokens`` splits at ASCII punctuation and white space, the Unicode quotes it replaces, and (``str.split``)
