@@ -539,7 +539,8 @@ _GATE = (
         "proceed ahead"
     )
 )
-_GATE_BYTES = frozenset(w.encode() for w in _GATE if w.isascii())
+_GATE_BYTES_TEXT = tuple(w for w in _GATE if w.isascii())
+_GATE_BYTES = frozenset(w.encode() for w in _GATE_BYTES_TEXT)
 _BPUNCT = bytes((32 if chr(c) in "!\"#%&'()*+,-./:;<=>?[\\]^_`{|}~\t\n\r" else c) for c in range(256))
 _COMPACT_GATE = (
     "ignor",
@@ -1445,19 +1446,18 @@ def _quiet_ascii(s: str) -> bool:
 
     Each distinct word is looked at once; runs of three one-character words are found by one search."""
     spaced = s.encode("ascii").translate(_BPUNCT)
+    if _GATE_WORD.search(spaced) is not None:
+        return False  # a gate word as a word: the same test as on the split words, in one pass
     if (
-        _WORD_ANYWHERE.search(spaced) is None
-        and _WORD_ANYWHERE.search(spaced.translate(_BLEET)) is None
+        _WORD_ANYWHERE.search(spaced.translate(_BLEET)) is None
         and _WORD_ANYWHERE.search(spaced.translate(_BLEET_L)) is None
         and _COMPACT_ANYWHERE.search(spaced) is None
         and _THREE_SINGLES.search(spaced) is None
     ):
-        # RE2 passes, no split: no known word as a word, as it stands or read as leetspeak (so no gate word and
-        # no disguise), no compact gate and no three one-character words. Otherwise the word-level test decides.
+        # RE2 passes, no split: no known word as a word when read as leetspeak (so no disguise), no compact gate
+        # and no three one-character words. Otherwise the word-level test decides.
         return True
     words = spaced.split()
-    if not _GATE_BYTES.isdisjoint(words):
-        return False
     distinct = set(words)
     singles = False
     for w in distinct:
@@ -1487,6 +1487,9 @@ _WORD_ANYWHERE = bytes_pattern(
     b"(?:^|[\\t\\n\\x0b\\x0c\\r ])(?:"
     + _byte_alternation(w for w in _VOCAB if w.isascii())
     + b")(?:[\\t\\n\\x0b\\x0c\\r ]|$)"
+)
+_GATE_WORD = bytes_pattern(
+    b"(?:^|[\\t\\n\\x0b\\x0c\\r ])(?:" + _byte_alternation(_GATE_BYTES_TEXT) + b")(?:[\\t\\n\\x0b\\x0c\\r ]|$)"
 )
 _COMPACT_ANYWHERE = bytes_pattern(_byte_alternation(_COMPACT_GATE))
 #: Three one-character words in a row (RE2; white space as ``bytes.split`` reads it).
