@@ -1346,13 +1346,20 @@ def _label_ends(rest: str) -> bool:
     return rest.startswith(("message:", "prompt:", "message]", "s:", "s]"))
 
 
+def _byte_alternation(words: Iterable[str]) -> bytes:
+    """An RE2 alternation (over Latin-1 bytes) of the UTF-8 forms of ``words``, every byte escaped."""
+    return b"|".join(b"".join(b"\\x%02x" % c for c in w.encode("utf-8")) for w in sorted(set(words)) if w)
+
+
 def _turns(s: str, add: _Adder) -> None:
     """Chat-template tokens anywhere, and turn labels ('System:', '### Instruction') at the start of a line."""
     if '"role"' in s:
         _json_roles(s, add)
     if "](http" in s:
         _markdown_image_exfil(s, add)
-    if "<" in s or "[" in s or "(" in s or "sentinel_data" in s:
+    if ("<" in s or "[" in s or "(" in s or "sentinel_data" in s) and _TURN_ANY.search(
+        s.encode("utf-8", "surrogatepass")
+    ) is not None:  # one RE2 pass for all the markers; each is looked for only when one is there
         for marker, score in _TURN_TOKENS:
             if marker in s:
                 add("fake_turn", marker, score)
@@ -1378,6 +1385,9 @@ def _turns(s: str, add: _Adder) -> None:
             add("fake_turn", "\\n\\nHuman:/Assistant: turn", 0.75)
         elif len(roles) >= 2:
             add("fake_turn", " / ".join(sorted(roles)), 0.6)
+
+
+_TURN_ANY = bytes_pattern(_byte_alternation(m for m, _ in _TURN_TOKENS))
 
 
 def _cjk(s: str, add: _Adder) -> None:
@@ -1434,11 +1444,6 @@ def _compact(tok: str, add: _Adder) -> None:
                         add(kind, tok[:80], score)
                         break
                 break
-
-
-def _byte_alternation(words: Iterable[str]) -> bytes:
-    """An RE2 alternation (over Latin-1 bytes) of the UTF-8 forms of ``words``, every byte escaped."""
-    return b"|".join(b"".join(b"\\x%02x" % c for c in w.encode("utf-8")) for w in sorted(set(words)) if w)
 
 
 def _quiet_ascii(s: str) -> bool:
