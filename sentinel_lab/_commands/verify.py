@@ -24,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON verdict per line")
     parser.add_argument("--policy", help="decide with this policy file (static, argument, taint rules + verifier)")
-    parser.add_argument("--workspace", help="project directory for path checks (verifier only)")
+    parser.add_argument(
+        "--workspace", help="project directory for path checks (without --policy: a policy sets its own)"
+    )
     parser.add_argument("--goal", help="the user's goal, for intent verification")
     parser.add_argument("--allowed-host", action="append", default=[], help="host data may go to (repeatable; scope)")
     parser.add_argument(
@@ -156,15 +158,24 @@ def _decider(args: argparse.Namespace) -> Any:
     if args.policy:
         from sentinel_lab._policy.model import Policy
 
+        if args.workspace:  # the policy's verifier has its own; silently ignoring the flag would mislead
+            print(
+                "sentinel-lab verify: --workspace applies without --policy; set verifier.workspace in the policy",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
         try:
             session = Policy.load(args.policy).new_session()
         except (OSError, SentinelError) as exc:
             print(f"sentinel-lab verify: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
+        if args.allowed_host:  # a per-call scope: these hosts replace the policy verifier's allowed hosts
+            context["scope"] = {"allowed_hosts": list(args.allowed_host)}
+        policy_context = context or None
 
         def by_policy(item: Any) -> Verdict:
             tool, call_args = parse_action(item)
-            return session.check(tool, call_args)
+            return session.check(tool, call_args, context=policy_context)
 
         return by_policy
 

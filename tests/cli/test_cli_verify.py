@@ -108,3 +108,29 @@ def test_odd_but_valid_values_still_print_a_verdict(tmp_path: Path) -> None:
     assert out.returncode == 1
     table = run(str(path))  # the table view writes the same three rows
     assert "Traceback" not in table.stderr and table.returncode == 1
+
+
+def test_policy_mode_keeps_the_goal_and_the_allowed_hosts(tmp_path: Path) -> None:
+    """``--policy P --goal G``: the goal reaches the policy's verifier, as it does without a policy."""
+    policy = tmp_path / "p.yaml"
+    policy.write_text("default_action: ALLOW\nverifier: {rate_limit: false}\n")
+    call = json.dumps({"tool": "transfer_money", "args": {"to": "XX00123", "amount": 900}})
+    goal = "summarise my unread email"
+    for extra in ([], ["--policy", str(policy)]):
+        out = run(call, "--json", "--goal", goal, *extra)
+        assert out.returncode == 1, (extra, out.stdout, out.stderr)
+        record = json.loads(out.stdout)
+        assert record["intent"] is not None and not record["intent"]["aligned"], extra
+        assert any(v["policy"] == "intent_alignment" for v in record["violations"]), extra
+    out = run(call, "--json", "--policy", str(policy))  # no goal: nothing to judge intent against
+    assert out.returncode == 0 and json.loads(out.stdout)["intent"] is None, out.stdout
+    fetch = json.dumps({"tool": "fetch", "args": {"url": "https://elsewhere.org/"}})
+    out = run(fetch, "--json", "--policy", str(policy), "--allowed-host", "example.com")
+    assert out.returncode == 1 and json.loads(out.stdout)["violations"][0]["policy"] == "scope_enforcement"
+
+
+def test_policy_mode_refuses_a_workspace_flag_it_would_ignore(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("default_action: ALLOW\n")
+    out = run('{"tool": "t", "args": {}}', "--policy", str(policy), "--workspace", "/w")
+    assert out.returncode == 2 and "verifier.workspace" in out.stderr
