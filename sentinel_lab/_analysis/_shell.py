@@ -1334,9 +1334,9 @@ def _unwrap_interpreter(lx: _Lexer, rec: _Rec) -> None:
             lx._sub(" ".join(argv[j + 1 :]), "ssh", None)
         return
     if name in ("watch", "nohup") and len(argv) > 1:
-        rest = [w for w in argv[1:] if not w.startswith("-")]
-        if len(rest) == 1 and " " in rest[0]:
-            lx._sub(rest[0], name, None)
+        operands = [w for w in argv[1:] if not w.startswith("-")]
+        if len(operands) == 1 and " " in operands[0]:
+            lx._sub(operands[0], name, None)
 
 
 def _powershell(lx: _Lexer, rec: _Rec) -> None:

@@ -563,9 +563,9 @@ def _classify(host: str) -> HostInfo:
         for sep in ("-rebind-", "-rr", "-fr-", "make-"):
             prefix = prefix.replace(sep, " ")
         for piece in prefix.split():
-            emb4 = parse_ipv4(piece.strip(".-"), octal=False)
-            if emb4 is not None and _info_for_ip(str(emb4), emb4).internal:
-                return HostInfo(h, loopback=True, embedded=emb4, note=f"DNS rebinding name for {emb4}")
+            named4 = parse_ipv4(piece.strip(".-"), octal=False)
+            if named4 is not None and _info_for_ip(str(named4), named4).internal:
+                return HostInfo(h, loopback=True, embedded=named4, note=f"DNS rebinding name for {named4}")
         return HostInfo(h, local_name=True, note="DNS rebinding service")
     if "." in h:
         suf = _suffix(h, _INTERNAL_SUFFIXES)
@@ -1139,9 +1139,9 @@ def _bare_parts(token: str) -> _Parts | None:
                 if piece.count(".") == 3 or piece.lower() in _LOOPBACK_NAMES:
                     hostport = piece
                     break
-    host, port = _split_hostport(hostport)
+    host, port_number = _split_hostport(hostport)
     path, _, query = tail.partition("?")
-    return _parts("", userinfo, host, port, path, query)
+    return _parts("", userinfo, host, port_number, path, query)
 
 
 def _address_like(parts: _Parts, token: str, strict: bool) -> bool:

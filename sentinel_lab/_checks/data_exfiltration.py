@@ -291,7 +291,7 @@ def _secrets_cached(text: str) -> tuple[Secret, ...]:
 
 def _provider_ok(kind: str, host: str) -> bool:
     doms = _PROVIDERS.get(kind)
-    return bool(doms) and host_matches(host, doms)
+    return doms is not None and len(doms) > 0 and host_matches(host, doms)
 
 
 def _sensitive(path: str) -> str | None:
