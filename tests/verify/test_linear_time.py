@@ -73,3 +73,39 @@ def test_adversarial_family_scales_linearly(family: str) -> None:
     verifier.verify(small)  # warm caches and imports
     ratio = _cpu_median(verifier, big) / max(_cpu_median(verifier, small), 1e-4)
     assert ratio < 8, f"{family}: 4x the input took {ratio:.1f}x the time"
+
+
+# -- deterministic: the Python-level work of a verdict does not grow with the argument ----------------------------
+def _calls(verifier: Verifier, action: dict) -> tuple[int, int]:
+    """Python function calls and C calls made from Python while ``verify(action)`` runs (``sys.setprofile``)."""
+    import sys
+
+    counts = [0, 0]
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        if event == "call":
+            counts[0] += 1
+        elif event == "c_call":
+            counts[1] += 1
+
+    sys.setprofile(profile)
+    try:
+        verifier.verify(action)
+    finally:
+        sys.setprofile(None)
+    return counts[0], counts[1]
+
+
+@pytest.mark.parametrize("family", [*sorted(FAMILIES), "long_url"])
+def test_adversarial_family_work_is_whole_text(family: str) -> None:
+    """Every family is judged by whole-text operations (str methods, one pass of a pattern, RE2): 16 times the
+    input makes no more Python calls. A loop over characters or tokens would make about 16 times as many."""
+    verifier = Verifier(workspace="/workspace/project", rate_limit=False)
+    small = {"tool": "write_file", "args": {"path": "notes.txt", **_sized_args(family, MIB // 16)}}
+    big = {"tool": "write_file", "args": {"path": "notes.txt", **_sized_args(family, MIB)}}
+    verifier.verify(small)
+    verifier.verify(big)  # warm caches, so both counts are of the steady state
+    py_small, c_small = _calls(verifier, small)
+    py_big, c_big = _calls(verifier, big)
+    assert py_big <= py_small * 1.5 + 50, f"{family}: {py_small} -> {py_big} Python calls"
+    assert c_big <= c_small * 1.5 + 200, f"{family}: {c_small} -> {c_big} C calls"
