@@ -2,8 +2,8 @@
 
 Everything here is linear in the size of the checked value (for a fixed policy): globs are matched by a
 two-pointer scan, hosts and paths are parsed with ``str`` methods and ``ipaddress``, and a ``regex`` is
-compiled with RE2 (the ``google-re2`` package) when it is installed, else with ``re`` after rejecting patterns
-that can backtrack badly (nested or alternated repeats, back-references, look-arounds).
+compiled with RE2 (the ``google-re2`` package), which never backtracks; a pattern RE2 cannot compile
+(back-references, look-arounds) is refused when the policy loads.
 
 Condition semantics (one argument rule = one argument path + a set of conditions, ANDed):
 
@@ -14,7 +14,7 @@ Condition semantics (one argument rule = one argument path + a set of conditions
 ``glob``        a string value matches this pattern (or one of a list); ``*`` any run, ``?`` one character,
                 ``[abc]`` / ``[!abc]`` / ``[a-z]`` a class; matched against the whole string; a pattern over
                 e-mail addresses or host names without a class (``*@example.com``) ignores ASCII case
-``regex``       a string value contains a match (``re.search``); anchor with ``^`` and ``$`` for a whole match
+``regex``       a string value contains a match (RE2 ``search``); anchor with ``^`` and ``$`` for a whole match
 ``min``/``max`` a number (or a string holding one) is at least / at most this bound; a string that could be
                 read as several numbers meets the bound only if every one does
 ``host_in``     the host of a URL, e-mail address or ``host[:port]`` equals a listed host or is a subdomain of it
@@ -59,6 +59,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
+
+import re2 as _re2  # type: ignore[import-untyped,unused-ignore]
 
 from sentinel_lab._analysis._paths import canonical
 from sentinel_lab._checks import host_matches
@@ -117,83 +119,28 @@ class RegexError(ValueError):
     """A ``regex`` condition that cannot be compiled, or that could take more than linear time."""
 
 
-try:  # RE2 guarantees linear-time matching
-    import re2 as _re2  # type: ignore[import-not-found,import-untyped,unused-ignore]
-
-    HAVE_RE2 = True
-except ImportError:  # pragma: no cover - depends on the environment
-    _re2 = None
-    HAVE_RE2 = False
-
-try:  # the parser of the standard library's engine, to vet patterns
-    from re import _constants as _sre_c  # type: ignore[attr-defined,unused-ignore]
-    from re import _parser as _sre_p  # type: ignore[attr-defined,unused-ignore]
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants as _sre_c  # type: ignore[no-redef,unused-ignore]
-    import sre_parse as _sre_p  # type: ignore[no-redef,unused-ignore]
-
-_REPEATS = {
-    getattr(_sre_c, n) for n in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT", "REPEAT") if hasattr(_sre_c, n)
-}
-_FORBIDDEN = {
-    getattr(_sre_c, n): why
-    for n, why in (
-        ("GROUPREF", "back-references"),
-        ("GROUPREF_EXISTS", "conditional back-references"),
-        ("ASSERT", "look-around assertions"),
-        ("ASSERT_NOT", "look-around assertions"),
-    )
-    if hasattr(_sre_c, n)
-}
+def _re2_options() -> Any:
+    options = _re2.Options()
+    options.log_errors = False  # a refused pattern is reported as a PolicyError, not logged to stderr
+    return options
 
 
-def _children(op: Any, av: Any) -> list[Any]:
-    """The sub-patterns of one parsed regex node."""
-    if op in _REPEATS:
-        return [av[2]]
-    name = str(op)
-    if name == "SUBPATTERN":
-        return [av[3]]
-    if name == "BRANCH":
-        return list(av[1])
-    if name == "ATOMIC_GROUP":
-        return [av]
-    if name in ("ASSERT", "ASSERT_NOT"):
-        return [av[1]]
-    if name == "GROUPREF_EXISTS":
-        return [p for p in av[1:] if p is not None]
-    return []
-
-
-def _vet(pattern_nodes: Any, inside_repeat: bool, strict: bool) -> None:
-    for op, av in pattern_nodes:
-        if op in _FORBIDDEN:
-            raise RegexError(f"{_FORBIDDEN[op]} are not allowed (they can make matching super-linear)")
-        repeats = op in _REPEATS and av[1] > 1
-        if strict and inside_repeat and (repeats or str(op) == "BRANCH"):
-            raise RegexError(
-                "nested or alternated repeats (like '(a+)+' or '(a|b)*') are not allowed: they can backtrack "
-                "catastrophically; install google-re2 for linear-time matching"
-            )
-        for child in _children(op, av):
-            _vet(child, inside_repeat or repeats, strict)
+_RE2_OPTIONS = _re2_options()
 
 
 def compile_regex(pattern: str) -> Any:
-    """Compile a policy regex so matching is linear: with RE2 when available, else with ``re`` after vetting."""
-    import re
-
+    """Compile a policy regex with RE2, whose matching is linear in the input whatever the pattern
+    (``(a+)+$`` included). A pattern RE2 cannot compile (back-references, look-arounds, counted repeats over
+    1000, bad syntax) raises ``RegexError``; the loader turns it into a PolicyError naming the file and line."""
     try:
-        parsed = _sre_p.parse(pattern)
-    except re.error as exc:
-        raise RegexError(f"invalid regular expression: {exc}") from None
-    _vet(parsed, False, strict=not HAVE_RE2)
-    if HAVE_RE2:
-        try:
-            return _re2.compile(pattern)
-        except Exception as exc:
-            raise RegexError(f"regular expression not supported by RE2: {exc}") from None
-    return re.compile(pattern)
+        return _re2.compile(pattern, _RE2_OPTIONS)
+    except Exception as exc:
+        why = exc.args[0] if exc.args else exc
+        if isinstance(why, bytes):
+            why = why.decode("utf-8", "replace")
+        raise RegexError(
+            f"invalid regular expression, or one not allowed: RE2 (linear-time matching) cannot compile it: {why}"
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------------- hosts

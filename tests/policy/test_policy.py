@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import pytest
+from _growth import assert_linear
 
 from sentinel_lab import PolicyError
 from sentinel_lab._policy import conditions as rules
@@ -330,9 +330,7 @@ def test_error_yaml_alias_bomb_is_bounded() -> None:
     for i in range(1, 9):
         prev = f"*a{i - 1}"
         lines.append(f"a{i}: &a{i} [{', '.join([prev] * 9)}]")
-    t0 = time.perf_counter()
-    e = _err("\n".join(lines) + "\n")
-    assert time.perf_counter() - t0 < 5
+    e = _err("\n".join(lines) + "\n")  # 9**9 nodes once expanded: the node budget stops the expansion
     assert "nodes" in str(e)
 
 
@@ -359,40 +357,35 @@ def test_error_from_dict_names_key() -> None:
 
 
 # ------------------------------------------------------------------------------------------ safe regex
-def test_regex_rejects_backtracking_constructs(monkeypatch: pytest.MonkeyPatch) -> None:
-    for bad in [r"(a)\1", r"(?=a)b", r"(?<!a)b"]:
-        e = _err(f"argument_rules:\n  - tool: a\n    arg: x\n    deny_if: {{regex: '{bad}'}}\n")
-        _assert_where(e, 4, "argument_rules[0].deny_if.regex", "not allowed")
-    e = _err("argument_rules:\n  - tool: a\n    arg: x\n    deny_if: {regex: '(unclosed'}\n")
-    _assert_where(e, 4, "argument_rules[0].deny_if.regex", "invalid regular expression")
-    monkeypatch.setattr(rules, "HAVE_RE2", False)  # the fallback engine vets nested repeats too
-    for bad in [r"(a+)+b", r"(a|aa)*c", r"(\w+\s?)*$"]:
-        e = _err(f"argument_rules:\n  - tool: a\n    arg: x\n    deny_if: {{regex: '{bad}'}}\n")
-        _assert_where(e, 4, "argument_rules[0].deny_if.regex", "catastrophically")
+@pytest.mark.parametrize("bad", [r"(a)\1", r"(?=a)b", r"(?<!a)b", r"a{5000}", "(unclosed"])
+def test_regex_that_re2_cannot_compile_is_refused_with_file_and_line(bad: str) -> None:
+    e = _err(f"argument_rules:\n  - tool: a\n    arg: x\n    deny_if: {{regex: '{bad}'}}\n")
+    _assert_where(e, 4, "argument_rules[0].deny_if.regex", "RE2")
+
+
+def test_regex_conditions_are_compiled_by_re2() -> None:
+    import re2
+
+    compiled = rules.compile_regex("(a+)+$")
+    assert type(compiled) is type(re2.compile("x"))
     ok = Policy.from_yaml("argument_rules:\n  - {tool: a, arg: x, deny_if: {regex: '^[a-z]+(ab)?$'}}\nverifier: false")
     assert not ok.new_session().check("a", {"x": "abc"}).allowed
 
 
-@pytest.mark.skipif(not rules.HAVE_RE2, reason="google-re2 not installed")
-def test_regex_with_re2_is_linear() -> None:
-    p = Policy.from_yaml("argument_rules:\n  - {tool: a, arg: x, deny_if: {regex: '(a+)+b'}}\nverifier: false")
+def test_catastrophic_regex_matches_in_linear_time() -> None:
+    """``(a+)+$`` against ``aaa...b`` is exponential for a backtracking engine; with RE2 it is linear (CPU-time
+    ratio between a 256 KiB and a 1 MiB input, no wall-clock bound)."""
+    p = Policy.from_yaml("argument_rules:\n  - {tool: a, arg: x, deny_if: {regex: '(a+)+$'}}\nverifier: false")
     s = p.new_session()
-    t0 = time.perf_counter()
-    assert s.check("a", {"x": "a" * 200_000}).allowed
-    assert time.perf_counter() - t0 < 1.0
-    assert not s.check("a", {"x": "aaab"}).allowed
+    assert not s.check("a", {"x": "aaa"}).allowed
+    assert s.check("a", {"x": "aaab"}).allowed
+    assert_linear(lambda text: s.check("a", {"x": text}), "a" * (1 << 20) + "b")
 
 
 def test_error_non_string_keys_from_dict() -> None:
     with pytest.raises(PolicyError) as info:
         Policy.from_dict({"static_rules": {1: "ALLOW"}})
     assert info.value.key == "static_rules" and "keys must be strings" in str(info.value)
-
-
-@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
-def test_shipped_policies_load_without_re2(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rules, "HAVE_RE2", False)
-    Policy.load(path)
 
 
 # -- hostile policy text: PolicyError only, with a line where there is one ---------------------------------------
