@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
+from itertools import islice
 from typing import TYPE_CHECKING, Union
 
 from sentinel_lab._text.normalize import normalize
@@ -1198,15 +1199,15 @@ def _scan_bare(t: Text, v: str, context: str, loose: bool, col: _Collector) -> N
         return
     if not _has_any(low, _NET_WORDS):
         return
-    cands = [
+    cands = (
         tok
         for tok in v.translate(_TOKEN_SEP).split()
-        if (not _DIGITS.isdisjoint(tok) or (hinted and any(h in tok.lower() for h in _LOOPBACK_HINTS)))
+        if (not _DIGITS.isdisjoint(tok) or (hinted and _has_any(tok.lower(), _LOOPBACK_HINTS)))
         and "://" not in tok
         and not (tok.isdigit() and len(tok) < 8)
         and (not tok.startswith("-") or "/dev/" in tok)
-    ]
-    for tok in cands[: MAX_PER_VARIANT * 4]:
+    )
+    for tok in islice(cands, MAX_PER_VARIANT * 4):  # lazily: the tokens after the last candidate used are not read
         parts = _bare_parts(tok)
         if parts is None or not _address_like(parts, tok, strict=True):
             continue
