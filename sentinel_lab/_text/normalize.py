@@ -352,6 +352,8 @@ def _hex(token: str) -> str | None:
 
 _LITERAL_PERCENT_RE = re.compile("%(?![0-9A-Fa-f]{2})")
 _ESCAPE_RE = re.compile("%[0-9A-Fa-f]{2}")
+#: A percent sign that starts no escape (``_LITERAL_PERCENT_RE`` without the look-ahead, for RE2).
+_LITERAL_PERCENT = bytes_pattern(rb"%(?:$|[^0-9A-Fa-f]|[0-9A-Fa-f](?:$|[^0-9A-Fa-f]))")
 
 
 def _unquote(text: str) -> str:
@@ -369,7 +371,10 @@ def _unquote(text: str) -> str:
         return unquote(text, errors="replace")
     if len(data) < 256:
         return unquote(text, errors="replace")
-    qp = _LITERAL_PERCENT_RE.sub("=25", text.replace("=", "=3D")).replace("%", "=")
+    qp = text.replace("=", "=3D")
+    if _LITERAL_PERCENT.search(data) is not None:  # one RE2 pass: the substitution pays per percent sign
+        qp = _LITERAL_PERCENT_RE.sub("=25", qp)
+    qp = qp.replace("%", "=")
     return binascii.a2b_qp(qp.encode("utf-8")).decode("utf-8", "replace")
 
 
