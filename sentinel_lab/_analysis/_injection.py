@@ -1391,9 +1391,8 @@ _TURN_ANY = bytes_pattern(_byte_alternation(m for m, _ in _TURN_TOKENS))
 
 
 def _cjk(s: str, add: _Adder) -> None:
-    """Substring detectors for scripts written without spaces (Chinese, Japanese) and Korean."""
-    if _CJK_GATE_RE.search(s) is None:
-        return  # every detector below needs one of its words, and so that word's first character (one pass)
+    """Substring detectors for scripts written without spaces (Chinese, Japanese) and Korean. The caller runs
+    them only when ``_CJK_GATE`` finds one of their words' first characters (every detector needs a word)."""
     for verb in _CJK_OVERRIDE_VERBS:
         start = 0
         for _ in range(64):  # bounded number of occurrences per verb
@@ -1416,15 +1415,9 @@ def _cjk(s: str, add: _Adder) -> None:
         add("prompt_leak", "reveal system prompt", 0.75)
 
 
-_CJK_GATE_RE = re.compile(
-    "["
-    + "".join(
-        sorted(
-            {re.escape(w[0]) for w in (*_CJK_OVERRIDE_VERBS, *_CJK_SEND, *_CJK_LEAK)}
-            | {re.escape(p[0][0]) for p in _CJK_PHRASES}
-        )
-    )
-    + "]"
+#: The first characters of the words ``_cjk`` looks for, as UTF-8 (RE2 over bytes).
+_CJK_GATE = bytes_pattern(
+    _byte_alternation({w[0] for w in (*_CJK_OVERRIDE_VERBS, *_CJK_SEND, *_CJK_LEAK)} | {p[0][0] for p in _CJK_PHRASES})
 )
 
 
@@ -1504,12 +1497,12 @@ _THREE_SINGLES = bytes_pattern(rb"(?:^|\s)\S\s+\S\s+\S(?:\s|$)".replace(rb"\s", 
 _THREE_LETTERS = bytes_pattern(rb"(?:^|\s)[A-Za-z]\s+[A-Za-z]\s+[A-Za-z](?:\s|$)".replace(rb"\s", _WS))
 
 
-def _quiet_text(s: str) -> bool:
+def _quiet_text(data: bytes) -> bool:
     """True when a text (any script) can give the word detectors nothing, decided by two RE2 passes over its
     UTF-8 form without splitting it: no gate word or leetspeak character anywhere (a substring test, so it also
     covers words run together, long compact words and 'n't' read as 'not'), and no three one-character words
-    in a row (the only way spaced letters are joined). It may say no where nothing is found; never the reverse."""
-    data = s.encode("utf-8", "surrogatepass")
+    in a row (the only way spaced letters are joined). It may say no where nothing is found; never the reverse.
+    ``data`` is the folded text as UTF-8 (lone surrogates passed through)."""
     return _GATE_ANYWHERE.search(data) is None and _SHORT_RUN.search(data) is None
 
 
@@ -1598,8 +1591,10 @@ def scan_folded(s: str) -> list[Finding]:
     if quiet:
         return sorted(found.values(), key=_by_score) if found else []
     if not s.isascii():
-        _cjk(s, add)
-        if _quiet_text(s):
+        data = s.encode("utf-8", "surrogatepass")  # one encoding for the RE2 passes below
+        if _CJK_GATE.search(data) is not None:
+            _cjk(s, add)
+        if _quiet_text(data):
             return sorted(found.values(), key=_by_score) if found else []
     if "\n" in s:
         s = _unwrap(s)
