@@ -33,11 +33,8 @@ silent 0 averaged in.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
-import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -53,8 +50,6 @@ __all__ = [
     "goal_text",
     "heuristic_intent",
     "intent_prompt",
-    "llm_intent",
-    "llm_intent_sync",
     "llm_result",
     "parse_score",
 ]
@@ -474,69 +469,6 @@ def parse_score(raw: Any) -> float | None:
 def llm_result(score: float, threshold: float = DEFAULT_THRESHOLD) -> IntentResult:
     """The LLM's parsed score as a result of its own (before ``combine``)."""
     return IntentResult(round(score, 3), score >= threshold, "llm", f"llm score {score:.2f}")
-
-
-def _from_answer(raw: Any, threshold: float) -> IntentResult:
-    score = parse_score(raw)
-    if score is None:
-        return IntentResult(0.0, False, "llm", f"llm answer is not a score: {str(raw)[:80]!r}")
-    return llm_result(score, threshold)
-
-
-LLM = Callable[[str], Any]
-
-
-async def llm_intent(
-    llm: LLM, tool: str, args: Mapping[str, Any], goal: str, *, threshold: float = DEFAULT_THRESHOLD
-) -> IntentResult:
-    """Ask ``llm`` (sync or async: prompt -> number or text with a number) for a score. A failing or
-    unreadable answer fails closed (score 0) with the error in the reason."""
-    try:
-        raw = llm(intent_prompt(tool, args, goal))
-        if inspect.isawaitable(raw):
-            raw = await raw
-    except Exception as exc:
-        return IntentResult(0.0, False, "llm", f"llm failed: {type(exc).__name__}: {exc}"[:200])
-    return _from_answer(raw, threshold)
-
-
-def _run_coroutine(aw: Awaitable[Any]) -> Any:
-    """Await ``aw`` from sync code: directly when no loop runs here, else on a helper thread's loop."""
-
-    async def wrap() -> Any:
-        return await aw
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(wrap())
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(wrap())
-        except BaseException as exc:
-            box["error"] = exc
-
-    th = threading.Thread(target=target, name="sentinel-llm-intent", daemon=True)
-    th.start()
-    th.join()
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
-
-def llm_intent_sync(
-    llm: LLM, tool: str, args: Mapping[str, Any], goal: str, *, threshold: float = DEFAULT_THRESHOLD
-) -> IntentResult:
-    """``llm_intent`` for sync callers; an async ``llm`` is awaited (on a helper thread inside a running loop)."""
-    try:
-        raw = llm(intent_prompt(tool, args, goal))
-        if inspect.isawaitable(raw):
-            raw = _run_coroutine(raw)
-    except Exception as exc:
-        return IntentResult(0.0, False, "llm", f"llm failed: {type(exc).__name__}: {exc}"[:200])
-    return _from_answer(raw, threshold)
 
 
 def combine(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from sentinel_lab import Verifier
@@ -15,8 +13,6 @@ from sentinel_lab._verify.intent import (
     goal_text,
     heuristic_intent,
     intent_prompt,
-    llm_intent,
-    llm_intent_sync,
     parse_score,
 )
 
@@ -124,48 +120,6 @@ def test_heuristic_is_cheap() -> None:
 def test_parse_score(raw: object, value: float | None) -> None:
     got = parse_score(raw)
     assert got == pytest.approx(value) if value is not None else got is None
-
-
-def test_llm_sync_and_async_callables() -> None:
-    seen: list[str] = []
-
-    def sync_llm(prompt: str) -> str:
-        seen.append(prompt)
-        return "0.9"
-
-    async def async_llm(prompt: str) -> float:
-        await asyncio.sleep(0)
-        return 0.1
-
-    r = llm_intent_sync(sync_llm, "send_email", {"to": "a@b.example"}, "email a")
-    assert r.score == 0.9 and r.aligned and r.method == "llm"
-    assert "send_email" in seen[0] and "email a" in seen[0]
-    r = llm_intent_sync(async_llm, "send_email", {}, "g")
-    assert r.score == 0.1 and not r.aligned
-    r = asyncio.run(llm_intent(async_llm, "t", {}, "g"))
-    assert r.score == 0.1
-    r = asyncio.run(llm_intent(sync_llm, "t", {}, "g"))
-    assert r.score == 0.9
-
-
-def test_llm_sync_inside_a_running_loop() -> None:
-    async def async_llm(prompt: str) -> str:
-        return "0.6"
-
-    async def main() -> IntentResult:
-        return llm_intent_sync(async_llm, "t", {}, "g")  # awaited on a helper thread
-
-    assert asyncio.run(main()).score == 0.6
-
-
-def test_llm_failures_fail_closed() -> None:
-    def broken(prompt: str) -> str:
-        raise RuntimeError("model offline")
-
-    r = llm_intent_sync(broken, "t", {}, "g")
-    assert r.score == 0.0 and not r.aligned and "model offline" in r.reason
-    r = llm_intent_sync(lambda p: "maybe?", "t", {}, "g")
-    assert r.score == 0.0 and "not a score" in r.reason
 
 
 def test_combine() -> None:

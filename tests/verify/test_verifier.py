@@ -365,3 +365,27 @@ def test_unreadable_llm_answer_blocks(answer: object) -> None:
     v = Verifier(rate_limit=False, intent=lambda prompt: answer)
     verdict = v.verify(READ, {"user_goal": "read main.py"})
     assert not verdict.allowed and any(x.policy == "intent_alignment" for x in verdict.violations)
+
+
+def test_async_llm_from_sync_verify_inside_a_running_loop() -> None:
+    """``verify`` called where a loop already runs (Jupyter) awaits an async llm on a helper thread."""
+
+    async def llm(prompt: str) -> str:
+        await asyncio.sleep(0)
+        return "Score: 9/10"
+
+    v = Verifier(rate_limit=False, intent=llm)
+
+    async def main() -> Verdict:
+        return v.verify(READ, {"user_goal": "read main.py"})
+
+    verdict = asyncio.run(main())
+    assert verdict.allowed and verdict.intent is not None and verdict.intent.method == "heuristic+llm"
+
+
+def test_an_llm_that_raises_blocks_with_its_error() -> None:
+    def llm(prompt: str) -> str:
+        raise RuntimeError("model offline")
+
+    verdict = Verifier(rate_limit=False, intent=llm).verify(READ, {"user_goal": "read main.py"})
+    assert not verdict.allowed and "model offline" in verdict.violations[0].reason
