@@ -2,8 +2,10 @@
 
 ``Session.check(tool, args)`` (and the pure ``decide(policy, state, tool, args)``) evaluates, in this order:
 
-1. **static stage**: an exact ``static_rules`` name; else the matching globs (DENY wins over ALLOW); else an exact
-   name in an argument or taint rule counts as listed (ALLOW); else ``default_action``.
+1. **static stage**: an exact ``static_rules`` name; else a DENY name or glob matching the tool in any case; else an
+   ALLOW glob matching it exactly (tool names: ``_text.glob``); else an exact name in an argument or taint rule
+   counts as listed (ALLOW); else ``default_action``. Argument, CHECK_TAINT and ADD_TAINT rules match the tool in
+   any case too, REMOVE_TAINT rules exactly.
    Blocks as ``static_rules.<pattern>`` or ``default_action``.
 2. **argument rules**, in file order: a rule for this tool whose ``deny_if`` fires or whose ``deny_unless``
    fails blocks as ``argument_rules[i]`` (0-based index in the file). Values are judged as the tool server will
