@@ -36,10 +36,10 @@ Schema (every key optional; unknown keys are an error that suggests the close sp
 
 Which static rule applies to a tool: an exact ``static_rules`` name; else a DENY name or glob that matches it
 ignoring case (a deny cannot be evaded by case); else an ALLOW glob that matches it exactly (MCP tool names are
-case-sensitive; see ``_text.glob``); else, when an argument or taint rule names the tool exactly, the tool counts as listed and
-is allowed (a rule on how a tool may be used implies it is used: this is what makes the seed's README example
-work as written); else ``default_action``. A bad file never degrades to allow-all or deny-all: it raises
-``PolicyError`` naming the file, the line and the key.
+case-sensitive; see ``_text.glob``); else, when an argument or taint rule names the tool exactly, the tool
+counts as listed and is allowed (a rule on how a tool may be used implies it is used: this is what makes the
+seed's README example work as written); else ``default_action``. A bad file never degrades to allow-all or
+deny-all: it raises ``PolicyError`` naming the file, the line and the key.
 """
 
 from __future__ import annotations
