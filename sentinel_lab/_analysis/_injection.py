@@ -578,6 +578,8 @@ def _disguise(tok: str) -> str | None:
 
 
 _SINGLES = frozenset("abcdefghijklmnopqrstuvwxyz")
+#: What ``str.split`` splits an ASCII text at.
+_ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
 _UNI_PUNCT = ("\u201c", "\u201d", "\u2018", "\u2019", "\u00ab", "\u00bb", "\u300c", "\u300d", "\u3001", "\uff0c")
 
 
@@ -587,14 +589,17 @@ def _tokens(sentence: str) -> tuple[list[str], bool]:
     Whole-text work only: each distinct token is looked at once (a repeated token costs a set insertion), and
     runs of three or more single letters are joined by one substitution over the space-joined tokens."""
     if sentence.isascii():
-        raw = sentence.encode("ascii").translate(_BPUNCT).decode("ascii").split()
+        spaced = sentence.encode("ascii").translate(_BPUNCT)
+        raw = spaced.decode("ascii").split()
+        plain = spaced.translate(None, _ASCII_SPACE).isalpha()  # the words' letters, without joining them
     else:
         # ASCII bytes never occur inside a multi-byte UTF-8 sequence, so the byte table is safe here too
         for q in _UNI_PUNCT:
             if q in sentence:
                 sentence = sentence.replace(q, " ")
         raw = sentence.encode("utf-8", "surrogatepass").translate(_BPUNCT).decode("utf-8", "replace").split()
-    if not raw or ("".join(raw).isalpha() and len(_SINGLES.intersection(raw)) < 3):
+        plain = "".join(raw).isalpha()
+    if not raw or (plain and len(_SINGLES.intersection(raw)) < 3):
         return raw, False  # plain words: nothing to undo
     distinct = set(raw)
     singles = [t for t in distinct if len(t) == 1 and t.isalpha()]
@@ -1422,7 +1427,8 @@ _CJK_GATE = bytes_pattern(
 
 
 def _compact_all(tokens: _Tokens, add: _Adder) -> None:
-    for tok in tokens:
+    # each distinct word once, in order (deduplicated in C): a repeated word makes the same call to ``add``
+    for tok in dict.fromkeys(tokens):
         if len(tok) >= 10 and tok.isalpha() and tok not in _DISPATCH:
             _compact(tok, add)
 
