@@ -1,15 +1,17 @@
-"""Linear time: 1 MiB arguments of repeated near-matches of every pattern are answered in well under a second.
+"""Linear time: 1 MiB arguments of repeated near-matches of every pattern cost CPU in proportion to their size.
 
-A backtracking matcher stalls on inputs like these (the seed took 30 s on 28 KB); ours must not. The bound is
-generous for a loaded 2-core CI machine; the benchmark (`sentinel-lab bench scaling`) prints the real numbers.
+A backtracking matcher stalls on inputs like these (the seed took 30 s on 28 KB); ours must not. The tests compare
+CPU time between input sizes (``tests/_growth.py``) or count calls, never against a clock: the benchmark
+(``sentinel-lab bench scaling``) prints the real numbers.
 """
 
 from __future__ import annotations
 
 import gc
-import time
+import itertools
 
 import pytest
+from _growth import BOUND, FACTOR, assert_linear, cpu_seconds
 
 from sentinel_lab import Verifier
 from sentinel_lab.bench import FAMILIES, _sized_args
@@ -32,19 +34,19 @@ def test_one_mebibyte_adversarial_argument(name: str, tool: str) -> None:
     unit = UNITS[name]
     text = (unit * (MIB // len(unit) + 1))[:MIB]
     verifier = Verifier(workspace="/workspace/project", rate_limit=False)
-    # CPU time of this thread: another process on a loaded 2-core machine does not count against the call, and
-    # neither do collector passes over the objects earlier tests left behind (frozen out of its generations)
+
+    def run(payload: str) -> object:
+        # split over a command-like and a content-like argument so every parser sees some
+        half = len(payload) // 2
+        return verifier.verify({"tool": tool, "args": {"command": payload[:half], "content": payload[half:]}})
+
+    # collector passes over the objects earlier tests left behind are frozen out of the measurement
     gc.collect()
     gc.freeze()
     try:
-        t0 = time.thread_time()
-        # 1 MiB in all, split over a command-like and a content-like argument so every parser sees some
-        verdict = verifier.verify({"tool": tool, "args": {"command": text[: MIB // 2], "content": text[MIB // 2 :]}})
-        elapsed = time.thread_time() - t0
+        assert_linear(run, text)
     finally:
         gc.unfreeze()
-    assert elapsed < 1.0, f"{name}/{tool}: {elapsed:.2f}s of CPU"
-    assert verdict.elapsed_us > 0
 
 
 def test_no_separator_megabyte_and_deep_nesting() -> None:
@@ -53,34 +55,25 @@ def test_no_separator_megabyte_and_deep_nesting() -> None:
     deep: object = "x"
     for _ in range(200):
         deep = {"k": [deep]}
-    t0 = time.perf_counter()
     verdict = verifier.verify({"tool": "upload", "args": {"data": blob, "tree": deep}})
-    assert time.perf_counter() - t0 < 1.0
     # too deep to see everything: fail closed rather than let a buried payload through
     assert not verdict.allowed
     assert any("not fully verifiable" in v.reason for v in verdict.violations)
 
 
 # -- every adversarial single-argument family is linear: a ratio of CPU times, never an absolute bound ----------
-def _cpu_median(verifier: Verifier, action: dict) -> float:
-    import statistics
-
-    samples = []
-    for _ in range(3):
-        t0 = time.thread_time()
-        verifier.verify(action)
-        samples.append(time.thread_time() - t0)
-    return statistics.median(samples)
-
-
 @pytest.mark.parametrize("family", [*sorted(FAMILIES), "long_url"])
 def test_adversarial_family_scales_linearly(family: str) -> None:
     verifier = Verifier(workspace="/workspace/project", rate_limit=False)
-    small = {"tool": "write_file", "args": {"path": "notes.txt", **_sized_args(family, MIB // 4)}}
-    big = {"tool": "write_file", "args": {"path": "notes.txt", **_sized_args(family, MIB)}}
-    verifier.verify(small)  # warm caches and imports
-    ratio = _cpu_median(verifier, big) / max(_cpu_median(verifier, small), 1e-4)
-    assert ratio < 8, f"{family}: 4x the input took {ratio:.1f}x the time"
+    salt = itertools.count()
+
+    def verify_fresh(size: int) -> object:  # a new argument each run, so no cache answers for the work
+        args = {key: f"{next(salt)} {value}" for key, value in _sized_args(family, size).items()}
+        return verifier.verify({"tool": "write_file", "args": {"path": "notes.txt", **args}})
+
+    verify_fresh(MIB // FACTOR)  # warm imports
+    ratio = cpu_seconds(lambda: verify_fresh(MIB)) / max(cpu_seconds(lambda: verify_fresh(MIB // FACTOR)), 1e-3)
+    assert ratio < BOUND, f"{family}: {FACTOR}x the input took {ratio:.1f}x the CPU time"
 
 
 # -- deterministic: the Python-level work of a verdict does not grow with the argument ----------------------------
