@@ -2,11 +2,14 @@
 
 Absolute times depend on the machine and on what else runs on it; a growth ratio does not. Quadrupling a linear
 workload costs about 4 times the CPU, a quadratic one 16 times. ``time.thread_time`` counts only this thread's CPU,
-so another busy process on the machine does not inflate it; the smaller of two runs per size drops one-off pauses.
+so another busy process on the machine does not inflate it; the smaller of two runs per size drops one-off pauses,
+and the objects earlier tests left behind are frozen out of the collector, so a full collection over them cannot
+land in one measured run.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 
@@ -18,10 +21,15 @@ BOUND = FACTOR * 3.0
 def cpu_seconds(work: Callable[[], object], repeats: int = 2) -> float:
     """The least thread CPU time of ``repeats`` runs of ``work``."""
     best = float("inf")
-    for _ in range(repeats):
-        t0 = time.thread_time()
-        work()
-        best = min(best, time.thread_time() - t0)
+    gc.collect()
+    gc.freeze()
+    try:
+        for _ in range(repeats):
+            t0 = time.thread_time()
+            work()
+            best = min(best, time.thread_time() - t0)
+    finally:
+        gc.unfreeze()
     return best
 
 
