@@ -81,6 +81,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sentinel_lab._core.errors import ProxyError
+from sentinel_lab._core.verdict import Verdict, Violation
 from sentinel_lab._mcp.framing import (
     MISSING,
     FrameError,
@@ -1242,43 +1243,26 @@ def _error_result(text: str, modern: bool, verdict: dict[str, Any]) -> dict[str,
     return result
 
 
-def _pin_verdict(name: str) -> Any:
-    from sentinel_lab._core.verdict import Verdict, Violation
+def _proxy_block(name: str, policy: str, reason: str, rule: str) -> Verdict:
+    """A blocking verdict the proxy makes itself (not the engine's): one high-severity violation."""
+    return Verdict(
+        allowed=False, violations=(Violation(policy, reason, "high"),), tool=name, decision="block", rule=rule
+    )
 
+
+def _pin_verdict(name: str) -> Verdict:
     reason = f"tool '{name}' changed its definition since it was first listed (possible rug pull)"
-    return Verdict(
-        allowed=False,
-        violations=(Violation("tool_pinning", reason, "high"),),
-        tool=name,
-        decision="block",
-        rule="proxy.pin_tools",
-    )
+    return _proxy_block(name, "tool_pinning", reason, "proxy.pin_tools")
 
 
-def _budget_verdict(name: str, budget: float) -> Any:
-    from sentinel_lab._core.verdict import Verdict, Violation
-
+def _budget_verdict(name: str, budget: float) -> Verdict:
     reason = f"analysis of this call exceeded its budget of {budget:g} s; failing closed"
-    return Verdict(
-        allowed=False,
-        violations=(Violation("analysis_budget", reason, "high"),),
-        tool=name,
-        decision="block",
-        rule="proxy.analysis_budget",
-    )
+    return _proxy_block(name, "analysis_budget", reason, "proxy.analysis_budget")
 
 
-def _error_verdict(name: str, exc: BaseException) -> Any:
-    from sentinel_lab._core.verdict import Verdict, Violation
-
+def _error_verdict(name: str, exc: BaseException) -> Verdict:
     reason = f"policy engine error ({type(exc).__name__}: {exc}); failing closed"
-    return Verdict(
-        allowed=False,
-        violations=(Violation("engine_error", reason, "high"),),
-        tool=name,
-        decision="block",
-        rule="error",
-    )
+    return _proxy_block(name, "engine_error", reason, "error")
 
 
 def run_proxy(
