@@ -2100,19 +2100,10 @@ _SYSTEM_PROCS = frozenset(
 
 
 def _utf16_or_utf8(token: str) -> str | None:
-    t = "".join(token.split())
-    try:
-        raw = base64.b64decode(t + "=" * (-len(t) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    for enc in ("utf-16-le", "utf-8"):
-        try:
-            s = raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        if s and sum(ch.isprintable() or ch in "\r\n\t" for ch in s) >= 0.9 * len(s):
-            return s
-    return None
+    """A PowerShell ``-EncodedCommand`` payload decoded as the shell view decodes it (one decoder for both)."""
+    from sentinel_lab._analysis._shell import _decode_utf16_b64
+
+    return _decode_utf16_b64(token)
 
 
 # --- entry points for the checks -------------------------------------------------------------------------------
