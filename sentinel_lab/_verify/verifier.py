@@ -8,12 +8,10 @@ check that raises blocks too (fail closed) with a violation naming the error.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import os
 import posixpath
-import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from sentinel_lab._checks import internal_access as _internal
 from sentinel_lab._checks import privilege_escalation as _privilege
 from sentinel_lab._checks import system_commands as _commands
 from sentinel_lab._core.errors import InvalidAction, PolicyError
+from sentinel_lab._core.sync import run_sync
 from sentinel_lab._core.verdict import POLICIES, SEVERITY_RANK, IntentResult, Verdict, Violation, make_verdict
 from sentinel_lab._verify.intent import (
     DEFAULT_THRESHOLD,
@@ -116,32 +115,6 @@ class Intent:
         if llm is not None and not callable(llm):
             raise PolicyError(f"intent.llm must be callable, not {type(llm).__name__}", key="llm")
         return cls(bool(value.get("enabled", True)), numbers["threshold"], llm, numbers["llm_weight"])
-
-
-def _run_sync(awaitable: Awaitable[Any]) -> Any:
-    """Run a coroutine from sync code: directly when no loop runs here, else on a short-lived thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_await(awaitable))
-    box: dict[str, Any] = {}
-
-    def runner() -> None:
-        try:
-            box["value"] = asyncio.run(_await(awaitable))
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    t = threading.Thread(target=runner, name="sentinel-verify-async", daemon=True)
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
-
-async def _await(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
 
 
 def _custom_violations(name: str, result: Any) -> list[Violation]:
@@ -451,7 +424,7 @@ class Verifier:
             pending = next(flow)
             while True:
                 try:
-                    value = _run_sync(pending)
+                    value = run_sync(pending, thread_name="sentinel-verify-async")
                 except Exception as exc:  # handed back, so the flow's own error handling applies
                     pending = flow.throw(exc)
                 else:
