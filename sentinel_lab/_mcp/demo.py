@@ -91,6 +91,7 @@ async def _sdk_checks(res: _Results, policy: Path, workdir: Path, key_hex: str) 
     from mcp.client.stdio import get_default_environment
 
     from sentinel_lab._core.errors import PolicyViolation
+    from sentinel_lab._core.wire import AUTH_CODE
     from sentinel_lab._mcp.audit import verify_log
     from sentinel_lab._mcp.sdk import Sentinel
     from sentinel_lab._mcp.session_id import SESSION_META_KEY, validate
@@ -116,10 +117,10 @@ async def _sdk_checks(res: _Results, policy: Path, workdir: Path, key_hex: str) 
         try:
             await client.session.call_tool("get_weather", {"city": "Oslo"}, meta={SESSION_META_KEY: forged})
         except MCPError as exc:
-            refused = exc.error.code == -32001
+            refused = exc.error.code == AUTH_CODE
         return ok_sig and refused, (
             f"id {client.session_id[:14]}... signature {'verifies' if ok_sig else 'FAILS: ' + detail}; "
-            f"forged id {'refused with -32001' if refused else 'ACCEPTED'}"
+            f"forged id {f'refused with {AUTH_CODE}' if refused else 'ACCEPTED'}"
         )
 
     async def static_allow() -> tuple[bool, str]:

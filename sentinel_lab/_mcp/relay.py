@@ -82,6 +82,19 @@ from typing import Any
 
 from sentinel_lab._core.errors import ProxyError
 from sentinel_lab._core.verdict import Verdict, Violation
+from sentinel_lab._core.wire import (
+    AUTH_CODE,
+    AUTH_PREFIX,
+    BLOCK_CODE,
+    BLOCK_PREFIX,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    PROTOCOL_VERSION_META,
+    PROXY_ERROR_CODE,
+    PROXY_ERROR_PREFIX,
+    SESSION_META_KEY,
+    VERDICT_META_KEY,
+)
 from sentinel_lab._mcp.framing import (
     MISSING,
     FrameError,
@@ -95,7 +108,7 @@ from sentinel_lab._mcp.framing import (
 )
 from sentinel_lab._mcp.pinning import ToolPins
 from sentinel_lab._mcp.process import Watchdog, spawn_server
-from sentinel_lab._mcp.session_id import DEFAULT_KEY_ENV, SESSION_META_KEY, SessionIds
+from sentinel_lab._mcp.session_id import DEFAULT_KEY_ENV, SessionIds
 from sentinel_lab._mcp.spotlight import protect_message
 
 __all__ = [
@@ -111,17 +124,9 @@ __all__ = [
     "run_proxy",
 ]
 
-BLOCK_CODE = -32000
-SESSION_ERROR_CODE = -32001
-PROXY_ERROR_CODE = -32603
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-INVALID_PARAMS = -32602
+SESSION_ERROR_CODE = AUTH_CODE  # the name this module has always exported
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DEFAULT_ANALYSIS_BUDGET_S = 2.0
-PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
-#: In a blocked call's ``isError`` result (``deny_style: result``, or output blocked): ``_meta[key]`` = verdict.
-VERDICT_META_KEY = "sentinel/verdict"
 _MAX_CANCELLED = 4096
 #: A ``tools/call`` line longer than this is judged on the analysis thread, within the analysis budget.
 _INLINE_JUDGE_BYTES = 64 * 1024
@@ -481,7 +486,7 @@ class Proxy:
 
     def _on_signal(self, sig: int) -> None:
         _log(f"received signal {sig}; stopping the tool server")
-        answered = self._fail_pending(f"Sentinel Proxy Error: the proxy is stopping (signal {sig}) before an answer")
+        answered = self._fail_pending(f"{PROXY_ERROR_PREFIX}the proxy is stopping (signal {sig}) before an answer")
         if answered:
             self._audit("proxy_exit", decision="error", details={"signal": sig, "pending": answered})
         self._begin_shutdown(128 + sig)
@@ -553,7 +558,7 @@ class Proxy:
             return
         self.closing = True
         self.from_client.stop()
-        answered = self._fail_pending(f"Sentinel Proxy Error: tool server {what} before answering")
+        answered = self._fail_pending(f"{PROXY_ERROR_PREFIX}tool server {what} before answering")
         _log(f"tool server {what} unexpectedly; answered {answered} pending request(s) with errors; exiting")
         self._audit("server_exit", decision="error", details={"what": what, "pending": answered})
         self.server_in.close()
@@ -588,7 +593,7 @@ class Proxy:
         """Answer ``rid`` with an error when the audit log has failed (a tool must not run unaudited)."""
         if self.audit_error is None:
             return False
-        message = f"Sentinel Proxy Error: the audit log cannot be written ({self.audit_error}); tool calls are refused"
+        message = f"{PROXY_ERROR_PREFIX}the audit log cannot be written ({self.audit_error}); tool calls are refused"
         self._reply_error(rid, PROXY_ERROR_CODE, message)
         return True
 
@@ -619,7 +624,7 @@ class Proxy:
             _log(f"internal error on a client message: {type(exc).__name__}: {exc}")
             rid = sniff_id(line)
             if rid is not MISSING and rid not in self.by_client:
-                self._reply_error(rid, PROXY_ERROR_CODE, "Sentinel Proxy Error: internal error; request not forwarded")
+                self._reply_error(rid, PROXY_ERROR_CODE, PROXY_ERROR_PREFIX + "internal error; request not forwarded")
 
     def _safe_server_line(self, line: bytes) -> None:
         try:
@@ -774,7 +779,7 @@ class Proxy:
 
     def _auth_error(self, rid: Any, method: str, detail: str, params: Any) -> None:
         tool = params.get("name", "") if method == "tools/call" and isinstance(params, dict) else ""
-        self._reply_error(rid, SESSION_ERROR_CODE, f"Sentinel Auth Error: {detail}")
+        self._reply_error(rid, AUTH_CODE, f"{AUTH_PREFIX}{detail}")
         self._audit(
             "auth_error", tool=str(tool), decision="block", request_id=rid, details={"method": method, "detail": detail}
         )
@@ -910,7 +915,7 @@ class Proxy:
         self._audit("tool_call", **fields)
 
     def _deny(self, rid: Any, name: str, verdict: Any, modern: bool) -> None:
-        message = f"Sentinel Security Block: {verdict.reason}"
+        message = f"{BLOCK_PREFIX}{verdict.reason}"
         data = {
             "tool": name,
             "decision": verdict.decision,
@@ -932,7 +937,7 @@ class Proxy:
         limit = self.opts.max_message_bytes
         _log(f"dropped a tool server message of {size} bytes (limit {limit})")
         self._unreadable_reply(
-            prefix, suffix, MISSING, f"Sentinel Proxy Error: tool server reply of {size} bytes exceeds {limit}"
+            prefix, suffix, MISSING, f"{PROXY_ERROR_PREFIX}tool server reply of {size} bytes exceeds {limit}"
         )
 
     def _unreadable_reply(self, head: bytes, tail: bytes, rid: Any, message: str) -> None:
@@ -976,7 +981,7 @@ class Proxy:
                 line[:4096],
                 line[-4096:],
                 exc.id,
-                f"Sentinel Proxy Error: tool server reply could not be read ({exc.message})",
+                f"{PROXY_ERROR_PREFIX}tool server reply could not be read ({exc.message})",
             )
             return
         if "method" in msg:  # server notification or server-initiated request
@@ -995,7 +1000,7 @@ class Proxy:
             return
         msg["id"] = entry.client_id
         if "result" not in msg and "error" not in msg:
-            self._reply_error(entry.client_id, PROXY_ERROR_CODE, "Sentinel Proxy Error: tool server reply is invalid")
+            self._reply_error(entry.client_id, PROXY_ERROR_CODE, PROXY_ERROR_PREFIX + "tool server reply is invalid")
             if entry.method == "tools/call":
                 self._record(entry, True)
             return
@@ -1030,9 +1035,7 @@ class Proxy:
         block = self.scan is not None and texts and self.opts.scan_output == "block"
         if block and self._scan_texts(texts, f"server {method[:60]}", rid if rid is not MISSING else None, block=True):
             if rid is not MISSING:
-                self._server_error(
-                    rid, BLOCK_CODE, "Sentinel Security Block: request withheld (prompt injection signs)"
-                )
+                self._server_error(rid, BLOCK_CODE, BLOCK_PREFIX + "request withheld (prompt injection signs)")
             return
         if rid is not MISSING:
             self.next_server_id += 1
@@ -1082,7 +1085,7 @@ class Proxy:
                 msg = {"jsonrpc": "2.0", "id": entry.client_id}
                 msg["error"] = {
                     "code": BLOCK_CODE,
-                    "message": f"Sentinel Security Block: {reason}",
+                    "message": f"{BLOCK_PREFIX}{reason}",
                     "data": {"decision": "block", "rule": "spotlight.scan_output", "reason": reason},
                 }
         result = msg.get("result")
@@ -1116,9 +1119,7 @@ class Proxy:
         kinds = self._scan_texts(texts, entry.tool, entry.client_id, block=True)
         if not kinds:
             return
-        text = (
-            f"Sentinel Security Block: the output of '{entry.tool}' looks like a prompt injection ({', '.join(kinds)})"
-        )
+        text = f"{BLOCK_PREFIX}the output of '{entry.tool}' looks like a prompt injection ({', '.join(kinds)})"
         reason = text.split(": ", 1)[1]
         data = {
             "tool": entry.tool,

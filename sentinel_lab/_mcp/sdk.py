@@ -25,13 +25,10 @@ from typing import Any, TextIO
 
 from sentinel_lab._core.errors import PolicyViolation, ProxyError
 from sentinel_lab._core.verdict import Verdict, Violation
-from sentinel_lab._mcp.session_id import SESSION_META_KEY
+from sentinel_lab._core.wire import AUTH_CODE, BLOCK_CODE, BLOCK_PREFIX, SESSION_META_KEY, VERDICT_META_KEY
 
 __all__ = ["Sentinel", "verdict_from_error"]
 
-_BLOCK_CODE = -32000
-_AUTH_CODE = -32001
-_VERDICT_META_KEY = "sentinel/verdict"
 _PASS_ENV_PREFIXES = ("SENTINEL_", "OTEL_", "PYTHON", "VIRTUAL_ENV", "LANG", "LC_")
 
 
@@ -49,7 +46,7 @@ def verdict_from_error(code: int, message: str, data: Any, tool: str, args: dict
         if isinstance(v, dict)
     )
     if not violations:
-        policy = "session" if code == _AUTH_CODE else "policy"
+        policy = "session" if code == AUTH_CODE else "policy"
         reason = message.split(": ", 1)[1] if ": " in message else message
         violations = (Violation(policy, reason, "high"),)
     return Verdict(
@@ -57,7 +54,7 @@ def verdict_from_error(code: int, message: str, data: Any, tool: str, args: dict
         violations=violations,
         tool=str(info.get("tool", tool)),
         decision="block",
-        rule=str(info.get("rule", "session" if code == _AUTH_CODE else "")),
+        rule=str(info.get("rule", "session" if code == AUTH_CODE else "")),
         taints=frozenset(str(t) for t in info.get("taints", ()) if isinstance(t, str)),
         args=dict(args or {}),
     )
@@ -220,13 +217,13 @@ class Sentinel:
             code = int(getattr(exc, "code", 0) or getattr(getattr(exc, "error", None), "code", 0))
             message = str(getattr(getattr(exc, "error", None), "message", "") or exc)
             data = getattr(getattr(exc, "error", None), "data", None)
-            if code in (_BLOCK_CODE, _AUTH_CODE):
+            if code in (BLOCK_CODE, AUTH_CODE):
                 raise PolicyViolation(verdict_from_error(code, message, data, name, args), message) from exc
             raise
-        verdict = (getattr(result, "meta", None) or {}).get(_VERDICT_META_KEY)
+        verdict = (getattr(result, "meta", None) or {}).get(VERDICT_META_KEY)
         if result.is_error and isinstance(verdict, dict):  # deny_style "result", or output withheld by the scan
-            message = "".join(getattr(c, "text", "") for c in result.content) or "Sentinel Security Block"
-            raise PolicyViolation(verdict_from_error(_BLOCK_CODE, message, verdict, name, args), message)
+            message = "".join(getattr(c, "text", "") for c in result.content) or BLOCK_PREFIX.rstrip(": ")
+            raise PolicyViolation(verdict_from_error(BLOCK_CODE, message, verdict, name, args), message)
         return result
 
     call_tool = execute_tool

@@ -15,6 +15,8 @@ import hmac
 import os
 import secrets
 
+from sentinel_lab._core.wire import SESSION_META_KEY
+
 __all__ = [
     "DEFAULT_KEY_ENV",
     "SESSION_ID_LENGTH",
@@ -25,8 +27,6 @@ __all__ = [
     "validate",
 ]
 
-#: Where a client puts its session id: ``params._meta["sentinel/session"]`` of any request.
-SESSION_META_KEY = "sentinel/session"
 #: The environment variable the key is read from unless the policy names another one.
 DEFAULT_KEY_ENV = "SENTINEL_SESSION_KEY"
 SESSION_ID_LENGTH = 68

@@ -55,6 +55,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from sentinel_lab._core.wire import SESSION_META_KEY, VERDICT_META_KEY
+
 __all__ = [
     "END",
     "MARKER_PREFIX",
@@ -224,8 +226,8 @@ _FIELD_NAMES = frozenset(
         "role",
         "roots",
         "sampling",
-        "sentinel/session",
-        "sentinel/verdict",
+        SESSION_META_KEY,
+        VERDICT_META_KEY,
         "serverInfo",
         "sizes",
         "speedPriority",

@@ -29,6 +29,8 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Float, Int, Unicode, observe
 
+from sentinel_lab._core.wire import VERDICT_META_KEY
+
 __all__ = ["SentinelMagics", "load_ipython_extension", "parse_calls", "unload_ipython_extension"]
 
 _DEFAULT_SESSION = "default"
@@ -267,7 +269,7 @@ def _verdict_in(result: Any) -> Any:
     meta = getattr(result, "meta", None)
     if meta is None and isinstance(result, Mapping):
         meta = result.get("_meta")
-    info = meta.get("sentinel/verdict") if isinstance(meta, Mapping) else None
+    info = meta.get(VERDICT_META_KEY) if isinstance(meta, Mapping) else None
     if not isinstance(info, Mapping):
         return None
     from sentinel_lab._core.verdict import Verdict, Violation

@@ -1,0 +1,46 @@
+"""The proxy's wire constants: JSON-RPC error codes, message prefixes and ``_meta`` keys, defined once.
+
+The relay writes them, the Python SDK and the demo read them back, the notebook lab looks for the verdict key:
+every one of them imports these names, so a code or a key cannot drift between the side that sends it and the
+side that reads it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AUTH_CODE",
+    "AUTH_PREFIX",
+    "BLOCK_CODE",
+    "BLOCK_PREFIX",
+    "INVALID_PARAMS",
+    "INVALID_REQUEST",
+    "PARSE_ERROR",
+    "PROTOCOL_VERSION_META",
+    "PROXY_ERROR_CODE",
+    "PROXY_ERROR_PREFIX",
+    "SESSION_META_KEY",
+    "VERDICT_META_KEY",
+]
+
+#: A call (or a server message) the policy or the output scan refused: ``"Sentinel Security Block: <reason>"``,
+#: the verdict in ``error.data``.
+BLOCK_CODE = -32000
+#: A request whose session id is missing (``--require-session``) or does not verify: ``"Sentinel Auth Error: ..."``.
+AUTH_CODE = -32001
+#: The proxy itself could not get an answer (unreadable or oversized reply, server gone, shutdown, audit failure).
+PROXY_ERROR_CODE = -32603
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+INVALID_PARAMS = -32602
+
+BLOCK_PREFIX = "Sentinel Security Block: "
+AUTH_PREFIX = "Sentinel Auth Error: "
+PROXY_ERROR_PREFIX = "Sentinel Proxy Error: "
+
+#: Where a client puts its session id: ``params._meta["sentinel/session"]`` of any request; the proxy returns the
+#: connection's id in the ``initialize`` / ``server/discover`` result's ``_meta`` under the same key.
+SESSION_META_KEY = "sentinel/session"
+#: In a blocked call's ``isError`` result (``deny_style: result``, or output blocked): ``_meta[key]`` = verdict.
+VERDICT_META_KEY = "sentinel/verdict"
+#: The 2026-07-28 revision's per-request protocol version in ``params._meta``.
+PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
