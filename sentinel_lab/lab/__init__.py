@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Recorder", "default_recorder", "explore", "record", "verdicts_frame"]
+__all__ = ["Recorder", "default_recorder", "explore", "record", "style", "to_frame", "verdicts_frame"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,6 +16,10 @@ def __getattr__(name: str) -> Any:
         from sentinel_lab.lab import recorder as _rec
 
         return getattr(_rec, name)
+    if name in ("style", "to_frame"):
+        from sentinel_lab.lab import _style
+
+        return getattr(_style, name)
     if name == "explore":
         from sentinel_lab.lab.explorer import explore
 

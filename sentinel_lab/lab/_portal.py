@@ -93,8 +93,12 @@ class Portal:
         with contextlib.suppress(BaseException):
             concurrent.futures.wait([future], timeout=2.0)
 
-    def enter(self, cm: Any, timeout: float | None = None) -> tuple[Any, Callable[[float], None]]:
+    def enter(
+        self, cm: Any, timeout: float | None = None, on_wait: Callable[[float], None] | None = None
+    ) -> tuple[Any, Callable[[float], None]]:
         """Enter the async context manager ``cm`` on the loop and keep it open in its own task.
+
+        ``on_wait(seconds_so_far)`` is called about twice a second while entering (a status line in the notebook).
 
         Returns ``(value, leave)``; ``leave(timeout)`` exits the context (in the same task that entered it, as
         anyio's cancel scopes require) and cancels it if it does not finish in time. Ctrl-C or a timeout while
@@ -114,7 +118,7 @@ class Portal:
         task: concurrent.futures.Future[None] = portal.start_task_soon(hold)
         try:
             waiting: list[concurrent.futures.Future[Any]] = [ready, task]
-            done, _ = concurrent.futures.wait(waiting, timeout, concurrent.futures.FIRST_COMPLETED)
+            done = self._wait_first(waiting, timeout, on_wait)
         except KeyboardInterrupt:
             self._cancel(task)
             raise Cancelled("interrupted") from None
@@ -137,6 +141,27 @@ class Portal:
                 self._cancel(task)
 
         return value, leave
+
+    @staticmethod
+    def _wait_first(
+        waiting: list[concurrent.futures.Future[Any]], timeout: float | None, on_wait: Callable[[float], None] | None
+    ) -> set[concurrent.futures.Future[Any]]:
+        """Wait until one of ``waiting`` is done or ``timeout`` passes, calling ``on_wait`` every half second."""
+        import time
+
+        if on_wait is None:
+            done, _ = concurrent.futures.wait(waiting, timeout, concurrent.futures.FIRST_COMPLETED)
+            return done
+        start = time.monotonic()
+        while True:
+            elapsed = time.monotonic() - start
+            step = 0.5 if timeout is None else max(0.0, min(0.5, timeout - elapsed))
+            done, _ = concurrent.futures.wait(waiting, step, concurrent.futures.FIRST_COMPLETED)
+            elapsed = time.monotonic() - start
+            if done or (timeout is not None and elapsed >= timeout):
+                return done
+            with contextlib.suppress(Exception):
+                on_wait(elapsed)
 
     def stop(self) -> None:
         """Stop the loop (cancelling pending tasks) and join its thread."""

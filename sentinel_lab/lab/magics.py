@@ -27,14 +27,15 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Float, Int, Unicode, observe
+from traitlets import Float, Int, List, Unicode, observe
 
 from sentinel_lab._core.wire import VERDICT_META_KEY
+from sentinel_lab.lab._display import ALL_COLUMNS, DEFAULT_COLUMNS
 
 __all__ = ["SentinelMagics", "load_ipython_extension", "parse_calls", "unload_ipython_extension"]
 
 _DEFAULT_SESSION = "default"
-_LINE_COMMANDS = ("policy", "status", "log", "reset", "stop")
+_LINE_COMMANDS = ("policy", "status", "log", "reset", "stop", "help")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -166,6 +167,9 @@ class _Proxy:
     pids: list[tuple[int, str]] = field(default_factory=list)
     calls: int = 0
     taints: frozenset[str] = frozenset()
+    tail: Any = None  # AuditTail of the proxy's private audit log
+    startup_s: float = 0.0
+    fresh: bool = True  # started by the current cell (its start-up time is reported once)
 
 
 def _children_of(pid: int) -> dict[int, str]:
@@ -291,14 +295,14 @@ def _verdict_in(result: Any) -> Any:
         return None
 
 
-def _complete(verdict: Any, proxy: _Proxy, tool: str, args: dict[str, Any], t0: float, *, allowed: bool) -> Any:
-    """The verdict of a proxied call with what the wire leaves out filled in (tool, args, session, time,
-    round-trip latency); an allowed call without a verdict from the proxy gets a plain ``allow``."""
+def _complete(verdict: Any, proxy: _Proxy, tool: str, args: dict[str, Any], *, allowed: bool) -> Any:
+    """The verdict of a proxied call with what the wire leaves out filled in (tool, args, session, time); an
+    allowed call without a verdict from the proxy gets a plain ``allow``. ``elapsed_us`` is the proxy's own
+    verification time, filled in from its audit log once read (NaN until then), never the round trip."""
     from types import MappingProxyType
 
     from sentinel_lab._core.verdict import Verdict
 
-    elapsed = (time.perf_counter() - t0) * 1e6
     if verdict is None:
         verdict = Verdict(allowed=allowed)
     return dataclasses.replace(
@@ -307,8 +311,142 @@ def _complete(verdict: Any, proxy: _Proxy, tool: str, args: dict[str, Any], t0: 
         args=verdict.args or MappingProxyType(dict(args)),
         session_id=verdict.session_id or str(getattr(proxy.client, "session_id", "") or ""),
         at=verdict.at or time.time(),
-        elapsed_us=verdict.elapsed_us or elapsed,
+        elapsed_us=verdict.elapsed_us or float("nan"),
     )
+
+
+def _enrich(row: Any, record: Mapping[str, Any] | None, findings: list[dict[str, Any]]) -> None:
+    """Add to one proxied call what only the proxy's audit log says: its verification time, a ``flag`` decision
+    (a policy in audit mode, or the output scan's finding in a delivered answer) and the finding's evidence."""
+    from sentinel_lab._core.verdict import Verdict, Violation
+
+    verdict = row.verdict
+    if record is not None:
+        latency = record.get("latency_us")
+        if isinstance(latency, (int, float)):
+            row.verify_us = float(latency)
+        decision = str(record.get("decision", "") or "")
+        raw_details = record.get("details")
+        details: Mapping[str, Any] = raw_details if isinstance(raw_details, Mapping) else {}
+        if verdict is None:  # cancelled or timed out after the proxy decided: show what it decided
+            violations: tuple[Violation, ...] = ()
+            if decision != "allow" and details:
+                violations = (Violation(str(details.get("policy", "")), str(details.get("reason", "")), "high"),)
+            verdict = Verdict(
+                allowed=decision != "block",
+                violations=violations,
+                decision=decision,
+                rule=str(record.get("rule", "") or ""),
+                tool=row.tool,
+            )
+        elif decision == "flag" and verdict.decision == "allow":
+            reason = str(details.get("reason", "") or "flagged by the policy (audit mode)")
+            violations = (Violation(str(details.get("policy", "") or "policy"), reason, "medium"),)
+            verdict = dataclasses.replace(verdict, decision="flag", violations=verdict.violations + violations)
+    flags = [f for f in findings if f.get("decision") == "flag"]
+    if flags and verdict is not None and verdict.allowed:
+        kinds = sorted({str(k) for f in flags for k in (f.get("details") or {}).get("kinds", ())})
+        evidence = "; ".join(str(e) for f in flags for e in (f.get("details") or {}).get("evidence", ()))
+        reason = f"the output of {row.tool!r} looks like a prompt injection ({', '.join(kinds) or 'injection'})"
+        found = Violation("output_injection", reason, "medium", evidence[:240])
+        verdict = dataclasses.replace(verdict, decision="flag", violations=(*verdict.violations, found))
+        row.findings = flags
+    if verdict is not None and row.verify_us is not None:
+        verdict = dataclasses.replace(verdict, elapsed_us=row.verify_us)
+    row.verdict = verdict
+
+
+def _not_started(calls: list[tuple[str, dict[str, Any]]], start: int, status: str) -> list[Any]:
+    """Rows for the calls from ``start`` on that never ran (the first with ``status``, the rest not started)."""
+    from sentinel_lab.lab._display import CallRow
+
+    out = []
+    for j in range(start, len(calls)):
+        tool, args = calls[j]
+        out.append(CallRow(j + 1, tool, args, None, status=status if j == start else "not started"))
+    return out
+
+
+def _frame_verdict(row: Any) -> Any:
+    """The verdict a row contributes to frames and the log: its own, or for a call that never got one a
+    ``block`` (it did not complete) whose reason says what happened."""
+    if row.verdict is not None:
+        return row.verdict
+    from types import MappingProxyType
+
+    from sentinel_lab._core.verdict import Verdict, Violation
+
+    reason = {
+        "cancelled": "cancelled before the answer arrived",
+        "timed out": "timed out and cancelled before the answer arrived",
+    }.get(row.status, "not started: an earlier call of the cell was interrupted")
+    return Verdict(
+        allowed=False,
+        violations=(Violation("incomplete", reason, "low"),),
+        tool=row.tool,
+        args=MappingProxyType(dict(row.args)),
+        rule=f"lab.{row.status.replace(' ', '_')}",
+        at=time.time(),
+        elapsed_us=float("nan"),
+    )
+
+
+def _rows_frame(rows: list[Any]) -> Any:
+    """A cell's rows as a DataFrame: the recorder schema, the lab's columns (``LOG_EXTRAS``) and ``result``."""
+    import pandas as pd
+
+    from sentinel_lab.lab.recorder import add_extras, verdicts_frame
+
+    verdicts = [_frame_verdict(r) for r in rows]
+    extras: list[Mapping[str, Any]] = [
+        {
+            "status": r.status,
+            "verify_us": r.verify_us,
+            "roundtrip_us": r.roundtrip_us,
+            "finding": "; ".join(
+                ", ".join(str(k) for k in (f.get("details") or {}).get("kinds", ())) for f in r.findings
+            ),
+        }
+        for r in rows
+    ]
+    frame = add_extras(verdicts_frame(verdicts, source="magic"), verdicts, extras)
+    frame = frame.drop(columns=["name"])
+    if any(r.result is not None for r in rows) or any(r.roundtrip_us is not None for r in rows):
+        frame["result"] = pd.Series([r.result for r in rows], dtype="string")
+    return frame
+
+
+_DECISION_WORDS = ("allow", "block", "flag", "*")
+
+
+def _expected(text: str, n: int) -> list[str]:
+    """The decisions ``--expect`` names, checked against the cell's number of calls."""
+    items = [w.strip().lower() for w in text.split(",") if w.strip()]
+    bad = [w for w in items if w not in _DECISION_WORDS]
+    if bad:
+        raise UsageError(f"--expect: {', '.join(bad)} is not a decision; use allow, block, flag or * (any)")
+    if len(items) != n:
+        raise UsageError(f"--expect names {len(items)} decision(s) but the cell holds {n} call(s)")
+    return items
+
+
+def _check_expected(expect: list[str], rows: list[Any]) -> str:
+    """A one-line failure message when a decision differs from ``--expect`` (empty when all agree)."""
+    wrong = []
+    for want, row in zip(expect, rows, strict=True):
+        got = row.decision or row.status
+        if want != "*" and got != want:
+            why = ""
+            if row.violations:
+                top = max(row.violations, key=lambda v: _SEVERITY_RANK.get(v.severity, 0))
+                why = f" ({top.policy}: {top.reason})"
+            wrong.append(f"call {row.index} {row.tool}: expected {want}, got {got}{why}")
+    if not wrong:
+        return ""
+    return f"--expect failed for {len(wrong)} of {len(rows)} call(s): " + "; ".join(wrong)
+
+
+_SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1}
 
 
 def _unquote(value: str) -> str:
@@ -317,6 +455,71 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         return value[1:-1]
     return value
+
+
+HELP = """\
+Verify tool calls against a policy, or run them through the sentinel-lab proxy to a real MCP tool server.
+
+Cell magic: the calls of an agent, as a YAML list or JSON lines
+
+    %%sentinel [--policy PATH] [--compare PATH] [--upstream "CMD"] [--session NAME]
+               [--expect allow,block,...] [--timeout S] [-o VAR] [--quiet]
+    - read_file: {path: notes.txt}
+    - {tool: send_email, args: {to: a@b.example, body: hi}}
+
+  shows one row per call, what was decided first:
+
+    dry run · policies/demo.yaml · session default: 2 calls, 1 blocked
+       1 allow read_file {"path": "notes.txt"}
+       2 BLOCK send_email {"body": "hi", "to": "a@b.example"}  [taint_rules] no email after reading the web
+
+  --policy, -p PATH     the policy for this cell (once; default: the active policy, else the built-in verifier)
+  --compare PATH        run the same calls under a second policy too; decisions side by side, differences marked
+  --upstream, -u CMD    send the calls through the proxy to this tool server, e.g.
+                        "python -m sentinel_lab.demo_server"; the proxy is started once and reused, so taint
+                        carries from cell to cell
+  --session, -s NAME    a session name (default: default); taint carries over within a session only
+  --expect LIST         decisions the calls must get (allow, block, flag, * for any); otherwise the cell fails
+                        with a message naming each call that differs: notebooks become tests
+  --timeout, -t S       seconds per call and for starting a proxy (default: SentinelMagics.timeout)
+  -o, --output VAR      store the rows as a DataFrame in VAR (also after an interrupt: the calls that completed)
+  --quiet, -q           show nothing (use with -o)
+
+  %%sentinel policy     makes the cell's YAML the active policy.
+
+  Decisions: allow; block (with every violation and its evidence, the first shown, the rest under "+N more");
+  flag (allowed, but the proxy flagged it: a policy in audit mode, or prompt-injection signs in the tool's
+  output, with the finding). Calls cancelled (Ctrl-C) or timed out are rows too. verify_us is the engine's own
+  time, roundtrip_us the notebook's round trip through the proxy; a proxy's start-up time is shown apart.
+
+Line magic
+
+    %sentinel policy [PATH]   set (and show) the active policy
+    %sentinel status          active policy, sessions with their taints, running proxies
+    %sentinel log [--blocked] [--session NAME] [--to FILE.csv|FILE.jsonl] [--plot] [-o VAR]
+                              every verdict of this kernel (newest last), styled; --plot draws decisions by
+                              policy and severity and the latency distribution
+    %sentinel reset [NAME]    forget a session's taint (all sessions without NAME) and stop its proxies
+    %sentinel stop            stop every proxy and tool server
+    %sentinel help            this text
+
+Settings (%config SentinelMagics.NAME = VALUE; %config SentinelMagics lists them with their values)
+
+    policy            default policy file when none is active
+    timeout           seconds per call and per proxy start (30)
+    log_file          append every verdict here as a JSON line
+    displaylimit      most rows a table draws, 0 for all (50); -o VAR always holds every row
+    columns           the verdict table's columns, in order (empty ones are hidden):
+                      #, decision, tool, policy, reason, args, severity, taints, rule, status, verify_us, roundtrip_us
+    args_chars        characters of the arguments shown in a row (60; the rest on hover, click to expand)
+    reason_chars      characters of a reason shown (400)
+    max_result_chars  longest tool result shown under its call (2000)
+    progress_min      cells with at least this many calls show a progress bar (20)
+
+Python: sentinel_lab.lab.style(frame) styles any verdict frame (a pandas Styler: HTML, LaTeX, Excel);
+Verdict and Violation objects display as cards; sentinel_lab.explore(dataset, verifier_or_policy) opens the
+explorer. Tab completion knows the subcommands, options, policy files and session names.
+"""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -337,7 +540,20 @@ class SentinelMagics(Magics):
     log_file = Unicode("", help="If set, every verdict of this kernel is appended here as a JSON line.").tag(
         config=True
     )
-    max_result_chars = Int(2000, help="Longest tool result shown in a table cell.").tag(config=True)
+    max_result_chars = Int(2000, help="Longest tool result shown under its call.").tag(config=True)
+    displaylimit = Int(50, help="Most rows a verdict table draws (0: all); -o VAR always holds every row.").tag(
+        config=True
+    )
+    columns = List(
+        Unicode(),
+        default_value=list(DEFAULT_COLUMNS),
+        help=f"Columns of the verdict table, in order (empty ones are hidden); any of: {', '.join(ALL_COLUMNS)}.",
+    ).tag(config=True)
+    args_chars = Int(60, help="Characters of a call's arguments shown in its cell (the rest on hover or expand).").tag(
+        config=True
+    )
+    reason_chars = Int(400, help="Characters of a reason shown before it is cut.").tag(config=True)
+    progress_min = Int(20, help="Cells with at least this many calls show a progress bar.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -352,6 +568,7 @@ class SentinelMagics(Magics):
         self._proxies: dict[tuple[str, str, str], _Proxy] = {}
         self._verifier: Any = None
         self._log_listener: Callable[[Any, str], None] | None = None
+        self._matcher: Any = None
         if self.log_file:
             self._set_log_file(self.log_file)
 
@@ -415,40 +632,34 @@ class SentinelMagics(Magics):
 
     # -- the magic ---------------------------------------------------------------------------------------------
     @magic_arguments()
-    @argument(
-        "command",
-        nargs="?",
-        help="line magic: policy PATH | status | log | reset | stop; cell magic: `policy` makes the cell the "
-        "active policy (YAML)",
-    )
-    @argument("target", nargs="?", help="the policy file for `%%sentinel policy PATH`")
-    @argument("--policy", "-p", help="policy file for this cell (default: the active policy, else the verifier)")
+    @argument("command", nargs="?", help="policy | status | log | reset | stop | help")
+    @argument("target", nargs="?", help="the policy file of `policy PATH`, the session of `reset NAME`")
+    @argument("--policy", "-p", action="append", help="policy file for this cell (give it once)")
+    @argument("--compare", help="a second policy: run the same calls under both and show them side by side")
     @argument("--upstream", "-u", help='run the calls through the proxy to this MCP tool server, e.g. "python t.py"')
-    @argument("--session", "-s", default=_DEFAULT_SESSION, help="session name; taint carries over within it")
+    @argument("--session", "-s", help="session name (default: default); taint carries over within it")
     @argument("-o", "--output", dest="output", help="store the result DataFrame in this variable")
     @argument("--quiet", "-q", action="store_true", help="show nothing (use with -o)")
     @argument("--timeout", "-t", type=float, help="seconds per call (default: SentinelMagics.timeout)")
+    @argument("--expect", help="comma-separated decisions (allow, block, flag, *); the cell fails if one differs")
+    @argument("--blocked", action="store_true", help="log: only blocked and flagged calls")
+    @argument("--to", help="log: also write the rows shown to FILE.csv or FILE.jsonl")
+    @argument("--plot", action="store_true", help="log: plot decisions by policy and severity, and latencies")
     @no_var_expand
     @line_cell_magic
     def sentinel(self, line: str = "", cell: str | None = None) -> Any:
-        """Verify tool calls against a policy, or run them through the sentinel-lab proxy.
-
-        Cell magic (calls as YAML or JSON lines)::
-
-            %%sentinel [--policy PATH] [--upstream "CMD"] [--session NAME] [-o VAR] [--quiet]
-            - read_file: {path: notes.txt}
-            - {tool: send_email, args: {to: a@b.example, body: hi}}
-
-        ``%%sentinel policy`` makes the cell's YAML the active policy. Line magics: ``%sentinel policy PATH``
-        (set and show the active policy), ``%sentinel status``, ``%sentinel log`` (every verdict of this kernel as
-        a DataFrame), ``%sentinel reset [--session NAME]`` (clear sessions and their taint), ``%sentinel stop``
-        (stop every proxy and tool server).
-        """
         args = parse_argstring(self.sentinel, line)
-        for name in ("target", "policy", "upstream", "session", "output"):
+        for name in ("target", "compare", "upstream", "session", "output", "expect", "to"):
             value = getattr(args, name, None)
             if isinstance(value, str):
                 setattr(args, name, _unquote(value))
+        policies = [_unquote(p) for p in (args.policy or [])]
+        if len(policies) > 1:
+            raise UsageError(
+                f"--policy given {len(policies)} times ({', '.join(policies)}); give one, and use "
+                "--compare OTHER.yaml to run the same calls under a second policy"
+            )
+        args.policy = policies[0] if policies else None
         if cell is None:
             return self._line(args)
         if args.command == "policy":
@@ -460,12 +671,25 @@ class SentinelMagics(Magics):
             return self._policy_view(spec) if not args.quiet else None
         if args.command is not None:
             raise UsageError(f"unknown %%sentinel mode {args.command!r}; use `%%sentinel policy` or options only")
+        for name in ("blocked", "plot"):
+            if getattr(args, name):
+                raise UsageError(f"--{name} is an option of `%sentinel log`, not of a %%sentinel cell")
+        if args.to:
+            raise UsageError("--to is an option of `%sentinel log`, not of a %%sentinel cell")
         return self._cell(args, cell)
 
     def _line(self, args: Any) -> Any:
         command = args.command or "status"
         if command not in _LINE_COMMANDS:
             raise UsageError(f"unknown %sentinel command {command!r}; expected one of: {', '.join(_LINE_COMMANDS)}")
+        if command != "log":
+            for name in ("blocked", "plot", "to", "expect", "compare", "upstream"):
+                if getattr(args, name):
+                    raise UsageError(f"--{name} does not apply to `%sentinel {command}`")
+        if command == "help":
+            from IPython.display import Markdown
+
+            return Markdown(HELP)
         if command == "policy":
             if args.target:
                 spec = self._spec_for(args.target)
@@ -479,17 +703,39 @@ class SentinelMagics(Magics):
         if command == "status":
             return self.status()
         if command == "log":
-            from sentinel_lab.lab.recorder import default_recorder
-
-            frame = default_recorder.frame()
-            if args.output:
-                self._user_ns()[args.output] = frame
-            return None if args.quiet else frame
+            return self._log(args)
         if command == "reset":
-            session = args.target or (args.session if args.session != _DEFAULT_SESSION else None)
-            return self.reset(session)
+            return self.reset(args.target or args.session)
         self.stop()
         return None
+
+    def _log(self, args: Any) -> Any:
+        from sentinel_lab.lab._style import LogView, log_plot, write_rows
+        from sentinel_lab.lab.recorder import default_recorder
+
+        frame = default_recorder.log_frame()
+        if args.blocked:
+            frame = frame[frame["decision"].astype(str) != "allow"].reset_index(drop=True)
+        if args.session:
+            chosen = (frame["name"] == args.session) | (frame["session"] == args.session)
+            frame = frame[chosen.fillna(False).astype(bool)].reset_index(drop=True)
+        if args.to:
+            try:
+                write_rows(frame, args.to)
+            except (OSError, ValueError) as exc:
+                raise UsageError(f"--to {args.to}: {exc}") from None
+        if args.output:
+            if not args.output.isidentifier():
+                raise UsageError(f"-o: {args.output!r} is not a valid variable name")
+            self._user_ns()[args.output] = frame
+        if args.quiet:
+            return None
+        if args.plot:
+            from IPython.display import display
+
+            display(LogView(frame, title="sentinel log"))
+            return log_plot(frame)
+        return LogView(frame, title="sentinel log")
 
     def _policy_view(self, spec: _PolicySpec) -> Any:
         from sentinel_lab.lab._display import PolicyView
@@ -535,17 +781,42 @@ class SentinelMagics(Magics):
             )
         return verdict
 
+    def _run_dry(
+        self, sess: _DrySession, calls: list[tuple[str, dict[str, Any]]], status: Any
+    ) -> tuple[list[Any], str]:
+        """Verify every call in one dry-run session; returns the rows and, after Ctrl-C, what was interrupted."""
+        from sentinel_lab.lab._display import CallRow
+
+        rows: list[CallRow] = []
+        for i, (tool, call_args) in enumerate(calls):
+            try:
+                verdict = self._verify_dry(sess, tool, call_args)
+            except KeyboardInterrupt:
+                rows.extend(_not_started(calls, i, "cancelled"))
+                return rows, f"interrupted after {i} of {len(calls)} calls"
+            except UsageError:
+                raise
+            except Exception as exc:
+                raise UsageError(
+                    f"call {i + 1} of {len(calls)} ({tool}) could not be verified: {type(exc).__name__}: {exc}"
+                ) from None
+            rows.append(CallRow(i + 1, tool, call_args, verdict, verify_us=float(verdict.elapsed_us)))
+            status.tick()
+        return rows, ""
+
     # -- upstream ----------------------------------------------------------------------------------------------
-    def _proxy(self, upstream: str, spec: _PolicySpec, session: str, timeout: float) -> _Proxy:
+    def _proxy(self, upstream: str, spec: _PolicySpec, session: str, timeout: float, status: Any) -> _Proxy:
         key = (upstream, spec.key, session)
         proxy = self._proxies.get(key)
         if proxy is not None:
             if not proxy.pids or all(_alive(p, s) for p, s in proxy.pids):
+                proxy.fresh = False
                 return proxy
             self._close_proxy(key)  # it died since the last cell: start a fresh one (taint starts empty)
         spec.load()  # a bad policy is reported here, before any process starts
         from sentinel_lab._core.errors import ProxyError, SentinelError
         from sentinel_lab._mcp.sdk import Sentinel
+        from sentinel_lab.lab._audit_tail import AuditTail
         from sentinel_lab.lab._portal import Cancelled, TimedOut
 
         try:
@@ -553,28 +824,37 @@ class SentinelMagics(Magics):
         except ValueError as exc:
             raise UsageError(f"--upstream: cannot split the command: {exc}") from None
         before = set(_children_of(os.getpid()))
-        client = Sentinel.start(upstream=upstream, policy=spec.path)
+        fd, audit = tempfile.mkstemp(prefix="sentinel-lab-audit-", suffix=".jsonl")
+        os.close(fd)
+        tail = AuditTail(audit)
+        client = Sentinel.start(upstream=upstream, policy=spec.path, audit=audit)
+        t0 = time.monotonic()
+        what = f"starting the proxy and the tool server {upstream!r} (session {session})"
+        status.show(f"{what} …")
         try:
-            _, leave = self._portal.enter(client, timeout=timeout)
-        except Cancelled:
+            _, leave = self._portal.enter(client, timeout=timeout, on_wait=lambda s: status.show(f"{what} … {s:.0f} s"))
+        except BaseException as exc:
+            tail.remove()
             self._reap_new(before)
-            raise UsageError("interrupted while starting the proxy; nothing is left running") from None
-        except TimedOut:
-            self._reap_new(before)
-            raise UsageError(f"the proxy for {upstream!r} did not start within {timeout:g} s") from None
-        except (ProxyError, SentinelError, OSError) as exc:
-            self._reap_new(before)
-            tail = getattr(exc, "stderr_tail", "") or ""
-            msg = f"could not start the tool server {upstream!r}: {exc}"
-            if tail and tail.strip() not in str(exc):
-                msg += "\n--- stderr (last lines) ---\n" + tail.rstrip()
-            raise UsageError(msg) from None
-        except Exception as exc:
-            self._reap_new(before)
-            raise UsageError(f"could not start the tool server {upstream!r}: {type(exc).__name__}: {exc}") from None
+            status.show(f"{what}: failed", final=True)
+            if isinstance(exc, Cancelled):
+                raise UsageError("interrupted while starting the proxy; nothing is left running") from None
+            if isinstance(exc, TimedOut):
+                raise UsageError(f"the proxy for {upstream!r} did not start within {timeout:g} s") from None
+            if isinstance(exc, (ProxyError, SentinelError, OSError)):
+                stderr = getattr(exc, "stderr_tail", "") or ""
+                msg = f"could not start the tool server {upstream!r}: {exc}"
+                if stderr and stderr.strip() not in str(exc):
+                    msg += "\n--- stderr (last lines) ---\n" + stderr.rstrip()
+                raise UsageError(msg) from None
+            if isinstance(exc, Exception):
+                raise UsageError(f"could not start the tool server {upstream!r}: {type(exc).__name__}: {exc}") from None
+            raise
+        startup = time.monotonic() - t0
+        status.show(f"proxy and tool server {upstream!r} started in {startup:.1f} s", final=True)
         now = _children_of(os.getpid())
         pids = [(p, s) for p, s in now.items() if p not in before]
-        proxy = _Proxy(upstream, spec.label, session, client, leave, time.time(), pids)
+        proxy = _Proxy(upstream, spec.label, session, client, leave, time.time(), pids, tail=tail, startup_s=startup)
         self._proxies[key] = proxy
         return proxy
 
@@ -582,37 +862,51 @@ class SentinelMagics(Magics):
         now = _children_of(os.getpid())
         _reap([(p, s) for p, s in now.items() if p not in before], grace=1.0)
 
-    async def _call_upstream(self, proxy: _Proxy, tool: str, args: dict[str, Any]) -> tuple[Any, Any]:
+    async def _call_upstream(self, proxy: _Proxy, tool: str, args: dict[str, Any]) -> tuple[Any, Any, float]:
         from sentinel_lab._core.errors import PolicyViolation
 
         t0 = time.perf_counter()
         try:
             result = await proxy.client.execute_tool(tool, args)
         except PolicyViolation as exc:
-            return _complete(exc.verdict, proxy, tool, args, t0, allowed=False), None
-        return _complete(_verdict_in(result), proxy, tool, args, t0, allowed=True), result
+            roundtrip = (time.perf_counter() - t0) * 1e6
+            return _complete(exc.verdict, proxy, tool, args, allowed=False), None, roundtrip
+        roundtrip = (time.perf_counter() - t0) * 1e6
+        return _complete(_verdict_in(result), proxy, tool, args, allowed=True), result, roundtrip
+
+    async def _barrier(self, proxy: _Proxy) -> None:
+        """A ping through the proxy: once answered, what it logged about earlier answers is on disk."""
+        session = getattr(proxy.client, "session", None)
+        if session is not None:
+            await session.send_ping()
 
     def _run_upstream(
-        self, proxy: _Proxy, calls: list[tuple[str, dict[str, Any]]], timeout: float
-    ) -> tuple[list[Any], list[str | None]]:
+        self, proxy: _Proxy, calls: list[tuple[str, dict[str, Any]]], timeout: float, status: Any
+    ) -> tuple[list[Any], str]:
+        from sentinel_lab.lab._display import CallRow
         from sentinel_lab.lab._portal import Cancelled, TimedOut
-        from sentinel_lab.lab.recorder import default_recorder
 
-        verdicts: list[Any] = []
-        results: list[str | None] = []
+        rows: list[CallRow] = []
+        stopped = ""
         for i, (tool, args) in enumerate(calls):
             try:
-                verdict, result = self._portal.call(self._call_upstream, proxy, tool, args, timeout=timeout)
-            except Cancelled:
-                raise UsageError(
-                    f"interrupted: call {i + 1} of {len(calls)} ({tool}) was cancelled; "
-                    f"{len(calls) - i - 1} not started"
-                ) from None
-            except TimedOut:
-                raise UsageError(
-                    f"call {i + 1} of {len(calls)} ({tool}) timed out after {timeout:g} s and was cancelled "
-                    "(raise it with --timeout or %config SentinelMagics.timeout)"
-                ) from None
+                verdict, result, roundtrip = self._portal.call(self._call_upstream, proxy, tool, args, timeout=timeout)
+            except (Cancelled, TimedOut) as exc:
+                state = "cancelled" if isinstance(exc, Cancelled) else "timed out"
+                rows.append(CallRow(i + 1, tool, args, None, status=state))
+                rows.extend(_not_started(calls, i + 1, "not started"))
+                proxy.calls += 1
+                if state == "cancelled":
+                    stopped = (
+                        f"interrupted: call {i + 1} of {len(calls)} ({tool}) was cancelled; "
+                        f"{len(calls) - i - 1} not started"
+                    )
+                else:
+                    stopped = (
+                        f"call {i + 1} of {len(calls)} ({tool}) timed out after {timeout:g} s and was cancelled "
+                        "(raise it with --timeout or %config SentinelMagics.timeout)"
+                    )
+                break
             except Exception as exc:
                 if self._proxy_dead(proxy):
                     raise UsageError(
@@ -622,10 +916,33 @@ class SentinelMagics(Magics):
                 raise UsageError(f"call {i + 1} of {len(calls)} ({tool}) failed: {type(exc).__name__}: {exc}") from None
             proxy.calls += 1
             proxy.taints = frozenset(getattr(verdict, "taints", ()) or ()) | proxy.taints
-            default_recorder.append(verdict, "magic")
-            verdicts.append(verdict)
-            results.append(None if result is None else _result_text(result))
-        return verdicts, results
+            text = None if result is None else _result_text(result)
+            rows.append(CallRow(i + 1, tool, args, verdict, roundtrip_us=roundtrip, result=text))
+            status.tick()
+        self._read_audit(proxy, rows, timeout)
+        return rows, stopped
+
+    def _read_audit(self, proxy: _Proxy, rows: list[Any], timeout: float) -> None:
+        """Match the proxy's audit records to this cell's calls and add what they say (see ``_enrich``)."""
+        tail = proxy.tail
+        if tail is None:
+            return
+        from sentinel_lab.lab._portal import Cancelled, TimedOut
+
+        with contextlib.suppress(Cancelled, TimedOut, Exception):
+            self._portal.call(self._barrier, proxy, timeout=min(timeout, 5.0))
+        expected = sum(1 for r in rows if r.status != "not started")
+        deadline = time.monotonic() + 2.0
+        tail.read()
+        # Blocked calls are logged just after their answer is sent: wait (briefly) for the records to land.
+        while tail.pending() < expected and time.monotonic() < deadline:
+            time.sleep(0.02)
+            tail.read()
+        for row in rows:
+            if row.status == "not started":
+                continue
+            record = tail.claim(row.tool)
+            _enrich(row, record, tail.findings(record))
 
     def _proxy_dead(self, proxy: _Proxy) -> bool:
         if proxy.pids and not all(_alive(p, s) for p, s in proxy.pids):
@@ -636,53 +953,102 @@ class SentinelMagics(Magics):
         return False
 
     # -- the cell ----------------------------------------------------------------------------------------------
+    def _settings(self) -> Any:
+        from sentinel_lab.lab._display import TableSettings
+
+        return TableSettings(
+            columns=tuple(self.columns),
+            args_chars=self.args_chars,
+            reason_chars=self.reason_chars,
+            max_result_chars=self.max_result_chars,
+            displaylimit=self.displaylimit,
+        )
+
+    def _run(
+        self, args: Any, spec: _PolicySpec | None, calls: list[tuple[str, dict[str, Any]]], timeout: float, status: Any
+    ) -> tuple[list[Any], str, str, str]:
+        """Run the cell's calls under one policy: ``(rows, title, note, interrupted)``."""
+        session = args.session or _DEFAULT_SESSION
+        if args.upstream:
+            if spec is None:
+                raise UsageError("--upstream needs a policy: pass --policy PATH or set one with %sentinel policy PATH")
+            proxy = self._proxy(args.upstream, spec, session, timeout, status)
+            status.start(len(calls))
+            rows, stopped = self._run_upstream(proxy, calls, timeout, status)
+            note = f"proxy started in {proxy.startup_s:.1f} s" if proxy.fresh else ""
+            proxy.fresh = False
+            return rows, f"{args.upstream} via proxy · {spec.label} · session {session}", note, stopped
+        sess = self._dry_session(spec, session)
+        status.start(len(calls))
+        rows, stopped = self._run_dry(sess, calls, status)
+        return rows, f"dry run · {sess.policy_label} · session {session}", "", stopped
+
     def _cell(self, args: Any, cell: str) -> Any:
         calls = parse_calls(cell)
+        expect = _expected(args.expect, len(calls)) if args.expect else None
         spec = self._spec_for(args.policy)
         timeout = args.timeout if args.timeout is not None else self.timeout
         if timeout is not None and timeout <= 0:
             raise UsageError("--timeout must be a positive number of seconds")
-        from sentinel_lab.lab.recorder import default_recorder, verdicts_frame
+        if args.output and not args.output.isidentifier():
+            raise UsageError(f"-o: {args.output!r} is not a valid variable name")
+        from IPython.display import display
 
-        results: list[str | None] | None = None
-        if args.upstream:
-            if spec is None:
-                raise UsageError("--upstream needs a policy: pass --policy PATH or set one with %sentinel policy PATH")
-            proxy = self._proxy(args.upstream, spec, args.session, timeout)
-            verdicts, results = self._run_upstream(proxy, calls, timeout)
-            title = f"{args.upstream} via proxy · {spec.label} · session {args.session}"
-        else:
-            sess = self._dry_session(spec, args.session)
-            verdicts = []
-            try:
-                for tool, call_args in calls:
-                    verdict = self._verify_dry(sess, tool, call_args)
-                    default_recorder.append(verdict, "magic")
-                    verdicts.append(verdict)
-            except KeyboardInterrupt:
-                raise UsageError(f"interrupted after {len(verdicts)} of {len(calls)} calls") from None
-            except UsageError:
-                raise
-            except Exception as exc:
-                raise UsageError(
-                    f"call {len(verdicts) + 1} of {len(calls)} ({calls[len(verdicts)][0]}) could not be verified: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from None
-            title = f"dry run · {sess.policy_label} · session {args.session}"
-        frame = verdicts_frame(verdicts, source="magic")
-        if results is not None:
-            import pandas as pd
+        from sentinel_lab.lab._display import ComparisonTable, VerdictTable
+        from sentinel_lab.lab._progress import Status
 
-            frame["result"] = pd.Series(results, dtype="string")
+        status = Status(len(calls) >= self.progress_min and not args.quiet)
+        other = self._spec_for(args.compare) if args.compare else None
+        try:
+            rows, title, note, stopped = self._run(args, spec, calls, timeout, status)
+            self._record(rows, args.session or _DEFAULT_SESSION)
+            frame = _rows_frame(rows)
+            shown: Any = VerdictTable(frame, rows, title=title, note=note, settings=self._settings())
+            if other is not None and not stopped:
+                rows_b, title_b, _, stopped = self._run(args, other, calls, timeout, status)
+                self._record(rows_b, args.session or _DEFAULT_SESSION)
+                shown = ComparisonTable(
+                    rows,
+                    rows_b,
+                    labels=(spec.label if spec else "built-in verifier", other.label),
+                    titles=(title, title_b),
+                    settings=self._settings(),
+                )
+                frame = shown.to_frame()
+        finally:
+            status.close()
         if args.output:
-            if not args.output.isidentifier():
-                raise UsageError(f"-o: {args.output!r} is not a valid variable name")
             self._user_ns()[args.output] = frame
-        if args.quiet:
-            return None
-        from sentinel_lab.lab._display import VerdictTable
+        failure = stopped
+        if expect is not None and not stopped:
+            failure = _check_expected(expect, rows)
+        if failure:
+            if not args.quiet:
+                display(shown)
+            raise UsageError(failure)
+        return None if args.quiet else shown
 
-        return VerdictTable(frame, verdicts, title=title, max_chars=self.max_result_chars)
+    def _record(self, rows: list[Any], name: str) -> None:
+        from sentinel_lab.lab.recorder import default_recorder
+
+        for row in rows:
+            if row.status == "not started":
+                continue
+            extra = {
+                "name": name,
+                "status": row.status,
+                "verify_us": row.verify_us,
+                "roundtrip_us": row.roundtrip_us,
+                "finding": "; ".join(
+                    ", ".join(str(k) for k in (f.get("details") or {}).get("kinds", ())) for f in row.findings
+                ),
+            }
+            default_recorder.append(_frame_verdict(row), "magic", extra)
+
+    def session_names(self) -> list[str]:
+        """Names of the sessions this kernel has used (dry runs and proxies), for completion."""
+        names = {name for _, name in self._sessions} | {key[2] for key in self._proxies}
+        return sorted(names | {_DEFAULT_SESSION})
 
     # -- status, reset, stop -----------------------------------------------------------------------------------
     def _user_ns(self) -> dict[str, Any]:
@@ -749,6 +1115,8 @@ class SentinelMagics(Magics):
         with contextlib.suppress(BaseException):
             proxy.leave(5.0)
         _reap(proxy.pids)
+        if proxy.tail is not None:
+            proxy.tail.remove()
 
     def stop(self) -> None:
         """Stop every proxy and tool server and the background event loop."""
@@ -771,6 +1139,9 @@ class SentinelMagics(Magics):
         self._inline_files.clear()
 
 
+SentinelMagics.sentinel.__doc__ = HELP  # what %sentinel? shows (magic_arguments' generated usage is terse)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Extension entry points
 # ---------------------------------------------------------------------------------------------------------------
@@ -787,6 +1158,41 @@ def load_ipython_extension(ip: Any) -> None:
         ip.configurables.append(magics)
     _INSTANCES[id(ip)] = magics
     atexit.register(magics.close)  # a kernel shut down without %unload_ext still stops its proxies
+    _register_displays(ip, magics)
+
+
+def _register_displays(ip: Any, magics: SentinelMagics) -> None:
+    """Rich HTML for ``Verdict`` and ``Violation`` (kept in the lab, so the core never imports it), and the
+    completer for the magics' own arguments."""
+    from sentinel_lab._core.verdict import Verdict, Violation
+    from sentinel_lab.lab._complete import make_matcher
+    from sentinel_lab.lab._display import verdict_html, violation_card
+
+    formatters = getattr(getattr(ip, "display_formatter", None), "formatters", {})
+    html = formatters.get("text/html")
+    if html is not None:
+        html.for_type(Verdict, verdict_html)
+        html.for_type(Violation, violation_card)
+    completer = getattr(ip, "Completer", None)
+    if completer is not None and hasattr(completer, "custom_matchers"):
+        magics._matcher = make_matcher(magics.session_names)
+        completer.custom_matchers.append(magics._matcher)
+
+
+def _unregister_displays(ip: Any, magics: SentinelMagics) -> None:
+    from sentinel_lab._core.verdict import Verdict, Violation
+
+    formatters = getattr(getattr(ip, "display_formatter", None), "formatters", {})
+    html = formatters.get("text/html")
+    if html is not None:
+        for kind in (Verdict, Violation):
+            with contextlib.suppress(KeyError):
+                html.pop(kind)
+    completer = getattr(ip, "Completer", None)
+    matcher = getattr(magics, "_matcher", None)
+    if completer is not None and matcher is not None:
+        with contextlib.suppress(ValueError):
+            completer.custom_matchers.remove(matcher)
 
 
 def unload_ipython_extension(ip: Any) -> None:
@@ -795,6 +1201,7 @@ def unload_ipython_extension(ip: Any) -> None:
     if magics is None:
         return
     atexit.unregister(magics.close)
+    _unregister_displays(ip, magics)
     magics.close()
     with contextlib.suppress(ValueError):
         ip.configurables.remove(magics)

@@ -27,10 +27,12 @@ if TYPE_CHECKING:
 __all__ = [
     "COLUMNS",
     "DECISIONS",
+    "LOG_EXTRAS",
     "POLICY_NAMES",
     "SEVERITY_LEVELS",
     "SOURCES",
     "Recorder",
+    "add_extras",
     "args_json",
     "default_recorder",
     "record",
@@ -47,15 +49,19 @@ class Recorder:
 
     def __init__(self, max_rows: int | None = 100_000) -> None:
         self._lock = threading.Lock()
-        self._items: list[tuple[Any, str, float]] = []
+        self._items: list[tuple[Any, str, float, Mapping[str, Any] | None]] = []
         self._max_rows = max_rows
         self._hooks: dict[int, tuple[Any, Callable[[Any], None]]] = {}
         self._listeners: list[Callable[[Any, str], None]] = []
 
-    def append(self, verdict: Any, source: str = "api") -> None:
-        """Record one verdict, noting where it came from (magic, sdk, api, eval or proxy)."""
+    def append(self, verdict: Any, source: str = "api", extra: Mapping[str, Any] | None = None) -> None:
+        """Record one verdict, noting where it came from (magic, sdk, api, eval or proxy).
+
+        ``extra`` holds what the lab knows beside the verdict (``LOG_EXTRAS``: the session's name, the call's
+        status, verification and round-trip times, the output scan's finding); ``log_frame`` shows it.
+        """
         with self._lock:
-            self._items.append((verdict, source, time.time()))
+            self._items.append((verdict, source, time.time(), extra))
             if self._max_rows is not None and len(self._items) > self._max_rows:
                 del self._items[: len(self._items) - self._max_rows]
             listeners = list(self._listeners)
@@ -172,7 +178,7 @@ class Recorder:
     def verdicts(self) -> list[Any]:
         """The recorded verdicts, oldest first."""
         with self._lock:
-            return [v for v, _, _ in self._items]
+            return [item[0] for item in self._items]
 
     def __len__(self) -> int:
         with self._lock:
@@ -182,7 +188,41 @@ class Recorder:
         """Every recorded verdict as one DataFrame in the recorder schema."""
         with self._lock:
             items = list(self._items)
-        return _frame([_row(v, src, at) for v, src, at in items])
+        return _frame([_row(v, src, at) for v, src, at, _ in items])
+
+    def log_frame(self) -> pd.DataFrame:
+        """``frame()`` plus the lab's columns (``LOG_EXTRAS``): what ``%sentinel log`` shows."""
+        with self._lock:
+            items = list(self._items)
+        frame = _frame([_row(v, src, at) for v, src, at, _ in items])
+        return add_extras(frame, [v for v, _, _, _ in items], [extra or {} for _, _, _, extra in items])
+
+
+#: Columns the lab adds after the recorder schema: the magic's session name, the call's status (done, cancelled,
+#: timed out, not started), the proxy's verification time and the notebook's round trip (µs, NaN when not
+#: measured), how many violations, the top violation's evidence, and the output scan's finding.
+LOG_EXTRAS: tuple[str, ...] = ("name", "status", "verify_us", "roundtrip_us", "violations", "evidence", "finding")
+
+
+def add_extras(frame: pd.DataFrame, verdicts: list[Any], extras: list[Mapping[str, Any]]) -> pd.DataFrame:
+    """``frame`` (one row per verdict) with the ``LOG_EXTRAS`` columns filled from ``extras`` and the verdicts."""
+    import pandas as pd
+
+    def top_evidence(v: Any) -> str:
+        top = getattr(v, "top", None)
+        return str(getattr(top, "evidence", "") or "") if top is not None else ""
+
+    nan = float("nan")
+    frame = frame.copy()
+    frame["name"] = pd.Series([str(e.get("name", "") or "") for e in extras], dtype="string")
+    frame["status"] = pd.Series([str(e.get("status", "done") or "done") for e in extras], dtype="string")
+    for col in ("verify_us", "roundtrip_us"):
+        values = [e.get(col) for e in extras]
+        frame[col] = pd.Series([nan if x is None else float(x) for x in values], dtype="float64")
+    frame["violations"] = pd.Series([len(getattr(v, "violations", ()) or ()) for v in verdicts], dtype="int64")
+    frame["evidence"] = pd.Series([top_evidence(v) for v in verdicts], dtype="string")
+    frame["finding"] = pd.Series([str(e.get("finding", "") or "") for e in extras], dtype="string")
+    return frame
 
 
 #: The kernel-wide recorder the magics, the SDK hooks and ``record()`` write to.

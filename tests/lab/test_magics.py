@@ -230,7 +230,7 @@ def test_dry_run_with_verifier_styled_table_and_output_var(kernel: Kernel) -> No
         '%%sentinel -o dry\n- read_file: {path: README.md}\n- fetch: {url: "http://169.254.169.254/latest/meta-data/"}\n'
     )
     html = html_of(outputs)
-    assert html.count('class="sentinel-block"') == 1 and html.count('class="sentinel-allow"') == 1
+    assert html.count('data-decision="block"') == 1 and html.count('data-decision="allow"') == 1
     assert "internal_access" in html  # the deciding policy is visible
     assert "2 calls, 1 blocked" in text_of(outputs)
     assert kernel.value("list(dry['decision'])") == ["allow", "block"]
@@ -311,7 +311,16 @@ def test_upstream_reuses_proxy_taint_carries_ctrl_c_and_unload_leaves_no_child(k
     outputs = kernel.ok(
         f"%%sentinel {up} -o r1\n- read_file: {{path: notes.txt}}\n- fetch_url: {{url: 'https://x.example/'}}\n"
     )
-    assert kernel.value("r1['decision'].tolist()") == ["allow", "allow"]
+    # the page's "ignore previous instructions" is delivered but flagged by the proxy's output scan: the row says so
+    assert kernel.value("r1['decision'].tolist()") == ["allow", "flag"]
+    assert kernel.value("r1['policy'].tolist()") == ["", "output_injection"]
+    assert kernel.value("r1['finding'].iloc[1]") != ""
+    assert 'data-decision="flag"' in html_of(outputs)
+    # the engine's time (from the proxy's audit log) and the round trip are separate measures
+    verify, roundtrip = kernel.value("r1[['verify_us', 'roundtrip_us']].values.tolist()[1]")
+    assert 0 < verify < roundtrip
+    assert kernel.value("bool((r1['latency_us'] == r1['verify_us']).all())")
+    assert "proxy started in" in text_of(outputs)
     results = kernel.value("r1['result'].tolist()")
     assert "contents of notes.txt" in results[0]
     assert "<<<SENTINEL_DATA_START:" in results[0]  # results come back spotlighted by the proxy
@@ -324,7 +333,9 @@ def test_upstream_reuses_proxy_taint_carries_ctrl_c_and_unload_leaves_no_child(k
     assert set(children(pid)) - before == started
     # Ctrl-C cancels the running call (a short message, no traceback) and leaves the proxy usable
     box: dict[str, Any] = {}
-    worker = threading.Thread(target=lambda: box.update(out=kernel.run(f"%%sentinel {up}\n- slow: {{seconds: 300}}\n")))
+    calls = "- read_file: {path: first.txt}\n- slow: {seconds: 300}\n- read_file: {path: x}\n"
+    interrupted = f"%%sentinel {up} -o part\n{calls}"
+    worker = threading.Thread(target=lambda: box.update(out=kernel.run(interrupted)))
     worker.start()
     time.sleep(2.0)
     kernel.km.interrupt_kernel()
@@ -332,6 +343,10 @@ def test_upstream_reuses_proxy_taint_carries_ctrl_c_and_unload_leaves_no_child(k
     assert not worker.is_alive()
     text = text_of(box["out"][1])
     assert "interrupted" in text and "cancelled" in text and "Traceback" not in text, text
+    # the calls that completed are shown and stored; the cancelled and the unstarted ones are rows too
+    assert kernel.value("part['status'].tolist()") == ["done", "cancelled", "not started"]
+    assert kernel.value("part['decision'].tolist()[0]") == "allow"
+    assert 'data-status="cancelled"' in html_of(box["out"][1])
     kernel.ok(f"%%sentinel {up} -o r3\n- read_file: {{path: after.txt}}\n")
     assert "after.txt" in kernel.value("r3['result'].iloc[0]")
     # a timeout is a short message and cancels the call
@@ -370,7 +385,7 @@ def test_config_policy_is_the_default_in_process(workdir: Path, monkeypatch: pyt
         table = ip.run_cell_magic("sentinel", "-o cfg", "- delete_everything: {}\n- read_file: {path: a}\n")
         assert ip.user_ns["cfg"]["decision"].tolist() == ["block", "allow"]
         assert table.blocked == 1 and "1 blocked" in repr(table)
-        assert 'class="sentinel-block"' in table._repr_html_()
+        assert 'data-decision="block"' in table._repr_html_()
         # --policy PATH in two cells: the same session, so the taint of the first blocks the second
         ip.run_cell_magic("sentinel", "--policy policy.yaml -s p --quiet", "- fetch_url: {url: 'https://a.example'}\n")
         ip.run_cell_magic("sentinel", "--policy policy.yaml -s p -o p2", "- send_email: {to: a@b.example, body: x}\n")
