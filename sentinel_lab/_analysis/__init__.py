@@ -69,10 +69,12 @@ class Analysis:
     truncated: bool = False
     #: why ``truncated`` is set: "nest deeper than 64 levels", "hold over 50000 strings", ...
     cut_reason: str = ""
+    #: the project directory relative paths anchor at (absolute POSIX), or None: every path judged on its own
+    workspace: str | None = None
     _endpoints: list[Endpoint] | None = field(default=None, repr=False)
     _paths: list[PathRef] | None = field(default=None, repr=False)
     _commands: list[Command] | None = field(default=None, repr=False)
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _shell_truncated: bool = field(default=False, repr=False)
 
     @property
     def endpoints(self) -> list[Endpoint]:
@@ -84,10 +86,10 @@ class Analysis:
 
     @property
     def paths(self) -> list[PathRef]:
-        """File-system paths found in the arguments (see ``_paths.paths_of``)."""
+        """File-system paths found in the arguments, judged against ``workspace`` (see ``_paths.paths_of``)."""
         found = self._paths
         if found is None:
-            found = self._paths = _views().paths_of(self)
+            found = self._paths = _views().paths_of(self, self.workspace)
         return found
 
     @property
@@ -95,13 +97,16 @@ class Analysis:
         """Shell commands parsed from command-like arguments (see ``_shell.commands_of``)."""
         found = self._commands
         if found is None:
-            found = self._commands = _views().commands_of(self)
+            found, self._shell_truncated = _views().parse_commands(self)
+            self._commands = found
         return found
 
     @property
-    def cache(self) -> dict[str, Any]:
-        """Scratch space for checks to share derived facts within one call."""
-        return self._cache
+    def shell_truncated(self) -> bool:
+        """True when a command text was too large or complex to parse completely (checks then fail closed)."""
+        if self._commands is None:
+            self.commands  # noqa: B018 - computing the view sets the flag
+        return self._shell_truncated
 
     def all_variants(self) -> list[tuple[Text, str]]:
         """Every (text, reading) pair: each text's normal form and each decoded reading."""
@@ -112,16 +117,16 @@ class _Views:
     """The parsers behind the lazy views, imported on first use (they import this module) and then kept, so a
     view costs no import statement per call."""
 
-    __slots__ = ("commands_of", "endpoints_of", "paths_of")
+    __slots__ = ("endpoints_of", "parse_commands", "paths_of")
 
     def __init__(self) -> None:
         from sentinel_lab._analysis._paths import paths_of
-        from sentinel_lab._analysis._shell import commands_of
+        from sentinel_lab._analysis._shell import parse_commands
         from sentinel_lab._analysis._urls import endpoints_of
 
         self.endpoints_of = endpoints_of
         self.paths_of = paths_of
-        self.commands_of = commands_of
+        self.parse_commands = parse_commands
 
 
 _VIEWS: list[_Views] = []
@@ -230,12 +235,13 @@ def _walk(args: Any, out: list[Text], raw_only: bool = False) -> str:
     return cut
 
 
-def analyse(tool: str, args: Mapping[str, Any], *, normalize: bool = True) -> Analysis:
+def analyse(tool: str, args: Mapping[str, Any], *, normalize: bool = True, workspace: str | None = None) -> Analysis:
     """Build the analysis of one call; linear in the total size of the arguments.
 
-    ``normalize=False`` keeps every string as it came (no Unicode folding, no decoding): for ablations only.
+    ``workspace`` is where relative paths anchor (an absolute POSIX path). ``normalize=False`` keeps every
+    string as it came (no Unicode folding, no decoding): for ablations only.
     """
     texts: list[Text] = []
     cut = _walk(args, texts, not normalize)
     tool_norm = _normalize_text(tool) if normalize else tool
-    return Analysis(tool, fold(tool_norm), dict(args), texts, bool(cut), cut_reason=cut)
+    return Analysis(tool, fold(tool_norm), dict(args), texts, bool(cut), cut_reason=cut, workspace=workspace)

@@ -816,15 +816,11 @@ def _url_path(tok: str) -> str | None:
     return p
 
 
-def paths_of(a: Analysis, settings: Settings | None = None) -> list[PathRef]:
-    """All paths in the arguments: values of path-like keys, and path-looking tokens in other non-prose texts
-    (commands, URLs' paths, lists). Linear in the total text size; cheap on ordinary strings."""
-    if settings is not None:
-        ws_str = settings.workspace
-    else:
-        ws_str = a.cache.get("workspace")
-        a.cache["paths_workspace"] = ws_str  # what the lazily cached ``a.paths`` was judged against
-    ws = _workspace_parts(ws_str)
+def paths_of(a: Analysis, workspace: str | None) -> list[PathRef]:
+    """All paths in the arguments, judged against ``workspace``: values of path-like keys, and path-looking
+    tokens in other non-prose texts (commands, URLs' paths, lists). Linear in the total text size; cheap on
+    ordinary strings."""
+    ws = _workspace_parts(workspace)
     anchor = _anchor_for(a, ws)
     anchor_parts = anchor[1] if anchor else None
     anchor_root = anchor[0] if anchor else "/"

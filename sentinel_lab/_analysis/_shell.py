@@ -35,6 +35,7 @@ __all__ = [
     "home_relative",
     "is_shell_tool",
     "parse",
+    "parse_commands",
     "posix_norm",
     "reads_stdin",
     "split_options",
@@ -2139,12 +2140,17 @@ def _records_for_argv(words: list[str]) -> tuple[_Rec, ...]:
 
 
 def commands_of(a: Analysis) -> list[Command]:
-    """Every command in the call's command-like arguments (see the module doc for how texts are chosen).
+    """Every command in the call's command-like arguments (see ``parse_commands``)."""
+    return parse_commands(a)[0]
+
+
+def parse_commands(a: Analysis) -> tuple[list[Command], bool]:
+    """Every command in the call's command-like arguments (see the module doc for how texts are chosen), and
+    whether some text was too large or complex to parse completely.
 
     A text is parsed when its key names a command (``command``, ``cmd``, ``script`` ...), when the tool runs
     commands (``run_shell``, ``bash``, ``execute_command`` ...) or when it starts with a known program followed
-    by shell structure. Decoded readings of those texts are parsed too (``via='decoded'``). When a text is too
-    large or complex to parse completely, ``a.cache['shell_truncated']`` is set.
+    by shell structure. Decoded readings of those texts are parsed too (``via='decoded'``).
     """
     kind = _tool_kind(a.tool_key)
     out: list[Command] = []
@@ -2215,9 +2221,7 @@ def commands_of(a: Analysis) -> list[Command]:
                 recs, cut = _records_for(v, _mode_for(v, a.tool_key))
                 truncated = truncated or cut
                 emit(t, recs, "decoded")
-    if truncated:
-        a.cache["shell_truncated"] = True
-    return out
+    return out, truncated
 
 
 # --- helpers for the checks ---------------------------------------------------------------------------------

@@ -1242,7 +1242,7 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     cmds = _commands(a)
     if cmds:
         _shell_flows(a, cmds, s, out)
-        if a.cache.get("shell_truncated"):
+        if a.shell_truncated:
             _truncated_flows(a, cmds, out)
     _code_flows(a, eps, cmds, s, out)
     items = out.items

@@ -115,20 +115,11 @@ _LABELS = {
 
 
 def paths_for(a: Analysis, s: Settings) -> list[PathRef]:
-    """The analysis's paths judged against ``s.workspace``. Fills ``a.paths`` when nothing computed it yet (so
-    later readers such as scope see workspace-anchored paths); otherwise reuses it only if it was computed for
-    the same workspace."""
-    cache = a.cache
-    if a._paths is None:
-        cache["workspace"] = s.workspace
+    """The analysis's paths judged against ``s.workspace``: its own ``a.paths`` when it was built for that
+    workspace (the verifier always builds it so), else a fresh reading that leaves the analysis untouched."""
+    if s.workspace == a.workspace:
         return a.paths
-    if cache.get("paths_workspace") == s.workspace:
-        return a.paths
-    key = f"paths_for:{s.workspace!r}"  # repr keeps a ``None`` workspace apart from one named "None"
-    refs: list[PathRef] | None = cache.get(key)
-    if refs is None:
-        refs = cache[key] = paths_of(a, s)
-    return refs
+    return paths_of(a, s.workspace)
 
 
 def _copied_dir(ref: PathRef) -> str | None:

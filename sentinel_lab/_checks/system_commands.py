@@ -1127,7 +1127,7 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     out = Findings(POLICY)
     _file_tool_writes(a, out)
     cmds = a.commands
-    if a.cache.get("shell_truncated"):
+    if a.shell_truncated:
         out.add("command too large or too deeply nested to analyse completely", "high", cmds[0].raw if cmds else "")
     if not cmds:
         return out.items

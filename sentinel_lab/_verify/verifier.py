@@ -257,11 +257,10 @@ class Verifier:
             except Exception as exc:
                 raise InvalidAction(f"context could not be read: {_describe(exc)}") from None
         try:
-            a = analyse(tool, args, normalize=self.normalize)
+            a = analyse(tool, args, normalize=self.normalize, workspace=self.workspace)
         except Exception as exc:  # fail closed: nothing was seen, so nothing may pass
-            a = Analysis(tool, tool.lower(), args, [], True, cut_reason=f"could not be analysed ({_describe(exc)})")
-        if self.workspace is not None:  # relative paths anchor here, whichever check parses them first
-            a.cache["workspace"] = self.workspace
+            reason = f"could not be analysed ({_describe(exc)})"
+            a = Analysis(tool, tool.lower(), args, [], True, cut_reason=reason, workspace=self.workspace)
         return a, context
 
     def _static(self, a: Analysis, context: Mapping[str, Any]) -> tuple[list[Violation], Scope]:

@@ -19,6 +19,7 @@ from sentinel_lab._analysis import analyse
 from sentinel_lab._analysis._shell import (
     Command,
     commands_of,
+    parse_commands,
     home_relative,
     is_shell_tool,
     parse,
@@ -429,15 +430,17 @@ def test_adversarial_megabyte_parses_in_linear_time(payload: str) -> None:
 
 def test_deep_nesting_stops_and_keeps_what_was_read() -> None:
     a = analyse("run_shell", {"command": "rm -rf /x; " + "{ " * 5000})
-    cs = commands_of(a)
-    assert a.cache.get("shell_truncated") is True
+    cs, truncated = parse_commands(a)
+    assert truncated is True
     assert cs and cs[0].argv == ("rm", "-rf", "/x")
+    assert a.shell_truncated is True and a.commands == cs
 
 
 def test_budget_exhaustion_is_reported() -> None:
     a = analyse("run_shell", {"command": "a | " * 100_000})
-    commands_of(a)
-    assert a.cache.get("shell_truncated") is True
+    assert parse_commands(a)[1] is True
+    assert a.shell_truncated is True
+    assert analyse("run_shell", {"command": "a | b"}).shell_truncated is False
 
 
 _soup = st.lists(
