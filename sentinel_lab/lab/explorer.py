@@ -137,26 +137,63 @@ def _flagged(verdict: Any) -> frozenset[str]:
 
 def _describe(obj: Any) -> str:
     """A compact ``field=value`` description of a parsed view (URL, path, command), skipping empty fields."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        parts = []
-        for f in dataclasses.fields(obj):
-            if f.name in ("text",) or f.name.startswith("_"):
-                continue
-            value = getattr(obj, f.name)
-            if (
-                value is None
-                or value is False
-                or (isinstance(value, (str, tuple, list, set, frozenset, dict)) and not value)
-            ):
-                continue
-            if dataclasses.is_dataclass(value) and not isinstance(value, type):
-                inner = _describe(value)
-                if inner:
-                    parts.append(f"{f.name}({inner})")
-                continue
-            parts.append(f"{f.name}={value!s}")
-        return ", ".join(parts)
-    return repr(obj)
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # the analysis views are NamedTuple records
+        items: list[tuple[str, Any]] = list(zip(obj._fields, obj, strict=True))
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        items = [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)]
+    else:
+        return repr(obj)
+    parts = []
+    for name, value in items:
+        if name in ("text",) or name.startswith("_"):
+            continue
+        if (
+            value is None
+            or value is False
+            or (isinstance(value, (str, tuple, list, set, frozenset, dict)) and not value)
+        ):
+            continue
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            inner = _describe(value)
+            if inner:
+                parts.append(f"{name}({inner})")
+            continue
+        parts.append(f"{name}={value!s}")
+    return ", ".join(parts)
+
+
+def _fields(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """The non-empty fields of a parsed view (nested views flattened as ``outer.inner``), for a small table."""
+    if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)):
+        return [(prefix or "value", str(obj))]
+    out: list[tuple[str, str]] = []
+    for f in dataclasses.fields(obj):
+        if f.name.startswith("_"):
+            continue
+        value = getattr(obj, f.name)
+        if (
+            value is None
+            or value is False
+            or (isinstance(value, (str, tuple, list, set, frozenset, dict)) and not value)
+        ):
+            continue
+        name = f"{prefix}.{f.name}" if prefix else f.name
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            out.extend(_fields(value, name))
+        elif (
+            isinstance(value, (tuple, list))
+            and value
+            and all(dataclasses.is_dataclass(x) and not isinstance(x, type) for x in value)
+        ):
+            out.extend((f"{name}[{i}]", _describe(x)) for i, x in enumerate(value))
+        else:
+            out.append((name, str(value)))
+    return out
+
+
+def _kv_table(pairs: Sequence[tuple[str, str]]) -> str:
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in pairs)
+    return f'<table class="sl-table sl-kv">{rows}</table>'
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -165,12 +202,23 @@ def _describe(obj: Any) -> str:
 class Detail:
     """Everything about one item: its strings as normalised, parsed views, and every check's result."""
 
-    def __init__(self, item: Mapping[str, Any], verdict: Any, checks: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        item: Mapping[str, Any],
+        verdict: Any,
+        checks: list[tuple[str, str]],
+        *,
+        blocked: bool | None = None,
+        disabled: Iterable[str] = (),
+    ) -> None:
         from sentinel_lab._analysis import analyse
 
         self.item = dict(item)
         self.verdict = verdict
         self.checks = checks
+        #: Whether the item is blocked with the explorer's current settings (checks switched off taken into account).
+        self.blocked = (not verdict.allowed) if blocked is None else blocked
+        self.disabled = frozenset(disabled)
         self.analysis = analyse(str(item["tool"]), dict(item["args"]))
         self.texts: list[dict[str, Any]] = [
             {
@@ -185,12 +233,21 @@ class Detail:
         self.endpoints = self._safe("endpoints")
         self.paths = self._safe("paths")
         self.commands = self._safe("commands")
+        self.views: dict[str, list[list[tuple[str, str]]]] = {
+            name: self._safe_fields(name) for name in ("endpoints", "paths", "commands")
+        }
 
     def _safe(self, name: str) -> list[str]:
         try:
             return [_describe(x) for x in getattr(self.analysis, name)]
         except Exception as exc:  # a parser still being built must not break the panel
             return [f"({name} unavailable: {type(exc).__name__}: {exc})"]
+
+    def _safe_fields(self, name: str) -> list[list[tuple[str, str]]]:
+        try:
+            return [_fields(x) for x in getattr(self.analysis, name)]
+        except Exception as exc:
+            return [[("error", f"{name} unavailable: {type(exc).__name__}: {exc}")]]
 
     def _sections(self) -> list[tuple[str, list[str]]]:
         texts = []
@@ -211,24 +268,56 @@ class Detail:
             ("checks", [f"{name}: {result}" for name, result in self.checks]),
         ]
 
-    def header(self) -> str:
-        """One line: id, label, tool and the verdict."""
+    def state(self) -> str:
+        """The verdict with the current settings: BLOCKED, FLAGGED or allowed (saying when a switched-off check
+        is all that blocked it, so header and list always agree)."""
         v = self.verdict
-        verdict = "BLOCKED" if not v.allowed else ("FLAGGED" if getattr(v, "decision", "") == "flag" else "allowed")
+        if self.blocked:
+            return "BLOCKED"
+        if not v.allowed:
+            return f"allowed (blocked only by switched-off {', '.join(sorted(self.disabled)) or 'checks'})"
+        return "FLAGGED" if getattr(v, "decision", "") == "flag" else "allowed"
+
+    def header(self) -> str:
+        """One line: id, label, tool and the verdict under the current settings."""
+        outcome = ""
+        label = self.item.get("label", "")
+        if label == "attack" and not self.blocked:
+            outcome = " · missed attack"
+        elif label == "benign" and self.blocked:
+            outcome = " · false positive"
         return (
-            f"{self.item['id']} · {self.item.get('label', '')} · {self.item.get('category', '')} / "
-            f"{self.item.get('technique', '')} · {self.item['tool']} → {verdict}"
+            f"{self.item['id']} · {label} · {self.item.get('category', '')} / "
+            f"{self.item.get('technique', '')} · {self.item['tool']} → {self.state()}{outcome}"
         )
 
     def _repr_html_(self) -> str:
+        from sentinel_lab.lab._display import CSS
+
         args = json.dumps(self.item["args"], indent=2, ensure_ascii=False, default=str)
-        parts = [f"<b>{_e(self.header())}</b>", f'<pre style="margin:2px 0">{_e(args)}</pre>']
-        for title, lines in self._sections():
-            body = "\n".join(lines)
-            parts.append(
-                f'<div><b>{_e(title)}</b><pre style="margin:2px 0;white-space:pre-wrap">{_e(body)}</pre></div>'
-            )
-        return "<div>" + "".join(parts) + "</div>"
+        parts = [
+            f'<div class="sl-caption sl-detail-header"><b>{_e(self.header())}</b></div>',
+            f"<pre>{_e(args)}</pre>",
+        ]
+        strings = []
+        for t in self.texts:
+            pairs = [("raw", repr(t["raw"]))]
+            if t["norm"] != t["raw"]:
+                pairs.append(("normalised", repr(t["norm"])))
+            if t["folded"] != t["norm"].lower():
+                pairs.append(("folded", repr(t["folded"])))
+            pairs += [("decoded", repr(d)) for d in t["decoded"]]
+            strings.append(f"<div><code>{_e(t['path'] or '(tool)')}</code>{_kv_table(pairs)}</div>")
+        parts.append(f"<div><b>strings</b>{''.join(strings) or ' (none)'}</div>")
+        for title, key in (("URLs and hosts", "endpoints"), ("paths", "paths"), ("commands", "commands")):
+            tables = "".join(_kv_table(view) for view in self.views[key])
+            parts.append(f"<div><b>{_e(title)}</b>{tables or ' (none)'}</div>")
+        checks = "".join(
+            f'<tr class="{"sl-block" if r.startswith("FLAGGED") else ""}"><th>{_e(n)}</th><td>{_e(r)}</td></tr>'
+            for n, r in self.checks
+        )
+        parts.append(f'<div><b>checks</b><table class="sl-table sl-kv">{checks}</table></div>')
+        return f'<div class="sl-lab sl-detail"><style>{CSS}</style>{"".join(parts)}</div>'
 
     def __repr__(self) -> str:
         out = [self.header(), json.dumps(self.item["args"], ensure_ascii=False, default=str)]
@@ -258,13 +347,24 @@ class Explorer:
         self.disabled: set[str] = set()
         self._widget: Any = None
         self._refresh: list[Any] = []
+        self._selection: pd.DataFrame | None = None
 
     # -- judging -------------------------------------------------------------------------------------------------
     def _judge_all(self) -> list[Any]:
         rows = _records(self.items)
         verdicts: list[Any] = [None] * len(rows)
+        bar = _progress_bar(len(rows))
+        try:
+            return self._judge_rows(rows, verdicts, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _judge_rows(self, rows: list[dict[str, Any]], verdicts: list[Any], bar: Any) -> list[Any]:
         if self.kind == "verifier":
             for i, row in enumerate(rows):
+                if bar is not None:
+                    bar.update(1)
                 sid = f"explore:{row['id']}"
                 verdicts[i] = self.judge.verify({"tool": row["tool"], "args": row["args"]}, {"session_id": sid})
                 reset = getattr(self.judge, "reset", None)
@@ -275,6 +375,8 @@ class Explorer:
         order = sorted(range(len(rows)), key=lambda i: (self._trace(rows[i]) or "", self._step(rows[i]), i))
         sessions: dict[str, Any] = {}
         for i in order:
+            if bar is not None:
+                bar.update(1)
             row = rows[i]
             trace = self._trace(row)
             key = trace if trace is not None else f"item:{row['id']}:{i}"
@@ -453,7 +555,9 @@ class Explorer:
         i = matches[0]
         row = {str(k): v for k, v in self.items.iloc[i].to_dict().items()}
         verdict = self.verdicts[i]
-        return Detail(row, verdict, self._check_results(row, verdict))
+        return Detail(
+            row, verdict, self._check_results(row, verdict), blocked=self.blocked()[i], disabled=self.disabled
+        )
 
     def _check_results(self, row: Mapping[str, Any], verdict: Any) -> list[tuple[str, str]]:
         by_policy: dict[str, list[str]] = {}
@@ -592,6 +696,8 @@ class Explorer:
         return self._widget
 
     def _build(self) -> Any:
+        import threading
+
         import ipywidgets as w
         from IPython.display import display
 
@@ -603,43 +709,79 @@ class Explorer:
         technique = w.Dropdown(options=options("technique"), value="all", description="technique")
         verdict = w.Dropdown(options=list(VERDICT_FILTERS), value="all", description="verdict")
         search = w.Text(value="", placeholder="search id, tool, args, reason…", description="search")
-        picker = w.Select(options=[], rows=8, description="item", layout=w.Layout(width="95%"))
+        picker = w.Select(options=[], rows=10, description="item", layout=w.Layout(width="98%"))
         count = w.HTML()
         rates = w.HTML()
-        rows_out = w.Output(layout=w.Layout(max_height="320px", overflow="auto"))
-        detail_out = w.Output()
+        errors = w.HTML()
+        # HTML widgets, not Output captures: they update correctly from the debounce timer's thread as well.
+        rows_out = w.HTML(layout=w.Layout(max_height="320px", overflow="auto"))
+        detail_out = w.HTML()
         chart_out = w.Output()
         toggles = [
             w.Checkbox(value=name not in self.disabled, description=name, indent=False) for name in self.check_names
         ]
+        delay = 0.3 if self._live_widget_possible() else 0.0  # debounce typing only where a person types
+        pending: list[threading.Timer] = []
 
-        def show_rows(*_: Any) -> None:
-            rows = self.filter(
+        def guarded(fn: Any) -> Any:
+            """Run a callback; an error is shown in the panel (not lost in the log console)."""
+
+            def run(*args: Any) -> None:
+                try:
+                    fn(*args)
+                except Exception as exc:
+                    message = f"{type(exc).__name__}: {exc}"
+                    errors.value = (
+                        f'<div class="sl-lab sl-error" style="color:#c62828"><b>error:</b> {_e(message)}</div>'
+                    )
+                else:
+                    errors.value = ""
+
+            return run
+
+        def current() -> pd.DataFrame:
+            return self.filter(
                 category=category.value,
                 label=label.value,
                 technique=technique.value,
                 verdict=verdict.value,
                 search=search.value,
             )
-            count.value = f"<b>{len(rows)}</b> matching of {len(self.items)}"
+
+        def show_rows(*_: Any) -> None:
+            rows = current()
+            self._selection = rows
+            count.value = f'<span class="sl-explorer-count"><b>{len(rows)}</b> matching of {len(self.items)}</span>'
             shown = rows.head(_MAX_ROWS)
+            chosen = picker.value
             picker.options = [
-                (f"{'■' if b else '□'} {i} · {t} · {c}", i)
-                for i, t, c, b in zip(shown["id"], shown["tool"], shown["category"], shown["blocked"], strict=True)
+                (f"{'■' if b else '□'} {d:<5} · {i} · {t} · {c}{' · ' + r[:80] if r else ''}", i)
+                for i, t, c, b, d, r in zip(
+                    shown["id"],
+                    shown["tool"],
+                    shown["category"],
+                    shown["blocked"],
+                    shown["decision"],
+                    shown["reason"],
+                    strict=True,
+                )
             ]
-            rows_out.clear_output(wait=True)
-            with rows_out:
-                display(_rows_html(shown))
+            ids = [str(i) for i in shown["id"]]
+            if chosen is not None and str(chosen) in ids:
+                picker.value = chosen
+            else:
+                picker.value = None
+            rows_out.value = _rows_html(shown).data
+            show_detail()
 
         def show_detail(*_: Any) -> None:
-            detail_out.clear_output(wait=True)
             if picker.value is None:
+                detail_out.value = ""  # nothing selected (or the filter emptied the list): no stale detail
                 return
-            with detail_out:
-                display(self.detail(picker.value))
+            detail_out.value = self.detail(picker.value)._repr_html_()
 
         def show_rates(*_: Any) -> None:
-            rates.value = f"<b>{_e(self.rates_text())}</b>"
+            rates.value = f'<b class="sl-explorer-rates">{_e(self.rates_text())}</b>'
             chart_out.clear_output(wait=True)
             with chart_out:
                 display(self.figure())
@@ -653,14 +795,26 @@ class Explorer:
                 box.value = box.description not in self.disabled
             show_rates()
             show_rows()
-            show_detail()
 
-        for control in (category, label, technique, verdict, search):
-            control.observe(show_rows, names="value")
-        picker.observe(show_detail, names="value")
+        def on_search(*_: Any) -> None:
+            if delay <= 0:
+                guarded(show_rows)()
+                return
+            for timer in pending:
+                timer.cancel()
+            pending.clear()
+            timer = threading.Timer(delay, guarded(show_rows))
+            timer.daemon = True
+            pending.append(timer)
+            timer.start()
+
+        for control in (category, label, technique, verdict):
+            control.observe(guarded(show_rows), names="value")
+        search.observe(on_search, names="value")
+        picker.observe(guarded(show_detail), names="value")
         for box in toggles:
-            box.observe(on_toggle, names="value")
-        self._refresh.append(refresh)
+            box.observe(guarded(on_toggle), names="value")
+        self._refresh.append(guarded(refresh))
         show_rates()
         show_rows()
         filters = w.HBox([w.VBox([category, label]), w.VBox([technique, verdict]), search])
@@ -670,12 +824,50 @@ class Explorer:
                 w.HTML(f"<b>sentinel explorer</b> · {len(self.items)} items judged by the {_e(self.kind)}"),
                 filters,
                 count,
-                w.HBox([w.VBox([picker, rows_out], layout=w.Layout(width="60%")), checks]),
+                errors,
+                w.HBox([w.VBox([picker, rows_out], layout=w.Layout(width="70%")), checks]),
                 detail_out,
                 rates,
                 chart_out,
             ]
         )
+
+    def _live_widget_possible(self) -> bool:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        ip = get_ipython()
+        return ip is not None and getattr(ip, "kernel", None) is not None
+
+    @property
+    def selected(self) -> pd.DataFrame:
+        """The rows the panel's filters currently select (all rows before the panel is shown), as a frame."""
+        chosen = getattr(self, "_selection", None)
+        if chosen is None:
+            return self.frame
+        selection: pd.DataFrame = chosen
+        return selection
+
+
+#: Datasets at least this large show a progress bar while they are judged (in a notebook).
+PROGRESS_MIN = 300
+
+
+def _progress_bar(total: int) -> Any:
+    """A tqdm bar for judging ``total`` items in a notebook kernel, else None."""
+    if total < PROGRESS_MIN:
+        return None
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    ip = get_ipython()
+    if ip is None or getattr(ip, "kernel", None) is None:
+        return None
+    from sentinel_lab.lab._progress import progress
+
+    return progress(total, "judging")
 
 
 def _register_png(figure_type: type) -> None:
@@ -696,23 +888,29 @@ def _register_png(figure_type: type) -> None:
 
 
 def _rows_html(frame: pd.DataFrame) -> Any:
+    """The matching rows as a left-aligned table: decision, id, label, category, tool, policy, reason, args."""
     from IPython.display import HTML
+
+    from sentinel_lab.lab._display import CSS
 
     cells = []
     for r in frame.to_dict("records"):
-        style = "background:#fde2e1" if r["blocked"] else ""
+        decision = str(r["decision"])
         args = json.dumps(r["args"], ensure_ascii=False, default=str)
-        if len(args) > 120:
-            args = args[:120] + "…"
+        short = args if len(args) <= 80 else args[:79] + "…"
+        badge = f'<span class="sl-badge sl-badge-{_e(decision)}">{_e(decision)}</span>'
         cells.append(
-            f'<tr style="{style}"><td>{_e(r["id"])}</td><td>{_e(r["label"])}</td><td>{_e(r["category"])}</td>'
-            f"<td>{_e(r['tool'])}</td><td><code>{_e(args)}</code></td><td>{_e(r['decision'])}</td>"
-            f"<td>{_e(r['policy'])}</td></tr>"
+            f'<tr class="sl-row sl-{_e(decision)}" data-id="{_e(r["id"])}"><td>{badge}</td><td>{_e(r["id"])}</td>'
+            f"<td>{_e(r['label'])}</td><td>{_e(r['category'])}</td><td>{_e(r['tool'])}</td>"
+            f'<td>{_e(r["policy"])}</td><td class="sl-c-reason">{_e(r["reason"])}</td>'
+            f'<td class="sl-c-args"><code title="{_e(args)}">{_e(short)}</code></td></tr>'
         )
-    head = (
-        "<tr><th>id</th><th>label</th><th>category</th><th>tool</th><th>args</th><th>verdict</th><th>policy</th></tr>"
+    names = ("decision", "id", "label", "category", "tool", "policy", "reason", "args")
+    head = "".join(f"<th>{n}</th>" for n in names)
+    return HTML(
+        f'<div class="sl-lab sl-explorer-rows"><style>{CSS}</style><table class="sl-table"><thead><tr>{head}</tr>'
+        f"</thead><tbody>{''.join(cells)}</tbody></table></div>"
     )
-    return HTML(f'<table style="font-size:11px">{head}{"".join(cells)}</table>')
 
 
 def explore(dataset_or_frame: Any, verifier_or_policy: Any = None) -> Explorer:

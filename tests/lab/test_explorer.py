@@ -226,3 +226,32 @@ def test_widget_panel_updates_without_frontend() -> None:
     bundle = ex._repr_mimebundle_()
     assert "text/html" in bundle and "application/vnd.jupyter.widget-view+json" not in bundle
     assert "detection 3/3" in bundle["text/plain"]
+
+
+def test_header_and_detail_follow_switched_off_checks_and_empty_filters_clear_the_detail() -> None:
+    ipywidgets = pytest.importorskip("ipywidgets")
+    ex = explore(ITEMS, Verifier(rate_limit=False))
+    blocked_id = str(ex.filter(verdict="blocked", category="ssrf")["id"].iloc[0])
+    assert "BLOCKED" in ex.detail(blocked_id).header()
+    ex.set_check("internal_access", False)
+    header = ex.detail(blocked_id).header()
+    # the list calls it a missed attack now: the header says the same, never BLOCKED
+    assert blocked_id in set(ex.filter(verdict="missed attacks")["id"])
+    assert "BLOCKED" not in header and "missed attack" in header and "switched-off internal_access" in header
+    ex.set_check("internal_access", True)
+    detail_html = ex.detail(blocked_id)._repr_html_()
+    assert "canon=" not in detail_html and "<table" in detail_html  # parsed views as tables, not dataclass text
+    panel = ex.widget
+    picker = _find(panel, ipywidgets.Select)[0]
+    picker.value = blocked_id
+    detail = [h for h in _find(panel, ipywidgets.HTML) if "sl-detail" in h.value]
+    assert detail and blocked_id in detail[0].value
+    search = _find(panel, ipywidgets.Text)[0]
+    search.value = "no item has this text"
+    assert picker.options == () and picker.value is None
+    assert not [h for h in _find(panel, ipywidgets.HTML) if "sl-detail" in h.value]  # the old detail is gone
+    assert ex.selected.empty
+    search.value = ""
+    assert len(ex.selected) == len(ITEMS)
+    rows_html = next(h.value for h in _find(panel, ipywidgets.HTML) if "sl-explorer-rows" in h.value)
+    assert "<th>reason</th>" in rows_html and "text-align:left" in rows_html
