@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+# The views read ``Analysis`` and ``Text`` for typing only, so importing them here makes no cycle at run time.
+from sentinel_lab._analysis._paths import PathRef, paths_of
+from sentinel_lab._analysis._shell import Command, parse_commands
+from sentinel_lab._analysis._urls import Endpoint, endpoints_of
 from sentinel_lab._text.normalize import (
     _MIN_ENCODED,
     JSONTooDeep,
@@ -21,11 +25,6 @@ from sentinel_lab._text.normalize import (
     normalize,
 )
 from sentinel_lab._text.normalize import normalize as _normalize_text
-
-if TYPE_CHECKING:
-    from sentinel_lab._analysis._paths import PathRef
-    from sentinel_lab._analysis._shell import Command
-    from sentinel_lab._analysis._urls import Endpoint
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_TEXTS", "Analysis", "Text", "analyse", "fold", "normalize"]
 
@@ -81,7 +80,7 @@ class Analysis:
         """URLs and hosts found in any text (see ``_urls.endpoints_of``)."""
         found = self._endpoints
         if found is None:
-            found = self._endpoints = _views().endpoints_of(self)
+            found = self._endpoints = endpoints_of(self)
         return found
 
     @property
@@ -89,7 +88,7 @@ class Analysis:
         """File-system paths found in the arguments, judged against ``workspace`` (see ``_paths.paths_of``)."""
         found = self._paths
         if found is None:
-            found = self._paths = _views().paths_of(self, self.workspace)
+            found = self._paths = paths_of(self, self.workspace)
         return found
 
     @property
@@ -97,7 +96,7 @@ class Analysis:
         """Shell commands parsed from command-like arguments (see ``_shell.commands_of``)."""
         found = self._commands
         if found is None:
-            found, self._shell_truncated = _views().parse_commands(self)
+            found, self._shell_truncated = parse_commands(self)
             self._commands = found
         return found
 
@@ -111,31 +110,6 @@ class Analysis:
     def all_variants(self) -> list[tuple[Text, str]]:
         """Every (text, reading) pair: each text's normal form and each decoded reading."""
         return [(t, v) for t in self.texts for v in t.variants]
-
-
-class _Views:
-    """The parsers behind the lazy views, imported on first use (they import this module) and then kept, so a
-    view costs no import statement per call."""
-
-    __slots__ = ("endpoints_of", "parse_commands", "paths_of")
-
-    def __init__(self) -> None:
-        from sentinel_lab._analysis._paths import paths_of
-        from sentinel_lab._analysis._shell import parse_commands
-        from sentinel_lab._analysis._urls import endpoints_of
-
-        self.endpoints_of = endpoints_of
-        self.paths_of = paths_of
-        self.parse_commands = parse_commands
-
-
-_VIEWS: list[_Views] = []
-
-
-def _views() -> _Views:
-    if not _VIEWS:
-        _VIEWS.append(_Views())
-    return _VIEWS[0]
 
 
 def _make_text(path: str, key: str, raw: str, is_key: bool = False, raw_only: bool = False) -> Text:
