@@ -22,11 +22,16 @@ __all__ = [
     "VERDICT_META_KEY",
 ]
 
+# The two codes of the proxy's own refusals sit in the JSON-RPC server-error band's implementation-defined part
+# (-32000..-32019 in MCP's allocation) but away from -32000 and -32001, which both official SDKs (Python and
+# TypeScript) raise on the client side for ConnectionClosed and RequestTimeout: a host must never read a policy
+# block as a dropped connection or a timeout. -32002 is retired by MCP and never reused.
+
 #: A call (or a server message) the policy or the output scan refused: ``"Sentinel Security Block: <reason>"``,
 #: the verdict in ``error.data``.
-BLOCK_CODE = -32000
+BLOCK_CODE = -32010
 #: A request whose session id is missing (``--require-session``) or does not verify: ``"Sentinel Auth Error: ..."``.
-AUTH_CODE = -32001
+AUTH_CODE = -32011
 #: The proxy itself could not get an answer (unreadable or oversized reply, server gone, shutdown, audit failure).
 PROXY_ERROR_CODE = -32603
 PARSE_ERROR = -32700

@@ -20,7 +20,7 @@ What the relay guarantees:
   is never forwarded, and is logged and audited.
 - **Session ids.** Replies to ``initialize`` / ``server/discover`` carry the connection's signed session id in
   ``result._meta["sentinel/session"]``. A request presenting an id that does not verify is refused with
-  ``-32001 "Sentinel Auth Error: <detail>"``. With ``--require-session`` every message that can run a tool or
+  ``-32011 "Sentinel Auth Error: <detail>"``. With ``--require-session`` every message that can run a tool or
   reach a tool's work must carry a valid id: ``tools/call``, every ``tasks/*`` request (``tasks/get``,
   ``tasks/result``, ``tasks/list``, ``tasks/cancel`` read or steer tool work run as a task) and any request whose
   ``params`` asks for task execution (``params.task``). (The same messages without an id are refused anyway.)
@@ -32,7 +32,7 @@ What the relay guarantees:
   request's answer, and the taint recorded is that of the tool that really ran. A client request whose id is
   still pending is refused (``-32600``); so is a server request reusing a pending id (the server gets the error).
 - **tools/call is judged** by the policy session (``session.check``); a denial is answered by the proxy with
-  ``-32000 "Sentinel Security Block: <reason>"`` (``data`` carries the verdict) or, with
+  ``-32010 "Sentinel Security Block: <reason>"`` (``data`` carries the verdict) or, with
   ``proxy.deny_style: result``, an ``isError`` tool result shaped for the request's era. A call over 64 KiB is
   judged on a worker thread within ``analysis_budget_s`` (``--analysis-budget``, or ``proxy.analysis_budget_ms``)
   while other messages keep flowing; past the budget it is denied (fail closed). Smaller calls are judged inline.
@@ -43,7 +43,7 @@ What the relay guarantees:
 - **Everything the server sends is untrusted.** Every server message (responses of any method including errors,
   server requests, notifications) goes through ``protect_message`` (spotlighting) and the prompt-injection scan
   (``spotlight.scan_output``: flag|block|off). ``block`` withholds it: a ``tools/call`` answer becomes an
-  ``isError`` result carrying the verdict, another response a ``-32000`` error, a server notification is dropped
+  ``isError`` result carrying the verdict, another response a ``-32010`` error, a server notification is dropped
   and a server request is dropped with an error answered to the server; each is logged and audited.
 - **Tools are pinned.** ``tools/list`` answers hide tools the policy denies (``proxy.hide_denied_tools``); every
   field of each tool definition is pinned on first sight (``_pinning.ToolPins``): a change is reported on stderr

@@ -33,7 +33,7 @@ _PASS_ENV_PREFIXES = ("SENTINEL_", "OTEL_", "PYTHON", "VIRTUAL_ENV", "LANG", "LC
 
 
 def verdict_from_error(code: int, message: str, data: Any, tool: str, args: dict[str, Any] | None = None) -> Verdict:
-    """Rebuild the proxy's verdict from a JSON-RPC error (``data`` carries it for -32000 blocks)."""
+    """Rebuild the proxy's verdict from a JSON-RPC error (``data`` carries it for -32010 blocks)."""
     info = data if isinstance(data, dict) else {}
     violations = tuple(
         Violation(

@@ -44,7 +44,15 @@ def test_the_relay_and_the_sdk_use_the_same_codes() -> None:
     assert relay.VERDICT_META_KEY == sdk.VERDICT_META_KEY == "sentinel/verdict"
 
 
-def test_block_and_auth_codes_are_distinct_server_errors() -> None:
-    codes = {wire.BLOCK_CODE, wire.AUTH_CODE, wire.PROXY_ERROR_CODE}
-    assert len(codes) == 3
-    assert all(-32099 <= c <= -32000 for c in (wire.BLOCK_CODE, wire.AUTH_CODE))
+def test_block_and_auth_codes_are_no_code_a_client_raises_itself() -> None:
+    """Both official SDKs raise -32000 (connection closed) and -32001 (request timeout) client side; MCP reserves
+    -32020.. for the spec and retired -32002: the proxy's refusals use none of them."""
+    import mcp_types.jsonrpc as rpc
+
+    own = {wire.BLOCK_CODE, wire.AUTH_CODE}
+    sdk_codes = {rpc.CONNECTION_CLOSED, rpc.REQUEST_TIMEOUT}
+    spec_codes = {v for k, v in vars(rpc).items() if k.isupper() and isinstance(v, int)}
+    assert sdk_codes == {-32000, -32001}
+    assert len(own | {wire.PROXY_ERROR_CODE}) == 3
+    assert own.isdisjoint(sdk_codes | spec_codes | {-32002})
+    assert all(-32019 <= c <= -32000 for c in own)  # the implementation-defined band

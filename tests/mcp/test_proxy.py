@@ -266,12 +266,12 @@ def test_denied_call_gets_seed_error_and_tool_is_hidden(proxy: RawProxy) -> None
     assert "echo" in names and "forbidden" not in names
     proxy.call(2, "forbidden", {"text": "x"})
     err = proxy.recv()["error"]
-    assert err["code"] == -32000
+    assert err["code"] == -32010
     assert err["message"].startswith("Sentinel Security Block: ")
     assert err["data"]["rule"] == "static_rules.forbidden"
     # an unlisted tool is denied by default
     proxy.call(3, "not_in_policy")
-    assert proxy.recv()["error"]["code"] == -32000
+    assert proxy.recv()["error"]["code"] == -32010
 
 
 def test_taint_is_added_only_when_the_source_really_ran(proxy: RawProxy) -> None:
@@ -282,7 +282,7 @@ def test_taint_is_added_only_when_the_source_really_ran(proxy: RawProxy) -> None
     assert "result" in proxy.recv()
     proxy.call(3, "sink", {"text": "leak"})
     err = proxy.recv()["error"]
-    assert err["code"] == -32000 and "no sink after source" in err["message"]
+    assert err["code"] == -32010 and "no sink after source" in err["message"]
     assert err["data"]["taints"] == ["secret"]
 
 
@@ -383,7 +383,7 @@ def test_a_cancelled_source_that_still_ran_taints_the_session(proxy: RawProxy) -
     proxy.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}})
     proxy.expect_none(0.5)  # the late answer is not relayed...
     proxy.call(2, "sink", {"text": "leak"})
-    assert proxy.recv()["error"]["code"] == -32000  # ...but the source did run
+    assert proxy.recv()["error"]["code"] == -32010  # ...but the source did run
 
 
 def test_bad_input_gets_replies_and_the_proxy_keeps_serving(files: dict[str, Path]) -> None:
@@ -436,11 +436,11 @@ def test_session_ids_forged_refused_and_required(files: dict[str, Path]) -> None
         sid = p.initialize()["result"]["_meta"]["sentinel/session"]
         p.call(1, "echo", {"text": "no session"})
         err = p.recv()["error"]
-        assert err["code"] == -32001 and err["message"].startswith("Sentinel Auth Error: missing session id")
+        assert err["code"] == -32011 and err["message"].startswith("Sentinel Auth Error: missing session id")
         forged = sid[:-1] + ("A" if sid[-1] != "A" else "B")
         p.call(2, "echo", {"text": "forged"}, meta={"sentinel/session": forged})
         err = p.recv()["error"]
-        assert err["code"] == -32001 and "signature" in err["message"]
+        assert err["code"] == -32011 and "signature" in err["message"]
         p.call(3, "echo", {"text": "good"}, meta={"sentinel/session": sid})
         assert _text(p.recv()) == "good"
     finally:
@@ -457,7 +457,7 @@ def test_tool_pinning_blocks_a_changed_tool(proxy: RawProxy) -> None:
     assert "echo" not in [t["name"] for t in proxy.recv()["result"]["tools"]]
     proxy.call(4, "echo", {"text": "x"})
     err = proxy.recv()["error"]
-    assert err["code"] == -32000 and "changed its definition" in err["message"]
+    assert err["code"] == -32010 and "changed its definition" in err["message"]
 
 
 def test_tool_pinning_warn_reports_but_allows(files: dict[str, Path], tmp_path: Path) -> None:
@@ -698,7 +698,7 @@ def test_official_client_handshake_era(tmp_path: Path) -> None:
                 assert logs and "roots" in str(logs[0].data)
                 with pytest.raises(MCPError) as denied:
                     await s.call_tool("delete_database", {"name": "prod"})
-                assert denied.value.error.code == -32000
+                assert denied.value.error.code == -32010
 
     anyio.run(main)
 
@@ -720,6 +720,6 @@ def test_official_client_modern_era(tmp_path: Path) -> None:
             assert "Paris" in unwrap(result.content[0].text)[1]
             with pytest.raises(MCPError) as denied:
                 await c.call_tool("delete_database", {"name": "prod"})
-            assert denied.value.error.code == -32000
+            assert denied.value.error.code == -32010
 
     anyio.run(main)

@@ -378,7 +378,7 @@ def test_require_session_covers_task_requests(raw: Relay) -> None:
         }
     )
     codes = {m["id"]: m.get("error", {}).get("code") for m in (raw.recv(), raw.recv(), raw.recv(), raw.recv())}
-    assert codes == {1: -32001, 2: -32001, 3: -32001, 4: None}
+    assert codes == {1: -32011, 2: -32011, 3: -32011, 4: None}
     assert raw.close() == 0
     assert [m.get("method") for m in _received(raw)][2:] == ["tasks/get"]
     assert sum(r["event_type"] == "auth_error" for r in raw.records()) == 3
@@ -395,7 +395,7 @@ def test_a_reused_id_after_cancel_gets_its_own_answer_and_the_source_still_taint
     assert reply["id"] == 1 and "ECHO-OUTPUT" in _text(reply) and "SOURCE" not in json.dumps(reply)
     raw.call(2, "sink", {"text": "leak"})
     denied = raw.recv()
-    assert denied["id"] == 2 and denied["error"]["code"] == -32000 and denied["error"]["data"]["taints"] == ["secret"]
+    assert denied["id"] == 2 and denied["error"]["code"] == -32010 and denied["error"]["data"]["taints"] == ["secret"]
     raw.expect_none(0.3)
     assert raw.close() == 0
     assert not (raw.dir / "sunk").exists()  # type: ignore[attr-defined]
@@ -432,7 +432,7 @@ def test_a_source_that_answers_with_content_taints_whatever_is_error_says(
         relay.call(1, "source", {"text": "secret", "is_error": is_error})
         relay.recv()
         relay.call(2, "sink", {"text": "leak"})
-        assert relay.recv()["error"]["code"] == -32000
+        assert relay.recv()["error"]["code"] == -32010
     finally:
         relay.close()
     assert not (tmp_path / "sunk").exists()
@@ -468,7 +468,7 @@ def test_injected_text_in_errors_notifications_and_server_requests_is_withheld(r
     assert reply["id"] == 2  # the injected notification was dropped, not relayed first
     raw.call(3, "sampleinject")
     reply = raw.recv()
-    assert reply["id"] == 3 and "-32000" in _text(reply)  # the server got an error for its withheld request
+    assert reply["id"] == 3 and "-32010" in _text(reply)  # the server got an error for its withheld request
     assert raw.close() == 0
     assert all("evil@" not in json.dumps(m) for m in raw.seen)
     raw.assert_each_answered_once()
@@ -544,7 +544,7 @@ def test_a_large_call_past_its_analysis_budget_is_denied(tmp_path: Path, policy_
         relay.call(1, "sink", {"text": big})
         relay.call(2, "sink", {"text": "small"})  # small calls are judged inline, whatever the budget
         replies = {m["id"]: m for m in (relay.recv(), relay.recv())}
-        assert replies[1]["error"]["code"] == -32000 and replies[1]["error"]["data"]["rule"] == "proxy.analysis_budget"
+        assert replies[1]["error"]["code"] == -32010 and replies[1]["error"]["data"]["rule"] == "proxy.analysis_budget"
         assert "result" in replies[2]
     finally:
         assert relay.close() == 0
@@ -639,5 +639,5 @@ def test_requests_from_a_regular_file_on_stdin_are_relayed(tmp_path: Path, polic
         )
     assert b"Traceback" not in done.stderr, done.stderr
     replies = {m["id"]: m for m in map(json.loads, done.stdout.splitlines())}
-    assert set(replies) >= {1, 3} and replies[3]["error"]["code"] == -32000
+    assert set(replies) >= {1, 3} and replies[3]["error"]["code"] == -32010
     assert not (tmp_path / "wiped").exists()

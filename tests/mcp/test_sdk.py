@@ -74,8 +74,8 @@ def test_bad_upstream_is_a_proxy_error(tmp_path: Path) -> None:
 
 
 def test_verdict_from_error_for_auth_and_block() -> None:
-    auth = verdict_from_error(-32001, "Sentinel Auth Error: missing session id", None, "t", {"a": 1})
+    auth = verdict_from_error(-32011, "Sentinel Auth Error: missing session id", None, "t", {"a": 1})
     assert auth.policy == "session" and auth.reason == "missing session id" and auth.rule == "session"
     data = {"tool": "x", "rule": "static_rules.x", "violations": [{"policy": "static_rules", "reason": "no"}]}
-    block = verdict_from_error(-32000, "Sentinel Security Block: no", data, "x")
+    block = verdict_from_error(-32010, "Sentinel Security Block: no", data, "x")
     assert block.rule == "static_rules.x" and block.reason == "no" and not block.allowed
