@@ -14,6 +14,7 @@ __all__ = [
     "BLOCK_PREFIX",
     "INVALID_PARAMS",
     "INVALID_REQUEST",
+    "OUTPUT_SCAN_META_KEY",
     "PARSE_ERROR",
     "PROTOCOL_VERSION_META",
     "PROXY_ERROR_CODE",
@@ -47,5 +48,8 @@ PROXY_ERROR_PREFIX = "Sentinel Proxy Error: "
 SESSION_META_KEY = "sentinel/session"
 #: In a blocked call's ``isError`` result (``deny_style: result``, or output blocked): ``_meta[key]`` = verdict.
 VERDICT_META_KEY = "sentinel/verdict"
+#: In a relayed ``tools/call`` result whose ``structuredContent`` (never altered) shows prompt injection signs:
+#: ``_meta[key]`` = ``{"decision": "flag", "kinds": [...], "field": "structuredContent"}``.
+OUTPUT_SCAN_META_KEY = "sentinel/output_scan"
 #: The 2026-07-28 revision's per-request protocol version in ``params._meta``.
 PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"

@@ -91,7 +91,7 @@ async def _sdk_checks(res: _Results, policy: Path, workdir: Path, key_hex: str) 
     from mcp.client.stdio import get_default_environment
 
     from sentinel_lab._core.errors import PolicyViolation
-    from sentinel_lab._core.wire import AUTH_CODE
+    from sentinel_lab._core.wire import AUTH_CODE, OUTPUT_SCAN_META_KEY
     from sentinel_lab._mcp.audit import verify_log
     from sentinel_lab._mcp.sdk import Sentinel
     from sentinel_lab._mcp.session_id import SESSION_META_KEY, validate
@@ -170,9 +170,18 @@ async def _sdk_checks(res: _Results, policy: Path, workdir: Path, key_hex: str) 
         )
 
     async def spot_structured() -> tuple[bool, str]:
+        # structuredContent is data a client validates and parses: left exactly as sent, its texts scanned;
+        # the same report as text (what a model reads) is wrapped
         report = await client.execute_tool("get_report", {"customer": "ACME"})
         strings = _all_strings(report.structured_content or {})
-        return bool(strings) and all(_wrapped(x) for x in strings), f"{len(strings)} string value(s) wrapped"
+        intact = bool(strings) and not any(_wrapped(x) for x in strings) and "pays on time" in strings
+        texts = _texts(report)
+        marked = bool(texts) and all(_wrapped(t) for t in texts)
+        flagged = (report.meta or {}).get(OUTPUT_SCAN_META_KEY)
+        return intact and marked, (
+            f"{len(strings)} structured string(s) unaltered, {len(texts)} text item(s) wrapped"
+            + (f"; flagged in _meta: {', '.join(flagged.get('kinds', ()))}" if isinstance(flagged, dict) else "")
+        )
 
     async def pinning() -> tuple[bool, str]:
         names = seen.get("names") or [t.name for t in await client.list_tools()]

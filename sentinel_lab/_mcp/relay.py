@@ -89,6 +89,7 @@ from sentinel_lab._core.wire import (
     BLOCK_PREFIX,
     INVALID_PARAMS,
     INVALID_REQUEST,
+    OUTPUT_SCAN_META_KEY,
     PROTOCOL_VERSION_META,
     PROXY_ERROR_CODE,
     PROXY_ERROR_PREFIX,
@@ -1105,14 +1106,32 @@ class Proxy:
         ran = _returned_content(msg)
         if type(result) is dict and type(result.get("_meta")) is dict:
             result["_meta"].pop(VERDICT_META_KEY, None)  # only the proxy may say a call was blocked
-        texts = protect_message(msg, "tools/call", wrap=self.opts.spotlight)
-        scan_first = self.scan is not None and texts and self.opts.scan_output == "block"
+            result["_meta"].pop(OUTPUT_SCAN_META_KEY, None)  # ...or what its scan found
+        structured: list[str] = []
+        texts = protect_message(msg, "tools/call", wrap=self.opts.spotlight, structured=structured)
+        scan_first = self.scan is not None and (texts or structured) and self.opts.scan_output == "block"
+        early: list[Any] = []
         if scan_first:
-            self._scan_output(msg, entry, texts)
+            self._scan_output(msg, entry, texts + structured)
+        elif self.scan is not None and structured and type(result) is dict:
+            early = self._flag_structured(result, structured)
         self._send_client(msg)
-        if self.scan is not None and texts and not scan_first:
-            self._scan_texts(texts, entry.tool, entry.client_id, block=False)
+        if self.scan is not None and (texts or early) and not scan_first:
+            findings = early + (self._findings(texts) if texts else [])
+            self._report_findings(findings, entry.tool, entry.client_id, block=False)
         self._record(entry, ran)
+
+    def _flag_structured(self, result: dict[str, Any], structured: list[str]) -> list[Any]:
+        """Flag mode: ``structuredContent`` is never wrapped, so what the scan finds in it travels with it in
+        ``_meta`` (scanned before the result leaves; logged and audited with the rest of the result's texts)."""
+        findings = self._findings(structured)
+        if findings:
+            meta = result.get("_meta")
+            if type(meta) is not dict:
+                meta = result["_meta"] = {}
+            kinds = sorted({str(getattr(f, "kind", "injection")) for f in findings})
+            meta[OUTPUT_SCAN_META_KEY] = {"decision": "flag", "kinds": kinds, "field": "structuredContent"}
+        return findings
 
     def _scan_output(self, msg: dict[str, Any], entry: _Pending, texts: list[str]) -> None:
         """Block mode for a ``tools/call`` answer: with injection signs its result becomes an ``isError`` result."""
@@ -1140,6 +1159,10 @@ class Proxy:
 
     def _scan_texts(self, texts: list[str], what: str, request_id: Any, *, block: bool) -> list[str]:
         """Scan untrusted texts; with findings log and audit them and return their kinds (else [])."""
+        return self._report_findings(self._findings(texts), what, request_id, block=block)
+
+    def _findings(self, texts: list[str]) -> list[Any]:
+        """What the injection scanner finds in ``texts`` (a scanner failure counts as a finding)."""
         assert self.scan is not None
         findings: list[Any] = []
         for text in texts:
@@ -1149,6 +1172,10 @@ class Proxy:
                 _log(f"output scan failed: {exc}")
                 findings.append(_ScanFailure(f"scanner error: {type(exc).__name__}"))
                 break
+        return findings
+
+    def _report_findings(self, findings: list[Any], what: str, request_id: Any, *, block: bool) -> list[str]:
+        """Log and audit findings (one record per message); return their kinds (else [])."""
         if not findings:
             return []
         kinds = sorted({str(getattr(f, "kind", "injection")) for f in findings})

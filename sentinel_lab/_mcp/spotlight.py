@@ -19,7 +19,8 @@ content block ``text`` (tool results,          wrap        the tool output a mod
 ``tasks/result`` payloads, prompt messages)
 embedded resource ``resource.text``,           wrap        file / resource contents a model reads
 ``resources/read`` ``contents[].text``
-``structuredContent`` strings, any depth       wrap        same text as ``content`` (keys: scan only)
+``structuredContent`` strings and keys, any    scan        machine-read data a client validates against the
+depth                                                      tool's ``outputSchema`` and parses: never altered
 ``resource_link`` ``description``              wrap        prose a model reads
 ``error.message`` answering ``tools/call``,    wrap        hosts hand tool errors to the model; any string is
 ``tasks/result``, ``resources/read``,                      a valid message
@@ -45,6 +46,20 @@ reason, anything else)
 anything not listed, in any message            scan        fail closed: unknown text is still judged
 =============================================  ==========  ==================================================
 
+Why ``structuredContent`` is never rewritten: a client validates it against the tool's ``outputSchema`` (the
+official Python and TypeScript clients and the Inspector raise on a mismatch) and programs parse it, so no marker
+can go into it safely: an enum, a ``const``, a ``pattern``, a ``format`` (``date-time``, ``uri``...), a
+``maxLength``, base64 fields (``contentEncoding``, ``format: base64``, an image's ``data``), and even a plain
+``{"type": "string"}`` that the program parses (the time server's ISO datetimes) would all break. The rule is
+therefore schema-independent, so it holds whether or not the proxy has seen the tool's ``tools/list`` entry. Its
+texts are scanned like every other text; the relay scans them *before* forwarding and, when they show prompt
+injection signs, says so in the result's ``_meta["sentinel/output_scan"]`` (flag mode) or withholds the result
+(``scan_output: block``). The text a model reads is still wrapped: ``content`` blocks, which MCP servers fill with
+the same data serialised as JSON. A ``text`` block holding JSON is wrapped whole (the marker must enclose the whole
+untrusted region), so it is no longer JSON until unwrapped with :func:`unwrap`; a program that wants the data reads
+``structuredContent``, which is left exactly as the server sent it. Image and audio ``data`` and resource ``blob``
+are never altered, wherever they appear.
+
 Short vocabulary values (``"jsonrpc": "2.0"``, ``"type": "text"``, ``"role": "user"``...) and the top-level
 ``method`` and ``id`` are not returned. A message without text (a ping result, an empty result) costs a few
 dictionary look-ups.
@@ -55,7 +70,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sentinel_lab._core.wire import SESSION_META_KEY, VERDICT_META_KEY
+from sentinel_lab._core.wire import OUTPUT_SCAN_META_KEY, SESSION_META_KEY, VERDICT_META_KEY
 
 __all__ = [
     "END",
@@ -103,7 +118,7 @@ def unwrap(text: str) -> tuple[str, str] | None:
 
 # Kinds of node the walker knows. Anything else is _ANY: every string in it is scanned, nothing is wrapped.
 _ANY = 0  # free-form: scan every string and non-field key, at any depth
-_WRAP_ANY = 1  # structuredContent: wrap every string at any depth, scan keys
+_STRUCTURED = 1  # structuredContent: every string and key at any depth scanned, nothing ever altered
 _WRAP_TEXT = 2  # one string to wrap (anything else: as _ANY)
 _BINARY = 3  # base64 payload: never altered, never scanned (a non-string: as _ANY)
 _OUTPUT = 4  # a result that is tool/resource/prompt output (tools/call, tasks/result, ...)
@@ -226,6 +241,7 @@ _FIELD_NAMES = frozenset(
         "role",
         "roots",
         "sampling",
+        OUTPUT_SCAN_META_KEY,
         SESSION_META_KEY,
         VERDICT_META_KEY,
         "serverInfo",
@@ -325,14 +341,14 @@ _BLOCK_FIELDS: dict[str, int] = {
     "text": _WRAP_TEXT,
     "resource": _RESOURCE,
     "content": _BLOCKS,  # tool_result blocks (sampling) nest content blocks
-    "structuredContent": _WRAP_ANY,
+    "structuredContent": _STRUCTURED,
 }
 _BINARY_BLOCK_FIELDS: dict[str, int] = {**_BLOCK_FIELDS, "data": _BINARY}
 _LINK_FIELDS: dict[str, int] = {**_BLOCK_FIELDS, "description": _WRAP_TEXT}
 _RESOURCE_FIELDS: dict[str, int] = {"text": _WRAP_TEXT, "blob": _BINARY}
 _OUTPUT_FIELDS: dict[str, int] = {
     "content": _BLOCKS,
-    "structuredContent": _WRAP_ANY,
+    "structuredContent": _STRUCTURED,
     "contents": _RESOURCES,
     "messages": _PROMPT_MESSAGES,
     "inputRequests": _REQUESTS,
@@ -343,7 +359,7 @@ _SAMPLING_FIELDS: dict[str, int] = {"messages": _PROMPT_MESSAGES | _NO_WRAP}
 _REQUEST_FIELDS: dict[str, int] = {"params": _SAMPLING}  # only for a sampling/createMessage request
 _ERROR_FIELDS: dict[str, int] = {"message": _WRAP_TEXT}
 _NO_FIELDS: dict[str, int] = {}
-_SEQUENCES = frozenset({_BLOCKS, _RESOURCES, _PROMPT_MESSAGES, _WRAP_ANY})
+_SEQUENCES = frozenset({_BLOCKS, _RESOURCES, _PROMPT_MESSAGES, _STRUCTURED})
 
 _Frame = tuple[Any, Any, int]
 
@@ -351,10 +367,11 @@ _Frame = tuple[Any, Any, int]
 class _Walk:
     """One iterative walk over a message: an explicit stack of (container, key, kind) and the texts found."""
 
-    __slots__ = ("found", "keys_seen", "stack", "wrap")
+    __slots__ = ("found", "held", "keys_seen", "stack", "wrap")
 
-    def __init__(self, wrap_texts: bool) -> None:
+    def __init__(self, wrap_texts: bool, held: list[str] | None = None) -> None:
         self.found: list[str] = []
+        self.held = self.found if held is None else held  # where structuredContent's texts go
         self.keys_seen: set[str] = set()
         self.stack: list[_Frame] = []
         self.wrap = wrap_texts
@@ -372,10 +389,10 @@ class _Walk:
                 frames.append((obj, key, kind | flags))
         self.stack.extend(reversed(frames))
 
-    def key(self, key: Any) -> None:
+    def key(self, key: Any, into: list[str] | None = None) -> None:
         if type(key) is str and key not in _FIELD_NAMES and key not in self.keys_seen:
             self.keys_seen.add(key)
-            self.found.append(key)
+            (self.found if into is None else into).append(key)
 
     def text(self, value: str) -> None:
         if value not in _WORDS:
@@ -391,7 +408,9 @@ class _Walk:
                 base = kind & ~_NO_WRAP
                 if base == _BINARY:
                     continue
-                if base in (_WRAP_TEXT, _WRAP_ANY):
+                if base == _STRUCTURED:
+                    self.held.append(value)  # machine-read data: scanned, never altered
+                elif base == _WRAP_TEXT:
                     self.found.append(value)
                     if self.wrap and not kind & _NO_WRAP:
                         container[key] = wrap(value)
@@ -427,10 +446,10 @@ class _Walk:
             self.push_fields(obj, _REQUEST_FIELDS if sampling else _NO_FIELDS, flags)
         elif base == _SAMPLING:
             self.push_fields(obj, _SAMPLING_FIELDS, flags)
-        elif base == _WRAP_ANY:
+        elif base == _STRUCTURED:
             frames: list[_Frame] = []
             for key, value in obj.items():
-                self.key(key)
+                self.key(key, self.held)
                 vtype = type(value)
                 if vtype is str or vtype is dict or vtype is list:
                     frames.append((obj, key, kind))
@@ -441,27 +460,31 @@ class _Walk:
     def visit_list(self, items: list[Any], kind: int) -> None:
         base = kind & ~_NO_WRAP
         inner = kind if base in _SEQUENCES else _ANY
-        wraps = base == _WRAP_ANY
+        structured = base == _STRUCTURED
         frames: list[_Frame] = []
         for index, value in enumerate(items):
             vtype = type(value)
-            if vtype is str and not wraps:
+            if vtype is str and not structured:
                 self.text(value)  # free text, or a bare string where an object belongs: scan, do not wrap
             elif vtype is str or vtype is dict or vtype is list:
                 frames.append((items, index, inner))
         self.stack.extend(reversed(frames))
 
 
-def protect_message(msg: dict[str, Any], answered_method: str | None, *, wrap: bool = True) -> list[str]:
+def protect_message(
+    msg: dict[str, Any], answered_method: str | None, *, wrap: bool = True, structured: list[str] | None = None
+) -> list[str]:
     """Spotlight in place every untrusted text of a message from the tool server; return the original texts.
 
     ``answered_method`` is the method of the request this message answers, or None when ``msg`` is itself a server
-    request or notification. With ``wrap=False`` nothing changes and only the texts are collected. See the module
-    docstring for which fields are wrapped and which are only returned. Never raises on odd shapes.
+    request or notification. With ``wrap=False`` nothing changes and only the texts are collected. The strings and
+    keys of ``structuredContent`` (never altered) are returned too, or appended to ``structured`` when it is given,
+    so a caller can scan them before the message leaves. See the module docstring for which fields are wrapped and
+    which are only returned. Never raises on odd shapes.
     """
     if type(msg) is not dict:
         return []
-    walk = _Walk(wrap)
+    walk = _Walk(wrap, structured)
     output = answered_method in _OUTPUT_METHODS
     trusted = {"jsonrpc": "2.0"}
     fields: dict[str, int] = {"result": _OUTPUT if output else _ANY}

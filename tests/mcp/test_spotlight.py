@@ -45,7 +45,7 @@ def test_fake_markers_cannot_close_or_open_a_wrapper() -> None:
     assert guessed.count(END) == 1
 
 
-def test_result_content_resource_and_structured_strings_are_wrapped() -> None:
+def test_result_content_and_resource_texts_are_wrapped_structured_content_is_not() -> None:
     result: dict[str, Any] = {
         "content": [
             {"type": "text", "text": "one"},
@@ -57,7 +57,7 @@ def test_result_content_resource_and_structured_strings_are_wrapped() -> None:
         "isError": False,
     }
     found = spotlight_result(result)
-    # texts in document order; identifiers and the keys of structuredContent are scanned too; binary never
+    # texts in document order; identifiers and structuredContent's keys and strings are scanned too; binary never
     expected = ["one", "image/png", "file:///a", "two", "file:///b", "a", "n", "nested", "three", "list", "four"]
     assert found == [*expected, "deep", "five"]
     assert "AAAA" not in found
@@ -66,10 +66,11 @@ def test_result_content_resource_and_structured_strings_are_wrapped() -> None:
     assert inner(result["content"][2]["resource"]["text"]) == "two"
     assert result["content"][2]["resource"]["uri"] == "file:///a"
     assert result["content"][3]["resource"]["blob"] == "AAAA"
-    sc = result["structuredContent"]
-    assert inner(sc["a"]) == "three" and inner(sc["nested"]["list"][0]) == "four"
-    assert inner(sc["nested"]["list"][1]["deep"]) == "five"
-    assert sc["n"] == 3 and sc["nested"]["list"][2:] == [None, True]
+    assert result["structuredContent"] == {
+        "a": "three",
+        "n": 3,
+        "nested": {"list": ["four", {"deep": "five"}, None, True]},
+    }  # exactly as sent
     assert result["isError"] is False
 
 
@@ -164,7 +165,7 @@ def test_tool_result_every_field_is_covered_and_the_result_still_validates() -> 
     assert link["uri"] == "file:///link-" + EVIL and link["name"] == "name-" + EVIL and link["title"] == "title-" + EVIL
     assert inner(link["description"]) == neutralise("desc-" + EVIL)
     assert inner(blocks[4]["resource"]["text"]) == neutralise("res-" + EVIL)
-    assert inner(result["structuredContent"]["answer"]) == neutralise("sc-" + EVIL)
+    assert result["structuredContent"] == {"answer": "sc-" + EVIL}  # scanned, never altered
     assert result["_meta"]["trace"] == "result-meta"
     mcp_types.CallToolResult.model_validate(result)  # the official wire types still accept it
 
@@ -236,7 +237,7 @@ def test_tasks_result_payload_is_tool_output() -> None:
     found = protect_message(msg, "tasks/result")
     assert {"task " + EVIL, "task-sc", "abc"} <= set(found)
     assert inner(msg["result"]["content"][0]["text"]) == neutralise("task " + EVIL)
-    assert inner(msg["result"]["structuredContent"]["deep"][0]["x"]) == "task-sc"
+    assert msg["result"]["structuredContent"] == {"deep": [{"x": "task-sc"}]}
     status = response({"taskId": "abc", "status": "failed", "statusMessage": "st " + EVIL, "createdAt": "2025"})
     assert "st " + EVIL in protect_message(status, "tasks/get") and "failed" not in protect_message(status, "tasks/get")
 
@@ -429,14 +430,37 @@ def _nested(depth: int, leaf: Any, as_list: bool) -> Any:
 
 
 @pytest.mark.parametrize("as_list", [False, True])
-def test_ten_thousand_deep_structured_content_is_wrapped_and_scanned(as_list: bool) -> None:
+def test_ten_thousand_deep_structured_content_is_scanned_and_left_alone(as_list: bool) -> None:
     msg = response({"content": [], "structuredContent": _nested(10_000, "deep " + EVIL, as_list)})
     found = protect_message(msg, "tools/call")
     assert found[-1] == "deep " + EVIL
     node = msg["result"]["structuredContent"]
     for _ in range(10_000):
         node = node[0] if as_list else node["k"]
-    assert inner(node) == neutralise("deep " + EVIL)
+    assert node == "deep " + EVIL
+
+
+def test_structured_texts_can_be_collected_apart() -> None:
+    """The relay scans structuredContent's texts before forwarding: they come back in their own list."""
+    result: dict[str, Any] = {
+        "content": [{"type": "text", "text": "model text"}],
+        "structuredContent": {"when": "2026-01-02T03:04:05Z", "items": [{"note": EVIL}], "png": PNG},
+    }
+    sent = copy.deepcopy(result["structuredContent"])
+    structured: list[str] = []
+    found = protect_message(response(result), "tools/call", structured=structured)
+    assert found == ["model text"]
+    assert sorted(structured) == sorted(["when", "2026-01-02T03:04:05Z", "note", EVIL, "png", PNG])
+    assert result["structuredContent"] == sent
+    assert inner(result["content"][0]["text"]) == "model text"
+
+
+def test_structured_content_that_is_not_an_object_is_left_alone() -> None:
+    for value in ("just text", ["a", ["b"]], 5, None):
+        result = {"content": [], "structuredContent": copy.deepcopy(value)}
+        found = protect_message(response(result), "tools/call")
+        assert result["structuredContent"] == value
+        assert (found != []) is isinstance(value, (str, list))
 
 
 @pytest.mark.parametrize("where", ["error", "meta", "notification", "tools"])
