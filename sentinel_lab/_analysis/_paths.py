@@ -11,9 +11,10 @@ how far their ``..`` climbs. Everything is linear in the length of the input; no
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
+
+from sentinel_lab._text.glob import GLOB_CHARS
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Analysis, Text
@@ -396,11 +397,6 @@ def _canonical_plain(path: str, anchor: tuple[str, ...] | None, anchor_root: str
     )
 
 
-@lru_cache(maxsize=8192)
-def _canonical_cached(path: str, anchor: tuple[str, ...] | None, anchor_root: str) -> Canon:
-    return canonical(path, anchor, anchor_root=anchor_root)
-
-
 @lru_cache(maxsize=256)
 def _root_parts(root: str) -> tuple[str, tuple[str, ...]] | None:
     c = canonical(root)
@@ -621,9 +617,8 @@ def sensitive_kind(path: str) -> str | None:
 # --- finding paths in an analysis ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PathRef:
-    """One path found in the arguments, resolved and judged.
+class PathRef(NamedTuple):
+    """One path found in the arguments, resolved and judged (an immutable record).
 
     ``resolved`` is the canonical absolute POSIX path (``c:/...`` or ``//host/...`` for Windows forms), or None
     when a relative path cannot be anchored (no workspace). ``escapes``: its ``..`` steps leave the workspace
@@ -703,9 +698,10 @@ def _workspace_parts(ws: str | None) -> tuple[str, tuple[str, ...]] | None:
     return _root_parts(ws) if ws else None
 
 
-@lru_cache(maxsize=8192)
-def _verdict(c: Canon, ws: tuple[str, tuple[str, ...]] | None, url: bool) -> tuple[bool, bool | None, str | None]:
-    """(escapes, inside_workspace, sensitive) for one resolution; cached, as paths repeat across calls."""
+def _judge(
+    c: Canon, ws: tuple[str, tuple[str, ...]] | None, url: bool
+) -> tuple[str | None, bool, bool | None, str | None]:
+    """(resolved, escapes, inside_workspace, sensitive) for one resolution."""
     inside: bool | None = None
     if ws is not None and c.absolute:
         inside = _under(c.root, c.parts, ws[0], ws[1])
@@ -725,33 +721,6 @@ def _verdict(c: Canon, ws: tuple[str, tuple[str, ...]] | None, url: bool) -> tup
             # unanchored: one level up is a sibling project file; more, or into system/sensitive files, is not
             first = c.parts[0].lower() if c.parts else ""
             escapes = c.above > 1 or first in _SYSTEM_DIRS or sensitive is not None
-    return escapes, inside, sensitive
-
-
-# One slot setter per ``PathRef`` field, in declaration order: the frozen dataclass's generated ``__init__``
-# costs a generic attribute store per field. Unpacking ``fields()`` fails at import if a field is added
-# without a setter here, so ``_judge`` can never leave a slot unset.
-_new = object.__new__
-(
-    _r_text,
-    _r_raw,
-    _r_resolved,
-    _r_windows,
-    _r_escapes,
-    _r_inside,
-    _r_sensitive,
-    _r_canon,
-    _r_explicit,
-    _r_url,
-) = (getattr(PathRef, f.name).__set__ for f in fields(PathRef))
-
-
-@lru_cache(maxsize=8192)
-def _judged(
-    c: Canon, ws: tuple[str, tuple[str, ...]] | None, url: bool
-) -> tuple[str | None, bool, bool | None, str | None]:
-    """(resolved, escapes, inside_workspace, sensitive) for one resolution; cached like ``_verdict``."""
-    escapes, inside, sensitive = _verdict(c, ws, url)
     return c.resolved, escapes, inside, sensitive
 
 
@@ -759,32 +728,9 @@ def _judged(
 def _resolved_cached(
     path: str, anchor: tuple[str, ...] | None, anchor_root: str, ws: tuple[str, tuple[str, ...]] | None, url: bool
 ) -> tuple[Canon, tuple[str | None, bool, bool | None, str | None]]:
-    """``canonical`` and ``_judged`` in one cache probe keyed by the path string (paths repeat across calls)."""
-    c = _canonical_cached(path, anchor, anchor_root)
-    return c, _judged(c, ws, url)
-
-
-def _judge(t: Text, raw: str, c: Canon, ws: tuple[str, tuple[str, ...]] | None, explicit: bool, url: bool) -> PathRef:
-    return _ref(t, raw, c, _judged(c, ws, url), explicit, url)
-
-
-def _ref(
-    t: Text, raw: str, c: Canon, judged: tuple[str | None, bool, bool | None, str | None], explicit: bool, url: bool
-) -> PathRef:
-    """A ``PathRef`` through the slot setters (same fields as the dataclass constructor)."""
-    resolved, escapes, inside, sensitive = judged
-    r = _new(PathRef)
-    _r_text(r, t)
-    _r_raw(r, raw if len(raw) <= 512 else raw[:512])
-    _r_resolved(r, resolved)
-    _r_windows(r, c.windows)
-    _r_escapes(r, escapes)
-    _r_inside(r, inside)
-    _r_sensitive(r, sensitive)
-    _r_canon(r, c)
-    _r_explicit(r, explicit)
-    _r_url(r, url)
-    return r
+    """``canonical`` and ``_judge`` of one path string, cached as one entry: paths repeat across calls."""
+    c = canonical(path, anchor, anchor_root=anchor_root)
+    return c, _judge(c, ws, url)
 
 
 def _anchor_for(a: Analysis, ws: tuple[str, tuple[str, ...]] | None) -> tuple[str, tuple[str, ...]] | None:
@@ -838,10 +784,12 @@ def paths_of(a: Analysis, workspace: str | None) -> list[PathRef]:
             c, judged = _resolved_cached(s, base, anchor_root, ws, url)
         else:
             c = canonical(s, base, anchor_root=anchor_root)
-            judged = _judged(c, ws, url)
+            judged = _judge(c, ws, url)
         if url and not c.dotdot and not c.null_byte and judged[3] is None:  # [3]: _sensitive(c.parts)
             return
-        out.append(_ref(t, shown or s, c, judged, explicit, url))
+        raw = shown or s
+        resolved, escapes, inside, sensitive = judged
+        out.append(PathRef(t, raw[:512], resolved, c.windows, escapes, inside, sensitive, c, explicit, url))
 
     for t in a.texts:
         if t.is_key:
@@ -898,7 +846,7 @@ def paths_of(a: Analysis, workspace: str | None) -> list[PathRef]:
                 for word in (*cmd.argv[1:], *(target for _op, target in cmd.redirects)):
                     if not word or len(word) > 4096:
                         continue
-                    if _GLOB_CHARS.isdisjoint(word):
+                    if GLOB_CHARS.isdisjoint(word):
                         if _looks_like_path(word):
                             add(t, word, False)
                     elif word[:1] in "/~" and globs < 64:
@@ -912,7 +860,6 @@ def paths_of(a: Analysis, workspace: str | None) -> list[PathRef]:
 #: Keys whose value is a command line (its words are also read through the shell parser).
 COMMAND_KEYS = frozenset({"command", "cmd", "script", "shell", "commands", "cmdline", "command_line", "code", "run"})
 _SHELL_TRICKS = frozenset("\"'\\$`{*?[")
-_GLOB_CHARS = frozenset("*?[")
 # Sensitive files a glob may be aimed at ('/e?c/sh*dow'); each is matched, never expanded on disk.
 _GLOB_TARGETS = (
     "/etc/shadow",

@@ -18,9 +18,9 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Analysis, Text
@@ -153,9 +153,9 @@ _BACKSLASHES = re.compile(r"\\+")
 _REDIR_OPS = ("<<<", "<<-", "&>>", "<<", "<>", "<&", ">>", ">|", ">&", "&>", "<", ">")
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One simple command found in an argument, after quoting, variables and wrappers are resolved.
+class Command(NamedTuple):
+    """One simple command found in an argument, after quoting, variables and wrappers are resolved (an immutable
+    record, built positionally from a parsed row).
 
     ``name`` is the lower-case basename of the program (``/usr/bin/RM`` -> ``rm``; wrappers such as ``sudo`` are
     unwrapped and listed in ``wrappers``); ``argv`` holds the unquoted words with ``argv[0]`` the program;
@@ -177,7 +177,7 @@ class Command:
     wrappers: tuple[str, ...] = ()
     assigns: tuple[tuple[str, str], ...] = ()
     consumer: str = ""
-    features: frozenset[str] = field(default_factory=frozenset)
+    features: frozenset[str] = frozenset()
     function: str = ""
     background: bool = False
 
@@ -185,46 +185,6 @@ class Command:
     def args(self) -> tuple[str, ...]:
         """The arguments without the program name."""
         return self.argv[1:]
-
-
-_new = object.__new__
-(
-    _c_text,
-    _c_raw,
-    _c_name,
-    _c_argv,
-    _c_pipeline,
-    _c_stage,
-    _c_redirects,
-    _c_via,
-    _c_wrappers,
-    _c_assigns,
-    _c_consumer,
-    _c_features,
-    _c_function,
-    _c_background,
-) = (getattr(Command, f.name).__set__ for f in fields(Command))
-
-
-def _command(text: Text, row: tuple[Any, ...], offset: int) -> Command:
-    """``Command(text, *row)`` with ``offset`` added to the pipeline number, through bound slot setters (the
-    frozen dataclass's generated ``__init__`` looks each of its 14 field names up)."""
-    c = _new(Command)
-    _c_text(c, text)
-    _c_raw(c, row[0])
-    _c_name(c, row[1])
-    _c_argv(c, row[2])
-    _c_pipeline(c, row[3] + offset)
-    _c_stage(c, row[4])
-    _c_redirects(c, row[5])
-    _c_via(c, row[6])
-    _c_wrappers(c, row[7])
-    _c_assigns(c, row[8])
-    _c_consumer(c, row[9])
-    _c_features(c, row[10])
-    _c_function(c, row[11])
-    _c_background(c, row[12])
-    return c
 
 
 @dataclass(slots=True, eq=False)
@@ -2163,10 +2123,10 @@ def parse_commands(a: Analysis) -> tuple[list[Command], bool]:
         rows, count = _rows(recs, via_prefix)
         if offset:
             for r in rows:
-                out.append(_command(text, r, offset))
+                out.append(Command._make((text, *r[:3], r[3] + offset, *r[4:])))
         else:
             for r in rows:
-                out.append(_command(text, r, 0))
+                out.append(Command._make((text, *r)))
         offset += count
 
     # argv given as a list: {"command": "rm", "args": ["-rf", "/"]} or {"argv": ["rm", "-rf", "/"]}

@@ -15,10 +15,10 @@ import contextlib
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import islice
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, NamedTuple, Union
 
 from sentinel_lab._text.normalize import normalize
 
@@ -231,9 +231,8 @@ class HostInfo:
         return tuple(n for n in names if getattr(self, n))
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Endpoint:
-    """One URL or host found in a text.
+class Endpoint(NamedTuple):
+    """One URL or host found in a text (an immutable record: the analysis builds one per URL found).
 
     ``raw`` is the substring as found (in one decoded reading of ``text``); ``context`` says how it is used:
     ``url`` (a URL field, or a net tool's argument), ``host`` (a host field), ``value`` (a whole one-word value),
@@ -617,29 +616,15 @@ def _split_hostport(hostport: str) -> tuple[str, int | None]:
     return host, p
 
 
-@dataclass(frozen=True, slots=True)
-class _Parts:
+class _Parts(NamedTuple):
+    """One reading of a URL's pieces, as ``split_url`` and ``_bare_parts`` cut them."""
+
     scheme: str
     userinfo: str
     host: str
     port: int | None
     path: str
     query: str
-
-
-_p_scheme, _p_userinfo, _p_host, _p_port, _p_path, _p_query = (getattr(_Parts, f.name).__set__ for f in fields(_Parts))
-
-
-def _parts(scheme: str, userinfo: str, host: str, port: int | None, path: str, query: str) -> _Parts:
-    """``_Parts(...)`` through bound slot setters (a bare token is split on every call, uncached)."""
-    p = object.__new__(_Parts)
-    _p_scheme(p, scheme)
-    _p_userinfo(p, userinfo)
-    _p_host(p, host)
-    _p_port(p, port)
-    _p_path(p, path)
-    _p_query(p, query)
-    return p
 
 
 def split_url(url: str) -> tuple[_Parts, ...]:
@@ -1000,7 +985,7 @@ class _Collector:
             return
         self.seen.add(key)
         self.out.append(
-            _endpoint(
+            Endpoint(
                 t,
                 raw,
                 parts.scheme,
@@ -1015,44 +1000,6 @@ class _Collector:
                 dangerous or parts.scheme in DANGEROUS_SCHEMES,
             )
         )
-
-
-_new = object.__new__
-(_e_text, _e_raw, _e_scheme, _e_host, _e_ip, _e_port, _e_path, _e_query, _e_user, _e_info, _e_ctx, _e_dang) = (
-    getattr(Endpoint, f.name).__set__ for f in fields(Endpoint)
-)
-
-
-def _endpoint(
-    text: Text,
-    raw: str,
-    scheme: str,
-    host: str,
-    ip: IPAddress | None,
-    port: int | None,
-    path: str,
-    query: str,
-    userinfo: str,
-    info: HostInfo,
-    context: str,
-    dangerous: bool,
-) -> Endpoint:
-    """``Endpoint(...)`` with every field given, through bound slot setters (the frozen dataclass's generated
-    ``__init__`` looks each field name up; this is the hot path of every URL found)."""
-    e = _new(Endpoint)
-    _e_text(e, text)
-    _e_raw(e, raw)
-    _e_scheme(e, scheme)
-    _e_host(e, host)
-    _e_ip(e, ip)
-    _e_port(e, port)
-    _e_path(e, path)
-    _e_query(e, query)
-    _e_user(e, userinfo)
-    _e_info(e, info)
-    _e_ctx(e, context)
-    _e_dang(e, dangerous)
-    return e
 
 
 # A scheme word followed by ":/" or ":\\". Linear: the lookbehind pins the start to a word boundary and the
@@ -1121,14 +1068,14 @@ def _bare_parts(token: str) -> _Parts | None:
         rest = s[j + 9 :]
         host, _, port = rest.partition("/")
         p = int(port[:5]) if port[:5].isdigit() else None
-        return _parts(s[j + 5 : j + 8], "", host, p, "", "")
+        return _Parts(s[j + 5 : j + 8], "", host, p, "", "")
     end = _first_of(s, "/?#")
     authority, tail = s[:end], s[end:]
     userinfo, _, hostport = authority.rpartition("@")
     if not hostport.startswith("[") and hostport.count(":") > 1:
         try:
             ipaddress.IPv6Address(hostport.partition("%")[0])
-            return _parts("", userinfo, hostport, None, tail, "")
+            return _Parts("", userinfo, hostport, None, tail, "")
         except ValueError:
             pass
     if not hostport.startswith("[") and hostport.count(":") > 1:
@@ -1142,7 +1089,7 @@ def _bare_parts(token: str) -> _Parts | None:
                     break
     host, port_number = _split_hostport(hostport)
     path, _, query = tail.partition("?")
-    return _parts("", userinfo, host, port_number, path, query)
+    return _Parts("", userinfo, host, port_number, path, query)
 
 
 def _address_like(parts: _Parts, token: str, strict: bool) -> bool:

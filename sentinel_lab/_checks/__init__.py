@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sentinel_lab._core.verdict import Violation, make_violation
+from sentinel_lab._core.verdict import Violation
 
 __all__ = ["PATH_KEYS", "WRITE_TOOL_WORDS", "Findings", "Settings", "host_matches"]
 
@@ -74,7 +74,7 @@ class Findings:
         if reason in self.seen or len(self.items) >= self.limit:
             return
         self.seen.add(reason)
-        self.items.append(make_violation(self.policy, reason, severity, evidence.strip()[:200]))
+        self.items.append(Violation(self.policy, reason, severity, evidence.strip()[:200]))
 
     def put(self, v: Violation) -> None:
         if v.reason in self.seen or len(self.items) >= self.limit:

@@ -23,7 +23,7 @@ from sentinel_lab._analysis import Analysis, Text
 from sentinel_lab._analysis._secrets import Secret, find_secrets
 from sentinel_lab._analysis._urls import Endpoint, canonical_host, classify_host, split_url
 from sentinel_lab._checks import Settings, host_matches
-from sentinel_lab._core.verdict import Violation, make_violation
+from sentinel_lab._core.verdict import Violation
 
 __all__ = ["check", "sink_kind"]
 
@@ -352,7 +352,7 @@ class _Out:
         if key in self.seen:
             return
         self.seen.add(key)
-        self.items.append(make_violation(POLICY, reason, severity, evidence[:_MAX_EVIDENCE]))
+        self.items.append(Violation(POLICY, reason, severity, evidence[:_MAX_EVIDENCE]))
 
 
 def _allowed(host: str, s: Settings) -> bool:

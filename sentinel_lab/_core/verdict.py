@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -14,8 +14,6 @@ __all__ = [
     "Severity",
     "Verdict",
     "Violation",
-    "make_verdict",
-    "make_violation",
 ]
 
 Severity = Literal["critical", "high", "medium", "low"]
@@ -140,67 +138,3 @@ class Verdict:
             "session_id": self.session_id,
             "at": self.at,
         }
-
-
-_new = object.__new__
-# One slot setter per field, in declaration order: a frozen dataclass's generated ``__init__`` pays for a
-# name lookup per field; these are bound once. Unpacking ``fields()`` fails at import if a field is added
-# without a setter here (and a value in ``make_verdict``), so the fast path can never leave a slot unset.
-(
-    _s_allowed,
-    _s_violations,
-    _s_confidence,
-    _s_intent,
-    _s_elapsed,
-    _s_tool,
-    _s_decision,
-    _s_rule,
-    _s_taints,
-    _s_args,
-    _s_session,
-    _s_at,
-) = (getattr(Verdict, f.name).__set__ for f in fields(Verdict))
-_NO_TAINTS: frozenset[str] = frozenset()
-
-
-def make_verdict(
-    allowed: bool,
-    violations: tuple[Violation, ...],
-    confidence: float,
-    intent: IntentResult | None,
-    elapsed_us: float,
-    tool: str,
-    rule: str,
-    args: Mapping[str, Any],
-    session_id: str,
-    at: float,
-) -> Verdict:
-    """Build a ``Verdict`` with every field given (no taints, decision from ``allowed``) in a fraction of the
-    time the generated ``__init__`` takes: the verifier's hot path. The result equals ``Verdict(...)``."""
-    v = _new(Verdict)
-    _s_allowed(v, allowed)
-    _s_violations(v, violations)
-    _s_confidence(v, confidence)
-    _s_intent(v, intent)
-    _s_elapsed(v, elapsed_us)
-    _s_tool(v, tool)
-    _s_decision(v, "allow" if allowed else "block")
-    _s_rule(v, rule)
-    _s_taints(v, _NO_TAINTS)
-    _s_args(v, args)
-    _s_session(v, session_id)
-    _s_at(v, at)
-    return v
-
-
-_v_policy, _v_reason, _v_severity, _v_evidence = (getattr(Violation, f.name).__set__ for f in fields(Violation))
-
-
-def make_violation(policy: str, reason: str, severity: str, evidence: str) -> Violation:
-    """``Violation(policy, reason, severity, evidence)`` through bound slot setters: the checks' hot path."""
-    v = _new(Violation)
-    _v_policy(v, policy)
-    _v_reason(v, reason)
-    _v_severity(v, severity)
-    _v_evidence(v, evidence)
-    return v

@@ -27,7 +27,7 @@ Schema (every key optional; unknown keys are an error that suggests the close sp
       checks: [system_commands, file_traversal]   # or {intent_alignment: false}; default: all
       workspace: /workspace/project
       scope: {allowed_tools: [], blocked_tools: [], allowed_roots: [], allowed_hosts: []}
-      rate_limit: {max_calls: 120, window: 60, max_identical: 20, identical_window: 60}  # false: off
+      rate_limit: {max_calls: 1000, window: 300, max_identical: 50, identical_window: 300}  # false: off
       intent: {threshold: 0.3}
     spotlight: {enabled: true, scan_output: flag}                 # scan_output: flag | block | off
     session: {require: false, key_env: SENTINEL_SESSION_KEY}

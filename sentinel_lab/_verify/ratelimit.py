@@ -1,7 +1,11 @@
 """Rate limiting per verifier and per session: a sliding window of calls and a count of identical repeats.
 
-The defaults (120 calls a minute, 20 identical calls a minute) never block an agent paced by a model or a
-human; they stop runaway loops. State is bounded: at most ``max_sessions`` sessions are tracked (least
+The defaults, 1000 calls and 50 identical calls in any 5 minutes (300 s), are set by what real hosts do on their
+own: an interactive host may fire a few hundred calls at once (300 concurrent ``tools/call`` from the official
+client) or repeat the same call a few dozen times (30 identical ``get_file_info`` calls in a burst), and none of
+that may be refused. What they stop is a loop: the same call repeated for minutes, at machine speed or at a
+model's pace of a call every few seconds, is refused from its 51st time; a runaway loop of distinct calls from
+its 1001st call within 5 minutes. State is bounded: at most ``max_sessions`` sessions are tracked (least
 recently used dropped first).
 """
 
@@ -26,10 +30,10 @@ class RateLimit:
     """Limits for one session: ``max_calls`` in ``window`` seconds, ``max_identical`` repeats in
     ``identical_window`` seconds."""
 
-    max_calls: int = 120
-    window: float = 60.0
-    max_identical: int = 20
-    identical_window: float = 60.0
+    max_calls: int = 1000
+    window: float = 300.0
+    max_identical: int = 50
+    identical_window: float = 300.0
     max_sessions: int = 10_000
 
     @classmethod
@@ -51,10 +55,13 @@ class RateLimit:
 
 
 class _Window:
+    """One session's recent call times; a deque never holds more than one time past its limit, which is all a
+    sliding-window count needs (more calls in the window than the limit iff the limit+1-th latest is in it)."""
+
     __slots__ = ("calls", "same")
 
-    def __init__(self) -> None:
-        self.calls: deque[float] = deque()
+    def __init__(self, max_calls: int) -> None:
+        self.calls: deque[float] = deque(maxlen=max_calls + 1)
         self.same: dict[int, deque[float]] = {}
 
 
@@ -79,7 +86,7 @@ class RateLimiter:
         now = self.clock() if now is None else now
         win = self._sessions.get(session)
         if win is None:
-            win = self._sessions[session] = _Window()
+            win = self._sessions[session] = _Window(int(lim.max_calls))
             if len(self._sessions) > lim.max_sessions:
                 self._sessions.popitem(last=False)
         else:
@@ -91,7 +98,7 @@ class RateLimiter:
         calls.append(now)
         same = win.same.get(fingerprint)
         if same is None:
-            same = win.same[fingerprint] = deque()
+            same = win.same[fingerprint] = deque(maxlen=int(lim.max_identical) + 1)
             if len(win.same) > 4 * lim.max_calls:  # bound memory: drop fingerprints with no recent call
                 cut = now - lim.identical_window
                 win.same = {k: d for k, d in win.same.items() if d and d[-1] > cut}
@@ -103,9 +110,9 @@ class RateLimiter:
         if len(same) > lim.max_identical:
             return Violation(
                 "rate_limit",
-                f"identical call repeated {len(same)} times in {lim.identical_window:g}s (limit {lim.max_identical})",
+                f"identical call repeated more than {lim.max_identical:g} times in {lim.identical_window:g}s (a loop?)",
                 "high",
             )
         if len(calls) > lim.max_calls:
-            return Violation("rate_limit", f"{len(calls)} calls in {lim.window:g}s (limit {lim.max_calls})", "high")
+            return Violation("rate_limit", f"more than {lim.max_calls:g} calls in {lim.window:g}s (a loop?)", "high")
         return None

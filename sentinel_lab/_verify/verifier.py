@@ -29,7 +29,7 @@ from sentinel_lab._checks import privilege_escalation as _privilege
 from sentinel_lab._checks import system_commands as _commands
 from sentinel_lab._core.errors import InvalidAction, PolicyError
 from sentinel_lab._core.sync import run_sync
-from sentinel_lab._core.verdict import POLICIES, SEVERITY_RANK, IntentResult, Verdict, Violation, make_verdict
+from sentinel_lab._core.verdict import POLICIES, SEVERITY_RANK, IntentResult, Verdict, Violation
 from sentinel_lab._verify.intent import (
     DEFAULT_THRESHOLD,
     LLM_WEIGHT,
@@ -353,30 +353,31 @@ class Verifier:
                 c = _CONFIDENCE.get(sev, 0.6)
                 if c > confidence:
                     confidence = c
-            verdict = make_verdict(
+            verdict = Verdict(
                 False,
                 tuple(violations),
                 confidence,
                 intent,
                 (_perf_ns() - t0) / 1000.0,
                 a.tool,
-                f"verifier.{top.policy}",
-                MappingProxyType(a.args),
-                session_key,
-                _wall(),
+                decision="block",
+                rule=f"verifier.{top.policy}",
+                args=MappingProxyType(a.args),
+                session_id=session_key,
+                at=_wall(),
             )
         else:
-            verdict = make_verdict(
+            verdict = Verdict(
                 True,
                 (),
                 intent.score if intent is not None else 1.0,
                 intent,
                 (_perf_ns() - t0) / 1000.0,
                 a.tool,
-                "",
-                MappingProxyType(a.args),
-                session_key,
-                _wall(),
+                decision="allow",
+                args=MappingProxyType(a.args),
+                session_id=session_key,
+                at=_wall(),
             )
         if not self.on_verdict:
             return verdict
