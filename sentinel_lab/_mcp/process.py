@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 
 from sentinel_lab._core.errors import ProxyError
 
-__all__ = ["TRACK_INTERVAL", "Cgroup", "ServerProcess", "Watchdog", "spawn_server"]
+__all__ = ["TRACK_INTERVAL", "Cgroup", "ServerProcess", "Watchdog", "spawn_server", "unchanged_environment"]
 
 TRACK_INTERVAL = 0.2
 """Seconds between two scans of ``/proc`` by the watchdog when no cgroup contains the server."""
@@ -430,7 +430,37 @@ def spawn_server(
     return proc
 
 
+def unchanged_environment() -> dict[str, str] | None:
+    """The environment this process was started with, for the tool server (None: inherit ``os.environ`` as is).
+
+    Python itself adds ``LC_CTYPE`` to its environment at start-up when the locale is C or POSIX (PEP 538 locale
+    coercion), so a server started with the inherited environment would see a variable its host never set. On
+    Linux ``/proc/self/environ`` still holds the environment as it was at ``exec``: a ``LC_CTYPE`` missing there
+    was added by the interpreter and is removed again (one the interpreter rewrote, ``C`` to ``C.UTF-8``, gets its
+    value back); every other variable is passed exactly as inherited.
+    """
+    if "LC_CTYPE" not in os.environ or not sys.platform.startswith("linux"):
+        return None
+    try:
+        with open("/proc/self/environ", "rb") as handle:
+            initial = handle.read()
+    except OSError:
+        return None
+    given = [entry[9:] for entry in initial.split(b"\0") if entry.startswith(b"LC_CTYPE=")]
+    value = os.fsdecode(given[-1]) if given else None
+    if value == os.environ["LC_CTYPE"]:
+        return None
+    env = dict(os.environ)
+    if value is None:
+        del env["LC_CTYPE"]
+    else:  # LC_CTYPE=C or POSIX coerced to a UTF-8 locale: the server gets what the host set
+        env["LC_CTYPE"] = value
+    return env
+
+
 def _popen(command: Sequence[str], env: dict[str, str] | None, kwargs: dict[str, Any]) -> ServerProcess:
+    if env is None:
+        env = unchanged_environment()
     try:
         return ServerProcess(
             list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env, bufsize=0, **kwargs

@@ -383,3 +383,19 @@ def test_a_server_that_cannot_start_leaves_no_cgroup(tmp_path: Path) -> None:
         spawn_server([])
     after = {name for parent in _cgroup_parents() for name in os.listdir(parent)}
     assert not {name for name in after - before if name.startswith(f"sentinel-lab-{os.getpid()}-")}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/environ")
+@pytest.mark.parametrize("given", [{}, {"LC_CTYPE": "C"}, {"LC_CTYPE": "C.UTF-8"}, {"LANG": "C.UTF-8"}])
+def test_the_tool_server_gets_the_environment_unchanged(given: dict[str, str]) -> None:
+    """Started in the C locale, Python adds LC_CTYPE to its own environment (PEP 538): the server must not see it."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SENTINEL_TEST_MARK": "a b=c", **given}
+    code = (
+        "import sys\n"
+        "from sentinel_lab._mcp.process import spawn_server\n"
+        "p = spawn_server(['env', '-0'])\n"
+        "out = p.stdout.read(); p.wait(); sys.stdout.buffer.write(out)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True, timeout=60).stdout
+    seen = dict(entry.split("=", 1) for entry in out.decode().split("\0") if entry)
+    assert seen == env
