@@ -21,9 +21,39 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+DESCRIPTION = """\
+Check what an AI agent's tool calls would do before they run, and guard a real MCP tool server.
+
+Put `sentinel-lab proxy` in front of an MCP server in your host's configuration and every tool call is judged
+by your policy, every result is scanned for prompt injection, and everything is written to a signed audit log."""
+
+EPILOG = """\
+examples:
+  sentinel-lab verify '{"tool": "read_file", "args": {"path": "~/.ssh/id_rsa"}}'
+  sentinel-lab proxy --policy /abs/path/policy.yaml --check -- python /abs/path/server.py
+  sentinel-lab proxy --policy /abs/path/policy.yaml --audit audit.jsonl -- npx -y some-mcp-server
+  sentinel-lab COMMAND --help      options of one command
+
+If a host cannot find `sentinel-lab`, give it the absolute path of the virtual environment's
+`bin/sentinel-lab`, or run `/abs/path/to/python -m sentinel_lab`."""
+
+
+def _version() -> str:
+    from sentinel_lab import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sentinel-lab", description=__doc__)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    """The top-level parser: the command list, ``--version`` and a help text written for users."""
+    parser = argparse.ArgumentParser(
+        prog="sentinel-lab",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sentinel-lab {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
@@ -32,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: pick the subcommand, import only its module, and run it."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-V", "--version"):
+        print(f"sentinel-lab {_version()}")
+        return 0
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         parser = build_parser()
         if argv and argv[0] not in ("-h", "--help"):

@@ -2,7 +2,8 @@
 
 Install it as the server command of any MCP host; it starts the real tool server as its child::
 
-    {"command": "sentinel-lab", "args": ["proxy", "--policy", "p.yaml", "--", "python", "tools.py"]}
+    {"command": "/abs/venv/bin/python",
+     "args": ["-m", "sentinel_lab", "proxy", "--policy", "/abs/p.yaml", "/abs/venv/bin/python", "/abs/tools.py"]}
 
 One event loop watches four non-blocking file descriptors (client stdin/stdout, server stdin/stdout); lines are
 split on ``\\n`` without re-joining and each is read once by the strict decoder of ``_framing`` (UTF-8 only, no
@@ -45,6 +46,10 @@ What the relay guarantees:
   (``spotlight.scan_output``: flag|block|off). ``block`` withholds it: a ``tools/call`` answer becomes an
   ``isError`` result carrying the verdict, another response a ``-32010`` error, a server notification is dropped
   and a server request is dropped with an error answered to the server; each is logged and audited.
+- **Nothing is refused silently.** Every denied call is one line on stderr (``blocked a call of 'tool' (rule):
+  reason``) as well as an audit record; whenever the set of tools a ``tools/list`` answer hides changes, one line
+  says which (and that the host sees no tools at all when every tool is hidden) and a ``tools_hidden`` record is
+  audited; a server that cannot be started is a ``startup_error`` record besides its line on stderr.
 - **Tools are pinned.** ``tools/list`` answers hide tools the policy denies (``proxy.hide_denied_tools``); every
   field of each tool definition is pinned on first sight (``_pinning.ToolPins``): a change is reported on stderr
   and in the audit log (with ``proxy.pin_tools: block`` the tool is hidden and its calls refused), and a known
@@ -420,6 +425,7 @@ class Proxy:
         self.next_server_id = 0
         self.pins = ToolPins()
         self.pin_blocked: set[str] = set()
+        self.hidden_reported: frozenset[str] = frozenset()
         self.analysis: _AnalysisThread | None = None
         self.scan = _load_scanner() if self.opts.scan_output != "off" else None
         self.tracer = _Tracer()
@@ -444,8 +450,9 @@ class Proxy:
         self.watchdog = Watchdog()
         try:
             self.proc = spawn_server(self.command, self.env, adopt_orphans=True)
-        except ProxyError:
+        except ProxyError as exc:
             self.watchdog.disarm()
+            self._audit("startup_error", decision="error", details={"reason": str(exc)[:500]})
             raise
         self.watchdog.arm(self.proc)
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -780,6 +787,7 @@ class Proxy:
 
     def _auth_error(self, rid: Any, method: str, detail: str, params: Any) -> None:
         tool = params.get("name", "") if method == "tools/call" and isinstance(params, dict) else ""
+        _log(f"refused a {method[:60]!r} request: {detail}")
         self._reply_error(rid, AUTH_CODE, f"{AUTH_PREFIX}{detail}")
         self._audit(
             "auth_error", tool=str(tool), decision="block", request_id=rid, details={"method": method, "detail": detail}
@@ -870,6 +878,7 @@ class Proxy:
         self.tracer.decision(entry.tool, meta, verdict, entry.client_id, session_id)
         if not verdict.allowed:
             self.stats["blocked"] += 1
+            _log(f"blocked a call of {entry.tool[:80]!r} ({verdict.rule or verdict.policy}): {verdict.reason}"[:600])
             self._take(entry.pid)
             self._deny(entry.client_id, entry.tool, verdict, entry.modern)
             self._audit_call(entry, verdict, latency_us, session_id, off_loop=off_loop)
@@ -1206,9 +1215,11 @@ class Proxy:
             for event in events:
                 self._pin_event(event)
         kept = []
+        hidden: list[str] = []
         for tool in valid:
             name = tool["name"]
             if name in self.pin_blocked:
+                hidden.append(name)
                 continue
             if self.opts.hide_denied_tools:
                 try:
@@ -1216,9 +1227,33 @@ class Proxy:
                 except Exception:
                     allowed = True
                 if not allowed:
+                    hidden.append(name)
                     continue
             kept.append(tool)
         result["tools"] = kept
+        self._report_hidden(hidden, len(valid))
+
+    def _report_hidden(self, hidden: list[str], listed: int) -> None:
+        """One line on stderr and one audit record whenever the set of hidden tools changes (so an empty tool
+        list in a host is never a mystery); the same list again says nothing."""
+        key = frozenset(hidden)
+        if key == self.hidden_reported:
+            return
+        self.hidden_reported = key
+        if not hidden:
+            return
+        names = ", ".join(sorted(hidden)[:20]) + (f" and {len(hidden) - 20} more" if len(hidden) > 20 else "")
+        if len(hidden) == listed:
+            what = f"every tool the server lists ({listed}) is hidden by the policy; the host sees no tools: {names}"
+        else:
+            what = f"{len(hidden)} of {listed} tools hidden by the policy: {names}"
+        _log(what)
+        self._audit(
+            "tools_hidden",
+            decision="block",
+            rule="proxy.hide_denied_tools",
+            details={"listed": listed, "hidden": sorted(hidden)[:200], "all": len(hidden) == listed},
+        )
 
     def _pin_event(self, event: Any) -> None:
         name = str(event.name)
