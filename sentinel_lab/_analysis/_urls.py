@@ -20,6 +20,7 @@ from functools import lru_cache
 from itertools import islice
 from typing import TYPE_CHECKING, NamedTuple, Union
 
+from sentinel_lab._text.hosts import host_suffix
 from sentinel_lab._text.normalize import normalize
 
 if TYPE_CHECKING:
@@ -488,19 +489,6 @@ def _ip_in_label_text(s: str) -> IPAddress | None:
     return None
 
 
-def _suffix(host: str, domains: frozenset[str]) -> str | None:
-    """The entry of ``domains`` that ``host`` equals or is a subdomain of (label boundaries), if any."""
-    if host in domains:
-        return host
-    i = host.find(".")
-    while i != -1:
-        tail = host[i + 1 :]
-        if tail in domains:
-            return tail
-        i = host.find(".", i + 1)
-    return None
-
-
 def classify_host(host: str) -> HostInfo:
     """Classify one host (name or address, any notation); cached, and cheap for ordinary public names."""
     return _classify_cached(host) if len(host) <= 512 else _classify(host)
@@ -532,9 +520,9 @@ def _classify(host: str) -> HostInfo:
             return _info_for_ip(h, ip, alt=alt)
     if h in _METADATA_NAMES:
         return HostInfo(h, metadata=True, local_name=True, note=_METADATA_NAMES[h])
-    if h in _LOOPBACK_NAMES or _suffix(h, _LOOPBACK_DOMAINS):
+    if h in _LOOPBACK_NAMES or host_suffix(h, _LOOPBACK_DOMAINS):
         return HostInfo(h, loopback=True, note="name resolves to loopback")
-    wild = _suffix(h, _WILDCARD_DNS)
+    wild = host_suffix(h, _WILDCARD_DNS)
     if wild and len(h) > len(wild):
         emb = _ip_in_label_text(h[: -len(wild) - 1])
         if emb is not None:
@@ -552,7 +540,7 @@ def _classify(host: str) -> HostInfo:
                     note=f"wildcard DNS name for {emb}",
                 )
         return HostInfo(h)
-    rebind = _suffix(h, _REBIND_DNS)
+    rebind = host_suffix(h, _REBIND_DNS)
     if rebind:
         for piece in h[: -len(rebind)].replace("-", ".").split("."):
             if len(piece) == 8 and set(piece) <= _HEXDIGITS:
@@ -568,7 +556,7 @@ def _classify(host: str) -> HostInfo:
                 return HostInfo(h, loopback=True, embedded=named4, note=f"DNS rebinding name for {named4}")
         return HostInfo(h, local_name=True, note="DNS rebinding service")
     if "." in h:
-        suf = _suffix(h, _INTERNAL_SUFFIXES)
+        suf = host_suffix(h, _INTERNAL_SUFFIXES)
         if suf:
             return HostInfo(h, local_name=True, note=f"internal name (.{suf})")
         if h.startswith("metadata.") and ("internal" in h or "oraclecloud" in h):
@@ -1112,9 +1100,9 @@ def _address_like(parts: _Parts, token: str, strict: bool) -> bool:
         return h.startswith(("127.", "0", "0x")) or parts.port is not None or bool(parts.userinfo)
     if h in _LOOPBACK_NAMES or h in _METADATA_NAMES or "." not in h:
         return h in _LOOPBACK_NAMES or h in _METADATA_NAMES
-    if _suffix(h, _LOOPBACK_DOMAINS) or _suffix(h, _WILDCARD_DNS) or h.startswith("metadata."):
+    if host_suffix(h, _LOOPBACK_DOMAINS) or host_suffix(h, _WILDCARD_DNS) or h.startswith("metadata."):
         return True
-    return bool(parts.port is not None or parts.userinfo) and bool(_suffix(h, _INTERNAL_SUFFIXES))
+    return bool(parts.port is not None or parts.userinfo) and bool(host_suffix(h, _INTERNAL_SUFFIXES))
 
 
 def _scan_bare(t: Text, v: str, context: str, loose: bool, col: _Collector) -> None:
@@ -1134,7 +1122,7 @@ def _scan_bare(t: Text, v: str, context: str, loose: bool, col: _Collector) -> N
             return
         if not loose and parts.port is None and not parts.userinfo:
             h = canonical_host(parts.host)
-            if h not in _LOOPBACK_NAMES and h not in _METADATA_NAMES and not _suffix(h, _LOOPBACK_DOMAINS):
+            if h not in _LOOPBACK_NAMES and h not in _METADATA_NAMES and not host_suffix(h, _LOOPBACK_DOMAINS):
                 return
         if _address_like(parts, s, strict=not loose):
             col.add(t, s, parts, context)

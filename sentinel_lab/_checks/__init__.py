@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sentinel_lab._core.verdict import Violation
+from sentinel_lab._text.hosts import host_matches
 
 __all__ = ["PATH_KEYS", "WRITE_TOOL_WORDS", "Findings", "Settings", "host_matches"]
 
@@ -29,18 +30,6 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     internal_hosts: tuple[str, ...] = ()
     allowed_roots: tuple[str, ...] = ()
-
-
-def host_matches(host: str, patterns: tuple[str, ...]) -> bool:
-    """True when ``host`` equals a pattern or is a subdomain of it on a label boundary (``*.x`` also works)."""
-    host = host.lower().rstrip(".")
-    for p in patterns:
-        p = p.lower().rstrip(".")
-        if p.startswith("*."):
-            p = p[2:]
-        if host == p or host.endswith("." + p):
-            return True
-    return False
 
 
 #: Words in a tool's name that say it writes files (``write_file``, ``fs.append``, ``upload_object`` ...).

@@ -24,6 +24,7 @@ from sentinel_lab._analysis._secrets import Secret, find_secrets
 from sentinel_lab._analysis._urls import Endpoint, canonical_host, classify_host, split_url
 from sentinel_lab._checks import Settings, host_matches
 from sentinel_lab._core.verdict import Violation
+from sentinel_lab._text.hosts import host_suffix
 
 __all__ = ["check", "sink_kind"]
 
@@ -256,27 +257,20 @@ def _host_sink(host: str) -> str | None:
     h = canonical_host(host)
     if not h:
         return None
-    if _suffix_in(h, _CATCHERS):
+    if host_suffix(h, _CATCHERS) is not None:
         return "request catcher"
-    if _suffix_in(h, _TUNNELS):
+    if host_suffix(h, _TUNNELS) is not None:
         return "tunnel"
-    if _suffix_in(h, _PASTES):
+    if host_suffix(h, _PASTES) is not None:
         return "paste service"
-    for dom, prefix in _CHAT_HOOKS:
-        if h == dom or h.endswith("." + dom):
-            return "/" + prefix
+    hook = host_suffix(h, _HOOK_PATHS)
+    if hook is not None:
+        return "/" + _HOOK_PATHS[hook]
     return None
 
 
-def _suffix_in(host: str, domains: frozenset[str]) -> bool:
-    if host in domains:
-        return True
-    i = host.find(".")
-    while i != -1:
-        if host[i + 1 :] in domains:
-            return True
-        i = host.find(".", i + 1)
-    return False
+# No chat-webhook domain lies under another, so the one suffix found is the only one that could match.
+_HOOK_PATHS = dict(_CHAT_HOOKS)
 
 
 def _secrets_of(text: str) -> tuple[Secret, ...]:
