@@ -60,7 +60,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from sentinel_lab._analysis._secrets import TOKEN_PREFIXES
+from sentinel_lab._analysis._secrets import TOKEN_PREFIXES, luhn
 from sentinel_lab._core.errors import AuditError
 
 try:  # POSIX advisory locks; elsewhere a single writer per file is assumed
@@ -152,16 +152,6 @@ def _entropy(token: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
 def _token_is_secret(token: str) -> bool:
     """A word that is a credential by its shape: a known token prefix, a JWT, a card number, high entropy."""
     t = token.strip(_PUNCT)
@@ -172,7 +162,7 @@ def _token_is_secret(token: str) -> bool:
         return True
     if low.startswith("eyj") and t.count(".") == 2 and len(t) >= 30:  # JWT
         return True
-    if t.isdigit() and 13 <= len(t) <= 19 and _luhn(t):  # card number
+    if t.isdigit() and 13 <= len(t) <= 19 and luhn(t):  # card number
         return True
     if len(t) >= 32 and "/" not in t[:8] and "://" not in t:
         classes = sum((any(c.islower() for c in t), any(c.isupper() for c in t), any(c.isdigit() for c in t)))
