@@ -1434,15 +1434,9 @@ def _compact_all(tokens: _Tokens, add: _Adder) -> None:
 
 
 def _compact(tok: str, add: _Adder) -> None:
-    # plain loops (no generator frames): this runs for every long word of every scanned sentence
     for verbs, objects, kind, score in _COMPACT:
-        for v in verbs:
-            if v in tok:
-                for o in objects:
-                    if o in tok:
-                        add(kind, tok[:80], score)
-                        break
-                break
+        if any(v in tok for v in verbs) and any(o in tok for o in objects):
+            add(kind, tok[:80], score)
 
 
 def _quiet_ascii(s: str) -> bool:
