@@ -73,13 +73,16 @@ CSS = """
  font-size:var(--jp-code-font-size,12px);color:var(--jp-ui-font-color1,inherit)}
 .sl-lab .sl-table th,.sl-lab .sl-table td{text-align:left!important;vertical-align:top!important;
  padding:3px 8px!important;border:1px solid var(--jp-border-color2,rgba(128,128,128,.4))!important;
- white-space:nowrap;max-width:none;word-break:normal;overflow-wrap:normal;line-height:1.35}
+ white-space:nowrap!important;max-width:none;word-break:normal;overflow-wrap:normal;line-height:1.35}
 .sl-lab .sl-table th{background:var(--jp-layout-color2,rgba(128,128,128,.15))!important;
  color:var(--jp-ui-font-color0,inherit)!important;font-weight:600}
 .sl-lab .sl-table tbody tr{background:transparent}
-.sl-lab .sl-table td.sl-c-reason{white-space:normal;min-width:14em;max-width:var(--sl-reason-width,48em);
+.sl-lab .sl-table td.sl-c-reason{white-space:normal!important;min-width:14em;max-width:var(--sl-reason-width,36em);
  overflow-wrap:break-word}
 .sl-lab .sl-table td.sl-c-args{max-width:var(--sl-args-width,40em);overflow:hidden;text-overflow:ellipsis}
+.sl-lab .sl-table td.sl-c-args code,.sl-lab .sl-table td.sl-c-args summary{white-space:nowrap!important}
+.sl-lab .sl-table td.sl-c-reason code{white-space:normal!important;overflow-wrap:break-word}
+.sl-lab.sl-verdicts,.sl-lab.sl-compare,.sl-lab.sl-log{overflow-x:auto;max-width:100%}
 .sl-lab .sl-table td.sl-num{text-align:right!important;font-variant-numeric:tabular-nums}
 .sl-lab tr.sl-block>td{background:rgba(229,57,53,.16)!important}
 .sl-lab tr.sl-flag>td{background:rgba(249,168,37,.20)!important}
@@ -90,7 +93,7 @@ CSS = """
 .sl-lab .sl-badge-flag{background:#f9a825;color:#000}
 .sl-lab .sl-badge-allow{background:#2e7d32;color:#fff}
 .sl-lab .sl-badge-none{background:#757575;color:#fff}
-.sl-lab code{background:transparent!important;color:inherit!important;padding:0;font-size:inherit}
+.sl-lab code{background:transparent!important;color:inherit!important;padding:0!important;font-size:inherit}
 .sl-lab pre{white-space:pre-wrap;overflow-wrap:anywhere;max-width:100em;margin:2px 0;padding:4px 6px;
  background:var(--jp-layout-color2,rgba(128,128,128,.12))!important;color:var(--jp-content-font-color1,inherit)!important;
  border:none}
@@ -143,7 +146,7 @@ class TableSettings:
     """How the verdict table is drawn; ``%config SentinelMagics`` sets these (see the magic's help)."""
 
     columns: tuple[str, ...] = DEFAULT_COLUMNS
-    args_chars: int = 60
+    args_chars: int = 48
     reason_chars: int = 400
     max_result_chars: int = 2000
     displaylimit: int = 50

@@ -751,7 +751,6 @@ class Explorer:
         def show_rows(*_: Any) -> None:
             rows = current()
             self._selection = rows
-            count.value = f'<span class="sl-explorer-count"><b>{len(rows)}</b> matching of {len(self.items)}</span>'
             shown = rows.head(_MAX_ROWS)
             chosen = picker.value
             picker.options = [
@@ -772,6 +771,11 @@ class Explorer:
             else:
                 picker.value = None
             rows_out.value = _rows_html(shown).data
+            off = f" · checks off: {', '.join(sorted(self.disabled))}" if self.disabled else ""
+            # written last, so a frontend showing this count shows the list and rows it describes
+            count.value = (
+                f'<span class="sl-explorer-count"><b>{len(rows)}</b> matching of {len(self.items)}{_e(off)}</span>'
+            )
             show_detail()
 
         def show_detail(*_: Any) -> None:

@@ -511,7 +511,7 @@ Settings (%config SentinelMagics.NAME = VALUE; %config SentinelMagics lists them
     displaylimit      most rows a table draws, 0 for all (50); -o VAR always holds every row
     columns           the verdict table's columns, in order (empty ones are hidden):
                       #, decision, tool, policy, reason, args, severity, taints, rule, status, verify_us, roundtrip_us
-    args_chars        characters of the arguments shown in a row (60; the rest on hover, click to expand)
+    args_chars        characters of the arguments shown in a row (48; the rest on hover, click to expand)
     reason_chars      characters of a reason shown (400)
     max_result_chars  longest tool result shown under its call (2000)
     progress_min      cells with at least this many calls show a progress bar (20)
@@ -549,7 +549,7 @@ class SentinelMagics(Magics):
         default_value=list(DEFAULT_COLUMNS),
         help=f"Columns of the verdict table, in order (empty ones are hidden); any of: {', '.join(ALL_COLUMNS)}.",
     ).tag(config=True)
-    args_chars = Int(60, help="Characters of a call's arguments shown in its cell (the rest on hover or expand).").tag(
+    args_chars = Int(48, help="Characters of a call's arguments shown in its cell (the rest on hover or expand).").tag(
         config=True
     )
     reason_chars = Int(400, help="Characters of a reason shown before it is cut.").tag(config=True)

@@ -57,7 +57,7 @@ _DEFAULTS: dict[str, Any] = {}
 def _defaults() -> None:
     from sentinel_lab.lab._display import DEFAULT_COLUMNS
 
-    _DEFAULTS.update(columns=list(DEFAULT_COLUMNS), displaylimit=50, args_chars=60)
+    _DEFAULTS.update(columns=list(DEFAULT_COLUMNS), displaylimit=50, args_chars=48)
 
 
 _defaults()
