@@ -12,14 +12,10 @@ __all__ = ["Recorder", "default_recorder", "explore", "record", "style", "to_fra
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Recorder", "default_recorder", "record", "verdicts_frame"):
+    if name in ("Recorder", "default_recorder", "record", "style", "to_frame", "verdicts_frame"):
         from sentinel_lab.lab import recorder as _rec
 
         return getattr(_rec, name)
-    if name in ("style", "to_frame"):
-        from sentinel_lab.lab import _style
-
-        return getattr(_style, name)
     if name == "explore":
         from sentinel_lab.lab.explorer import explore
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["VERDICT_FILTERS", "Detail", "Explorer", "explore", "items_frame"]
+__all__ = ["PROGRESS_MIN", "VERDICT_FILTERS", "Comparison", "Detail", "Explorer", "explore", "items_frame"]
 
 #: Choices of the verdict filter.
 VERDICT_FILTERS: tuple[str, ...] = ("all", "blocked", "allowed", "missed attacks", "false positives")
@@ -162,29 +162,34 @@ def _describe(obj: Any) -> str:
     return ", ".join(parts)
 
 
+def _record_fields(obj: Any) -> list[str] | None:
+    """Field names of a record-like parsed view (a dataclass or a named tuple), else None."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return [f.name for f in dataclasses.fields(obj)]
+    names = getattr(type(obj), "_fields", None)
+    if isinstance(obj, tuple) and isinstance(names, tuple):
+        return [str(n) for n in names]
+    return None
+
+
 def _fields(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """The non-empty fields of a parsed view (nested views flattened as ``outer.inner``), for a small table."""
-    if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)):
+    """The non-empty fields of a parsed view (nested views flattened as ``outer.inner``), for a small table.
+    The ``text`` a view was found in is left out (the strings section shows it)."""
+    names = _record_fields(obj)
+    if names is None:
         return [(prefix or "value", str(obj))]
     out: list[tuple[str, str]] = []
-    for f in dataclasses.fields(obj):
-        if f.name.startswith("_"):
+    for field_name in names:
+        if field_name.startswith("_") or field_name == "text":
             continue
-        value = getattr(obj, f.name)
-        if (
-            value is None
-            or value is False
-            or (isinstance(value, (str, tuple, list, set, frozenset, dict)) and not value)
-        ):
+        value = getattr(obj, field_name)
+        empty = isinstance(value, (str, tuple, list, set, frozenset, dict)) and not value
+        if value is None or value is False or empty:
             continue
-        name = f"{prefix}.{f.name}" if prefix else f.name
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        name = f"{prefix}.{field_name}" if prefix else field_name
+        if _record_fields(value) is not None:
             out.extend(_fields(value, name))
-        elif (
-            isinstance(value, (tuple, list))
-            and value
-            and all(dataclasses.is_dataclass(x) and not isinstance(x, type) for x in value)
-        ):
+        elif isinstance(value, (tuple, list)) and all(_record_fields(x) is not None for x in value):
             out.extend((f"{name}[{i}]", _describe(x)) for i, x in enumerate(value))
         else:
             out.append((name, str(value)))
@@ -917,11 +922,83 @@ def _rows_html(frame: pd.DataFrame) -> Any:
     )
 
 
-def explore(dataset_or_frame: Any, verifier_or_policy: Any = None) -> Explorer:
+def _judge_label(judge: Any, index: int) -> str:
+    if isinstance(judge, (str, os.PathLike)):
+        return os.path.basename(os.fspath(judge))
+    name = getattr(judge, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return f"{type(judge).__name__ if judge is not None else 'Verifier'} {index + 1}"
+
+
+class Comparison:
+    """One dataset judged by several verifiers or policies: decisions side by side, the differing items marked.
+
+    ``explorers`` holds one ``Explorer`` per judge (each still has its panel and toggles); ``frame`` has the item
+    columns, one ``decision · LABEL`` column per judge and ``differs``; ``rates()`` one row of rates per judge.
+    """
+
+    def __init__(self, data: Any, judges: Sequence[Any]) -> None:
+        if len(judges) < 2:
+            raise ValueError("compare at least two verifiers or policies")
+        items = items_frame(data)
+        self.labels = [_judge_label(j, i) for i, j in enumerate(judges)]
+        if len(set(self.labels)) != len(self.labels):
+            self.labels = [f"{label} ({i + 1})" for i, label in enumerate(self.labels)]
+        self.explorers = [Explorer(items, j) for j in judges]
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """Items, each judge's decision, and whether the judges disagree."""
+        first = self.explorers[0].frame
+        out: pd.DataFrame = first[["id", "label", "category", "technique", "tool"]].copy()
+        decisions = []
+        for label, ex in zip(self.labels, self.explorers, strict=True):
+            column = [str(x) for x in ex.frame["decision"]]
+            out[f"decision · {label}"] = column
+            decisions.append(column)
+        out["differs"] = [len(set(row)) > 1 for row in zip(*decisions, strict=True)]
+        return out
+
+    def rates(self) -> pd.DataFrame:
+        """Detection and false-positive rates per judge."""
+        import pandas as pd
+
+        rows = {label: ex.rates() for label, ex in zip(self.labels, self.explorers, strict=True)}
+        table: pd.DataFrame = pd.DataFrame(rows).T
+        return table
+
+    def _repr_html_(self) -> str:
+        from sentinel_lab.lab._display import CSS
+        from sentinel_lab.lab._style import style
+
+        frame = self.frame
+        differing = frame[frame["differs"]].reset_index(drop=True)
+        lines = "".join(
+            f"<li><b>{_e(label)}</b>: {_e(ex.rates_text())}</li>"
+            for label, ex in zip(self.labels, self.explorers, strict=True)
+        )
+        body = style(differing.drop(columns=["differs"])).to_html() if len(differing) else "<i>no item differs</i>"
+        return (
+            f'<div class="sl-lab sl-compare"><style>{CSS}</style><div class="sl-caption"><b>comparison</b> · '
+            f"{len(frame)} items · {len(differing)} decided differently</div><ul>{lines}</ul>{body}</div>"
+        )
+
+    def __repr__(self) -> str:
+        frame = self.frame
+        lines = [f"comparison of {', '.join(self.labels)}: {len(frame)} items, {int(frame['differs'].sum())} differ"]
+        lines += [f"  {label}: {ex.rates_text()}" for label, ex in zip(self.labels, self.explorers, strict=True)]
+        return "\n".join(lines)
+
+
+def explore(dataset_or_frame: Any, verifier_or_policy: Any = None) -> Any:
     """Judge every item of a dataset with a verifier or policy and return the interactive explorer.
 
     ``dataset_or_frame``: a DataFrame, a dataset name for ``sentinel_lab.datasets.load``, a JSONL path or a list
     of item dicts. ``verifier_or_policy``: a ``Verifier``, a ``Policy``, a policy file path, or None (a default
-    verifier). Displayed in a notebook it is a live panel; elsewhere a static summary.
+    verifier); a list of them gives a ``Comparison`` (their decisions side by side, differing items marked).
+    Displayed in a notebook an ``Explorer`` is a live panel; elsewhere a static summary.
     """
+    if isinstance(verifier_or_policy, (list, tuple)):
+        return Comparison(dataset_or_frame, list(verifier_or_policy))
     return Explorer(dataset_or_frame, verifier_or_policy)

@@ -32,7 +32,7 @@ from traitlets import Float, Int, List, Unicode, observe
 from sentinel_lab._core.wire import VERDICT_META_KEY
 from sentinel_lab.lab._display import ALL_COLUMNS, DEFAULT_COLUMNS
 
-__all__ = ["SentinelMagics", "load_ipython_extension", "parse_calls", "unload_ipython_extension"]
+__all__ = ["HELP", "SentinelMagics", "load_ipython_extension", "parse_calls", "unload_ipython_extension"]
 
 _DEFAULT_SESSION = "default"
 _LINE_COMMANDS = ("policy", "status", "log", "reset", "stop", "help")

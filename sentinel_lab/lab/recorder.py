@@ -36,6 +36,8 @@ __all__ = [
     "args_json",
     "default_recorder",
     "record",
+    "style",
+    "to_frame",
     "verdicts_frame",
 ]
 
@@ -232,3 +234,18 @@ default_recorder = Recorder()
 def record(verdict: Any, source: str = "api") -> None:
     """Add ``verdict`` to the kernel-wide recorder (``%sentinel log`` shows it)."""
     default_recorder.append(verdict, source)
+
+
+def style(frame: pd.DataFrame, *, max_chars: int = 80, caption: str | None = None) -> Any:
+    """A pandas ``Styler`` for a frame in the recorder schema: decisions coloured, blocked and flagged rows tinted,
+    long text cut, index hidden (HTML in a notebook; ``to_latex`` and ``to_excel`` for export)."""
+    from sentinel_lab.lab._style import style as _style
+
+    return _style(frame, max_chars=max_chars, caption=caption)
+
+
+def to_frame(obj: Any) -> pd.DataFrame:
+    """A ``Verdict``, a ``Violation``, a list of either, or a lab table as a DataFrame (verdicts in this schema)."""
+    from sentinel_lab.lab._style import to_frame as _to_frame
+
+    return _to_frame(obj)

@@ -255,3 +255,22 @@ def test_header_and_detail_follow_switched_off_checks_and_empty_filters_clear_th
     assert len(ex.selected) == len(ITEMS)
     rows_html = next(h.value for h in _find(panel, ipywidgets.HTML) if "sl-explorer-rows" in h.value)
     assert "<th>reason</th>" in rows_html and "text-align:left" in rows_html
+
+
+def test_explore_with_several_judges_compares_their_decisions(tmp_path: Path) -> None:
+    from sentinel_lab.lab.explorer import Comparison
+
+    policy = tmp_path / "reads-only.yaml"
+    policy.write_text("name: reads-only\ndefault_action: DENY\nstatic_rules:\n  read_file: ALLOW\n")
+    cmp = explore(ITEMS, [Verifier(rate_limit=False), str(policy)])
+    assert isinstance(cmp, Comparison)
+    frame = cmp.frame
+    columns = [c for c in frame.columns if c.startswith("decision · ")]
+    assert columns == ["decision · Verifier 1", "decision · reads-only.yaml"]
+    expected = [a != b for a, b in zip(frame[columns[0]], frame[columns[1]], strict=True)]
+    assert frame["differs"].tolist() == expected and any(expected)
+    html = cmp._repr_html_()
+    assert f"{sum(expected)} decided differently" in html and "reads-only.yaml" in html
+    assert list(cmp.rates().index) == ["Verifier 1", "reads-only.yaml"]
+    with pytest.raises(ValueError):
+        explore(ITEMS, [Verifier(rate_limit=False)])
