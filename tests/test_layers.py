@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sentinel_lab"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("sentinel_lab._core",)),
     ("text", ("sentinel_lab._text",)),
+    ("vocab", ("sentinel_lab._vocab",)),
     ("analysis", ("sentinel_lab._analysis",)),
     ("checks", ("sentinel_lab._checks",)),
     ("verify", ("sentinel_lab._verify",)),

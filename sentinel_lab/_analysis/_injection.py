@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import re2 as _re2  # type: ignore[import-untyped,unused-ignore]
 
+from sentinel_lab import _vocab as vocab
 from sentinel_lab._text.normalize import (
     _CONFUSABLE_RE,
     _CONFUSABLES,
@@ -89,10 +90,10 @@ def _strip_accents(w: str) -> str:
     return "".join(c for c in d if not unicodedata.combining(c))
 
 
-def _forms(words: str) -> frozenset[str]:
-    """The whitespace-separated words, each folded like the text will be, with and without accents."""
+def _forms(words: str | Iterable[str]) -> frozenset[str]:
+    """The words (whitespace-separated in a string), each folded like the text will be, with and without accents."""
     out: set[str] = set()
-    for w in words.split():
+    for w in words.split() if isinstance(words, str) else words:
         out.add(fold(normalize(w)))
         out.add(fold(normalize(_strip_accents(w))))
     return frozenset(out)
@@ -100,90 +101,28 @@ def _forms(words: str) -> frozenset[str]:
 
 # --- vocabulary (several languages) --------------------------------------------------------------------------
 
-_OVERRIDE_VERBS = _forms(
-    """ignore ignoring ignored disregard disregarding forget forgetting override overriding bypass discard
-    abandon dismiss neglect omit skip erase scrap
-    ignora ignorar ignores ignoren olvida olvidar olvide olvides olviden omite omitir descarta descartar
-    desobedece omiso
-    ignorez ignorer oublie oubliez oublier écarte écartez
-    ignoriere ignorieren ignoriert ignorier vergiss vergesst vergessen missachte missachten übergehe verwirf
-    ignorem esqueça esqueca esquecer esqueçam desconsidere desconsiderar descarte
-    ignorate ignorare ignori dimentica dimenticate dimenticare trascura tralascia scarta
-    игнорируй игнорируйте игнорировать проигнорируй проигнорируйте забудь забудьте забыть отбрось
-    отбросьте
-    negeer negeren vergeet zignoruj ignoruj zapomnij pomiń تجاهل تجاهلي انس انسى abaikan lupakan yoksay"""
-)
+_OVERRIDE_VERBS = _forms(vocab.words("injection_override_verbs"))
 # Verbs that override only when negated ("do not follow the previous instructions").
-_NEG_VERBS = _forms(
-    """follow obey heed respect adhere comply listen siga sigas seguir obedezcas obedezca suis suivez suivre
-    respecte respectez befolge befolgen folge beachte beachten segua seguire segui rispetta следуй следуйте
-    выполняй выполняйте подчиняйся обращай обращайте compte"""
-)
-_NEGATIONS = _forms(
-    """not never no stop longer dont don ne pas nicht kein keine nao não non не ни nunca jamais jamais nie
-    niemals mai sin sans ohne sem senza без"""
-)
-_OBJECTS = _forms(
-    """instructions instruction rules rule directions directives directive prompts prompt guidelines guideline
-    constraints restrictions policies policy guardrails programming training safeguards
-    instrucciones instrucción reglas indicaciones órdenes directrices normas mensajes
-    consignes règles directives ordres
-    anweisungen anweisung regeln instruktionen vorgaben befehle richtlinien anordnungen
-    instruções regras orientações diretrizes ordens comandos mensagens
-    istruzioni regole indicazioni direttive ordini comandi messaggi
-    инструкции инструкций инструкциям указания указаний правила правил команды приказы
-    instructies regels opdrachten instrukcje instrukcji polecenia zasady reguły التعليمات الأوامر التوجيهات
-    القواعد instruksi perintah aturan talimatları talimatlari kuralları
-    guidance"""
-)
+_NEG_VERBS = _forms(vocab.words("injection_negated_verbs"))
+_NEGATIONS = _forms(vocab.words("injection_negations"))
+_OBJECTS = _forms(vocab.words("injection_objects"))
 # Objects that only count with a scope that points at the model or the user ('ignore the user's request',
 # 'forget your previous tasks'), since 'ignore all requests made by botocore' is ordinary technical prose.
 _WEAK_OBJECTS = _forms("request requests question query tasks task messages inputs input context commands orders")
 _WEAK_SCOPE = _forms(
     "your previous prior above earlier original initial system user users user's human preceding foregoing"
 )
-_STRONG_SCOPE = _forms(
-    """previous prior above earlier preceding former original initial foregoing all any every your system
-    developer safety ethical content preset default
-    anteriores anterior previas previos precedentes todas todos tus sus
-    précédentes précédents toutes tous vos tes antérieures
-    vorherigen vorigen bisherigen obigen früheren alle deine ihre sämtliche
-    suas tuas
-    precedenti tutte tutti tue sue
-    предыдущие предыдущих все всё прежние свои твои вышеуказанные
-    voorgaande vorige eerdere alle poprzednie wcześniejsze wszystkie السابقة جميع sebelumnya semua önceki tüm
-    user users user's usuario utilisateur benutzer nutzer utente usuário"""
-)
-_FILLER = _forms(
-    """all everything anything the of what that you were was been told said i we have has before this above
-    previously earlier prior so far up to now here everything's which given me us
-    user human todo lo anterior anteriormente dicho tout ce qui avant précède dessus ci alles was vorher oben
-    gesagt
-    tudo acima antes tutto sopra prima quello всё все что выше ранее сказано whatever whatsoever
-    che ti è stato detto hanno que te han dicho qu on t a dit man dir hat foi dito disseram lo tebe
-    говорили тебе"""
-)
-_ADVERBS = _forms(
-    """above before previously earlier prior told said anterior anteriormente précède avant dessus vorher
-    oben acima antes sopra prima выше ранее detto dicho dit gesagt dito disseram говорили раньше"""
-)
+_STRONG_SCOPE = _forms(vocab.words("injection_strong_scope"))
+_FILLER = _forms(vocab.words("injection_filler"))
+_ADVERBS = _forms(vocab.words("injection_adverbs"))
 _CONJ = _forms("and then but or so y pero et mais und aber e ma и но")
 
-_ROLE_BAD = _forms(
-    """dan unrestricted unfiltered uncensored jailbroken evil unbound unlimited unchained limitless lawless
-    amoral immoral unethical stan dude aim evilbot godmode
-    restricciones restrictions einschränkungen restrições restrizioni ограничений"""
-)
+_ROLE_BAD = _forms(vocab.words("injection_role_bad"))
 _MODE_BAD = _forms(
     """god dan jailbreak jailbroken unrestricted evil unfiltered uncensored chaos opposite sudo unlocked
     developer dev"""
 )
-_LIMITS = _forms(
-    """restrictions rules filters guidelines ethics morals censorship boundaries constraints policies
-    safeguards limitations
-    restricciones reglas filtros límites restrictions règles filtres einschränkungen regeln filter grenzen
-    restrições regras filtros restrizioni regole filtri ограничений правил фильтров"""
-)
+_LIMITS = _forms(vocab.words("injection_limits"))
 _NO_WORDS = _forms("no without zero sin sans ohne sem senza без keine kein")
 _ACT_VERBS = _forms("act pretend roleplay behave simulate become imagine emulate actua actúa finge agis")
 _YOU_NOW = _forms("ahora eres maintenant désormais jetzt nun agora ora adesso теперь")
@@ -193,26 +132,8 @@ _MODEL_WORDS = _forms(
 )
 _ADDRESS_CUES = _forms("attention note dear hey hello message important reminder memo nota para pour für to for")
 
-_SEND_VERBS = _forms(
-    """send forward email mail post upload transmit transfer leak exfiltrate share paste submit deliver
-    export dump e-mail
-    envía envia enviar envíe envie reenvía reenvia manda mandar
-    envoie envoyez envoyer transfère transfere transférez transmets transmettez
-    sende senden schicke schicken übermittle übermittele leite
-    encaminhe mande
-    invia inviare inoltra
-    отправь отправьте отправить перешли перешлите пришли пришлите вышли"""
-)
-_SECRETS = _forms(
-    """password passwords passwd passphrase credentials credential secret secrets token tokens apikey
-    apikeys cookies cookie ssn cvv iban otp 2fa mfa pin mnemonic keys
-    contraseña contraseñas contrasena clave claves credenciales
-    identifiants jeton jetons
-    passwort passwörter kennwort zugangsdaten anmeldedaten schlüssel
-    senha senhas credenciais chave
-    credenziali chiave chiavi
-    пароль пароли пароля токен ключ ключи"""
-)
+_SEND_VERBS = _forms(vocab.words("injection_send_verbs"))
+_SECRETS = _forms(vocab.words("injection_secrets"))
 _SECRET_BIGRAMS = frozenset(
     {
         ("api", "key"),
@@ -249,11 +170,7 @@ _SECRET_BIGRAMS = frozenset(
     }
 )
 _SECRET_FIRST = frozenset(a for a, _ in _SECRET_BIGRAMS)
-_SECRET_BENIGN_NEXT = _forms(
-    """reset policy policies manager managers strength requirements requirement change changes field fields
-    hint protected rotation expiry expired expiration rules tips limit limits count counts usage budget
-    window santa sauce length complexity"""
-)
+_SECRET_BENIGN_NEXT = _forms(vocab.words("injection_secret_benign_next"))
 _BULK = _forms("all every everything entire contents whole full todos tous alle tutti все")
 # Things that are not secrets by name but are the user's data when sent to an outside address.
 _DATA_WORDS = _forms(
@@ -262,16 +179,7 @@ _DATA_WORDS = _forms(
 )
 _DEST_WORDS = _forms("attacker webhook pastebin ngrok requestbin burpcollaborator interactsh")
 
-_TELL_VERBS = _forms(
-    """tell telling inform informing notify notifying mention mentioning alert alerting reveal revealing
-    disclose disclosing warn warning let show ask asking confirm
-    digas diga decir informes informe menciones avises
-    dis dites dire informez mentionne mentionnez préviens
-    sag sage sagen erzähl erzähle informiere erwähne warne
-    conte conta contar informe mencione avise
-    dica dici informare menzionare avvisare
-    говори говорите сообщай сообщайте рассказывай упоминай предупреждай"""
-)
+_TELL_VERBS = _forms(vocab.words("injection_tell_verbs"))
 _USER_WORDS = _forms(
     """user users human owner recipient customer client anyone nobody usuario usuaria utilisateur
     utilisatrice benutzer nutzer anwender usuário utente пользователю пользователь пользователя
@@ -280,10 +188,7 @@ _USER_WORDS = _forms(
 _STEALTH = _forms("silently secretly covertly quietly discreetly stealthily")
 _ANYONE = _forms("anyone nobody recipient customer client")
 
-_LEAK_VERBS = _forms(
-    """reveal print show output repeat display tell give share leak dump write type echo recite disclose
-    spell paste copy list return what translate summarize summarise"""
-)
+_LEAK_VERBS = _forms(vocab.words("injection_leak_verbs"))
 _LEAK_ADJ = _forms("system initial original hidden secret your full developer internal entire exact")
 _LEAK_NOUNS = _forms("prompt instructions message configuration preprompt rules")
 
@@ -320,19 +225,7 @@ _BEFORE_VERBS = _forms("can do continue proceed start solve complete answer resp
 _TASK_WORDS = _forms("task request question job assignment")
 _END_OF = _forms("input prompt instructions document conversation context email message data user")
 
-_DISCUSSION = _forms(
-    """paper papers study studies studied research researcher researchers example examples instance detect
-    detects detecting detection detector detectors classifier classifiers dataset datasets benchmark
-    benchmarks attack attacks injection injections defend defends defense defence defenses mitigate
-    mitigation mitigations vulnerability vulnerabilities phrase phrases string strings quoted survey
-    taxonomy technique techniques article blog lecture course homework testcase slides tutorial known
-    artículo estudio ejemplo ataque ataques inyección détection exemple attaque attaques étude article
-    beispiel angriff angriffe studie erkennung exemplo estudo artigo esempio attacco attacchi studio
-    пример атака атаки исследование статья
-    mean means meaning security explain explains explained definition term concept phishing scam scams
-    spam fraud beware suspicious malicious saying says assert asserts fixture fixtures pytest
-    expect expected flag flags flagged filter filters regex pattern patterns blocklist denylist"""
-)
+_DISCUSSION = _forms(vocab.words("injection_discussion"))
 _DISCUSSION_CJK = ("论文", "研究", "例如", "攻击", "示例", "检测", "論文", "攻撃", "検出", "例えば", "논문", "공격")
 
 # Special tokens of chat templates and our own spotlight markers: a fake turn boundary in data.
@@ -1029,14 +922,8 @@ _HEAD_MARKERS = (
     "важно:",
 )
 # Words before 'email', 'post', 'request'... that make it a noun ('an email address', 'the post').
-_NOUN_BEFORE = _forms(
-    "a an the your my our their his her its this that these those of for by via per each every any some no "
-    "with from in on at title http https get put new"
-)
-_IMPERATIVE_BEFORE = _forms(
-    "please now and then first just to you must should will can could kindly simply also immediately me "
-    "finally next is are what always instead quietly silently secretly y et und e и"
-)
+_NOUN_BEFORE = _forms(vocab.words("injection_noun_before"))
+_IMPERATIVE_BEFORE = _forms(vocab.words("injection_imperative_before"))
 _MARKER_LEAD = _MARKER_ADJ | _forms("the your these following here are my our")
 _MARKER_MIDDLE = _forms("system admin secret special updated priority developer")
 _OBJECT_ENDINGS = ("structions", "struction", "nstrucciones", "anweisungen", "istruzioni")

@@ -14,11 +14,11 @@ import os
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
+from sentinel_lab import _vocab as vocab
 from sentinel_lab._text.glob import GLOB_CHARS
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Analysis, Text
-    from sentinel_lab._checks import Settings
 
 __all__ = [
     "COMMAND_KEYS",
@@ -36,105 +36,13 @@ __all__ = [
 ]
 
 #: Keys whose value is a path (compared lower-case); keys ending in one of _PATH_SUFFIXES count too.
-PATH_KEYS = frozenset(
-    {
-        "path",
-        "paths",
-        "file",
-        "files",
-        "filename",
-        "filenames",
-        "filepath",
-        "filepaths",
-        "file_path",
-        "file_name",
-        "fname",
-        "dir",
-        "dirs",
-        "directory",
-        "directories",
-        "folder",
-        "folders",
-        "src",
-        "source",
-        "sources",
-        "dst",
-        "dest",
-        "destination",
-        "target",
-        "targets",
-        "cwd",
-        "workdir",
-        "working_dir",
-        "working_directory",
-        "location",
-        "output",
-        "out",
-        "outfile",
-        "infile",
-        "input_file",
-        "output_file",
-        "old_path",
-        "new_path",
-        "pathname",
-        "attachment",
-        "attachments",
-        "include",
-        "mount",
-        "volume",
-        "from_path",
-        "to_path",
-        "document",
-        "doc_path",
-        "image",
-        "logfile",
-        "log_file",
-        "config_file",
-    }
-)
+PATH_KEYS = vocab.words("path_keys")
 _PATH_SUFFIXES = ("path", "_file", "_dir", "directory", "folder", "filename", "_paths", "_files", "_dirs")
 #: Keys that name the working directory: relative paths in the same call are anchored there.
 CWD_KEYS = frozenset({"cwd", "workdir", "working_dir", "working_directory", "current_dir", "chdir"})
 #: Keys holding prose or data (message bodies, file contents): never scanned for paths (nothing is opened).
-PROSE_KEYS = frozenset(
-    {
-        "content",
-        "contents",
-        "body",
-        "text",
-        "message",
-        "messages",
-        "description",
-        "comment",
-        "comments",
-        "note",
-        "notes",
-        "summary",
-        "title",
-        "subject",
-        "prompt",
-        "html",
-        "markdown",
-        "data",
-        "payload",
-        "caption",
-        "query",
-        "q",
-        "search",
-        "pattern",
-        "regex",
-        "keyword",
-        "keywords",
-        "term",
-        "reply",
-        "answer",
-        "question",
-        "instructions",
-        "goal",
-        "reason",
-        "explanation",
-    }
-)
+#: Search terms and data bodies join people's prose here: a pattern or a payload names no file to open.
+PROSE_KEYS = vocab.words("prose_keys") | vocab.words("search_keys") | {"data", "payload"}
 
 _HOME = os.path.expanduser("~") if os.path.expanduser("~").startswith("/") else "/root"
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -427,79 +335,8 @@ def _under(root: str, parts: tuple[str, ...], wroot: str, wparts: tuple[str, ...
 
 # --- sensitive files -----------------------------------------------------------------------------------------
 
-_NAME_KINDS = {
-    "id_rsa": "ssh_key",
-    "id_dsa": "ssh_key",
-    "id_ecdsa": "ssh_key",
-    "id_ed25519": "ssh_key",
-    "id_ecdsa_sk": "ssh_key",
-    "id_ed25519_sk": "ssh_key",
-    "identity": None,
-    "authorized_keys": "ssh_authorized_keys",
-    "authorized_keys2": "ssh_authorized_keys",
-    ".netrc": "credentials",
-    "_netrc": "credentials",
-    ".git-credentials": "credentials",
-    ".pgpass": "credentials",
-    ".my.cnf": "credentials",
-    ".pypirc": "credentials",
-    ".npmrc": "credentials",
-    ".vault-token": "credentials",
-    ".boto": "cloud_credentials",
-    ".s3cfg": "cloud_credentials",
-    ".dockercfg": "docker_credentials",
-    "wp-config.php": "credentials",
-    "credentials.tfrc.json": "credentials",
-    "secrets.yml": "credentials",
-    "secrets.yaml": "credentials",
-    "secrets.json": "credentials",
-    "credentials.json": "credentials",
-    "service-account.json": "cloud_credentials",
-    "application_default_credentials.json": "cloud_credentials",
-    "accesstokens.json": "cloud_credentials",
-    "msal_token_cache.json": "cloud_credentials",
-    "msal_token_cache.bin": "cloud_credentials",
-    ".bash_history": "shell_history",
-    ".zsh_history": "shell_history",
-    ".sh_history": "shell_history",
-    ".python_history": "shell_history",
-    ".mysql_history": "shell_history",
-    ".psql_history": "shell_history",
-    ".node_repl_history": "shell_history",
-    ".lesshst": "shell_history",
-    "consolehost_history.txt": "shell_history",
-    "master.passwd": "shadow",
-    "docker.sock": "docker_socket",
-    "containerd.sock": "docker_socket",
-    "podman.sock": "docker_socket",
-    "cookies.sqlite": "browser_cookies",
-    "key4.db": "browser_credentials",
-    "key3.db": "browser_credentials",
-    "logins.json": "browser_credentials",
-    "login data": "browser_credentials",
-    "ntds.dit": "windows_hive",
-    ".htpasswd": "credentials",
-    "keychain-2.db": "keyring",
-    "login.keychain-db": "keyring",
-    "id_rsa.ppk": "ssh_key",
-    ".envrc": "env_file",
-    "kubeconfig": "kube_config",
-}
-_ETC_KINDS = {
-    "shadow": "shadow",
-    "gshadow": "shadow",
-    "shadow-": "shadow",
-    "gshadow-": "shadow",
-    "passwd": "passwd",
-    "passwd-": "passwd",
-    "sudoers": "sudoers",
-    "security/opasswd": "shadow",
-    "krb5.keytab": "private_key",
-    "kubernetes/admin.conf": "kube_config",
-    "kubernetes/super-admin.conf": "kube_config",
-    "rancher/k3s/k3s.yaml": "kube_config",
-    "mysql/debian.cnf": "credentials",
-}
+_NAME_KINDS = vocab.mapping("secret_file_names")
+_ETC_KINDS = vocab.mapping("etc_file_kinds")
 _ENV_OK_SUFFIXES = frozenset({"example", "sample", "template", "dist", "defaults", "tmpl", "schema", "tpl", "in"})
 _KEY_EXTS = (".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".kdbx", ".gpg", ".asc")
 _BROWSERS = ("chrome", "chromium", "brave", "edge", "firefox", "mozilla", "opera", "vivaldi", "safari", "yandex")
@@ -857,8 +694,9 @@ def paths_of(a: Analysis, workspace: str | None) -> list[PathRef]:
     return out
 
 
-#: Keys whose value is a command line (its words are also read through the shell parser).
-COMMAND_KEYS = frozenset({"command", "cmd", "script", "shell", "commands", "cmdline", "command_line", "code", "run"})
+#: Keys whose value is a command line (its words are also read through the shell parser); ``code`` too: notebook
+#: and interpreter tools run shell lines from it (``!cat ~/.ssh/id_rsa``).
+COMMAND_KEYS = vocab.words("command_keys") | {"code"}
 _SHELL_TRICKS = frozenset("\"'\\$`{*?[")
 # Sensitive files a glob may be aimed at ('/e?c/sh*dow'); each is matched, never expanded on disk.
 _GLOB_TARGETS = (

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sentinel_lab import _vocab as vocab
+
 __all__ = ["STRONG_KINDS", "TOKEN_PREFIXES", "Secret", "find_secrets", "has_secret", "luhn", "preview"]
 
 MAX_FINDINGS = 32
@@ -109,11 +111,7 @@ _ASSIGN_KEYWORDS = tuple(sorted(_ASSIGN_KEYWORDS, key=lambda k: -len(k[0])))  # 
 _PLACEHOLDER_WORDS = ("changeme", "placeholder", "redacted", "dummy", "your_", "your-", "<", "xxx")
 _IDENT_DOT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-.")
-_PLACEHOLDERS = frozenset(
-    {"none", "null", "nil", "true", "false", "changeme", "password", "example", "redacted", "required",
-     "optional", "string", "undefined", "secret", "hidden", "masked", "placeholder", "dummy", "sample",
-     "default", "empty", "unknown", "not_set", "notset", "todo", "token", "bearer", "value", "your_token"}
-)  # fmt: skip
+_PLACEHOLDERS = vocab.words("secret_placeholders")
 _PLACEHOLDER_HEADS = ("$", "{", "<", "%", "*", "[", "(", "your", "my_", "my-", "os.", "env", "process.",
                       "getenv", "secrets.", "vault:", "ref+", "file:", "@")  # fmt: skip
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from sentinel_lab import _vocab as vocab
+
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Analysis, Text
 
@@ -47,7 +49,7 @@ MAX_STEPS = 40_000  # lexer steps per text; beyond it the text is reported as tr
 MAX_SOURCE = 256 * 1024  # characters of one text that are parsed
 MAX_RECORDS = 2_000  # commands per text
 
-SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "fish", "tcsh", "csh", "rbash", "busybox"})
+SHELLS = vocab.words("shells")
 PYTHONS = frozenset({"python", "python2", "python3", "pypy", "pypy3", "ipython"})
 SCRIPTERS = frozenset({"perl", "ruby", "node", "nodejs", "php", "lua", "deno", "bun", "osascript", "awk", "gawk"})
 POWERSHELLS = frozenset({"powershell", "pwsh"})
@@ -1767,72 +1769,12 @@ _SHELL_TOOL_WORDS = frozenset(
     }
 )
 _CODE_TOOL_WORDS = frozenset({"python", "ipython", "jupyter", "notebook", "code_interpreter", "interpreter"})
-COMMAND_KEYS = frozenset(
-    {
-        "command",
-        "cmd",
-        "script",
-        "shell",
-        "commands",
-        "cmdline",
-        "command_line",
-        "commandline",
-        "shell_command",
-        "bash",
-        "sh",
-        "run",
-        "exec",
-        "execute",
-        "powershell",
-        "line",
-        "cmds",
-        "entrypoint",
-        "pre_command",
-        "post_command",
-        "hook",
-        "shell_cmd",
-        "terminal_command",
-        "stdin_command",
-    }
-)
+COMMAND_KEYS = vocab.words("command_keys")
 CODE_KEYS = frozenset({"code", "source", "program", "snippet", "python", "python_code", "source_code"})
-_NON_COMMAND_KEYS = frozenset(
-    {
-        "cwd",
-        "workdir",
-        "working_directory",
-        "directory",
-        "dir",
-        "timeout",
-        "description",
-        "reason",
-        "title",
-        "name",
-        "comment",
-        "explanation",
-        "summary",
-        "purpose",
-        "env",
-        "user",
-        "shell_type",
-        "language",
-        "id",
-        "session",
-        "session_id",
-        "encoding",
-        "output",
-        "note",
-        "notes",
-    }
-)
-# Free text meant for people: never guessed to be a command (a key or tool that names a command still counts).
-_PROSE_KEYS = frozenset(
-    {
-        "body", "text", "message", "content", "description", "title", "comment", "summary", "note", "notes",
-        "prompt", "query", "question", "answer", "subject", "reason", "explanation", "caption", "markdown",
-        "html", "reply", "response", "msg", "details", "issue", "review", "feedback",
-    }
-)  # fmt: skip
+_NON_COMMAND_KEYS = vocab.words("non_command_keys")
+# Free text meant for people, and search terms: never guessed to be a command (a key or tool that names a command
+# still counts).
+_PROSE_KEYS = vocab.words("prose_keys") | vocab.words("search_keys")
 _LIST_KEYS = ("argv", "args", "arguments", "command", "cmd", "commandline", "command_line", "cmdline")
 _LIST_KEYS_SET = frozenset(_LIST_KEYS)
 _PROGRAM_KEYS = ("command", "cmd", "program", "executable", "binary", "bin", "exe", "path")
@@ -2030,14 +1972,7 @@ def posix_norm(path: str) -> str:
 
 
 # Programs that exist only on Windows: a line starting with one is read with Windows quoting (``\`` is literal).
-_WIN_FIRST = frozenset(
-    {
-        "powershell", "powershell.exe", "pwsh", "cmd", "cmd.exe", "iex", "reg", "reg.exe", "schtasks", "wevtutil",
-        "vssadmin", "bcdedit", "netsh", "taskkill", "del", "erase", "rd", "format", "certutil", "bitsadmin", "wmic",
-        "icacls", "takeown", "mshta", "regsvr32", "rundll32", "sc.exe", "net.exe", "cipher", "diskpart", "wbadmin",
-        "iwr", "irm", "saps", "curl.exe", "wget.exe",
-    }
-)  # fmt: skip
+_WIN_FIRST = vocab.words("windows_programs")
 
 
 def _mode_for(text: str, tool_key: str) -> str:

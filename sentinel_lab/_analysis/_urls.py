@@ -20,6 +20,7 @@ from functools import lru_cache
 from itertools import islice
 from typing import TYPE_CHECKING, NamedTuple, Union
 
+from sentinel_lab import _vocab as vocab
 from sentinel_lab._text.hosts import host_suffix
 from sentinel_lab._text.normalize import normalize
 
@@ -97,24 +98,7 @@ _METADATA_V6 = {
     "fd00:ec2::23": "AWS EKS pod identity (IPv6)",
     "fd00:ec2::253": "AWS VPC DNS resolver (IPv6)",
 }
-_METADATA_NAMES = {
-    "metadata": "GCP metadata server",
-    "metadata.google.internal": "GCP metadata server",
-    "metadata.goog": "GCP metadata server",
-    "metadata.azure.com": "Azure instance metadata",
-    "metadata.azure.internal": "Azure instance metadata",
-    "instance-data": "AWS instance metadata",
-    "instance-data.ec2.internal": "AWS instance metadata",
-    "metadata.oraclecloud.com": "Oracle Cloud metadata",
-    "metadata.oraclecloud": "Oracle Cloud metadata",
-    "metadata.tencentyun.com": "Tencent Cloud metadata",
-    "metadata.platformequinix.com": "Equinix Metal metadata",
-    "metadata.packet.net": "Equinix Metal metadata",
-    "kubernetes.default": "Kubernetes API server",
-    "kubernetes.default.svc": "Kubernetes API server",
-    "kubernetes.default.svc.cluster.local": "Kubernetes API server",
-    "kubernetes": "Kubernetes API server",
-}
+_METADATA_NAMES = vocab.mapping("metadata_hosts")
 _LOOPBACK_NAMES = frozenset(
     {
         "localhost",
@@ -566,11 +550,7 @@ def _classify(host: str) -> HostInfo:
 
 _LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 # Schemes whose host is looked up in DNS (a single-label host there is a machine on the local network).
-_NET_SCHEMES = frozenset(
-    {"http", "https", "ws", "wss", "ftp", "ftps", "gopher", "dict", "ldap", "ldaps", "redis", "rediss", "mongodb",
-     "mysql", "postgres", "postgresql", "amqp", "amqps", "smtp", "telnet", "ssh", "sftp", "tcp", "udp", "rtsp",
-     "mqtt", "memcache", "memcached", "tftp", "nats", "kafka", "jdbc", "smb"}
-)  # fmt: skip
+_NET_SCHEMES = vocab.words("dns_schemes")
 
 
 def _single_label(host: str) -> bool:
@@ -747,58 +727,13 @@ _CMD_KEYS = frozenset(
         "line",
     }
 )
-_PROSE_KEYS = frozenset(
-    {
-        "content",
-        "body",
-        "text",
-        "message",
-        "messages",
-        "description",
-        "notes",
-        "note",
-        "comment",
-        "comments",
-        "summary",
-        "title",
-        "markdown",
-        "html",
-        "prompt",
-        "question",
-        "subject",
-        "caption",
-        "answer",
-        "reply",
-        "reason",
-        "explanation",
-        "doc",
-        "docs",
-        "documentation",
-        "readme",
-        "old_str",
-        "new_str",
-        "old_string",
-        "new_string",
-        "patch",
-        "diff",
-        "query",
-        "q",
-        "search",
-        "search_query",
-        "keywords",
-        "topic",
-        "memo",
-        "log",
-        "data",
-        "payload",
-        "json",
-        "input_text",
-        "instructions",
-        "goal",
-        "task",
-        "user_goal",
-        "context",
-    }
+# Prose, search terms, tasks, data bodies, documents and edits: they quote addresses without fetching them.
+_PROSE_KEYS = (
+    vocab.words("prose_keys")
+    | vocab.words("search_keys")
+    | vocab.words("task_keys")
+    | {"data", "payload", "json", "log", "doc", "docs", "documentation", "readme"}
+    | {"old_str", "new_str", "old_string", "new_string", "patch", "diff"}
 )
 _NET_TOOL_WORDS = (
     "fetch",

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sentinel_lab import _vocab as vocab
 from sentinel_lab._core.verdict import Violation
 from sentinel_lab._text.hosts import host_matches
 
-__all__ = ["PATH_KEYS", "WRITE_TOOL_WORDS", "Findings", "Settings", "host_matches"]
+__all__ = ["WRITE_PATH_KEYS", "WRITE_TOOL_WORDS", "Findings", "Settings", "host_matches"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,19 +34,9 @@ class Settings:
 
 
 #: Words in a tool's name that say it writes files (``write_file``, ``fs.append``, ``upload_object`` ...).
-WRITE_TOOL_WORDS: frozenset[str] = frozenset(
-    {
-        "write", "edit", "create", "append", "save", "put", "update", "modify",
-        "patch", "replace", "upload", "overwrite", "insert", "copy", "move",
-    }
-)  # fmt: skip
+WRITE_TOOL_WORDS: frozenset[str] = vocab.words("write_tool_words")
 #: Argument keys that name the file a tool writes to.
-PATH_KEYS: frozenset[str] = frozenset(
-    {
-        "path", "file", "filename", "file_path", "filepath", "file_name", "target", "target_file",
-        "destination", "dest", "dst", "output", "output_path", "to",
-    }
-)  # fmt: skip
+WRITE_PATH_KEYS: frozenset[str] = vocab.words("write_path_keys")
 
 
 class Findings:

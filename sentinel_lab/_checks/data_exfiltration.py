@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
+from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis, Text
 from sentinel_lab._analysis._secrets import Secret, find_secrets
 from sentinel_lab._analysis._urls import Endpoint, canonical_host, classify_host, split_url
@@ -33,48 +34,7 @@ _MAX_EVIDENCE = 200
 
 # --- destinations -------------------------------------------------------------------------------------------------
 
-_CATCHERS = frozenset(
-    [
-        "webhook.site",
-        "requestbin.com",
-        "requestbin.net",
-        "requestbin.io",
-        "pipedream.net",
-        "requestcatcher.com",
-        "hookbin.com",
-        "beeceptor.com",
-        "mockbin.org",
-        "mockbin.io",
-        "postb.in",
-        "ptsv2.com",
-        "ptsv3.com",
-        "requestrepo.com",
-        "interact.sh",
-        "interactsh.com",
-        "oast.fun",
-        "oast.live",
-        "oast.me",
-        "oast.online",
-        "oast.pro",
-        "oast.site",
-        "oastify.com",
-        "burpcollaborator.net",
-        "canarytokens.com",
-        "canarytokens.org",
-        "dnslog.cn",
-        "dnslog.link",
-        "ceye.io",
-        "xss.ht",
-        "bxss.in",
-        "webhook.cool",
-        "requestinspector.com",
-        "hookdeck.com",
-        "smee.io",
-        "ngrok-webhook.com",
-        "eo.pipedream.net",
-        "rbaskets.in",
-    ]
-)
+_CATCHERS = vocab.words("request_catcher_hosts")
 _TUNNELS = frozenset(
     [
         "ngrok.io",
@@ -103,44 +63,7 @@ _TUNNELS = frozenset(
         "loclx.io",
     ]
 )
-_PASTES = frozenset(
-    [
-        "pastebin.com",
-        "paste.ee",
-        "hastebin.com",
-        "ghostbin.com",
-        "ghostbin.co",
-        "dpaste.com",
-        "dpaste.org",
-        "paste.rs",
-        "termbin.com",
-        "ix.io",
-        "sprunge.us",
-        "0x0.st",
-        "transfer.sh",
-        "file.io",
-        "tmpfiles.org",
-        "bashupload.com",
-        "catbox.moe",
-        "gofile.io",
-        "anonfiles.com",
-        "rentry.co",
-        "rentry.org",
-        "justpaste.it",
-        "controlc.com",
-        "privatebin.net",
-        "pastes.dev",
-        "temp.sh",
-        "oshi.at",
-        "keep.sh",
-        "uguu.se",
-        "paste.gg",
-        "pastie.org",
-        "bpa.st",
-        "paste.c-net.org",
-        "clbin.com",
-    ]
-)
+_PASTES = vocab.words("paste_hosts")
 _CHAT_HOOKS = (
     ("discord.com", "/api/webhooks"),
     ("discordapp.com", "/api/webhooks"),
@@ -211,11 +134,7 @@ _DNS_TOOLS = frozenset({"nslookup", "dig", "host", "drill", "ping", "ping6", "re
 _COPY_REMOTE = frozenset({"scp", "rsync", "sftp", "pscp"})
 _CLOUD_COPY = frozenset({"aws", "gsutil", "gcloud", "az", "rclone", "azcopy", "s3cmd", "mc", "b2"})
 _ENV_DUMPERS = frozenset({"env", "printenv", "set", "export", "declare", "compgen", "get-childitem", "gci", "dir"})
-_RECON = frozenset(
-    {"whoami", "id", "hostname", "uname", "ifconfig", "ip", "cat", "head", "tail", "base64", "xxd", "od", "ls",
-     "history", "pwd", "tar", "gzip", "zip", "openssl", "gpg", "hexdump", "strings", "printenv", "env",
-     "ipconfig", "systeminfo", "netstat", "ss", "ps", "last", "w", "users", "groups", "getent"}
-)  # fmt: skip
+_RECON = vocab.words("recon_programs")
 _ARCHIVERS = frozenset({"tar", "zip", "7z", "7za", "gzip", "bzip2", "xz", "zstd", "cpio", "rar", "pax"})
 _TUNNEL_CMDS = frozenset({"ngrok", "cloudflared", "lt", "localtunnel", "bore", "pinggy", "tunnelto", "frpc", "chisel"})
 _CURL_DATA = frozenset({"-d", "--data", "--data-binary", "--data-raw", "--data-ascii", "--data-urlencode", "--json"})
@@ -968,10 +887,11 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
             _judge_send(c, dests, s, out, "high", "data for a paste or tunnel service")
 
 
-_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh"})
-
-
-_WRITERS = frozenset({"tar", "zip", "7z", "7za", "rar", "cp", "mv", "install", "tee", "dd"})
+_SHELLS = vocab.words("shells")
+# The programs whose written files ``_written_files`` reads (the gate is derived from what it handles).
+_ARCHIVE_OUTPUTS = frozenset({"zip", "7z", "7za", "rar"})  # the first operand is the archive
+_COPIERS = frozenset({"cp", "mv", "install", "tee", "dd"})
+_WRITERS = frozenset({"tar"}) | _ARCHIVE_OUTPUTS | _COPIERS
 
 
 def _norm_file(path: str) -> str:
@@ -992,11 +912,11 @@ def _written_files(c: Any) -> list[str]:
                 out.append(w[7:])
             elif i + 1 < len(argv) and _tar_f(w, i):
                 out.append(argv[i + 1])
-    elif name in ("zip", "7z", "7za", "rar"):
+    elif name in _ARCHIVE_OUTPUTS:
         ops = [w for w in argv[1:] if not w.startswith("-") and w not in ("a", "u")]
         if ops:
             out.append(ops[0])
-    elif name in ("cp", "mv", "install", "tee", "dd"):
+    elif name in _COPIERS:
         ops = [w for w in argv[1:] if not w.startswith("-")]
         if name == "dd":
             out.extend(w[3:] for w in ops if w.startswith("of="))

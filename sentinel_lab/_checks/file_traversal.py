@@ -23,6 +23,7 @@ Rules (paths come canonicalised from ``_analysis._paths``):
 
 from __future__ import annotations
 
+from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis
 from sentinel_lab._analysis._paths import PathRef, paths_of, sensitive_dir_kind
 from sentinel_lab._checks import Settings
@@ -54,41 +55,7 @@ _CRITICAL_KINDS = frozenset(
 # Kinds that belong to the project when they sit inside the workspace.
 _PROJECT_KINDS = frozenset({"env_file", "credentials", "private_key"})
 # Commands that copy, pack or print a directory's content: with a credential directory, that is the keys.
-_COPY_VERBS = frozenset(
-    {
-        "cp",
-        "scp",
-        "rsync",
-        "tar",
-        "zip",
-        "7z",
-        "gzip",
-        "cat",
-        "base64",
-        "xxd",
-        "curl",
-        "wget",
-        "nc",
-        "ncat",
-        "rclone",
-        "gsutil",
-        "aws",
-        "az",
-        "copy",
-        "xcopy",
-        "robocopy",
-        "compress-archive",
-        "mv",
-        "find",
-        "grep",
-        "upload",
-        "archive",
-        "sftp",
-        "ftp",
-        "git",
-        "docker",
-    }
-)
+_COPY_VERBS = vocab.words("copy_programs")
 _LABELS = {
     "ssh_key": "an SSH private key",
     "ssh_authorized_keys": "SSH authorized_keys",

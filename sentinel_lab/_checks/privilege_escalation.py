@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis, fold, normalize
 from sentinel_lab._analysis._shell import SHELLS, Command, posix_norm, split_options, write_targets
-from sentinel_lab._checks import PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
+from sentinel_lab._checks import WRITE_PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
 from sentinel_lab._core.verdict import Violation
 
 if TYPE_CHECKING:
@@ -57,83 +58,17 @@ _AUTH_FILES = {
 }
 _DANGEROUS_CAPS = ("cap_setuid", "cap_setgid", "cap_sys_admin", "cap_dac_override", "cap_dac_read_search",
                    "cap_sys_ptrace", "cap_sys_module", "cap_chown", "cap_fowner", "=ep", "all")  # fmt: skip
-_PRIV_VALUES = frozenset(
-    {
-        "admin", "administrator", "admins", "administrators", "root", "superuser", "super_user", "super-user",
-        "superadmin", "super_admin", "super-admin", "sudo", "sudoer", "sudoers", "wheel", "owner", "owners", "god",
-        "sysadmin", "system_admin", "global_admin", "globaladmin", "org_admin", "orgadmin", "site_admin",
-        "siteadmin", "enterprise_admin", "tenant_admin", "domain_admin", "cluster-admin", "cluster_admin",
-        "roles/owner", "roles/editor", "roles/iam.securityadmin", "administratoraccess", "*", "*:*", "all", "full",
-        "full_access", "fullaccess", "full-access", "all_permissions", "admin:*", "write:*", "db_owner", "dba",
-        "sysdba", "security_admin", "account_admin", "accountadmin", "billing_admin", "rw_all", "manage:*",
-        "iam:*", "privileged",
-    }
-)  # fmt: skip
-_ROLE_KEYS = frozenset(
-    {
-        "role", "roles", "user_role", "userrole", "new_role", "newrole", "access_level", "accesslevel", "permission",
-        "permissions", "privilege", "privileges", "scope", "scopes", "group", "groups", "user_type", "usertype",
-        "account_type", "accounttype", "membership", "rights", "level", "tier", "authority", "authorities",
-        "grants", "grant", "policy", "policies", "acl", "actions", "action", "policy_arn", "policyarn", "rolearn",
-        "role_arn", "role_name", "rolename", "clusterrole", "cluster_role", "member_role", "team_role", "org_role",
-    }
-)  # fmt: skip
-_ADMIN_FLAG_KEYS = frozenset(
-    {
-        "is_admin", "isadmin", "admin", "is_superuser", "issuperuser", "superuser", "is_staff", "isstaff",
-        "is_root", "isroot", "root", "sudo", "is_owner", "isowner", "can_admin", "make_admin", "grant_admin",
-        "elevated", "elevate", "privileged", "allowprivilegeescalation", "allow_privilege_escalation", "hostpid",
-        "host_pid", "hostnetwork", "host_network", "god_mode", "godmode", "sudoer", "is_sudoer", "site_admin",
-        "is_site_admin", "bypass_permissions", "skip_permission_checks", "skip_permissions",
-    }
-)  # fmt: skip
-_AUTH_KEYS = frozenset(
-    {
-        "auth", "authentication", "auth_enabled", "authenabled", "authentication_enabled", "require_auth",
-        "requireauth", "auth_required", "authrequired", "login_required", "loginrequired", "require_login",
-        "requirelogin", "mfa", "mfa_enabled", "mfaenabled", "mfa_required", "2fa", "two_factor", "twofactor",
-        "two_factor_enabled", "otp_required", "enforce_auth", "rbac", "rbac_enabled", "acl_enabled",
-        "authorization", "authorization_enabled", "access_control", "permission_check", "permission_checks",
-        "check_permissions", "password_required", "require_password", "requirepass", "sso_required",
-        "verify_token", "verify_jwt", "jwt_verify", "csrf_protection", "security_enabled", "enforce_mfa",
-        "require_mfa", "authn", "authz", "protected", "enforce_permissions",
-    }
-)  # fmt: skip
-_AUTH_OFF_KEYS = frozenset(
-    {
-        "disable_auth", "disableauth", "skip_auth", "skipauth", "bypass_auth", "bypassauth", "no_auth", "noauth",
-        "auth_disabled", "authdisabled", "allow_anonymous", "allowanonymous", "anonymous_access",
-        "anonymousaccess", "anonymous_enabled", "disable_security", "disablesecurity", "insecure", "skip_verify",
-        "disable_mfa", "disable_2fa", "disable_rbac", "disable_permissions", "public_access", "allow_all",
-        "permit_all", "permitall", "open_access",
-    }
-)  # fmt: skip
+_PRIV_VALUES = vocab.words("privileged_values")
+_ROLE_KEYS = vocab.words("role_keys")
+_ADMIN_FLAG_KEYS = vocab.words("admin_flag_keys")
+_AUTH_KEYS = vocab.words("auth_keys")
+_AUTH_OFF_KEYS = vocab.words("auth_off_keys")
 _OFF_VALUES = frozenset({"false", "off", "disabled", "disable", "none", "no", "0", "n", "f", "anonymous", "open"})
 _ON_VALUES = frozenset({"true", "on", "yes", "1", "enabled", "enable", "y", "t"})
-_READ_VERBS = frozenset(
-    {
-        "get", "list", "search", "find", "read", "query", "fetch", "show", "describe", "count", "view", "lookup",
-        "check", "has", "is", "can", "filter", "browse", "inspect", "audit", "export", "download", "whoami",
-    }
-)  # fmt: skip
-_WRITE_VERBS = frozenset(
-    {
-        "create", "add", "update", "set", "assign", "grant", "invite", "patch", "put", "post", "modify", "edit",
-        "change", "promote", "elevate", "make", "register", "signup", "new", "insert", "upsert", "write", "save",
-        "apply", "attach", "bind", "escalate", "impersonate", "sudo", "become", "enable", "disable", "configure",
-        "config", "settings", "setting", "provision", "upgrade", "replace", "reset", "manage", "admin",
-    }
-)  # fmt: skip
+_READ_VERBS = vocab.words("read_verbs")
+_WRITE_VERBS = vocab.words("write_verbs")
 _ADMIN_SEGMENTS = frozenset({"admin", "administrator", "admins", "superuser", "sudo", "root", "su", "staff"})
-_ACTION_SEGMENTS = frozenset(
-    {
-        "promote", "grant", "elevate", "escalate", "make-admin", "make_admin", "makeadmin", "set-admin",
-        "set_admin", "add-admin", "add_admin", "set-role", "set_role", "setrole", "role", "roles", "permissions",
-        "privileges", "sudo", "impersonate", "assume", "become", "superuser", "add-role", "add_role",
-        "assign-role", "assign_role", "grant-role", "grant_role", "add-to-group", "elevation", "upgrade-role",
-        "make-owner", "transfer-ownership", "transfer_ownership",
-    }
-)  # fmt: skip
+_ACTION_SEGMENTS = vocab.words("privilege_route_segments")
 _PRIV_TOOL_VERBS = frozenset({"grant", "elevate", "escalate", "promote", "impersonate", "sudo", "runas", "become"})
 _PRIV_TOOL_OBJECTS = frozenset(
     {
@@ -147,12 +82,7 @@ _SQL_VERBS = ("grant ", "alter ", "create ", "update ", "insert ", "revoke ", "s
 _SQL_KEYS = frozenset({"query", "sql", "statement", "stmt", "sql_query", "command", "cmd", "q"})
 
 
-_WRITERS = frozenset(
-    {
-        "tee", "cp", "mv", "install", "ln", "rsync", "scp", "copy", "move", "xcopy", "robocopy", "copy-item",
-        "move-item", "dd", "sed", "truncate", "set-content", "add-content", "out-file", "sc", "ac", "new-item",
-    }
-)  # fmt: skip
+_WRITERS = vocab.words("writer_programs")
 # Every program a rule here looks at (besides any command that redirects output or runs under an elevator).
 _NAMED = _ELEVATORS | _WRITERS | frozenset(
     {
@@ -571,15 +501,7 @@ def _tool_info(tool: str) -> _ToolInfo:
     )
 
 
-_ACCESS_WORDS = frozenset(
-    {
-        "user", "users", "member", "members", "account", "accounts", "role", "roles", "permission", "permissions",
-        "access", "iam", "acl", "group", "groups", "team", "teams", "collaborator", "collaborators", "grant", "invite",
-        "assign", "promote", "policy", "policies", "principal", "membership", "privilege", "privileges", "rbac",
-        "identity", "org", "organization", "admin", "admins", "owner", "owners", "scope", "scopes", "token",
-        "tokens", "key", "keys", "apikey", "client", "app", "seat", "license", "staff", "employee", "customer",
-    }
-)  # fmt: skip
+_ACCESS_WORDS = vocab.words("access_words")
 # Keys that name a role only when the tool is about access (``group: admin`` on a notification is an audience).
 _WEAK_ROLE_KEYS = frozenset(
     {"group", "groups", "level", "tier", "scope", "scopes", "policy", "policies", "action", "actions", "grants",
@@ -884,7 +806,7 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
         if "/" in f:
             if _has_route_stem(f):
                 _route_text(t, info, mutating, out)
-            if file_writer and text_key in PATH_KEYS:
+            if file_writer and text_key in WRITE_PATH_KEYS:
                 hit = _auth_file(t.norm)
                 if hit:
                     out.add(f"{a.tool} writes to {hit[1]}", hit[0], t.norm)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
+from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis
 from sentinel_lab._analysis._shell import (
     DOWNLOADERS,
@@ -28,7 +29,7 @@ from sentinel_lab._analysis._shell import (
     split_options,
     write_targets,
 )
-from sentinel_lab._checks import PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
+from sentinel_lab._checks import WRITE_PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
 from sentinel_lab._core.verdict import Violation
 
 __all__ = ["check"]
@@ -36,40 +37,7 @@ __all__ = ["check"]
 POLICY = "system_commands"
 
 _EXECUTORS = SHELLS | PYTHONS | SCRIPTERS | POWERSHELLS | {"eval", "source", ".", "iex", "invoke-expression", "cmd"}
-_TOP_DIRS = frozenset(
-    [
-        "/bin",
-        "/boot",
-        "/dev",
-        "/etc",
-        "/home",
-        "/lib",
-        "/lib32",
-        "/lib64",
-        "/libx32",
-        "/media",
-        "/mnt",
-        "/opt",
-        "/proc",
-        "/root",
-        "/run",
-        "/sbin",
-        "/snap",
-        "/srv",
-        "/sys",
-        "/usr",
-        "/var",
-        "/users",
-        "/system",
-        "/applications",
-        "/library",
-        "/private",
-        "/volumes",
-        "/cores",
-        "/nix",
-        "/efi",
-    ]
-)
+_TOP_DIRS = vocab.words("top_dirs")
 _SYSTEM_TREES = (
     "/etc/",
     "/boot/",
@@ -110,14 +78,7 @@ _DEVICE_PREFIXES = (
     "root",
 )
 # Service data under /var/lib whose deletion destroys data (``/var/lib/apt/lists`` is only a cache).
-_DATA_DIRS = frozenset(
-    {
-        "postgresql", "pgsql", "mysql", "mariadb", "mongodb", "mongo", "redis", "docker", "containerd", "etcd",
-        "kubelet", "elasticsearch", "opensearch", "cassandra", "rabbitmq", "couchdb", "influxdb", "neo4j",
-        "clickhouse", "grafana", "jenkins", "gitlab", "prometheus", "minio", "vault", "consul", "libvirt", "lxd",
-        "mysql-files", "zookeeper", "kafka",
-    }
-)  # fmt: skip
+_DATA_DIRS = vocab.words("service_data_dirs")
 _HISTORY_FILES = frozenset(
     [
         ".bash_history",
@@ -159,47 +120,7 @@ _RC_FILES = frozenset(
         ".xsessionrc",
     ]
 )
-_SECURITY_SERVICES = frozenset(
-    [
-        "apparmor",
-        "auditd",
-        "firewalld",
-        "ufw",
-        "iptables",
-        "ip6tables",
-        "nftables",
-        "selinux",
-        "falcon-sensor",
-        "falcond",
-        "osqueryd",
-        "wazuh-agent",
-        "ossec",
-        "clamav-daemon",
-        "clamd",
-        "clamav-freshclam",
-        "sysmon",
-        "fail2ban",
-        "sshguard",
-        "aide",
-        "tripwire",
-        "mdatp",
-        "sentinelone",
-        "sentinelagent",
-        "cbagentd",
-        "crowdstrike",
-        "windefend",
-        "mpssvc",
-        "wscsvc",
-        "eventlog",
-        "sense",
-        "wdnissvc",
-        "rsyslog",
-        "syslog",
-        "systemd-journald",
-        "auditbeat",
-        "filebeat",
-    ]
-)
+_SECURITY_SERVICES = vocab.words("security_services")
 _SHORT_VALUE = {
     "rm": frozenset(),
     "chmod": frozenset({"--reference"}),
@@ -934,12 +855,7 @@ def _security_rules(c: Command, out: Findings) -> None:
 
 
 # Which programs each rule reads (a rule also runs for any command that redirects output).
-_WRITERS = frozenset(
-    {
-        "tee", "cp", "mv", "install", "ln", "rsync", "scp", "copy", "move", "xcopy", "robocopy", "copy-item",
-        "move-item", "dd", "sed", "truncate", "set-content", "add-content", "out-file", "sc", "ac", "new-item",
-    }
-)  # fmt: skip
+_WRITERS = vocab.words("writer_programs")
 _DELETERS = frozenset(
     {"rm", "shred", "unlink", "srm", "wipe", "del", "erase", "remove-item", "ri", "truncate", "ln", "cp", "cat", "mv"}
 )  # fmt: skip
@@ -1106,7 +1022,7 @@ def _file_tool_writes(a: Analysis, out: Findings) -> None:
     if not _writes_files(a.tool_key):
         return
     for t in a.texts:
-        if t.key not in PATH_KEYS or t.is_key:
+        if t.key not in WRITE_PATH_KEYS or t.is_key:
             continue
         p = t.norm.strip()
         if not p or len(p) > 4096:
