@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("eval", "evaluate a dataset and print the detection table"),
     "bench": ("bench", "benchmarks: verifier latency, proxy overhead, scaling"),
     "proxy": ("proxy", "run the MCP stdio security proxy in front of a tool server"),
+    "gateway": ("gateway", "serve hosts over Streamable HTTP in front of a tool server, judging every call"),
     "demo": ("demo", "run the end-to-end demo and print one PASS/FAIL line per feature"),
     "audit": ("audit", "work with audit logs (verify the hash chain and signature)"),
     "reproduce": ("reproduce", "execute every notebook and regenerate paper tables and figures"),

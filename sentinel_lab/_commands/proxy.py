@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_arguments", "check_configuration", "run"]
+__all__ = ["add_arguments", "check_configuration", "check_url", "run"]
 
 _EPILOG = """\
 The host starts the proxy as its MCP server; the proxy starts the real server as its child. The '--' before the
@@ -19,8 +19,12 @@ Paths: --policy is read relative to the working directory the host started the p
 yours, so give it as an absolute path; a relative --audit path is resolved against the policy file's folder.
 Check a configuration before a host runs it with --check (exit 0 when it would start, 2 with the reason).
 
+A remote server that speaks Streamable HTTP is fronted with --upstream-url instead of a server command (the
+host still starts the proxy and speaks stdio to it).
+
 examples:
   sentinel-lab proxy --policy /home/me/policy.yaml --check -- python /home/me/server.py
+  sentinel-lab proxy --policy /home/me/policy.yaml --upstream-url https://tools.example.com/mcp
   sentinel-lab proxy --policy /home/me/policy.yaml --audit audit.jsonl -- python /home/me/server.py"""
 
 
@@ -56,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="SECONDS",
         help="longest time a large tool call may take to judge before it is denied (default 2)",
+    )
+    parser.add_argument(
+        "--upstream-url",
+        metavar="URL",
+        help="front a remote Streamable HTTP MCP server at URL (http or https) instead of a server command",
     )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="[--] the tool server command and its arguments")
 
@@ -115,6 +124,26 @@ def _find_server(command: list[str]) -> str:
     return found
 
 
+def check_url(url: str) -> str:
+    """The upstream URL if it is an absolute http(s) URL with a host, else a one-line reason (``ValueError``)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--upstream-url must be an http:// or https:// URL with a host, got {url!r}")
+    return url
+
+
+def _upstream(args: argparse.Namespace) -> str:
+    """The upstream as the proxy will reach it: the URL, or the server executable."""
+    url = getattr(args, "upstream_url", None)
+    if url is None:
+        return _find_server(_server_command(args))
+    if _server_command(args):
+        raise ValueError("give either --upstream-url or a tool server command, not both")
+    return check_url(url)
+
+
 def _check_audit_path(path: Path) -> None:
     """Raise ``ValueError`` with one line when records could not be appended at ``path``."""
     folder = path.parent
@@ -142,7 +171,7 @@ def check_configuration(args: argparse.Namespace) -> tuple[Any, str, Path | None
     """
     _check_options(args)
     policy = _load_policy(_policy_path(args), args.policy)
-    exe = _find_server(_server_command(args))
+    exe = _upstream(args)
     audit = _audit_path(args)
     if audit is not None:
         _check_audit_path(audit)
@@ -178,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
         if args.check:
             where = f", audit log {audit_path}" if audit_path is not None else ", no audit log"
-            _say(f"configuration OK: policy {_policy_path(args)} ({_hidden_summary(policy)}), server {exe}{where}")
+            what = "upstream" if args.upstream_url is not None else "server"
+            _say(f"configuration OK: policy {_policy_path(args)} ({_hidden_summary(policy)}), {what} {exe}{where}")
             return 0
         from sentinel_lab._mcp.relay import ProxyOptions, run_proxy
 
@@ -188,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
             max_message_bytes=args.max_message_bytes,
             analysis_budget_s=args.analysis_budget,
         )
+        if args.upstream_url is not None:
+            from sentinel_lab._mcp.http import run_url_proxy
+
+            return run_url_proxy(args.upstream_url, policy, options=options, audit=audit)
         return run_proxy(_server_command(args), policy, options=options, audit=audit)
     finally:
         if audit is not None:

@@ -447,6 +447,25 @@ class Proxy:
         loop = asyncio.get_running_loop()
         self.loop = loop
         self.finished: asyncio.Future[int] = loop.create_future()
+        self.closing = False
+        await self._open_upstream()
+        try:
+            self._open_client()
+            self._audit("session_start", details={"server": self._server_label(), "key_source": self.ids.key_source})
+            code = await self.finished
+        finally:
+            self.from_client.stop()
+            await self._close_client()
+            await self._release_upstream()
+        return code
+
+    def _server_label(self) -> list[str]:
+        """What the audit log's ``session_start`` record names as the server."""
+        return self.command[:1]
+
+    async def _open_upstream(self) -> None:
+        """Start the tool server as a child and read its stdout (raises ``ProxyError`` if it cannot start)."""
+        loop = self.loop
         self.watchdog = Watchdog()
         try:
             self.proc = spawn_server(self.command, self.env, adopt_orphans=True)
@@ -458,39 +477,51 @@ class Proxy:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.server_in = _Writer(loop, os.dup(self.proc.stdin.fileno()), self._server_write_failed)
         self.proc.stdin.close()
-        server_out_fd = os.dup(self.proc.stdout.fileno())
+        self.server_out_fd = os.dup(self.proc.stdout.fileno())
         self.proc.stdout.close()
-        self.client = _Writer(loop, self.client_out, self._client_gone)
-        limit = self.opts.max_message_bytes
-        self.from_client = _LineReader(
-            loop, self.client_in, limit, self._safe_client_line, self._client_oversize, self._client_eof
-        )
         self.from_server = _LineReader(
-            loop, server_out_fd, limit, self._safe_server_line, self._server_oversize, self._server_eof
+            loop,
+            self.server_out_fd,
+            self.opts.max_message_bytes,
+            self._safe_server_line,
+            self._server_oversize,
+            self._server_eof,
+        )
+
+    async def _release_upstream(self) -> None:
+        """Stop reading the server and make sure it and its descendants are gone."""
+        self.from_server.stop()
+        with contextlib.suppress(OSError):
+            os.close(self.server_out_fd)
+        self._reap()
+        self.watchdog.disarm()
+
+    def _open_client(self) -> None:
+        """Serve the client on this process's stdin/stdout (with backpressure both ways) and handle signals."""
+        loop = self.loop
+        self.client = _Writer(loop, self.client_out, self._client_gone)
+        self.from_client = _LineReader(
+            loop,
+            self.client_in,
+            self.opts.max_message_bytes,
+            self._safe_client_line,
+            self._client_oversize,
+            self._client_eof,
         )
         self.server_in.sources = (self.from_client,)
         # the client gets the server's output and the proxy's own replies to client input: a client that
         # does not read pauses both
         self.client.sources = (self.from_server, self.from_client)
-        self.closing = False
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._on_signal, sig)
-        self._audit("session_start", details={"server": self.command[:1], "key_source": self.ids.key_source})
-        try:
-            code = await self.finished
-        finally:
-            self.from_client.stop()
-            self.from_server.stop()
-            with contextlib.suppress(OSError):
-                os.close(server_out_fd)
-            await self.client.drain(2.0)
-            self._reap()
-            self.watchdog.disarm()
-            for fd in (self.client_in, self.client_out):  # leave the caller's stdio as we found it
-                with contextlib.suppress(OSError, ValueError):
-                    os.set_blocking(fd, True)
-        return code
+
+    async def _close_client(self) -> None:
+        """Flush what the client is still owed and leave the caller's stdio as we found it."""
+        await self.client.drain(2.0)
+        for fd in (self.client_in, self.client_out):
+            with contextlib.suppress(OSError, ValueError):
+                os.set_blocking(fd, True)
 
     def _on_signal(self, sig: int) -> None:
         _log(f"received signal {sig}; stopping the tool server")
@@ -514,7 +545,6 @@ class Proxy:
         self.closing = True
         self.exit_code = code
         self.from_client.stop()
-        self.server_in.close_after_flush()
         self._tasks.add(asyncio.ensure_future(self._stop_server()))
 
     async def _wait_exit(self, timeout: float) -> bool:
@@ -526,6 +556,13 @@ class Proxy:
         return True
 
     async def _stop_server(self) -> None:
+        await self._close_upstream()
+        if not self.finished.done():
+            self.finished.set_result(self.exit_code)
+
+    async def _close_upstream(self) -> None:
+        """Close the server's stdin, give it time, then SIGTERM and SIGKILL; let its last output through."""
+        self.server_in.close_after_flush()
         grace = self.opts.grace_seconds
         if not await self._wait_exit(grace):
             self._signal_group(signal.SIGTERM)
@@ -536,8 +573,6 @@ class Proxy:
         deadline = time.monotonic() + 0.5
         while not self.from_server.done and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
-        if not self.finished.done():
-            self.finished.set_result(self.exit_code)
 
     def _signal_group(self, sig: int) -> None:
         with contextlib.suppress(OSError):
@@ -564,12 +599,18 @@ class Proxy:
         what = f"exited with code {code}" if code is not None else "closed its stdout"
         if self.closing:
             return
+        self._upstream_died(f"tool server {what}")
+        self.server_in.close()
+
+    def _upstream_died(self, what: str) -> None:
+        """The upstream is gone: answer every pending request with an error, audit it, and end (status 1)."""
+        if self.closing:
+            return
         self.closing = True
         self.from_client.stop()
-        answered = self._fail_pending(f"{PROXY_ERROR_PREFIX}tool server {what} before answering")
-        _log(f"tool server {what} unexpectedly; answered {answered} pending request(s) with errors; exiting")
+        answered = self._fail_pending(f"{PROXY_ERROR_PREFIX}{what} before answering")
+        _log(f"{what} unexpectedly; answered {answered} pending request(s) with errors; exiting")
         self._audit("server_exit", decision="error", details={"what": what, "pending": answered})
-        self.server_in.close()
         if not self.finished.done():
             self.finished.set_result(1)
 
