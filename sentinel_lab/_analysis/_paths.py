@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from sentinel_lab import _vocab as vocab
-from sentinel_lab._text.glob import GLOB_CHARS
+from sentinel_lab._text.glob import GLOB_CHARS, Glob
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Analysis, Text
@@ -727,56 +727,12 @@ _GLOB_TARGETS = (
 )
 
 
-def _glob_match(pattern: str, text: str) -> bool:
-    """Shell-style ``*``, ``?`` and ``[...]`` match (``*`` may cross ``/``, to over-approximate); iterative, no
-    regular expression, bounded by the lengths of both (a glob word is cut at 256 characters)."""
-    p, t = pattern[:256], text
-    i = j = 0
-    star_i, star_j = -1, 0
-    while j < len(t):
-        if i < len(p) and p[i] == "[":
-            end = p.find("]", i + 2)
-            if end > 0:
-                body = p[i + 1 : end]
-                neg = body[:1] in ("!", "^")
-                if _in_class(t[j], body[1:] if neg else body) != neg:
-                    i, j = end + 1, j + 1
-                    continue
-        if i < len(p) and (p[i] == "?" or p[i] == t[j]):
-            i, j = i + 1, j + 1
-        elif i < len(p) and p[i] == "*":
-            star_i, star_j = i, j
-            i += 1
-        elif star_i >= 0:
-            i, star_j = star_i + 1, star_j + 1
-            j = star_j
-        else:
-            return False
-    while i < len(p) and p[i] == "*":
-        i += 1
-    return i == len(p)
-
-
-def _in_class(c: str, body: str) -> bool:
-    """``c`` in a bracket expression body such as ``a-z0-9_``."""
-    k = 0
-    while k < len(body):
-        if k + 2 < len(body) and body[k + 1] == "-":
-            if body[k] <= c <= body[k + 2]:
-                return True
-            k += 3
-        else:
-            if body[k] == c:
-                return True
-            k += 1
-    return False
-
-
 def _glob_target(word: str) -> str | None:
     """The sensitive file a glob word can name, if any (its literal prefix must fit, then a bounded match)."""
     cut = min((k for k in (word.find("*"), word.find("?"), word.find("[")) if k >= 0), default=len(word))
     prefix = word[:cut]
+    glob = Glob(word[:256])  # ``*`` may cross ``/`` here, to over-approximate
     for target in _GLOB_TARGETS:
-        if target.startswith(prefix) and _glob_match(word, target):
+        if target.startswith(prefix) and glob.match(target):
             return target
     return None

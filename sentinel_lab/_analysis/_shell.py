@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sentinel_lab import _vocab as vocab
+from sentinel_lab._text.glob import Glob, is_glob
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Analysis, Text
@@ -394,47 +395,12 @@ _GLOB_NAMES = (
 )
 
 
-def _glob_match(pat: str, name: str) -> bool:
-    """Match ``?``, ``*`` and ``[..]`` (without ranges); inputs are short program names, so this is cheap."""
-    if len(pat) > 32:
-        return False
-    # dynamic programming over (pattern index, name index): O(len(pat) * len(name))
-    prev = [True] + [False] * len(name)
-    for pc in _glob_tokens(pat):
-        cur = [False] * (len(name) + 1)
-        if pc == "*":
-            cur[0] = prev[0]
-            for j in range(1, len(name) + 1):
-                cur[j] = cur[j - 1] or prev[j]
-        else:
-            for j in range(1, len(name) + 1):
-                c = name[j - 1]
-                cur[j] = prev[j - 1] and (pc == "?" or c == pc or (len(pc) > 1 and c in pc[1:]))
-        prev = cur
-    return prev[-1]
-
-
-def _glob_tokens(pat: str) -> list[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(pat):
-        c = pat[i]
-        if c == "[":
-            j = pat.find("]", i + 1)
-            if j > i:
-                out.append("[" + pat[i + 1 : j])
-                i = j + 1
-                continue
-        out.append(c)
-        i += 1
-    return out
-
-
 def _resolve_name(word: str) -> str:
     name = _basename(word)
-    if name and any(c in name for c in "?*["):
+    if name and len(name) <= 32 and is_glob(name):  # a program name spelt as a glob (``/bin/c?t``)
+        glob = Glob(name)
         for cand in _GLOB_NAMES:
-            if _glob_match(name, cand):
+            if glob.match(cand):
                 return cand
     return name
 

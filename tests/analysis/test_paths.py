@@ -230,18 +230,8 @@ def test_never_raises_on_odd_paths(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("pattern", "text", "expected"),
-    [
-        ("/e?c/sh*dow", "/etc/shadow", True),
-        ("/etc/sh[a-z]dow", "/etc/shadow", True),
-        ("/etc/sh[!a]dow", "/etc/shadow", False),
-        ("/etc/pass*", "/etc/shadow", False),
-        ("~/.ss?/id_*", "~/.ssh/id_rsa", True),
-        ("/???/??adow", "/etc/shadow", True),
-        ("a*b*c*d*e", "a" + "x" * 250, False),
-    ],
+    ("command", "kind"),
+    [("cat /e?c/sh*dow", "shadow"), ("cat ~/.ss?/id_*", "ssh_key"), ("cat /???/??adow", "shadow")],
 )
-def test_glob_match(pattern: str, text: str, expected: bool) -> None:
-    from sentinel_lab._analysis._paths import _glob_match
-
-    assert _glob_match(pattern, text) is expected
+def test_a_glob_word_is_judged_by_the_sensitive_file_it_can_name(command: str, kind: str) -> None:
+    assert kind in {r.sensitive for r in refs({"command": command}, tool="run_shell")}

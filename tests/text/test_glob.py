@@ -30,3 +30,19 @@ def test_glob_answers_a_pattern_that_naive_backtracking_would_explode_on() -> No
     g = Glob("a*" * 30 + "b")
     assert not g.match("a" * 5000)
     assert Glob("*.example.com").match("api.example.com") and not Glob("*.example.com").match("example.com")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("/e?c/sh*dow", "/etc/shadow", True),
+        ("/etc/sh[a-z]dow", "/etc/shadow", True),
+        ("/etc/sh[!a]dow", "/etc/shadow", False),
+        ("/etc/pass*", "/etc/shadow", False),
+        ("~/.ss?/id_*", "~/.ssh/id_rsa", True),
+        ("/???/??adow", "/etc/shadow", True),
+        ("a*b*c*d*e", "a" + "x" * 250, False),
+    ],
+)
+def test_glob_match_over_paths(pattern: str, text: str, expected: bool) -> None:
+    assert Glob(pattern).match(text) is expected
