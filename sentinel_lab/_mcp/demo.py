@@ -22,6 +22,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sentinel_lab._core.errors import PolicyViolation
+from sentinel_lab._core.wire import AUTH_CODE, OUTPUT_SCAN_META_KEY
+from sentinel_lab._mcp.audit import verify_log
+from sentinel_lab._mcp.sdk import Sentinel
+from sentinel_lab._mcp.session_id import SESSION_META_KEY, validate
+from sentinel_lab._mcp.spotlight import unwrap
+
 __all__ = ["demo_policy_path", "pid_alive", "run_demo"]
 
 _BAD_URL = "https://collector.attacker.example/upload"
@@ -67,8 +74,6 @@ def _all_strings(value: Any) -> list[str]:
 
 
 def _wrapped(text: str) -> bool:
-    from sentinel_lab._mcp.spotlight import unwrap
-
     return unwrap(text) is not None
 
 
@@ -89,12 +94,6 @@ class _Results:
 async def _sdk_checks(res: _Results, policy: Path, workdir: Path, key_hex: str) -> None:
     from mcp import MCPError
     from mcp.client.stdio import get_default_environment
-
-    from sentinel_lab._core.errors import PolicyViolation
-    from sentinel_lab._core.wire import AUTH_CODE, OUTPUT_SCAN_META_KEY
-    from sentinel_lab._mcp.audit import verify_log
-    from sentinel_lab._mcp.sdk import Sentinel
-    from sentinel_lab._mcp.session_id import SESSION_META_KEY, validate
 
     env = get_default_environment()
     env["SENTINEL_SESSION_KEY"] = key_hex
@@ -259,8 +258,6 @@ def _raw_kill_check(res: _Results, policy: Path) -> None:
 
     def structured_int(msg: dict[str, Any]) -> int:
         value = msg["result"]["structuredContent"]["result"]
-        from sentinel_lab._mcp.spotlight import unwrap
-
         inner = unwrap(value) if isinstance(value, str) else None
         return int(inner[1] if inner else value)
 
