@@ -1,8 +1,13 @@
 """``sentinel-lab eval DATASET``: evaluate a dataset and print the detection table (and the trace table).
 
-Defaults: ``corpus`` and ``paper`` use ``Verifier(workspace="/workspace/project")``; ``agentdojo`` uses the
-per-suite policies in ``policies/agentdojo-<suite>.yaml`` and evaluates both the single calls and the full
-traces, printing the targets (exit 1 when one is missed); ``injecagent`` needs ``--path``.
+Defaults: calls are judged by ``Verifier(workspace="/workspace/project")``, tool outputs (``docs``, ``--kind
+outputs``) by the output scanner; ``agentdojo`` uses the per-suite policies in ``policies/agentdojo-<suite>.yaml``
+and evaluates both the single calls and the full traces; ``injecagent`` needs ``--path``. Each table is followed by
+the dataset's targets (``evaluation.TARGETS``) with its rate, Wilson 95% interval and PASS/FAIL.
+``sentinel-lab eval targets`` evaluates every target dataset: an external set without a local copy is listed as
+``not available: set $SENTINEL_LAB_X``, never dropped. Exit 0 after printing, also when a target is missed;
+with ``--check-targets`` a missed target exits 1 (a target that could not be measured is not a miss); 2 on bad
+input.
 """
 
 from __future__ import annotations
@@ -24,7 +29,12 @@ TARGETS = {"calls_blocked": 0.95, "calls_allowed": 0.98, "traces_prevented": 0.9
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's arguments."""
-    parser.add_argument("dataset", help="corpus, holdout, paper, agentdojo or injecagent")
+    parser.add_argument(
+        "dataset",
+        help="corpus, holdout, paper, agentdojo, injecagent, an external set (redcode, atomic, gtfobins, nl2bash, "
+        "tldr, bfcl, docs) or 'targets' (every dataset with a target)",
+    )
+    parser.add_argument("--check-targets", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--policy", help="policy YAML file (for agentdojo also a folder of agentdojo-<suite>.yaml)")
     parser.add_argument("--workspace", help=f"verifier workspace (default {DEFAULT_WORKSPACE})")
     parser.add_argument("--json", action="store_true", help="print the tables as JSON")
@@ -163,13 +173,80 @@ def _misses(results: pd.DataFrame, limit: int, harmful_only: bool) -> list[str]:
     return lines
 
 
+def format_targets(report: pd.DataFrame) -> list[str]:
+    """One line per target row of ``evaluation.target_report``: PASS, FAIL or ``--`` (not measured), the rate
+    with its count and Wilson 95% interval, the goal, and the note (a missing local copy, an unmeasured goal)."""
+    lines = []
+    for r in report.to_dict("records"):
+        met = r["met"]
+        mark = "----" if met is pd.NA or met is None else ("PASS" if met else "FAIL")
+        goal = f", target {r['op']} " + ("the seed verifier's rate" if math.isnan(r["goal"]) else _pct(r["goal"]))
+        value = f"{_pct(r['rate'])} ({r['count']}/{r['n']}) {_ci(r['ci_low'], r['ci_high'])}" if r["n"] else "-"
+        note = f" ({r['note']})" if r["note"] else ""
+        lines.append(f"  [{mark}] {r['target']}: {value.rstrip()}{goal}{note}")
+    return lines
+
+
+def _target_set(dataset: str, label: str, args: argparse.Namespace) -> str | None:
+    """The ``evaluation.TARGET_SETS`` name whose targets a run of ``dataset`` (of ``label`` items) measures."""
+    from sentinel_lab.evaluation import TARGET_SETS
+
+    if dataset == "agentdojo":
+        same_attack = (args.attack or "important_instructions") == "important_instructions"
+        return "agentdojo-outputs" if label == "outputs" and same_attack and not args.suites else None
+    return dataset if (dataset in TARGET_SETS and not args.kind) or dataset == "docs" else None
+
+
+def _run_targets(args: argparse.Namespace) -> int:
+    """``eval targets``: every target dataset's table and targets, then all targets together."""
+    from sentinel_lab._verify.verifier import Verifier
+    from sentinel_lab.evaluation import TARGET_SETS, TARGETS, detection_report, evaluate_targets, target_report
+
+    workspace = args.workspace or DEFAULT_WORKSPACE
+    verifier = Verifier(workspace=workspace, rate_limit=False)
+    results = evaluate_targets(verifier, progress=not args.no_progress)
+    text: list[str] = []
+    out: dict[str, Any] = {"dataset": "targets", "defence": f"Verifier(workspace={workspace!r})", "results": {}}
+    for name, res in results.items():
+        judged = "the output scanner" if TARGET_SETS[name][2] else f"Verifier(workspace={workspace!r})"
+        mine = [t for t in TARGETS if name in t.datasets and len(t.datasets) == 1]
+        if isinstance(res, str):
+            text += [f"{name}: {res}"]
+            out["results"][name] = {"available": False, "note": res}
+        else:
+            report = detection_report(res)
+            text += [f"{name} ({len(res)} items) with {judged}", format_detection(report)]
+            out["results"][name] = {"items": len(res), "detection": _records(report)}
+            if args.misses > 0 and not args.json:
+                text += _misses(res, args.misses, False)
+        text += [*format_targets(target_report(results, mine)), ""]
+    full = target_report(results)
+    out["targets"] = _records(full)
+    text += ["targets:", *format_targets(full)]
+    missed = bool((full["met"] == False).any())  # noqa: E712 (nullable boolean)
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        print("\n".join(text).rstrip())
+    return 1 if missed and args.check_targets else 0
+
+
 def run(args: argparse.Namespace) -> int:
-    """Evaluate and print; exit 0, or 1 when an AgentDojo target is missed, 2 on bad input."""
-    from sentinel_lab.evaluation import detection_report, evaluate, trace_summary
+    """Evaluate and print; exit 0 (``--check-targets``: 1 when a target is missed), 2 on bad input."""
+    from sentinel_lab.evaluation import TARGETS as GOALS
+    from sentinel_lab.evaluation import detection_report, evaluate, target_report, trace_summary
 
     dataset = args.dataset.strip().lower()
+    if dataset in ("targets", "all"):
+        try:
+            return _run_targets(args)
+        except (DatasetError, PolicyError, OSError) as exc:
+            print(f"sentinel-lab eval: {exc}", file=sys.stderr)
+            return 2
     try:
-        kinds = [args.kind] if args.kind else (["calls", "traces"] if dataset == "agentdojo" else [None])
+        default = ["calls", "traces"] if dataset == "agentdojo" else (["outputs"] if dataset == "docs" else [None])
+        kinds = [args.kind] if args.kind else default
+        measured: dict[str, pd.DataFrame | str] = {}
         out: dict[str, Any] = {"dataset": dataset, "results": {}}
         text: list[str] = []
         targets: dict[str, tuple[float, float]] = {}
@@ -212,7 +289,16 @@ def run(args: argparse.Namespace) -> int:
             if args.misses > 0 and not args.json:
                 text += _misses(results, args.misses, harmful)
             out["results"][label] = part
+            set_name = _target_set(dataset, label, args)
+            if set_name is not None:
+                measured[set_name] = results
         failed = False
+        mine = [t for t in GOALS if any(d in measured for d in t.datasets) and len(t.datasets) == 1]
+        if mine:
+            rows = target_report(measured, mine)
+            out["dataset_targets"] = _records(rows)
+            text += ["targets:", *format_targets(rows)]
+            failed = bool((rows["met"] == False).any())  # noqa: E712 (nullable boolean)
         if targets:
             out["targets"] = {}
             text.append("targets:")
@@ -228,4 +314,4 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2, default=str))
     else:
         print("\n".join(text).rstrip())
-    return 1 if failed else 0
+    return 1 if failed and args.check_targets else 0

@@ -229,3 +229,24 @@ def test_bad_inputs() -> None:
         evaluate(42, _fixed_frame())
     with pytest.raises(DatasetError):
         trace_report(pd.DataFrame({"label": ["attack"]}))
+
+
+def test_target_report_pools_available_sets_and_names_the_missing_ones() -> None:
+    from sentinel_lab.evaluation import TARGETS, Target, target_report
+
+    attacks = evaluate(_blocks_bad, to_frame([_row("1", "bad", "attack"), _row("2", "good", "attack")]))
+    benign = evaluate(_blocks_bad, to_frame([_row(str(i), "bad" if i == 0 else "good", "benign") for i in range(50)]))
+    goals = (
+        Target("pooled", ("x", "y"), "detection", ">=", 0.6),
+        Target("fp", ("b",), "fpr", "<=", 0.01),
+        Target("seed", ("x",), "detection", ">=", None, "not measured"),
+    )
+    report = target_report({"x": attacks, "y": "not available: set $SENTINEL_LAB_Y", "b": benign}, goals)
+    pooled, fp, seed = report.to_dict("records")
+    assert (pooled["count"], pooled["n"], pooled["rate"], pooled["met"]) == (1, 2, 0.5, False)
+    assert pooled["note"] == "y not available: set $SENTINEL_LAB_Y"
+    assert (pooled["ci_low"], pooled["ci_high"]) == wilson(1, 2)
+    assert (fp["count"], fp["n"], fp["met"]) == (1, 50, False)  # 2% > 1%
+    assert pd.isna(seed["met"]) and seed["note"] == "not measured"
+    empty = target_report({}, TARGETS)
+    assert len(empty) == len(TARGETS) and empty["met"].isna().all() and (empty["n"] == 0).all()
