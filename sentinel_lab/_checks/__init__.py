@@ -13,7 +13,10 @@ from sentinel_lab import _vocab as vocab
 from sentinel_lab._core.verdict import Violation
 from sentinel_lab._text.hosts import host_matches
 
-__all__ = ["WRITE_PATH_KEYS", "WRITE_TOOL_WORDS", "Findings", "Settings", "host_matches"]
+__all__ = ["PROFILES", "WRITE_PATH_KEYS", "WRITE_TOOL_WORDS", "Findings", "Settings", "host_matches"]
+
+#: The verifier's profiles: what the deployment lets its agent do (see ``Settings.profile``).
+PROFILES = ("workspace", "admin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +28,16 @@ class Settings:
     ``allowed_hosts``: hosts (and their subdomains, on label boundaries) that data may be sent to and that
     scope allows; empty means no restriction by scope, while exfiltration still judges what flows where.
     ``internal_hosts``: internal hosts the deployment explicitly permits (e.g. a local dev server).
+    ``allowed_roots``: directories outside the workspace the deployment lets the agent use like its own.
+    ``profile``: ``"workspace"`` (the default: an agent confined to its project) or ``"admin"`` (an agent that
+    administers the machine: ``sudo`` of ordinary commands, service management and system reads are allowed).
     """
 
     workspace: str | None = None
     allowed_hosts: tuple[str, ...] = ()
     internal_hosts: tuple[str, ...] = ()
     allowed_roots: tuple[str, ...] = ()
+    profile: str = "workspace"
 
 
 #: Words in a tool's name that say it writes files (``write_file``, ``fs.append``, ``upload_object`` ...).

@@ -19,14 +19,24 @@ Rules (paths come canonicalised from ``_analysis._paths``):
 - A null byte in a path is a violation (it truncates the path the tool really opens).
 - Paths come from path-like keys (``path``, ``file``, ``cwd``, ``*_path``...) and from path-looking words in
   other non-prose values (commands, URLs, lists); message bodies and file contents are not paths.
+- With a workspace set, a path outside it (and outside ``allowed_roots``) is judged by the zone it lies in
+  (``_analysis._fsmodel``): a write to a protected zone is always a violation; a read of one is a violation in
+  the ``workspace`` profile, while the ``admin`` profile reads system configuration, logs, ``/proc`` and ``/sys``
+  and Windows system directories; system binaries are readable in both; other users' homes and devices in
+  neither. A path is written when it is the value of a write key of a writing tool (``write_file(path=...)``),
+  a command's write target (``>``, ``tee``, ``cp`` destination, ``dd of=``, ``sed -i``) or an operand of a
+  program that changes what it is given (``rm``, ``chmod``, ``touch``...). In a command only the words the
+  command really receives are judged (not a path inside a commit message), and ``echo``/``printf`` open nothing.
 """
 
 from __future__ import annotations
 
 from sentinel_lab import _vocab as vocab
-from sentinel_lab._analysis import Analysis
-from sentinel_lab._analysis._paths import PathRef, paths_of, sensitive_dir_kind
-from sentinel_lab._checks import Settings
+from sentinel_lab._analysis import Analysis, Text
+from sentinel_lab._analysis._fsmodel import zone_of
+from sentinel_lab._analysis._paths import COMMAND_KEYS, PathRef, is_under, paths_of, sensitive_dir_kind
+from sentinel_lab._analysis._shell import write_targets
+from sentinel_lab._checks import WRITE_PATH_KEYS, WRITE_TOOL_WORDS, Settings
 from sentinel_lab._core.verdict import Violation
 
 __all__ = ["check", "paths_for"]
@@ -98,6 +108,108 @@ def _copied_dir(ref: PathRef) -> str | None:
     return kind if not _COPY_VERBS.isdisjoint(words) else None
 
 
+# --- the filesystem model ---------------------------------------------------------------------------------------
+
+#: Programs that change or remove every file they are given: each operand is written.
+_MUTATORS = vocab.words("file_mutating_programs")
+#: Programs that print their words: a path among them is text, not a file opened.
+_PRINTERS = frozenset({"echo", "printf", "print", "write-host", "write-output"})
+# Spellings of the agent's own home (``~user`` names another user's).
+_OWN_HOME = ("~/", "$HOME", "${HOME}", "%USERPROFILE%", "%HOMEPATH%", "$env:USERPROFILE", "$env:HOME", "$home")
+_ZONE_LABELS = {
+    "system_config": "system configuration",
+    "system_logs": "system logs",
+    "kernel": "kernel state (/proc, /sys)",
+    "device": "a device file",
+    "user_home": "another user's home directory",
+    "windows_system": "a Windows system directory",
+    "system_binaries": "system programs",
+}
+#: Zones each profile may read (writes to any zone are violations in every profile).
+_READABLE = {
+    "workspace": frozenset({"system_binaries"}),
+    "admin": frozenset({"system_binaries", "system_config", "system_logs", "kernel", "windows_system"}),
+}
+
+
+def _tool_words(tool_key: str) -> frozenset[str]:
+    """``write_file`` / ``fs.writeFile`` -> {write, file}: the words of a tool's name, lower-case."""
+    out: set[str] = set()
+    cur = ""
+    for ch in tool_key:
+        if ch.isalnum():
+            cur += ch.lower()
+        elif cur:
+            out.add(cur)
+            cur = ""
+    if cur:
+        out.add(cur)
+    return frozenset(out)
+
+
+class _Uses:
+    """How each command text uses its words: which it passes to commands (read or written), which it writes."""
+
+    __slots__ = ("passed", "written")
+
+    def __init__(self, a: Analysis) -> None:
+        self.passed: set[tuple[int, str]] = set()
+        self.written: set[tuple[int, str]] = set()
+        if not any(t.key in COMMAND_KEYS for t in a.texts):
+            return
+        for c in a.commands:
+            tid = id(c.text)
+            printer = c.name in _PRINTERS
+            mutator = c.name in _MUTATORS
+            for w in c.argv:
+                if not printer:
+                    self.passed.add((tid, w))
+                    if "=" in w:  # dd if=/dev/sda, --file=/etc/x
+                        self.passed.add((tid, w.partition("=")[2]))
+                if mutator and not w.startswith("-"):
+                    self.written.add((tid, w))
+            for _op, target in c.redirects:
+                self.passed.add((tid, target))
+            for target in write_targets(c):
+                self.written.add((tid, target))
+
+    def judged(self, ref: PathRef) -> bool:
+        """Whether ``ref`` is opened as a file: a path-key value, a word a command receives, or a whole text."""
+        t: Text = ref.text
+        if ref.explicit:
+            return True
+        if t.key in COMMAND_KEYS:
+            # a backslash is a Windows separator to cmd.exe and PowerShell, an escape to a POSIX shell's parse
+            return (id(t), ref.raw) in self.passed or "\\" in ref.raw
+        return ref.raw.strip() == t.norm.strip()
+
+    def writes(self, ref: PathRef, writer_tool: bool) -> bool:
+        """Whether ``ref`` is written (see the module docstring)."""
+        t = ref.text
+        if ref.explicit and writer_tool and t.key in WRITE_PATH_KEYS:
+            return True
+        return (id(t), ref.raw) in self.written
+
+
+def _zone_violation(ref: PathRef, s: Settings, uses: _Uses, writer_tool: bool) -> tuple[str, str] | None:
+    """(reason, severity) when ``ref`` lies outside the workspace in a zone this profile may not use."""
+    if ref.url or ref.resolved is None or ref.inside_workspace is not False or not uses.judged(ref):
+        return None
+    if any(is_under(ref.resolved, r) for r in s.allowed_roots):
+        return None
+    write = uses.writes(ref, writer_tool)
+    canon = ref.canon
+    zone = zone_of(canon.parts, canon.root, write)
+    if zone is None or (zone == "user_home" and (ref.raw == "~" or ref.raw.startswith(_OWN_HOME))):
+        return None  # ``~/notes`` is the agent's own home, whoever it runs as
+    label = _ZONE_LABELS.get(zone, zone)
+    if write:
+        return f"writes to {label} outside the workspace ({zone}): {ref.resolved}", "high"
+    if zone in _READABLE.get(s.profile, _READABLE["workspace"]):
+        return None
+    return f"reads {label} outside the workspace ({zone}): {ref.resolved}", "high"
+
+
 def _evidence(ref: PathRef) -> str:
     raw = ref.raw.replace("\x00", "\\0")
     return raw if len(raw) <= 200 else raw[:197] + "..."
@@ -110,6 +222,8 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
         return []
     out: list[Violation] = []
     seen: set[tuple[str, str]] = set()
+    uses = _Uses(a) if s.workspace else None
+    writer_tool = uses is not None and not _tool_words(a.tool_key).isdisjoint(WRITE_TOOL_WORDS)
 
     def add(kind: str, reason: str, severity: str, ref: PathRef) -> None:
         if (kind, ref.resolved or ref.relative) in seen:
@@ -140,6 +254,10 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             add("traversal", f"path traversal out of {target}{detail}: resolves to {where}", sev, ref)
         if sens is None and not ref.explicit and ref.canon.parts:
             sens = _copied_dir(ref)
+        if sens is None and uses is not None and not traversal:
+            zoned = _zone_violation(ref, s, uses, writer_tool)
+            if zoned is not None:
+                add("zone", zoned[0], zoned[1], ref)
         if sens is not None:
             if sens in _PROJECT_KINDS and (ref.inside_workspace or (ref.resolved is None and not ref.dotdot)):
                 continue

@@ -162,3 +162,90 @@ def test_paths_computed_earlier_without_workspace_are_rejudged() -> None:
     assert a.paths[0].resolved is None  # someone read the lazy view first, with no workspace known
     assert check(a, Settings()) == []  # one level up, no workspace: allowed
     assert check(a, WS)  # judged against the workspace it leaves it
+
+
+# --- the filesystem model: zones outside the workspace ---------------------------------------------------------
+
+ADMIN = Settings(workspace="/workspace/project", profile="admin")
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("read_file", {"path": "/etc/group"}),
+        ("read_file", {"path": "/proc/self/status"}),
+        ("read_file", {"path": "/root/.bashrc"}),
+        ("read_file", {"path": "/home/bob/.profile"}),
+        ("read_file", {"path": "/dev/sda"}),
+        ("read_file", {"path": "C:\\Windows\\win.ini"}),
+        ("read_file", {"path": "\\\\localhost\\c$\\Windows\\win.ini"}),
+        ("run_shell", {"command": "cat /etc/group"}),
+        ("run_shell", {"command": "cp /etc/ssh/sshd_config /tmp/"}),
+        ("run_shell", {"command": "tail -n 50 /var/log/auth.log"}),
+        ("run_shell", {"command": "dd if=/dev/sda of=disk.img"}),
+        ("run_shell", {"command": "cat /proc/1/cmdline | tr '\\0' ' '"}),
+        ("run_shell", {"command": "type C:\\Windows\\System32\\drivers\\etc\\hosts"}),
+    ],
+)
+def test_reads_of_protected_zones_are_blocked_in_the_workspace_profile(tool: str, args: dict) -> None:
+    found = violations(args, tool=tool)
+    assert any("outside the workspace" in v.reason or "access to" in v.reason for v in found), found
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("write_file", {"path": "/etc/hosts", "content": "1.2.3.4 bank.example"}),
+        ("write_file", {"path": "/usr/local/bin/git", "content": "#!/bin/sh"}),
+        ("write_file", {"path": "/etc/hostname", "content": "x"}),  # readable, not writable
+        ("run_shell", {"command": "echo x > /usr/bin/ls"}),
+        ("run_shell", {"command": "cp payload /usr/lib/libc.so.6"}),
+        ("run_shell", {"command": "touch /etc/ld.so.preload"}),
+        ("run_shell", {"command": "rm /var/log/auth.log"}),
+        ("run_shell", {"command": "chmod 777 /boot/grub/grub.cfg"}),
+    ],
+)
+def test_writes_to_protected_zones_are_blocked_in_every_profile(tool: str, args: dict) -> None:
+    for settings in (WS, ADMIN):
+        found = violations(args, settings, tool=tool)
+        assert any(v.reason.startswith("writes to") for v in found), (settings.profile, found)
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("read_file", {"path": "/tmp/out.txt"}),
+        ("read_file", {"path": "/usr/share/dict/words"}),
+        ("read_file", {"path": "/etc/os-release"}),
+        ("read_file", {"path": "/workspace/project/../project/README.md"}),
+        ("read_file", {"path": "~/notes.txt"}),  # the agent's own home, whoever it runs as
+        ("run_shell", {"command": "ls /usr/bin && /usr/bin/env python3 -V"}),
+        ("run_shell", {"command": "make 2>/dev/null > /dev/null"}),
+        ("run_shell", {"command": "cd src && cat ../README.md"}),
+        ("run_shell", {"command": "cd .. && ls"}),
+        ("run_shell", {"command": 'git commit -m "stop reading /etc/group at start-up"'}),
+        ("run_shell", {"command": "echo see /var/log/app.log"}),
+        ("run_shell", {"command": "find build -name '*.o' -delete"}),
+        ("write_file", {"path": "/tmp/build/out.txt", "content": "ok"}),
+    ],
+)
+def test_ordinary_paths_and_mentions_stay_allowed(tool: str, args: dict) -> None:
+    assert violations(args, tool=tool) == []
+
+
+@pytest.mark.parametrize("path", ["/etc/nginx/nginx.conf", "/var/log/syslog", "/proc/1/status", "C:\\Windows\\win.ini"])
+def test_admin_profile_reads_system_files(path: str) -> None:
+    assert violations({"path": path}) != []
+    assert violations({"path": path}, ADMIN) == []
+
+
+@pytest.mark.parametrize("path", ["/etc/shadow", "/root/.ssh/id_rsa", "/home/bob/.bashrc", "/dev/sda"])
+def test_admin_profile_still_blocks_credentials_other_homes_and_devices(path: str) -> None:
+    assert violations({"path": path}, ADMIN) != []
+
+
+def test_zones_apply_only_with_a_workspace_and_respect_allowed_roots() -> None:
+    assert violations({"path": "/etc/group"}, Settings()) == []
+    roots = Settings(workspace="/workspace/project", allowed_roots=("/var/log/app",))
+    assert violations({"path": "/var/log/app/today.log"}, roots) == []
+    assert violations({"path": "/var/log/auth.log"}, roots) != []
