@@ -1494,10 +1494,14 @@ def scan_folded(s: str) -> list[Finding]:
                 s = s.replace(mark, "\n")
         s = s.encode("utf-8", "surrogatepass").translate(_BSENT).decode("utf-8", "replace")
     seen: set[str] = set()
+    blocks: dict[int, dict[str, Finding]] = {}
+    offset = 0
     for sentence in s.split("\n"):
+        at, offset = offset, offset + len(sentence) + 1
         if len(sentence) < 4 or sentence in seen:
             continue  # a repeated sentence cannot add anything
         seen.add(sentence)
+        add.out = blocks.setdefault(at // BLOCK_CHARS, {})
         tokens, disguised = _tokens(sentence)
         if not tokens:
             continue
@@ -1520,7 +1524,31 @@ def scan_folded(s: str) -> list[Finding]:
         if long_words:
             _compact_all(words, add)
         add.stop()
-    return sorted(found.values(), key=_by_score) if found else []
+    return _strongest_region(found, blocks)
+
+
+#: Findings combine only within a region of two adjacent blocks of this many characters: an injection is one
+#: passage, and weak cues scattered over a long document (a changelog's 'NOTE:' here, 'quietly' there) are not.
+BLOCK_CHARS = 1024
+
+
+def _strongest_region(whole: dict[str, Finding], blocks: dict[int, dict[str, Finding]]) -> list[Finding]:
+    """The findings of the region (two adjacent blocks, plus the findings of whole-text passes) that score
+    highest, strongest first; any passage of up to ``BLOCK_CHARS`` characters lies inside one region."""
+    best: list[Finding] = sorted(whole.values(), key=_by_score)
+    best_score = score_of(best) if best else 0.0
+    for b in sorted(blocks):
+        region = dict(whole)
+        for part in (blocks[b], blocks.get(b + 1, {})):
+            for kind, f in part.items():
+                if kind not in region or f.score > region[kind].score:
+                    region[kind] = f
+        if not region:
+            continue
+        score = score_of(region.values())
+        if score > best_score or not best:
+            best, best_score = sorted(region.values(), key=_by_score), score
+    return best
 
 
 def prepare(text: str) -> str:
