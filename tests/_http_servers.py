@@ -20,6 +20,8 @@ from typing import Any
 SERVER = '''
 import json, os, sys, time
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel
 
 mode, log = sys.argv[1], sys.argv[2]
 app = MCPServer("recorder")
@@ -58,6 +60,19 @@ def forbidden(text: str) -> str:
     return "ran"
 
 
+class Answer(BaseModel):
+    word: str
+
+
+@app.tool()
+async def confirm(text: str, ctx: Context) -> str:
+    """Asks the client (a server-to-client request) after a log notification."""
+    note("confirm", text)
+    await ctx.info(f"asking about {text}")
+    answer = await ctx.elicit(f"Say a word about {text}", Answer)
+    return f"{answer.action}: {answer.data.word if answer.data is not None else ''}"
+
+
 @app.tool()
 def slow(text: str) -> str:
     """Blocks (until the test kills the server)."""
@@ -78,6 +93,7 @@ static_rules:
   source: ALLOW
   sink: ALLOW
   slow: ALLOW
+  confirm: ALLOW
   forbidden: DENY
 taint_rules:
   - {tool: source, action: ADD_TAINT, taint_tags: [secret]}

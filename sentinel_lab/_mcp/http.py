@@ -73,9 +73,11 @@ class Oversize:
 
 async def sse_events(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes | Oversize]:
     """The ``data`` of each ``message`` event of a ``text/event-stream`` (lines joined by ``\\n``), or an
-    ``Oversize`` for one over ``limit`` bytes (which is never buffered whole). Linear in the stream's size."""
+    ``Oversize`` for one over ``limit`` bytes (which is never buffered whole). An event the stream ends in the
+    middle of is not dispatched (as the SSE standard says). Linear in the stream's size."""
     buf = bytearray()
-    scan = 0
+    scan = 0  # buf[:scan] holds no newline
+    cut, line_head = 0, b""  # bytes dropped from the long line in progress, and its first bytes
     data: list[bytes] = []
     size = 0
     event = b""
@@ -86,50 +88,47 @@ async def sse_events(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[
         while True:
             nl = buf.find(b"\n", scan)
             if nl < 0:
+                scan = len(buf)  # the partial line is never searched twice
                 break
             line = bytes(buf[start:nl])
             start = scan = nl + 1
             if line.endswith(b"\r"):
                 line = line[:-1]
-            if not line:  # dispatch
+            dropped, head = cut, line_head
+            cut, line_head = 0, b""
+            if not line and not dropped:  # dispatch
                 if over is not None:
                     yield over
                 elif data and event in (b"", b"message"):
                     yield b"\n".join(data)
                 data, size, event, over = [], 0, b"", None
                 continue
-            field, _, value = line.partition(b":")
+            field, _, value = (head or line).partition(b":")
             if value.startswith(b" "):
                 value = value[1:]
-            if field == b"event":
+            if field == b"event" and not dropped:
                 event = value
             elif field == b"data":
-                size += len(value) + 1
+                size += dropped + len(line) - (len(head or line) - len(value)) + 1
                 if over is not None:
-                    over.tail = (over.tail + value)[-_EDGE:]
-                    over.size = size
+                    over.tail, over.size = line[-_EDGE:], size
                 elif size > limit:
                     joined = b"\n".join([*data, value])
-                    over = Oversize(joined[:_EDGE], joined[-_EDGE:], size)
+                    over = Oversize(joined[:_EDGE], line[-_EDGE:], size)
                     data = []
                 else:
                     data.append(value)
         if start:
             del buf[:start]
             scan -= start
-        if len(buf) > limit + _EDGE:  # one line longer than any message may be: keep only its edges
-            head = bytes(buf[:_EDGE])
-            if over is None:
-                over = Oversize(head, b"", size + len(buf))
-            over.tail = bytes(buf[-_EDGE:])
-            over.size = size + len(buf)
-            size += len(buf)
-            del buf[: len(buf) - _EDGE]
+            start = 0
+        if len(buf) > limit + 2 * _EDGE:  # one line longer than any message may be: keep only its edges
+            if not cut:
+                line_head = bytes(buf[:_EDGE])
+            drop = len(buf) - _EDGE
+            cut += drop
+            del buf[:drop]
             scan = len(buf)
-    if over is not None:
-        yield over
-    elif data and event in (b"", b"message"):
-        yield b"\n".join(data)
 
 
 async def _read_bounded(resp: httpx2.Response, limit: int) -> bytes | Oversize:

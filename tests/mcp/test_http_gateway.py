@@ -104,7 +104,7 @@ def test_tools_list_allowed_block_and_taint(gateway: Setup) -> None:
         return out
 
     out = anyio.run(_sdk, gateway.url, body)
-    assert out["tools"] == ["echo", "sink", "slow", "source"]  # the denied tool is hidden
+    assert out["tools"] == ["confirm", "echo", "sink", "slow", "source"]  # the denied tool is hidden
     assert out["echo"] == "echo: hi" and out["sink_before"] == "sent" and out["source"] == "secret: pw"
     assert out["forbidden"]["code"] == BLOCK_CODE and "forbidden" in out["forbidden"]["message"]
     assert out["sink_after"]["code"] == BLOCK_CODE and "no sink after source" in out["sink_after"]["message"]
@@ -115,6 +115,39 @@ def test_tools_list_allowed_block_and_taint(gateway: Setup) -> None:
         ("source", "pw"),
     ]
     assert '"decision":"block"' in gateway.audit.read_text().replace(" ", "")
+
+
+async def _ask(url: str) -> tuple[str, list[str], list[str]]:
+    """Call ``confirm``: the server logs, then asks the client (elicitation) in the middle of the call."""
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp_types import ElicitResult
+
+    asked: list[str] = []
+    logged: list[str] = []
+
+    async def elicit(context: Any, params: Any) -> Any:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"word": "yes"})
+
+    async def log(params: Any) -> None:
+        logged.append(str(params.data))
+
+    with anyio.fail_after(120):
+        async with (
+            streamable_http_client(url) as streams,
+            ClientSession(streams[0], streams[1], elicitation_callback=elicit, logging_callback=log) as session,
+        ):
+            await session.initialize()
+            result = await session.call_tool("confirm", {"text": "plan"})
+    return _text(result), asked, logged
+
+
+def test_server_requests_and_notifications_reach_the_client(gateway: Setup) -> None:
+    text, asked, logged = anyio.run(_ask, gateway.url)
+    assert text == "accept: yes"
+    assert len(asked) == 1 and "Say a word about plan" in asked[0]  # relayed once, spotlighted
+    assert any("asking about plan" in entry for entry in logged)
 
 
 def test_taint_belongs_to_one_http_session(gateway: Setup) -> None:
