@@ -708,16 +708,43 @@ def _d_no_limits(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
 def _d_tell(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     """'do not tell the user', 'don't ask for confirmation'."""
     tok = tokens[i]
-    user = _has(tokens, i + 1, i + 6, _USER_WORDS)
-    if user >= 0 and _has(tokens, i - 3, i + 7, _NEGATIONS) >= 0:
-        # hiding from *the user* is the injection tell; 'don't tell anyone' is everyday speech
-        add("secrecy", _ev(tokens, i - 2, user), 0.65 if tokens[user] not in _ANYONE else 0.4)
+    user = _told_user(tokens, i)
+    if user >= 0 and (_negated(tokens, i) or (user + 1 < len(tokens) and tokens[user + 1] == "nothing")):
+        # hiding from *the user* is the injection tell; 'don't tell anyone' is everyday speech, and 'do not ask
+        # the user' is also a changelog's way of saying a prompt was removed
+        weak = tokens[user] in _ANYONE or tok in ("ask", "asking")
+        add("secrecy", _ev(tokens, i - 2, user), 0.45 if weak else 0.65)
     elif (
         tok in ("ask", "asking", "confirm")
         and _has(tokens, i - 2, i, _NEGATIONS) >= 0
         and (tok == "confirm" or _has(tokens, i + 1, i + 4, _CONFIRM) >= 0)
     ):
         add("secrecy", _ev(tokens, i - 2, i + 2), 0.45)
+
+
+_TELL_BETWEEN = _forms(vocab.words("injection_tell_between"))
+
+
+def _told_user(tokens: _Tokens, i: int) -> int:
+    """The index of the user word that the verb at ``i`` tells ('tell the user', 'inform your owner about'),
+    with only determiners and pronouns between them; -1 when the user is not its object ('a warning which might
+    confuse users')."""
+    for j in range(i + 1, min(len(tokens), i + 5)):
+        if tokens[j] in _USER_WORDS:
+            return j
+        if tokens[j] not in _TELL_BETWEEN:
+            return -1
+    return -1
+
+
+def _negated(tokens: _Tokens, i: int) -> bool:
+    """A negation among the three words before the verb at ``i``, not across a conjunction ('stop and ask')."""
+    for j in range(i - 1, max(-1, i - 4), -1):
+        if tokens[j] in _CONJ:
+            return False
+        if tokens[j] in _NEGATIONS:
+            return True
+    return False
 
 
 def _d_without(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
