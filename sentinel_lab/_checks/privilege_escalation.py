@@ -8,13 +8,21 @@ admin bindings. Non-shell forms are judged on the arguments' structure: a mutati
 (``role: admin``, ``permissions: ["*"]``, ``is_admin: true``), a tool whose name grants or elevates privileges, an
 admin route that promotes users, and configuration that switches authentication off.
 
-Policy choice: every ``sudo``/``doas``/``su``/``pkexec``/``runas`` use is a violation (``high``; ``critical`` for a
-root shell). An agent should run with the rights it was started with; if it needs root, an operator grants that
-deliberately (for example by running the agent's sandbox as root), not the agent by itself.
+Policy choice: in the default ``workspace`` profile every ``sudo``/``doas``/``su``/``pkexec``/``runas`` use is a
+violation (``high``; ``critical`` for a root shell). An agent should run with the rights it was started with; if it
+needs root, an operator grants that deliberately (for example by running the agent's sandbox as root), not the
+agent by itself. The ``admin`` profile is that grant for an agent that administers the machine: running an
+ordinary command through an elevator (``sudo systemctl restart nginx``, ``sudo apt-get install``) and listing
+one's rights (``sudo -l``) are allowed, while a root shell (``sudo -i``, ``sudo bash``, ``su -``) and everything
+the other checks judge (credentials, destruction, exfiltration, disabling security, setuid bits, account and
+sudoers changes) stay violations. Files given to root (``chown root``) and setuid searches (``find -perm -4000``,
+a read-only reconnaissance) are judged by where they act: inside the workspace (or relative, without one) they
+are the project's own files; outside it they are violations in the workspace profile and allowed in admin.
 """
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis, fold, normalize
+from sentinel_lab._analysis._paths import is_under
 from sentinel_lab._analysis._shell import SHELLS, Command, posix_norm, split_options, write_targets
 from sentinel_lab._checks import WRITE_PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
 from sentinel_lab._core.verdict import Violation
@@ -127,7 +136,7 @@ def _auth_file(path: str) -> tuple[str, str] | None:
 
 
 # --- shell commands -------------------------------------------------------------------------------------------
-def _elevation(c: Command, out: Findings) -> None:
+def _elevation(c: Command, out: Findings, admin: bool = False) -> None:
     used = [w for w in c.wrappers if w in _ELEVATORS]
     if c.name in _ELEVATORS:
         used.append(c.name)
@@ -140,7 +149,8 @@ def _elevation(c: Command, out: Findings) -> None:
         and set(args) & {"-l", "--list", "-ll"}
         and not (set(args) - {"-l", "--list", "-ll", "-U"})
     ):
-        out.add(f"{tool} -l probes root privileges", "medium", c.raw)
+        if not admin:
+            out.add(f"{tool} -l probes root privileges", "medium", c.raw)
         return
     if c.name in ("sudo", "doas") and args and set(args) <= {
         "-k", "-K", "--reset-timestamp", "--remove-timestamp", "-V", "--version", "-h", "--help",
@@ -153,7 +163,7 @@ def _elevation(c: Command, out: Findings) -> None:
     )
     if root_shell and not (c.name in ("su", "runuser") and "su" in c.wrappers):
         out.add(f"{tool} opens a root shell", "critical", c.raw)
-    else:
+    elif not admin:
         out.add(f"runs a command with elevated privileges via {tool}", "high", c.raw)
 
 
@@ -170,7 +180,19 @@ def _setuid_mode(mode: str) -> bool:
     return False
 
 
-def _file_modes(c: Command, out: Findings) -> None:
+def _own_files(words: list[str], s: Settings) -> bool:
+    """Every word names a file of the project: inside the workspace, or relative without one (``./build``)."""
+    for w in words:
+        if s.workspace:
+            full = w if w.startswith("/") else posixpath.join(s.workspace, w)
+            if not is_under(full, s.workspace):
+                return False
+        elif w.startswith(("/", "~", "$")) or w.split("/")[0] == "..":
+            return False
+    return bool(words)
+
+
+def _file_modes(c: Command, out: Findings, s: Settings) -> None:
     name, argv = c.name, c.argv
     if name == "chmod":
         _opts, ops = split_options(argv, frozenset({"--reference"}))
@@ -191,7 +213,8 @@ def _file_modes(c: Command, out: Findings) -> None:
                 hit = _auth_file(t)
                 if hit:
                     out.add(f"{name} on {hit[1]}", hit[0], c.raw)
-            if owner.split(":")[0] in ("root", "0") or (name == "chgrp" and owner in _PRIV_GROUPS):
+            to_root = owner.split(":")[0] in ("root", "0") or (name == "chgrp" and owner in _PRIV_GROUPS)
+            if to_root and s.profile != "admin" and not _own_files(ops[1:], s):
                 out.add(f"{name} gives files to root", "medium", c.raw)
     elif name == "install":
         for j, w in enumerate(argv):
@@ -712,16 +735,33 @@ _FINDINGS: dict[tuple[object, ...], tuple[Violation, ...]] = {}
 _FINDINGS_MAX = 4096
 
 
-def _misc(c: Command, out: Findings) -> None:
+def _find_roots(argv: tuple[str, ...]) -> list[str]:
+    """The directories ``find`` searches: its operands before the first expression word (``.`` when none)."""
+    roots = []
+    for w in argv[1:]:
+        if w.startswith(("-", "(", "!", "\\(")):
+            if w in ("-H", "-L", "-P"):
+                continue
+            break
+        roots.append(w)
+    return roots or ["."]
+
+
+def _misc(c: Command, out: Findings, s: Settings) -> None:
     """Privilege tricks that are not account or file-mode changes."""
     name, argv = c.name, c.argv
     if "setuid0" in c.features:
         out.add(f"{name} code switches to UID 0", "high", c.raw)
-    if name == "find" and any(
-        w in ("-perm", "-perm=")
-        and j + 1 < len(argv)
-        and any(x in argv[j + 1] for x in ("4000", "2000", "u=s", "g=s", "u+s", "6000"))
-        for j, w in enumerate(argv)
+    if (
+        name == "find"
+        and s.profile != "admin"
+        and not _own_files(_find_roots(argv), s)
+        and any(
+            w in ("-perm", "-perm=")
+            and j + 1 < len(argv)
+            and any(x in argv[j + 1] for x in ("4000", "2000", "u=s", "g=s", "u+s", "6000"))
+            for j, w in enumerate(argv)
+        )
     ):
         out.add("searches for setuid binaries (privilege-escalation reconnaissance)", "medium", c.raw)
     elif name == "getcap" and "-r" in argv:
@@ -742,11 +782,11 @@ def _misc(c: Command, out: Findings) -> None:
             out.add("net user changes an account or its password", "high", c.raw)
 
 
-def _command_findings(c: Command) -> tuple[Violation, ...]:
+def _command_findings(c: Command, s: Settings) -> tuple[Violation, ...]:
     out = Findings(POLICY)
-    _misc(c, out)
-    _elevation(c, out)
-    _file_modes(c, out)
+    _misc(c, out, s)
+    _elevation(c, out, s.profile == "admin")
+    _file_modes(c, out, s)
     _users(c, out)
     _containers(c, out)
     _cloud_iam(c, out)
@@ -769,10 +809,10 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             or "nopasswd" in c.raw.lower()
         ):
             continue  # git, npm, ls ...: nothing here changes privileges
-        key = (c.name, c.argv, c.redirects, c.wrappers, c.raw)
+        key = (c.name, c.argv, c.redirects, c.wrappers, c.raw, s.workspace, s.profile)
         found = _FINDINGS.get(key)
         if found is None:
-            found = _command_findings(c)
+            found = _command_findings(c, s)
             if len(_FINDINGS) >= _FINDINGS_MAX:
                 _FINDINGS.clear()
             _FINDINGS[key] = found

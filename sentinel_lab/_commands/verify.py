@@ -27,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workspace", help="project directory for path checks (without --policy: a policy sets its own)"
     )
+    parser.add_argument(
+        "--profile",
+        choices=("workspace", "admin"),
+        help="what the agent may do (without --policy; a policy sets verifier.profile): workspace (default) confines "
+        "it to its project; admin allows sudo of ordinary commands, service management and system reads",
+    )
     parser.add_argument("--goal", help="the user's goal, for intent verification")
     parser.add_argument("--allowed-host", action="append", default=[], help="host data may go to (repeatable; scope)")
     parser.add_argument(
@@ -158,12 +164,13 @@ def _decider(args: argparse.Namespace) -> Any:
     if args.policy:
         from sentinel_lab._policy.model import Policy
 
-        if args.workspace:  # the policy's verifier has its own; silently ignoring the flag would mislead
-            print(
-                "sentinel-lab verify: --workspace applies without --policy; set verifier.workspace in the policy",
-                file=sys.stderr,
-            )
-            raise SystemExit(2)
+        for flag, value, key in (("--workspace", args.workspace, "workspace"), ("--profile", args.profile, "profile")):
+            if value:  # the policy's verifier has its own; silently ignoring the flag would mislead
+                print(
+                    f"sentinel-lab verify: {flag} applies without --policy; set verifier.{key} in the policy",
+                    file=sys.stderr,
+                )
+                raise SystemExit(2)
         try:
             session = Policy.load(args.policy).new_session()
         except (OSError, SentinelError) as exc:
@@ -182,5 +189,10 @@ def _decider(args: argparse.Namespace) -> Any:
     from sentinel_lab._verify.verifier import Verifier
 
     scope = {"allowed_hosts": args.allowed_host} if args.allowed_host else None
-    verifier = Verifier(workspace=args.workspace, scope=scope, rate_limit=None if args.rate_limit else False)
+    verifier = Verifier(
+        workspace=args.workspace,
+        scope=scope,
+        rate_limit=None if args.rate_limit else False,
+        profile=args.profile or "workspace",
+    )
     return lambda item: verifier.verify(item, context)

@@ -26,6 +26,7 @@ Schema (every key optional; unknown keys are an error that suggests the close sp
       enabled: true
       checks: [system_commands, file_traversal]   # or {intent_alignment: false}; default: all
       workspace: /workspace/project
+      profile: workspace        # workspace | admin (sudo, service management and system reads allowed)
       scope: {allowed_tools: [], blocked_tools: [], allowed_roots: [], allowed_hosts: []}
       rate_limit: {max_calls: 1000, window: 300, max_identical: 50, identical_window: 300}  # false: off
       intent: {threshold: 0.3}
@@ -55,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from sentinel_lab._checks import PROFILES
 from sentinel_lab._core.errors import PolicyError
 from sentinel_lab._core.verdict import POLICIES, SEVERITIES
 from sentinel_lab._policy.conditions import (
@@ -123,7 +125,7 @@ TAINT_RULE_KEYS = (
     "error",
     "description",
 )
-VERIFIER_KEYS = ("enabled", "checks", "workspace", "scope", "rate_limit", "intent")
+VERIFIER_KEYS = ("enabled", "checks", "workspace", "profile", "scope", "rate_limit", "intent")
 SCOPE_KEYS = ("allowed_tools", "blocked_tools", "allowed_roots", "allowed_hosts")
 RATE_KEYS = ("max_calls", "window", "max_identical", "identical_window", "max_sessions")
 INTENT_KEYS = ("enabled", "threshold")
@@ -440,6 +442,7 @@ class VerifierSettings:
     scope: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     rate_limit: Any = None  # None (defaults) | False (off) | mapping
     intent: Any = None  # None (defaults) | False (off) | mapping
+    profile: str = "workspace"  # one of sentinel_lab._checks.PROFILES
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``Verifier``."""
@@ -452,6 +455,7 @@ class VerifierSettings:
             "rate_limit": rate,
             "intent": intent,
             "checks": checks,
+            "profile": self.profile,
         }
 
 
@@ -613,6 +617,8 @@ class Policy:
             ver["checks"] = dict(v.checks) if isinstance(v.checks, Mapping) else list(v.checks)
         if v.workspace is not None:
             ver["workspace"] = v.workspace
+        if v.profile != "workspace":
+            ver["profile"] = v.profile
         if v.scope:
             ver["scope"] = {k: list(val) for k, val in v.scope.items()}
         if v.rate_limit is not None:
@@ -852,6 +858,11 @@ def _verifier(ctx: _Ctx, value: Any) -> VerifierSettings:
         workspace = _str(ctx, spec["workspace"], (*path, "workspace"))
         if not workspace.startswith("/"):
             raise ctx.error((*path, "workspace"), f"workspace must be an absolute path, got {workspace!r}")
+    profile = "workspace"
+    if spec.get("profile") is not None:
+        profile = _str(ctx, spec["profile"], (*path, "profile"))
+        if profile not in PROFILES:
+            raise ctx.error((*path, "profile"), f"unknown profile {profile!r}; expected one of: {', '.join(PROFILES)}")
     scope_spec = _mapping(ctx, spec.get("scope"), (*path, "scope"), SCOPE_KEYS)
     scope = {k: _strs(ctx, v, (*path, "scope", k)) for k, v in scope_spec.items() if v is not None}
     for i, root in enumerate(scope.get("allowed_roots", ())):
@@ -885,7 +896,7 @@ def _verifier(ctx: _Ctx, value: Any) -> VerifierSettings:
                     raise ctx.error((*where, "threshold"), f"threshold must be in 0..1, got {t}")
                 clean["threshold"] = t
             intent = MappingProxyType(clean)
-    return VerifierSettings(enabled, checks, workspace, MappingProxyType(scope), rate, intent)
+    return VerifierSettings(enabled, checks, workspace, MappingProxyType(scope), rate, intent, profile)
 
 
 def _build_checked(data: Any, ctx: _Ctx) -> Policy:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sentinel_lab._analysis import MAX_DEPTH, MAX_TEXTS, Analysis, analyse
 from sentinel_lab._analysis._actions import parse_action
-from sentinel_lab._checks import Settings
+from sentinel_lab._checks import PROFILES, Settings
 from sentinel_lab._checks import data_exfiltration as _exfil
 from sentinel_lab._checks import file_traversal as _traversal
 from sentinel_lab._checks import intent_alignment as _injection
@@ -156,7 +156,11 @@ class Verifier:
     ``blocked_tools``, ``allowed_roots``, ``allowed_hosts``. ``rate_limit``: a mapping of ``RateLimit`` fields,
     None for defaults, False to switch it off. ``intent``: ``{"threshold", "llm", "enabled"}``, a callable (the
     llm), or False. ``checks``: names of enabled built-in checks, or ``{name: bool}``. ``clock``: monotonic
-    seconds for the rate limiter. ``normalize=False`` skips decoding (for ablation studies only).
+    seconds for the rate limiter. ``normalize=False`` skips decoding (for ablation studies only). ``profile``:
+    ``"workspace"`` (default: an agent confined to its project; ``sudo``/``su`` and reads of system files outside
+    the workspace are blocked) or ``"admin"`` (an agent that administers the machine: ``sudo`` of ordinary
+    commands, service management, package installs and system reads are allowed; credentials, exfiltration,
+    destruction and disabling security stay blocked).
     """
 
     def __init__(
@@ -169,7 +173,11 @@ class Verifier:
         checks: Iterable[str] | Mapping[str, bool] | None = None,
         clock: Callable[[], float] | None = None,
         normalize: bool = True,
+        profile: str = "workspace",
     ) -> None:
+        if profile not in PROFILES:
+            raise PolicyError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}", key="profile")
+        self.profile = profile
         self.workspace = posixpath.normpath(os.fspath(workspace)) if workspace is not None else None
         if self.workspace is not None and not self.workspace.startswith("/"):
             self.workspace = posixpath.normpath(posixpath.join(os.getcwd(), self.workspace))
@@ -213,7 +221,12 @@ class Verifier:
         return chosen
 
     def _make_settings(self, scope: Scope) -> Settings:
-        return Settings(workspace=self.workspace, allowed_hosts=scope.allowed_hosts, allowed_roots=scope.allowed_roots)
+        return Settings(
+            workspace=self.workspace,
+            allowed_hosts=scope.allowed_hosts,
+            allowed_roots=scope.allowed_roots,
+            profile=self.profile,
+        )
 
     def add_check(self, name: str, fn: CustomCheck) -> None:
         """Register a custom check ``fn(call, context)`` (sync or async); see ``_custom_violations``."""

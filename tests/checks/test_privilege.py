@@ -350,3 +350,56 @@ def test_gate_lets_through_every_program_a_rule_names() -> None:
     missed = {n for n in named - pe._NAMED if n.removesuffix(".exe") not in pe._NAMED} - pe.SHELLS
     assert missed == set()
     assert shell("usermod.exe -aG sudo bob") and shell("sudo bash")
+
+
+# --- profiles and plain commands -------------------------------------------------------------------------------
+
+PWS = Settings(workspace="/workspace/project")
+PADMIN = Settings(workspace="/workspace/project", profile="admin")
+
+
+def _pv(cmd: str, s: Settings) -> list[Violation]:
+    return pe.check(analyse("run_shell", {"command": cmd}), s)
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    ["sudo systemctl restart nginx", "sudo apt-get install -y nginx", "sudo -l", "su root -c 'systemctl status nginx'"],
+)
+def test_admin_profile_allows_elevating_ordinary_commands(cmd: str) -> None:
+    assert _pv(cmd, PWS) != []  # blocked by default
+    assert _pv(cmd, PADMIN) == []
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    ["sudo -i", "sudo bash", "su -", "sudo chmod u+s /bin/bash", "sudo usermod -aG sudo bob", "sudo visudo"],
+)
+def test_admin_profile_still_blocks_root_shells_and_privilege_changes(cmd: str) -> None:
+    assert _pv(cmd, PADMIN) != []
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    ["chown root:root ./build/app", "chown -R root build/", "chown root /workspace/project/dist/tool"],
+)
+def test_chown_root_inside_the_workspace_is_the_projects_business(cmd: str) -> None:
+    assert _pv(cmd, PWS) == []
+
+
+def test_chown_root_outside_the_workspace_is_flagged() -> None:
+    assert any("gives files to root" in v.reason for v in _pv("chown root /tmp/payload", PWS))
+
+
+def test_setuid_searches_are_judged_by_where_they_search() -> None:
+    assert _pv("find . -perm -4000 -type f", PWS) == []
+    assert any("setuid" in v.reason for v in _pv("find / -perm -4000 -type f 2>/dev/null", PWS))
+    assert any("setuid" in v.reason for v in _pv("find /usr -perm -u=s", PWS))
+    assert _pv("find / -perm -4000 -type f", PADMIN) == []  # auditing setuid binaries is an admin task
+
+
+@pytest.mark.parametrize(
+    "cmd", ["git commit -m 'su fix'", "grep -r 'su -' docs/", "echo issue summary", "subl notes.md", "sum file.txt"]
+)
+def test_su_as_a_word_or_inside_a_token_is_not_elevation(cmd: str) -> None:
+    assert _pv(cmd, PWS) == []

@@ -134,3 +134,17 @@ def test_policy_mode_refuses_a_workspace_flag_it_would_ignore(tmp_path: Path) ->
     policy.write_text("default_action: ALLOW\n")
     out = run('{"tool": "t", "args": {}}', "--policy", str(policy), "--workspace", "/w")
     assert out.returncode == 2 and "verifier.workspace" in out.stderr
+
+
+def test_verify_profile_flag_selects_the_admin_profile() -> None:
+    import subprocess
+    import sys
+
+    line = '{"tool": "run_shell", "args": {"command": "sudo systemctl restart nginx"}}\n'
+    base = [sys.executable, "-m", "sentinel_lab", "verify", "--json", "--workspace", "/workspace/project"]
+    confined = subprocess.run(base, input=line, capture_output=True, text=True, check=False)
+    admin = subprocess.run([*base, "--profile", "admin"], input=line, capture_output=True, text=True, check=False)
+    assert confined.returncode == 1 and '"allowed": false' in confined.stdout
+    assert admin.returncode == 0 and '"allowed": true' in admin.stdout
+    bad = subprocess.run([*base, "--profile", "root"], input=line, capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr

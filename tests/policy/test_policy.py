@@ -509,3 +509,17 @@ def test_model_does_not_import_the_engine() -> None:
         n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "sentinel_lab._policy.engine"
     ]
     assert len(deferred) <= 2  # TYPE_CHECKING block and new_session
+
+
+def test_verifier_profile_is_validated_round_trips_and_reaches_the_verifier() -> None:
+    p = Policy.from_dict({"static_rules": {"sh": "ALLOW"}, "verifier": {"profile": "admin"}})
+    assert p.verifier.profile == "admin"
+    assert Policy.from_dict(p.to_dict()) == p
+    session = p.new_session()
+    assert session.check("sh", {"command": "sudo systemctl restart nginx"}).allowed
+    default = Policy.from_dict({"static_rules": {"sh": "ALLOW"}})
+    assert default.verifier.profile == "workspace"
+    assert not default.new_session().check("sh", {"command": "sudo systemctl restart nginx"}).allowed
+    with pytest.raises(PolicyError, match="workspace, admin") as err:
+        Policy.from_yaml("static_rules: {sh: ALLOW}\nverifier:\n  profile: root\n")
+    assert err.value.line == 3

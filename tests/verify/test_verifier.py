@@ -389,3 +389,16 @@ def test_an_llm_that_raises_blocks_with_its_error() -> None:
 
     verdict = Verifier(rate_limit=False, intent=llm).verify(READ, {"user_goal": "read main.py"})
     assert not verdict.allowed and "model offline" in verdict.violations[0].reason
+
+
+def test_profile_argument_is_validated_and_changes_what_is_allowed() -> None:
+    with pytest.raises(PolicyError, match="workspace, admin"):
+        Verifier(profile="root")
+    confined = Verifier(workspace="/workspace/project", rate_limit=False)
+    admin = Verifier(workspace="/workspace/project", rate_limit=False, profile="admin")
+    for cmd in ("sudo systemctl restart nginx", "sudo apt-get install -y nginx", "tail /var/log/nginx/error.log"):
+        call = {"tool": "run_shell", "args": {"command": cmd}}
+        assert not confined.verify(call).allowed, cmd
+        assert admin.verify(call).allowed, cmd
+    for cmd in ("sudo cat /etc/shadow", "sudo rm -rf /", "sudo mkfs.ext4 /dev/sda1", "sudo ufw disable", "su -"):
+        assert not admin.verify({"tool": "run_shell", "args": {"command": cmd}}).allowed, cmd
