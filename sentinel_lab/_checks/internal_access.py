@@ -4,6 +4,12 @@ An endpoint the action would reach (a URL or host argument, or one inside a shel
 when its host is loopback, private, link-local, unspecified, reserved, a cloud metadata endpoint or an internal
 name, or when its scheme reaches local files or raw ports (``gopher``, ``dict``, ``file``...), unless the host is
 one of ``Settings.internal_hosts``. URLs merely mentioned in prose (an email body, a document) are not accesses.
+
+Three uses of an internal address are not requests to an internal service: a listen address given to a server
+(``--bind 127.0.0.1``, ``--host 0.0.0.0``, ``--listen``), a log-in to the agent's own machine over a remote shell
+(``ssh``/``scp``/``rsync`` to loopback, port forwards included: running commands there is what the agent's shell
+already does; other private hosts stay violations, that is lateral movement), and a bare placeholder name from
+documentation (``http://example/api``, ``user@host``, ``server``) that no network resolves.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
+from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis
 from sentinel_lab._analysis._urls import Endpoint, parse_ip
 from sentinel_lab._checks import Settings, host_matches
@@ -70,6 +77,44 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root + "/")
 
 
+_PLACEHOLDERS = vocab.words("placeholder_hosts")
+_REMOTE_SHELLS = vocab.words("remote_shell_programs")
+#: Options whose value is the address a server listens on (``--host`` only with an unspecified address).
+_BIND_OPTIONS = frozenset({"--bind", "--bind-address", "--listen", "--listen-address", "--addr", "--address"})
+
+
+class _Local:
+    """Words of the call's commands that name a listen address or a remote-shell target, per command text."""
+
+    __slots__ = ("binds", "remote")
+
+    def __init__(self, a: Analysis) -> None:
+        self.binds: set[tuple[int, str]] = set()
+        self.remote: dict[int, list[str]] = {}
+        for c in a.commands:
+            tid = id(c.text)
+            argv = c.argv
+            if c.name in _REMOTE_SHELLS:
+                # a reverse forward (-R) opens this machine to the remote host: never exempt
+                words = [w for k, w in enumerate(argv[1:64], 1) if not w.startswith("-R") and argv[k - 1] != "-R"]
+                self.remote.setdefault(tid, []).extend(words)
+            for j, w in enumerate(argv[1:], 1):
+                opt, eq, val = w.partition("=")
+                if not eq:
+                    opt, val = w, argv[j + 1] if j + 1 < len(argv) else ""
+                if opt in _BIND_OPTIONS or (opt in ("--host", "-H") and val in ("0.0.0.0", "::", "[::]")):
+                    self.binds.add((tid, val.rsplit(":", 1)[0] if val.count(":") == 1 else val))
+
+    def exempt(self, ep: Endpoint) -> bool:
+        tid = id(ep.text)
+        host = ep.host
+        if (tid, host) in self.binds or (tid, ep.raw) in self.binds:
+            return True
+        if ep.info.loopback and host:
+            return any(host in w for w in self.remote.get(tid, ()))
+        return False
+
+
 def _judge(ep: Endpoint, s: Settings) -> Violation | None:
     info = ep.info
     if not info.internal and not ep.dangerous_scheme:
@@ -86,6 +131,8 @@ def _judge(ep: Endpoint, s: Settings) -> Violation | None:
         sev = "critical" if ep.scheme in _CRITICAL_SCHEMES else "high"
         return Violation(POLICY, f"dangerous URL scheme '{ep.scheme}:'", sev, evidence)
     kind = info.kinds[0]
+    if kind == "local_name" and len(info.kinds) == 1 and (info.host or ep.host).lower() in _PLACEHOLDERS:
+        return None
     what = _KIND_TEXT[kind]
     detail = f" ({info.note})" if info.note else ""
     severity = "critical" if info.metadata or (ep.dangerous_scheme and ep.scheme in _CRITICAL_SCHEMES) else "high"
@@ -101,10 +148,15 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
         return []
     out: list[Violation] = []
     seen: set[str] = set()
+    local: _Local | None = None
     for ep in eps:
         if ep.context == "prose":
             continue
         v = _judge(ep, s)
+        if v is not None and ep.context == "command":
+            local = local or _Local(a)
+            if local.exempt(ep):
+                continue
         if v is not None and v.evidence not in seen:
             seen.add(v.evidence)
             out.append(v)

