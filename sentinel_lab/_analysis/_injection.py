@@ -723,6 +723,7 @@ def _d_tell(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
 
 
 _TELL_BETWEEN = _forms(vocab.words("injection_tell_between"))
+_VOCATIVE = _forms("the any all every each you dear")
 
 
 def _told_user(tokens: _Tokens, i: int) -> int:
@@ -762,8 +763,21 @@ def _d_hide(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
 
 
 def _d_stealth(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
-    """'silently', 'secretly': weak on their own."""
-    add("secrecy", tokens[i], 0.3)
+    """'silently', 'secretly': weak on their own, and weaker still describing what something does ('fails
+    silently', 'is silently ignored', 'silently drops'): an order to hide is an imperative ('silently forward')."""
+    before = tokens[i - 1] if i > 0 else ""
+    after = tokens[i + 1] if i + 1 < len(tokens) else ""
+    described = before in _COPULA or _is_finite(before) or _is_finite(after)
+    add("secrecy", tokens[i], 0.1 if described else 0.3)
+
+
+_COPULA = _forms("is are was were be been being gets get got will would may might can could should")
+
+
+def _is_finite(word: str) -> bool:
+    """A verb form that describes rather than orders: a past participle or a third-person form ('ignored',
+    'fails', 'drops'); 'is'/'was'-style words and short words are left to the caller."""
+    return len(word) > 3 and (word.endswith("ed") or (word.endswith("s") and not word.endswith("ss")))
 
 
 def _d_send(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
@@ -875,6 +889,8 @@ def _d_address(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
         # "AI assistant: ...", "AI agents: ...", "<!-- AI: ..." - a line speaking to the model
         add("address", _ev(tokens, i, nxt), 0.55)
     cue = _has(tokens, i - 3, i, _ADDRESS_CUES)
+    if cue >= 0 and tokens[cue] in ("to", "for") and not (cue + 1 < i and _VOCATIVE.issuperset(tokens[cue + 1 : i])):
+        cue = -1  # 'tools for AI', 'migrate to v1 for Gemini' describe; 'to you, AI', 'for the AI' speak to it
     if cue >= 0:
         add("address", _ev(tokens, cue, i), 0.45)
     elif i >= 2 and _has(tokens, i - 4, i, _IF) >= 0 and _has(tokens, i - 3, i, _YOU_ARE) >= 0:
@@ -1551,7 +1567,7 @@ def scan_folded(s: str) -> list[Finding]:
         if long_words:
             _compact_all(words, add)
         add.stop()
-    return _strongest_region(found, blocks)
+    return _strongest_region(found, blocks, len(s))
 
 
 #: Findings combine only within a region of two adjacent blocks of this many characters: an injection is one
@@ -1559,10 +1575,24 @@ def scan_folded(s: str) -> list[Finding]:
 BLOCK_CHARS = 1024
 
 
-def _strongest_region(whole: dict[str, Finding], blocks: dict[int, dict[str, Finding]]) -> list[Finding]:
+#: A document at least this long is judged by corroboration: one lone finding below ``SATURATED`` in a region
+#: counts ``LONE_FACTOR`` times its score (a changelog's 'New commands:' heading is one phrase among pages).
+LONE_CHARS = 4096
+LONE_FACTOR = 0.6
+#: Below this score a finding is a hint ('quietly', a 'User:' label): two hints in a long document are prose.
+HINT = 0.5
+
+
+def _strongest_region(
+    whole: dict[str, Finding], blocks: dict[int, dict[str, Finding]], length: int = 0
+) -> list[Finding]:
     """The findings of the region (two adjacent blocks, plus the findings of whole-text passes) that score
-    highest, strongest first; any passage of up to ``BLOCK_CHARS`` characters lies inside one region."""
-    best: list[Finding] = sorted(whole.values(), key=_by_score)
+    highest, strongest first; any passage of up to ``BLOCK_CHARS`` characters lies inside one region. In a text
+    of ``LONE_CHARS`` or more, a region holding a single finding below ``SATURATED`` counts it ``LONE_FACTOR``
+    times: an injection in a long document says more than one thing (an order and whom it is for, a marker and
+    a send), while the same phrase alone is prose."""
+    lone = length >= LONE_CHARS
+    best: list[Finding] = _corroborated(whole, lone)
     best_score = score_of(best) if best else 0.0
     for b in sorted(blocks):
         region = dict(whole)
@@ -1572,10 +1602,21 @@ def _strongest_region(whole: dict[str, Finding], blocks: dict[int, dict[str, Fin
                     region[kind] = f
         if not region:
             continue
-        score = score_of(region.values())
+        found = _corroborated(region, lone)
+        score = score_of(found)
         if score > best_score or not best:
-            best, best_score = sorted(region.values(), key=_by_score), score
+            best, best_score = found, score
     return best
+
+
+def _corroborated(region: dict[str, Finding], lone: bool) -> list[Finding]:
+    """The region's findings strongest first; with ``lone`` (a long document) they count ``LONE_FACTOR`` times
+    when they are one finding below ``SATURATED``, or two hints below ``HINT`` each."""
+    found = sorted(region.values(), key=_by_score)
+    few = len(found) == 1 or (len(found) == 2 and found[0].score < HINT)
+    if lone and few and found[0].score < SATURATED:
+        return [Finding(f.kind, f.evidence, round(f.score * LONE_FACTOR, 3)) for f in found]
+    return found
 
 
 def prepare(text: str) -> str:
