@@ -25,6 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _proxy.add_arguments(parser)
     parser.epilog = _EPILOG
     parser.add_argument("--listen", required=True, metavar="HOST:PORT", help="address to serve on, e.g. 127.0.0.1:8765")
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        default=64,
+        metavar="N",
+        help="sessions open at once, each with its own upstream (default 64; more are refused with HTTP 503)",
+    )
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -46,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         host, port = parse_listen(args.listen)
+        if args.max_sessions < 1:
+            raise ValueError("--max-sessions must be at least 1")
         policy, upstream, audit_path = _proxy.check_configuration(args)
     except ValueError as exc:
         _say(f"{'configuration error' if args.check else 'cannot start'}: {exc}")
@@ -79,7 +88,13 @@ def run(args: argparse.Namespace) -> int:
             return GatewayUrlSession(url, policy, options=options, audit=audit, session_key=key)
         return GatewaySession(command, policy, options=options, audit=audit, session_key=key)
 
-    gateway = Gateway(make_session, max_message_bytes=options.max_message_bytes, key_env=options.key_env, audit=audit)
+    gateway = Gateway(
+        make_session,
+        max_message_bytes=options.max_message_bytes,
+        max_sessions=args.max_sessions,
+        key_env=options.key_env,
+        audit=audit,
+    )
     try:
         return run_gateway(host, port, gateway)
     finally:

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx2
 
+from sentinel_lab._core.errors import ProxyError
 from sentinel_lab._core.wire import PROXY_ERROR_CODE, PROXY_ERROR_PREFIX
 from sentinel_lab._mcp.framing import MISSING, FrameError, decode, encode
 from sentinel_lab._mcp.relay import Proxy, _log, _Pending
@@ -354,8 +355,6 @@ class UrlProxy(Proxy):
 
 def run_url_proxy(url: str, policy: Any, *, options: Any = None, audit: Any = None) -> int:
     """Run the proxy on this process's stdin/stdout in front of the server at ``url``; returns the exit status."""
-    from sentinel_lab._core.errors import ProxyError
-
     proxy = UrlProxy(url, policy, options=options, audit=audit)
     try:
         return asyncio.run(proxy.run())

@@ -39,9 +39,11 @@ from sentinel_lab._mcp.http import UrlProxy, _Quiet
 from sentinel_lab._mcp.relay import Proxy, _log
 from sentinel_lab._mcp.session_id import SessionIds, key_from_env
 
-__all__ = ["MCP_PATH", "Gateway", "GatewaySession", "GatewayUrlSession", "run_gateway"]
+__all__ = ["DEFAULT_MAX_SESSIONS", "MCP_PATH", "Gateway", "GatewaySession", "GatewayUrlSession", "run_gateway"]
 
 MCP_PATH = "/mcp"
+#: Sessions open at once (each one runs its own tool server or upstream session); more are refused with 503.
+DEFAULT_MAX_SESSIONS = 64
 _BACKLOG = 256
 _SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 
@@ -180,6 +182,7 @@ class Gateway:
         make_session: Callable[[bytes], HttpClientSide],
         *,
         max_message_bytes: int,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
         key: bytes | None = None,
         key_env: str = "SENTINEL_SESSION_KEY",
         audit: Any = None,
@@ -192,6 +195,7 @@ class Gateway:
         self.ids = SessionIds(self.key)
         self.make_session = make_session
         self.max_message_bytes = max_message_bytes
+        self.max_sessions = max_sessions
         self.audit = audit
         self.sessions: dict[str, HttpClientSide] = {}
         self.runs: set[asyncio.Task[int]] = set()
@@ -354,6 +358,10 @@ class Gateway:
 
     async def _new_session(self, rid: Any) -> tuple[HttpClientSide | None, Any]:
         """Start a session and its upstream; a server that cannot start answers the ``initialize`` with an error."""
+        if len(self.sessions) >= self.max_sessions:
+            _log(f"refused a new session: {self.max_sessions} sessions are open (each has its own upstream)")
+            message = f"{PROXY_ERROR_PREFIX}too many open sessions ({self.max_sessions}); end one with DELETE"
+            return None, self._json(_rpc_error(rid, PROXY_ERROR_CODE, message), 503)
         session = self.make_session(self.key)
         run = asyncio.ensure_future(session.run())
         self.runs.add(run)

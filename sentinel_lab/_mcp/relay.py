@@ -85,6 +85,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sentinel_lab._analysis import _injection
 from sentinel_lab._core.errors import ProxyError
 from sentinel_lab._core.verdict import Verdict, Violation
 from sentinel_lab._core.wire import (
@@ -300,10 +301,6 @@ class _ScanFailure:
 
 def _load_scanner() -> Callable[[str], list[Any]] | None:
     """The prompt-injection scanner: findings for a text whose combined score reaches the threshold, else []."""
-    try:
-        from sentinel_lab._analysis import _injection
-    except Exception:  # the scanner is optional: absent or broken means no scanning
-        return None
     scan = _injection.scan
     score_of = getattr(_injection, "score_of", None)
     threshold = float(getattr(_injection, "THRESHOLD", 0.5))
