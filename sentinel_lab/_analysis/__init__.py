@@ -2,7 +2,8 @@
 
 ``analyse(tool, args)`` walks the arguments at any depth (dicts, lists, JSON inside strings), normalises every
 string once (see ``_normalize``) and exposes parsed views that are computed lazily on first use and cached:
-``endpoints`` (URLs and hosts, ``_urls``), ``paths`` (``_paths``) and ``commands`` (shell, ``_shell``).
+``endpoints`` (URLs and hosts, ``_urls``), ``paths`` (``_paths``), ``commands`` (shell, ``_shell``) and ``code``
+(programs sent to interpreters, analysed as code, ``_code``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The views read ``Analysis`` and ``Text`` for typing only, so importing them here makes no cycle at run time.
+from sentinel_lab._analysis._code import CodeText, code_texts_of
 from sentinel_lab._analysis._paths import PathRef, paths_of
 from sentinel_lab._analysis._shell import Command, parse_commands
 from sentinel_lab._analysis._urls import Endpoint, endpoints_of
@@ -74,6 +76,7 @@ class Analysis:
     _paths: list[PathRef] | None = field(default=None, repr=False)
     _commands: list[Command] | None = field(default=None, repr=False)
     _shell_truncated: bool = field(default=False, repr=False)
+    _code: tuple[CodeText, ...] | None = field(default=None, repr=False)
 
     @property
     def endpoints(self) -> list[Endpoint]:
@@ -106,6 +109,15 @@ class Analysis:
         if self._commands is None:
             self.commands  # noqa: B018 - computing the view sets the flag
         return self._shell_truncated
+
+    @property
+    def code(self) -> tuple[CodeText, ...]:
+        """Code the call runs, analysed as code: code arguments, interpreter tools' arguments and inline code of
+        shell commands (see ``_code.code_texts_of``); only code-bearing texts are parsed."""
+        found = self._code
+        if found is None:
+            found = self._code = tuple(code_texts_of(self))
+        return found
 
     def all_variants(self) -> list[tuple[Text, str]]:
         """Every (text, reading) pair: each text's normal form and each decoded reading."""

@@ -18,13 +18,19 @@ import codecs
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, NamedTuple
+
+from sentinel_lab import _vocab as vocab
+
+if TYPE_CHECKING:
+    from sentinel_lab._analysis import Analysis, Text
 
 __all__ = [
     "MAX_NODES",
     "MAX_SOURCE",
     "CodeFacts",
+    "CodeText",
     "Deletion",
     "Download",
     "DynamicCode",
@@ -40,6 +46,7 @@ __all__ = [
     "Tamper",
     "code_facts",
     "code_of_argv",
+    "code_texts_of",
     "javascript_facts",
     "language_of_tool",
     "powershell_facts",
@@ -617,6 +624,8 @@ _CONN_CTORS = {
     "telnetlib.Telnet": "telnet",
     "paramiko.SSHClient": "ssh",
     "paramiko.Transport": "ssh",
+    "paramiko.SFTPClient": "ssh",
+    "paramiko.SFTPClient.from_transport": "ssh",
     "websocket.create_connection": "ws",
     "websocket.WebSocket": "ws",
     "websockets.connect": "ws",
@@ -1409,7 +1418,7 @@ class _Py:
             return _UNKNOWN
         if ref in _CONN_CTORS:
             kind = _CONN_CTORS[ref]
-            host = a0.text
+            host = a0.text if a0.ref != "conn" else a0.arg
             if a0.items is not None and a0.items:
                 host = a0.items[0].text
                 if kind == "socket" and len(a0.items) > 1:
@@ -1457,6 +1466,9 @@ class _Py:
                     dest = a0.text
                 if name == "connect" and not taint:
                     return _V(ref="conn", arg=dest)
+                if name == "put" and a0.text is not None:  # sftp.put(local_path, remote): uploads a file
+                    out.add("reads", FileRead(ref, a0.text))
+                    taint = taint | {f"file:{a0.text}"}
                 out.add("sends", NetworkSend(ref, dest, _sorted(taint)))
                 if name in ("exec_command",):
                     return _V(taint=frozenset({f"net:{dest or '?'}"}))
@@ -2094,9 +2106,7 @@ def _ps_facts(source: str, depth: int, col: _Collector) -> None:
             col.add("flows", Exfiltration(src, send.destination, send.api))
 
 
-_SYSTEM_PROCS = frozenset(
-    {"lsass", "csrss", "wininit", "winlogon", "services", "smss", "svchost", "msmpeng", "sshd", "init", "systemd"}
-)
+_SYSTEM_PROCS = vocab.words("system_daemons")
 
 
 def _utf16_or_utf8(token: str) -> str | None:
@@ -2228,3 +2238,80 @@ def language_of_tool(tool_key: str, arg_key: str = "") -> str | None:
     if "interpreter" in words or "cell" in words:
         return "python"
     return None
+
+
+# --- the code view of one call ------------------------------------------------------------------------------------
+class CodeText(NamedTuple):
+    """One piece of code in a call, analysed: the ``Text`` it came from, its language, the source analysed (the
+    text itself, or the inline code of a shell command), where it was found (``key``: a code argument,
+    ``tool``: an argument of an interpreter tool, ``command``: ``python -c`` and the like) and its facts."""
+
+    text: Text
+    language: str
+    source: str
+    origin: str
+    facts: CodeFacts
+
+
+MAX_CODE_TEXTS = 64  # pieces of code analysed per call; the rest are read as text
+MAX_CODE_CHARS = 4 * MAX_SOURCE  # characters analysed per call, all pieces together
+
+#: Keys whose value is code in a known language, whatever the tool.
+_LANGUAGE_KEYS = {"python": "python", "python_code": "python", "javascript": "javascript", "js": "javascript",
+                  "powershell": "powershell"}  # fmt: skip
+#: Keys whose value is code of the tool's language (Python when the tool does not say).
+_GENERIC_CODE_KEYS = frozenset({"code", "source", "program", "snippet", "source_code", "cell"})
+#: Keys of an interpreter tool's arguments that are not the code it runs.
+_NOT_CODE_KEYS = vocab.words("non_command_keys") | vocab.words("prose_keys") | {"language", "lang", "kernel"}
+
+
+def _language_hint(a: Analysis) -> str:
+    """The ``language``/``lang`` argument of a generic code tool (``{"language": "javascript", "code": ...}``)."""
+    for key in ("language", "lang"):
+        value = a.args.get(key)
+        if isinstance(value, str) and len(value) <= 32:
+            return value.strip().lower()
+    return ""
+
+
+def code_texts_of(a: Analysis) -> list[CodeText]:
+    """Every piece of code the call runs, analysed once: code arguments, the arguments of an interpreter tool,
+    and inline code of shell commands (``python -c``, here-documents, ``node -e``, ``pwsh -EncodedCommand``).
+    Only code-bearing texts are parsed; at most ``MAX_CODE_TEXTS`` pieces and ``MAX_CODE_CHARS`` characters (a
+    piece cut short has ``facts.truncated`` set, so the checks fail closed on it)."""
+    hint = _language_hint(a)
+    tool_lang = language_of_tool(a.tool_key, hint)
+    out: list[CodeText] = []
+    seen: set[tuple[str, str]] = set()
+    budget = MAX_CODE_CHARS
+
+    def add(t: Text, language: str, source: str, origin: str) -> None:
+        nonlocal budget
+        if len(source) < 4 or (language, source) in seen or len(out) >= MAX_CODE_TEXTS or budget <= 0:
+            return
+        seen.add((language, source))
+        piece = source if len(source) <= budget else source[:budget]
+        budget -= len(piece)
+        facts = code_facts(language, piece)
+        if piece is not source and not facts.truncated:
+            facts = replace(facts, truncated=True)
+        if facts.parsed or facts.truncated:  # code that does not parse is read as text by the checks
+            out.append(CodeText(t, language, source, origin, facts))
+
+    for t in a.texts:
+        if t.is_key:
+            continue
+        key = t.key
+        lang = _LANGUAGE_KEYS.get(key)
+        origin = "key"
+        if lang is None and key in _GENERIC_CODE_KEYS:
+            lang = tool_lang or _LANGUAGE_KEYS.get(hint) or ("powershell" if hint in ("pwsh", "ps1") else "python")
+        elif lang is None and tool_lang is not None and key not in _NOT_CODE_KEYS:
+            lang, origin = tool_lang, "tool"
+        if lang is not None:
+            add(t, lang, t.norm, origin)
+    for cmd in a.commands:
+        found = code_of_argv(cmd.argv, cmd.redirects)
+        if found is not None:
+            add(cmd.text, found[0], found[1], "command")
+    return out

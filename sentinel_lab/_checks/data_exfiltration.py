@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis, Text
+from sentinel_lab._analysis._code import CodeFacts
 from sentinel_lab._analysis._secrets import Secret, find_secrets
 from sentinel_lab._analysis._urls import Endpoint, canonical_host, classify_host, split_url
 from sentinel_lab._checks import Settings, host_matches
@@ -1143,6 +1144,121 @@ def _truncated_flows(a: Analysis, cmds: list[Any], out: _Out) -> None:
 _CODE_SPLIT = str.maketrans({c: " " for c in "'\"()|;&<>`$={}"})
 
 
+# --- E: code analysed as a program (``Analysis.code``) -----------------------------------------------------------
+
+#: Trees outside any workspace whose files describe the machine or its users: read and sent out, they leak it.
+_SYSTEM_TREES = ("/etc/", "/proc/", "/sys/", "/root/", "/var/log/", "/var/lib/", "/var/spool/", "/boot/", "/home/",
+                 "/users/", "c:/windows/", "c:/users/", "c:/programdata/")  # fmt: skip
+#: Recon programs that print a file: their output is judged by the file they read.
+_FILE_READERS = frozenset({"cat", "head", "tail", "base64", "xxd", "od", "hexdump", "strings", "gzip", "tar", "zip"})
+#: Network calls that carry raw bytes to a host (not an HTTP client): judged by scope like ``nc``.
+_RAW_APIS = ("socket", "conn.send", "sock", "smtplib", "ftplib", "paramiko", "telnetlib", "net.", "tls.", "dgram")
+
+
+def _code_dest(dest: str | None) -> str:
+    """The host of a send's destination (a URL, ``host`` or ``host:port``), canonical; ``""`` when not literal."""
+    if not dest:
+        return ""
+    if "://" in dest:
+        parts = split_url(dest)
+        return canonical_host(parts[-1].host) if parts and parts[-1].host else ""
+    host = dest.strip().split("/", 1)[0].rsplit("@", 1)[-1]
+    if host.startswith("[") and "]" in host:
+        host = host[1 : host.index("]")]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return canonical_host(host) if host else ""
+
+
+def _system_file(path: str, workspace: str | None) -> bool:
+    """A file outside the workspace that belongs to the system or a user (``/etc/group``, ``/proc/...``)."""
+    p = path.strip().replace("\\", "/").lower()
+    if p.startswith("~"):
+        return True
+    if workspace and p.startswith(workspace.rstrip("/").lower() + "/"):
+        return False
+    return p.startswith(_SYSTEM_TREES)
+
+
+def _recon_output(source: str) -> str | None:
+    """What a ``cmd:<command>`` source reveals: a sensitive file it prints, or the machine's facts (``whoami``)."""
+    words = source[4:].replace("'", " ").replace('"', " ").split()[:64]
+    for w in words:
+        kind = _sensitive(w) if ("/" in w or w.startswith(("~", "."))) else None
+        if kind and kind not in ("home_dir", "root_dir"):
+            return f"sensitive file ({kind})"
+    prog = words[0].rsplit("/", 1)[-1] if words else ""
+    if prog in _RECON and prog not in _FILE_READERS:
+        return f"output of {words[0]}"
+    return None
+
+
+def _code_source(src: str, api: str, host: str, s: Settings, sink: str | None) -> tuple[str, str] | None:
+    """``(severity, what)`` for data from ``src`` (a ``CodeFacts`` flow source) sent by ``api`` to ``host``."""
+    if src == "environ":
+        return "critical", "the whole environment"
+    if src.startswith("env:"):
+        name = src[4:]
+        for prefix, provider in _ENV_PROVIDERS:
+            if name.upper().startswith(prefix) and host and _provider_ok(provider, host):
+                return None  # a provider's credential sent to the provider: credential use
+        if s.allowed_hosts or sink or not host or api.startswith(_RAW_APIS):
+            return "high", f"secret environment variable {name}"
+        return None  # an API key read from the environment and sent with the request it authorises
+    if src.startswith("cmd:"):
+        what = _recon_output(src)
+        if what:
+            return ("critical" if what.startswith("sensitive") else "high"), what
+        return ("high", f"output of {src[4:44]}") if s.allowed_hosts else None
+    if src.startswith("file:"):
+        path = src[5:]
+        kind = _sensitive(path) if path != "?" else None
+        if kind and kind not in ("home_dir", "root_dir"):
+            return "critical", f"sensitive file ({kind})"
+        if path != "?" and _system_file(path, s.workspace):
+            return "high", f"system file {path[:80]}"
+        if s.allowed_hosts or sink:
+            return "high", f"file {path[:80]}"
+    return None
+
+
+def _program_flows(facts: CodeFacts) -> list[tuple[str, str | None, str]]:
+    """Read-to-send pairs of code read at the level of calls (JavaScript, PowerShell): each sensitive or system
+    file read, the environment, paired with each send of the same program (no data flow is tracked there)."""
+    if not facts.sends:
+        return []
+    sources = [f"file:{r.path}" for r in facts.reads if r.path]
+    return [(src, send.destination, send.api) for send in facts.sends[:16] for src in sources[:16]]
+
+
+def _code_facts_flows(a: Analysis, s: Settings, out: _Out) -> None:
+    """Judge code by what it does: a read of a sensitive or system file, the environment or a command's output
+    reaching a network send (whatever the destination, unless it is allowed), reverse and bind shells, raw
+    sockets to hosts outside the allowed set."""
+    for ct in a.code:
+        facts = ct.facts
+        for sh in facts.shells:
+            where = f"{sh.host}:{sh.port}" if sh.host else f"port {sh.port}" if sh.port else "the network"
+            out.add("critical", f"{sh.kind} shell from code ({where})", ct.source)
+        flows: list[tuple[str, str | None, str]] = [(f.source, f.destination, f.api) for f in facts.flows]
+        if ct.language != "python":
+            flows.extend(_program_flows(facts))
+        for src, dest, api in flows:
+            host = _code_dest(dest)
+            if host and _allowed(host, s):
+                continue
+            sink = sink_kind(host) if host else None
+            judged = _code_source(src, api, host, s, sink)
+            if judged:
+                out.add(judged[0], f"{judged[1]} sent to {host or 'a remote host'} from code", f"{api}: {ct.source}")
+        if s.allowed_hosts:
+            for send in facts.sends:
+                host = _code_dest(send.destination)
+                raw = host and send.api.startswith(_RAW_APIS) and not _allowed(host, s)
+                if raw and not classify_host(host).loopback:
+                    out.add("high", f"raw socket to {host}, outside the allowed hosts", ct.source)
+
+
 def check(a: Analysis, s: Settings) -> list[Violation]:
     """Violations for data that matters flowing to a destination outside ``Settings.allowed_hosts``."""
     if not a.texts:
@@ -1159,6 +1275,7 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
         if a.shell_truncated:
             _truncated_flows(a, cmds, out)
     _code_flows(a, eps, cmds, s, out)
+    _code_facts_flows(a, s, out)
     items = out.items
     if len(items) > 1:
         items.sort(key=_not_critical)

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis
+from sentinel_lab._analysis._code import CodeFacts, DynamicCode
 from sentinel_lab._analysis._shell import (
     DOWNLOADERS,
     NETWORK_TOOLS,
@@ -768,6 +769,8 @@ def _process_rules(c: Command, out: Findings) -> None:
         out.add("killall5 kills every process", "critical", c.raw)
     elif name == "pkill" and any(w in (".", ".*", "-u root") for w in argv[1:]):
         out.add("pkill matching every process", "high", c.raw)
+    elif name in ("pkill", "killall") and (daemon := next((w for w in argv[1:] if w in _DAEMONS), None)):
+        out.add(f"kills system daemon {daemon}", "high", c.raw)
     elif name == "taskkill":
         joined = " ".join(argv).lower()
         if any(x in joined for x in ("csrss", "lsass", "wininit", "svchost", "winlogon", "smss", "/im *")):
@@ -879,7 +882,7 @@ _HISTORY_NAMES = frozenset(
 _LOG_NAMES = frozenset({"journalctl", "wevtutil", "clear-eventlog", "remove-eventlog", "limit-eventlog", "auditctl"})
 _PROCESS_NAMES = frozenset(
     {
-        "kill", "killall5", "pkill", "taskkill", "shutdown", "reboot", "halt", "poweroff", "stop-computer",
+        "kill", "killall", "killall5", "pkill", "taskkill", "shutdown", "reboot", "halt", "poweroff", "stop-computer",
         "restart-computer", "init", "telinit", "systemctl", "insmod", "rmmod", "modprobe", "kldload", "kextload",
         "kmutil",
     }
@@ -1038,10 +1041,118 @@ def _file_tool_writes(a: Analysis, out: Findings) -> None:
             out.add("writes to /proc/sysrq-trigger", "critical", p)
 
 
+# --- code analysed as a program (``Analysis.code``) -----------------------------------------------------------
+_DAEMONS = vocab.words("system_daemons")
+_PROGRAM_EXTENSIONS = tuple(vocab.words("program_extensions"))
+_EXEC_APIS = frozenset({"eval", "exec", "compile", "execfile", "function", "new function", "invoke-expression", "iex",
+                        "vm.runinthiscontext", "vm.runinnewcontext"})  # fmt: skip
+_IMPORT_APIS = frozenset({"__import__", "importlib.import_module", "importlib.__import__"})
+_LOADERS = ("pickle.", "cpickle.", "_pickle.", "dill.", "cloudpickle.", "joblib.", "marshal.", "shelve.", "jsonpickle.")
+_EXEC_BITS = 0o111
+
+
+def _deletion(path: str, recursive: bool, out: Findings, evidence: str) -> None:
+    """A file or tree code removes, judged as ``rm`` (``-r`` when the call removes a tree) would be."""
+    cls = _classify(path)
+    norm = posix_norm(path) if path.startswith("/") else path
+    if cls is not None and recursive:
+        out.add(f"recursive delete of {cls[1]}", cls[0], evidence)
+    elif (cls is not None or norm.lower().startswith(_SYSTEM_TREES)) and path.startswith("/") and norm.count("/") > 1:
+        out.add(f"deletes system file {norm}", "high", evidence)
+    elif _log_file(path):
+        out.add("deletes or empties system logs", "high", evidence)
+    elif _history_file(path):
+        out.add("wipes a shell history file", "high", evidence)
+
+
+def _dynamic(d: DynamicCode, out: Findings, evidence: str) -> None:
+    """Code built or loaded at run time: downloaded or decoded code run by ``exec``/a deserialiser, ``marshal``,
+    and ``exec``/``eval``/``__import__`` of code the analysis could not read (constructed)."""
+    api, sources, literal = d.api.lower(), d.sources, d.literal
+    runs = api in _EXEC_APIS or api in _IMPORT_APIS or api.startswith(_LOADERS)
+    if not runs:
+        return
+    if any(src.startswith("net:") for src in sources):
+        out.add(f"runs downloaded code with {api} (download-and-execute)", "critical", evidence)
+    elif "decoded" in sources:
+        out.add(f"runs a decoded payload with {api}", "high", evidence)
+    elif api.startswith("marshal."):
+        out.add(f"loads a code object with {api}", "high", evidence)
+    elif not literal and not sources and (api in _EXEC_APIS or api in _IMPORT_APIS):
+        out.add(f"{api} of code built at run time", "high", evidence)
+
+
+def _written_then_run(facts: CodeFacts, out: Findings, evidence: str) -> None:
+    """Downloaded or decoded data written to a file that is then run or made executable, or decoded data
+    written as a program (``open('x.py', 'w').write(b64decode(...))``)."""
+    payloads: dict[str, str] = {}
+    for w in facts.writes:
+        if w.path and w.content in ("downloaded", "decoded"):
+            payloads[_basename_of(w.path)] = w.content
+            if w.content == "decoded" and w.path.lower().endswith(_PROGRAM_EXTENSIONS):
+                out.add(f"writes a decoded payload as a program ({w.path})", "high", evidence)
+    if not payloads:
+        return
+    runs: list[str] = []
+    for p in facts.permissions:
+        if p.path and p.mode is not None and p.mode & _EXEC_BITS:
+            runs.append(p.path)
+    for sp in facts.spawns:
+        runs.extend(sp.argv[:2] if sp.argv else (sp.command or "").split()[:2])
+    for r in runs:
+        name = _basename_of(r)
+        if name in payloads:
+            what = "downloads" if payloads[name] == "downloaded" else "decodes"
+            out.add(f"{what} {name} and then runs it or makes it executable", "high", evidence)
+            return
+
+
+def _code_rules(a: Analysis, out: Findings) -> None:
+    """Judge code sent to interpreters by what it does, with the severities of the shell rules for the same
+    acts: deletions of system trees, persistence, killing system daemons, switching security off, dynamic code,
+    payloads written to disk and run."""
+    for ct in a.code:
+        facts = ct.facts
+        ev = ct.source
+        if facts.truncated:
+            out.add("code too large or too complex to analyse completely", "high", ev)
+        for d in facts.deletions:
+            if d.path:
+                _deletion(d.path, d.recursive, out, ev)
+        for p in facts.persistence:
+            hit = _persistence(p.target) if p.target[:1] in "/~" else None
+            if hit:
+                out.add(f"writes to {hit[1]} (persistence)", hit[0], ev)
+            elif p.mechanism == "registry-run":
+                out.add("registry Run key (persistence)", "high", ev)
+            else:
+                out.add(f"installs {p.mechanism} persistence from code", "high", ev)
+        for k in facts.kills:
+            if k.pid == -1:
+                out.add("kill -1 signals every process", "critical", ev)
+            elif k.pid == 1:
+                out.add("kills init (PID 1)", "high", ev)
+            elif k.name and k.name.lower().removesuffix(".exe") in _DAEMONS:
+                out.add(f"kills system daemon {k.name.lower()}", "high", ev)
+            elif k.system:
+                out.add("signals a whole process group or every process", "high", ev)
+        for t in facts.tampering:
+            out.add(f"switches a security control off from code ({t.api})", "high", ev)
+        for dyn in facts.dynamic:
+            _dynamic(dyn, out, ev)
+        for pc in facts.permissions:
+            if pc.setuid and pc.path:
+                out.add(f"sets the setuid/setgid bit on {pc.path} from code", "high", ev)
+            elif pc.world_writable and pc.path and _classify(pc.path):
+                out.add(f"makes {pc.path} writable by everyone", "high", ev)
+        _written_then_run(facts, out, ev)
+
+
 def check(a: Analysis, s: Settings) -> list[Violation]:
     """Find destructive or hijacking commands in the call; one violation per distinct finding."""
     out = Findings(POLICY)
     _file_tool_writes(a, out)
+    _code_rules(a, out)
     cmds = a.commands
     if a.shell_truncated:
         out.add("command too large or too deeply nested to analyse completely", "high", cmds[0].raw if cmds else "")
