@@ -9,12 +9,15 @@ saw; the tests compare the two records. The npm packages are pinned in ``tests/h
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,24 @@ verifier: {enabled: false}
 spotlight: {enabled: true, scan_output: flag}
 proxy: {deny_style: error, hide_denied_tools: false, pin_tools: warn}
 """
+
+# Between the proxy and server-everything in the SDK hosts' proxied sessions: a transparent tap that copies every
+# line the server receives to a log, so the tests can see what reached the server (and what never did).
+WIRE_TAP = """
+import subprocess, sys
+log = open(sys.argv[1], "ab", buffering=0)
+child = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE)
+for line in sys.stdin.buffer:
+    log.write(line)
+    child.stdin.write(line)
+    child.stdin.flush()
+child.stdin.close()
+sys.exit(child.wait())
+"""
+
+PAGE = (
+    "<html><head><title>Local page</title></head><body><p>Served on 127.0.0.1 for the fetch server.</p></body></html>"
+)
 
 EVERYTHING_STEPS: list[dict[str, Any]] = [
     {"id": "initialize", "kind": "initialize"},
@@ -96,6 +117,7 @@ class Lab:
 
     root: Path
     bin: Path
+    web: str
 
     @property
     def policy(self) -> Path:
@@ -107,7 +129,7 @@ class Lab:
             "everything": [str(self.bin / "mcp-server-everything")],
             "filesystem": [str(self.bin / "mcp-server-filesystem"), str(self.root / "files")],
             "time": [str(BIN / "mcp-server-time"), "--local-timezone", "UTC"],
-            "fetch": [str(BIN / "mcp-server-fetch")],
+            "fetch": [str(BIN / "mcp-server-fetch"), "--allow-private-ips"],  # it fetches only the local page
         }
         return commands[name]
 
@@ -116,17 +138,41 @@ class Lab:
         if not proxied:
             return self.server(name)
         audit = f"audit-{host}-{name}.jsonl"  # relative: beside the policy file
+        server = self.server(name)
+        if name == "everything" and host != "inspector":
+            server = [sys.executable, str(self.root / "wire_tap.py"), str(self.wire(host)), *server]
         proxy = [sys.executable, "-m", "sentinel_lab", "proxy", "--policy", str(self.policy), "--audit", audit]
-        return [*proxy, *self.server(name)]
+        return [*proxy, *server]
+
+    def wire(self, host: str) -> Path:
+        """The log of every line server-everything received in this host's proxied session."""
+        return self.root / f"wire-{host}-everything.jsonl"
 
 
 @pytest.fixture(scope="module")
-def lab(hosts_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Lab:
+def lab(hosts_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The module's folder (policy, files, tap) and a local web server for the fetch server (no external URL)."""
     root = tmp_path_factory.mktemp("reference-hosts")
     (root / "policy.yaml").write_text(POLICY)
+    (root / "wire_tap.py").write_text(WIRE_TAP)
     (root / "files").mkdir()
     (root / "files" / "hello.txt").write_text("hello, file\n")
-    return Lab(root, hosts_bin)
+    (root / "www").mkdir()
+    (root / "www" / "page.html").write_text(PAGE)
+    handler = functools.partial(QuietHandler, directory=str(root / "www"))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as web:
+        thread = threading.Thread(target=web.serve_forever, daemon=True)
+        thread.start()
+        yield Lab(root, hosts_bin, f"http://127.0.0.1:{web.server_address[1]}")
+        web.shutdown()
+        thread.join()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    """The local page server, without a log line per request."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 # ---------------------------------------------------------------------------------------------------------------- hosts
@@ -316,7 +362,7 @@ PLANS: dict[str, Callable[[Lab, str], list[dict[str, Any]]]] = {
     "everything": lambda lab, tag: EVERYTHING_STEPS,
     "filesystem": _filesystem_plan,
     "time": _basic_plan(("convert_time", {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"})),
-    "fetch": _basic_plan(None),
+    "fetch": lambda lab, tag: _basic_plan(("fetch", {"url": f"{lab.web}/page.html", "raw": True}))(lab, tag),
 }
 
 
@@ -400,7 +446,7 @@ def test_tools_list_identical(records: Any, host: str, server: str) -> None:
     assert_same(recs, "tools/list")
 
 
-@pytest.mark.parametrize("server", ["everything", "filesystem", "time"])
+@pytest.mark.parametrize("server", SERVERS)
 @pytest.mark.parametrize("host", SDK_HOSTS)
 def test_allowed_tool_call(records: Any, host: str, server: str) -> None:
     """Same result; text content wrapped (structuredContent, when there is one, untouched)."""
@@ -412,6 +458,8 @@ def test_tool_call_content(records: Any, host: str) -> None:
     """The comparisons above compare real data: the servers' own answers."""
     assert _content_texts(_ok(records(host, "everything")["direct"], "tools/call")) == ["Echo: hello from the host"]
     assert _content_texts(_ok(records(host, "filesystem")["direct"], "tools/call")) == ["hello, file\n"]
+    assert PAGE in _content_texts(_ok(records(host, "fetch")["direct"], "tools/call"))[0]
+    assert "Asia/Tokyo" in json.dumps(_ok(records(host, "time")["direct"], "tools/call"))
 
 
 @pytest.mark.parametrize("host", SDK_HOSTS)
@@ -489,6 +537,23 @@ def test_cancellation(records: Any, host: str) -> None:
         assert _content_texts(unwrapped(got["after"])) == ["Echo: still here"]
 
 
+def _wire(lab: Lab, host: str) -> list[dict[str, Any]]:
+    """Every message server-everything received in the host's proxied session, as the tap logged it."""
+    return [json.loads(line) for line in lab.wire(host).read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("host", SDK_HOSTS)
+def test_cancellation_reaches_the_server(lab: Lab, records: Any, host: str) -> None:
+    """The host's notifications/cancelled reaches the server with the proxy's id of the call it cancels."""
+    records(host, "everything")
+    wire = _wire(lab, host)
+    calls = [m for m in wire if m.get("method") == "tools/call"]
+    long = [m for m in calls if m["params"]["arguments"] == {"duration": 60, "steps": 120}]
+    assert len(long) == 1
+    cancels = [m["params"]["requestId"] for m in wire if m.get("method") == "notifications/cancelled"]
+    assert cancels == [long[0]["id"]]
+
+
 @pytest.mark.parametrize("server", ["everything", "filesystem"])
 @pytest.mark.parametrize("host", SDK_HOSTS)
 def test_policy_blocked_call(lab: Lab, records: Any, host: str, server: str) -> None:
@@ -501,13 +566,17 @@ def test_policy_blocked_call(lab: Lab, records: Any, host: str, server: str) -> 
 
 @pytest.mark.parametrize("host", SDK_HOSTS)
 def test_blocked_call_never_reaches_the_server(lab: Lab, records: Any, host: str) -> None:
-    """The denied write_file never ran behind the proxy (no file), while directly the same call writes its file."""
+    """The denied write_file never ran behind the proxy (no file), while directly the same call writes its file; the
+    denied get-env never reached server-everything (the tap between proxy and server saw no such call)."""
     recs = records(host, "filesystem")
     assert "error" in recs["proxy"]["blocked"]
     assert (lab.root / "files" / f"written-{host}-direct.txt").read_text() == "written"
     assert not (lab.root / "files" / f"written-{host}-proxy.txt").exists()
     audit = (lab.root / f"audit-{host}-filesystem.jsonl").read_text()
     assert "write_file" in audit and "read_text_file" in audit
+    records(host, "everything")
+    names = [m["params"]["name"] for m in _wire(lab, host) if m.get("method") == "tools/call"]
+    assert "echo" in names and "get-env" not in names
 
 
 # -------------------------------------------------------------------------------------------------- Inspector CLI
