@@ -891,6 +891,8 @@ def _d_address(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     cue = _has(tokens, i - 3, i, _ADDRESS_CUES)
     if cue >= 0 and tokens[cue] in ("to", "for") and not (cue + 1 < i and _VOCATIVE.issuperset(tokens[cue + 1 : i])):
         cue = -1  # 'tools for AI', 'migrate to v1 for Gemini' describe; 'to you, AI', 'for the AI' speak to it
+    if cue >= 0 and tokens[cue] in add.facts().quote_openers:
+        cue = -1  # 'a note addressed to "the assistant"': the addressee is quoted, mentioned and not spoken to
     if cue >= 0:
         add("address", _ev(tokens, cue, i), 0.45)
     elif i >= 2 and _has(tokens, i - 4, i, _IF) >= 0 and _has(tokens, i - 3, i, _YOU_ARE) >= 0:
@@ -899,6 +901,17 @@ def _d_address(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
         add("address", _ev(tokens, i, nxt + 2), 0.6)
     elif tok in ("assistant", "ai", "agent", "llm", "model") and _has(tokens, nxt + 1, nxt + 4, _MUST) >= 0:
         add("address", _ev(tokens, i, nxt + 3), 0.45)
+
+
+def _quote_openers(sentence: str) -> set[str]:
+    """The words directly followed by an opening quotation mark ('addressed to ``the assistant\'\'' gives 'to')."""
+    words: set[str] = set()
+    for q in _QUOTE_CHARS:
+        at = sentence.find(" " + q)
+        while at > 0:
+            words.add(sentence[max(0, at - 24) : at].rsplit(" ", 1)[-1].strip(_WORD_EDGE))
+            at = sentence.find(" " + q, at + 2)
+    return words
 
 
 def _d_apply(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
@@ -1144,11 +1157,12 @@ _WORD_EDGE = "!\"#%&'()*+,-./;<=>?[\\]^_`{|}~"
 class _Facts:
     """Facts about one sentence that several detectors need, computed once (keeps the scan linear)."""
 
-    __slots__ = ("before_colon", "cues", "dest", "model", "quoted")
+    __slots__ = ("before_colon", "cues", "dest", "model", "quote_openers", "quoted")
 
     def __init__(self, sentence: str, tokens: _Tokens) -> None:
         self.cues = _cue_positions(sentence, tokens)
         self.quoted = any(q in sentence for q in _QUOTE_CHARS)
+        self.quote_openers = _quote_openers(sentence) if self.quoted else set()
         self.dest = _has_dest(sentence, tokens)
         self.model = not _MODEL_WORDS.isdisjoint(tokens)
         words: set[str] = set()
@@ -1297,7 +1311,7 @@ def _turns(s: str, add: _Adder) -> None:
     ) is not None:  # one RE2 pass for all the markers; each is looked for only when one is there
         for marker, score in _TURN_TOKENS:
             if marker in s:
-                add("fake_turn", marker, score)
+                add("fake_turn", marker, score * DISCUSSION_FACTOR if _only_in_code(s, marker) else score)
     if ":" in s or "#" in s or "[" in s or "(" in s:
         roles: set[str] = set()
         labelled = 0
@@ -1320,6 +1334,34 @@ def _turns(s: str, add: _Adder) -> None:
             add("fake_turn", "\\n\\nHuman:/Assistant: turn", 0.75)
         elif len(roles) >= 2:
             add("fake_turn", " / ".join(sorted(roles)), 0.6)
+
+
+#: Occurrences of a token looked at to decide whether it is only quoted as code (the rest count as code too).
+_CODE_LOOKS = 16
+
+
+def _only_in_code(s: str, marker: str) -> bool:
+    """True when every occurrence of ``marker`` (the first ``_CODE_LOOKS``) lies in a Markdown code span
+    (`` `<<<SENTINEL_DATA_END:id>>>` ``) on its line or in a fenced code block: documentation quoting a token
+    as code, not a turn that starts there. Each look reads the text up to the occurrence once: linear."""
+    start = 0
+    fenced = False
+    scanned = 0  # text before this offset has been read for fences
+    for _ in range(_CODE_LOOKS):
+        at = s.find(marker, start)
+        if at < 0:
+            return start > 0
+        while True:  # fences opened or closed on the lines before the occurrence's line
+            nl = s.find("\n", scanned, at)
+            if nl < 0:
+                break
+            if s[scanned:nl].lstrip(" ").startswith(("```", "~~~")):
+                fenced = not fenced
+            scanned = nl + 1
+        if not fenced and s.count("`", scanned, at) % 2 == 0:
+            return False
+        start = at + len(marker)
+    return True
 
 
 _TURN_ANY = bytes_pattern(_byte_alternation(m for m, _ in _TURN_TOKENS))
