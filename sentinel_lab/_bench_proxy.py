@@ -6,13 +6,20 @@ the relay itself), and through the proxy with the *full* policy (static rule, th
 spotlighting and the output scan: the real enforcement path). Calls are timed interleaved in a rotating order
 after a warm-up, so drift in machine load hits every side equally. The headline ``overhead_median_ms`` is the
 full path; ``relay_overhead_median_ms`` separates what the relay costs from what the checks cost.
+
+Over HTTP (``http=True``) two more sessions join the rotation, with the official Streamable HTTP client: the same
+server program served over Streamable HTTP (``http_direct``), and ``sentinel-lab gateway`` with the full policy
+in front of it (``http_gateway``, one more HTTP hop: what a deployment in front of a remote server pays).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +51,11 @@ proxy: {pin_tools: "off", hide_denied_tools: false}
 """
 
 _SIDES = ("direct", "relay", "full")
+_HTTP_SIDES = ("http_direct", "http_gateway")
+_HTTP_SERVER = (
+    "import sys; from sentinel_lab.demo_server import build_server; "
+    "build_server().run(transport='streamable-http', host='127.0.0.1', port=int(sys.argv[1]))"
+)
 
 
 def _rank(ordered: list[float], p: float) -> float:
@@ -61,7 +73,56 @@ def _machine() -> dict[str, Any]:
         return {"cpu": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()}
 
 
-async def _measure(calls: int, warmup: int, policies: dict[str, Path], errlog: Any) -> dict[str, list[float]]:
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextlib.contextmanager
+def _http_servers(full_policy: Path, errlog: Any) -> Any:
+    """The demo server over Streamable HTTP and the gateway in front of it; yields their two URLs."""
+    server_port, gateway_port = _free_port(), _free_port()
+    server_url = f"http://127.0.0.1:{server_port}/mcp"
+    commands = [
+        ([sys.executable, "-c", _HTTP_SERVER, str(server_port)], server_port),
+        (
+            [
+                *(sys.executable, "-m", "sentinel_lab._cli", "gateway", "--listen", f"127.0.0.1:{gateway_port}"),
+                *("--policy", str(full_policy), "--upstream-url", server_url),
+            ],
+            gateway_port,
+        ),
+    ]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for command, port in commands:
+            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=errlog, stderr=errlog)
+            procs.append(proc)
+            deadline = time.monotonic() + 60
+            while not _listening(port):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"benchmark server did not start: {command[:4]}")
+                time.sleep(0.05)
+        yield {"http_direct": server_url, "http_gateway": f"http://127.0.0.1:{gateway_port}/mcp"}
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+async def _measure(
+    calls: int, warmup: int, policies: dict[str, Path], errlog: Any, urls: dict[str, str] | None = None
+) -> dict[str, list[float]]:
     from contextlib import AsyncExitStack
 
     from mcp import ClientSession, StdioServerParameters, stdio_client
@@ -72,19 +133,27 @@ async def _measure(calls: int, warmup: int, policies: dict[str, Path], errlog: A
         params[side] = StdioServerParameters(
             command=sys.executable, args=["-m", "sentinel_lab._cli", "proxy", "--policy", str(path), "--", *server]
         )
+    sides = _SIDES + (_HTTP_SIDES if urls else ())
     async with AsyncExitStack() as stack:
         sessions = {}
-        for side in _SIDES:
-            read, write = await stack.enter_async_context(stdio_client(params[side], errlog=errlog))
+        for side in sides:
+            if side in _HTTP_SIDES:
+                from mcp.client.streamable_http import streamable_http_client
+
+                assert urls is not None
+                streams = await stack.enter_async_context(streamable_http_client(urls[side]))
+                read, write = streams[0], streams[1]
+            else:
+                read, write = await stack.enter_async_context(stdio_client(params[side], errlog=errlog))
             session = await stack.enter_async_context(ClientSession(read, write))
             await session.initialize()
             await session.list_tools()
             sessions[side] = session
-        samples: dict[str, list[float]] = {side: [] for side in _SIDES}
+        samples: dict[str, list[float]] = {side: [] for side in sides}
         args = {"city": "Paris"}
         for i in range(warmup + calls):
-            shift = i % len(_SIDES)
-            for side in _SIDES[shift:] + _SIDES[:shift]:
+            shift = i % len(sides)
+            for side in sides[shift:] + sides[:shift]:
                 t0 = time.perf_counter_ns()
                 result = await sessions[side].call_tool("get_weather", args)
                 elapsed = (time.perf_counter_ns() - t0) / 1e6
@@ -95,8 +164,9 @@ async def _measure(calls: int, warmup: int, policies: dict[str, Path], errlog: A
         return samples
 
 
-def bench_proxy(calls: int = 1000, warmup: int = 100) -> dict[str, Any]:
-    """Median and p99 round trips (ms) direct, through a bare relay and through the full proxy; overheads."""
+def bench_proxy(calls: int = 1000, warmup: int = 100, http: bool = True) -> dict[str, Any]:
+    """Median and p99 round trips (ms) direct, through a bare relay and through the full proxy; overheads; with
+    ``http`` also direct over Streamable HTTP and through the gateway."""
     import anyio
 
     if calls < 1:
@@ -106,12 +176,25 @@ def bench_proxy(calls: int = 1000, warmup: int = 100) -> dict[str, Any]:
         policies["relay"].write_text(RELAY_POLICY)
         policies["full"].write_text(FULL_POLICY)
         with open(Path(tmp) / "stderr.log", "w") as errlog:
-            samples = anyio.run(_measure, calls, warmup, policies, errlog)
+            if http:
+                with _http_servers(policies["full"], errlog) as urls:
+                    samples = anyio.run(_measure, calls, warmup, policies, errlog, urls)
+            else:
+                samples = anyio.run(_measure, calls, warmup, policies, errlog)
     ordered = {side: sorted(values) for side, values in samples.items()}
     median = {side: statistics.median(values) for side, values in ordered.items()}
     p99 = {side: _rank(values, 99) for side, values in ordered.items()}
     paired = sorted(b - a for a, b in zip(samples["direct"], samples["full"], strict=True))
     overhead = median["full"] - median["direct"]
+    over_http: dict[str, Any] = {}
+    if http:
+        over_http = {
+            "http_direct_median_ms": round(median["http_direct"], 4),
+            "http_direct_p99_ms": round(p99["http_direct"], 4),
+            "http_gateway_median_ms": round(median["http_gateway"], 4),
+            "http_gateway_p99_ms": round(p99["http_gateway"], 4),
+            "http_overhead_median_ms": round(median["http_gateway"] - median["http_direct"], 4),
+        }
     return {
         "calls": calls,
         "warmup": warmup,
@@ -126,6 +209,8 @@ def bench_proxy(calls: int = 1000, warmup: int = 100) -> dict[str, Any]:
         "relay_overhead_median_ms": round(median["relay"] - median["direct"], 4),
         "target_overhead_ms": TARGET_OVERHEAD_MS,
         "meets_target": overhead <= TARGET_OVERHEAD_MS,
-        "path": "full: static rule + verifier + spotlighting + output scan; relay: static rule only",
+        **over_http,
+        "path": "full: static rule + verifier + spotlighting + output scan; relay: static rule only"
+        + ("; http_gateway: the full policy in the gateway, in front of the server over HTTP" if http else ""),
         "machine": _machine(),
     }

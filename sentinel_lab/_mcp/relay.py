@@ -67,6 +67,10 @@ subreaper and its watchdog tracks descendants through /proc), in its own process
 closes, so even ``kill -9`` of the proxy takes the server and daemons it detached with ``setsid`` down. If the
 server dies the proxy exits with status 1 and a message. When the client closes stdin, the proxy closes the
 server's stdin, waits, then sends SIGTERM and finally SIGKILL.
+
+The two transport sides are hooks (``_open_upstream`` / ``_close_upstream`` / ``_release_upstream`` and
+``_send_server``; ``_open_client`` / ``_close_client`` and ``_send_client``): ``_mcp/http.py`` (a Streamable HTTP
+server upstream) and ``_mcp/http_gateway.py`` (hosts over Streamable HTTP) replace them and keep all the judging.
 """
 
 from __future__ import annotations
