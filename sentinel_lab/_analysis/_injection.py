@@ -1300,8 +1300,10 @@ def _byte_alternation(words: Iterable[str]) -> bytes:
     return b"|".join(b"".join(b"\\x%02x" % c for c in w.encode("utf-8")) for w in sorted(set(words)) if w)
 
 
-def _turns(s: str, add: _Adder) -> None:
-    """Chat-template tokens anywhere, and turn labels ('System:', '### Instruction') at the start of a line."""
+def _turns(s: str, add: _Adder, blocks: dict[int, dict[str, Finding]] | None = None) -> None:
+    """Chat-template tokens anywhere, and turn labels ('System:', '### Instruction') at the start of a line; with
+    ``blocks`` a label is filed under the block of its line (see ``BLOCK_CHARS``), the rest under the whole text."""
+    whole = add.out
     if '"role"' in s:
         _json_roles(s, add)
     if "](http" in s:
@@ -1315,7 +1317,9 @@ def _turns(s: str, add: _Adder) -> None:
     if ":" in s or "#" in s or "[" in s or "(" in s:
         roles: set[str] = set()
         labelled = 0
+        offset = 0
         for line in s.split("\n"):
+            at, offset = offset, offset + len(line) + 1
             ls = line.lstrip(" \t>*-_|<!")
             if not ls.startswith(_LABEL_PREFIXES):
                 continue
@@ -1326,7 +1330,10 @@ def _turns(s: str, add: _Adder) -> None:
                 if ls.startswith(label):
                     if label[-1] not in ":])" and not _label_ends(ls[len(label) :]):
                         break  # '### System Instructions and Other Configs' is a heading, not a turn
+                    if blocks is not None:
+                        add.out = blocks.setdefault(at // BLOCK_CHARS, {})
                     add("fake_turn", label, score)
+                    add.out = whole
                     if label in _ROLE_LABELS:
                         roles.add(label)
                     break
@@ -1558,16 +1565,17 @@ def scan_folded(s: str) -> list[Finding]:
     if quiet and not _turn_gate(s):
         return []
     found: dict[str, Finding] = {}
+    blocks: dict[int, dict[str, Finding]] = {}
     add = _Adder(found)
-    _turns(s, add)
+    _turns(s, add, blocks)
     if quiet:
-        return sorted(found.values(), key=_by_score) if found else []
+        return _strongest_region(found, blocks, len(s))
     if not s.isascii():
         data = s.encode("utf-8", "surrogatepass")  # one encoding for the RE2 passes below
         if _CJK_GATE.search(data) is not None:
             _cjk(s, add)
         if _quiet_text(data):
-            return sorted(found.values(), key=_by_score) if found else []
+            return _strongest_region(found, blocks, len(s))
     if "\n" in s:
         s = _unwrap(s)
     s = s.replace("\u2019", "'").replace("n't", " not").replace(". ", "\n").replace(".\t", "\n")
@@ -1579,7 +1587,6 @@ def scan_folded(s: str) -> list[Finding]:
                 s = s.replace(mark, "\n")
         s = s.encode("utf-8", "surrogatepass").translate(_BSENT).decode("utf-8", "replace")
     seen: set[str] = set()
-    blocks: dict[int, dict[str, Finding]] = {}
     offset = 0
     for sentence in s.split("\n"):
         at, offset = offset, offset + len(sentence) + 1
