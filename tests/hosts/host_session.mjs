@@ -4,10 +4,14 @@
 // step (result or error, plus the server requests and notifications it caused) is printed as one JSON line.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { CreateMessageRequestSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  LoggingMessageNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 
 const plan = JSON.parse(process.argv[2]);
-const seen = { sampling: [], elicitation: [] };
+const seen = { sampling: [], elicitation: [], logging: [] };
 const client = new Client(
   { name: "sentinel-lab-host-test", version: "1.0.0" },
   { capabilities: { sampling: {}, elicitation: { form: {} } } },
@@ -19,6 +23,10 @@ client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
 client.setRequestHandler(ElicitRequestSchema, async (request) => {
   seen.elicitation.push(request.params);
   return { action: "accept", content: plan.elicitationReply };
+});
+
+client.setNotificationHandler(LoggingMessageNotificationSchema, async (notification) => {
+  seen.logging.push(notification.params);
 });
 
 const transport = new StdioClientTransport({ command: plan.command, args: plan.args, stderr: "ignore" });
@@ -53,6 +61,16 @@ async function step(s) {
       if (s.progress) options.onprogress = (p) => progress.push(p);
       const result = await client.callTool({ name: s.name, arguments: s.arguments }, undefined, options);
       return s.progress ? { result, progress } : result;
+    }
+    case "logging": {
+      // Start the server's simulated logging (it sends one message at once), wait for it, stop it again.
+      await client.callTool({ name: s.name, arguments: {} }, undefined, timeout);
+      for (let waited = 0; seen.logging.length === 0; waited += 50) {
+        if (waited > 60000) throw new Error("no notifications/message within 60 s");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await client.callTool({ name: s.name, arguments: {} }, undefined, timeout);
+      return { first: seen.logging[0] };
     }
     case "cancel": {
       // Start a long call, abort it after its first progress notification, then check the session still answers.

@@ -27,6 +27,9 @@ import pytest
 from sentinel_lab._core.wire import BLOCK_CODE, BLOCK_PREFIX, SESSION_META_KEY
 from sentinel_lab._mcp.spotlight import unwrap
 
+# server-everything still offers logging/setLevel, which the 2026-07-28 revision deprecates; the SDK warns on use.
+pytestmark = pytest.mark.filterwarnings("ignore:The logging capability is deprecated")
+
 HOSTS_DIR = Path(__file__).resolve().parent.parent / "hosts"
 BIN = Path(sys.executable).parent
 SAMPLING_REPLY = "four, said the test model"
@@ -91,6 +94,7 @@ EVERYTHING_STEPS: list[dict[str, Any]] = [
         },
     },
     {"id": "logging/setLevel", "kind": "request", "method": "logging/setLevel", "params": {"level": "debug"}},
+    {"id": "notifications/message", "kind": "logging", "name": "toggle-simulated-logging"},
     {
         "id": "progress",
         "kind": "call",
@@ -187,8 +191,11 @@ def python_session(command: list[str], steps: list[dict[str, Any]], errlog: Path
     import mcp_types as types
     from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 
-    seen: dict[str, list[Any]] = {"sampling": [], "elicitation": []}
+    seen: dict[str, list[Any]] = {"sampling": [], "elicitation": [], "logging": []}
     record: dict[str, Any] = {"seen": seen}
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        seen["logging"].append(_dump(params))
 
     async def sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
         seen["sampling"].append(_dump(params))
@@ -211,6 +218,14 @@ def python_session(command: list[str], steps: list[dict[str, Any]], errlog: Path
 
             result = _dump(await session.call_tool(s["name"], s["arguments"], progress_callback=on_progress))
             return {"result": result, "progress": updates} if s.get("progress") else result
+        if kind == "logging":
+            # Start the server's simulated logging (it sends one message at once), wait for it, stop it again.
+            await session.call_tool(s["name"], {})
+            with anyio.fail_after(60):
+                while not seen["logging"]:
+                    await anyio.sleep(0.05)
+            await session.call_tool(s["name"], {})
+            return {"first": seen["logging"][0]}
         if kind == "cancel":
             started = anyio.Event()
 
@@ -255,7 +270,12 @@ def python_session(command: list[str], steps: list[dict[str, Any]], errlog: Path
             async with (
                 stdio_client(server, errlog=err) as (read, write),
                 ClientSession(
-                    read, write, read_timeout_seconds=120, sampling_callback=sampling, elicitation_callback=elicitation
+                    read,
+                    write,
+                    read_timeout_seconds=120,
+                    sampling_callback=sampling,
+                    elicitation_callback=elicitation,
+                    logging_callback=on_log,
                 ) as session,
             ):
                 init = await session.initialize()
@@ -488,6 +508,16 @@ def test_completion(records: Any, host: str) -> None:
 @pytest.mark.parametrize("host", SDK_HOSTS)
 def test_logging_set_level(records: Any, host: str) -> None:
     assert_same(records(host, "everything"), "logging/setLevel")
+
+
+@pytest.mark.parametrize("host", SDK_HOSTS)
+def test_logging_notifications(records: Any, host: str) -> None:
+    """The server's notifications/message reach the host unchanged (scan only): a random level, its own text."""
+    recs = records(host, "everything")
+    for mode in ("direct", "proxy"):
+        first = _ok(recs[mode], "notifications/message")["first"]
+        level, data = first["level"], first["data"]
+        assert data.lower().startswith(level) and "message" in data, first
 
 
 @pytest.mark.parametrize("host", SDK_HOSTS)
