@@ -2265,6 +2265,11 @@ _GENERIC_CODE_KEYS = frozenset({"code", "source", "program", "snippet", "source_
 _NOT_CODE_KEYS = vocab.words("non_command_keys") | vocab.words("prose_keys") | {"language", "lang", "kernel"}
 
 
+_HINTED = {"python": "python", "python3": "python", "py": "python", "ipython": "python", "javascript": "javascript",
+           "js": "javascript", "node": "javascript", "nodejs": "javascript", "powershell": "powershell",
+           "pwsh": "powershell", "ps1": "powershell"}  # fmt: skip
+
+
 def _language_hint(a: Analysis) -> str:
     """The ``language``/``lang`` argument of a generic code tool (``{"language": "javascript", "code": ...}``)."""
     for key in ("language", "lang"):
@@ -2280,16 +2285,19 @@ def code_texts_of(a: Analysis) -> list[CodeText]:
     Only code-bearing texts are parsed; at most ``MAX_CODE_TEXTS`` pieces and ``MAX_CODE_CHARS`` characters (a
     piece cut short has ``facts.truncated`` set, so the checks fail closed on it)."""
     hint = _language_hint(a)
-    tool_lang = language_of_tool(a.tool_key, hint)
+    # a ``language`` argument names the language; one this module does not analyse (bash, r) means not Python
+    tool_lang = _HINTED.get(hint, "") if hint else language_of_tool(a.tool_key)
+    if tool_lang == "" and not hint:
+        tool_lang = None
     out: list[CodeText] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()  # sources analysed (the shell view reads a code argument as ``python -c`` too)
     budget = MAX_CODE_CHARS
 
     def add(t: Text, language: str, source: str, origin: str) -> None:
         nonlocal budget
-        if len(source) < 4 or (language, source) in seen or len(out) >= MAX_CODE_TEXTS or budget <= 0:
+        if len(source) < 4 or source in seen or len(out) >= MAX_CODE_TEXTS or budget <= 0:
             return
-        seen.add((language, source))
+        seen.add(source)
         piece = source if len(source) <= budget else source[:budget]
         budget -= len(piece)
         facts = code_facts(language, piece)
@@ -2305,10 +2313,10 @@ def code_texts_of(a: Analysis) -> list[CodeText]:
         lang = _LANGUAGE_KEYS.get(key)
         origin = "key"
         if lang is None and key in _GENERIC_CODE_KEYS:
-            lang = tool_lang or _LANGUAGE_KEYS.get(hint) or ("powershell" if hint in ("pwsh", "ps1") else "python")
-        elif lang is None and tool_lang is not None and key not in _NOT_CODE_KEYS:
+            lang = tool_lang if tool_lang is not None else "python"
+        elif lang is None and tool_lang and key not in _NOT_CODE_KEYS:
             lang, origin = tool_lang, "tool"
-        if lang is not None:
+        if lang:
             add(t, lang, t.norm, origin)
     for cmd in a.commands:
         found = code_of_argv(cmd.argv, cmd.redirects)

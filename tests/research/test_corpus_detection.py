@@ -50,3 +50,14 @@ def test_paper_table_reproduces(label: str, expected: int) -> None:
     rows = results[results["label"] == label]
     blocked = int((rows["decision"] != "allow").sum())
     assert blocked == expected, rows[["id", "category", "decision", "reason"]].to_string()
+
+
+def test_code_cases_with_the_corpus_verifier() -> None:
+    """Ordinary code passes the verifier of the corpus numbers; code sending local secrets out is blocked."""
+    from _code_cases import BENIGN_CODE, EXFIL_CODE
+
+    verifier = Verifier(workspace="/workspace/project", rate_limit=False)
+    blocked = [(t, a) for t, a in BENIGN_CODE if not verifier.verify({"tool": t, "args": a}).allowed]
+    assert len(BENIGN_CODE) >= 25 and blocked == []
+    missed = [(t, a) for t, a in EXFIL_CODE if verifier.verify({"tool": t, "args": a}).allowed]
+    assert missed == []
