@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import secrets
 from collections import deque
@@ -78,6 +79,9 @@ class HttpClientSide(Proxy):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # every request of this session came with its signed Mcp-Session-Id, checked by the gateway: that is the
+        # id --require-session asks for (one presented in params._meta is still checked)
+        self.opts = dataclasses.replace(self.opts, require_session=False)
         self.streams: dict[Any, _Stream] = {}  # by the client's id of a request whose POST is open
         self.get_stream: _Stream | None = None
         self.backlog: deque[bytes] = deque(maxlen=_BACKLOG)  # server messages with nowhere to go yet

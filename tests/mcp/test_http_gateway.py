@@ -192,6 +192,10 @@ def test_session_ids_are_signed_and_checked(gateway: Setup) -> None:
     call = b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"a"}}}'
     ok = _post(gateway.url, call, **{"Mcp-Session-Id": sid})
     assert ok.status_code == 200 and "echo: a" in _rpc(ok)["result"]["content"][0]["text"]
+    # a client that accepts only JSON gets the answer as JSON
+    again = call.replace(b'"id":2', b'"id":3')
+    plain = _post(gateway.url, again, **{"Mcp-Session-Id": sid, "Accept": "application/json"})
+    assert plain.headers["content-type"].startswith("application/json") and plain.json()["id"] == 3
     # a forged id (right shape, wrong signature) is refused and never reaches a server
     forged = sid[:-4] + ("AAAA" if not sid.endswith("AAAA") else "BBBB")
     refused = _post(gateway.url, call.replace(b'"a"', b'"forged"'), **{"Mcp-Session-Id": forged})
@@ -200,7 +204,7 @@ def test_session_ids_are_signed_and_checked(gateway: Setup) -> None:
     stale = mint(bytes.fromhex(SESSION_KEY))
     assert _post(gateway.url, call, **{"Mcp-Session-Id": stale}).status_code == 404
     assert _post(gateway.url, call).status_code == 400
-    assert [c["text"] for c in calls(gateway.log) if c["tool"] == "echo"] == ["a"]
+    assert [c["text"] for c in calls(gateway.log) if c["tool"] == "echo"] == ["a", "a"]
     # DELETE ends the session: the id is then unknown
     assert httpx2.delete(gateway.url, headers={"Mcp-Session-Id": sid}, timeout=60).status_code == 200
     assert _post(gateway.url, call, **{"Mcp-Session-Id": sid}).status_code == 404
@@ -252,3 +256,19 @@ def test_upstream_killed_mid_call_answers_the_pending_request(gateway: Setup) ->
     error = anyio.run(_sdk, gateway.url, body)
     assert error.code == PROXY_ERROR_CODE and "Sentinel Proxy Error" in error.message
     wait_for(lambda: "answered" in gateway.errlog.read_text() or "unexpectedly" in gateway.errlog.read_text(), "log")
+
+
+def test_require_session_is_met_by_the_signed_header(tmp_path: Path) -> None:
+    """With --require-session, the gateway's checked Mcp-Session-Id is the id a tool call needs."""
+    server, policy = write_files(tmp_path)
+    log = tmp_path / "calls.jsonl"
+    port = free_port()
+    args = sentinel("gateway", "--listen", f"127.0.0.1:{port}", "--policy", str(policy), "--require-session")
+    args += ["--", sys.executable, str(server), "stdio", str(log)]
+
+    async def body(session: Any) -> str:
+        return _text(await session.call_tool("echo", {"text": "with header"}))
+
+    with serving(args, port, tmp_path / "gateway.err", env=gateway_env()):
+        assert anyio.run(_sdk, f"http://127.0.0.1:{port}/mcp", body) == "echo: with header"
+    assert [c["text"] for c in calls(log)] == ["with header"]
