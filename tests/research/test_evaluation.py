@@ -250,3 +250,16 @@ def test_target_report_pools_available_sets_and_names_the_missing_ones() -> None
     assert pd.isna(seed["met"]) and seed["note"] == "not measured"
     empty = target_report({}, TARGETS)
     assert len(empty) == len(TARGETS) and empty["met"].isna().all() and (empty["n"] == 0).all()
+
+
+def test_output_scanner_targets_hold_on_the_installed_documents_and_agentdojo() -> None:
+    """The documentation corpus is built from this environment's packages, so this runs everywhere."""
+    from sentinel_lab.evaluation import TARGETS, evaluate_targets, target_report
+
+    results = evaluate_targets(names=["docs", "agentdojo-outputs"])
+    goals = [t for t in TARGETS if t.datasets in (("docs",), ("agentdojo-outputs",))]
+    report = target_report(results, goals).set_index("target")
+    docs = report.loc["docs documents flagged (output scanner)"]
+    assert docs["n"] >= 1000 and docs["rate"] <= 0.005 and docs["met"]
+    injections = report.loc["agentdojo important_instructions injections flagged"]
+    assert injections["n"] > 1000 and injections["count"] == injections["n"] and injections["met"]
