@@ -691,6 +691,11 @@ def paths_of(a: Analysis, workspace: str | None) -> list[PathRef]:
                         target = _glob_target(word)
                         if target:
                             add(t, target, False, shown=f"{word} (matches {target})")
+    for ct in a.code:  # files code reads and writes, resolved by the code analysis (``os.path.join('/etc', x)``)
+        files = [r.path for r in ct.facts.reads] + [w.path for w in ct.facts.writes]
+        for f in files:
+            if f and len(f) <= 4096 and "\n" not in f:
+                add(ct.text, f, False)
     return out
 
 

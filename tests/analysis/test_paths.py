@@ -235,3 +235,14 @@ def test_never_raises_on_odd_paths(raw: str) -> None:
 )
 def test_a_glob_word_is_judged_by_the_sensitive_file_it_can_name(command: str, kind: str) -> None:
     assert kind in {r.sensitive for r in refs({"command": command}, tool="run_shell")}
+
+
+def test_files_code_reads_and_writes_are_paths() -> None:
+    """A path the code analysis resolves (joined, concatenated) is a path like any other, judged the same way."""
+    from sentinel_lab._analysis import analyse
+
+    code = "import os\np = os.path.join('/etc', 'shad' + 'ow')\nprint(open(p).read())\nopen('out/r.txt', 'w')"
+    refs = {r.raw: r for r in analyse("run_python", {"code": code}, workspace="/workspace/project").paths}
+    assert refs["/etc/shadow"].sensitive == "shadow"
+    assert refs["out/r.txt"].inside_workspace is True and refs["out/r.txt"].sensitive is None
+    assert all(r.raw != "/etc/shadow" for r in analyse("send_email", {"body": code}).paths)
