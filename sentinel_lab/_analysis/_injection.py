@@ -727,14 +727,21 @@ _VOCATIVE = _forms("the any all every each you dear")
 
 
 def _told_user(tokens: _Tokens, i: int) -> int:
-    """The index of the user word that the verb at ``i`` tells ('tell the user', 'inform your owner about'),
-    with only determiners and pronouns between them; -1 when the user is not its object ('a warning which might
-    confuse users')."""
-    for j in range(i + 1, min(len(tokens), i + 5)):
-        if tokens[j] in _USER_WORDS:
-            return j
-        if tokens[j] not in _TELL_BETWEEN:
+    """The index of the user word that the verb at ``i`` tells: its object with only determiners and pronouns
+    between ('tell the user', 'inform your owner about'), or the recipient after a short object and 'to'
+    ('mention this step to the user'); -1 when the user is not told ('a warning which might confuse users')."""
+    recipient = False  # 'mention this step to the user': the user after 'to' receives what is told
+    told = False  # a word of what is told ('this step') stands between
+    for j in range(i + 1, min(len(tokens), i + 8)):
+        t = tokens[j]
+        if t in _USER_WORDS:
+            return j if recipient or not told else -1
+        if t == "to":
+            recipient = True
+        elif t in _CONJ or (t not in _TELL_BETWEEN and (recipient or j > i + 4)):
             return -1
+        elif t not in _TELL_BETWEEN:
+            told = True
     return -1
 
 
@@ -889,8 +896,13 @@ def _d_address(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
         # "AI assistant: ...", "AI agents: ...", "<!-- AI: ..." - a line speaking to the model
         add("address", _ev(tokens, i, nxt), 0.55)
     cue = _has(tokens, i - 3, i, _ADDRESS_CUES)
-    if cue >= 0 and tokens[cue] in ("to", "for") and not (cue + 1 < i and _VOCATIVE.issuperset(tokens[cue + 1 : i])):
-        cue = -1  # 'tools for AI', 'migrate to v1 for Gemini' describe; 'to you, AI', 'for the AI' speak to it
+    if (
+        cue >= 0
+        and tokens[cue] in ("to", "for")
+        and not (cue + 1 < i and _VOCATIVE.issuperset(tokens[cue + 1 : i]))
+        and add.facts().before_colon.isdisjoint(tokens[i : i + 4])
+    ):
+        cue = -1  # 'tools for AI', 'to v1 for Gemini' describe; 'to you, AI', 'for the AI', 'For LLM readers:' speak
     if cue >= 0 and tokens[cue] in add.facts().quote_openers:
         cue = -1  # 'a note addressed to "the assistant"': the addressee is quoted, mentioned and not spoken to
     if cue >= 0:
