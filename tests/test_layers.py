@@ -112,3 +112,42 @@ def test_imports_go_only_down(module: str) -> None:
 def test_the_contract_can_fail() -> None:
     assert layer_of("sentinel_lab.lab.recorder") > layer_of("sentinel_lab._core.verdict")
     assert imports_of("sentinel_lab._analysis._actions") & {"sentinel_lab._core.errors"}
+
+
+#: Package imports that stay inside a function in the layers up to enforcement, each with its reason. Anything
+#: else is imported at the top, so a module's dependencies read from its first lines and no cycle hides.
+DEFERRED: dict[tuple[str, str], str] = {
+    ("sentinel_lab._policy.model", "sentinel_lab._policy.engine"): "Policy.new_session delegates to the engine, "
+    "which builds on the model",
+}
+
+
+def deferred_imports_of(module: str) -> set[str]:
+    """The package modules ``module`` imports inside a function body (``TYPE_CHECKING`` blocks excluded)."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    skipped = _type_checking_nodes(tree)
+    found: set[str] = set()
+    for fn in ast.walk(tree):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(fn):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.startswith("sentinel_lab"))
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sentinel_lab"):
+                found.add(node.module or "")
+    return found
+
+
+_ENFORCEMENT = next(i for i, (name, _) in enumerate(LAYERS) if name == "enforcement")
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if layer_of(m) <= _ENFORCEMENT))
+def test_core_modules_import_the_package_at_the_top(module: str) -> None:
+    inside = sorted(t for t in deferred_imports_of(module) if (module, t) not in DEFERRED)
+    assert inside == [], f"{module} imports {inside} inside a function: import at the top or list it in DEFERRED"
+
+
+def test_the_deferred_list_is_current() -> None:
+    assert all(target in deferred_imports_of(module) for module, target in DEFERRED)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple
 
 from sentinel_lab import _vocab as vocab
+from sentinel_lab._text.normalize import decode_encoded_command
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Analysis, Text
@@ -2093,7 +2094,7 @@ def _ps_facts(source: str, depth: int, col: _Collector) -> None:
         elif last == "frombase64string" and a0 is not None:
             raw = _decode_literal("base64.b64decode", a0, None)
             if raw is not None:
-                dec = _utf16_or_utf8(a0)
+                dec = decode_encoded_command(a0)
                 col.decoded[(dec or raw)[:4096]] = None
                 if depth < MAX_CODE_DEPTH:
                     _ps_facts(dec or raw, depth + 1, col)
@@ -2107,13 +2108,6 @@ def _ps_facts(source: str, depth: int, col: _Collector) -> None:
 
 
 _SYSTEM_PROCS = vocab.words("system_daemons")
-
-
-def _utf16_or_utf8(token: str) -> str | None:
-    """A PowerShell ``-EncodedCommand`` payload decoded as the shell view decodes it (one decoder for both)."""
-    from sentinel_lab._analysis._shell import _decode_utf16_b64
-
-    return _decode_utf16_b64(token)
 
 
 # --- entry points for the checks -------------------------------------------------------------------------------
@@ -2176,7 +2170,7 @@ def code_of_argv(argv: Sequence[str], redirects: Sequence[tuple[str, str]] = ())
                 lw = "-" + lw[1:]
             if lw in ("-e", "-ec", "-en", "-enc") or (len(lw) > 3 and "-encodedcommand".startswith(lw)):
                 if j + 1 < len(argv):
-                    dec = _utf16_or_utf8(argv[j + 1])
+                    dec = decode_encoded_command(argv[j + 1])
                     return ("powershell", dec) if dec is not None else None
                 return None
             if lw in ("-c", "-co", "-com") or (len(lw) > 2 and "-command".startswith(lw)):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._text.glob import Glob, is_glob
+from sentinel_lab._text.normalize import decode_encoded_command
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Analysis, Text
@@ -1298,7 +1299,7 @@ def _powershell(lx: _Lexer, rec: _Rec) -> None:
             lw = "-" + lw[1:]
         if lw in ("-e", "-ec", "-en", "-enc") or (len(lw) > 3 and "-encodedcommand".startswith(lw)):
             if j + 1 < len(argv):
-                script = _decode_utf16_b64(argv[j + 1])
+                script = decode_encoded_command(argv[j + 1])
                 if script is not None:
                     mark = len(lx.st.recs)
                     lx._sub(script, "powershell -enc", None, "win")
@@ -1317,23 +1318,6 @@ def _powershell(lx: _Lexer, rec: _Rec) -> None:
             continue
         lx._sub(" ".join(argv[j:]), "powershell -c", None, "win")
         return
-
-
-def _decode_utf16_b64(token: str) -> str | None:
-    t = "".join(token.split())
-    t += "=" * (-len(t) % 4)
-    try:
-        raw = base64.b64decode(t, validate=False)
-    except (binascii.Error, ValueError):
-        return None
-    for enc in ("utf-16-le", "utf-8"):
-        try:
-            s = raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        if s and sum(c.isprintable() or c in "\r\n\t" for c in s) >= 0.9 * len(s):
-            return s
-    return None
 
 
 # --- code inside interpreters --------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from urllib.parse import unquote
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis, Text
 from sentinel_lab._analysis._code import CodeFacts
+from sentinel_lab._analysis._paths import sensitive_kind
 from sentinel_lab._analysis._secrets import Secret, find_secrets
 from sentinel_lab._analysis._urls import Endpoint, canonical_host, classify_host, split_url
 from sentinel_lab._checks import Settings, host_matches
@@ -222,12 +223,7 @@ def _sensitive_cached(path: str) -> str | None:
         p = p[1:]
     if p.startswith("file://"):
         p = p[7:]
-    try:
-        from sentinel_lab._analysis._paths import sensitive_kind
-
-        kind = sensitive_kind(p)
-    except Exception:  # the paths module is optional for this check
-        kind = None
+    kind = sensitive_kind(p)
     if kind:
         return kind
     q = p.replace("\\", "/").rstrip("/")

@@ -21,7 +21,15 @@ from urllib.parse import unquote
 
 import re2 as _re2  # type: ignore[import-untyped,unused-ignore]
 
-__all__ = ["MAX_DECODE_DEPTH", "JSONTooDeep", "decode_layers", "fold", "loads_json", "normalize"]
+__all__ = [
+    "MAX_DECODE_DEPTH",
+    "JSONTooDeep",
+    "decode_encoded_command",
+    "decode_layers",
+    "fold",
+    "loads_json",
+    "normalize",
+]
 
 MAX_DECODE_DEPTH = 3
 
@@ -472,3 +480,22 @@ def decode_layers(text: str) -> list[str]:
             seen.add(r)
             found.append(r)
     return found
+
+
+def decode_encoded_command(token: str) -> str | None:
+    """A PowerShell ``-EncodedCommand`` payload: base64 of UTF-16LE text (UTF-8 accepted), or None when it
+    does not decode to mostly printable text."""
+    t = "".join(token.split())
+    t += "=" * (-len(t) % 4)
+    try:
+        raw = base64.b64decode(t, validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    for enc in ("utf-16-le", "utf-8"):
+        try:
+            s = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if s and sum(c.isprintable() or c in "\r\n\t" for c in s) >= 0.9 * len(s):
+            return s
+    return None
