@@ -19,10 +19,10 @@ from sentinel_lab._analysis import analyse
 from sentinel_lab._analysis._shell import (
     Command,
     commands_of,
-    parse_commands,
     home_relative,
     is_shell_tool,
     parse,
+    parse_commands,
     posix_norm,
     reads_stdin,
     split_options,
