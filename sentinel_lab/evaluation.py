@@ -25,8 +25,10 @@ from sentinel_lab._core.errors import DatasetError, SentinelError
 from sentinel_lab._core.verdict import Verdict, Violation
 
 __all__ = [
+    "EXTERNAL_ATTACKS",
     "ITEM_COLUMNS",
     "TARGETS",
+    "TARGET_SETS",
     "Target",
     "agentdojo_policies",
     "detection_report",

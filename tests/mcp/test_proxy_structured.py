@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -172,9 +173,10 @@ def test_time_server_datetimes_still_parse(tmp_path: Path) -> None:
 
 
 def test_filesystem_server_media_file_is_unaltered(tmp_path: Path) -> None:
-    exe = shutil.which("mcp-server-filesystem")
+    pinned = Path(__file__).resolve().parents[1] / "hosts" / "node_modules" / ".bin"  # npm ci --prefix tests/hosts
+    exe = shutil.which("mcp-server-filesystem", path=f"{pinned}{os.pathsep}{os.environ.get('PATH', '')}")
     if exe is None:
-        pytest.skip("npm @modelcontextprotocol/server-filesystem is not installed (its .bin must be on PATH)")
+        pytest.skip("npm @modelcontextprotocol/server-filesystem is not installed (run npm ci --prefix tests/hosts)")
     root = tmp_path / "files"
     root.mkdir()
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
