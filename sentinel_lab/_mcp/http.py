@@ -24,10 +24,9 @@ from typing import Any
 
 import httpx2
 
-from sentinel_lab._core.errors import ProxyError
 from sentinel_lab._core.wire import PROXY_ERROR_CODE, PROXY_ERROR_PREFIX
 from sentinel_lab._mcp.framing import MISSING, FrameError, decode, encode
-from sentinel_lab._mcp.relay import Proxy, _log, _Pending
+from sentinel_lab._mcp.relay import Proxy, _log, _Pending, serve
 
 __all__ = ["DEFAULT_READ_TIMEOUT_S", "Oversize", "UrlProxy", "run_url_proxy", "sse_events"]
 
@@ -355,12 +354,4 @@ class UrlProxy(Proxy):
 
 def run_url_proxy(url: str, policy: Any, *, options: Any = None, audit: Any = None) -> int:
     """Run the proxy on this process's stdin/stdout in front of the server at ``url``; returns the exit status."""
-    proxy = UrlProxy(url, policy, options=options, audit=audit)
-    try:
-        return asyncio.run(proxy.run())
-    except ProxyError as exc:
-        _log(str(exc))
-        return 1
-    finally:
-        if proxy.analysis is not None and not proxy.analysis.drain(3.0):
-            _log("the analysis thread did not finish in time; some audit records may be missing")
+    return serve(UrlProxy(url, policy, options=options, audit=audit))

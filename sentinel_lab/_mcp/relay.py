@@ -1379,7 +1379,11 @@ def run_proxy(
     session_key: bytes | None = None,
 ) -> int:
     """Run the proxy on this process's stdin/stdout until the client leaves; returns the exit status."""
-    proxy = Proxy(command, policy, options=options, audit=audit, session_key=session_key)
+    return serve(Proxy(command, policy, options=options, audit=audit, session_key=session_key))
+
+
+def serve(proxy: Proxy) -> int:
+    """Run ``proxy`` until the client leaves, then let the analysis thread finish its audit records."""
     try:
         return asyncio.run(proxy.run())
     except ProxyError as exc:
