@@ -12,7 +12,8 @@
    read them (JSON inside strings decoded, numeric and boolean strings coerced as pydantic does, e-mail
    addresses and host names without case; see ``_policy.conditions``); the evidence says which reading fired.
 3. **taint rules**: each ``CHECK_TAINT`` rule for this tool, in file order, blocks as ``taint_rules[i]`` when the
-   session holds one of its forbidden taints (``*`` forbids any).
+   session holds one of its forbidden taints (``*`` forbids any); then each armed ``flows`` rule that denies this
+   call blocks as ``flows.<name>`` (``_policy.flows``: armed by a call that ran or by a taint the session holds).
 4. **verifier**: the built-in checks, scope and rate limit of ``sentinel_lab.Verifier`` configured by the
    policy's ``verifier`` section; blocks as ``verifier.<check>``. It keeps per-session rate-limit history
    (keyed by the session id), fed by the session's ``clock``.
@@ -23,10 +24,11 @@ block, the verdict is ``allowed=True, decision="flag"`` with all violations, and
 that would have blocked.
 
 ``check`` never changes taints: ``Session.record(tool, args, ok=True)`` applies the ``ADD_TAINT`` and
-``REMOVE_TAINT`` rules for a call that actually ran and succeeded (in file order), so a source taints the
-session when its result comes back, not when it was merely asked for. Sessions never share taints; rate-limit
-history lives in the policy's shared verifier keyed by session id (a session made with a ``clock`` gets a
-verifier of its own), so give concurrent sessions distinct ids (the default is a random one).
+``REMOVE_TAINT`` rules for a call that actually ran and succeeded (in file order), and arms the flow rules whose
+``after`` names the tool, so a source taints the session when its result comes back, not when it was merely
+asked for. Sessions never share taints; rate-limit history lives in the policy's shared verifier keyed by
+session id (a session made with a ``clock`` gets a verifier of its own), so give concurrent sessions distinct
+ids (the default is a random one).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentinel_lab._core.verdict import Verdict, Violation
 from sentinel_lab._policy.conditions import MISSING
+from sentinel_lab._policy.flows import arm, flow_violations
 
 if TYPE_CHECKING:
     from sentinel_lab._policy.model import Policy
@@ -54,10 +57,11 @@ _EVIDENCE = 120
 
 @dataclass(frozen=True, slots=True)
 class SessionState:
-    """What a session remembers between calls: its id and its taints."""
+    """What a session remembers between calls: its id, its taints and the flow rules armed so far."""
 
     id: str
     taints: frozenset[str] = field(default_factory=frozenset)
+    flows: frozenset[str] = field(default_factory=frozenset)
 
 
 def _evidence(value: Any) -> str:
@@ -148,6 +152,8 @@ def _policy_stages(policy: Policy, state: SessionState, tool: Any, args: Any) ->
         d.found.extend(_arguments(policy, tool, d.call_args))
     if audit or not d.found:
         d.found.extend(_taints(policy, tool, state.taints))
+    if policy.flows and (audit or not d.found):
+        d.found.extend(flow_violations(policy.flows, state.flows, state.taints, tool, d.call_args))
     return d, audit or not d.found
 
 
@@ -273,7 +279,8 @@ def record(
         else:
             taints.difference_update(rule.tags)
     new = frozenset(taints)
-    return state if new == state.taints else replace(state, taints=new)
+    flows = arm(policy.flows, state.flows, tool) if policy.flows else state.flows
+    return state if new == state.taints and flows == state.flows else replace(state, taints=new, flows=flows)
 
 
 class Session:

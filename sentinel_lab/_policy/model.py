@@ -34,6 +34,14 @@ Schema (every key optional; unknown keys are an error that suggests the close sp
     session: {require: false, key_env: SENTINEL_SESSION_KEY}
     proxy: {deny_style: error, hide_denied_tools: true, pin_tools: warn, max_message_bytes: 16777216}
                                                           # deny_style: error | result; pin_tools: off | warn | block
+    upstreams:                  # a multi-server gateway: name -> server; tools are seen as <name>__<tool>
+      fs: {command: [python, fs_server.py], env: {LOG: "1"}, cwd: /srv}     # env and cwd optional
+      web: {url: "https://tools.example.com/mcp"}
+    flows:                      # cross-server flow rules (see sentinel_lab._policy.flows)
+      - name: no-send-after-web
+        after: {upstreams: [web]}          # and/or tools: [globs], taints: [tags]
+        deny: {sends: true}                # and/or tools: [globs], upstreams: [names]
+        unless: {hosts: [api.github.com]}  # optional
 
 Which static rule applies to a tool: an exact ``static_rules`` name; else a DENY name or glob that matches it
 ignoring case (a deny cannot be evaded by case); else an ALLOW glob that matches it exactly (MCP tool names are
@@ -53,6 +61,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -65,10 +74,13 @@ from sentinel_lab._policy.conditions import (
     Condition,
     ConditionSet,
     RegexError,
+    host_of,
     is_glob,
     make_condition,
 )
-from sentinel_lab._text.glob import ToolPattern, tool_matches
+from sentinel_lab._policy.flows import FlowRule
+from sentinel_lab._policy.upstreams import SEPARATOR, Upstream, name_problem
+from sentinel_lab._text.glob import GLOB_CHARS, ToolPattern, tool_matches
 from sentinel_lab._verify.verifier import Verifier
 
 if TYPE_CHECKING:
@@ -111,6 +123,8 @@ TOP_KEYS: tuple[str, ...] = (
     "spotlight",
     "session",
     "proxy",
+    "upstreams",
+    "flows",
 )
 ARG_RULE_KEYS = ("tool", "tool_class", "arg", "deny_if", "deny_unless", "message", "severity", "description")
 TAINT_RULE_KEYS = (
@@ -132,6 +146,11 @@ INTENT_KEYS = ("enabled", "threshold")
 SPOTLIGHT_KEYS = ("enabled", "scan_output")
 SESSION_KEYS = ("require", "key_env")
 PROXY_KEYS = ("deny_style", "hide_denied_tools", "pin_tools", "max_message_bytes")
+UPSTREAM_KEYS = ("command", "url", "env", "cwd", "description")
+FLOW_KEYS = ("name", "after", "deny", "unless", "message", "severity", "description")
+FLOW_AFTER_KEYS = ("tools", "upstreams", "taints")
+FLOW_DENY_KEYS = ("tools", "upstreams", "sends")
+FLOW_UNLESS_KEYS = ("hosts",)
 
 Path = tuple[Any, ...]
 
@@ -500,6 +519,8 @@ class Policy:
     spotlight: SpotlightSettings = field(default_factory=SpotlightSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
     proxy: ProxySettings = field(default_factory=ProxySettings)
+    upstreams: Mapping[str, Upstream] = field(default_factory=lambda: MappingProxyType({}))
+    flows: tuple[FlowRule, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     source: str = "<dict>"
     _exact: Mapping[str, StaticRule] = field(default_factory=lambda: MappingProxyType({}), repr=False)
@@ -635,6 +656,10 @@ class Policy:
             "pin_tools": p.pin_tools,
             "max_message_bytes": p.max_message_bytes,
         }
+        if self.upstreams:
+            out["upstreams"] = {name: u.to_dict() for name, u in self.upstreams.items()}
+        if self.flows:
+            out["flows"] = [_plain(f.spec) for f in self.flows]
         return out
 
     def to_yaml(self) -> str:
@@ -899,6 +924,177 @@ def _verifier(ctx: _Ctx, value: Any) -> VerifierSettings:
     return VerifierSettings(enabled, checks, workspace, MappingProxyType(scope), rate, intent, profile)
 
 
+def _upstreams(ctx: _Ctx, top: Mapping[str, Any]) -> Mapping[str, Upstream]:
+    """The ``upstreams`` section: each name a valid namespace, unique ignoring case, one command or one URL."""
+    if "upstreams" not in top:
+        return MappingProxyType({})
+    spec = _mapping(ctx, top["upstreams"], ("upstreams",))
+    if not spec:
+        raise ctx.error(("upstreams",), "name at least one upstream (name: {command: [...]} or {url: ...})")
+    out: dict[str, Upstream] = {}
+    folded: dict[str, str] = {}
+    for name, raw in spec.items():
+        path: Path = ("upstreams", name)
+        problem = name_problem(name)
+        if problem is not None:
+            raise ctx.error(path, f"invalid upstream name {name!r}: {problem}")
+        if name.casefold() in folded:
+            raise ctx.error(
+                path,
+                f"duplicate namespace {name!r}: the same as {folded[name.casefold()]!r} ignoring case "
+                "(tool names are matched ignoring case when a rule denies them)",
+            )
+        folded[name.casefold()] = name
+        item = _mapping(ctx, raw, path, UPSTREAM_KEYS)
+        if ("command" in item) == ("url" in item):
+            raise ctx.error(path, "an upstream needs exactly one of 'command' (a list of words) or 'url'")
+        description = (
+            _str(ctx, item["description"], (*path, "description"), allow_empty=True) if "description" in item else ""
+        )
+        if "url" in item:
+            for key in ("env", "cwd"):
+                if key in item:
+                    raise ctx.error((*path, key), f"'{key}' applies to a 'command' upstream, not to a 'url' one")
+            out[name] = Upstream(name, url=_url(ctx, item["url"], (*path, "url")), description=description)
+            continue
+        raw_command = item["command"]
+        if isinstance(raw_command, str):
+            raise ctx.error((*path, "command"), "write the command as a list of words, e.g. [python, server.py]")
+        command = _strs(ctx, raw_command, (*path, "command"))
+        if not command:
+            raise ctx.error((*path, "command"), "the command needs at least the program to run")
+        env: dict[str, str] = {}
+        for key, value in _mapping(ctx, item.get("env"), (*path, "env")).items():
+            if not key or "=" in key or "\x00" in key:
+                raise ctx.error((*path, "env", key), f"invalid environment variable name {key!r}")
+            env[key] = _str(ctx, value, (*path, "env", key), allow_empty=True)
+        cwd = None
+        if item.get("cwd") is not None:
+            cwd = _str(ctx, item["cwd"], (*path, "cwd"))
+            if not cwd.startswith("/"):
+                raise ctx.error((*path, "cwd"), f"cwd must be an absolute path, got {cwd!r}")
+        out[name] = Upstream(name, command, None, MappingProxyType(env), cwd, description)
+    return MappingProxyType(out)
+
+
+def _url(ctx: _Ctx, value: Any, path: Path) -> str:
+    url = _str(ctx, value, path)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise ctx.error(path, f"expected an http:// or https:// URL with a host, got {url!r:.80}")
+    return url
+
+
+def _flow_tools(
+    ctx: _Ctx, spec: Mapping[str, Any], path: Path, upstreams: Mapping[str, Upstream]
+) -> tuple[ToolPattern, ...]:
+    """The tool globs of an ``after`` or ``deny`` part: its ``tools`` and every tool of its ``upstreams``."""
+    patterns: list[str] = []
+    if "tools" in spec:
+        patterns.extend(_strs(ctx, spec["tools"], (*path, "tools")))
+    for i, name in enumerate(_strs(ctx, spec["upstreams"], (*path, "upstreams")) if "upstreams" in spec else ()):
+        if name not in upstreams:
+            close = difflib.get_close_matches(name, list(upstreams), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; defined: {', '.join(upstreams) or 'none'}"
+            raise ctx.error((*path, "upstreams", i), f"unknown upstream '{name}'{hint}")
+        patterns.append(f"{name}{SEPARATOR}*")
+    return tuple(ToolPattern(p) for p in dict.fromkeys(patterns))
+
+
+def _flow_rule(ctx: _Ctx, index: int, value: Any, upstreams: Mapping[str, Upstream]) -> FlowRule:
+    """One entry of ``flows`` (see ``_policy.flows`` for what each part means)."""
+    path: Path = ("flows", index)
+    rule = _mapping(ctx, value, path, FLOW_KEYS)
+    for key in ("name", "after", "deny"):
+        if key not in rule:
+            raise ctx.error(path, f"a flow rule needs 'name', 'after' and 'deny' (missing '{key}')")
+    name = _str(ctx, rule["name"], (*path, "name"))
+    after = _mapping(ctx, rule["after"], (*path, "after"), FLOW_AFTER_KEYS)
+    after_tools = _flow_tools(ctx, after, (*path, "after"), upstreams)
+    after_taints = _strs(ctx, after["taints"], (*path, "after", "taints")) if "taints" in after else ()
+    if not after_tools and not after_taints:
+        raise ctx.error((*path, "after"), "'after' needs 'tools', 'upstreams' or 'taints': what arms the rule")
+    deny = _mapping(ctx, rule["deny"], (*path, "deny"), FLOW_DENY_KEYS)
+    deny_tools = _flow_tools(ctx, deny, (*path, "deny"), upstreams)
+    sends = _bool(ctx, deny["sends"], (*path, "deny", "sends")) if "sends" in deny else False
+    if not deny_tools and not sends:
+        raise ctx.error((*path, "deny"), "'deny' needs 'tools', 'upstreams' or 'sends: true': what the rule refuses")
+    hosts: tuple[str, ...] = ()
+    if "unless" in rule:
+        unless = _mapping(ctx, rule["unless"], (*path, "unless"), FLOW_UNLESS_KEYS)
+        if "hosts" not in unless:
+            raise ctx.error((*path, "unless"), "'unless' needs 'hosts': the destinations that stay allowed")
+        hosts = _strs(ctx, unless["hosts"], (*path, "unless", "hosts"))
+        for i, host in enumerate(hosts):
+            bare = host.removeprefix("*.")
+            if "*" in bare or host_of(bare) != bare.lower().rstrip("."):
+                raise ctx.error(
+                    (*path, "unless", "hosts", i), f"expected a host name such as example.com, got {host!r}"
+                )
+    message = _str(ctx, rule["message"], (*path, "message")) if "message" in rule else ""
+    severity = _choice(ctx, rule["severity"], (*path, "severity"), SEVERITIES) if "severity" in rule else "high"
+    spec: dict[str, Any] = {"name": name, "after": _plain(after), "deny": _plain(deny)}
+    if "unless" in rule:
+        spec["unless"] = {"hosts": list(hosts)}
+    if message:
+        spec["message"] = message
+    if "severity" in rule:
+        spec["severity"] = severity
+    if "description" in rule:
+        spec["description"] = _str(ctx, rule["description"], (*path, "description"), allow_empty=True)
+    return FlowRule(index, name, after_tools, after_taints, deny_tools, sends, hosts, message, severity, _ro(spec))
+
+
+def _unique_flow_names(ctx: _Ctx, flows: tuple[FlowRule, ...]) -> None:
+    seen: dict[str, int] = {}
+    for flow in flows:
+        if flow.name in seen:
+            raise ctx.error(
+                ("flows", flow.index, "name"), f"duplicate flow name {flow.name!r} (flows[{seen[flow.name]}])"
+            )
+        seen[flow.name] = flow.index
+
+
+def _check_namespaces(ctx: _Ctx, top: Mapping[str, Any], upstreams: Mapping[str, Upstream]) -> None:
+    """With upstreams every tool is ``<upstream>__<tool>``: a rule naming a tool outside every namespace could never
+    match, so it is an error (a glob such as ``*send*`` that names no namespace is fine)."""
+    if not upstreams:
+        return
+    known = {n.casefold(): n for n in upstreams}
+    named: list[tuple[str, Path]] = [(str(p), ("static_rules", p)) for p in (top.get("static_rules") or {})]
+    for cls, members in (top.get("tool_classes") or {}).items():
+        for i, m in enumerate(members if isinstance(members, list) else [members]):
+            named.append((str(m), ("tool_classes", cls, i)))
+    for section in ("argument_rules", "taint_rules"):
+        for i, rule in enumerate(top.get(section) or []):
+            tools = rule.get("tool") if isinstance(rule, Mapping) else None
+            for j, t in enumerate(tools if isinstance(tools, list) else [tools] if tools is not None else []):
+                named.append((str(t), (section, i, "tool", j) if isinstance(tools, list) else (section, i, "tool")))
+    for i, flow in enumerate(top.get("flows") or []):
+        for part in ("after", "deny"):
+            tools = flow.get(part, {}).get("tools") if isinstance(flow.get(part), Mapping) else None
+            for j, t in enumerate(tools if isinstance(tools, list) else [tools] if tools is not None else []):
+                named.append(
+                    (str(t), ("flows", i, part, "tools", j) if isinstance(tools, list) else ("flows", i, part, "tools"))
+                )
+    for pattern, path in named:
+        cut = min((pattern.find(c) for c in GLOB_CHARS if c in pattern), default=len(pattern))
+        literal = pattern[:cut]
+        if SEPARATOR in literal:
+            prefix = literal.split(SEPARATOR, 1)[0]
+            if prefix.casefold() in known:
+                continue
+            close = difflib.get_close_matches(prefix, list(upstreams), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}{SEPARATOR}...'?" if close else f"; upstreams: {', '.join(upstreams)}"
+            raise ctx.error(path, f"'{pattern}' names no upstream: '{prefix}' is not in 'upstreams'{hint}")
+        if cut == len(pattern):
+            raise ctx.error(
+                path,
+                f"'{pattern}' can never match: with 'upstreams' every tool is named <upstream>{SEPARATOR}<tool> "
+                f"(for example '{next(iter(upstreams))}{SEPARATOR}{pattern}')",
+            )
+
+
 def _build_checked(data: Any, ctx: _Ctx) -> Policy:
     """``_build``, with any error it did not phrase itself (a hostile value's ``str()``, an integer past the
     int/str conversion limit) reported as a ``PolicyError`` too: loading a policy raises nothing else."""
@@ -984,6 +1180,10 @@ def _build(data: Any, ctx: _Ctx) -> Policy:
         if "max_message_bytes" in px
         else DEFAULT_MAX_MESSAGE_BYTES,
     )
+    upstreams = _upstreams(ctx, top)
+    flows = tuple(_flow_rule(ctx, i, r, upstreams) for i, r in enumerate(_list(ctx, top.get("flows"), ("flows",))))
+    _unique_flow_names(ctx, flows)
+    _check_namespaces(ctx, top, upstreams)
     policy = Policy(
         default_action=default_action,
         mode=mode,
@@ -995,6 +1195,8 @@ def _build(data: Any, ctx: _Ctx) -> Policy:
         spotlight=spotlight,
         session=session,
         proxy=proxy,
+        upstreams=upstreams,
+        flows=flows,
         metadata=MappingProxyType(metadata),
         source=ctx.source,
         _exact=MappingProxyType(exact),
