@@ -5,8 +5,10 @@ own: an interactive host may fire a few hundred calls at once (300 concurrent ``
 client) or repeat the same call a few dozen times (30 identical ``get_file_info`` calls in a burst), and none of
 that may be refused. What they stop is a loop: the same call repeated for minutes, at machine speed or at a
 model's pace of a call every few seconds, is refused from its 51st time; a runaway loop of distinct calls from
-its 1001st call within 5 minutes. State is bounded: at most ``max_sessions`` sessions are tracked (least
-recently used dropped first).
+its 1001st call within 5 minutes. State is bounded: at most ``max_sessions`` sessions are tracked. Past that
+the least recently used one is dropped, and never silently: a dropped session with nothing left in its windows
+lost nothing (counted as ``expired``); one still inside a window lost history that could have refused a call
+(counted as ``evicted``). ``stats()`` reports both; the verifier and ``sentinel-lab bench scaling`` show them.
 """
 
 from __future__ import annotations
@@ -72,6 +74,19 @@ class RateLimiter:
         self.limit = limit or RateLimit()
         self.clock: Clock = clock or time.monotonic
         self._sessions: OrderedDict[str, _Window] = OrderedDict()
+        #: live sessions dropped to stay within ``max_sessions`` (history that could still refuse a call, lost)
+        self.evicted = 0
+        #: idle sessions dropped (nothing left in their windows, so nothing was lost)
+        self.expired = 0
+
+    def stats(self) -> dict[str, int]:
+        """Sessions tracked now, the bound, and how many were dropped live (``evicted``) or idle (``expired``)."""
+        return {
+            "sessions": len(self._sessions),
+            "max_sessions": int(self.limit.max_sessions),
+            "evicted": self.evicted,
+            "expired": self.expired,
+        }
 
     def reset(self, session: str | None = None) -> None:
         """Forget one session's history, or all of it."""
@@ -88,7 +103,12 @@ class RateLimiter:
         if win is None:
             win = self._sessions[session] = _Window(int(lim.max_calls))
             if len(self._sessions) > lim.max_sessions:
-                self._sessions.popitem(last=False)
+                _, oldest = self._sessions.popitem(last=False)
+                last = oldest.calls[-1] if oldest.calls else float("-inf")
+                if last > now - max(lim.window, lim.identical_window):
+                    self.evicted += 1
+                else:
+                    self.expired += 1
         else:
             self._sessions.move_to_end(session)
         calls = win.calls

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sentinel_lab import Verifier
 from sentinel_lab._core.errors import PolicyError
 from sentinel_lab._verify.ratelimit import RateLimit, RateLimiter
 
@@ -78,3 +79,35 @@ def test_bad_settings_are_refused() -> None:
         RateLimit.from_any({"max_calls": 0})
     with pytest.raises(PolicyError):
         RateLimit.from_any({"max_call": 5})
+
+
+def test_dropping_a_live_session_is_counted_as_an_eviction() -> None:
+    limiter = RateLimiter(RateLimit(max_identical=2, max_sessions=2))
+    for session in ("a", "b", "c"):  # all within the window: "a" still had history when it was dropped
+        limiter.hit(session, 1, now=0.0)
+    assert limiter.stats() == {"sessions": 2, "max_sessions": 2, "evicted": 1, "expired": 0}
+    # what the eviction cost: "a" repeats its call and is not refused on its third identical call
+    assert _blocked(limiter, [1.0, 2.0], [1, 1], session="a") == []
+
+
+def test_dropping_an_idle_session_loses_nothing_and_is_counted_apart() -> None:
+    limiter = RateLimiter(RateLimit(window=10, identical_window=10, max_sessions=2))
+    limiter.hit("a", 1, now=0.0)
+    limiter.hit("b", 1, now=20.0)
+    limiter.hit("c", 1, now=20.0)  # "a" has nothing left in its windows
+    assert limiter.stats() == {"sessions": 2, "max_sessions": 2, "evicted": 0, "expired": 1}
+
+
+def test_a_session_whose_identical_window_is_still_open_counts_as_live() -> None:
+    limiter = RateLimiter(RateLimit(window=10, identical_window=100, max_sessions=1))
+    limiter.hit("a", 1, now=0.0)
+    limiter.hit("b", 1, now=50.0)  # past "a"'s call window but inside its identical window
+    assert limiter.stats()["evicted"] == 1
+
+
+def test_the_verifier_reports_the_limiter_stats() -> None:
+    verifier = Verifier(rate_limit={"max_sessions": 1})
+    verifier.verify({"tool": "list_dir", "args": {"path": "."}}, {"session_id": "one"})
+    verifier.verify({"tool": "list_dir", "args": {"path": "."}}, {"session_id": "two"})
+    assert verifier.rate_limit_stats() == {"sessions": 1, "max_sessions": 1, "evicted": 1, "expired": 0}
+    assert Verifier(rate_limit=False).rate_limit_stats() is None
