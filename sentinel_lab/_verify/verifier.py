@@ -465,6 +465,11 @@ class Verifier:
         if self.limiter is not None:
             self.limiter.reset(None if session_id is None else session_id)
 
+    def rate_limit_stats(self) -> dict[str, int] | None:
+        """The rate limiter's ``stats()`` (sessions tracked, bound, live sessions evicted, idle ones expired),
+        or None when rate limiting is off."""
+        return None if self.limiter is None else self.limiter.stats()
+
 
 def _describe(exc: BaseException) -> str:
     """``Type: message`` of an exception, even when its ``str()`` itself fails; at most 200 characters."""
