@@ -76,9 +76,10 @@ class IntentResult:
 class Verdict:
     """The decision on one tool call. ``allowed`` is final; ``violations`` say why not.
 
-    ``decision`` is ``allow``, ``block`` or ``flag`` (would be blocked, but the policy is in audit mode, so
-    ``allowed`` stays true); ``rule`` names what decided (e.g. ``static_rules.send_email``); ``args`` is a
-    read-only view of the call's arguments.
+    ``decision`` is ``allow``, ``block``, ``flag`` (would be blocked, but the policy is in audit mode, so
+    ``allowed`` stays true) or ``ask`` (not allowed until a human approves this exact call; ``approval`` is the
+    digest the approval is bound to, see ``_policy.approvals``); ``rule`` names what decided (e.g.
+    ``static_rules.send_email``); ``args`` is a read-only view of the call's arguments.
     """
 
     allowed: bool
@@ -93,6 +94,7 @@ class Verdict:
     args: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)
     session_id: str = ""
     at: float = 0.0  # wall-clock time of the decision (epoch seconds)
+    approval: str = ""  # decision "ask": the approval digest (session, tool, canonical arguments, policy)
 
     def __post_init__(self) -> None:
         if not self.decision:
@@ -137,4 +139,4 @@ class Verdict:
             "taints": sorted(self.taints),
             "session_id": self.session_id,
             "at": self.at,
-        }
+        } | ({"approval": self.approval} if self.approval else {})

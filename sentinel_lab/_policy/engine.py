@@ -43,6 +43,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from sentinel_lab._core.verdict import Verdict, Violation
+from sentinel_lab._policy.approvals import approval_digest, policy_digest
 from sentinel_lab._policy.conditions import MISSING
 from sentinel_lab._policy.flows import arm, flow_violations
 
@@ -69,9 +70,16 @@ def _evidence(value: Any) -> str:
     return text if len(text) <= _EVIDENCE else text[: _EVIDENCE - 3] + "..."
 
 
-def _static(policy: Policy, tool: str) -> tuple[Violation | None, str]:
+def _ask(reason: str, evidence: str) -> Violation:
+    """What an ASK stage reports: the reason the call needs a human's approval."""
+    return Violation("approval", f"approval required: {reason}", "medium", evidence)
+
+
+def _static(policy: Policy, tool: str, asks: list[tuple[Violation, str]]) -> tuple[Violation | None, str]:
     action, rule = policy.static_decision(tool)
-    if action == "ALLOW":
+    if action == "ASK":
+        asks.append((_ask(f"tool '{tool}' is allowed only with a human's approval ({rule})", tool), rule))
+    if action in ("ALLOW", "ASK"):
         return None, rule
     if rule == "default_action":
         reason = f"tool '{tool}' is not listed in the policy (default_action DENY)"
@@ -79,7 +87,10 @@ def _static(policy: Policy, tool: str) -> tuple[Violation | None, str]:
     return Violation("static_rules", f"tool '{tool}' is denied by {rule}", "high", tool), rule
 
 
-def _arguments(policy: Policy, tool: str, args: Mapping[str, Any]) -> list[tuple[Violation, str]]:
+def _arguments(
+    policy: Policy, tool: str, args: Mapping[str, Any], asks: list[tuple[Violation, str]]
+) -> list[tuple[Violation, str]]:
+    """The argument rules that deny this call (those whose ``action`` is ASK are added to ``asks`` instead)."""
     out: list[tuple[Violation, str]] = []
     workspace = policy.verifier.workspace
     for rule in policy.argument_rules:
@@ -98,6 +109,9 @@ def _arguments(policy: Policy, tool: str, args: Mapping[str, Any]) -> list[tuple
             if reading is not value and reading is not MISSING:  # say how the server would read it
                 shown = f"{shown} (read as {_evidence(reading if isinstance(reading, str) else repr(reading))})"
             reason = rule.message or f"argument '{rule.arg.text}' of '{tool}' {how} ({rule.name}): {shown}"
+            if rule.action == "ASK":
+                asks.append((_ask(reason, shown), rule.name))
+                continue
             out.append((Violation("argument_rules", reason, rule.severity, shown), rule.name))
     return out
 
@@ -119,11 +133,12 @@ def _taints(policy: Policy, tool: str, taints: frozenset[str]) -> list[tuple[Vio
 class _Pending:
     """A decision in progress: the policy stages are done, the verifier's answer may still be needed."""
 
-    __slots__ = ("allow_rule", "call_args", "confidence", "found", "intent", "t0")
+    __slots__ = ("allow_rule", "asks", "call_args", "confidence", "found", "intent", "t0")
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter_ns()
         self.found: list[tuple[Violation, str]] = []
+        self.asks: list[tuple[Violation, str]] = []  # stages that let the call run only with a human's approval
         self.intent: Any = None
         self.confidence = 1.0
         self.allow_rule = ""
@@ -145,11 +160,11 @@ def _policy_stages(policy: Policy, state: SessionState, tool: Any, args: Any) ->
         return d, False
     d.call_args = dict(args or {})
     audit = policy.audit
-    v, d.allow_rule = _static(policy, tool)
+    v, d.allow_rule = _static(policy, tool, d.asks)
     if v is not None:
         d.found.append((v, d.allow_rule))
     if audit or not d.found:
-        d.found.extend(_arguments(policy, tool, d.call_args))
+        d.found.extend(_arguments(policy, tool, d.call_args, d.asks))
     if audit or not d.found:
         d.found.extend(_taints(policy, tool, state.taints))
     if policy.flows and (audit or not d.found):
@@ -168,20 +183,32 @@ def _verifier_error(exc: BaseException) -> Verdict:
     return Verdict(allowed=False, violations=(Violation("verifier", reason, "high"),), rule="verifier")
 
 
-def _merge_verifier(d: _Pending, vv: Verdict) -> None:
+def _merge_verifier(policy: Policy, d: _Pending, vv: Verdict) -> None:
     d.intent = vv.intent
     if vv.allowed or not d.found:
         d.confidence = vv.confidence
     if not vv.allowed:
-        d.found.extend((viol, vv.rule or f"verifier.{viol.policy}") for viol in vv.violations)
+        found = [(viol, vv.rule or f"verifier.{viol.policy}") for viol in vv.violations]
+        settings = policy.verifier
+        if found and all(settings.finding_action(v.policy, v.severity) == "ASK" for v, _ in found):
+            # every finding may run with a human's approval (verifier.on_finding); one DENY finding denies
+            d.asks.extend((_ask(v.reason, v.evidence), f"verifier.on_finding.{v.policy}") for v, _ in found)
+        else:
+            d.found.extend(found)
 
 
 def _verdict(policy: Policy, state: SessionState, tool: Any, d: _Pending) -> Verdict:
-    found = d.found
+    found, approval = d.found, ""
+    if not found and d.asks:  # a denial always wins over an ask; in audit mode the call runs, flagged
+        found = d.asks
+        if not policy.audit:
+            approval = approval_digest(state.id, tool, d.call_args, policy_digest(policy))
     if not found:
         allowed, decision, rule = True, "allow", d.allow_rule
     elif policy.audit:
         allowed, decision, rule = True, "flag", found[0][1]
+    elif approval:
+        allowed, decision, rule = False, "ask", found[0][1]
     else:
         allowed, decision, rule = False, "block", found[0][1]
     return Verdict(
@@ -197,6 +224,7 @@ def _verdict(policy: Policy, state: SessionState, tool: Any, d: _Pending) -> Ver
         args=MappingProxyType(d.call_args),
         session_id=state.id,
         at=time.time(),
+        approval=approval,
     )
 
 
@@ -238,7 +266,7 @@ def decide(
             vv = ver.verify({"tool": tool, "args": d.call_args}, _verifier_context(state, context))
         except Exception as exc:  # fail closed
             vv = _verifier_error(exc)
-        _merge_verifier(d, vv)
+        _merge_verifier(policy, d, vv)
     return _verdict(policy, state, tool, d), state
 
 
@@ -259,7 +287,7 @@ async def adecide(
             vv = await ver.averify({"tool": tool, "args": d.call_args}, _verifier_context(state, context))
         except Exception as exc:  # fail closed
             vv = _verifier_error(exc)
-        _merge_verifier(d, vv)
+        _merge_verifier(policy, d, vv)
     return _verdict(policy, state, tool, d), state
 
 

@@ -7,7 +7,8 @@ Schema (every key optional; unknown keys are an error that suggests the close sp
     mode: enforce               # enforce | audit (audit: a would-be block is allowed and flagged)
     tool_classes:               # optional named groups of tool names or globs, for tool_class below
       pii_sources: [get_user_profile, "crm.*"]
-    static_rules:               # tool name or glob -> ALLOW | DENY (exact, upper-case)
+    static_rules:               # tool name or glob -> ALLOW | DENY | ASK (exact, upper-case)
+      send_email: ASK           # ASK: runs once a human approved this exact call (sentinel_lab._policy.approvals)
       query_db: ALLOW
       "fs.*": ALLOW
       execute_shell: DENY
@@ -17,6 +18,7 @@ Schema (every key optional; unknown keys are an error that suggests the close sp
         deny_unless: {in: [alice, bob]}     # and/or deny_if: {...}; the conditions inside are ANDed
         message: "unknown recipient"
         severity: high          # optional: critical | high | medium | low
+        action: DENY            # optional: DENY | ASK (ASK: a firing rule asks a human instead of denying)
     taint_rules:                # the seed's spellings and the Rust ones are both accepted
       - {tool: get_user_profile, action: ADD_TAINT, taint_tags: [PII]}       # or tag: PII
       - {tool: send_email, action: CHECK_TAINT, forbidden_taints: [PII], message: "..."}
@@ -30,6 +32,7 @@ Schema (every key optional; unknown keys are an error that suggests the close sp
       scope: {allowed_tools: [], blocked_tools: [], allowed_roots: [], allowed_hosts: []}
       rate_limit: {max_calls: 1000, window: 300, max_identical: 50, identical_window: 300}  # false: off
       intent: {threshold: 0.3}
+      on_finding: {internal_access: ASK, medium: ASK}   # check or severity -> ASK | DENY (default DENY)
     spotlight: {enabled: true, scan_output: flag}                 # scan_output: flag | block | off
     session: {require: false, key_env: SENTINEL_SESSION_KEY}
     proxy: {deny_style: error, hide_denied_tools: true, pin_tools: warn, max_message_bytes: 16777216}
@@ -101,6 +104,10 @@ __all__ = [
 ]
 
 ACTIONS: tuple[str, ...] = ("ALLOW", "DENY")
+#: What a static rule may say: ASK lets the tool run once a human approved the exact call (``_policy.approvals``).
+STATIC_ACTIONS: tuple[str, ...] = ("ALLOW", "DENY", "ASK")
+#: What a firing argument rule does (``action``), and what a verifier finding does (``verifier.on_finding``).
+RULE_ACTIONS: tuple[str, ...] = ("DENY", "ASK")
 TAINT_ACTIONS: tuple[str, ...] = ("ADD_TAINT", "CHECK_TAINT", "REMOVE_TAINT")
 MODES: tuple[str, ...] = ("enforce", "audit")
 SCAN_OUTPUT: tuple[str, ...] = ("flag", "block", "off")
@@ -126,7 +133,17 @@ TOP_KEYS: tuple[str, ...] = (
     "upstreams",
     "flows",
 )
-ARG_RULE_KEYS = ("tool", "tool_class", "arg", "deny_if", "deny_unless", "message", "severity", "description")
+ARG_RULE_KEYS = (
+    "tool",
+    "tool_class",
+    "arg",
+    "deny_if",
+    "deny_unless",
+    "action",
+    "message",
+    "severity",
+    "description",
+)
 TAINT_RULE_KEYS = (
     "tool",
     "tool_class",
@@ -139,7 +156,7 @@ TAINT_RULE_KEYS = (
     "error",
     "description",
 )
-VERIFIER_KEYS = ("enabled", "checks", "workspace", "profile", "scope", "rate_limit", "intent")
+VERIFIER_KEYS = ("enabled", "checks", "workspace", "profile", "scope", "rate_limit", "intent", "on_finding")
 SCOPE_KEYS = ("allowed_tools", "blocked_tools", "allowed_roots", "allowed_hosts")
 RATE_KEYS = ("max_calls", "window", "max_identical", "identical_window", "max_sessions")
 INTENT_KEYS = ("enabled", "threshold")
@@ -405,7 +422,7 @@ class ToolMatcher:
 
 @dataclass(frozen=True, slots=True)
 class StaticRule:
-    """``pattern: ALLOW|DENY`` from ``static_rules``."""
+    """``pattern: ALLOW|DENY|ASK`` from ``static_rules``."""
 
     pattern: str
     action: str
@@ -427,6 +444,7 @@ class ArgumentRule:
     message: str
     severity: str
     spec: Mapping[str, Any] = field(compare=False, repr=False)
+    action: str = "DENY"  # DENY | ASK: what the rule does when it fires
 
     @property
     def name(self) -> str:
@@ -462,6 +480,12 @@ class VerifierSettings:
     rate_limit: Any = None  # None (defaults) | False (off) | mapping
     intent: Any = None  # None (defaults) | False (off) | mapping
     profile: str = "workspace"  # one of sentinel_lab._checks.PROFILES
+    #: check name or severity -> ASK | DENY: what a verifier finding does (a check's own entry wins; DENY default)
+    on_finding: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def finding_action(self, check: str, severity: str) -> str:
+        """ASK or DENY for one verifier finding: the check's entry, else its severity's, else DENY."""
+        return self.on_finding.get(check) or self.on_finding.get(severity) or "DENY"
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``Verifier``."""
@@ -585,6 +609,9 @@ class Policy:
         for r in self.static_rules:  # a DENY name or glob, whatever the case of the tool's name
             if r.action == "DENY" and tool_matches(tool, (r.tool,), deny=True):
                 return "DENY", f"static_rules.{r.pattern}"
+        for r in self.static_rules:  # an ASK glob, exactly (asking is stricter than allowing, so it comes first)
+            if r.action == "ASK" and r.tool.is_glob and tool_matches(tool, (r.tool,), deny=False):
+                return "ASK", f"static_rules.{r.pattern}"
         for r in self.static_rules:  # an ALLOW glob, exactly
             if r.action == "ALLOW" and r.tool.is_glob and tool_matches(tool, (r.tool,), deny=False):
                 return "ALLOW", f"static_rules.{r.pattern}"
@@ -596,7 +623,7 @@ class Policy:
     def tool_allowed(self, name: str) -> bool:
         """Whether the static stage lets ``name`` run at all (for hiding tools in ``tools/list``); in audit mode
         every tool is shown, since nothing is blocked."""
-        return self.audit or self.static_decision(name)[0] == "ALLOW"
+        return self.audit or self.static_decision(name)[0] in ("ALLOW", "ASK")
 
     def make_verifier(self, clock: Callable[[], float] | None = None) -> Verifier | None:
         """A new verifier as this policy configures it (None when disabled). Sessions share one per policy
@@ -646,6 +673,8 @@ class Policy:
             ver["rate_limit"] = dict(v.rate_limit) if isinstance(v.rate_limit, Mapping) else v.rate_limit
         if v.intent is not None:
             ver["intent"] = dict(v.intent) if isinstance(v.intent, Mapping) else v.intent
+        if v.on_finding:
+            ver["on_finding"] = dict(v.on_finding)
         out["verifier"] = ver
         out["spotlight"] = {"enabled": self.spotlight.enabled, "scan_output": self.spotlight.scan_output}
         out["session"] = {"require": self.session.require, "key_env": self.session.key_env}
@@ -792,13 +821,16 @@ def _argument_rule(
         deny_unless, spec["deny_unless"] = _conditions(ctx, rule["deny_unless"], (*path, "deny_unless"))
     message = _str(ctx, rule["message"], (*path, "message")) if "message" in rule else ""
     severity = _choice(ctx, rule["severity"], (*path, "severity"), SEVERITIES) if "severity" in rule else "high"
+    action = _choice(ctx, rule["action"], (*path, "action"), RULE_ACTIONS) if "action" in rule else "DENY"
+    if "action" in rule:
+        spec["action"] = action
     if message:
         spec["message"] = message
     if "severity" in rule:
         spec["severity"] = severity
     if "description" in rule:
         spec["description"] = _str(ctx, rule["description"], (*path, "description"), allow_empty=True)
-    return ArgumentRule(index, tools, arg, deny_if, deny_unless, message, severity, _ro(spec))
+    return ArgumentRule(index, tools, arg, deny_if, deny_unless, message, severity, _ro(spec), action)
 
 
 def _taint_rule(
@@ -921,7 +953,18 @@ def _verifier(ctx: _Ctx, value: Any) -> VerifierSettings:
                     raise ctx.error((*where, "threshold"), f"threshold must be in 0..1, got {t}")
                 clean["threshold"] = t
             intent = MappingProxyType(clean)
-    return VerifierSettings(enabled, checks, workspace, MappingProxyType(scope), rate, intent, profile)
+    on_finding: dict[str, str] = {}
+    where = (*path, "on_finding")
+    for key, act in _mapping(ctx, spec.get("on_finding"), where).items():
+        if key not in POLICIES and key not in SEVERITIES:
+            names = (*POLICIES, *SEVERITIES)
+            close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; expected a check or a severity: {', '.join(names)}"
+            raise ctx.error((*where, key), f"unknown check or severity '{key}'{hint}")
+        on_finding[key] = _choice(ctx, act, (*where, key), RULE_ACTIONS)
+    return VerifierSettings(
+        enabled, checks, workspace, MappingProxyType(scope), rate, intent, profile, MappingProxyType(on_finding)
+    )
 
 
 def _upstreams(ctx: _Ctx, top: Mapping[str, Any]) -> Mapping[str, Upstream]:
@@ -1140,7 +1183,7 @@ def _build(data: Any, ctx: _Ctx) -> Policy:
     exact: dict[str, StaticRule] = {}
     for pattern, action in _mapping(ctx, top.get("static_rules"), ("static_rules",)).items():
         where: Path = ("static_rules", pattern)
-        act = _choice(ctx, action, where, ACTIONS)
+        act = _choice(ctx, action, where, STATIC_ACTIONS)
         rule = StaticRule(str(pattern), act)
         static.append(rule)
         if not rule.tool.is_glob:
