@@ -48,19 +48,8 @@ ALL_COLUMNS: tuple[str, ...] = (
     "verify_us",
     "roundtrip_us",
 )
-DEFAULT_COLUMNS: tuple[str, ...] = (
-    "#",
-    "decision",
-    "tool",
-    "policy",
-    "reason",
-    "args",
-    "severity",
-    "taints",
-    "status",
-    "verify_us",
-    "roundtrip_us",
-)
+#: The default columns: all but the rule id, which `%config SentinelMagics.columns` can add.
+DEFAULT_COLUMNS: tuple[str, ...] = tuple(c for c in ALL_COLUMNS if c != "rule")
 _ALWAYS = ("#", "decision", "tool")
 
 #: One stylesheet for every sentinel view; all selectors live under ``.sl-lab`` so nothing else is touched.
