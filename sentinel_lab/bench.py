@@ -6,10 +6,12 @@ Every result carries ``machine()`` so numbers are read with the hardware they ca
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -18,20 +20,39 @@ from typing import Any
 
 from sentinel_lab._analysis import analyse
 from sentinel_lab._analysis._actions import parse_action
+from sentinel_lab._bench_seed import SEED_PACKAGE, SEED_SPEC, SeedRunner, install_seed
+from sentinel_lab._policy.model import Policy
 from sentinel_lab._verify.verifier import CONTENT_CHECKS, Verifier
 
 __all__ = [
     "FAMILIES",
     "MIX",
+    "RULE_KINDS",
+    "TARGETS",
+    "analysis_caches",
+    "clear_caches",
     "component_latency",
     "format_percentiles",
+    "growth_exponent",
     "machine",
     "percentiles",
     "proxy_overhead",
+    "rule_kind_scaling",
     "rule_scaling",
+    "session_scaling",
     "size_scaling",
+    "verify_against_seed",
     "verify_latency",
 ]
+
+#: The speed targets the benchmarks print as met or missed (never asserted: timings depend on the machine).
+TARGETS: dict[str, float] = {
+    "verify_p50_ratio_same_work": 1.0,  # our p50 / the seed's p50, seed's intent verifier off; hot and cold
+    "verify_p99_us": 100.0,  # our p99, hot and cold
+    "adversarial_1mib_ms": 50.0,  # every adversarial family, one 1 MiB argument
+    "rules_growth": 2.0,  # check cost at the most rules / at the fewest, every kind
+    "sessions_growth": 2.0,  # check cost at the most sessions / at the fewest
+}
 
 #: The fixed 40-call mix: 20 ordinary calls an agent makes all day, 20 attacks of the eight kinds.
 MIX: tuple[dict[str, Any], ...] = (
@@ -135,19 +156,57 @@ def _spread(fn: Callable[..., Any]) -> Callable[[Sequence[Any]], Any]:
     return lambda item: fn(*item)
 
 
-def _time_each(fn: Callable[[Any], Any], items: Sequence[Any], calls: int, warmup: int) -> list[float]:
-    """Per-call wall time in µs of ``fn`` over ``items`` (cycled), after ``warmup`` untimed calls."""
+def _time_each(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    calls: int,
+    warmup: int,
+    before: Callable[[], Any] | None = None,
+) -> list[float]:
+    """Per-call wall time in µs of ``fn`` over ``items`` (cycled), after ``warmup`` untimed calls; ``before``
+    runs untimed ahead of every call (``clear_caches`` for a cold measurement)."""
     n = len(items)
     for i in range(warmup):
+        if before is not None:
+            before()
         fn(items[i % n])
     out = [0.0] * calls
     clock = time.perf_counter_ns
     for i in range(calls):
         item = items[i % n]
+        if before is not None:
+            before()
         t0 = clock()
         fn(item)
         out[i] = (clock() - t0) / 1000.0
     return out
+
+
+@functools.cache
+def analysis_caches() -> tuple[Any, ...]:
+    """Every bounded ``functools.lru_cache`` of the decision path (text, analysis, checks, verifier, policy
+    modules, functions and class attributes), found by walking the loaded modules. Unbounded caches (the word
+    lists read once from ``_vocab``) are start-up work, not per-call work, and are left alone."""
+    found: dict[int, Any] = {}
+    prefixes = tuple(f"sentinel_lab.{p}" for p in ("_text", "_analysis", "_checks", "_verify", "_policy"))
+    for name, module in sorted(sys.modules.items()):
+        if module is None or not name.startswith(prefixes):
+            continue
+        values = list(vars(module).values())
+        values += [v for c in list(values) if isinstance(c, type) for v in vars(c).values()]
+        for value in values:
+            if isinstance(value, staticmethod | classmethod):
+                value = value.__func__
+            params = getattr(value, "cache_parameters", None)
+            if callable(getattr(value, "cache_clear", None)) and callable(params) and params()["maxsize"] is not None:
+                found[id(value)] = value
+    return tuple(found.values())
+
+
+def clear_caches() -> None:
+    """Empty every cache of ``analysis_caches()``: the next call is judged as if its strings were new."""
+    for cached in analysis_caches():
+        cached.cache_clear()
 
 
 def _bench_verifier(**kwargs: Any) -> Verifier:
@@ -162,11 +221,13 @@ def verify_latency(
     verifier: Verifier | None = None,
     mix: Sequence[Any] = MIX,
     keep_samples: bool = False,
+    cold: bool = False,
 ) -> dict[str, Any]:
     """Time ``verify()`` over the fixed mix: overall, benign-only and malicious-only percentiles (µs);
-    ``keep_samples`` adds the raw samples (for CDF plots)."""
+    ``keep_samples`` adds the raw samples (for CDF plots); ``cold`` clears the analysis caches before every
+    call (real traffic mostly carries arguments never seen before)."""
     v = verifier or _bench_verifier(workspace="/workspace/project")
-    samples = _time_each(v.verify, list(mix), calls, warmup)
+    samples = _time_each(v.verify, list(mix), calls, warmup, clear_caches if cold else None)
     half = len(mix) // 2
     benign = [s for i, s in enumerate(samples) if i % len(mix) < half]
     attack = [s for i, s in enumerate(samples) if i % len(mix) >= half]
@@ -178,11 +239,107 @@ def verify_latency(
         "malicious": percentiles(attack),
         "mix_blocked": blocked,
         "mix_size": len(mix),
+        "cold": cold,
         "machine": machine(),
     }
     if keep_samples:
         result["samples"] = {"benign": benign, "malicious": attack}
     return result
+
+
+def _seed_action(action: Any) -> dict[str, Any]:
+    """The mix item in the seed's own shape (``{tool, args}``, which both verifiers read)."""
+    tool, args = parse_action(action)
+    return {"tool": tool, "args": args}
+
+
+def verify_against_seed(
+    calls: int = 10_000,
+    warmup: int = 1_000,
+    mix: Sequence[Any] = MIX,
+    spec: str = SEED_SPEC,
+    runner: SeedRunner | None = None,
+) -> dict[str, Any]:
+    """Our ``verify()`` and the seed verifier's side by side on the same mix, hot and cold.
+
+    In each of the two runs every mix item is judged three times in a rotating order: by us, by the seed with
+    its goal-intent verifier off (``same_work``: ours runs none without a goal) and by the seed as constructed
+    by default (``defaults``). Each side's time is measured in its own runtime around the one call, so the
+    pipe to Node is not counted. Cold: our analysis caches are cleared before each of our calls (the seed has
+    none). ``runner`` is an open ``SeedRunner``; by default ``spec`` is installed on demand and run.
+    """
+    if calls < 1:
+        raise ValueError("calls must be at least 1")
+    own = runner is None
+    seed = runner if runner is not None else SeedRunner(install_seed(spec), SEED_PACKAGE)
+    try:
+        ours = _bench_verifier(workspace="/workspace/project")
+        items = list(mix)
+        seed_items = [_seed_action(a) for a in items]
+        sides = ("ours", "same_work", "defaults")
+        blocked = {side: 0 for side in sides}
+        for action, seed_action in zip(items, seed_items, strict=True):
+            blocked["ours"] += not ours.verify(action).allowed
+            for mode in sides[1:]:
+                blocked[mode] += not seed.verify(seed_action, mode=mode)[1]["allowed"]
+        runs: dict[str, Any] = {}
+        clock = time.perf_counter_ns
+        for temperature in ("hot", "cold"):
+            samples: dict[str, list[float]] = {side: [] for side in sides}
+            for i in range(warmup + calls):
+                k = i % len(items)
+                shift = i % len(sides)
+                for side in sides[shift:] + sides[:shift]:
+                    if side == "ours":
+                        if temperature == "cold":
+                            clear_caches()
+                        t0 = clock()
+                        ours.verify(items[k])
+                        us = (clock() - t0) / 1000.0
+                    else:
+                        us = seed.verify(seed_items[k], mode=side)[0]
+                    if i >= warmup:
+                        samples[side].append(us)
+            run: dict[str, Any] = {side: percentiles(values) for side, values in samples.items()}
+            for mode in sides[1:]:
+                for q in ("p50", "p95", "p99"):
+                    run[f"ratio_{mode}_{q}"] = run["ours"][q] / run[mode][q]
+            runs[temperature] = run
+    finally:
+        if own:
+            seed.close()
+    targets = []
+    for temperature in ("hot", "cold"):
+        ratio = runs[temperature]["ratio_same_work_p50"]
+        p99 = runs[temperature]["ours"]["p99"]
+        limit_ratio, limit_p99 = TARGETS["verify_p50_ratio_same_work"], TARGETS["verify_p99_us"]
+        targets.append(
+            {
+                "name": f"{temperature}: p50 ours/seed (same work)",
+                "value": ratio,
+                "target": limit_ratio,
+                "met": ratio <= limit_ratio,
+            }
+        )
+        targets.append(
+            {"name": f"{temperature}: p99 ours (µs)", "value": p99, "target": limit_p99, "met": p99 <= limit_p99}
+        )
+    return {
+        "calls": calls,
+        "warmup": warmup,
+        "mix_size": len(items),
+        "mix_blocked": blocked,
+        "runs": runs,
+        "targets": targets,
+        "caches_cleared_cold": len(analysis_caches()),
+        "seed": {
+            "package": spec,
+            "node": seed.node_version,
+            "note": "seed timed inside Node around its awaited verify(); its rate-limit history and audit list are "
+            "emptied before each call, untimed (its default 5 calls/s would refuse nearly every call)",
+        },
+        "machine": {**machine(), "node": seed.node_version},
+    }
 
 
 def component_latency(
@@ -270,7 +427,165 @@ def size_scaling(
                 t0 = time.perf_counter_ns()
                 v.verify(action)
                 samples.append((time.perf_counter_ns() - t0) / 1000.0)
-            rows.append({"kind": kind, "bytes": size, "median_us": statistics.median(samples)})
+            median = statistics.median(samples)
+            rows.append({"kind": kind, "bytes": size, "median_us": median, "us_per_mib": median * (1 << 20) / size})
+    return rows
+
+
+def growth_exponent(points: Iterable[tuple[float, float]]) -> float:
+    """The least-squares slope of log(time) against log(size): 1.0 is linear, 2.0 quadratic."""
+    logs = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y > 0]
+    if len(logs) < 2:
+        return float("nan")
+    mx = statistics.fmean(x for x, _ in logs)
+    my = statistics.fmean(y for _, y in logs)
+    var = sum((x - mx) ** 2 for x, _ in logs)
+    return sum((x - mx) * (y - my) for x, y in logs) / var if var else float("nan")
+
+
+def size_growth(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per kind of ``size_scaling`` rows: the growth exponent, µs per MiB at the largest size, and the 1 MiB
+    target (met/missed when 1 MiB was measured, else None)."""
+    out = []
+    for kind in dict.fromkeys(r["kind"] for r in rows):
+        mine = sorted((r for r in rows if r["kind"] == kind), key=lambda r: r["bytes"])
+        largest = mine[-1]
+        at_mib = next((r["median_us"] / 1000.0 for r in mine if r["bytes"] == 1 << 20), None)
+        out.append(
+            {
+                "kind": kind,
+                "exponent": growth_exponent((r["bytes"], r["median_us"]) for r in mine),
+                "largest_bytes": largest["bytes"],
+                "us_per_mib": largest["us_per_mib"],
+                "ms_at_1mib": at_mib,
+                "target_ms": TARGETS["adversarial_1mib_ms"],
+                "met": None if at_mib is None else at_mib < TARGETS["adversarial_1mib_ms"],
+            }
+        )
+    return out
+
+
+#: The kinds of rule ``rule_kind_scaling`` grows, each with a listed and an unlisted probe call.
+RULE_KINDS: tuple[str, ...] = ("static_exact", "static_glob", "argument", "argument_glob", "taint")
+
+
+def _rule_policy(kind: str, n: int) -> tuple[Policy, tuple[str, dict[str, Any]]]:
+    """A policy with ``n`` rules of one kind (verifier off: the policy stages alone) and its listed probe."""
+    mid = n // 2
+    spec: dict[str, Any] = {"default_action": "ALLOW", "verifier": {"enabled": False}}
+    listed: tuple[str, dict[str, Any]]
+    if kind == "static_exact":
+        spec["static_rules"] = {f"tool_{i}": "DENY" if i % 2 else "ALLOW" for i in range(n)}
+        listed = (f"tool_{mid - mid % 2}", {})
+    elif kind == "static_glob":
+        spec["static_rules"] = {f"tool_{i}_*": "DENY" if i % 2 else "ALLOW" for i in range(n)}
+        listed = (f"tool_{mid - mid % 2}_read", {})
+    elif kind in ("argument", "argument_glob"):
+        suffix = "_*" if kind == "argument_glob" else ""
+        spec["argument_rules"] = [
+            {"tool": f"tool_{i}{suffix}", "arg": "to", "deny_unless": {"in": [f"user{i}@example.com"]}}
+            for i in range(n)
+        ]
+        listed = (f"tool_{mid}{'_send' if suffix else ''}", {"to": f"user{mid}@example.com"})
+    elif kind == "taint":
+        half = max(1, n // 2)
+        spec["taint_rules"] = [
+            {"tool": f"sink_{i}", "action": "CHECK_TAINT", "forbidden_taints": [f"T{i}"]} for i in range(half)
+        ] + [{"tool": f"source_{i}", "action": "ADD_TAINT", "taint_tags": [f"T{i}"]} for i in range(n - half)]
+        listed = (f"sink_{half // 2}", {})
+    else:
+        raise ValueError(f"unknown rule kind {kind!r}; expected one of {RULE_KINDS}")
+    return Policy.from_dict(spec, source=f"<bench {kind} x{n}>"), listed
+
+
+def rule_kind_scaling(
+    counts: Iterable[int] = (10, 100, 1_000, 10_000),
+    calls: int = 2_000,
+    warmup: int = 200,
+    kinds: Iterable[str] = RULE_KINDS,
+) -> list[dict[str, Any]]:
+    """Policy-engine ``check()`` p50 (µs) for a listed and an unlisted tool against the number of rules of each
+    kind, the verifier off; for taint rules also ``record()`` of a call that ran (the session holds a taint)."""
+    rows = []
+    for kind in kinds:
+        for n in counts:
+            policy, listed = _rule_policy(kind, n)
+            session = policy.new_session(session_id="bench")
+            if kind == "taint":
+                session.record("source_0", {})
+            probes = {"listed": listed, "unlisted": ("unlisted_tool", {"path": "README.md"})}
+            row: dict[str, Any] = {"kind": kind, "rules": n}
+            timed: dict[str, tuple[Callable[..., Any], tuple[str, dict[str, Any]]]] = {
+                probe: (session.check, call) for probe, call in probes.items()
+            }
+            if kind == "taint":
+                timed["record"] = (session.record, ("unlisted_tool", {}))
+            for probe, (fn, call) in timed.items():
+                samples = _time_budgeted(_spread(fn), [call], calls, warmup)
+                row[f"{probe}_p50_us"] = statistics.median(samples)
+                row[f"{probe}_calls"] = len(samples)
+            rows.append(row)
+    return rows
+
+
+def _time_budgeted(
+    fn: Callable[[Any], Any], items: Sequence[Any], calls: int, warmup: int, budget_s: float = 1.0
+) -> list[float]:
+    """``_time_each``, with fewer calls (at least 20) when ``calls`` of them would take over ``budget_s``:
+    a slow configuration is still measured, in bounded time."""
+    t0 = time.perf_counter()
+    fn(items[0])
+    once = max(time.perf_counter() - t0, 1e-7)
+    fit = max(20, int(budget_s / once))
+    return _time_each(fn, items, min(calls, fit), min(warmup, fit // 10))
+
+
+def rule_growth(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per kind and probe of ``rule_kind_scaling`` rows: cost at the most rules / at the fewest, and the target."""
+    out = []
+    for kind in dict.fromkeys(r["kind"] for r in rows):
+        mine = sorted((r for r in rows if r["kind"] == kind), key=lambda r: r["rules"])
+        for key in [k for k in mine[0] if k.endswith("_p50_us")]:
+            ratio = mine[-1][key] / mine[0][key]
+            out.append(
+                {
+                    "kind": kind,
+                    "probe": key.removesuffix("_p50_us"),
+                    "fewest": mine[0]["rules"],
+                    "most": mine[-1]["rules"],
+                    "ratio": ratio,
+                    "target": TARGETS["rules_growth"],
+                    "met": ratio <= TARGETS["rules_growth"],
+                }
+            )
+    return out
+
+
+def session_scaling(
+    counts: Iterable[int] = (10, 100, 1_000, 10_000, 100_000), calls: int = 2_000, warmup: int = 200
+) -> list[dict[str, Any]]:
+    """``check()`` p50 (µs) of one call on a random one of ``n`` live sessions of one policy (verifier and its
+    rate limiter on, limits raised so none trips), with the rate limiter's session counts: sessions past its
+    ``max_sessions`` are dropped, and a dropped live session is counted as evicted."""
+    rows = []
+    call = ("list_dir", {"path": "."})
+    for n in counts:
+        policy = Policy.from_dict(
+            {
+                "default_action": "ALLOW",
+                "verifier": {"rate_limit": {"max_calls": 1 << 30, "max_identical": 1 << 30}},
+            },
+            source=f"<bench {n} sessions>",
+        )
+        sessions = [policy.new_session(session_id=f"s{i}") for i in range(n)]
+        for session in sessions:  # every session live: one call each
+            session.check(*call)
+        rng = random.Random(n)
+        picks = [rng.choice(sessions) for _ in range(64)]
+        samples = _time_each(lambda s: s.check(*call), picks, calls, warmup)
+        verifier = sessions[0].verifier
+        stats = verifier.rate_limit_stats() if verifier is not None else None
+        rows.append({"sessions": n, **percentiles(samples), "rate_limiter": stats})
     return rows
 
 

@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "sentinel_lab.evaluation",
             "sentinel_lab.bench",
             "sentinel_lab._bench_proxy",
+            "sentinel_lab._bench_seed",
         ),
     ),
     ("lab", ("sentinel_lab.lab",)),
