@@ -20,7 +20,8 @@ yours, so give it as an absolute path; a relative --audit path is resolved again
 Check a configuration before a host runs it with --check (exit 0 when it would start, 2 with the reason).
 
 A remote server that speaks Streamable HTTP is fronted with --upstream-url instead of a server command (the
-host still starts the proxy and speaks stdio to it).
+host still starts the proxy and speaks stdio to it). A policy with an 'upstreams' section is a gateway of several
+servers: give no server command then; their tools are named <upstream>__<tool>.
 
 examples:
   sentinel-lab proxy --policy /home/me/policy.yaml --check -- python /home/me/server.py
@@ -144,6 +145,24 @@ def _upstream(args: argparse.Namespace) -> str:
     return check_url(url)
 
 
+def _gateway_upstreams(policy: Any, args: argparse.Namespace) -> str | None:
+    """With a policy that names its upstreams: each one checked (command on PATH, URL well formed) and listed as
+    ``name=where``; None when the policy names none."""
+    upstreams = getattr(policy, "upstreams", None)
+    if not upstreams:
+        return None
+    if _server_command(args) or getattr(args, "upstream_url", None) is not None:
+        raise ValueError("the policy names its upstreams: give no server command or --upstream-url as well")
+    found = []
+    for name, spec in upstreams.items():
+        try:
+            where = check_url(spec.url) if spec.url is not None else _find_server(list(spec.command))
+        except ValueError as exc:
+            raise ValueError(f"upstream '{name}': {exc}") from None
+        found.append(f"{name}={where}")
+    return ", ".join(found)
+
+
 def _check_audit_path(path: Path) -> None:
     """Raise ``ValueError`` with one line when records could not be appended at ``path``."""
     folder = path.parent
@@ -171,7 +190,7 @@ def check_configuration(args: argparse.Namespace) -> tuple[Any, str, Path | None
     """
     _check_options(args)
     policy = _load_policy(_policy_path(args), args.policy)
-    exe = _upstream(args)
+    exe = _gateway_upstreams(policy, args) or _upstream(args)
     audit = _audit_path(args)
     if audit is not None:
         _check_audit_path(audit)
@@ -208,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
         if args.check:
             where = f", audit log {audit_path}" if audit_path is not None else ", no audit log"
             what = "upstream" if args.upstream_url is not None else "server"
+            what = "upstreams" if getattr(policy, "upstreams", None) else what
             _say(f"configuration OK: policy {_policy_path(args)} ({_hidden_summary(policy)}), {what} {exe}{where}")
             return 0
         from sentinel_lab._mcp.relay import ProxyOptions, run_proxy
@@ -218,6 +238,10 @@ def run(args: argparse.Namespace) -> int:
             max_message_bytes=args.max_message_bytes,
             analysis_budget_s=args.analysis_budget,
         )
+        if getattr(policy, "upstreams", None):
+            from sentinel_lab._mcp.multi import run_multi_proxy
+
+            return run_multi_proxy(policy, options=options, audit=audit)
         if args.upstream_url is not None:
             from sentinel_lab._mcp.http import run_url_proxy
 

@@ -390,12 +390,13 @@ def _become_subreaper() -> bool:
 
 
 def spawn_server(
-    command: Sequence[str], env: dict[str, str] | None = None, *, adopt_orphans: bool = False
+    command: Sequence[str], env: dict[str, str] | None = None, *, adopt_orphans: bool = False, cwd: str | None = None
 ) -> ServerProcess:
     """Start the tool server in its own session, in a fresh cgroup when one can be made, bound to this process.
 
     ``adopt_orphans`` (used by the proxy, whose only children are the server and its watchdog): when no cgroup is
-    available, make this process a subreaper so the server's detached descendants stay within reach.
+    available, make this process a subreaper so the server's detached descendants stay within reach. ``cwd``: the
+    server's working directory (default: this process's).
     """
     if not command:
         raise ProxyError("no tool server command given (put it after '--')")
@@ -411,6 +412,8 @@ def spawn_server(
             death()
 
     kwargs: dict[str, Any] = {"start_new_session": True, "preexec_fn": preexec}
+    if cwd is not None:
+        kwargs["cwd"] = cwd
     try:
         proc = _popen(command, env, kwargs)
     except subprocess.SubprocessError:

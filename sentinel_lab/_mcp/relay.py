@@ -1250,7 +1250,7 @@ class Proxy:
         valid = [t for t in tools if type(t) is dict and type(t.get("name")) is str]
         if self.opts.pin_tools != "off":
             try:
-                events = self.pins.observe(valid)
+                events = self._observe_pins(valid)
             except Exception as exc:  # a pin store that fails cannot vouch for the list
                 _log(f"tool pinning failed: {type(exc).__name__}: {exc}")
                 events = []
@@ -1274,6 +1274,10 @@ class Proxy:
             kept.append(tool)
         result["tools"] = kept
         self._report_hidden(hidden, len(valid))
+
+    def _observe_pins(self, tools: list[dict[str, Any]]) -> list[Any]:
+        """Pin the tools of one ``tools/list`` answer (a gateway of several servers pins each server's apart)."""
+        return self.pins.observe(tools)
 
     def _report_hidden(self, hidden: list[str], listed: int) -> None:
         """One line on stderr and one audit record whenever the set of hidden tools changes (so an empty tool
