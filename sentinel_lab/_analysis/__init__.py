@@ -15,7 +15,7 @@ from typing import Any
 # The views read ``Analysis`` and ``Text`` for typing only, so importing them here makes no cycle at run time.
 from sentinel_lab._analysis._code import CodeText, code_texts_of
 from sentinel_lab._analysis._paths import PathRef, paths_of
-from sentinel_lab._analysis._shell import Command, parse_commands
+from sentinel_lab._analysis._shell import Command, code_commands, parse_commands
 from sentinel_lab._analysis._urls import Endpoint, endpoints_of
 from sentinel_lab._text.normalize import (
     _MIN_ENCODED,
@@ -75,6 +75,7 @@ class Analysis:
     _endpoints: list[Endpoint] | None = field(default=None, repr=False)
     _paths: list[PathRef] | None = field(default=None, repr=False)
     _commands: list[Command] | None = field(default=None, repr=False)
+    _parsed: list[Command] | None = field(default=None, repr=False)
     _shell_truncated: bool = field(default=False, repr=False)
     _code: tuple[CodeText, ...] | None = field(default=None, repr=False)
 
@@ -95,11 +96,27 @@ class Analysis:
         return found
 
     @property
-    def commands(self) -> list[Command]:
-        """Shell commands parsed from command-like arguments (see ``_shell.commands_of``)."""
-        found = self._commands
+    def parsed_commands(self) -> list[Command]:
+        """Shell commands parsed from the command-like arguments themselves (see ``_shell.parse_commands``)."""
+        found = self._parsed
         if found is None:
             found, self._shell_truncated = parse_commands(self)
+            self._parsed = found
+        return found
+
+    @property
+    def commands(self) -> list[Command]:
+        """Every shell command of the call: ``parsed_commands`` and the command lines that JavaScript and
+        PowerShell code in it starts (see ``_shell.code_commands``)."""
+        found = self._commands
+        if found is None:
+            found = self.parsed_commands
+            code = self.code
+            if code:
+                extra, cut = code_commands(code, found)
+                if extra:
+                    found = found + extra
+                self._shell_truncated = self._shell_truncated or cut
             self._commands = found
         return found
 

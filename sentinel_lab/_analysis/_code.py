@@ -1598,17 +1598,64 @@ class _Tok(NamedTuple):
 _PS_STOP = frozenset(";|(){}'\"`,=[]<>&")
 
 
+_TEMPLATE_HOLE = 64  # characters of a template literal's ``${...}`` expression kept in the string's text
+
+
+def _template(src: str, i: int, buf: list[str], budget: list[int]) -> tuple[int, bool]:
+    """Scan a JavaScript template literal's text from ``i`` into ``buf`` up to its closing backtick (returns the
+    index after it, False) or up to a ``${`` hole (returns the index of the hole's first character, True)."""
+    n = len(src)
+    while i < n:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return n, False
+        ch = src[i]
+        if ch == "\\":
+            if i + 1 < n:
+                nxt = src[i + 1]
+                buf.append({"n": "\n", "t": "\t", "r": "\r", "0": "\0"}.get(nxt, nxt))
+            i += 2
+            continue
+        if ch == "`":
+            return i + 1, False
+        if ch == "$" and i + 1 < n and src[i + 1] == "{":
+            return i + 2, True
+        buf.append(ch)
+        i += 1
+    return n, False
+
+
 def _tokens(src: str, lang: str, budget: list[int]) -> list[_Tok]:
     """Identifiers (with dots and, for PowerShell, dashes), strings, variables and single-character operators;
-    comments dropped. Linear: every step advances."""
+    comments dropped. A JavaScript template literal is one string whose ``${...}`` holes keep their text, and the
+    code inside each hole is tokenized too (so calls there are found). Linear: every step advances."""
     out: list[_Tok] = []
     i, n = 0, len(src)
     ps = lang == "powershell"
+    # open template holes: (the template's text so far, ``{`` depth inside the hole, where the hole starts)
+    holes: list[tuple[list[str], int, int]] = []
     while i < n:
         budget[0] -= 1
         if budget[0] < 0:
             break
         c = src[i]
+        if not ps and (c == "`" or (c == "}" and holes and holes[-1][1] == 0)):
+            if c == "`":
+                buf: list[str] = []
+                i += 1
+            else:
+                buf, _depth, start = holes.pop()
+                buf.append("${" + src[start:i][:_TEMPLATE_HOLE] + "}")
+                i += 1
+            i, hole = _template(src, i, buf, budget)
+            if hole:
+                holes.append((buf, 0, i))
+            else:
+                out.append(_Tok("str", "".join(buf)[:MAX_TEXT]))
+            continue
+        if holes and c in "{}":
+            text, depth, start = holes[-1]
+            holes[-1] = (text, depth + (1 if c == "{" else -1), start)
         if c in " \t\r\f\v":
             i += 1
             continue
@@ -1632,9 +1679,9 @@ def _tokens(src: str, lang: str, budget: list[int]) -> list[_Tok]:
             j = src.find("\n", i)
             i = n if j < 0 else j
             continue
-        if c in "'\"`" and (c != "`" or not ps):
+        if c in "'\"":
             j = i + 1
-            buf: list[str] = []
+            buf = []
             esc = "`" if ps else "\\"
             while j < n:
                 ch = src[j]
@@ -1707,6 +1754,8 @@ def _calls(toks: list[_Tok], ps: bool) -> list[_Call]:
             name = prev.text if prev is not None and prev.kind == "id" else ""
             if name and chain and i >= 3 and toks[i - 2].text == "." and toks[i - 3].text == ")":
                 name = f"{chain}.{name}"
+            elif ps and name and i >= 5 and toks[i - 2].text == ":" == toks[i - 3].text and toks[i - 4].text == "]":
+                name = f"{toks[i - 5].text}::{name}"  # a .NET static call: [System.Diagnostics.Process]::Start(
             stack.append((name, [], [], False))
         elif t.kind == "op" and t.text == ")":
             if stack:
@@ -1737,14 +1786,18 @@ def _calls(toks: list[_Tok], ps: bool) -> list[_Call]:
 
 
 _DECODE_CALLS = frozenset({"Buffer.from", "atob"})
-_JS_SPAWN = ("exec", "execSync", "spawn", "spawnSync", "execFile", "execFileSync", "fork")
-_JS_READ = ("readFileSync", "readFile", "createReadStream", "readdirSync", "readdir", "openSync")
-_JS_WRITE = ("writeFileSync", "writeFile", "appendFileSync", "appendFile", "createWriteStream", "copyFileSync")
-_JS_DELETE = ("unlinkSync", "unlink", "rmSync", "rm", "rmdirSync", "rmdir")
+_JS_SPAWN = vocab.words("js_process_functions")
+_JS_READ = vocab.words("js_file_read_functions")
+_JS_WRITE = vocab.words("js_file_write_functions")
+_JS_DELETE = vocab.words("js_file_delete_functions")
+_JS_HTTP = vocab.words("js_http_clients")
+_JS_COPIES = ("copyFile", "copyFileSync", "cp", "cpSync", "rename", "renameSync")
+_JS_SEND_METHODS = frozenset({"post", "put", "patch"})
 
 
 def _js_aliases(toks: list[_Tok]) -> dict[str, str]:
-    """``const cp = require('child_process')`` and ``const {exec, spawn} = require('child_process')``."""
+    """Names bound to modules: ``const cp = require('child_process')``, ``const {exec, spawn} = require(...)``,
+    ``import cp from 'child_process'``, ``import * as cp from ...`` and ``import {execSync as run} from ...``."""
     aliases: dict[str, str] = {}
     for i, t in enumerate(toks):
         if t.kind == "id" and t.text in ("require", "import") and i + 2 < len(toks) and toks[i + 2].kind == "str":
@@ -1757,14 +1810,50 @@ def _js_aliases(toks: list[_Tok]) -> dict[str, str]:
                     if toks[j].kind == "id":
                         aliases[toks[j].text] = f"{mod}.{toks[j].text}"
                     j -= 1
+        elif t.kind == "id" and t.text == "from" and i + 1 < len(toks) and toks[i + 1].kind == "str":
+            mod = toks[i + 1].text.removeprefix("node:")
+            j = i - 1
+            while j >= 0 and i - j < 64 and not (toks[j].kind == "id" and toks[j].text == "import"):
+                j -= 1
+            if j < 0 or i - j >= 64:
+                continue
+            names = toks[j + 1 : i]
+            braced = False
+            k = 0
+            while k < len(names):
+                w = names[k]
+                if w.text == "{":
+                    braced = True
+                elif w.text == "}":
+                    braced = False
+                elif w.kind == "id" and w.text != "as":
+                    as_name = names[k + 2].text if k + 2 < len(names) and names[k + 1].text == "as" else None
+                    if braced:
+                        aliases[as_name or w.text] = f"{mod}.{w.text}"
+                    elif w.text != "type":
+                        aliases[w.text] = mod
+                    k += 3 if as_name else 1
+                    continue
+                elif w.text == "*" and k + 2 < len(names) and names[k + 1].text == "as":
+                    aliases[names[k + 2].text] = mod
+                    k += 3
+                    continue
+                k += 1
     return aliases
 
 
 def _resolve(name: str, aliases: dict[str, str]) -> str:
+    """The qualified name of a callee: aliases replaced, ``fs/promises`` and ``fs.promises`` read as ``fs``."""
     head, _, rest = name.partition(".")
     if head in aliases:
         base = aliases[head]
-        return f"{base}.{rest}" if rest else base
+        name = f"{base}.{rest}" if rest else base
+    if name.startswith("fs.promises."):
+        name = "fs." + name[len("fs.promises.") :]
+    elif name.startswith("fs/promises."):
+        name = "fs." + name[len("fs/promises.") :]
+    if name.startswith("new "):
+        name = name[4:]
     return name
 
 
@@ -1812,28 +1901,33 @@ def _js_facts(source: str, depth: int, out: _Collector | None = None) -> CodeFac
         name = _resolve(call.name.lstrip("."), aliases)
         last = name.rsplit(".", 1)[-1]
         a0 = call.args[0] if call.args else None
-        if (name.startswith("child_process.") and last in _JS_SPAWN) or (name in ("execSync", "exec") and not aliases):
+        if name in _JS_SPAWN or (name in ("execSync", "exec") and not aliases):
             argv = call.args
-            cmd = " ".join(_quote(w) for w in argv) if last.startswith(("spawn", "execFile")) else a0
-            col.add("spawns", Spawn(name, cmd, tuple(argv), not last.startswith(("spawn", "execFile"))))
+            whole = last.startswith(("spawn", "execFile", "fork")) or name in ("Deno.Command", "Deno.run", "Bun.spawn")
+            cmd = " ".join(_quote(w) for w in argv) if whole else a0
+            col.add("spawns", Spawn(name, cmd, tuple(argv), not whole))
             if _is_shell_program(a0):
                 col.shell_spawned = True
-        elif name.startswith(("fs.", "fs/promises.")) and last in _JS_READ:
+        elif name in _JS_READ:
             col.add("reads", FileRead(name, a0))
-        elif name.startswith(("fs.", "fs/promises.")) and last in _JS_WRITE:
-            col.add("writes", FileWrite(name, call.args[1] if last == "copyFileSync" and len(call.args) > 1 else a0,
-                                        "data"))  # fmt: skip
-            if last == "copyFileSync":
+        elif name in _JS_WRITE:
+            copies = last in _JS_COPIES
+            col.add("writes", FileWrite(name, call.args[1] if copies and len(call.args) > 1 else a0,
+                                        "copy" if copies else "data"))  # fmt: skip
+            if copies:
                 col.add("reads", FileRead(name, a0))
-        elif name.startswith(("fs.", "fs/promises.")) and last in _JS_DELETE:
+        elif name in _JS_DELETE:
             col.add("deletions", Deletion(name, a0, "recursive" in call.words))
-        elif name.startswith("fs.") and last in ("chmodSync", "chmod"):
-            col.add("permissions", PermissionChange(name, a0))
-        elif name in ("fetch", "axios", "axios.get", "axios.post", "got", "got.post", "needle", "request") or (
-            name.startswith(("http.", "https.", "axios.", "got.")) and last in ("request", "get", "post", "put")
-        ):
+        elif name.startswith(("fs.", "Deno.")) and last in ("chmodSync", "chmod"):
+            mode = next((int(w, 8) for w in call.words if w.startswith("0o") and w[2:].isdigit()), None)
+            col.add("permissions", PermissionChange(name, a0, mode))
+        elif name in _JS_HTTP or (name.startswith(("axios.", "got.")) and last in _HTTP_VERBS):
             dest = a0
-            body = "body" in call.words or "data" in call.words or last in ("post", "put") or "write" in call.words
+            method = next((w.lower() for w in call.args[1:] if w.lower() in ("post", "put", "patch")), "")
+            body = (
+                "body" in call.words or "data" in call.words or "json" in call.words or last in _JS_SEND_METHODS
+                or bool(method) or "write" in call.words
+            )  # fmt: skip
             send = NetworkSend(name, dest, ())
             col.add("sends", send)
             if body:
@@ -1869,6 +1963,11 @@ def _js_facts(source: str, depth: int, out: _Collector | None = None) -> CodeFac
             col.socket_io = True
     if "stdio" in source or ".pipe(" in source:
         col.socket_io = col.socket_io or net_connect
+    if col.lists["downloads"] and ".pipe(" in text:  # a response piped into a file stream: the file is downloaded
+        for w in list(col.lists["writes"]):
+            if isinstance(w, FileWrite) and w.api.endswith("createWriteStream"):
+                del col.lists["writes"][w]
+                col.add("writes", replace(w, content="downloaded"))
     reads = [r for r in col.lists["reads"] if isinstance(r, FileRead)]
     sources = [f"file:{r.path or '?'}" for r in reads] + (env_sources if has_env_secret else [])
     for send in payload_sends:
@@ -1878,35 +1977,8 @@ def _js_facts(source: str, depth: int, out: _Collector | None = None) -> CodeFac
 
 
 # PowerShell: commands are lines of words; the first word of a statement names the cmdlet.
-_PS_ALIASES = {
-    "iwr": "invoke-webrequest",
-    "irm": "invoke-restmethod",
-    "curl": "invoke-webrequest",
-    "wget": "invoke-webrequest",
-    "iex": "invoke-expression",
-    "saps": "start-process",
-    "start": "start-process",
-    "gc": "get-content",
-    "cat": "get-content",
-    "type": "get-content",
-    "sc": "set-content",
-    "ac": "add-content",
-    "rm": "remove-item",
-    "del": "remove-item",
-    "ri": "remove-item",
-    "rmdir": "remove-item",
-    "erase": "remove-item",
-    "rd": "remove-item",
-    "kill": "stop-process",
-    "spps": "stop-process",
-    "cp": "copy-item",
-    "copy": "copy-item",
-    "cpi": "copy-item",
-    "icm": "invoke-command",
-    "ni": "new-item",
-    "sp": "set-itemproperty",
-    "ipmo": "import-module",
-}
+_PS_ALIASES = vocab.mapping("powershell_aliases")
+_PS_KIND = vocab.mapping("powershell_cmdlets")
 _PS_TAMPER = {
     "set-mppreference": ("-disablerealtimemonitoring", "-disableioavprotection", "-disablebehaviormonitoring",
                          "-disablescriptscanning", "-disableblockatfirstseen", "-disableintrusionpreventionsystem"),
@@ -1942,6 +2014,40 @@ def _ps_param(words: list[_Tok], *names: str) -> str | None:
             nxt = words[i + 1]
             return nxt.text if nxt.kind in ("str", "id") else ("$" + nxt.text if nxt.kind == "var" else None)
     return None
+
+
+def _ps_list(words: list[_Tok], *names: str) -> list[str] | None:
+    """The values of a list parameter (``-ArgumentList '/c','del x'`` or ``-ArgumentList @('/c', 'del x')``)."""
+    for i, t in enumerate(words):
+        if t.kind == "id" and t.text.lower() in names:
+            out: list[str] = []
+            for nxt in words[i + 1 : i + 65]:
+                if nxt.kind in ("str", "id") and not (nxt.kind == "id" and nxt.text.startswith("-") and out):
+                    out.append(nxt.text)
+                elif nxt.kind == "var":
+                    out.append("$" + nxt.text)
+                elif not (nxt.kind == "op" and nxt.text in ",@"):
+                    break
+            return out
+    return None
+
+
+def _ps_spawn(col: _Collector, api: str, exe: str | None, arglist: Sequence[str], depth: int) -> None:
+    """A process PowerShell starts (``Start-Process``, ``[Diagnostics.Process]::Start``, ``cmd /c``): one command
+    line for the shell analyser; a PowerShell it starts has its own script analysed too."""
+    if exe is None:
+        col.add("spawns", Spawn(api, None, (), True))
+        return
+    words = (exe, *arglist)
+    line = " ".join(words)[:4096]
+    col.add("spawns", Spawn(api, line, tuple(words), True))
+    if _program(exe) in ("powershell", "pwsh") and depth < MAX_CODE_DEPTH:
+        inner = code_of_argv([exe, *" ".join(arglist).split()]) if arglist else None
+        if inner is not None:
+            script = inner[1].strip()
+            if len(script) > 1 and script[0] == script[-1] and script[0] in "'\"":
+                script = script[1:-1]  # the script quoted as one argument: -c "Stop-Process ..."
+            _ps_facts(script, depth + 1, col)
 
 
 def powershell_facts(source: str) -> CodeFacts:
@@ -1988,7 +2094,8 @@ def _ps_facts(source: str, depth: int, col: _Collector) -> None:
         lowered = [t.text.lower() for t in args]
         strs = [t.text for t in args if t.kind in ("str", "id") and not t.text.startswith("-")]
         refs_tainted = any(t.kind == "var" and t.text in tainted for t in args)
-        if cmd in ("invoke-webrequest", "invoke-restmethod", "start-bitstransfer"):
+        kind = _PS_KIND.get(cmd, "")
+        if kind == "download":
             url = _ps_param(args, "-uri", "-source") or (strs[0] if strs else None)
             body = _ps_param(args, "-body", "-infile")
             method = (_ps_param(args, "-method") or "get").lower()
@@ -2009,32 +2116,33 @@ def _ps_facts(source: str, depth: int, col: _Collector) -> None:
                 col.add("writes", FileWrite(cmd, out_file, "downloaded"))
             if assigned:
                 tainted.discard(assigned)
-        elif cmd == "invoke-expression":
+        elif kind == "eval":
             lit = next((t.text for t in args if t.kind == "str"), None)
             col.add("dynamic", DynamicCode(cmd, lit is not None and len(args) == 1))
             if lit is not None and depth < MAX_CODE_DEPTH:
                 _ps_facts(lit, depth + 1, col)
-        elif cmd == "start-process":
+        elif kind == "spawn":
             exe = _ps_param(args, "-filepath") or (strs[0] if strs else None)
-            arglist = _ps_param(args, "-argumentlist")
-            line = exe if arglist is None or exe is None else f"{exe} {arglist}"
-            col.add("spawns", Spawn(cmd, line, (), True))
-        elif cmd in ("get-content", "import-csv", "get-childitem") or cmd == "select-string":
+            arglist = _ps_list(args, "-argumentlist", "-args")
+            if arglist is None:
+                arglist = [w for w in strs[1:] if w != exe][:1] if _ps_param(args, "-filepath") is None else []
+            _ps_spawn(col, cmd, exe, arglist, depth)
+        elif kind == "read":
             path = _ps_param(args, "-path", "-literalpath") or (strs[0] if strs else None)
             col.add("reads", FileRead(cmd, path))
             sources.append(f"file:{path or '?'}")
             if assigned:
                 tainted.add(assigned)
-        elif cmd in ("set-content", "add-content", "out-file", "new-item"):
+        elif kind == "write":
             path = _ps_param(args, "-path", "-filepath", "-literalpath") or (strs[0] if strs else None)
             if path is not None:
                 col.add("writes", FileWrite(cmd, path, "data"))
-        elif cmd == "copy-item":
+        elif kind == "copy":
             src = _ps_param(args, "-path", "-literalpath") or (strs[0] if strs else None)
             dst = _ps_param(args, "-destination") or (strs[1] if len(strs) > 1 else None)
             col.add("reads", FileRead(cmd, src))
             col.add("writes", FileWrite(cmd, dst, "copy"))
-        elif cmd == "remove-item":
+        elif kind == "delete":
             path = _ps_param(args, "-path", "-literalpath") or (strs[0] if strs else None)
             col.add("deletions", Deletion(cmd, path, "-recurse" in lowered))
         elif cmd == "stop-process":
@@ -2065,7 +2173,7 @@ def _ps_facts(source: str, depth: int, col: _Collector) -> None:
                 col.add("spawns", Spawn(cmd, " ".join(_quote(w) for w in words)[:4096], words, False))
                 _ps_facts(inner[1], depth + 1, col)
         elif cmd in ("cmd", "cmd.exe") and strs:
-            col.add("spawns", Spawn("cmd", " ".join(strs), tuple(strs), True))
+            _ps_spawn(col, "cmd", "cmd", strs, depth)
         for t in args:
             if t.kind == "var" and t.text.startswith("env:") and secret_env_name(t.text[4:]):
                 sources.append(f"env:{t.text[4:]}")
@@ -2074,7 +2182,7 @@ def _ps_facts(source: str, depth: int, col: _Collector) -> None:
     # .NET calls: WebClient, File, Convert
     for call in _calls(toks, True):
         name = call.name.lower()
-        last = name.rsplit(".", 1)[-1].lstrip(":")
+        last = name.replace("::", ".").rsplit(".", 1)[-1]
         a0 = call.args[0] if call.args else None
         if last in ("downloadstring", "downloadfile", "downloaddata", "openread"):
             col.add("sends", NetworkSend("WebClient." + last, a0, ()))
@@ -2099,7 +2207,7 @@ def _ps_facts(source: str, depth: int, col: _Collector) -> None:
                 if depth < MAX_CODE_DEPTH:
                     _ps_facts(dec or raw, depth + 1, col)
         elif last in ("start",) and "process" in name:
-            col.add("spawns", Spawn("Process.Start", a0, (), True))
+            _ps_spawn(col, "Process.Start", a0, call.args[1:2], depth)
     for send in payload_sends:
         if send.sources:
             continue
@@ -2312,7 +2420,7 @@ def code_texts_of(a: Analysis) -> list[CodeText]:
             lang, origin = tool_lang, "tool"
         if lang:
             add(t, lang, t.norm, origin)
-    for cmd in a.commands:
+    for cmd in a.parsed_commands:
         found = code_of_argv(cmd.argv, cmd.redirects)
         if found is not None:
             add(cmd.text, found[0], found[1], "command")

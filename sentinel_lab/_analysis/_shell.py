@@ -28,6 +28,7 @@ from sentinel_lab._text.normalize import decode_encoded_command
 
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Analysis, Text
+    from sentinel_lab._analysis._code import CodeText
 
 __all__ = [
     "DOWNLOADERS",
@@ -35,6 +36,7 @@ __all__ = [
     "NETWORK_TOOLS",
     "SHELLS",
     "Command",
+    "code_commands",
     "commands_of",
     "home_relative",
     "is_shell_tool",
@@ -2066,6 +2068,41 @@ def parse_commands(a: Analysis) -> tuple[list[Command], bool]:
                 recs, cut = _records_for(v, _mode_for(v, a.tool_key))
                 truncated = truncated or cut
                 emit(t, recs, "decoded")
+    return out, truncated
+
+
+MAX_CODE_COMMANDS = 64  # command lines started by code that are parsed per call; the rest set ``truncated``
+
+
+def code_commands(pieces: Iterable[CodeText], known: list[Command]) -> tuple[list[Command], bool]:
+    """The command lines that JavaScript and PowerShell code starts (``child_process.exec``, ``spawn('rm', [...])``,
+    ``Start-Process``, ``[Diagnostics.Process]::Start``, ``cmd /c``), parsed as shell commands so every shell rule
+    judges them; ``via`` names the language and the call. Python is left out: the shell view reads the processes
+    Python starts itself. Lines already parsed from the same text (``node -e`` scanned as shell) are not repeated.
+    Returns the new commands (pipelines numbered after ``known``'s) and whether a bound cut the work short."""
+    out: list[Command] = []
+    offset = max((c.pipeline for c in known), default=-1) + 1
+    seen = {(id(c.text), c.raw.strip()) for c in known}
+    truncated = False
+    count = 0
+    for ct in pieces:
+        if ct.language == "python":
+            continue
+        for sp in ct.facts.spawns:
+            line = (sp.command or "").strip()
+            if not line or (id(ct.text), line) in seen:
+                continue
+            seen.add((id(ct.text), line))
+            count += 1
+            if count > MAX_CODE_COMMANDS:
+                return out, True
+            mode = "win" if ct.language == "powershell" else _mode_for(line, "")
+            recs, cut = _records_for(line, mode)
+            truncated = truncated or cut
+            rows, used = _rows(recs, f"{ct.language} {sp.api}")
+            for r in rows:
+                out.append(Command._make((ct.text, *r[:3], r[3] + offset, *r[4:])))
+            offset += used
     return out, truncated
 
 
