@@ -10,7 +10,7 @@ arguments (``grep -r "rm -rf" docs/``, ``echo "never run rm -rf /"``) are data, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from sentinel_lab import _vocab as vocab
@@ -576,35 +576,87 @@ def _download_exec_subst(c: Command, out: Findings) -> None:
             out.add("fork bomb", "critical", c.raw)
 
 
+_FETCH_PROGRAMS = ("curl", "wget", "iwr", "invoke-webrequest", "invoke-restmethod", "irm", "certutil", "bitsadmin",
+                   "aria2c", "fetch", "start-bitstransfer", "tftp")  # fmt: skip
+_EXECUTABLE_EXTENSIONS = tuple(vocab.words("executable_extensions"))
+_EXECUTABLE_DIRS = tuple(vocab.words("executable_dirs"))
+
+
+def _download_files(c: Command) -> list[str]:
+    """The files a downloader writes: ``curl -o F``/``-O``, ``wget -O F``/its default name, ``-OutFile F``,
+    ``certutil -urlcache -f URL F``, ``bitsadmin /transfer J URL F``, and its output redirected to a file."""
+    files: list[str] = []
+    argv = c.argv
+    for j, w in enumerate(argv):
+        lw = w.lower()
+        if lw in ("-o", "--output", "-outfile", "--output-document", "-destination") and j + 1 < len(argv):
+            files.append(argv[j + 1])
+        elif lw.startswith(("--output=", "--output-document=")):
+            files.append(w.split("=", 1)[1])
+    remote_name = any(w == "--remote-name" or (w.startswith("-") and not w.startswith("--") and "O" in w) for w in argv)
+    if c.name == "curl" and remote_name:
+        files.extend(w.split("?", 1)[0] for w in argv[1:] if "://" in w)
+    if c.name == "wget" and not any(w.lower() in ("-o", "--output-document") or w == "-O" for w in argv):
+        prefix = next((argv[j + 1] for j, w in enumerate(argv[:-1]) if w in ("-P", "--directory-prefix")), "")
+        for w in argv[1:]:
+            if "://" in w:
+                name = w.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] if w.count("/") > 2 else ""
+                if name:
+                    files.append(f"{prefix.rstrip('/')}/{name}" if prefix else name)
+    if c.name in ("certutil", "bitsadmin") and len(argv) > 2 and "://" in argv[-2]:
+        files.append(argv[-1])
+    files.extend(t for op, t in c.redirects if op.lstrip("0123456789").startswith(">") and not t.isdigit())
+    return [f for f in files if f and f not in ("-", "/dev/null", "null", "nul")]
+
+
+def _ingress_target(path: str) -> str:
+    """Why a downloaded file is a tool brought onto the machine: a program by its name, a file saved where
+    programs are run by name, or a persistence location; ``""`` for data (``data/cities.csv``, a tarball)."""
+    low = path.strip().strip("'\"").replace("\\", "/").lower()
+    if low.endswith(_EXECUTABLE_EXTENSIONS):
+        return "a program"
+    norm = _norm_target(low)
+    if norm.startswith(_EXECUTABLE_DIRS) or norm.replace("$home/", "~/").startswith(_EXECUTABLE_DIRS):
+        return "a program directory"
+    hit = _persistence(path)
+    if hit:
+        return hit[1]
+    return ""
+
+
+def _ingress(downloads: list[tuple[str, str]], out: Findings) -> None:
+    """Ingress tool transfer: a download saved as a program or where programs and autostart entries live."""
+    for path, evidence in downloads:
+        why = _ingress_target(path)
+        if why:
+            name = _basename_of(path) or path
+            out.add(f"downloads {name} into {why} (ingress tool transfer)" if why != "a program" else
+                    f"downloads the program {name} to disk (ingress tool transfer)", "high", evidence)  # fmt: skip
+
+
 def _download_then_run(cmds: list[Command], out: Findings) -> None:
-    """``curl -o /tmp/x URL; chmod +x /tmp/x; /tmp/x`` and ``wget URL -O a.sh && bash a.sh``."""
+    """``curl -o /tmp/x URL; chmod +x /tmp/x; /tmp/x``, ``wget URL -O a.sh && bash a.sh``, and downloads saved as
+    programs or into program and autostart locations (``_ingress``)."""
     files: dict[str, Command] = {}
+    saved: list[tuple[str, str]] = []
+    fetched: set[int] = set()  # pipelines a downloader writes into
     for c in cmds:
-        if c.name in ("curl", "wget", "iwr", "invoke-webrequest", "certutil", "bitsadmin", "aria2c", "fetch"):
-            argv = c.argv
-            for j, w in enumerate(argv):
-                lw = w.lower()
-                if lw in ("-o", "--output", "-outfile", "--output-document") and j + 1 < len(argv):
-                    files[_basename_of(argv[j + 1])] = c
-                elif lw.startswith(("--output=", "--output-document=")):
-                    files[_basename_of(w.split("=", 1)[1])] = c
-                elif lw == "-o" and c.name == "wget" and j + 1 < len(argv):
-                    files[_basename_of(argv[j + 1])] = c
-            if c.name == "curl" and ("-O" in argv or "--remote-name" in argv):
-                for w in argv[1:]:
-                    if "://" in w:
-                        files[_basename_of(w.split("?", 1)[0])] = c
-            if c.name == "wget" and not any(w.lower() in ("-o", "--output-document") or w == "-O" for w in argv):
-                for w in argv[1:]:
-                    if "://" in w:
-                        files[_basename_of(w.split("?", 1)[0])] = c
-            for _op, t in c.redirects:
-                files[_basename_of(t)] = c
+        if c.name in _FETCH_PROGRAMS:
+            fetched.add(c.pipeline)
+            for f in _download_files(c):
+                files[_basename_of(f)] = c
+                saved.append((f, c.raw))
             continue
+        if c.name in ("tar", "bsdtar") and c.pipeline in fetched:  # a download unpacked into a program directory
+            argv = c.argv
+            dest = next((argv[j + 1] for j, w in enumerate(argv[:-1]) if w in ("-C", "--directory", "-d")), "")
+            if dest and _ingress_target(dest.rstrip("/") + "/x") == "a program directory":
+                out.add(f"unpacks a download into {dest} (ingress tool transfer)", "high", c.raw)
         if not files:
             continue
         argv0 = c.argv[0] if c.argv else ""
         runs = None
+        made_executable = False
         if ("/" in argv0 or "\\" in argv0) and _basename_of(argv0) in files:
             runs = _basename_of(argv0)
         elif c.name in _EXECUTORS and c.name not in ("cmd",):
@@ -613,8 +665,28 @@ def _download_then_run(cmds: list[Command], out: Findings) -> None:
                 runs = _basename_of(ops[0])
         elif c.name in ("start-process", "start", "saps") and len(c.argv) > 1 and _basename_of(c.argv[1]) in files:
             runs = _basename_of(c.argv[1])
+        elif c.name == "chmod" and len(c.argv) > 2 and _adds_exec(c.argv[1:-1]):
+            runs = next((_basename_of(w) for w in c.argv[2:] if _basename_of(w) in files), None)
+            made_executable = True
         if runs and runs not in ("", "-", "/dev/null", "null"):
-            out.add(f"downloads {runs} and then runs it (download-and-execute)", "high", files[runs].raw)
+            if made_executable:
+                out.add(f"downloads {runs} and makes it executable (ingress tool transfer)", "high", files[runs].raw)
+            else:
+                out.add(f"downloads {runs} and then runs it (download-and-execute)", "high", files[runs].raw)
+    _ingress(saved, out)
+
+
+def _adds_exec(modes: Sequence[str]) -> bool:
+    """``chmod`` mode words that make a file executable: ``+x``, ``u+x``, ``a+rx``, ``755``, ``0700``."""
+    for m in modes:
+        if m.startswith("-") and not m[1:2].isdigit() and "x" not in m:
+            continue
+        if m.isdigit() and len(m) <= 4 and all(ch in "01234567" for ch in m):
+            if int(m, 8) & 0o111:
+                return True
+        elif ("+" in m and "x" in m.split("+", 1)[1]) or ("=" in m and "x" in m.split("=", 1)[1]):
+            return True
+    return False
 
 
 def _basename_of(p: str) -> str:
@@ -1093,6 +1165,7 @@ def _written_then_run(facts: CodeFacts, out: Findings, evidence: str) -> None:
                 out.add(f"writes a decoded payload as a program ({w.path})", "high", evidence)
     if not payloads:
         return
+    _ingress([(w.path, evidence) for w in facts.writes if w.path and w.content == "downloaded"], out)
     runs: list[str] = []
     for p in facts.permissions:
         if p.path and p.mode is not None and p.mode & _EXEC_BITS:
@@ -1183,7 +1256,7 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             _network_shell_pipeline(stages, fifo, out)
             _download_exec_pipeline(stages, out)
     for c in cmds:
-        if c.name in _FETCHERS:
+        if c.name in _FETCHERS or c.name in _FETCH_PROGRAMS:
             _download_then_run(cmds, out)
             break
     first = cmds[0].text
