@@ -422,6 +422,7 @@ _GATE = (
     | _MARKER_NOUNS
     | _TASK_WORDS
     | _MODEL_WORDS
+    | _forms("agent agents model models")
     | _YOU_NOW
     | _CONFIRM
     | _forms(
@@ -915,6 +916,52 @@ def _d_address(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
         add("address", _ev(tokens, i, nxt + 3), 0.45)
 
 
+def _d_order(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
+    """An order given to the model: an addressee ('Assistant, ...', 'Note for AI tools: ...', 'task for the agent:',
+    'any language model reading this should ...', 'the assistant is authorised to ...') followed in the sentence by
+    a verb with side effects at the start of an order (forward, delete, transfer, push, approve ...). What makes
+    text an instruction to an agent rather than to a human reader is that pairing, not the verb or the noun alone:
+    'the model summarises each ticket' and 'please forward the contract' are ordinary."""
+    n = len(tokens)
+    if i > 0 and tokens[i - 1] in _ADDRESSEES:
+        return  # the addressee's first word has run already ('ai assistant', 'language model')
+    j = i
+    while j + 1 < n and j - i < 2 and tokens[j + 1] in _ADDRESSEES:
+        j += 1
+    head = tokens[j]
+    model = tokens[i] in _MODEL_WORDS or head in _MODEL_WORDS or (i > 0 and tokens[i - 1] == "language")
+    if not model and head not in ("agent", "agents"):
+        return  # 'model', 'tools' alone are not a model: only with 'ai', 'language', or as 'agent'
+    facts = add.facts()
+    if facts.quote_openers and (i > 0 and tokens[i - 1] in facts.quote_openers):
+        return  # a quoted addressee is mentioned, not spoken to
+    # a bare 'agent:' label is also a component's name in changelogs ('agent: Add read support'): with a model word
+    spoken = model and i <= 4 and (head in facts.before_colon or head in facts.before_comma)
+    if not spoken and i >= 1:
+        k = i - 1
+        while k > i - 4 and k >= 0 and tokens[k] in _VOCATIVE:
+            k -= 1
+        spoken = k >= 0 and tokens[k] in _FOR_TO and (i <= 5 or head in facts.before_colon)
+    score = 0.6
+    start = j + 1
+    if not spoken:
+        # the addressee as the subject of an obligation: 'any model reading this should ...', 'is now authorised to'
+        m = _has(tokens, j + 1, j + 6, _MODAL_OR_GRANT)
+        if m < 0 or (head not in _MODEL_WORDS and head not in ("agent", "agents", "model", "models")):
+            return
+        universal = (i >= 1 and tokens[i - 1] in _ANY_READER) or (i >= 2 and tokens[i - 2] in _ANY_READER)
+        reading = j + 1 < n and tokens[j + 1] in _READING
+        score = 0.55 if universal or reading or tokens[m] in _GRANTS else 0.45
+        start = m + 1
+    for k in range(start, min(n, start + 9, i + 13)):  # detectors read at most 12 tokens ahead (see the memo)
+        if tokens[k] in _ORDER_VERBS and (
+            k == start or tokens[k - 1] in _IMPERATIVE_BEFORE or tokens[k - 1] in _MODAL_OR_GRANT
+            or tokens[k - 1] in _CONJ or tokens[k - 1] in _ADDRESSEES or tokens[k - 1] in facts.before_comma
+        ):  # fmt: skip
+            add("address", _ev(tokens, i, k + 1), score)
+            return
+
+
 def _quote_openers(sentence: str) -> set[str]:
     """The words directly followed by an opening quotation mark ('addressed to ``the assistant\'\'' gives 'to')."""
     words: set[str] = set()
@@ -1043,6 +1090,11 @@ _AGENT_NOUNS = _forms("agent agents assistant assistants model models bot bots s
 _READING = _forms("reading processing summarizing summarising parsing reviewing handling viewing indexing")
 _MUST = _forms("must should shall needs has")
 _YOU_ARE = frozenset({"are", "re"})
+_ORDER_VERBS = _forms(vocab.words("injection_order_verbs")) | _SEND_VERBS
+_ADDRESSEES = _MODEL_WORDS | _forms("agent agents model models tools")
+_FOR_TO = _forms("for to pour für para per")
+_ANY_READER = _forms("any every all each")
+_MODAL_OR_GRANT = _MUST | _GRANTS | _forms("will")
 _Detector = Callable[[_Tokens, int, str, "_Adder"], None]
 
 
@@ -1069,6 +1121,7 @@ def _dispatch_table() -> dict[str, tuple[_Detector, ...]]:
         (frozenset({"before"}), _d_before),
         (frozenset({"end"}), _d_end),
         (_MODEL_WORDS, _d_address),
+        (_ADDRESSEES, _d_order),
         (
             _forms(
                 "authorized authorised approved permitted allowed instructed asked wants requested order command "
@@ -1112,6 +1165,7 @@ _KIND_OF: dict[_Detector, str] = {
     _d_end: "marker",
     _d_your_task: "marker",
     _d_address: "address",
+    _d_order: "address",
     _d_apply: "role",
     _d_stop: "override",
     _d_authority: "marker",
@@ -1169,7 +1223,7 @@ _WORD_EDGE = "!\"#%&'()*+,-./;<=>?[\\]^_`{|}~"
 class _Facts:
     """Facts about one sentence that several detectors need, computed once (keeps the scan linear)."""
 
-    __slots__ = ("before_colon", "cues", "dest", "model", "quote_openers", "quoted")
+    __slots__ = ("before_colon", "before_comma", "cues", "dest", "model", "quote_openers", "quoted")
 
     def __init__(self, sentence: str, tokens: _Tokens) -> None:
         self.cues = _cue_positions(sentence, tokens)
@@ -1184,6 +1238,13 @@ class _Facts:
                 if tail:
                     words.add(tail[-1].strip(_WORD_EDGE))
         self.before_colon = words
+        commas: set[str] = set()
+        if "," in sentence:
+            for piece in sentence.split(",")[:-1][:8]:
+                tail = piece[-48:].rsplit(None, 1)
+                if tail:
+                    commas.add(tail[-1].strip(_WORD_EDGE))
+        self.before_comma = commas
 
 
 class _Adder:
