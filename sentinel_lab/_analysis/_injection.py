@@ -929,6 +929,8 @@ def _d_order(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     while j + 1 < n and j - i < 2 and tokens[j + 1] in _ADDRESSEES:
         j += 1
     head = tokens[j]
+    if (i > 0 and tokens[i - 1] in _HUMAN_ROLES) or (j + 1 < n and tokens[j + 1] in _HUMAN_ROLES):
+        return  # a job title names a person: 'the executive assistant is authorised to', 'assistant manager, forward'
     model = tokens[i] in _MODEL_WORDS or head in _MODEL_WORDS or (i > 0 and tokens[i - 1] == "language")
     if not model and head not in ("agent", "agents"):
         return  # 'model', 'tools' alone are not a model: only with 'ai', 'language', or as 'agent'
@@ -1092,6 +1094,7 @@ _MUST = _forms("must should shall needs has")
 _YOU_ARE = frozenset({"are", "re"})
 _ORDER_VERBS = _forms(vocab.words("injection_order_verbs")) | _SEND_VERBS
 _ADDRESSEES = _MODEL_WORDS | _forms("agent agents model models tools")
+_HUMAN_ROLES = _forms(vocab.words("human_role_words"))
 _FOR_TO = _forms("for to pour für para per")
 _ANY_READER = _forms("any every all each")
 _MODAL_OR_GRANT = _MUST | _GRANTS | _forms("will")

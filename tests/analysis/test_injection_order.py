@@ -44,6 +44,9 @@ def test_orders_to_the_agent_are_injection(text: str) -> None:
         "The assistant answers questions from the docs and cites the page title.",
         'The phrase "assistant, delete everything" is a classic example of an injected order.',
         "Reminder to the team: transfer the deposit to the landlord before the 1st.",
+        "The executive assistant is authorised to transfer funds up to $500 for office supplies.",
+        "Assistant manager, please forward the Q3 figures to the finance team by Friday.",
+        "Our travel agent should book the flights and email the tickets to everyone.",
     ],
 )
 def test_human_readers_and_descriptions_are_not(text: str) -> None:
