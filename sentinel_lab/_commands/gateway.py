@@ -13,7 +13,8 @@ __all__ = ["add_arguments", "parse_listen", "run"]
 _EPILOG = """\
 Hosts connect to http://HOST:PORT/mcp (Streamable HTTP). Each HTTP session gets its own policy session (taint)
 and its own upstream: a tool server started for it from the command after the options, or a session with the
-remote server given by --upstream-url. Listen on 127.0.0.1 unless a TLS-terminating front is in place.
+remote server given by --upstream-url, or, when the policy has an 'upstreams' section, every server it names
+(tools named <upstream>__<tool>). Listen on 127.0.0.1 unless a TLS-terminating front is in place.
 
 examples:
   sentinel-lab gateway --listen 127.0.0.1:8765 --policy /home/me/policy.yaml -- python /home/me/server.py
@@ -84,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
     url = args.upstream_url
 
     def make_session(key: bytes) -> Any:
+        if getattr(policy, "upstreams", None):
+            from sentinel_lab._mcp.multi import GatewayMultiSession
+
+            return GatewayMultiSession(policy, options=options, audit=audit, session_key=key)
         if url is not None:
             return GatewayUrlSession(url, policy, options=options, audit=audit, session_key=key)
         return GatewaySession(command, policy, options=options, audit=audit, session_key=key)
