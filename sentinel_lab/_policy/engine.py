@@ -93,9 +93,7 @@ def _arguments(
     """The argument rules that deny this call (those whose ``action`` is ASK are added to ``asks`` instead)."""
     out: list[tuple[Violation, str]] = []
     workspace = policy.verifier.workspace
-    for rule in policy.argument_rules:
-        if not rule.tools.matches(tool, deny=True):
-            continue
+    for rule in policy.argument_rules_for(tool):
         values = rule.arg.select(args)
         fired, value, reading, how = False, None, None, ""
         if rule.deny_if is not None:
@@ -120,9 +118,7 @@ def _taints(policy: Policy, tool: str, taints: frozenset[str]) -> list[tuple[Vio
     out: list[tuple[Violation, str]] = []
     if not taints:
         return out
-    for rule in policy.taint_rules:
-        if rule.action != "CHECK_TAINT" or not rule.tools.matches(tool, deny=True):
-            continue
+    for rule in policy.taint_checks_for(tool):
         hit = sorted(taints) if "*" in rule.tags else sorted(taints.intersection(rule.tags))
         if hit:
             reason = rule.message or f"tool '{tool}' is not allowed after the session was tainted with {hit}"
@@ -298,10 +294,8 @@ def record(
     if not ok or not isinstance(tool, str):
         return state
     taints = set(state.taints)
-    for rule in policy.taint_rules:
-        # adding a taint restricts later calls (matched ignoring case); removing one relaxes them (exactly)
-        if rule.action == "CHECK_TAINT" or not rule.tools.matches(tool, deny=rule.action == "ADD_TAINT"):
-            continue
+    # adding a taint restricts later calls (matched ignoring case); removing one relaxes them (exactly)
+    for rule in policy.taint_effects_for(tool):
         if rule.action == "ADD_TAINT":
             taints.update(rule.tags)
         else:

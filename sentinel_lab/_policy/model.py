@@ -83,7 +83,7 @@ from sentinel_lab._policy.conditions import (
 )
 from sentinel_lab._policy.flows import FlowRule
 from sentinel_lab._policy.upstreams import SEPARATOR, Upstream, name_problem
-from sentinel_lab._text.glob import GLOB_CHARS, ToolPattern, tool_matches
+from sentinel_lab._text.glob import GLOB_CHARS, ToolIndex, ToolPattern, tool_matches
 from sentinel_lab._verify.verifier import Verifier
 
 if TYPE_CHECKING:
@@ -469,6 +469,37 @@ class TaintRule:
         return f"taint_rules[{self.index}]"
 
 
+class _RuleIndex:
+    """A policy's rules indexed by tool name (``_text.glob.ToolIndex``), so a call costs a few dict probes
+    however many rules there are: static DENY rules (ignoring case), ASK and ALLOW globs (exactly), argument
+    and CHECK_TAINT / ADD_TAINT rules (ignoring case) and REMOVE_TAINT rules (exactly). Keys are positions in
+    the policy's tuples, so every lookup returns rules in file order."""
+
+    __slots__ = ("adds", "arguments", "checks", "removes", "static_allow", "static_ask", "static_deny")
+
+    def __init__(
+        self,
+        static: tuple[StaticRule, ...],
+        arguments: tuple[ArgumentRule, ...],
+        taints: tuple[TaintRule, ...],
+    ) -> None:
+        def statics(action: str, globs_only: bool) -> list[tuple[int, ToolPattern]]:
+            return [
+                (i, r.tool) for i, r in enumerate(static) if r.action == action and (r.tool.is_glob or not globs_only)
+            ]
+
+        def taint(action: str) -> list[tuple[int, ToolPattern]]:
+            return [(i, p) for i, r in enumerate(taints) if r.action == action for p in r.tools.patterns]
+
+        self.static_deny = ToolIndex(statics("DENY", False), deny=True)
+        self.static_ask = ToolIndex(statics("ASK", True), deny=False)
+        self.static_allow = ToolIndex(statics("ALLOW", True), deny=False)
+        self.arguments = ToolIndex(((i, p) for i, r in enumerate(arguments) for p in r.tools.patterns), deny=True)
+        self.checks = ToolIndex(taint("CHECK_TAINT"), deny=True)
+        self.adds = ToolIndex(taint("ADD_TAINT"), deny=True)
+        self.removes = ToolIndex(taint("REMOVE_TAINT"), deny=False)
+
+
 @dataclass(frozen=True, slots=True)
 class VerifierSettings:
     """How the policy configures the action verifier (``sentinel_lab.Verifier``)."""
@@ -551,9 +582,12 @@ class Policy:
     _implicit: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     #: the canonical content (``to_dict`` as sorted JSON): what ``==`` and ``hash`` compare
     _key: str = field(init=False, repr=False)
+    #: the rules indexed by tool name, built once here
+    _index: _RuleIndex = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_key", json.dumps(self.to_dict(), sort_keys=True, default=repr))
+        object.__setattr__(self, "_index", _RuleIndex(self.static_rules, self.argument_rules, self.taint_rules))
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
@@ -606,19 +640,33 @@ class Policy:
         rule = self._exact.get(tool)
         if rule is not None:
             return rule.action, f"static_rules.{tool}"
-        for r in self.static_rules:  # a DENY name or glob, whatever the case of the tool's name
-            if r.action == "DENY" and tool_matches(tool, (r.tool,), deny=True):
-                return "DENY", f"static_rules.{r.pattern}"
-        for r in self.static_rules:  # an ASK glob, exactly (asking is stricter than allowing, so it comes first)
-            if r.action == "ASK" and r.tool.is_glob and tool_matches(tool, (r.tool,), deny=False):
-                return "ASK", f"static_rules.{r.pattern}"
-        for r in self.static_rules:  # an ALLOW glob, exactly
-            if r.action == "ALLOW" and r.tool.is_glob and tool_matches(tool, (r.tool,), deny=False):
-                return "ALLOW", f"static_rules.{r.pattern}"
+        # the first DENY name or glob, whatever the case of the tool's name; else the first ASK glob, exactly
+        # (asking is stricter than allowing, so it comes first); else the first ALLOW glob, exactly
+        index = self._index
+        for action, found in (("DENY", index.static_deny), ("ASK", index.static_ask), ("ALLOW", index.static_allow)):
+            hit = found.first(tool)
+            if hit is not None:
+                return action, f"static_rules.{self.static_rules[hit].pattern}"
         implicit = self._implicit.get(tool)
         if implicit is not None:
             return "ALLOW", implicit
         return self.default_action, "default_action"
+
+    def argument_rules_for(self, tool: str) -> tuple[ArgumentRule, ...]:
+        """The argument rules naming ``tool`` (ignoring case), in file order: an index lookup, not a scan."""
+        rules = self.argument_rules
+        return tuple(rules[i] for i in self._index.arguments.lookup(tool))
+
+    def taint_checks_for(self, tool: str) -> tuple[TaintRule, ...]:
+        """The CHECK_TAINT rules naming ``tool`` (ignoring case), in file order."""
+        rules = self.taint_rules
+        return tuple(rules[i] for i in self._index.checks.lookup(tool))
+
+    def taint_effects_for(self, tool: str) -> tuple[TaintRule, ...]:
+        """The ADD_TAINT rules naming ``tool`` ignoring case and the REMOVE_TAINT rules naming it exactly, in
+        file order: what ``record`` applies when ``tool`` ran."""
+        index, rules = self._index, self.taint_rules
+        return tuple(rules[i] for i in sorted({*index.adds.lookup(tool), *index.removes.lookup(tool)}))
 
     def tool_allowed(self, name: str) -> bool:
         """Whether the static stage lets ``name`` run at all (for hiding tools in ``tools/list``); in audit mode

@@ -12,11 +12,11 @@ of falls to the side that blocks. Static rules, argument and taint rules, and sc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GLOB_CHARS", "Glob", "ToolPattern", "is_glob", "tool_matches"]
+__all__ = ["GLOB_CHARS", "Glob", "ToolIndex", "ToolPattern", "is_glob", "tool_matches"]
 
 GLOB_CHARS = frozenset("*?[")
 
@@ -141,3 +141,67 @@ def tool_matches(tool: str, patterns: Iterable[ToolPattern], *, deny: bool) -> b
         folded = tool.casefold()
         return any(p.folded.match(folded) for p in patterns)
     return any(p.exact.match(tool) for p in patterns)
+
+
+def _literal_run(tokens: Sequence[tuple[str, Any]]) -> str:
+    """The characters of the leading literal tokens."""
+    out = []
+    for kind, val in tokens:
+        if kind != "lit":
+            break
+        out.append(val)
+    return "".join(out)
+
+
+class ToolIndex:
+    """Many keyed tool patterns, one lookup: the keys whose pattern matches a tool name, exactly as
+    ``tool_matches`` would answer for each pattern (ignoring case when ``deny``), in key order.
+
+    Names without a wildcard sit in a dict. A glob can only match names that start with its literal prefix (or,
+    when it starts with a wildcard, end with its literal suffix), so globs are bucketed by that literal: a
+    lookup probes one bucket per distinct literal length and matches only the globs found there. Globs with no
+    literal at either end are matched one by one. Built once per policy; a name no pattern lists costs a few
+    dict probes whatever the number of patterns.
+    """
+
+    __slots__ = ("_deny", "_names", "_prefix", "_rest", "_suffix")
+
+    def __init__(self, patterns: Iterable[tuple[int, ToolPattern]], *, deny: bool) -> None:
+        self._deny = deny
+        self._names: dict[str, list[int]] = {}
+        self._prefix: dict[int, dict[str, list[tuple[int, Glob]]]] = {}
+        self._suffix: dict[int, dict[str, list[tuple[int, Glob]]]] = {}
+        self._rest: list[tuple[int, Glob]] = []
+        for key, pattern in patterns:
+            glob = pattern.folded if deny else pattern.exact
+            tokens = glob.tokens
+            if all(kind == "lit" for kind, _ in tokens):
+                self._names.setdefault("".join(val for _, val in tokens), []).append(key)
+                continue
+            lead = _literal_run(tokens)
+            trail = _literal_run(tokens[::-1])[::-1]
+            if lead:
+                self._prefix.setdefault(len(lead), {}).setdefault(lead, []).append((key, glob))
+            elif trail:
+                self._suffix.setdefault(len(trail), {}).setdefault(trail, []).append((key, glob))
+            else:
+                self._rest.append((key, glob))
+
+    def lookup(self, tool: str) -> tuple[int, ...]:
+        """The keys of every pattern matching ``tool``, sorted."""
+        name = tool.casefold() if self._deny else tool
+        hits = set(self._names.get(name, ()))
+        size = len(name)
+        for length, table in self._prefix.items():
+            if length <= size:
+                hits.update(key for key, glob in table.get(name[:length], ()) if glob.match(name))
+        for length, table in self._suffix.items():
+            if length <= size:
+                hits.update(key for key, glob in table.get(name[size - length :], ()) if glob.match(name))
+        hits.update(key for key, glob in self._rest if glob.match(name))
+        return tuple(sorted(hits))
+
+    def first(self, tool: str) -> int | None:
+        """The smallest key whose pattern matches ``tool``, or None."""
+        found = self.lookup(tool)
+        return found[0] if found else None
