@@ -34,7 +34,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
@@ -49,7 +48,14 @@ from sentinel_lab._mcp.framing import MISSING, FrameError, _LineReader, _Writer,
 from sentinel_lab._mcp.http import UrlProxy, _header_value, _Quiet
 from sentinel_lab._mcp.http_gateway import HttpClientSide
 from sentinel_lab._mcp.pinning import PinEvent, ToolPins
-from sentinel_lab._mcp.process import Watchdog, spawn_server, unchanged_environment
+from sentinel_lab._mcp.process import (
+    Watchdog,
+    signal_group,
+    spawn_server,
+    stop_server,
+    unchanged_environment,
+    wait_exit,
+)
 from sentinel_lab._mcp.relay import Proxy, _log, serve
 from sentinel_lab._policy.upstreams import Upstream, namespaced, split_name
 
@@ -177,37 +183,18 @@ class _StdioLink(_Link):
             self.mux._tasks.add(task)
             task.add_done_callback(self.mux._tasks.discard)
 
-    async def _wait_exit(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.proc.poll() is None:
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.01)
-        return True
-
     async def _crashed(self) -> None:
-        await self._wait_exit(1.0)
+        await wait_exit(self.proc, 1.0)
         code = self.proc.poll()
         what = f"exited with code {code}" if code is not None else "closed its stdout"
         self.writer.close()
         await self.release()
         self.mux._link_died(self, what)
 
-    def _signal_group(self, sig: int) -> None:
-        with contextlib.suppress(OSError):
-            os.killpg(self.proc.pid, sig)
-
     async def close(self) -> None:
-        self.writer.close_after_flush()
-        grace = self.mux.opts.grace_seconds
-        if not await self._wait_exit(grace):
-            self._signal_group(signal.SIGTERM)
-            if not await self._wait_exit(grace):
-                self._signal_group(signal.SIGKILL)
-                await self._wait_exit(grace)
-        deadline = time.monotonic() + 0.5
-        while not self.reader.done and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
+        await stop_server(
+            self.proc, self.writer.close_after_flush, self.mux.opts.grace_seconds, lambda: self.reader.done
+        )
 
     async def release(self) -> None:
         if not hasattr(self, "proc"):
@@ -216,10 +203,10 @@ class _StdioLink(_Link):
         with contextlib.suppress(OSError):
             os.close(self.out_fd)
         if self.proc.poll() is None:
-            self._signal_group(signal.SIGKILL)
+            signal_group(self.proc, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(2.0)
-        self._signal_group(signal.SIGKILL)
+        signal_group(self.proc, signal.SIGKILL)
         self.watchdog.disarm()
 
 

@@ -28,6 +28,7 @@ the proxy is gone. What holds, by platform and mechanism (the first available on
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import os
@@ -44,7 +45,17 @@ from typing import Any, ClassVar
 
 from sentinel_lab._core.errors import ProxyError
 
-__all__ = ["TRACK_INTERVAL", "Cgroup", "ServerProcess", "Watchdog", "spawn_server", "unchanged_environment"]
+__all__ = [
+    "TRACK_INTERVAL",
+    "Cgroup",
+    "ServerProcess",
+    "Watchdog",
+    "signal_group",
+    "spawn_server",
+    "stop_server",
+    "unchanged_environment",
+    "wait_exit",
+]
 
 TRACK_INTERVAL = 0.2
 """Seconds between two scans of ``/proc`` by the watchdog when no cgroup contains the server."""
@@ -573,3 +584,38 @@ class Watchdog:
             self.write_fd = -1
             with contextlib.suppress(OSError):
                 os.waitpid(self.pid, 0)
+
+
+def signal_group(proc: ServerProcess, sig: int) -> None:
+    """Send ``sig`` to the server's process group (the server and what it started); off POSIX, to the server."""
+    with contextlib.suppress(OSError):
+        if os.name == "posix":
+            os.killpg(proc.pid, sig)
+        else:  # pragma: no cover
+            proc.send_signal(sig)
+
+
+async def wait_exit(proc: ServerProcess, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for the server to exit, without blocking the loop; True once it has."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+async def stop_server(
+    proc: ServerProcess, close_stdin: Callable[[], None], grace: float, output_done: Callable[[], bool]
+) -> None:
+    """Close the server's stdin, give it ``grace`` seconds, then SIGTERM and SIGKILL its group; then give its last
+    output up to half a second to be read (``output_done``), so what it wrote before exiting reaches the client."""
+    close_stdin()
+    if not await wait_exit(proc, grace):
+        signal_group(proc, signal.SIGTERM)
+        if not await wait_exit(proc, grace):
+            signal_group(proc, signal.SIGKILL)
+            await wait_exit(proc, grace)
+    deadline = time.monotonic() + 0.5
+    while not output_done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)

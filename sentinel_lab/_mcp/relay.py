@@ -118,7 +118,7 @@ from sentinel_lab._mcp.framing import (
     valid_id,
 )
 from sentinel_lab._mcp.pinning import ToolPins
-from sentinel_lab._mcp.process import Watchdog, spawn_server
+from sentinel_lab._mcp.process import Watchdog, signal_group, spawn_server, stop_server, wait_exit
 from sentinel_lab._mcp.session_id import DEFAULT_KEY_ENV, SessionIds
 from sentinel_lab._mcp.spotlight import protect_message
 
@@ -548,14 +548,6 @@ class Proxy:
         self.from_client.stop()
         self._tasks.add(asyncio.ensure_future(self._stop_server()))
 
-    async def _wait_exit(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.proc.poll() is None:
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(0.01)
-        return True
-
     async def _stop_server(self) -> None:
         await self._close_upstream()
         if not self.finished.done():
@@ -563,31 +555,16 @@ class Proxy:
 
     async def _close_upstream(self) -> None:
         """Close the server's stdin, give it time, then SIGTERM and SIGKILL; let its last output through."""
-        self.server_in.close_after_flush()
-        grace = self.opts.grace_seconds
-        if not await self._wait_exit(grace):
-            self._signal_group(signal.SIGTERM)
-            if not await self._wait_exit(grace):
-                self._signal_group(signal.SIGKILL)
-                await self._wait_exit(grace)
-        # let the server's last output reach the client
-        deadline = time.monotonic() + 0.5
-        while not self.from_server.done and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
-
-    def _signal_group(self, sig: int) -> None:
-        with contextlib.suppress(OSError):
-            if os.name == "posix":
-                os.killpg(self.proc.pid, sig)
-            else:  # pragma: no cover
-                self.proc.send_signal(sig)
+        await stop_server(
+            self.proc, self.server_in.close_after_flush, self.opts.grace_seconds, lambda: self.from_server.done
+        )
 
     def _reap(self) -> None:
         if self.proc.poll() is None:
-            self._signal_group(signal.SIGKILL)
+            signal_group(self.proc, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(2.0)
-        self._signal_group(signal.SIGKILL)  # any children the server left behind
+        signal_group(self.proc, signal.SIGKILL)  # any children the server left behind
 
     def _server_eof(self) -> None:
         if self.closing:
@@ -595,7 +572,7 @@ class Proxy:
         self._tasks.add(asyncio.ensure_future(self._server_crashed()))
 
     async def _server_crashed(self) -> None:
-        await self._wait_exit(1.0)
+        await wait_exit(self.proc, 1.0)
         code = self.proc.poll()
         what = f"exited with code {code}" if code is not None else "closed its stdout"
         if self.closing:
