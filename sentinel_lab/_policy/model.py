@@ -867,18 +867,24 @@ def _argument_rule(
         deny_if, spec["deny_if"] = _conditions(ctx, rule["deny_if"], (*path, "deny_if"))
     if "deny_unless" in rule:
         deny_unless, spec["deny_unless"] = _conditions(ctx, rule["deny_unless"], (*path, "deny_unless"))
-    message = _str(ctx, rule["message"], (*path, "message")) if "message" in rule else ""
-    severity = _choice(ctx, rule["severity"], (*path, "severity"), SEVERITIES) if "severity" in rule else "high"
     action = _choice(ctx, rule["action"], (*path, "action"), RULE_ACTIONS) if "action" in rule else "DENY"
     if "action" in rule:
         spec["action"] = action
+    message, severity = _notes(ctx, rule, path, spec)
+    return ArgumentRule(index, tools, arg, deny_if, deny_unless, message, severity, _ro(spec), action)
+
+
+def _notes(ctx: _Ctx, rule: Mapping[str, Any], path: Path, spec: dict[str, Any]) -> tuple[str, str]:
+    """A rule's ``message``, ``severity`` (default high) and ``description``, read and written back to ``spec``."""
+    message = _str(ctx, rule["message"], (*path, "message")) if "message" in rule else ""
+    severity = _choice(ctx, rule["severity"], (*path, "severity"), SEVERITIES) if "severity" in rule else "high"
     if message:
         spec["message"] = message
     if "severity" in rule:
         spec["severity"] = severity
     if "description" in rule:
         spec["description"] = _str(ctx, rule["description"], (*path, "description"), allow_empty=True)
-    return ArgumentRule(index, tools, arg, deny_if, deny_unless, message, severity, _ro(spec), action)
+    return message, severity
 
 
 def _taint_rule(
@@ -1122,17 +1128,10 @@ def _flow_rule(ctx: _Ctx, index: int, value: Any, upstreams: Mapping[str, Upstre
                 raise ctx.error(
                     (*path, "unless", "hosts", i), f"expected a host name such as example.com, got {host!r}"
                 )
-    message = _str(ctx, rule["message"], (*path, "message")) if "message" in rule else ""
-    severity = _choice(ctx, rule["severity"], (*path, "severity"), SEVERITIES) if "severity" in rule else "high"
     spec: dict[str, Any] = {"name": name, "after": _plain(after), "deny": _plain(deny)}
     if "unless" in rule:
         spec["unless"] = {"hosts": list(hosts)}
-    if message:
-        spec["message"] = message
-    if "severity" in rule:
-        spec["severity"] = severity
-    if "description" in rule:
-        spec["description"] = _str(ctx, rule["description"], (*path, "description"), allow_empty=True)
+    message, severity = _notes(ctx, rule, path, spec)
     return FlowRule(index, name, after_tools, after_taints, deny_tools, sends, hosts, message, severity, _ro(spec))
 
 
