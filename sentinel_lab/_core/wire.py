@@ -8,7 +8,6 @@ side that reads it.
 from __future__ import annotations
 
 __all__ = [
-    "APPROVAL_META_KEY",
     "AUTH_CODE",
     "AUTH_PREFIX",
     "BLOCK_CODE",
@@ -54,6 +53,3 @@ VERDICT_META_KEY = "sentinel/verdict"
 OUTPUT_SCAN_META_KEY = "sentinel/output_scan"
 #: The 2026-07-28 revision's per-request protocol version in ``params._meta``.
 PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
-#: In the proxy's own ``elicitation/create`` asking for an approval: ``params._meta[key]`` = ``{"tool", "arguments",
-#: "reason", "rule", "digest"}``, so an SDK client can answer from data rather than from the message text.
-APPROVAL_META_KEY = "sentinel/approval"
