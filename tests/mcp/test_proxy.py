@@ -274,6 +274,26 @@ def test_denied_call_gets_seed_error_and_tool_is_hidden(proxy: RawProxy) -> None
     assert proxy.recv()["error"]["code"] == -32010
 
 
+def test_an_ask_rule_is_refused_while_the_proxy_cannot_ask(files: dict[str, Path], tmp_path: Path) -> None:
+    """An ASK verdict never runs the call: the proxy has no approval channel yet, so it fails closed."""
+    policy = tmp_path / "ask.yaml"
+    policy.write_text(
+        (RAW_POLICY % ("off", "error", "block"))
+        .replace("  echo: ALLOW\n", "  echo: ALLOW\n  mutate: ASK\n", 1)
+        .replace("  mutate: ALLOW\n", "", 1)
+    )
+    p = RawProxy({**files, "ask": policy}, policy="ask")
+    try:
+        p.initialize()
+        p.call(1, "mutate", {"text": "x"})
+        reply = p.recv()
+        assert "result" not in reply and reply["error"]["code"] == -32010, reply
+        p.call(2, "echo", {"text": "still served"})
+        assert _text(p.recv()) == "still served"
+    finally:
+        p.close()
+
+
 def test_taint_is_added_only_when_the_source_really_ran(proxy: RawProxy) -> None:
     proxy.initialize()
     proxy.call(1, "sink", {"text": "ok"})
