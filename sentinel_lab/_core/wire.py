@@ -19,6 +19,7 @@ __all__ = [
     "PROTOCOL_VERSION_META",
     "PROXY_ERROR_CODE",
     "PROXY_ERROR_PREFIX",
+    "SERVER_INFO_META",
     "SESSION_META_KEY",
     "VERDICT_META_KEY",
 ]
@@ -53,3 +54,5 @@ VERDICT_META_KEY = "sentinel/verdict"
 OUTPUT_SCAN_META_KEY = "sentinel/output_scan"
 #: The 2026-07-28 revision's per-request protocol version in ``params._meta``.
 PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
+#: Where a 2026-07-28 ``server/discover`` answer (and any result) names the server that made it.
+SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"

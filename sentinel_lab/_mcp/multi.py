@@ -25,6 +25,11 @@ relay forwards is routed, and what the servers send is merged, under the router'
 - Server requests (sampling, elicitation, roots) and notifications of every server reach the client under router
   ids and tokens, so two servers' ids can never collide; the client's answers go back to the server that asked.
   ``tasks/*`` requests are not routed (answered ``-32601``).
+- **Both protocol eras.** A client of the 2026-07-28 revision opens with ``server/discover``, gathered like
+  ``initialize``; the answers the router merges carry ``resultType``, the shortest ``ttlMs`` of the servers'
+  answers with a ``private`` ``cacheScope`` (what a session sees is filtered by its policy), and the gateway's own
+  identity in ``_meta``. A server that answers ``server/discover`` with an error is left out (logged).
+- A cancelled call's route is kept for its late answer (which still taints), at most as many as the relay keeps.
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ from typing import Any
 from sentinel_lab._core.errors import ProxyError
 from sentinel_lab._core.wire import (
     INVALID_PARAMS,
+    PROTOCOL_VERSION_META,
     PROXY_ERROR_CODE,
     PROXY_ERROR_PREFIX,
+    SERVER_INFO_META,
 )
 from sentinel_lab._mcp.framing import MISSING, FrameError, _LineReader, _Writer, decode, encode, sniff_id, valid_id
 from sentinel_lab._mcp.http import UrlProxy, _header_value, _Quiet
@@ -56,7 +63,7 @@ from sentinel_lab._mcp.process import (
     unchanged_environment,
     wait_exit,
 )
-from sentinel_lab._mcp.relay import Proxy, _log, serve
+from sentinel_lab._mcp.relay import _MAX_CANCELLED, Proxy, _log, serve
 from sentinel_lab._policy.upstreams import Upstream, namespaced, split_name
 
 __all__ = ["GatewayMultiSession", "MultiProxy", "run_multi_proxy"]
@@ -78,6 +85,26 @@ def _params(msg: dict[str, Any]) -> dict[str, Any]:
     """A message's params when they are an object, else an empty one."""
     params = msg.get("params")
     return params if type(params) is dict else {}
+
+
+def _modern(msg: dict[str, Any]) -> bool:
+    """Whether a request is of the 2026-07-28 revision (its ``_meta`` names a protocol version)."""
+    meta = _params(msg).get("_meta")
+    return type(meta) is dict and PROTOCOL_VERSION_META in meta
+
+
+def _complete(result: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A merged answer in the 2026-07-28 shape: ``resultType`` and, for listings, the strictest caching directive.
+
+    Each server's answer carries ``ttlMs`` / ``cacheScope``; the merged one may be cached no longer than the
+    shortest of them and only privately (what a session sees is filtered by its policy).
+    """
+    result["resultType"] = "complete"
+    ttls = [p["ttlMs"] for p in parts if type(p.get("ttlMs")) is int and p["ttlMs"] >= 0]
+    if any("ttlMs" in p or "cacheScope" in p for p in parts):
+        result["ttlMs"] = min(ttls, default=0)
+        result["cacheScope"] = "private"
+    return result
 
 
 def _version() -> str:
@@ -298,6 +325,7 @@ class MultiProxy(Proxy):
         self.from_client: Any = None
         self.next_uid = 0
         self.routed: dict[int, tuple[_Link, int]] = {}  # relay pid -> (link, uid) of a routed request
+        self.cancelled_routes: dict[int, None] = {}  # relay pids of cancelled routed requests, oldest first
         self.gathers: dict[int, _Gather] = {}  # relay pid -> its gather
         self.server_reqs: dict[int, tuple[_Link, Any]] = {}  # router id toward the relay -> (link, server's id)
         self.server_req_ids: dict[tuple[str, Any], int] = {}
@@ -383,7 +411,7 @@ class MultiProxy(Proxy):
         elif method == "logging/setLevel":
             self._gather(msg, pid, method, self._ready_links("logging"))
         elif method == "ping":
-            self._answer(pid, {})
+            self._answer(pid, _complete({}, []) if _modern(msg) else {})
         elif method in ("tools/call", "prompts/get"):
             self._by_name(msg, pid, params, params)
         elif method in _BY_URI:
@@ -444,6 +472,20 @@ class MultiProxy(Proxy):
         msg["id"] = uid
         link.send(msg)
 
+    def _forget_cancelled_routes(self, pid: int) -> None:
+        """Keep the routes of at most ``_MAX_CANCELLED`` cancelled requests (as the relay keeps their entries).
+
+        A server may never answer a cancelled request; its route is kept so that a late answer still taints, and
+        the oldest is dropped past the bound so that cancelling cannot grow the gateway's memory without end.
+        """
+        self.cancelled_routes[pid] = None
+        while len(self.cancelled_routes) > _MAX_CANCELLED:
+            oldest = next(iter(self.cancelled_routes))
+            del self.cancelled_routes[oldest]
+            route = self.routed.pop(oldest, None)
+            if route is not None:
+                route[0].out.pop(route[1], None)
+
     def _notification_out(self, msg: dict[str, Any], method: str) -> None:
         params = _params(msg)
         if method == "notifications/cancelled":
@@ -461,6 +503,7 @@ class MultiProxy(Proxy):
             target = self.routed.get(pid)
             if target is not None and target[0].alive:  # the route stays: a late answer still taints
                 target[0].send({**msg, "params": {**params, "requestId": target[1]}})
+                self._forget_cancelled_routes(pid)
             return
         if method == "notifications/progress":  # for a server request: back to the server that asked
             token = params.get("progressToken")
@@ -530,6 +573,7 @@ class MultiProxy(Proxy):
             return
         assert out.pid is not None
         self.routed.pop(out.pid, None)
+        self.cancelled_routes.pop(out.pid, None)
         msg["id"] = out.pid
         self._safe_server_line(encode(msg))
 
@@ -592,6 +636,7 @@ class MultiProxy(Proxy):
             return
         assert out.pid is not None
         self.routed.pop(out.pid, None)
+        self.cancelled_routes.pop(out.pid, None)
         self._refuse(out.pid, PROXY_ERROR_CODE, message, ran=ran)
 
     def _link_died(self, link: _Link, what: str) -> None:
@@ -677,9 +722,12 @@ class MultiProxy(Proxy):
                 for item in gather.items.get(name, []):
                     merged.append(item)
                     self._learn_resource(gather.method, name, item)
-            self._answer(gather.pid, {key: merged})
+            answer: dict[str, Any] = {key: merged}
+            if _modern(gather.msg):
+                answer = _complete(answer, list(gather.results.values()))
+            self._answer(gather.pid, answer)
         else:
-            self._answer(gather.pid, {})
+            self._answer(gather.pid, _complete({}, []) if _modern(gather.msg) else {})
 
     def _learn_resource(self, method: str, name: str, item: dict[str, Any]) -> None:
         if method == "resources/list" and type(item.get("uri")) is str:
@@ -707,7 +755,12 @@ class MultiProxy(Proxy):
         if subscribe:
             caps["resources"]["subscribe"] = True
         merged["capabilities"] = caps
-        merged["serverInfo"] = {"name": "sentinel-lab-gateway", "version": _version()}
+        info = {"name": "sentinel-lab-gateway", "version": _version()}
+        if gather.method == "initialize":
+            merged["serverInfo"] = info
+        else:  # 2026-07-28: the server's identity travels in ``_meta``
+            meta = merged.get("_meta")
+            merged["_meta"] = {**(meta if type(meta) is dict else {}), SERVER_INFO_META: info}
         notes = [f"[{name}] {r['instructions']}" for name, r in answers if type(r.get("instructions")) is str]
         merged.pop("instructions", None)
         if notes:
