@@ -476,7 +476,14 @@ class MultiProxy(Proxy):
     # ------------------------------------------------------------------ answers the router makes
 
     def _answer(self, pid: int, result: dict[str, Any]) -> None:
-        """An answer made from the servers' answers, judged by the relay like any server message."""
+        """An answer made from the servers' answers, judged by the relay like any server message; for a
+        2026-07-28 request it has that revision's ``resultType`` (and a merged listing is not to be cached)."""
+        entry = self.pending.get(pid)
+        if entry is not None and entry.modern:
+            result.setdefault("resultType", "complete")
+            if entry.method in _LISTS:
+                result.setdefault("ttlMs", 0)
+                result.setdefault("cacheScope", "private")
         self._safe_server_line(encode({"jsonrpc": "2.0", "id": pid, "result": result}))
 
     def _refuse(self, pid: Any, code: int, message: str, *, ran: bool = False) -> None:

@@ -175,6 +175,43 @@ def test_older_revisions_keep_their_sessions(gateway: Setup) -> None:
     assert version != MODERN and source == "secret: pw" and refused[0] == BLOCK_CODE
 
 
+def test_cross_server_taint_under_one_token(tmp_path: Path) -> None:
+    """A gateway of two upstreams: a source read on one blocks a sink on the other for a stateless client."""
+    from mcp import MCPError
+
+    server, _ = write_files(tmp_path)
+    logs = {name: tmp_path / f"{name}.jsonl" for name in ("a", "b")}
+    upstreams = "".join(
+        f"  {name}: {{command: [{json.dumps(sys.executable)}, {json.dumps(str(server))}, stdio, "
+        f"{json.dumps(str(log))}]}}\n"
+        for name, log in logs.items()
+    )
+    policy = tmp_path / "multi.yaml"
+    policy.write_text(
+        "upstreams:\n" + upstreams + 'static_rules: {"a__*": ALLOW, "b__*": ALLOW}\n'
+        "taint_rules:\n"
+        '  - {tool: "a__source", action: ADD_TAINT, taint_tags: [secret]}\n'
+        '  - {tool: "b__sink", action: CHECK_TAINT, forbidden_taints: [secret], message: "no sink after source"}\n'
+        "verifier: {enabled: false}\n"
+    )
+    port = free_port()
+    args = sentinel("gateway", "--listen", f"127.0.0.1:{port}", "--policy", str(policy))
+
+    async def body(client: Any) -> tuple[list[str], Any]:
+        meta = {SESSION_META_KEY: _token(client)}
+        names = sorted(t.name for t in (await client.list_tools()).tools)
+        await client.call_tool("a__source", {"text": "pw"}, meta=meta)
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("b__sink", {"text": "leak"}, meta=meta)
+        return names, _refused(refused.value)
+
+    with serving(args, port, tmp_path / "gw.err", env=gateway_env()):
+        names, refused = anyio.run(_with_client, f"http://127.0.0.1:{port}/mcp", body)
+    assert "a__source" in names and "b__sink" in names
+    assert refused[0] == BLOCK_CODE and "no sink after source" in refused[1]
+    assert [c["tool"] for c in calls(logs["a"])] == ["source"] and calls(logs["b"]) == []
+
+
 # ----------------------------------------------------------------------------------------------- raw HTTP
 
 
