@@ -306,9 +306,12 @@ def _rpc_error(rid: Any, code: int, message: str) -> dict[str, Any]:
 
 def _stateless(msg: dict[str, Any]) -> bool:
     """Whether a message sent without ``Mcp-Session-Id`` is of the 2026-07-28 revision: ``server/discover``, or
-    a protocol version in ``params._meta``."""
-    if msg.get("method") == "server/discover":
+    a protocol version in ``params._meta`` (never ``initialize``: that opens a session of an older revision)."""
+    method = msg.get("method")
+    if method == "server/discover":
         return True
+    if method == "initialize":
+        return False
     params = msg.get("params")
     meta = params.get("_meta") if type(params) is dict else None
     return type(meta) is dict and PROTOCOL_VERSION_META in meta

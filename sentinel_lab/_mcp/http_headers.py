@@ -64,10 +64,13 @@ def _version_of(msg: Mapping[str, Any]) -> Any:
 
 
 def routing_headers(msg: Mapping[str, Any]) -> dict[str, str]:
-    """The headers a 2026-07-28 request must carry (none for a message of an older revision)."""
+    """The headers a 2026-07-28 request must carry (none for a message of an older revision, nor for
+    ``initialize``, which opens a session of one whatever its ``_meta`` says)."""
     version = _version_of(msg)
     method = msg.get("method")
     if type(version) is not str or not _plain(version) or type(method) is not str or "id" not in msg:
+        return {}
+    if method == "initialize":
         return {}
     headers = {"MCP-Protocol-Version": version, "Mcp-Method": encode_header_value(method)}
     name = _name_of(msg)

@@ -44,7 +44,7 @@ class Setup:
 
 
 @contextlib.contextmanager
-def _gateway(tmp: Path, kind: str, *extra: str, name: str = "gw") -> Iterator[Setup]:
+def _gateway(tmp: Path, kind: str, *extra: str, name: str = "gw", env: dict[str, str] | None = None) -> Iterator[Setup]:
     """A gateway in front of a stdio tool server or an SDK Streamable HTTP server (``extra``: more flags)."""
     server, policy = write_files(tmp)
     log = tmp / "calls.jsonl"
@@ -60,7 +60,7 @@ def _gateway(tmp: Path, kind: str, *extra: str, name: str = "gw") -> Iterator[Se
             command = [sys.executable, str(server), "http", str(log), str(upstream)]
             stack.enter_context(serving(command, upstream, tmp / f"{name}-srv.err"))
             args += ["--upstream-url", f"http://127.0.0.1:{upstream}/mcp"]
-        stack.enter_context(serving(args, port, tmp / f"{name}.err", env=gateway_env()))
+        stack.enter_context(serving(args, port, tmp / f"{name}.err", env={**gateway_env(), **(env or {})}))
         yield Setup(f"http://127.0.0.1:{port}/mcp", log, audit)
 
 
@@ -312,6 +312,15 @@ def test_forged_and_unknown_tokens_are_refused(gateway: Setup) -> None:
     assert len(_audited(gateway.audit, "auth_error")) == 5
 
 
+def test_initialize_always_opens_a_session_of_an_older_revision(gateway: Setup) -> None:
+    """Whatever its ``_meta`` says, ``initialize`` never reaches the upstream every stateless client shares."""
+    msg = _message(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {}})
+    msg["params"]["clientInfo"] = {"name": "t", "version": "1"}
+    resp = _post(gateway.url, msg, _headers("initialize"))
+    assert resp.status_code == 200 and len(resp.headers["mcp-session-id"]) == 68
+    assert _rpc(resp).get("result", {}).get("protocolVersion") == "2025-06-18", resp.text
+
+
 def test_clients_reusing_each_others_ids_get_their_own_answers(gateway: Setup) -> None:
     """Stateless clients share one relay: the same JSON-RPC id and progress token from two clients at once."""
     tokens = [_discover(gateway.url), _discover(gateway.url)]
@@ -332,6 +341,21 @@ def test_clients_reusing_each_others_ids_get_their_own_answers(gateway: Setup) -
     for index in (0, 1):
         assert answers[index]["id"] == 1
         assert f"echo: client {index}" in answers[index]["result"]["content"][0]["text"]
+
+
+def test_a_calls_traceparent_in_meta_parents_its_decision_span(tmp_path: Path) -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with _gateway(tmp_path, "stdio", env={"OTEL_TRACES_EXPORTER": "console"}) as setup:
+        token = _discover(setup.url)
+        msg = _call("echo", "traced", token)
+        msg["params"]["_meta"]["traceparent"] = f"00-{trace_id}-00f067aa0ba902b7-01"
+        answer = _rpc(_post(setup.url, msg, _headers("tools/call", "echo")))
+        assert "echo: traced" in answer["result"]["content"][0]["text"]
+        err = tmp_path / "gw.err"
+        wait_for(lambda: "sentinel.decide echo" in err.read_text(), "the decision span on stderr")
+    text = err.read_text()
+    assert f'"trace_id": "0x{trace_id}"' in text and '"parent_id": "0x00f067aa0ba902b7"' in text
 
 
 # ----------------------------------------------------------------------------------------------- Redis
