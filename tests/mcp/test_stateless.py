@@ -212,6 +212,32 @@ def test_cross_server_taint_under_one_token(tmp_path: Path) -> None:
     assert [c["tool"] for c in calls(logs["a"])] == ["source"] and calls(logs["b"]) == []
 
 
+def test_proxy_sends_a_stateless_client_upstream_with_the_revisions_headers(tmp_path: Path) -> None:
+    """``sentinel-lab proxy --upstream-url``: a 2026-07-28 stdio client reaches an SDK Streamable HTTP server,
+    which refuses a request of that revision whose routing headers are missing (so without them it would fall
+    back to ``initialize``)."""
+    from mcp import Client, MCPError, StdioServerParameters
+
+    server, policy = write_files(tmp_path)
+    log = tmp_path / "calls.jsonl"
+    upstream = free_port()
+
+    async def body() -> tuple[str, str, Any]:
+        args = sentinel("proxy", "--policy", str(policy), "--upstream-url", f"http://127.0.0.1:{upstream}/mcp")
+        with anyio.fail_after(120):
+            async with Client(StdioServerParameters(command=args[0], args=args[1:])) as client:
+                echoed = await client.call_tool("echo", {"text": "hi"})
+                await client.call_tool("source", {"text": "pw"})
+                with pytest.raises(MCPError) as tainted:
+                    await client.call_tool("sink", {"text": "leak"})
+                return client.protocol_version, _text(echoed), _refused(tainted.value)
+
+    with serving([sys.executable, str(server), "http", str(log), str(upstream)], upstream, tmp_path / "srv.err"):
+        version, echoed, refused = anyio.run(body)
+    assert version == MODERN and echoed == "echo: hi" and refused[0] == BLOCK_CODE
+    assert [c["tool"] for c in calls(log)] == ["echo", "source"]
+
+
 # ----------------------------------------------------------------------------------------------- raw HTTP
 
 
