@@ -212,6 +212,70 @@ def test_cross_server_taint_under_one_token(tmp_path: Path) -> None:
     assert [c["tool"] for c in calls(logs["a"])] == ["source"] and calls(logs["b"]) == []
 
 
+ASKING_SERVER = """
+import json, sys
+from typing import Annotated
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Elicit, Resolve
+from pydantic import BaseModel
+
+log = sys.argv[1]
+app = MCPServer("asker")
+
+
+class Word(BaseModel):
+    word: str
+
+
+def ask(text: str) -> Elicit[Word]:
+    return Elicit(f"Say a word about {text}", Word)
+
+
+@app.tool()
+def confirm(text: str, answer: Annotated[Word, Resolve(ask)]) -> str:
+    \"\"\"Asks the client for a word: an InputRequiredResult in the 2026-07-28 revision.\"\"\"
+    with open(log, "a") as f:
+        f.write(json.dumps({"tool": "confirm", "text": text, "word": answer.word}) + "\\n")
+    return f"accept: {answer.word}"
+
+
+app.run()
+"""
+
+
+def test_an_input_required_round_trip_is_relayed_and_each_round_judged(tmp_path: Path) -> None:
+    """The server asks through an ``InputRequiredResult``; the client's retry with the answer is a call of its
+    own, judged and audited under the same token; the question reaches the client once, scanned."""
+    from mcp_types import ElicitResult
+
+    server = tmp_path / "asker.py"
+    server.write_text(ASKING_SERVER)
+    policy = tmp_path / "ask.yaml"
+    policy.write_text("static_rules: {confirm: ALLOW}\nverifier: {enabled: false}\n")
+    log, audit = tmp_path / "calls.jsonl", tmp_path / "audit.jsonl"
+    port = free_port()
+    args = sentinel("gateway", "--listen", f"127.0.0.1:{port}", "--policy", str(policy), "--audit", str(audit))
+    args += ["--", sys.executable, str(server), str(log)]
+    asked: list[str] = []
+
+    async def elicit(context: Any, params: Any) -> Any:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"word": "yes"})
+
+    async def body(client: Any) -> tuple[str, str]:
+        token = _token(client)
+        return token, _text(await client.call_tool("confirm", {"text": "plan"}, meta={SESSION_META_KEY: token}))
+
+    with serving(args, port, tmp_path / "gw.err", env=gateway_env()):
+        url = f"http://127.0.0.1:{port}/mcp"
+        token, text = anyio.run(lambda: _with_client(url, body, elicitation_callback=elicit))
+    assert text == "accept: yes" and asked == ["Say a word about plan"]
+    assert calls(log) == [{"tool": "confirm", "text": "plan", "word": "yes"}]
+    judged = [r for r in _audited(audit, "tool_call") if r["tool"] == "confirm"]
+    assert [r["decision"] for r in judged] == ["allow", "allow"]  # the first round and the retry
+    assert {r["session_id"] for r in judged} == {token}
+
+
 def test_proxy_sends_a_stateless_client_upstream_with_the_revisions_headers(tmp_path: Path) -> None:
     """``sentinel-lab proxy --upstream-url``: a 2026-07-28 stdio client reaches an SDK Streamable HTTP server,
     which refuses a request of that revision whose routing headers are missing (so without them it would fall
