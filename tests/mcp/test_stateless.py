@@ -8,7 +8,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +28,7 @@ from sentinel_lab._core.wire import (
     BLOCK_CODE,
     HEADER_MISMATCH,
     PROTOCOL_VERSION_META,
+    PROXY_ERROR_CODE,
     SESSION_META_KEY,
 )
 from sentinel_lab._mcp.session_id import mint, validate
@@ -158,6 +161,40 @@ def test_the_taint_is_the_tokens_not_the_connections(gateway: Setup) -> None:
     refused, own = anyio.run(_with_client, gateway.url, lambda client: later(client, tainted))
     assert refused[0] == BLOCK_CODE and own == "sent"
     assert [c["text"] for c in calls(gateway.log) if c["tool"] == "sink"] == ["fine"]
+
+
+def test_the_shared_tool_server_dying_answers_its_call_and_the_taint_outlives_it(tmp_path: Path) -> None:
+    """Stateless clients share one tool server per gateway process; when it dies mid-call the call is answered
+    with the proxy's error, the next request starts a new one, and the token's taint is still there (it is
+    kept in the store, not in the relay)."""
+    from mcp import MCPError
+
+    with _gateway(tmp_path, "stdio") as gateway:
+
+        async def body(client: Any) -> tuple[Any, Any, str]:
+            meta = {SESSION_META_KEY: _token(client)}
+            await client.call_tool("source", {"text": "pw"}, meta=meta)
+
+            async def kill_when_running() -> None:
+                while not any(c["tool"] == "slow" for c in calls(gateway.log)):
+                    await anyio.sleep(0.05)
+                os.kill(next(c["pid"] for c in calls(gateway.log) if c["tool"] == "slow"), signal.SIGKILL)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(kill_when_running)
+                with pytest.raises(MCPError) as lost:
+                    await client.call_tool("slow", {"text": "z"}, meta=meta)
+            with pytest.raises(MCPError) as tainted:
+                await client.call_tool("sink", {"text": "leak"}, meta=meta)
+            echoed = await client.call_tool("echo", {"text": "again"}, meta=meta)
+            return _refused(lost.value), _refused(tainted.value), _text(echoed)
+
+        lost, tainted, echoed = anyio.run(_with_client, gateway.url, body)
+    assert lost[0] == PROXY_ERROR_CODE and "Sentinel Proxy Error" in lost[1]
+    assert tainted[0] == BLOCK_CODE and echoed == "echo: again"
+    ran = calls(gateway.log)
+    assert [c["tool"] for c in ran] == ["source", "slow", "echo"]
+    assert ran[0]["pid"] == ran[1]["pid"] != ran[2]["pid"]  # one server for both calls, a new one after it died
 
 
 def test_older_revisions_keep_their_sessions(gateway: Setup) -> None:
