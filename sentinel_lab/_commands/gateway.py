@@ -16,9 +16,16 @@ and its own upstream: a tool server started for it from the command after the op
 remote server given by --upstream-url, or, when the policy has an 'upstreams' section, every server it names
 (tools named <upstream>__<tool>). Listen on 127.0.0.1 unless a TLS-terminating front is in place.
 
+Clients of the stateless 2026-07-28 revision (no initialize, no Mcp-Session-Id) share one upstream per gateway
+process; their taint is kept by session token (issued in the server/discover answer's _meta["sentinel/session"],
+required on every tools/call), in memory or, with --state redis://HOST:PORT/DB, in Redis shared by every
+gateway process that names it (give them the same $SENTINEL_SESSION_KEY).
+
 examples:
   sentinel-lab gateway --listen 127.0.0.1:8765 --policy /home/me/policy.yaml -- python /home/me/server.py
-  sentinel-lab gateway --listen 127.0.0.1:8765 --policy /home/me/policy.yaml --upstream-url http://10.0.0.5/mcp"""
+  sentinel-lab gateway --listen 127.0.0.1:8765 --policy /home/me/policy.yaml --upstream-url http://10.0.0.5/mcp
+  sentinel-lab gateway --listen 127.0.0.1:8766 --policy /home/me/policy.yaml --state redis://127.0.0.1:6379/0 \
+      -- python /home/me/server.py"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=64,
         metavar="N",
         help="sessions open at once, each with its own upstream (default 64; more are refused with HTTP 503)",
+    )
+    parser.add_argument(
+        "--state",
+        default="memory",
+        metavar="STORE",
+        help="where stateless (2026-07-28) clients' taint is kept by session token: 'memory' (default, this process)"
+        " or redis://HOST:PORT/DB (shared by several gateway processes)",
     )
 
 
@@ -51,17 +65,20 @@ def _say(message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check the configuration, open the audit log, and serve until interrupted."""
     from sentinel_lab._core.errors import AuditError
+    from sentinel_lab._mcp.state_store import StateStoreError, open_store
 
     try:
         host, port = parse_listen(args.listen)
         if args.max_sessions < 1:
             raise ValueError("--max-sessions must be at least 1")
         policy, upstream, audit_path = _proxy.check_configuration(args)
-    except ValueError as exc:
+        store = open_store(args.state)
+    except (ValueError, StateStoreError) as exc:
         _say(f"{'configuration error' if args.check else 'cannot start'}: {exc}")
         return 2
     if args.check:
-        _say(f"configuration OK: http://{host}:{port}/mcp in front of {upstream}")
+        store.close()
+        _say(f"configuration OK: http://{host}:{port}/mcp in front of {upstream}, state in {store.description}")
         return 0
     audit = None
     if audit_path is not None:
@@ -71,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             audit = AuditLog(audit_path, key=args.audit_key, fsync=args.audit_fsync)
         except (AuditError, OSError) as exc:
             _say(f"cannot start: cannot open the audit log {audit_path}: {exc}")
+            store.close()
             return 2
     from sentinel_lab._mcp.http_gateway import Gateway, GatewaySession, GatewayUrlSession, run_gateway
     from sentinel_lab._mcp.relay import ProxyOptions
@@ -99,9 +117,11 @@ def run(args: argparse.Namespace) -> int:
         max_sessions=args.max_sessions,
         key_env=options.key_env,
         audit=audit,
+        store=store,
     )
     try:
         return run_gateway(host, port, gateway)
     finally:
+        store.close()
         if audit is not None:
             audit.close()

@@ -12,6 +12,7 @@ __all__ = [
     "AUTH_PREFIX",
     "BLOCK_CODE",
     "BLOCK_PREFIX",
+    "HEADER_MISMATCH",
     "INVALID_PARAMS",
     "INVALID_REQUEST",
     "OUTPUT_SCAN_META_KEY",
@@ -36,6 +37,9 @@ BLOCK_CODE = -32010
 AUTH_CODE = -32011
 #: The proxy itself could not get an answer (unreadable or oversized reply, server gone, shutdown, audit failure).
 PROXY_ERROR_CODE = -32603
+#: MCP's code (2026-07-28) for a request whose routing headers (``Mcp-Method``, ``Mcp-Name``,
+#: ``MCP-Protocol-Version``) disagree with its body.
+HEADER_MISMATCH = -32020
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602

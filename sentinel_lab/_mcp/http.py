@@ -8,7 +8,9 @@ what it judged, under its own ids) is POSTed to the URL with ``httpx2`` (the HTT
   with the strict ``decode`` (bounded by ``max_message_bytes``) and handed to the relay as a server message, so
   server requests and notifications arriving on a POST's stream or on the GET stream are judged like stdio ones.
 - The ``Mcp-Session-Id`` the server gives in its ``initialize`` answer, and the negotiated protocol version, are
-  sent on every later request; the session is ended with ``DELETE`` when the host leaves.
+  sent on every later request; the session is ended with ``DELETE`` when the host leaves. A request of the
+  stateless 2026-07-28 revision carries its own ``MCP-Protocol-Version``, ``Mcp-Method`` and ``Mcp-Name``
+  headers, written from the message the relay judged (``_mcp/http_headers.py``).
 - **Exactly one answer.** A request whose POST fails (connection refused or lost, timeout, an HTTP error status,
   an unexpected content type, a stream that ends before the answer) is answered with ``-32603 "Sentinel Proxy
   Error: ..."``; a ``tools/call`` that may have reached the server taints the session as if it ran (fail closed).
@@ -26,6 +28,7 @@ import httpx2
 
 from sentinel_lab._core.wire import PROXY_ERROR_CODE, PROXY_ERROR_PREFIX
 from sentinel_lab._mcp.framing import MISSING, FrameError, decode, encode
+from sentinel_lab._mcp.http_headers import routing_headers
 from sentinel_lab._mcp.relay import Proxy, _log, _Pending, serve
 
 __all__ = ["DEFAULT_READ_TIMEOUT_S", "Oversize", "UrlProxy", "run_url_proxy", "sse_events"]
@@ -242,7 +245,8 @@ class UrlProxy(Proxy):
         method = str(msg.get("method", "response"))
         reached = False
         try:
-            request = self.http.build_request("POST", self.url, content=encode(msg), headers=self._headers())
+            headers = {**self._headers(), **routing_headers(msg)}  # a 2026-07-28 request names itself in headers
+            request = self.http.build_request("POST", self.url, content=encode(msg), headers=headers)
             resp = await self.http.send(request, stream=True)
             reached = True
             try:

@@ -15,6 +15,28 @@ upstream: a child tool server started for it, or a session with an upstream Stre
   headers, when sent, must match the body or the request is ``400``.
 - **Exactly one answer** per request: the relay's (the server's answer, a block, or its error), and when the
   session ends (``DELETE``, the upstream dies, the gateway stops) every open request gets the proxy's error.
+
+**The stateless revision (2026-07-28)**, told apart per request: a message without ``Mcp-Session-Id`` that is
+``server/discover`` or carries ``io.modelcontextprotocol/protocolVersion`` in ``params._meta``.
+
+- Its ``Mcp-Method``, ``MCP-Protocol-Version`` and (for ``tools/call``, ``prompts/get``, ``resources/read``)
+  ``Mcp-Name`` headers are required and must match the body (``_mcp/http_headers.py``), else ``400`` with
+  ``-32020`` (audited); no answer carries ``Mcp-Session-Id``.
+- **Session tokens.** The ``server/discover`` answer carries a signed token (the relay's session id format,
+  ``_mcp/session_id.py``) in ``result._meta["sentinel/session"]``, registered in the state store before it is
+  handed out (and the answer marked ``ttlMs: 0``, ``cacheScope: private``: it is this client's alone). The
+  client presents it in ``params._meta`` of later requests. A token that does not verify, or that this
+  gateway's store does not know (never issued, expired, or on a worker with its own memory store), is ``400``
+  with ``-32011`` (audited) on any request. **A ``tools/call``, a ``tasks/*`` request or a task-augmented request
+  without a token is refused the same way** (fail closed: judging it in a fresh session would let a client
+  shed its taint by leaving the token out).
+- **State by token.** Every stateless client of one gateway worker shares one relay, so one upstream (a tool
+  server, or a session with the upstream URL) started on first use and again after it ends; each call is judged
+  and recorded in the policy session of the token it presented (``_mcp/state_store.py``: taints and armed flow
+  rules in memory or in Redis, never from the client). Rate limits are per token within one worker. Client ids
+  and progress tokens are replaced by the gateway's own on the way in (clients may reuse each other's) and put
+  back on the way out; a server message that is about no single request (anything but progress) has no client
+  to go to and is dropped (a server request is answered with an error).
 """
 
 from __future__ import annotations
@@ -31,14 +53,19 @@ from typing import Any
 from sentinel_lab._core.wire import (
     AUTH_CODE,
     AUTH_PREFIX,
+    HEADER_MISMATCH,
     INVALID_REQUEST,
+    PROTOCOL_VERSION_META,
     PROXY_ERROR_CODE,
     PROXY_ERROR_PREFIX,
+    SESSION_META_KEY,
 )
-from sentinel_lab._mcp.framing import FrameError, decode, encode, valid_id
+from sentinel_lab._mcp.framing import MISSING, FrameError, decode, encode, valid_id
 from sentinel_lab._mcp.http import UrlProxy, _Quiet
-from sentinel_lab._mcp.relay import Proxy, _log
-from sentinel_lab._mcp.session_id import SessionIds, key_from_env
+from sentinel_lab._mcp.http_headers import mismatch
+from sentinel_lab._mcp.relay import Proxy, _log, _Pending, _session_gated
+from sentinel_lab._mcp.session_id import SessionIds, key_from_env, nonce_of
+from sentinel_lab._mcp.state_store import MemoryStore, StateStore, StateStoreError, TokenSessions
 
 __all__ = ["DEFAULT_MAX_SESSIONS", "MCP_PATH", "Gateway", "GatewaySession", "GatewayUrlSession", "run_gateway"]
 
@@ -50,15 +77,25 @@ _SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": 
 
 
 class _Stream:
-    """Where one POST's answer goes (and, for an event stream, the server messages sent meanwhile)."""
+    """Where one POST's answer goes (and, for an event stream, the server messages sent meanwhile).
 
-    __slots__ = ("answered", "client_id", "closed", "queue", "sse")
+    A stateless request reaches the shared relay under a gateway id (``client_id``); ``wire_id`` is the id the
+    client sent, put back into the answer. ``token`` is the session token a ``server/discover`` answer carries
+    (``fresh``: issued by this request, registered in the state store when the answer is a result). Its
+    ``progressToken`` is replaced by the gateway id too (clients' tokens may collide) and put back in progress
+    notifications."""
+
+    __slots__ = ("answered", "client_id", "closed", "fresh", "progress", "queue", "sse", "token", "wire_id")
 
     def __init__(self, client_id: Any, sse: bool) -> None:
         self.client_id, self.sse = client_id, sse
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.answered = False
         self.closed = False
+        self.wire_id: Any = MISSING
+        self.progress: Any = MISSING  # the client's progressToken, when the gateway gave the relay its own
+        self.token: str | None = None
+        self.fresh = False
 
     def event(self, data: bytes) -> None:
         self.queue.put_nowait(data)
@@ -87,6 +124,39 @@ class HttpClientSide(Proxy):
         self.backlog: deque[bytes] = deque(maxlen=_BACKLOG)  # server messages with nowhere to go yet
         self.capture: list[dict[str, Any]] | None = None
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # set on the one relay that serves every stateless (2026-07-28) client of the gateway: the policy
+        # sessions of the session tokens, and which token each pending request presented
+        self.tokens: TokenSessions | None = None
+        self.entry_keys: dict[int, str] = {}
+
+    @property
+    def header_id(self) -> str | None:
+        """The ``Mcp-Session-Id`` its answers carry (none for the stateless relay: that revision has no session)."""
+        return self.session_id if self.tokens is None else None
+
+    def _register(self, rid: Any, method: str, modern: bool, meta: Any, tool: str = "", args: Any = None) -> _Pending:
+        entry = super()._register(rid, method, modern, meta, tool, args)
+        token = meta.get(SESSION_META_KEY) if self.tokens is not None and type(meta) is dict else None
+        if type(token) is str:  # its signature was checked by the gateway and by the relay before this
+            if len(self.entry_keys) > 1024 + 2 * (len(self.pending) + len(self.cancelled)):
+                live = self.pending.keys() | self.cancelled.keys()
+                self.entry_keys = {pid: key for pid, key in self.entry_keys.items() if pid in live}
+            self.entry_keys[entry.pid] = nonce_of(token)
+        return entry
+
+    def _policy_session(self, entry: _Pending) -> Any:
+        """The stateless relay judges and records each call in the policy session of the token it presented
+        (a call without one never gets here: the gateway refuses it; were it to, this raises and it is denied)."""
+        if self.tokens is None:
+            return self.session
+        key = self.entry_keys.get(entry.pid)
+        if key is None:
+            raise StateStoreError("the request presented no session token")
+        return self.tokens.session(key)
+
+    def _record(self, entry: _Pending, ran: bool) -> None:
+        super()._record(entry, ran)
+        self.entry_keys.pop(entry.pid, None)
 
     def _open_client(self) -> None:
         self.client: Any = _Quiet()
@@ -115,7 +185,14 @@ class HttpClientSide(Proxy):
             if stream is None:
                 _log(f"dropped an answer for a request whose HTTP exchange is gone (id {str(rid)[:40]!r})")
                 return
+            if stream.wire_id is not MISSING:
+                msg["id"] = stream.wire_id
+            if stream.token is not None:
+                msg = self._issue_token(msg, stream)
             stream.finish(encode(msg))
+            return
+        if self.tokens is not None:
+            self._stateless_server_message(msg)
             return
         data = encode(msg)
         target = self._route(msg)
@@ -124,9 +201,50 @@ class HttpClientSide(Proxy):
         else:
             target.event(data)
 
-    def _route(self, msg: dict[str, Any]) -> _Stream | None:
-        """A server message goes to the event stream of the request it is about when that is known (progress),
-        else to the latest open event stream of a POST, else to the GET stream (else it waits for one)."""
+    def _issue_token(self, msg: dict[str, Any], stream: _Stream) -> dict[str, Any]:
+        """A ``server/discover`` result carries the client's session token in ``_meta`` (a fresh one is
+        registered in the state store first: no token is handed out without its state) and is marked
+        uncacheable, since it is this client's alone."""
+        result = msg.get("result")
+        token = stream.token
+        if type(result) is not dict or token is None or self.tokens is None:
+            return msg
+        try:
+            if stream.fresh:
+                self.tokens.store.create(nonce_of(token))
+        except StateStoreError as exc:
+            _log(f"could not issue a session token: {exc}")
+            message = f"{PROXY_ERROR_PREFIX}the session state store is unavailable"
+            return {"jsonrpc": "2.0", "id": msg.get("id"), "error": _error(PROXY_ERROR_CODE, message)}
+        meta = result.get("_meta")
+        if type(meta) is not dict:
+            meta = result["_meta"] = {}
+        meta[SESSION_META_KEY] = token
+        result["ttlMs"], result["cacheScope"] = 0, "private"
+        if stream.fresh:
+            self._audit("session_token", session_id=token, decision="allow", details={"issued": True})
+        return msg
+
+    def _stateless_server_message(self, msg: dict[str, Any]) -> None:
+        """The stateless relay serves many clients: a server message goes only to the stream of the request it
+        is about (progress); anything else has no one client to go to and is dropped, a server request answered
+        with an error (the 2026-07-28 revision asks the client through an ``InputRequiredResult`` instead)."""
+        target = self._progress_stream(msg)
+        if target is not None:
+            if target.progress is not MISSING:
+                msg["params"]["progressToken"] = target.progress
+            target.event(encode(msg))
+            return
+        method = str(msg.get("method"))[:60]
+        _log(f"dropped a server {method!r} message: no single stateless client it is for")
+        sreq = self.server_requests.pop(msg["id"], None) if type(msg.get("id")) is int else None
+        if sreq is not None:
+            self.server_ids.pop(sreq.server_id, None)
+            message = "Invalid Request: a stateless (2026-07-28) client cannot be sent a server request"
+            self._server_error(sreq.server_id, INVALID_REQUEST, message)
+
+    def _progress_stream(self, msg: dict[str, Any]) -> _Stream | None:
+        """The open event stream of the request a progress notification is about (None: not one)."""
         params = msg.get("params")
         if msg.get("method") == "notifications/progress" and type(params) is dict:
             token = params.get("progressToken")
@@ -135,6 +253,14 @@ class HttpClientSide(Proxy):
                     stream = self.streams.get(entry.client_id)
                     if stream is not None and stream.sse and not stream.closed:
                         return stream
+        return None
+
+    def _route(self, msg: dict[str, Any]) -> _Stream | None:
+        """A server message goes to the event stream of the request it is about when that is known (progress),
+        else to the latest open event stream of a POST, else to the GET stream (else it waits for one)."""
+        about = self._progress_stream(msg)
+        if about is not None:
+            return about
         for stream in reversed(list(self.streams.values())):
             if stream.sse and not stream.closed:
                 return stream
@@ -178,8 +304,27 @@ def _rpc_error(rid: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": rid if valid_id(rid) else None, "error": _error(code, message)}
 
 
+def _stateless(msg: dict[str, Any]) -> bool:
+    """Whether a message sent without ``Mcp-Session-Id`` is of the 2026-07-28 revision: ``server/discover``, or
+    a protocol version in ``params._meta`` (never ``initialize``: that opens a session of an older revision)."""
+    method = msg.get("method")
+    if method == "server/discover":
+        return True
+    if method == "initialize":
+        return False
+    params = msg.get("params")
+    meta = params.get("_meta") if type(params) is dict else None
+    return type(meta) is dict and PROTOCOL_VERSION_META in meta
+
+
+def _sid_headers(session: HttpClientSide | None) -> dict[str, str]:
+    sid = session.header_id if session is not None else None
+    return {"Mcp-Session-Id": sid} if sid is not None else {}
+
+
 class Gateway:
-    """The ASGI application: sessions by signed id, each a relay; ``make_session(key)`` builds one."""
+    """The ASGI application: sessions by signed id, each a relay; ``make_session(key)`` builds one. Stateless
+    (2026-07-28) clients share one more relay, their policy state kept in ``store`` by session token."""
 
     def __init__(
         self,
@@ -191,6 +336,7 @@ class Gateway:
         key_env: str = "SENTINEL_SESSION_KEY",
         audit: Any = None,
         path: str = MCP_PATH,
+        store: StateStore | None = None,
     ) -> None:
         from starlette.applications import Starlette
         from starlette.routing import Route
@@ -203,6 +349,11 @@ class Gateway:
         self.audit = audit
         self.sessions: dict[str, HttpClientSide] = {}
         self.runs: set[asyncio.Task[int]] = set()
+        self.store: StateStore = store if store is not None else MemoryStore()
+        self.tokens: TokenSessions | None = None  # made with the first stateless relay (it knows the policy)
+        self.stateless: HttpClientSide | None = None
+        self.stateless_lock = asyncio.Lock()
+        self.next_wire = 0
         self.app = Starlette(
             routes=[Route(path, self._endpoint, methods=["GET", "POST", "DELETE"])],
             lifespan=self._lifespan,
@@ -214,7 +365,7 @@ class Gateway:
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
         yield
-        for session in list(self.sessions.values()):
+        for session in [*self.sessions.values(), *([self.stateless] if self.stateless is not None else [])]:
             session.end("the gateway is stopping")
         if self.runs:
             await asyncio.wait(list(self.runs), timeout=10.0)
@@ -233,15 +384,13 @@ class Gateway:
     def _json(body: dict[str, Any], status: int = 200, session: HttpClientSide | None = None) -> Any:
         from starlette.responses import Response
 
-        headers = {"Mcp-Session-Id": session.session_id} if session is not None else {}
-        return Response(encode(body), status_code=status, media_type="application/json", headers=headers)
+        return Response(encode(body), status_code=status, media_type="application/json", headers=_sid_headers(session))
 
     @staticmethod
     def _empty(status: int, session: HttpClientSide | None = None) -> Any:
         from starlette.responses import Response
 
-        headers = {"Mcp-Session-Id": session.session_id} if session is not None else {}
-        return Response(b"", status_code=status, headers=headers)
+        return Response(b"", status_code=status, headers=_sid_headers(session))
 
     def _stream_response(self, stream: _Stream, session: HttpClientSide) -> Any:
         from starlette.responses import StreamingResponse
@@ -258,7 +407,7 @@ class Gateway:
                     session.get_stream = None
                 stream.closed = True
 
-        headers = {**_SSE_HEADERS, "Mcp-Session-Id": session.session_id}
+        headers = {**_SSE_HEADERS, **_sid_headers(session)}
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
     # ------------------------------------------------------------------ the endpoint
@@ -321,7 +470,9 @@ class Gateway:
             msg: dict[str, Any] | None = decode(body)
         except FrameError as exc:
             msg, error = None, exc
-        headers_wrong = self._headers_mismatch(request, msg)
+        if msg is not None and request.headers.get("mcp-session-id") is None and _stateless(msg):
+            return await self._stateless_post(request, msg)
+        headers_wrong = mismatch(request.headers, msg, required=False)
         if request.headers.get("mcp-session-id") is None:
             if msg is None:
                 return self._json(_rpc_error(error.id, error.code, error.message), 400)
@@ -343,30 +494,24 @@ class Gateway:
         sse = "text/event-stream" in request.headers.get("accept", "")
         return await self._deliver(session, body, msg, sse)
 
-    @staticmethod
-    def _headers_mismatch(request: Any, msg: dict[str, Any] | None) -> str:
-        """Why the ``Mcp-Method`` / ``Mcp-Name`` headers disagree with the body ('' when they agree or are absent)."""
-        method = request.headers.get("mcp-method")
-        name = request.headers.get("mcp-name")
-        if method is None and name is None:
-            return ""
-        body_method = msg.get("method") if msg is not None else None
-        if method is not None and method != body_method:
-            return "Invalid Request: the Mcp-Method header does not match the body's method"
-        if name is not None:
-            params = msg.get("params") if msg is not None else None
-            names = [params.get(k) for k in ("name", "uri")] if type(params) is dict else []
-            if name not in [n for n in names if type(n) is str]:
-                return "Invalid Request: the Mcp-Name header does not match the body"
-        return ""
-
     async def _new_session(self, rid: Any) -> tuple[HttpClientSide | None, Any]:
         """Start a session and its upstream; a server that cannot start answers the ``initialize`` with an error."""
         if len(self.sessions) >= self.max_sessions:
             _log(f"refused a new session: {self.max_sessions} sessions are open (each has its own upstream)")
             message = f"{PROXY_ERROR_PREFIX}too many open sessions ({self.max_sessions}); end one with DELETE"
             return None, self._json(_rpc_error(rid, PROXY_ERROR_CODE, message), 503)
+        session, refused = await self._launch(rid, stateless=False)
+        if session is not None:
+            self.sessions[session.session_id] = session
+        return session, refused
+
+    async def _launch(self, rid: Any, *, stateless: bool) -> tuple[HttpClientSide | None, Any]:
+        """Build a relay, run it and wait until it serves (``stateless``: the one judging by session token)."""
         session = self.make_session(self.key)
+        if stateless:
+            if self.tokens is None:  # one per gateway: a token refused once stays refused across relay restarts
+                self.tokens = TokenSessions(session.policy, self.store)
+            session.tokens = self.tokens
         run = asyncio.ensure_future(session.run())
         self.runs.add(run)
 
@@ -374,6 +519,8 @@ class Gateway:
             self.runs.discard(task)
             if self.sessions.get(session.session_id) is session:
                 del self.sessions[session.session_id]
+            if self.stateless is session:
+                self.stateless = None
             if not task.cancelled() and task.exception() is not None:
                 _log(f"a session could not start: {task.exception()}")
 
@@ -384,15 +531,102 @@ class Gateway:
             exc = run.exception() if not run.cancelled() else None
             message = f"{PROXY_ERROR_PREFIX}the tool server could not be started ({exc})"
             return None, self._json(_rpc_error(rid, PROXY_ERROR_CODE, message), 502)
-        self.sessions[session.session_id] = session
         return session, None
 
-    async def _deliver(self, session: HttpClientSide, body: bytes, msg: dict[str, Any] | None, sse: bool) -> Any:
+    # ------------------------------------------------------------------ the stateless revision (2026-07-28)
+
+    async def _stateless_post(self, request: Any, msg: dict[str, Any]) -> Any:
+        """A request of the 2026-07-28 revision: no session, so its routing headers must be there and match the
+        body, and a call that can reach tool work must present a session token this gateway issued; then the
+        shared stateless relay judges it in that token's policy session."""
+        rid = msg.get("id")
+        method = msg.get("method")
+        if type(method) is not str or "id" not in msg or not valid_id(rid):
+            if type(method) is str and "id" not in msg:  # the revision has no client notifications over HTTP
+                _log(f"dropped a {method[:60]!r} notification of a stateless client (nothing to relay it to)")
+                return self._empty(202)
+            message = "Invalid Request: a stateless request needs a method and a string or integer id"
+            return self._json(_rpc_error(rid, INVALID_REQUEST, message), 400)
+        wrong = mismatch(request.headers, msg, required=True)
+        if wrong:
+            _log(f"refused a stateless {method[:60]!r} request: {wrong}")
+            self._audit("bad_input", decision="block", request_id=rid, details={"reason": wrong, "method": method})
+            return self._json(_rpc_error(rid, HEADER_MISMATCH, wrong), 400)
+        params = msg.get("params")
+        meta = params.get("_meta") if type(params) is dict else None
+        token = meta.get(SESSION_META_KEY, MISSING) if type(meta) is dict else MISSING
+        if token is not MISSING:
+            refused = self._check_token(rid, method, token)
+            if refused is not None:
+                return refused
+        elif _session_gated(method, params):
+            detail = f'missing session token (call server/discover and present its _meta["{SESSION_META_KEY}"])'
+            return self._token_refused(rid, method, detail)
+        relay, refused = await self._stateless_relay(rid)
+        if relay is None:
+            return refused
+        self.next_wire += 1
+        inner = self.next_wire  # the relay's client id and progress token: clients' own ones may collide
+        stream = _Stream(inner, "text/event-stream" in request.headers.get("accept", ""))
+        stream.wire_id = rid
+        if method == "server/discover":
+            stream.token, stream.fresh = (token, False) if type(token) is str else (self.ids.mint(), True)
+        if type(meta) is dict and "progressToken" in meta:
+            stream.progress, meta["progressToken"] = meta["progressToken"], inner
+        msg["id"] = inner
+        return await self._deliver(relay, encode(msg), msg, stream.sse, stream)
+
+    def _check_token(self, rid: Any, method: str, token: Any) -> Any:
+        """None when ``token`` is a well-signed token whose state this gateway keeps, else the refusal."""
+        ok, detail = self.ids.validate(token)
+        if ok:
+            key = nonce_of(token)
+            if self.tokens is not None and key in self.tokens.poisoned:
+                return self._token_refused(rid, method, "this session's state could not be stored; start a new one")
+            try:
+                known = self.store.load(key) is not None
+            except StateStoreError as exc:
+                _log(f"refused a stateless {method[:60]!r} request: {exc}")
+                message = f"{PROXY_ERROR_PREFIX}the session state store is unavailable"
+                return self._json(_rpc_error(rid, PROXY_ERROR_CODE, message), 503)
+            if known:
+                return None
+            detail = "unknown or expired session token (call server/discover for a new one)"
+        return self._token_refused(rid, method, detail)
+
+    def _token_refused(self, rid: Any, method: str, detail: str) -> Any:
+        _log(f"refused a stateless {method[:60]!r} request: {detail}")
+        self._audit(
+            "auth_error", decision="block", request_id=rid, details={"where": "session token", "detail": detail}
+        )
+        return self._json(_rpc_error(rid, AUTH_CODE, f"{AUTH_PREFIX}{detail}"), 400)
+
+    async def _stateless_relay(self, rid: Any) -> tuple[HttpClientSide | None, Any]:
+        """The relay every stateless client of this worker shares (one upstream: a tool server or a session
+        with the upstream URL), started on first use and again after its upstream ended."""
+        async with self.stateless_lock:
+            relay = self.stateless
+            if relay is not None and not relay.closing:
+                return relay, None
+            relay, refused = await self._launch(rid, stateless=True)
+            self.stateless = relay
+            return relay, refused
+
+    # ------------------------------------------------------------------ delivery
+
+    async def _deliver(
+        self,
+        session: HttpClientSide,
+        body: bytes,
+        msg: dict[str, Any] | None,
+        sse: bool,
+        stream: _Stream | None = None,
+    ) -> Any:
         """Hand one judged body to the session's relay; answer a request from its stream, anything else now."""
         if msg is not None and type(msg.get("method")) is str and valid_id(msg.get("id")):
             rid = msg["id"]
             if rid not in session.streams:
-                stream = _Stream(rid, sse)
+                stream = stream if stream is not None else _Stream(rid, sse)
                 session.streams[rid] = stream
                 session._safe_client_line(body)
                 if sse:

@@ -26,9 +26,10 @@ relay forwards is routed, and what the servers send is merged, under the router'
   ids and tokens, so two servers' ids can never collide; the client's answers go back to the server that asked.
   ``tasks/*`` requests are not routed (answered ``-32601``).
 - **Both protocol eras.** A client of the 2026-07-28 revision opens with ``server/discover``, gathered like
-  ``initialize``; the answers the router merges carry ``resultType``, the shortest ``ttlMs`` of the servers'
-  answers with a ``private`` ``cacheScope`` (what a session sees is filtered by its policy), and the gateway's own
-  identity in ``_meta``. A server that answers ``server/discover`` with an error is left out (logged).
+  ``initialize``; the answers the router makes carry ``resultType``, a merged listing ``ttlMs: 0`` with a
+  ``private`` ``cacheScope`` (what a session sees is filtered by its policy and may change with a server), and
+  ``server/discover`` the gateway's own identity in ``_meta``. A server that answers ``server/discover`` with an
+  error is left out (logged).
 - A cancelled call's route is kept for its late answer (which still taints), at most as many as the relay keeps.
 """
 
@@ -46,7 +47,6 @@ from typing import Any
 from sentinel_lab._core.errors import ProxyError
 from sentinel_lab._core.wire import (
     INVALID_PARAMS,
-    PROTOCOL_VERSION_META,
     PROXY_ERROR_CODE,
     PROXY_ERROR_PREFIX,
     SERVER_INFO_META,
@@ -85,26 +85,6 @@ def _params(msg: dict[str, Any]) -> dict[str, Any]:
     """A message's params when they are an object, else an empty one."""
     params = msg.get("params")
     return params if type(params) is dict else {}
-
-
-def _modern(msg: dict[str, Any]) -> bool:
-    """Whether a request is of the 2026-07-28 revision (its ``_meta`` names a protocol version)."""
-    meta = _params(msg).get("_meta")
-    return type(meta) is dict and PROTOCOL_VERSION_META in meta
-
-
-def _complete(result: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """A merged answer in the 2026-07-28 shape: ``resultType`` and, for listings, the strictest caching directive.
-
-    Each server's answer carries ``ttlMs`` / ``cacheScope``; the merged one may be cached no longer than the
-    shortest of them and only privately (what a session sees is filtered by its policy).
-    """
-    result["resultType"] = "complete"
-    ttls = [p["ttlMs"] for p in parts if type(p.get("ttlMs")) is int and p["ttlMs"] >= 0]
-    if any("ttlMs" in p or "cacheScope" in p for p in parts):
-        result["ttlMs"] = min(ttls, default=0)
-        result["cacheScope"] = "private"
-    return result
 
 
 def _version() -> str:
@@ -411,7 +391,7 @@ class MultiProxy(Proxy):
         elif method == "logging/setLevel":
             self._gather(msg, pid, method, self._ready_links("logging"))
         elif method == "ping":
-            self._answer(pid, _complete({}, []) if _modern(msg) else {})
+            self._answer(pid, {})
         elif method in ("tools/call", "prompts/get"):
             self._by_name(msg, pid, params, params)
         elif method in _BY_URI:
@@ -519,7 +499,14 @@ class MultiProxy(Proxy):
     # ------------------------------------------------------------------ answers the router makes
 
     def _answer(self, pid: int, result: dict[str, Any]) -> None:
-        """An answer made from the servers' answers, judged by the relay like any server message."""
+        """An answer made from the servers' answers, judged by the relay like any server message; for a
+        2026-07-28 request it has that revision's ``resultType`` (and a merged listing is not to be cached)."""
+        entry = self.pending.get(pid)
+        if entry is not None and entry.modern:
+            result.setdefault("resultType", "complete")
+            if entry.method in _LISTS:
+                result.setdefault("ttlMs", 0)
+                result.setdefault("cacheScope", "private")
         self._safe_server_line(encode({"jsonrpc": "2.0", "id": pid, "result": result}))
 
     def _refuse(self, pid: Any, code: int, message: str, *, ran: bool = False) -> None:
@@ -722,12 +709,9 @@ class MultiProxy(Proxy):
                 for item in gather.items.get(name, []):
                     merged.append(item)
                     self._learn_resource(gather.method, name, item)
-            answer: dict[str, Any] = {key: merged}
-            if _modern(gather.msg):
-                answer = _complete(answer, list(gather.results.values()))
-            self._answer(gather.pid, answer)
+            self._answer(gather.pid, {key: merged})
         else:
-            self._answer(gather.pid, _complete({}, []) if _modern(gather.msg) else {})
+            self._answer(gather.pid, {})
 
     def _learn_resource(self, method: str, name: str, item: dict[str, Any]) -> None:
         if method == "resources/list" and type(item.get("uri")) is str:

@@ -840,17 +840,23 @@ class Proxy:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
-        verdict, latency_us = self._judge(name, args)
+        verdict, latency_us = self._judge(name, args, entry)
         self._decided(msg, entry, verdict, latency_us, meta, session_id)
 
-    def _judge(self, name: str, args: dict[str, Any]) -> tuple[Any, float]:
+    def _policy_session(self, entry: _Pending) -> Any:
+        """The policy session that judges and records ``entry``: the connection's own (the HTTP gateway's
+        stateless side picks the one of the session token the request presented)."""
+        return self.session
+
+    def _judge(self, name: str, args: dict[str, Any], entry: _Pending | None = None) -> tuple[Any, float]:
         """The verdict on one call and how long it took (µs); any failure of the engine denies."""
         t0 = time.perf_counter()
         if name in self.pin_blocked:
             verdict: Any = _pin_verdict(name)
         else:
             try:
-                verdict = self.session.check(name, args)
+                session = self.session if entry is None else self._policy_session(entry)
+                verdict = session.check(name, args)
             except Exception as exc:  # fail closed
                 verdict = _error_verdict(name, exc)
         return verdict, (time.perf_counter() - t0) * 1e6
@@ -861,7 +867,7 @@ class Proxy:
         if self.analysis is None:
             self.analysis = _AnalysisThread()
         try:
-            job = self.loop.run_in_executor(self.analysis, self._judge, entry.tool, entry.args)
+            job = self.loop.run_in_executor(self.analysis, self._judge, entry.tool, entry.args, entry)
             verdict, latency_us = await asyncio.wait_for(job, budget)
             if latency_us > budget * 1e6:  # finished, but after the budget (the loop saw it late): still denied
                 raise asyncio.TimeoutError
@@ -1181,7 +1187,7 @@ class Proxy:
 
     def _record(self, entry: _Pending, ran: bool) -> None:
         try:
-            self.session.record(entry.tool, entry.args, ok=ran)
+            self._policy_session(entry).record(entry.tool, entry.args, ok=ran)
         except Exception as exc:
             _log(f"policy session failed to record {entry.tool}: {exc}")
 

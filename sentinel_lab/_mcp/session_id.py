@@ -24,6 +24,7 @@ __all__ = [
     "SessionIds",
     "key_from_env",
     "mint",
+    "nonce_of",
     "validate",
 ]
 
@@ -88,6 +89,12 @@ def validate(session_id: object, key: bytes) -> tuple[bool, str]:
     if not hmac.compare_digest(expected.encode("ascii"), parts[2].encode("ascii")) or _b64(raw) != parts[1]:
         return False, "session id signature does not verify"
     return True, "ok"
+
+
+def nonce_of(session_id: str) -> str:
+    """The nonce field of an id that verified: it names the session (a state store's key, an audit record's
+    session) without the signature that makes the id a credential."""
+    return session_id.split(".")[1]
 
 
 class SessionIds:
