@@ -618,15 +618,17 @@ def rule_scaling(
     return rows
 
 
-def proxy_overhead(calls: int = 1_000, warmup: int = 100) -> dict[str, Any]:
-    """Round trips with the official MCP client, direct and through the proxy (see ``_bench_proxy``)."""
+def proxy_overhead(calls: int = 1_000, warmup: int = 100, *, http: bool = True, inflight: int = 16) -> dict[str, Any]:
+    """Round trips and throughput with the official MCP client, direct and through the proxy and the gateway, over
+    stdio and Streamable HTTP, with and without audit (see ``_bench_proxy``)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from sentinel_lab._bench_proxy import bench_proxy
 
     # Its own thread, hence its own event loop: this also works where a loop already runs (a Jupyter kernel).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentinel-bench") as pool:
-        result = dict(pool.submit(bench_proxy, calls=calls, warmup=warmup).result())
+        job = pool.submit(bench_proxy, calls=calls, warmup=warmup, http=http, inflight=inflight)
+        result = dict(job.result())
     result.setdefault("machine", machine())
     return result
 
