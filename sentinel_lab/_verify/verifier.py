@@ -379,12 +379,14 @@ class Verifier:
         self,
         tool: str,
         args: dict[str, Any],
-        fingerprint: int,
+        fingerprint: int | Analysis,
         context: Mapping[str, Any],
         violations: list[Violation],
         intent: IntentResult | None,
         t0: int,
     ) -> Verdict:
+        """The verdict: the goal's violation, the rate limiter (``fingerprint``: the call's, or the analysis to
+        compute it from when the limiter runs), the most severe violation and the per-call fields."""
         if intent is not None and not intent.aligned:
             violations.append(
                 Violation(
@@ -398,6 +400,8 @@ class Verifier:
         session_key = session if type(session) is str or isinstance(session, str) else ""
         limiter = self.limiter
         if limiter is not None:
+            if not isinstance(fingerprint, int):  # computed only here: the repr of a large call is not free
+                fingerprint = _fingerprint(fingerprint)
             hit = limiter.hit(session_key or "<default>", fingerprint)
             if hit is not None:
                 violations.append(hit)
@@ -485,9 +489,7 @@ class Verifier:
                 violations.extend(_custom_violations(name, result))
             except Exception as exc:
                 violations.append(_error_violation(f"custom:{name}", exc))
-        return self._finish(
-            a.tool, a.args, hash(key) if key is not None else _fingerprint(a), context, violations, intent, t0
-        )
+        return self._finish(a.tool, a.args, hash(key) if key is not None else a, context, violations, intent, t0)
 
     def verify(self, action: Any, context: Mapping[str, Any] | None = None) -> Verdict:
         """Verify one action synchronously. Async custom checks and llm callables are awaited on a helper
