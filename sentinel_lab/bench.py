@@ -399,6 +399,8 @@ FAMILIES: dict[str, str] = {
     "shell_nesting": "$(\"'`{[(",
     "dot_dot_slash": "../",
     "zero_width": "\u200b",
+    "html_entities": "&#x2e;&#46;",
+    "tag_characters": "a\U000e0041\U000e0062 ",
 }
 
 
