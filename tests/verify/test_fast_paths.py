@@ -262,3 +262,27 @@ def test_hidden_tag_text_equals_the_per_character_reading(raw: str) -> None:
         assert got == expected
     else:
         assert got is None
+
+
+def _tool_words_reference(tool_key: str) -> frozenset[str]:
+    """The words of a tool name, character by character."""
+    out: set[str] = set()
+    cur = ""
+    for ch in tool_key:
+        if ch.isalnum():
+            cur += ch.lower()
+        elif cur:
+            out.add(cur)
+            cur = ""
+    if cur:
+        out.add(cur)
+    return frozenset(out)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=40) | st.text(alphabet="abcXYZ_.-/ 09\u00e9\u03a3\u0661\u2163", max_size=40))
+def test_tool_words_pattern_equals_the_per_character_split(name: str) -> None:
+    from sentinel_lab._checks.file_traversal import _tool_words
+
+    key = fold(normalize(name))  # the verifier passes the folded tool name
+    assert _tool_words(key) == _tool_words_reference(key)
