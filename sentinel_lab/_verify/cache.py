@@ -11,6 +11,7 @@ the rate limiter and the verdict's per-call fields never come from here.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -86,7 +87,8 @@ class VerdictCache:
         if entry is None:
             self.misses += 1
             return None
-        self._entries.move_to_end(key)
+        with contextlib.suppress(KeyError):  # evicted by another thread since the lookup: the entry is valid
+            self._entries.move_to_end(key)
         self.hits += 1
         return entry
 

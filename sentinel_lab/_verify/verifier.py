@@ -312,8 +312,7 @@ class Verifier:
             if k not in _CACHE_NEUTRAL_KEYS:
                 return None
         config = (self.scope, self._settings, self._content, self.normalize, self._scope_on, self.limiter)
-        held = self._cache_config
-        if len(held) != len(config) or any(x is not y for x, y in zip(held, config, strict=True)):
+        if config != self._cache_config:  # element by element, identity first: in C
             cache.clear()  # the configuration changed since the entries were computed
             self._cache_config = config
         return canonical_key(tool, args)
