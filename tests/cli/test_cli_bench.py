@@ -34,11 +34,12 @@ def test_verify_prints_hot_and_cold_with_the_p99_target() -> None:
     out = run("verify", "--calls", "40", "--warmup", "4")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert "-- hot" in lines and any(line.startswith("-- cold (the ") for line in lines)
+    assert "-- hot" in lines and "-- hot, verdict cache off" in lines
+    assert any(line.startswith("-- cold (the ") and "verdict cache" in line for line in lines)
     for key in ("all", "benign", "malicious"):
-        assert sum(1 for line in lines if line.startswith(f"{key} ") and "p99=" in line) == 2
+        assert sum(1 for line in lines if line.startswith(f"{key} ") and "p99=" in line) == 3
     targets = [line for line in lines if line.startswith("target")]
-    assert len(targets) == 2 and all(TARGET.match(t) for t in targets)
+    assert len(targets) == 3 and all(TARGET.match(t) for t in targets)
     assert lines[-1].startswith("machine: ") and "cores" in lines[-1]
 
 
