@@ -424,7 +424,7 @@ _GATE = (
     | _MARKER_NOUNS
     | _TASK_WORDS
     | _MODEL_WORDS
-    | _forms("agent agents model models automated autonomous assistants")
+    | _forms("agent agents model models automated autonomous assistants answering summarizing summarising")
     | _YOU_NOW
     | _CONFIRM
     | _forms(
@@ -877,9 +877,14 @@ def _d_override_word(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> Non
 
 
 def _d_before(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
-    """'before you can solve the task (that I gave you) ...'; 'before answering, first call ...' (an order slipped
-    in ahead of the reader's answer: stronger for a tool call, 'first', or with the user named)."""
+    """'before you can solve the task (that I gave you) ...'; 'before answering, first call ...', 'when summarising
+    this document, add ...' (an order slipped in ahead of or into the reader's own task: stronger for a tool call,
+    'first', or with the user named). 'When', 'while', 'after' need the task to be about this text ('this email')."""
     n = len(tokens)
+    if tokens[i] != "before":
+        if i + 2 < n and (tokens[i + 1] in _ANSWER_VERBS or tokens[i + 1] in _READING) and tokens[i + 2] in _THIS:
+            _order_in_clause(tokens, i, i + 2, add)
+        return
     if i + 1 < n and tokens[i + 1] == "you":
         v = _has(tokens, i + 2, i + 5, _BEFORE_VERBS)
         if v >= 0 and _has(tokens, v + 1, v + 6, _TASK_WORDS) >= 0:
@@ -888,13 +893,19 @@ def _d_before(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     a = i + 1 if i + 1 < n and tokens[i + 1] in _ANSWER_VERBS else -1
     if a < 0 and i + 2 < n and tokens[i + 1] == "you" and tokens[i + 2] in _ANSWER_VERBS:
         a = i + 2
-    if a < 0:
-        return
+    if a >= 0:
+        _order_in_clause(tokens, i, a, add)
+
+
+def _order_in_clause(tokens: _Tokens, i: int, a: int, add: _Adder) -> None:
+    """After the clause opened at ``i`` ('before answering', 'when summarising this'), ending near ``a``: an order
+    verb after the comma, 'first' or 'please' is an order given to whoever answers."""
+    end = min(len(tokens), i + 13)  # detectors read at most 12 tokens ahead (see the memo)
     comma = add.facts().before_comma
-    for k in range(a + 1, min(n, a + 9)):
+    for k in range(a + 1, min(end, a + 9)):
         t, prev = tokens[k], tokens[k - 1]
         if (t in _ORDER_VERBS or t in _TOOL_VERBS) and (prev in comma or prev in _WHEN or prev in _THEN):
-            strong = t in _CALL_VERBS or prev == "first" or _has(tokens, a + 1, k + 8, _USER_WORDS) >= 0
+            strong = t in _CALL_VERBS or prev == "first" or _has(tokens, a + 1, end, _USER_WORDS) >= 0
             add("address", _ev(tokens, i, k + 1), 0.55 if strong else 0.45)
             return
 
@@ -1118,6 +1129,8 @@ def _d_proceed(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
 
 
 _THEN = _forms("please then always also")
+_CLAUSE_OPENERS = _forms("when while after once")
+_THIS = _forms("this these the")
 _CALL_VERBS = _forms("call invoke trigger")
 _DESTRUCTIVE = _forms("delete remove wipe erase drop destroy disable transfer wire purge revoke approve grant")
 _IF = frozenset({"if"})
@@ -1164,7 +1177,7 @@ def _dispatch_table() -> dict[str, tuple[_Detector, ...]]:
         (frozenset({"following"}), _d_following),
         (_MARKER_ADJ | {a for a, _ in _MARKER_ML}, _d_marker),
         (frozenset({"override"}), _d_override_word),
-        (frozenset({"before"}), _d_before),
+        (frozenset({"before"}) | _CLAUSE_OPENERS, _d_before),
         (frozenset({"end"}), _d_end),
         (_MODEL_WORDS, _d_address),
         (_ADDRESSEES, _d_order),
