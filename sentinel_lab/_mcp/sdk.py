@@ -113,7 +113,7 @@ def verdict_from_error(code: int, message: str, data: Any, tool: str, args: dict
         allowed=False,
         violations=violations,
         tool=str(info.get("tool", tool)),
-        decision="ask" if info.get("decision") == "ask" else "block",
+        decision="block",  # a refused approval blocked the call too (its violation's policy is "approval")
         rule=str(info.get("rule", "session" if code == AUTH_CODE else "")),
         taints=frozenset(str(t) for t in info.get("taints", ()) if isinstance(t, str)),
         args=dict(args or {}),

@@ -570,7 +570,8 @@ def test_the_sdk_answers_with_the_approve_callback(setup: dict[str, Path], kind:
                     return
                 with pytest.raises(PolicyViolation) as denied:
                     await client.execute_tool("send", ARGS)
-                assert denied.value.verdict.decision == "ask" and denied.value.verdict.rule == "static_rules.send"
+                verdict = denied.value.verdict
+                assert verdict.blocked and verdict.policy == "approval" and verdict.rule == "static_rules.send"
                 why = "cannot be asked" if kind == "none" else "not approved (refused)"
                 assert why in str(denied.value)
 
