@@ -235,6 +235,21 @@ class Approvals:
         self._conclude(asked.msg, entry, asked.verdict, outcome, "elicitation")
         return True
 
+    def withdraw(self, entry: _Pending) -> None:
+        """A held call was cancelled: its question is withdrawn from the client and can never be granted."""
+        for sid, asked in list(self.asked.items()):
+            if asked.entry is entry:
+                del self.asked[sid]
+                if asked.timer is not None:
+                    asked.timer.cancel()
+                self._cancel_question(sid, "the call was cancelled")
+                self._discarded(self.store.discard(asked.request.ticket), entry)
+
+    def _cancel_question(self, sid: int, reason: str) -> None:
+        self.proxy._send_client(
+            {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": sid, "reason": reason}}
+        )
+
     # ------------------------------------------------------------------ asking
 
     def _question(self, entry: _Pending, verdict: Any, request: ApprovalRequest) -> dict[str, Any]:
@@ -307,13 +322,7 @@ class Approvals:
             asked.timer = self.proxy.loop.call_later(left + 0.01, self._timed_out, sid)
             return
         del self.asked[sid]
-        self.proxy._send_client(
-            {
-                "jsonrpc": "2.0",
-                "method": "notifications/cancelled",
-                "params": {"requestId": sid, "reason": "the approval expired"},
-            }
-        )
+        self._cancel_question(sid, "the approval expired")
         entry = asked.entry
         entry.judging = False
         if self.proxy.pending.get(entry.pid) is not entry:

@@ -802,6 +802,7 @@ class Proxy:
                 _log("dropped a cancellation of no pending request")
                 return
             if pending.judging:  # never forwarded: nothing to cancel upstream, and it never will be
+                self.approvals.withdraw(pending)  # a question asked about it is withdrawn
                 return
             if pending.method == "tools/call":
                 self.cancelled[pending.pid] = pending

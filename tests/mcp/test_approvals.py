@@ -45,6 +45,11 @@ def echo(text: str) -> str:
     """Echo text back."""
     return text
 
+@app.tool()
+def fetch(url: str) -> str:
+    """Read a web page."""
+    return f"page at {url}"
+
 if __name__ == "__main__":
     app.run()
 '''
@@ -70,6 +75,7 @@ child.wait()
 POLICY = """
 static_rules:
   echo: ALLOW
+  fetch: ALLOW
   send: ASK
 argument_rules:
   - tool: echo
@@ -77,6 +83,9 @@ argument_rules:
     deny_if: {regex: "wire money"}
     message: "moving money needs a human"
     action: ASK
+taint_rules:
+  - {tool: fetch, action: ADD_TAINT, taint_tags: [web]}
+  - {tool: send, action: CHECK_TAINT, forbidden_taints: [web], message: "no sending after reading the web"}
 verifier: {enabled: false}
 proxy: {approval_ttl_s: %s}
 """
@@ -493,6 +502,28 @@ def test_an_elicitation_is_answered_once_and_the_answer_never_reaches_the_server
     assert "INJECTED-ANSWER-TEXT" not in _wire(setup)
 
 
+def test_a_call_approved_after_the_session_was_tainted_is_judged_again(setup: dict[str, Path]) -> None:
+    """The human approved a call that was fine when asked; a web page read while the question was open taints
+    the session, and the taint rule now refuses the call: the approval does not override it."""
+    raw = Raw(setup)
+    try:
+        raw.handshake({"elicitation": {}})
+        raw.call(1, "send", ARGS)
+        question = raw.recv()
+        assert question["method"] == "elicitation/create"
+        raw.call(2, "fetch", {"url": "https://news.example/"})
+        assert "page at" in raw.recv()["result"]["content"][0]["text"]
+        raw.send({"jsonrpc": "2.0", "id": question["id"], "result": {"action": "accept", "content": {"approve": True}}})
+        refused = raw.recv()
+        assert refused["id"] == 1 and refused["error"]["code"] == BLOCK_CODE
+        assert "no sending after reading the web" in refused["error"]["message"]
+        assert "session changed meanwhile" in refused["error"]["message"]
+    finally:
+        raw.close()
+    assert _runs(setup) == []
+    assert [r["details"]["event"] for r in _approvals(setup)] == ["asked", "granted"]
+
+
 def test_a_cancelled_call_is_never_run_by_a_later_approval(setup: dict[str, Path]) -> None:
     raw = Raw(setup)
     try:
@@ -500,6 +531,9 @@ def test_a_cancelled_call_is_never_run_by_a_later_approval(setup: dict[str, Path
         raw.call(1, "send", ARGS)
         question = raw.recv()
         raw.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}})
+        withdrawn = raw.recv()  # the proxy withdraws its question
+        assert withdrawn["method"] == "notifications/cancelled"
+        assert withdrawn["params"]["requestId"] == question["id"]
         raw.send({"jsonrpc": "2.0", "id": question["id"], "result": {"action": "accept", "content": {"approve": True}}})
         raw.call(2, "echo", {"text": "next"})
         reply = raw.recv()
