@@ -213,27 +213,35 @@ class Approvals:
         return True
 
     def client_response(self, rid: Any, msg: dict[str, Any]) -> bool:
-        """The client's answer to one of the proxy's questions (True), or not one of them (False)."""
+        """The client's answer to one of the proxy's questions (True), or not one of them (False).
+
+        The answer is settled on the next turn of the loop, not while the client's message is being handled: a
+        transport that answers that message itself (the HTTP gateway's reply to a POST) must not take the held
+        call's answer for its own.
+        """
         asked = self.asked.pop(rid, None) if type(rid) is int else None
         if asked is None:
             return False
         if asked.timer is not None:
             asked.timer.cancel()
+        accepted = "error" not in msg and _accepted(msg.get("result"))
+        self.proxy.loop.call_soon(self._answered, asked, accepted)
+        return True
+
+    def _answered(self, asked: _Asked, accepted: bool) -> None:
         entry = asked.entry
         if self.proxy.pending.get(entry.pid) is not entry:  # cancelled, or answered at shutdown, meanwhile
             self._discarded(self.store.discard(asked.request.ticket), entry)
-            return True
+            return
         entry.judging = False
-        accepted = "error" not in msg and _accepted(msg.get("result"))
         outcome = self.store.answer(asked.request.ticket, asked.verdict.approval, accepted)
         if outcome.granted:
             verdict = self._rejudge(asked)
             if verdict is not asked.verdict:
                 self._audit(outcome, entry, asked.verdict, "elicitation")
                 self._decide_again(asked, verdict)
-                return True
+                return
         self._conclude(asked.msg, entry, asked.verdict, outcome, "elicitation")
-        return True
 
     def withdraw(self, entry: _Pending) -> None:
         """A held call was cancelled: its question is withdrawn from the client and can never be granted."""

@@ -616,3 +616,46 @@ def test_the_sdk_answers_with_the_approve_callback(setup: dict[str, Path], kind:
     else:
         assert len(seen) == 1 and seen[0].tool == "send" and dict(seen[0].arguments) == ARGS
         assert "static_rules.send" in seen[0].reason and len(seen[0].digest) == 64
+
+
+# ----------------------------------------------------------------------------------------------- over HTTP
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_the_gateway_asks_over_streamable_http(setup: dict[str, Path], approve: bool) -> None:
+    """``sentinel-lab gateway``: the proxy's question reaches the official Streamable HTTP client on the
+    request's event stream and its answer comes back as a POST; the call runs only when approved."""
+    from _http_servers import free_port, serving
+    from mcp import ClientSession, MCPError
+    from mcp.client.streamable_http import streamable_http_client
+
+    d = setup["dir"]
+    port = free_port()
+    argv = [sys.executable, "-m", "sentinel_lab", "gateway", "--listen", f"127.0.0.1:{port}"]
+    argv += _argv(setup)[3:]  # the proxy's --policy, --audit and tool server command
+    asked: list[Any] = []
+
+    async def answer(context: Any, params: Any) -> Any:
+        asked.append(params.meta[APPROVAL_META_KEY])
+        return _answer("accept", approve)
+
+    async def main() -> None:
+        url = f"http://127.0.0.1:{port}/mcp"
+        with anyio.fail_after(60):
+            async with (
+                streamable_http_client(url) as streams,
+                ClientSession(streams[0], streams[1], elicitation_callback=answer) as session,
+            ):
+                await session.initialize()
+                if approve:
+                    result = await session.call_tool("send", ARGS)
+                    assert unwrap(result.content[0].text)[1] == "sent to bob@example.com"
+                    return
+                with pytest.raises(MCPError) as denied:
+                    await session.call_tool("send", ARGS)
+                assert denied.value.error.data["approval"]["event"] == "refused"
+
+    with serving(argv, port, d / "gateway.err"):
+        anyio.run(main)
+    assert len(asked) == 1 and asked[0]["arguments"] == ARGS
+    assert _runs(setup) == ([ARGS] if approve else [])
