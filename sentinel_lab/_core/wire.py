@@ -8,6 +8,7 @@ side that reads it.
 from __future__ import annotations
 
 __all__ = [
+    "APPROVAL_META_KEY",
     "AUTH_CODE",
     "AUTH_PREFIX",
     "BLOCK_CODE",
@@ -60,3 +61,7 @@ OUTPUT_SCAN_META_KEY = "sentinel/output_scan"
 PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
 #: Where a 2026-07-28 ``server/discover`` answer (and any result) names the server that made it.
 SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
+#: In the proxy's own approval question (an ``elicitation/create`` request, or the elicitation inside its
+#: ``InputRequiredResult``): ``params._meta[key]`` = ``{"tool", "arguments", "reason", "rule", "digest",
+#: "expires_in_s"}``, so an SDK client answers from data rather than from the message text.
+APPROVAL_META_KEY = "sentinel/approval"
