@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 import pytest
 
-from sentinel_lab._core.wire import APPROVAL_META_KEY, BLOCK_CODE
+from sentinel_lab._core.wire import APPROVAL_META_KEY, BLOCK_CODE, SESSION_META_KEY
 from sentinel_lab._mcp.approval import APPROVAL_INPUT_KEY, REQUEST_STATE_PREFIX, strip_forged
 from sentinel_lab._mcp.audit import verify_log
 from sentinel_lab._mcp.spotlight import unwrap
@@ -659,3 +659,43 @@ def test_the_gateway_asks_over_streamable_http(setup: dict[str, Path], approve: 
         anyio.run(main)
     assert len(asked) == 1 and asked[0]["arguments"] == ARGS
     assert _runs(setup) == ([ARGS] if approve else [])
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_the_stateless_gateway_asks_a_2026_07_28_client(setup: dict[str, Path], approve: bool) -> None:
+    """``sentinel-lab gateway`` with a client of the stateless revision (the official ``mcp.Client`` over
+    Streamable HTTP, its session token in ``_meta``): the ASK comes back as an ``InputRequiredResult``, the
+    client's retry (a new HTTP request) settles it, and the call runs only when approved."""
+    from _http_servers import free_port, serving
+    from mcp import Client, MCPError
+
+    d = setup["dir"]
+    port = free_port()
+    argv = [sys.executable, "-m", "sentinel_lab", "gateway", "--listen", f"127.0.0.1:{port}"]
+    argv += _argv(setup)[3:]
+    asked: list[Any] = []
+
+    async def answer(context: Any, params: Any) -> Any:
+        asked.append(params.meta[APPROVAL_META_KEY])
+        return _answer("accept", approve)
+
+    async def main() -> None:
+        with anyio.fail_after(60):
+            async with Client(f"http://127.0.0.1:{port}/mcp", elicitation_callback=answer) as client:
+                assert client.protocol_version == "2026-07-28"
+                result = client.session.discover_result
+                meta = {SESSION_META_KEY: (result.meta or {})[SESSION_META_KEY]}
+                if approve:
+                    done = await client.call_tool("send", ARGS, meta=meta)
+                    assert unwrap(done.content[0].text)[1] == "sent to bob@example.com"
+                    return
+                with pytest.raises(MCPError) as denied:
+                    await client.call_tool("send", ARGS, meta=meta)
+                assert denied.value.error.data["approval"]["event"] == "refused"
+
+    with serving(argv, port, d / "gateway.err"):
+        anyio.run(main)
+    assert len(asked) == 1 and asked[0]["arguments"] == ARGS
+    assert _runs(setup) == ([ARGS] if approve else [])
+    events = [(r["details"]["event"], r["details"]["via"]) for r in _approvals(setup)]
+    assert events == [("asked", "input_required"), ("granted" if approve else "refused", "input_required")]
