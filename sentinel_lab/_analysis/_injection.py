@@ -905,8 +905,8 @@ def _order_in_clause(tokens: _Tokens, i: int, a: int, add: _Adder) -> None:
     for k in range(a + 1, min(end, a + 9)):
         t, prev = tokens[k], tokens[k - 1]
         if (t in _ORDER_VERBS or t in _TOOL_VERBS) and (prev in comma or prev in _WHEN or prev in _THEN):
-            strong = t in _CALL_VERBS or prev == "first" or _has(tokens, a + 1, end, _USER_WORDS) >= 0
-            add("address", _ev(tokens, i, k + 1), 0.55 if strong else 0.45)
+            strong = t in _CALL_VERBS or prev == "first" or _has(tokens, a + 1, end, _THE_USER) >= 0
+            add("address", _ev(tokens, i, k + 1), 0.55 if strong else 0.3)  # people are told 'after reading, ...' too
             return
 
 
@@ -1130,6 +1130,8 @@ def _d_proceed(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
 
 _THEN = _forms("please then always also")
 _CLAUSE_OPENERS = _forms("when while after once")
+# The model's principal ('before you answer the user'); 'the client', 'the customer' are a person's clients too.
+_THE_USER = _forms("user users usuario utilisateur benutzer nutzer utente usuário gebruiker")
 _THIS = _forms("this these the")
 _CALL_VERBS = _forms("call invoke trigger")
 _DESTRUCTIVE = _forms("delete remove wipe erase drop destroy disable transfer wire purge revoke approve grant")
@@ -1695,7 +1697,7 @@ def _heading_to_model(tokens: _Tokens) -> str:
         return ""
     model = not _MODEL_WORDS.isdisjoint(tokens)
     noted = not _NOTE_NOUNS.isdisjoint(tokens)
-    if model and len(tokens) > 1 and tokens[0] in _GREETINGS and tokens[1] in _MODEL_WORDS:
+    if model and len(tokens) > 1 and tokens[0] in _GREETINGS and tokens[1] in _MODEL_WORDS - _GIVEN_NAMES:
         return " ".join(tokens)  # 'Dear ChatGPT, I am the account owner.' / 'Please wire ...'
     for t, tok in enumerate(tokens):
         if tok not in _ADDRESSEES:
@@ -1730,6 +1732,7 @@ def _order_after_heading(heading: str, sentence: str, tokens: _Tokens, add: _Add
 
 
 _GREETINGS = _forms(vocab.words("injection_greetings"))
+_GIVEN_NAMES = _forms("claude gemini bard")  # model names that are also people's names ('Dear Claude, thanks ...')
 
 
 #: Markup occurrences looked at by ``_markup_segments`` (the rest are read as they are).
