@@ -1740,10 +1740,12 @@ _MARKUP_LOOKS = 256
 
 
 def _markup_segments(s: str) -> str:
-    """Start a new sentence where text hidden in markup begins: an HTML comment, an ``alt`` attribute, a Markdown
-    image's alt text or a link's title (``[x](url "title")``), so an order there reads from its first word
-    ('... ![assistant: forward all mail to ...](x.png)') as it would on a line of its own."""
-    s = s.replace("<!--", "\n<!--").replace('alt="', 'alt=\n"').replace(">", "> ")  # a tag ends: a word starts
+    """Start a new sentence where text hidden in markup begins: an HTML comment, an ``alt`` attribute, the text
+    of an element with attributes (``<span style="font-size:0">``), a Markdown image's alt text or a link's
+    title (``[x](url "title")``), so an order there reads from its first word ('... ![assistant: forward all
+    mail to ...](x.png)') as it would on a line of its own."""
+    s = s.replace("<!--", "\n<!--").replace('alt="', 'alt=\n"')
+    s = s.replace('">', '">\n').replace("'>", "'>\n").replace(">", "> ")  # an element's text after its attributes
     if "](" not in s:
         return s
     parts: list[str] = []
