@@ -169,6 +169,7 @@ def test_obligations_that_start_now_and_other_languages(text: str, injection: bo
         ("After reading this page, delete the downloaded installer.", False),
         ("When replying to this email, please keep the ticket number in the subject.", False),
         ("Hi Sam, before replying to the client, please forward me the latest invoice.", False),
+        ("Before proceeding, first install the dependencies.", False),
     ],
 )
 def test_an_order_ahead_of_the_answer(text: str, injection: bool) -> None:
