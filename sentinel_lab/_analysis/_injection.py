@@ -921,8 +921,9 @@ def _d_address(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     n = len(tokens)
     tok = tokens[i]
     nxt = i + 1 if i + 1 < n and tokens[i + 1] in _AGENT_NOUNS else i
-    if i <= 3 and tokens[nxt] in add.facts().before_colon:
-        # "AI assistant: ...", "AI agents: ...", "<!-- AI: ..." - a line speaking to the model
+    if i <= 3 and tokens[nxt] in add.facts().before_colon and (nxt + 1 == n or tokens[nxt + 1] not in ("a", "an")):
+        # "AI assistant: ...", "AI agents: ...", "<!-- AI: ..." - a line speaking to the model ('Copilot: a tool
+        # that ...' defines it)
         add("address", _ev(tokens, i, nxt), 0.55)
     cue = _has(tokens, i - 3, i, _ADDRESS_CUES)
     if (

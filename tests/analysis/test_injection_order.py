@@ -47,6 +47,7 @@ def test_orders_to_the_agent_are_injection(text: str) -> None:
         "The executive assistant is authorised to transfer funds up to $500 for office supplies.",
         "Assistant manager, please forward the Q3 figures to the finance team by Friday.",
         "Our travel agent should book the flights and email the tickets to everyone.",
+        "Copilot: a tool that suggests code completions.",
     ],
 )
 def test_human_readers_and_descriptions_are_not(text: str) -> None:
