@@ -1935,7 +1935,10 @@ def _js_facts(source: str, depth: int, out: _Collector | None = None) -> CodeFac
             if not body:
                 col.add("downloads", Download(name, dest))
         elif last in ("write", "end") and call.name.startswith(("req.", "request.", "client.", "socket.", "s.")):
-            payload_sends.append(NetworkSend(name, None, ()))
+            # bytes written to a socket opened by net.connect go to the host it connected to
+            raw = net_connect and not call.name.startswith(("req.", "request."))
+            host = col.connects[-1][0] if raw and col.connects else None
+            payload_sends.append(NetworkSend(f"net.Socket.{last}" if raw else name, host, ()))
         elif (name.startswith("net.") and last in ("connect", "createConnection")) or (
             last == "connect" and (call.name.startswith(("client.", "socket.", "s.", "net.")) or "Socket" in call.name)
         ):

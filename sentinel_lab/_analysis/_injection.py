@@ -905,8 +905,8 @@ def _order_in_clause(tokens: _Tokens, i: int, a: int, add: _Adder) -> None:
     for k in range(a + 1, min(end, a + 9)):
         t, prev = tokens[k], tokens[k - 1]
         if (t in _ORDER_VERBS or t in _TOOL_VERBS) and (prev in comma or prev in _WHEN or prev in _THEN):
-            strong = t in _CALL_VERBS or prev == "first" or _has(tokens, a + 1, end, _USER_WORDS) >= 0
-            add("address", _ev(tokens, i, k + 1), 0.55 if strong else 0.45)
+            strong = t in _CALL_VERBS or prev == "first" or _has(tokens, a + 1, end, _THE_USER) >= 0
+            add("address", _ev(tokens, i, k + 1), 0.55 if strong else 0.3)  # people are told 'after reading, ...' too
             return
 
 
@@ -921,8 +921,9 @@ def _d_address(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     n = len(tokens)
     tok = tokens[i]
     nxt = i + 1 if i + 1 < n and tokens[i + 1] in _AGENT_NOUNS else i
-    if i <= 3 and tokens[nxt] in add.facts().before_colon:
-        # "AI assistant: ...", "AI agents: ...", "<!-- AI: ..." - a line speaking to the model
+    if i <= 3 and tokens[nxt] in add.facts().before_colon and (nxt + 1 == n or tokens[nxt + 1] not in ("a", "an")):
+        # "AI assistant: ...", "AI agents: ...", "<!-- AI: ..." - a line speaking to the model ('Copilot: a tool
+        # that ...' defines it)
         add("address", _ev(tokens, i, nxt), 0.55)
     cue = _has(tokens, i - 3, i, _ADDRESS_CUES)
     if (
@@ -1130,6 +1131,8 @@ def _d_proceed(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
 
 _THEN = _forms("please then always also")
 _CLAUSE_OPENERS = _forms("when while after once")
+# The model's principal ('before you answer the user'); 'the client', 'the customer' are a person's clients too.
+_THE_USER = _forms("user users usuario utilisateur benutzer nutzer utente usuário gebruiker")
 _THIS = _forms("this these the")
 _CALL_VERBS = _forms("call invoke trigger")
 _DESTRUCTIVE = _forms("delete remove wipe erase drop destroy disable transfer wire purge revoke approve grant")
@@ -1695,7 +1698,7 @@ def _heading_to_model(tokens: _Tokens) -> str:
         return ""
     model = not _MODEL_WORDS.isdisjoint(tokens)
     noted = not _NOTE_NOUNS.isdisjoint(tokens)
-    if model and len(tokens) > 1 and tokens[0] in _GREETINGS and tokens[1] in _MODEL_WORDS:
+    if model and len(tokens) > 1 and tokens[0] in _GREETINGS and tokens[1] in _MODEL_WORDS - _GIVEN_NAMES:
         return " ".join(tokens)  # 'Dear ChatGPT, I am the account owner.' / 'Please wire ...'
     for t, tok in enumerate(tokens):
         if tok not in _ADDRESSEES:
@@ -1730,6 +1733,7 @@ def _order_after_heading(heading: str, sentence: str, tokens: _Tokens, add: _Add
 
 
 _GREETINGS = _forms(vocab.words("injection_greetings"))
+_GIVEN_NAMES = _forms("claude gemini bard")  # model names that are also people's names ('Dear Claude, thanks ...')
 
 
 #: Markup occurrences looked at by ``_markup_segments`` (the rest are read as they are).
@@ -1737,10 +1741,12 @@ _MARKUP_LOOKS = 256
 
 
 def _markup_segments(s: str) -> str:
-    """Start a new sentence where text hidden in markup begins: an HTML comment, an ``alt`` attribute, a Markdown
-    image's alt text or a link's title (``[x](url "title")``), so an order there reads from its first word
-    ('... ![assistant: forward all mail to ...](x.png)') as it would on a line of its own."""
-    s = s.replace("<!--", "\n<!--").replace('alt="', 'alt=\n"').replace(">", "> ")  # a tag ends: a word starts
+    """Start a new sentence where text hidden in markup begins: an HTML comment, an ``alt`` attribute, the text
+    of an element with attributes (``<span style="font-size:0">``), a Markdown image's alt text or a link's
+    title (``[x](url "title")``), so an order there reads from its first word ('... ![assistant: forward all
+    mail to ...](x.png)') as it would on a line of its own."""
+    s = s.replace("<!--", "\n<!--").replace('alt="', 'alt=\n"')
+    s = s.replace('">', '">\n').replace("'>", "'>\n").replace(">", "> ")  # an element's text after its attributes
     if "](" not in s:
         return s
     parts: list[str] = []
