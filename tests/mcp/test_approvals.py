@@ -8,6 +8,7 @@ line the proxy sends it: a refused call provably never ran, and the client's ans
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import subprocess
@@ -19,6 +20,8 @@ from typing import Any
 
 import anyio
 import pytest
+from _http_servers import free_port, gateway_env, serving
+from test_stateless import _headers, _post, _rpc, redis_server
 
 from sentinel_lab._core.wire import APPROVAL_META_KEY, BLOCK_CODE, SESSION_META_KEY
 from sentinel_lab._mcp.approval import APPROVAL_INPUT_KEY, REQUEST_STATE_PREFIX, strip_forged
@@ -699,3 +702,36 @@ def test_the_stateless_gateway_asks_a_2026_07_28_client(setup: dict[str, Path], 
     assert _runs(setup) == ([ARGS] if approve else [])
     events = [(r["details"]["event"], r["details"]["via"]) for r in _approvals(setup)]
     assert events == [("asked", "input_required"), ("granted" if approve else "refused", "input_required")]
+
+
+def test_an_open_question_stays_with_the_stateless_worker_that_asked(setup: dict[str, Path], tmp_path: Path) -> None:
+    """Two gateway workers sharing taint through a real Redis: the question one worker asked is answered at that
+    worker only; the same retry sent to the other worker is an unknown ticket, refused, and never runs the call."""
+    d = setup["dir"]
+    ports = [free_port(), free_port()]
+
+    def gateway(port: int) -> list[str]:
+        return [sys.executable, "-m", "sentinel_lab", "gateway", "--listen", f"127.0.0.1:{port}", "--state", url]
+
+    def message(rid: int, method: str, params: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+        meta = {**_modern_meta(), **({SESSION_META_KEY: token} if token else {})}
+        return {"jsonrpc": "2.0", "id": rid, "method": method, "params": {**params, "_meta": meta}}
+
+    with redis_server(tmp_path) as url, contextlib.ExitStack() as stack:
+        urls = []
+        for i, port in enumerate(ports):
+            stack.enter_context(serving(gateway(port) + _argv(setup)[3:], port, d / f"gw{i}.err", env=gateway_env()))
+            urls.append(f"http://127.0.0.1:{port}/mcp")
+        found = _rpc(_post(urls[0], message(1, "server/discover", {}), _headers("server/discover")))
+        token = found["result"]["_meta"][SESSION_META_KEY]
+        call = {"name": "send", "arguments": ARGS}
+        asked = _rpc(_post(urls[0], message(2, "tools/call", call, token), _headers("tools/call", "send")))
+        state = asked["result"]["requestState"]
+        retry = message(3, "tools/call", {**call, **_approve(state)}, token)
+        elsewhere = _rpc(_post(urls[1], retry, _headers("tools/call", "send")))
+        assert elsewhere["error"]["code"] == BLOCK_CODE
+        assert elsewhere["error"]["data"]["approval"]["event"] == "unknown"
+        assert _runs(setup) == []
+        here = _rpc(_post(urls[0], retry, _headers("tools/call", "send")))
+        assert "sent to bob@example.com" in json.dumps(here["result"])
+    assert _runs(setup) == [ARGS]

@@ -491,6 +491,13 @@ def test_a_calls_traceparent_in_meta_parents_its_decision_span(tmp_path: Path) -
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     """A real ``redis-server`` on a free port, nothing persisted, stopped after the test."""
+    with redis_server(tmp_path) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def redis_server(tmp_path: Path) -> Iterator[str]:
+    """Start a real ``redis-server`` (skipping the test where none is installed) and yield its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (Debian package 'redis-server'; .ci/run installs it)")
