@@ -324,6 +324,10 @@ def _judge_word(word: str, first: bool) -> _Word:
 
 def _redact_words(text: str) -> str:
     """Redact, word by word, secret-shaped tokens and the values of secret names, flags and headers."""
+    if len(text) < 12 and text.isalnum():
+        # one short word of letters and digits: too short for a secret shape, no "=", ":", "-", "/" or quote that
+        # could make it a name, flag, URL or assignment, and no word after it that could be a value
+        return text
     out: list[str] = []
     last = 0
     pos = 0
@@ -591,13 +595,20 @@ def _self_consistent(rec: dict[str, Any] | str) -> bool:
     )
 
 
+_SECOND: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text (shared by every record in it)
+
+
 def _now_iso() -> str:
+    """UTC now as ``2026-11-21T06:00:00.123456Z``; the date and time of day are formatted once a second."""
+    global _SECOND
     micros = time.time_ns() // 1000
-    t = time.gmtime(micros // 1_000_000)
-    return (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}."
-        f"{micros % 1_000_000:06d}Z"
-    )
+    second, fraction = divmod(micros, 1_000_000)
+    cached, text = _SECOND
+    if cached != second:
+        t = time.gmtime(second)
+        text = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+        _SECOND = (second, text)
+    return f"{text}.{fraction:06d}Z"
 
 
 def _ranges(seqs: list[int]) -> list[list[int]]:
