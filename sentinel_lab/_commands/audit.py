@@ -11,7 +11,7 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Subcommand ``verify`` with the log file and an optional trusted public key."""
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    verify = sub.add_parser("verify", help="check the hash chain and the Ed25519 signature of every record")
+    verify = sub.add_parser("verify", help="check the hash chain and that an Ed25519 signature proves every record")
     verify.add_argument("file", help="the audit log (JSON lines)")
     verify.add_argument(
         "--public-key",
@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit 0 when the log verifies (recoveries and a torn last line are reported), 1 at the first bad record.
+    """Exit 0 when the log verifies (recoveries and a torn last line are reported), 1 at the first bad record or
+    when records are not signed yet (a writer within its checkpoint interval: run it again once it has signed).
 
     2 when the log or the key cannot be read. Only records in canonical form verify.
     """

@@ -1,20 +1,36 @@
-"""A tamper-evident audit log: one JSON line per decision, hash-chained and signed with Ed25519.
+"""A tamper-evident audit log: one JSON line per decision, hash-chained, signed with Ed25519 at checkpoints.
 
 Record format (one line, ``\\n``-terminated, written with a single ``os.write`` on an ``O_APPEND`` fd)::
 
     {"arguments":{...},"decision":"block","details":{...},"event_type":"tool_call","hash":"<64 hex>",
      "kid":"<16 hex>","latency_us":41.2,"prev":"<64 hex>","request_id":3,"rule":"taint_rules[1]","seq":7,
-     "session_id":"1.…","sig":"<base64 Ed25519 signature>","timestamp":"2026-11-21T06:00:00.123456Z",
-     "tool":"send_email"}
+     "session_id":"1.…","timestamp":"2026-11-21T06:00:00.123456Z","tool":"send_email"}
 
 Every line is the canonical JSON of its record: sorted keys, no spaces, ASCII only (``\\uXXXX`` escapes), no
 NaN. ``verify_log`` reads each line with a parser that rejects duplicate keys and accepts it only when it is
 byte-identical to the canonical form of what it parsed, so no line can mean one thing to the verifier and
 another to a different JSON reader. ``hash`` is SHA-256 over the canonical JSON of the record without ``hash``
 and ``sig``; since that includes ``prev`` (the previous record's ``hash``, or 64 zeros for the first), the
-records form a chain. Every record's ``hash`` is signed (Ed25519, about 30 µs), so a verifier holding the public
-key can prove each record, its order and that nothing before it was removed or changed; deleting records at the
-very end is the one edit a chain cannot show, so keep the record count elsewhere if that matters.
+records form a chain.
+
+Signatures are per checkpoint, not per record (Ed25519 costs about 30 µs, more than the rest of a record): a
+writer appends a signed ``checkpoint`` record after every ``checkpoint_records`` records of its own, when its
+oldest unsigned record is ``checkpoint_ms`` old (a background thread, off the request's path), and at ``close``.
+A checkpoint's ``details`` name the records it vouches for, ``covers`` (``[[first_seq, last_seq], ...]``, only
+that writer's own records since its previous checkpoint) and ``digest`` (SHA-256 of their ``hash`` values
+concatenated in order), and its ``sig`` signs its own ``hash``, which chains everything before it. So every
+record is proven by its own writer's signature over its exact content, even when several writers share the log
+and one continues the chain after another's records. ``recovery`` records are signed themselves, and so was
+every record of the older format (a ``sig`` on every line), which the verifier still accepts.
+
+What the verifier proves: every record is canonical, chained, and signed (itself, or covered by a checkpoint of
+its writer); the first record that is not is reported. Records that no signature covers yet (a writer still
+running, within its checkpoint interval) are reported as not proven (``ok`` is false, ``unsigned`` counts
+them): no edit of them can pass as proven. When a writer opens a log whose last record is unsigned (its writer
+stopped without closing: ``kill -9``), it appends a signed ``recovery`` record that acknowledges them; the
+verifier then reports those records as never signed (a recovery, ``ok`` stays true), unless a later checkpoint
+of their writer covers them after all. Deleting records at the very end is the one edit a chain cannot show, so
+keep the record count elsewhere if that matters.
 
 Keys: ``key=`` (an ``Ed25519PrivateKey``, a PEM file, or a file/str of 64 hex digits = the raw 32-byte seed),
 else ``$SENTINEL_AUDIT_KEY`` (hex seed) or ``$SENTINEL_AUDIT_KEY_FILE``, else a key generated for this process.
@@ -32,9 +48,12 @@ a ``recovery`` record with ``missing_bytes``. The verifier accepts set-aside lin
 record follows them, and reports each recovery; any other edit is still the first bad line.
 
 Failure: ``AuditLog.write`` raises ``AuditError`` whenever a record was not written whole (disk full, file
-removed or replaced, log closed); a partial line it may have left is set aside by the next write. A caller that
-relays only audited traffic must treat that error as a refusal (answer the request with an error, stop
-relaying) rather than carry on unaudited.
+removed or replaced, log closed), and every later ``write`` raises too once a checkpoint could not be written
+or signed; a partial line it may have left is set aside by the next writer. The record itself is written (the
+``write`` system call) before ``write`` returns; only its signature (and, without ``fsync=True``, nothing is
+fsynced per record) waits for the checkpoint. A caller that relays only audited traffic writes the call's record
+before forwarding it and treats ``AuditError`` as a refusal (answer the request with an error, refuse every
+later call) rather than carry on unaudited.
 
 Arguments are stored with secrets redacted (``redact_for_log``: by key name, argv position, header, URL userinfo,
 JSON inside strings and value shape) and long strings shortened; tool outputs are never logged.
@@ -42,15 +61,18 @@ JSON inside strings and value shape) and long strings shortened; tool outputs ar
 
 from __future__ import annotations
 
+import atexit
 import base64
 import binascii
-import datetime as _dt
+import contextlib
 import hashlib
 import json
 import math
 import os
 import re
 import threading
+import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -302,6 +324,10 @@ def _judge_word(word: str, first: bool) -> _Word:
 
 def _redact_words(text: str) -> str:
     """Redact, word by word, secret-shaped tokens and the values of secret names, flags and headers."""
+    if len(text) < 12 and text.isalnum():
+        # one short word of letters and digits: too short for a secret shape, no "=", ":", "-", "/" or quote that
+        # could make it a name, flag, URL or assignment, and no word after it that could be a value
+        return text
     out: list[str] = []
     last = 0
     pos = 0
@@ -569,20 +595,75 @@ def _self_consistent(rec: dict[str, Any] | str) -> bool:
     )
 
 
+_SECOND: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text (shared by every record in it)
+
+
 def _now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC now as ``2026-11-21T06:00:00.123456Z``; the date and time of day are formatted once a second."""
+    global _SECOND
+    micros = time.time_ns() // 1000
+    second, fraction = divmod(micros, 1_000_000)
+    cached, text = _SECOND
+    if cached != second:
+        t = time.gmtime(second)
+        text = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+        _SECOND = (second, text)
+    return f"{text}.{fraction:06d}Z"
+
+
+def _ranges(seqs: list[int]) -> list[list[int]]:
+    """``[3, 4, 5, 9]`` -> ``[[3, 5], [9, 9]]`` (ascending input)."""
+    out: list[list[int]] = []
+    for seq in seqs:
+        if out and out[-1][1] == seq - 1:
+            out[-1][1] = seq
+        else:
+            out.append([seq, seq])
+    return out
+
+
+def _digest(hashes: Iterable[str]) -> str:
+    """What a checkpoint signs for the records it covers: SHA-256 of their hashes concatenated in order."""
+    return hashlib.sha256("".join(hashes).encode("ascii")).hexdigest()
+
+
+_SIGNED_EVENTS = frozenset({"checkpoint", "recovery"})  # records that must carry their own signature
+_KID_AT = b',"kid":"'
+_LIVE: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """A forked child starts its logs' locks and signer afresh; the parent signs the records it wrote itself."""
+    for log in list(_LIVE):
+        log._lock = threading.Lock()
+        log._wake = threading.Condition(log._lock)
+        log._thread = None
+        log._own = []
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+@atexit.register
+def _close_all() -> None:
+    """Sign what is still unsigned when the interpreter exits without closing a log."""
+    for log in list(_LIVE):
+        with contextlib.suppress(Exception):  # exit must not fail on a log that cannot be written any more
+            log.close()
 
 
 # ----------------------------------------------------------------------------------------------- writer
 
 
 class AuditLog:
-    """Appends signed, hash-chained records to ``path`` (see the module docstring for the format).
+    """Appends hash-chained records to ``path``, signed at checkpoints (see the module docstring for the format).
 
     Opening the log checks its tail: bytes after the last good record (a torn or corrupt line) are set aside in
     place and a signed ``recovery`` record, linked to the last good record, says how many and their SHA-256.
     ``write`` raises ``AuditError`` when a record could not be written whole (disk full, file removed or
-    replaced, closed): the caller must then fail closed.
+    replaced, closed), and on every call after a checkpoint failed: the caller must then fail closed.
+    ``checkpoint_records`` / ``checkpoint_ms`` bound how many of this writer's records, and for how long, wait
+    unsigned; ``fsync=True`` syncs every record (on the caller's path) and every checkpoint.
     """
 
     def __init__(
@@ -591,14 +672,26 @@ class AuditLog:
         *,
         key: Ed25519PrivateKey | str | os.PathLike[str] | None = None,
         fsync: bool = False,
+        checkpoint_records: int = 256,
+        checkpoint_ms: float = 200.0,
     ) -> None:
+        if checkpoint_records < 1 or not checkpoint_ms > 0:
+            raise ValueError("checkpoint_records must be at least 1 and checkpoint_ms positive")
         self.path = Path(path)
         self._key, self.key_source = load_private_key(key)
         self.public_key = self._key.public_key()
         self.kid = key_id(self.public_key)
         self.public_key_path = self.path.with_name(self.path.name + ".pub")
         self._fsync = fsync
+        self._every = checkpoint_records
+        self._interval = checkpoint_ms / 1000.0
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._own: list[tuple[int, str]] = []  # (seq, hash) of this writer's records no checkpoint covers yet
+        self._oldest = 0.0  # monotonic time of the oldest of them
+        self._failed = ""  # why a checkpoint failed: every later write is refused
+        self._closing = False
+        self._thread: threading.Thread | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
@@ -611,7 +704,8 @@ class AuditLog:
         self.recovered_bytes = 0
         self._publish_public_key()
         with self._lock:
-            self._locked(self._sync)
+            self._locked(lambda: self._sync(opening=True))
+        _LIVE.add(self)
 
     def _publish_public_key(self) -> None:
         line = _public_hex(self.public_key)
@@ -652,16 +746,16 @@ class AuditLog:
             pos = start
         return -1
 
-    def _last_good(self, size: int) -> tuple[int, str, int]:
-        """End offset, hash and next ``seq`` of the file's last self-consistent record (0, GENESIS, 0 if none)."""
+    def _last_good(self, size: int) -> tuple[int, dict[str, Any] | None]:
+        """End offset and record of the file's last self-consistent record ((0, None) if none)."""
         line_end = self._rfind_newline(size) + 1  # bytes after the last newline are a torn line
         while line_end > 0:
             start = self._rfind_newline(line_end - 1) + 1
             rec = _parse_record(os.pread(self._fd, line_end - 1 - start, start))
             if isinstance(rec, dict) and _self_consistent(rec):
-                return line_end, str(rec["hash"]), int(rec["seq"]) + 1
+                return line_end, rec
             line_end = start
-        return 0, GENESIS, 0
+        return 0, None
 
     def _sha256_range(self, start: int, end: int, extra: bytes) -> str:
         digest = hashlib.sha256()
@@ -675,29 +769,46 @@ class AuditLog:
         digest.update(extra)
         return digest.hexdigest()
 
-    def _sync(self) -> None:
-        """Continue the chain from the file's last good record; set aside anything after it with a recovery."""
+    def _sync(self, opening: bool = False) -> None:
+        """Continue the chain from the file's last good record; set aside anything after it with a recovery.
+
+        On opening, a last record without a signature belongs to a writer that stopped before its checkpoint (or
+        is still writing): the recovery record acknowledges such records, so the verifier reports them as never
+        signed rather than as not yet signed (a later checkpoint of a live writer still proves them).
+        """
         size = os.fstat(self._fd).st_size
         missing = self._end - size if self._end > size else 0  # the file shrank since our last record
-        good_end, self._prev, self._seq = self._last_good(size)
+        good_end, last = self._last_good(size)
+        self._prev, self._seq = (GENESIS, 0) if last is None else (str(last["hash"]), int(last["seq"]) + 1)
         self._end = size
+        self._own = [own for own in self._own if own[0] < self._seq]  # ours past the chain's end are gone from it
         junk = size - good_end
         self.recovered_bytes = junk
-        if not junk and not missing:
+        unsigned = opening and last is not None and "sig" not in last
+        if not junk and not missing and not unsigned:
             return
         prefix = b"" if not junk or os.pread(self._fd, 1, size - 1) == b"\n" else b"\n"  # end a torn line
+        if junk:
+            reason = "torn or corrupt records after the last good record"
+        elif missing:
+            reason = "the log shrank"
+        else:
+            reason = "records after the last signature were never signed by their writer"
         details: dict[str, Any] = {
             "set_aside_bytes": junk + len(prefix),
             "set_aside_from_byte": good_end,
             "set_aside_sha256": self._sha256_range(good_end, size, prefix),
-            "reason": "torn or corrupt records after the last good record" if junk else "the log shrank",
+            "reason": reason,
         }
         if missing:
             details["missing_bytes"] = missing
-        self._append(_fields("recovery", details=details), prefix=prefix)
+        if unsigned:
+            details["unsigned_before"] = self._seq  # every record before this one that no signature covers
+        self._append(_fields("recovery", details=details), prefix=prefix, sign=True)
 
-    def _check_same_file(self) -> None:
-        """Refuse to write into a log that was removed or replaced: those records would reach nobody."""
+    def _check_same_file(self) -> os.stat_result:
+        """Refuse to write into a log that was removed or replaced (those records would reach nobody); the fd's
+        stat, for the size check."""
         try:
             on_disk = os.stat(self.path)
         except FileNotFoundError:
@@ -705,16 +816,26 @@ class AuditLog:
         mine = os.fstat(self._fd)
         if (on_disk.st_dev, on_disk.st_ino) != (mine.st_dev, mine.st_ino):
             raise AuditError(f"audit log {self.path} was replaced by another file while in use")
+        return mine
 
-    def _record(self, fields: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    def _signature(self, digest: str) -> str:
+        return base64.b64encode(self._key.sign(bytes.fromhex(digest))).decode("ascii")
+
+    def _record(self, fields: dict[str, Any], sign: bool) -> tuple[dict[str, Any], bytes]:
         rec = dict(fields)
         rec["seq"] = self._seq
         rec["kid"] = self.kid
         rec["prev"] = self._prev
-        digest = _content_hash(rec)
+        body = _canonical(rec)
+        digest = hashlib.sha256(body).hexdigest()
         rec["hash"] = digest
-        rec["sig"] = base64.b64encode(self._key.sign(bytes.fromhex(digest))).decode("ascii")
-        return rec, _canonical(rec) + b"\n"
+        if sign:
+            rec["sig"] = self._signature(digest)
+            return rec, _canonical(rec) + b"\n"
+        # "hash" sorts just before "kid", the last top-level key of a record that can be followed by an object:
+        # the line is the body with the hash spliced in there (one serialisation instead of two).
+        at = body.rfind(_KID_AT)
+        return rec, body[:at] + b',"hash":"' + digest.encode("ascii") + b'"' + body[at:] + b"\n"
 
     def write(
         self,
@@ -730,7 +851,10 @@ class AuditLog:
         latency_us: float | None = None,
         timestamp: str | None = None,
     ) -> dict[str, Any]:
-        """Append one record (arguments redacted) and return it as written; ``AuditError`` if it was not written."""
+        """Append one record (arguments redacted) and return it as written; ``AuditError`` if it was not written.
+
+        The line is in the file when this returns; its signature follows at the next checkpoint.
+        """
         fields = _fields(
             event_type,
             session_id=session_id,
@@ -745,33 +869,99 @@ class AuditLog:
         )
 
         def work() -> dict[str, Any]:
-            self._check_same_file()
-            if os.fstat(self._fd).st_size != self._end:
+            if self._failed:
+                raise AuditError(self._failed)
+            if self._check_same_file().st_size != self._end:
                 self._sync()
-            return self._append(fields)
+            rec = self._append(fields)
+            if self._fsync:
+                os.fsync(self._fd)
+            return rec
 
         with self._lock:
-            return self._locked(work)  # type: ignore[no-any-return]
+            rec: dict[str, Any] = self._locked(work)
+            self._own.append((rec["seq"], rec["hash"]))
+            if len(self._own) == 1:
+                self._oldest = time.monotonic()
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._checkpoints, name="sentinel-audit", daemon=True)
+                    self._thread.start()
+                else:
+                    self._wake.notify()
+            elif len(self._own) >= self._every:
+                self._wake.notify()
+            return rec
 
-    def _append(self, fields: dict[str, Any], prefix: bytes = b"") -> dict[str, Any]:
-        rec, line = self._record(fields)
-        data = prefix + line
+    def _append(self, fields: dict[str, Any], prefix: bytes = b"", sign: bool = False) -> dict[str, Any]:
+        rec, line = self._record(fields, sign)
+        data = prefix + line if prefix else line
         written = os.write(self._fd, data)
         if written != len(data):  # a full disk: the tail is torn, the next write sets it aside
             self._end = -1
             raise AuditError(f"short write to {self.path} ({written} of {len(data)} bytes; disk full?)")
-        if self._fsync:
-            os.fsync(self._fd)
         self._prev, self._seq = rec["hash"], rec["seq"] + 1
-        self._end = os.fstat(self._fd).st_size
+        self._end += written  # exact while we hold the lock; anything else changes the size and forces a re-read
         return rec
 
-    def close(self) -> None:
-        """Close the file (further writes raise)."""
+    def _checkpoint_locked(self) -> None:
+        """Sign this writer's records written since its last checkpoint (caller holds ``_lock``)."""
+        if not self._own or self._failed:
+            return
+        own = self._own
+        details = {"covers": _ranges([seq for seq, _ in own]), "digest": _digest(h for _, h in own)}
+
+        def work() -> None:
+            if self._check_same_file().st_size != self._end:
+                self._sync()
+            self._append(_fields("checkpoint", details=details), sign=True)
+            if self._fsync:
+                os.fsync(self._fd)
+
+        try:
+            self._locked(work)
+        except Exception as exc:  # the records stay unsigned: nothing more may be written as if audited
+            self._failed = f"audit checkpoint failed, no record is written from now on: {exc}"
+            raise AuditError(self._failed) from exc
+        self._own = []
+
+    def checkpoint(self) -> None:
+        """Sign now what this writer wrote since its last checkpoint (``AuditError`` if it cannot)."""
         with self._lock:
-            if self._fd >= 0:
+            self._checkpoint_locked()
+
+    def _checkpoints(self) -> None:
+        """The background signer: a checkpoint every ``checkpoint_records`` records or ``checkpoint_ms``."""
+        with self._lock:
+            while not self._closing:
+                if not self._own:
+                    self._wake.wait()
+                    continue
+                left = self._oldest + self._interval - time.monotonic()
+                if len(self._own) < self._every and left > 0:
+                    self._wake.wait(left)
+                    continue
+                try:
+                    self._checkpoint_locked()
+                except AuditError:
+                    return  # recorded in _failed: every later write raises
+
+    def close(self) -> None:
+        """Sign what is unsigned, then close the file (further writes raise)."""
+        with self._lock:
+            if self._fd < 0:
+                return
+            self._closing = True
+            self._wake.notify_all()
+            try:
+                self._checkpoint_locked()
+            except AuditError:
+                pass  # the records stay unsigned; the verifier reports them
+            finally:
                 os.close(self._fd)
                 self._fd = -1
+        _LIVE.discard(self)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(5)
 
     def __enter__(self) -> AuditLog:
         return self
@@ -820,25 +1010,33 @@ def _fields(
 
 @dataclass
 class Recovery:
-    """A recovery the verifier accepted: at ``line`` a signed record set aside ``set_aside_bytes`` before it."""
+    """A recovery the verifier accepted: at ``line`` a signed record set aside ``set_aside_bytes`` before it
+    and/or acknowledged ``unsigned_records`` records before it that their writer never signed."""
 
     line: int
     set_aside_bytes: int
     set_aside_lines: int
     reason: str
+    unsigned_records: int = 0
 
 
 @dataclass
 class AuditReport:
-    """The outcome of ``verify_log``: whether the log is whole, how many records, and the first bad one."""
+    """The outcome of ``verify_log``: whether the log is whole and proven, how many records, the first bad one."""
 
     ok: bool
-    records: int = 0
+    records: int = 0  # records that verify (checkpoints not counted)
     first_bad_line: int | None = None
     reason: str = ""
     truncated_tail: bool = False
     keys: list[str] = field(default_factory=list)
     recoveries: list[Recovery] = field(default_factory=list)
+    checkpoints: int = 0
+    #: Records no signature covers and no recovery acknowledges (a writer still within its checkpoint interval,
+    #: or an edit): not proven, so ``ok`` is false.
+    unsigned: int = 0
+    #: Records a recovery acknowledged as never signed by their writer (it stopped without closing the log).
+    never_signed: int = 0
 
     def summary(self) -> str:
         """One human line."""
@@ -846,20 +1044,33 @@ class AuditReport:
             tail = " (a torn last line was ignored: truncated tail)" if self.truncated_tail else ""
             rec = ""
             if self.recoveries:
-                parts = [f"line {r.line} set aside {r.set_aside_bytes} bytes ({r.reason})" for r in self.recoveries]
+                parts = []
+                for r in self.recoveries:
+                    what = (
+                        [f"set aside {r.set_aside_bytes} bytes"] if r.set_aside_bytes or not r.unsigned_records else []
+                    )
+                    if r.unsigned_records:
+                        what.append(f"{r.unsigned_records} record(s) before it never signed")
+                    parts.append(f"line {r.line} {' and '.join(what)} ({r.reason})")
                 rec = f"; whole with {len(self.recoveries)} recovery record(s): " + "; ".join(parts)
-            return f"OK: {self.records} records, hash chain and signatures verify{rec}{tail}"
+            signed = f" ({self.checkpoints} signed checkpoint(s))" if self.checkpoints else ""
+            return f"OK: {self.records} records, hash chain and signatures verify{signed}{rec}{tail}"
         return f"BAD at line {self.first_bad_line}: {self.reason} ({self.records} records before it verify)"
 
 
 def _check_record(raw: bytes, prev: str, seq: int, by_kid: dict[str, Ed25519PublicKey]) -> dict[str, Any] | str:
-    """The record on one line if it is canonical, continues the chain at (prev, seq) and is signed; else why not."""
+    """The record on one line if it is canonical, continues the chain at (prev, seq), is by a trusted key and, if
+    it carries a signature (checkpoints and recoveries must), is signed; else why not."""
     rec = _parse_record(raw)
     if isinstance(rec, str):
         return rec
     claimed, sig = rec.get("hash"), rec.get("sig")
-    if not isinstance(claimed, str) or not isinstance(sig, str):
-        return "missing hash or signature"
+    if not isinstance(claimed, str):
+        return "missing hash"
+    if sig is None and rec.get("event_type") in _SIGNED_EVENTS:
+        return f"{rec.get('event_type')} record without a signature"
+    if sig is not None and not isinstance(sig, str):
+        return "signature is not a string"
     if rec.get("prev") != prev:
         return "chain broken: 'prev' does not match the previous record's hash (record removed or reordered)"
     if rec.get("seq") != seq or isinstance(rec.get("seq"), bool):
@@ -868,11 +1079,12 @@ def _check_record(raw: bytes, prev: str, seq: int, by_kid: dict[str, Ed25519Publ
         return "record hash does not match its content (record modified)"
     key = by_kid.get(str(rec.get("kid")))
     if key is None:
-        return f"signed by unknown key id {rec.get('kid')!r}"
-    try:
-        key.verify(base64.b64decode(sig, validate=True), bytes.fromhex(claimed))
-    except (InvalidSignature, binascii.Error, ValueError):
-        return "signature does not verify"
+        return f"written by unknown key id {rec.get('kid')!r}"
+    if sig is not None:
+        try:
+            key.verify(base64.b64decode(sig, validate=True), bytes.fromhex(claimed))
+        except (InvalidSignature, binascii.Error, ValueError):
+            return "signature does not verify"
     return rec
 
 
@@ -886,15 +1098,69 @@ def _set_aside(rec: dict[str, Any]) -> tuple[Any, Any, Any] | None:
     return details.get("set_aside_bytes"), details.get("set_aside_from_byte"), details.get("set_aside_sha256")
 
 
+class _Signatures:
+    """Which records a signature proves: their own, or a checkpoint of their writer that covers them."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, tuple[str, int]] = {}  # seq -> (hash, line) of records no signature covers yet
+        self.acknowledged: dict[int, tuple[str, int, Recovery]] = {}  # ... that a recovery said were never signed
+
+    def see(self, rec: dict[str, Any], line: int, recovery: Recovery | None) -> str:
+        """Account for one good record of the chain; why it is bad, or ``""``."""
+        seq, digest = int(rec["seq"]), str(rec["hash"])
+        if "sig" not in rec:
+            self.pending[seq] = (digest, line)
+            return ""
+        event = rec.get("event_type")
+        found_details = rec.get("details")
+        details: dict[str, Any] = found_details if isinstance(found_details, dict) else {}
+        if event == "recovery" and isinstance(details.get("unsigned_before"), int) and recovery is not None:
+            for old in [s for s in self.pending if s < details["unsigned_before"]]:
+                old_hash, old_line = self.pending.pop(old)
+                self.acknowledged[old] = (old_hash, old_line, recovery)
+                recovery.unsigned_records += 1
+        if event != "checkpoint":
+            return ""
+        covers, claimed = details.get("covers"), details.get("digest")
+        seqs: list[int] = []
+        if not isinstance(covers, list) or not isinstance(claimed, str):
+            return "checkpoint without 'covers' and 'digest'"
+        budget = len(self.pending) + len(self.acknowledged)
+        for span in covers:
+            if not (isinstance(span, list) and len(span) == 2 and all(type(v) is int for v in span)):
+                return "checkpoint 'covers' is not a list of [first, last] sequence numbers"
+            first, last = span
+            if first > last or last >= seq or (seqs and first <= seqs[-1]) or last - first + 1 > budget - len(seqs):
+                return "checkpoint covers records that are not unsigned records before it"
+            seqs.extend(range(first, last + 1))
+        hashes = []
+        for s in seqs:
+            found = self.pending.get(s) or self.acknowledged.get(s)
+            if found is None:
+                return f"checkpoint covers record {s}, which is not an unsigned record before it"
+            hashes.append(found[0])
+        if _digest(hashes) != claimed:
+            return "checkpoint digest does not match the records it covers (a record changed, or not its writer's)"
+        for s in seqs:
+            if s in self.pending:
+                del self.pending[s]
+            else:
+                self.acknowledged.pop(s)[2].unsigned_records -= 1
+        return ""
+
+
 def verify_log(
     path: str | os.PathLike[str],
     public_key: str | os.PathLike[str] | Ed25519PublicKey | Iterable[Ed25519PublicKey] | None = None,
 ) -> AuditReport:
     """Check every record's form, hash, chain link, sequence number and signature; stop at the first bad one.
 
-    Lines that are not good records are accepted only when the next record is a signed ``recovery`` linked to
-    the last good record that names exactly those bytes (count, offset, SHA-256); otherwise the first of them is
-    reported. A torn last line (no final newline) is reported as a truncated tail.
+    Each record must be signed itself or covered by a later checkpoint of its writer (``covers`` and ``digest``
+    match the records at those sequence numbers exactly); records nothing signs are reported as not proven,
+    unless a recovery acknowledged them as never signed. Lines that are not good records are accepted only when
+    the next record is a signed ``recovery`` linked to the last good record that names exactly those bytes
+    (count, offset, SHA-256); otherwise the first of them is reported. A torn last line (no final newline) is
+    reported as a truncated tail.
     """
     p = Path(path)
     if public_key is None:
@@ -924,14 +1190,20 @@ def verify_log(
     prev, seq, offset = GENESIS, 0, 0
     junk_from = -1  # byte offset of the first line after the last good record that is not a good record
     junk_line, junk_reason, junk_hash = 0, "", hashlib.sha256()
+    signatures = _Signatures()
+    only_acknowledging: list[Recovery] = []  # recoveries that set nothing aside: reported if a record stays unsigned
     for number, raw in enumerate(lines, start=1):
         result = _check_record(raw, prev, seq, by_kid)
         claim = _set_aside(result) if isinstance(result, dict) else None
+        recovery = None
         if junk_from < 0 and isinstance(result, dict):
             if claim is not None:
                 if claim[0] != 0:
                     return bad(number, f"recovery record says {claim[0]!r} bytes were set aside, none precede it")
-                report.recoveries.append(Recovery(number, 0, 0, str(result["details"].get("reason", ""))))
+                recovery = Recovery(number, 0, 0, str(result["details"].get("reason", "")))
+                report.recoveries.append(recovery)
+                if "missing_bytes" not in result["details"]:
+                    only_acknowledging.append(recovery)
         elif junk_from < 0:
             assert isinstance(result, str)
             junk_from, junk_line, junk_reason, junk_hash = offset, number, result, hashlib.sha256(raw + b"\n")
@@ -946,13 +1218,31 @@ def verify_log(
         else:
             assert isinstance(result, dict)
             reason = str(result["details"].get("reason", ""))
-            report.recoveries.append(Recovery(number, offset - junk_from, number - junk_line, reason))
+            recovery = Recovery(number, offset - junk_from, number - junk_line, reason)
+            report.recoveries.append(recovery)
             junk_from = -1
         assert isinstance(result, dict)
+        problem = signatures.see(result, number, recovery)
+        if problem:
+            return bad(number, problem)
         prev, seq = str(result["hash"]), seq + 1
-        report.records += 1
+        if result.get("event_type") == "checkpoint":
+            report.checkpoints += 1
+        else:
+            report.records += 1
         offset += len(raw) + 1
     if junk_from >= 0:
         return bad(junk_line, junk_reason)
     report.truncated_tail = tail != b""
+    report.recoveries = [r for r in report.recoveries if r.unsigned_records or r not in only_acknowledging]
+    report.never_signed = len(signatures.acknowledged)
+    if signatures.pending:
+        report.unsigned = len(signatures.pending)
+        lines_unsigned = sorted(line for _, line in signatures.pending.values())
+        report.records -= report.unsigned
+        return bad(
+            lines_unsigned[0],
+            f"{report.unsigned} record(s) from here on are not signed: no checkpoint of their writer covers them "
+            "(a writer still running signs within its checkpoint interval; else they were added or changed)",
+        )
     return report

@@ -93,7 +93,8 @@ def test_a_start_up_failure_is_said_once_and_audited(tmp_path: Path) -> None:
     lines = _lines(out.stderr)
     assert len(lines) == 1 and lines[0].startswith("sentinel-lab proxy: cannot start: ") and "not on PATH" in lines[0]
     records = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
-    assert [r["event_type"] for r in records] == ["startup_error"] and "not on PATH" in records[0]["details"]["reason"]
+    assert [r["event_type"] for r in records] == ["startup_error", "checkpoint"]  # signed at close
+    assert "not on PATH" in records[0]["details"]["reason"]
     assert verify_log(tmp_path / "audit.jsonl").ok
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from _growth import assert_linear
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sentinel_lab._core.errors import AuditError
-from sentinel_lab._mcp.audit import GENESIS, AuditLog, redact_for_log, verify_log
+from sentinel_lab._mcp.audit import GENESIS, AuditLog, _fields, redact_for_log, verify_log
 
 
 def _write(path: Path, n: int, key: object = None) -> AuditLog:
@@ -41,16 +43,23 @@ def test_records_carry_seed_fields_and_chain(tmp_path: Path) -> None:
         "latency_us",
         "prev",
         "hash",
-        "sig",
         "seq",
         "kid",
     ):
         assert field in records[0]
     assert records[0]["prev"] == GENESIS
     assert [r["prev"] for r in records[1:]] == [r["hash"] for r in records[:-1]]
-    assert [r["seq"] for r in records] == [0, 1, 2]
+    assert [r["seq"] for r in records] == [0, 1, 2, 3]
+    # one signature for the three: the checkpoint written at close names them and their hashes
+    assert not any("sig" in r for r in records[:3])
+    checkpoint = records[3]
+    assert checkpoint["event_type"] == "checkpoint" and checkpoint["sig"]
+    assert checkpoint["details"]["covers"] == [[0, 2]]
+    assert (
+        checkpoint["details"]["digest"] == hashlib.sha256("".join(r["hash"] for r in records[:3]).encode()).hexdigest()
+    )
     report = verify_log(path)
-    assert report.ok and report.records == 3 and not report.truncated_tail
+    assert report.ok and report.records == 3 and report.checkpoints == 1 and not report.truncated_tail
 
 
 @pytest.mark.parametrize(
@@ -71,16 +80,16 @@ def test_every_kind_of_tampering_is_found(tmp_path: Path, edit: str) -> None:
         forged = tmp_path / "forged.jsonl"
         _write(forged, 5).close()
         lines = forged.read_text().splitlines()
-    elif edit == "drop_sig":
-        rec = json.loads(lines[3])
+    elif edit == "drop_sig":  # the checkpoint's
+        rec = json.loads(lines[5])
         del rec["sig"]
-        lines[3] = json.dumps(rec)
+        lines[5] = json.dumps(rec, sort_keys=True, separators=(",", ":"))
     path.write_text("\n".join(lines) + "\n")
     report = verify_log(path)  # trusts only the key in a.jsonl.pub
     assert not report.ok
     assert (
         report.first_bad_line
-        == {"modify": 3, "delete_middle": 3, "swap": 2, "resign_other_key": 1, "drop_sig": 4}[edit]
+        == {"modify": 3, "delete_middle": 3, "swap": 2, "resign_other_key": 1, "drop_sig": 6}[edit]
     )
 
 
@@ -111,13 +120,13 @@ def test_torn_tail_is_kept_and_set_aside_by_a_recovery_record(tmp_path: Path) ->
     data = path.read_bytes()
     assert torn + b"\n" in data  # the evidence stays in the file
     lines = data.splitlines()
-    records = [json.loads(line) for line in lines[:3] + lines[4:]]
-    assert [r["event_type"] for r in records[3:]] == ["recovery", "tool_call"]
-    details = records[3]["details"]
-    assert details["set_aside_bytes"] == len(torn) + 1 and records[3]["prev"] == records[2]["hash"]
+    records = [json.loads(line) for line in lines[:4] + lines[5:]]
+    assert [r["event_type"] for r in records[3:]] == ["checkpoint", "recovery", "tool_call", "checkpoint"]
+    details = records[4]["details"]
+    assert details["set_aside_bytes"] == len(torn) + 1 and records[4]["prev"] == records[3]["hash"]
     report = verify_log(path)
     assert report.ok and report.records == 5 and not report.truncated_tail, report.summary()
-    assert [(r.line, r.set_aside_bytes, r.set_aside_lines) for r in report.recoveries] == [(5, len(torn) + 1, 1)]
+    assert [(r.line, r.set_aside_bytes, r.set_aside_lines) for r in report.recoveries] == [(6, len(torn) + 1, 1)]
     assert "recovery" in report.summary()
 
 
@@ -151,17 +160,17 @@ def _recovered_log(tmp_path: Path) -> Path:
 )
 def test_a_recovered_log_still_shows_every_edit(tmp_path: Path, edit: str) -> None:
     path = _recovered_log(tmp_path)
-    lines = path.read_bytes().split(b"\n")[:-1]  # 3 good, 1 set aside, recovery, 2 good
+    lines = path.read_bytes().split(b"\n")[:-1]  # 3 good, checkpoint, 1 set aside, recovery, 2 good, checkpoint
     if edit == "edit_good_before":
         lines[2] = lines[2].replace(b'"t2"', b'"t9"')
     elif edit == "edit_set_aside":
-        lines[3] = lines[3].replace(b"torn", b"TORN")
+        lines[4] = lines[4].replace(b"torn", b"TORN")
     elif edit == "drop_set_aside":
-        del lines[3]
-    elif edit == "drop_recovery":
         del lines[4]
+    elif edit == "drop_recovery":
+        del lines[5]
     elif edit == "edit_after":
-        lines[6] = lines[6].replace(b'"t1"', b'"t8"')
+        lines[7] = lines[7].replace(b'"t1"', b'"t8"')
     path.write_bytes(b"\n".join(lines) + b"\n")
     report = verify_log(path)
     assert not report.ok
@@ -169,10 +178,10 @@ def test_a_recovered_log_still_shows_every_edit(tmp_path: Path, edit: str) -> No
         report.first_bad_line
         == {
             "edit_good_before": 3,
-            "edit_set_aside": 5,
-            "drop_set_aside": 4,
-            "drop_recovery": 4,
-            "edit_after": 7,
+            "edit_set_aside": 6,
+            "drop_set_aside": 5,
+            "drop_recovery": 5,
+            "edit_after": 8,
         }[edit]
     ), report.summary()
 
@@ -250,7 +259,7 @@ def test_records_are_canonical_json(tmp_path: Path) -> None:
     log = AuditLog(path)
     log.write("tool_call", tool="café ✓", arguments={"b": 1, "a": "ü"}, latency_us=float("inf"))
     log.close()
-    line = path.read_bytes().rstrip(b"\n")
+    line = path.read_bytes().split(b"\n")[0]
     assert line.isascii()
     rec = json.loads(line)
     assert line == json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
@@ -328,7 +337,9 @@ def test_several_processes_append_to_one_chain(tmp_path: Path) -> None:
         p.join(30)
         assert p.exitcode == 0
     report = verify_log(path)
-    assert report.ok and report.records == 120, report.summary()
+    kinds = [json.loads(line)["event_type"] for line in path.read_text().splitlines()]
+    assert kinds.count("tool_call") == 120 and not report.unsigned, report.summary()
+    assert report.ok and report.records == 120 + kinds.count("recovery"), report.summary()
 
 
 def test_redaction_by_key_and_by_value_shape() -> None:
@@ -393,7 +404,7 @@ def test_lone_surrogates_cannot_suppress_a_record(tmp_path: Path) -> None:
     log.close()
     report = verify_log(path)
     assert report.ok and report.records == 1
-    rec = json.loads(path.read_text())
+    rec = json.loads(path.read_text().splitlines()[0])
     assert rec["tool"] == "rm\\ud800" and rec["arguments"] == {"k\\ud801": "v\\udfff"}
 
 
@@ -506,3 +517,142 @@ def test_redaction_survives_hostile_shapes() -> None:
 )
 def test_redaction_is_linear(chunk: str) -> None:
     assert_linear(redact_for_log, chunk * (2**19 // len(chunk)))
+
+
+# ------------------------------------------------------------------ signatures per checkpoint
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _wait_for(condition: object, what: str) -> None:
+    deadline = time.monotonic() + 30  # a safety net only: the wait ends as soon as the condition holds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_a_checkpoint_every_n_records_and_after_t_ms_off_the_writers_path(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(path, checkpoint_records=4, checkpoint_ms=60_000)
+    kinds = lambda: [r["event_type"] for r in _lines(path)]  # noqa: E731
+    for batch in range(2):
+        for i in range(4):
+            log.write("tool_call", tool=f"t{batch}{i}")
+        _wait_for(lambda batch=batch: kinds().count("checkpoint") == batch + 1, "a checkpoint of four records")
+    log.write("tool_call", tool="ninth")
+    covers = [r["details"]["covers"] for r in _lines(path) if r["event_type"] == "checkpoint"]  # type: ignore[index]
+    assert covers == [[[0, 3]], [[5, 8]]]
+    report = verify_log(path)  # the ninth record waits for its checkpoint: not proven yet
+    assert not report.ok and report.unsigned == 1 and report.first_bad_line == 11 and "not signed" in report.reason
+    log.close()
+    assert verify_log(path).ok and verify_log(path).records == 9
+    timed = tmp_path / "t.jsonl"
+    log = AuditLog(timed, checkpoint_records=1000, checkpoint_ms=50)
+    log.write("tool_call", tool="alone")
+    _wait_for(lambda: len(_lines(timed)) == 2, "the timed checkpoint")
+    report = verify_log(timed)
+    assert report.ok and report.records == 1 and report.checkpoints == 1, report.summary()
+    log.close()
+
+
+def test_unsigned_records_are_never_proven_even_when_rehashed_consistently(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(path, key="31" * 32, checkpoint_records=1000, checkpoint_ms=600_000)
+    for i in range(3):
+        log.write("tool_call", tool=f"t{i}", decision="allow")
+    report = verify_log(path)
+    assert not report.ok and report.unsigned == 3 and report.first_bad_line == 1 and report.records == 0
+    # someone who can write the file but has no key rewrites a record and fixes the chain after it
+    records = _lines(path)
+    records[1]["decision"] = "blocked"  # a new size: the writer re-reads the tail and continues after it
+    prev = records[0]["hash"]
+    for rec in records[1:]:
+        rec["prev"] = prev
+        body = {k: v for k, v in rec.items() if k != "hash"}
+        rec["hash"] = prev = hashlib.sha256(
+            json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
+    path.write_text("".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in records))
+    assert not verify_log(path).ok  # still not proven
+    log.close()  # the writer's checkpoint names the hashes it wrote: the edit is the first bad line
+    report = verify_log(path)
+    assert not report.ok and report.first_bad_line == 4 and "digest" in report.reason, report.summary()
+
+
+def test_another_writer_cannot_vouch_for_a_record_that_was_changed(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    seed = "32" * 32
+    a = AuditLog(path, key=seed, checkpoint_records=1000, checkpoint_ms=600_000)
+    b = AuditLog(path, key=seed, checkpoint_records=1000, checkpoint_ms=600_000)
+    a.write("tool_call", tool="a0")
+    b.write("tool_call", tool="b0", decision="block")
+    records = _lines(path)  # B's record changed and rehashed before anyone signed it
+    records[-1]["decision"] = "allow"
+    body = {k: v for k, v in records[-1].items() if k != "hash"}
+    records[-1]["hash"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    path.write_text("".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in records))
+    a.write("tool_call", tool="a1")  # A continues the chain after the changed record and signs its own two
+    a.close()
+    b.close()
+    report = verify_log(path)
+    assert not report.ok and "digest" in report.reason, report.summary()
+    assert _lines(path)[report.first_bad_line - 1]["event_type"] == "checkpoint"  # B's checkpoint: B's hash  # type: ignore[index]
+
+
+_KILLED_WRITER = """
+import os, sys
+from sentinel_lab._mcp.audit import AuditLog
+log = AuditLog(sys.argv[1], key="33" * 32, checkpoint_records=1000, checkpoint_ms=600_000)
+for i in range(4):
+    log.write("tool_call", tool=f"k{i}", decision="allow")
+os._exit(0)  # no close, no atexit: as after kill -9
+"""
+
+
+def test_records_of_a_writer_killed_before_its_checkpoint_are_acknowledged_by_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    _write(path, 2, key="33" * 32).close()
+    subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(path)], check=True, timeout=60)
+    report = verify_log(path)
+    assert not report.ok and report.unsigned == 4 and report.first_bad_line == 4
+    with AuditLog(path, key="33" * 32) as log:  # the next writer says so in a signed recovery record
+        log.write("tool_call", tool="after")
+    report = verify_log(path)
+    assert report.ok and report.never_signed == 4 and report.records == 2 + 4 + 1 + 1, report.summary()
+    assert [(r.line, r.unsigned_records) for r in report.recoveries] == [(8, 4)]
+    assert "4 record(s) before it never signed" in report.summary()
+
+
+def test_a_failed_checkpoint_refuses_every_later_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(path, checkpoint_records=1000, checkpoint_ms=600_000)
+    log.write("tool_call", tool="t0")
+
+    def broken(digest: str) -> str:
+        raise OSError("signing device gone")
+
+    monkeypatch.setattr(log, "_signature", broken)
+    with pytest.raises(AuditError, match="checkpoint failed"):
+        log.checkpoint()
+    monkeypatch.undo()  # even with the key back, nothing more is written as if audited
+    for _ in range(2):
+        with pytest.raises(AuditError, match="checkpoint failed"):
+            log.write("tool_call", tool="t1")
+    log.close()
+    assert len(_lines(path)) == 1
+
+
+def test_logs_of_the_older_format_signed_per_record_still_verify(tmp_path: Path) -> None:
+    path = tmp_path / "old.jsonl"
+    log = AuditLog(path, key="34" * 32)
+    with log._lock:  # what the older writer wrote: every record signed itself, no checkpoints
+        for i in range(3):
+            log._locked(lambda i=i: log._append(_fields("tool_call", tool=f"o{i}", decision="allow"), sign=True))
+    log.close()
+    assert all("sig" in r for r in _lines(path)) and len(_lines(path)) == 3
+    report = verify_log(path)
+    assert report.ok and report.records == 3 and report.checkpoints == 0, report.summary()
+    path.write_text(path.read_text().replace('"o1"', '"o7"'))
+    assert verify_log(path).first_bad_line == 2
