@@ -123,6 +123,15 @@ def test_configuration_changes_empty_the_cache() -> None:
     assert ver.verify(action).allowed
     ver.scope = ver.scope.merged({"blocked_tools": ["read_file"]})
     assert not ver.verify(action).allowed
+    ver = Verifier(workspace="/workspace/project", rate_limit=False)
+    outside = {"tool": "read_file", "args": {"path": "/srv/project/.env"}}  # a secret, unless in the workspace
+    assert not ver.verify(outside).allowed
+    ver.workspace = "/srv/project"  # the analysis now anchors paths at this workspace
+    fresh = Verifier(workspace="/workspace/project", rate_limit=False, cache=False)
+    fresh.workspace = "/srv/project"
+    assert ver.verdict_cache is not None
+    _same(ver.verify(outside), fresh.verify(outside))
+    assert ver.verdict_cache.stats()["entries"] == 1  # emptied when the workspace changed, then refilled
 
 
 def test_a_check_that_raises_is_not_cached(monkeypatch: pytest.MonkeyPatch) -> None:
