@@ -173,13 +173,18 @@ def test_only_plain_small_arguments_are_keyed() -> None:
 
 def test_bounded_lru_and_switches() -> None:
     cache = VerdictCache(2)
-    cache.put("a", (), 1)
-    cache.put("b", (), 2)
-    assert cache.get("a") == ((), 1)
-    cache.put("c", (), 3)
-    assert cache.get("b") is None and cache.get("a") is not None and len(cache) == 2
+    cache.put(("t", "a"), (), 1)
+    cache.put(("t", "b"), (), 2)
+    assert cache.get(("t", "a")) == ((), 1)
+    cache.put(("t", "c"), (), 3)
+    assert cache.get(("t", "b")) is None and cache.get(("t", "a")) is not None and len(cache) == 2
     clear_all()
-    assert len(cache) == 0
+    assert len(cache) == 0 and cache.stats()["chars"] == 0
+    by_size = VerdictCache(100, max_chars=25)
+    for i in range(5):
+        by_size.put(("tool", f"{i}" * 8), (), i)  # 12 characters each: two fit
+        assert by_size.stats()["chars"] <= 25
+    assert len(by_size) == 2 and by_size.get(("tool", "4" * 8)) is not None
     ver = Verifier(rate_limit=False, cache=3)
     for i in range(10):
         ver.verify({"tool": "read_file", "args": {"path": f"f{i}.md"}})
@@ -189,3 +194,5 @@ def test_bounded_lru_and_switches() -> None:
         Verifier(cache=-1)
     with pytest.raises(ValueError):
         VerdictCache(0)
+    with pytest.raises(ValueError):
+        VerdictCache(1, max_chars=0)
