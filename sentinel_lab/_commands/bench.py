@@ -145,16 +145,16 @@ def _run_verify(args: argparse.Namespace, kw: dict[str, Any]) -> int:
 
 
 def _print_scaling(sizes: Sequence[Mapping[str, Any]], rules: Sequence[Mapping[str, Any]], sessions: Any) -> None:
-    print("-- argument size: median verify() per size, µs per MiB")
+    print("-- argument size: median verify() per size, ms per MiB (wall; CPU in brackets)")
     for row in sizes:
         print(
             f"{row['kind']:<16} {row['bytes']:>9} bytes  median {row['median_us'] / 1000:>9.2f} ms  "
-            f"{row['us_per_mib'] / 1000:>9.1f} ms/MiB"
+            f"{row['us_per_mib'] / 1000:>9.1f} ms/MiB  (CPU {row['cpu_us_per_mib'] / 1000:.1f} ms/MiB)"
         )
     for g in bench.size_growth(sizes):
         print(
             f"growth  {g['kind']:<16} exponent {g['exponent']:.2f}  {g['us_per_mib'] / 1000:.1f} ms/MiB at "
-            f"{g['largest_bytes']} bytes"
+            f"{g['largest_bytes']} bytes (CPU {g['cpu_us_per_mib'] / 1000:.1f} ms/MiB)"
         )
     for g in bench.size_growth(sizes):
         if g["kind"] != "benign":

@@ -14,17 +14,20 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable
 from typing import Any
 
 from sentinel_lab._core.verdict import Violation
 
-__all__ = ["MAX_KEY_CHARS", "MAX_KEY_NODES", "VerdictCache", "canonical_key", "clear_all"]
+__all__ = ["MAX_CACHE_CHARS", "MAX_KEY_CHARS", "MAX_KEY_NODES", "VerdictCache", "canonical_key", "clear_all"]
 
 #: Calls whose strings hold more characters than this, or more values than ``MAX_KEY_NODES``, are not cached:
 #: their key would cost as much memory as the call, and such calls are seldom repeated word for word.
 MAX_KEY_CHARS = 4096
 MAX_KEY_NODES = 256
+#: The characters all keys of one cache may hold together (least recently used entries go first): with 4096
+#: entries of up to ``MAX_KEY_CHARS`` characters (their ``repr`` longer still) a cache could otherwise hold
+#: tens of MiB.
+MAX_CACHE_CHARS = 1 << 21
 
 _SCALARS = (str, int, float, bool, type(None))
 _LIVE: weakref.WeakSet[VerdictCache] = weakref.WeakSet()
@@ -69,20 +72,23 @@ def canonical_key(tool: str, args: dict[str, Any]) -> tuple[str, str] | None:
 
 class VerdictCache:
     """A bounded LRU map from a call's key to ``(violations, fingerprint)``: the built-in checks' violations
-    (immutable records) and the rate limiter's fingerprint of the call."""
+    (immutable records) and the rate limiter's fingerprint of the call. Bounded in entries (``maxsize``) and in
+    the characters of the keys together (``max_chars``)."""
 
-    __slots__ = ("__weakref__", "_entries", "hits", "maxsize", "misses")
+    __slots__ = ("__weakref__", "_chars", "_entries", "hits", "max_chars", "maxsize", "misses")
 
-    def __init__(self, maxsize: int = 4096) -> None:
-        if maxsize < 1:
+    def __init__(self, maxsize: int = 4096, max_chars: int = MAX_CACHE_CHARS) -> None:
+        if maxsize < 1 or max_chars < 1:
             raise ValueError("a verdict cache holds at least one entry")
         self.maxsize = maxsize
-        self._entries: OrderedDict[Hashable, tuple[tuple[Violation, ...], int]] = OrderedDict()
+        self.max_chars = max_chars
+        self._entries: OrderedDict[tuple[str, str], tuple[tuple[Violation, ...], int]] = OrderedDict()
+        self._chars = 0
         self.hits = 0
         self.misses = 0
         _LIVE.add(self)
 
-    def get(self, key: Hashable) -> tuple[tuple[Violation, ...], int] | None:
+    def get(self, key: tuple[str, str]) -> tuple[tuple[Violation, ...], int] | None:
         entry = self._entries.get(key)
         if entry is None:
             self.misses += 1
@@ -92,21 +98,32 @@ class VerdictCache:
         self.hits += 1
         return entry
 
-    def put(self, key: Hashable, violations: tuple[Violation, ...], fingerprint: int) -> None:
+    def put(self, key: tuple[str, str], violations: tuple[Violation, ...], fingerprint: int) -> None:
         entries = self._entries
+        if key not in entries:
+            self._chars += len(key[0]) + len(key[1])
         entries[key] = (violations, fingerprint)
-        if len(entries) > self.maxsize:
-            entries.popitem(last=False)
+        while entries and (len(entries) > self.maxsize or self._chars > self.max_chars):
+            (tool, shown), _ = entries.popitem(last=False)
+            self._chars -= len(tool) + len(shown)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._chars = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def stats(self) -> dict[str, int]:
-        """Entries held, the bound, hits and misses since creation."""
-        return {"entries": len(self._entries), "maxsize": self.maxsize, "hits": self.hits, "misses": self.misses}
+        """Entries held, their keys' characters, the bounds, hits and misses since creation."""
+        return {
+            "entries": len(self._entries),
+            "chars": self._chars,
+            "maxsize": self.maxsize,
+            "max_chars": self.max_chars,
+            "hits": self.hits,
+            "misses": self.misses,
+        }
 
 
 def clear_all() -> None:

@@ -311,7 +311,7 @@ class Verifier:
         for k in context:
             if k not in _CACHE_NEUTRAL_KEYS:
                 return None
-        config = (self.scope, self._settings, self._content, self.normalize, self._scope_on, self.limiter)
+        config = (self.scope, self._settings, self._content, self.normalize, self.workspace, self._scope_on)
         if config != self._cache_config:  # element by element, identity first: in C
             cache.clear()  # the configuration changed since the entries were computed
             self._cache_config = config

@@ -80,11 +80,12 @@ def test_scaling_prints_sizes_growth_rules_and_sessions() -> None:
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    sizes = [line for line in lines if re.match(r"^\S+ +\d+ bytes  median +[\d.]+ ms +[\d.]+ ms/MiB$", line)]
+    size_line = r"^\S+ +\d+ bytes  median +[\d.]+ ms +[\d.]+ ms/MiB  \(CPU [\d.]+ ms/MiB\)$"
+    sizes = [line for line in lines if re.match(size_line, line)]
     assert len(sizes) == 3 * 2
     growth = [line for line in lines if line.startswith("growth  ")]
     assert [g.split()[1] for g in growth] == ["benign", "percent_u", "zero_width"]
-    assert all(re.search(r"exponent -?[\d.]+ ", g) for g in growth)
+    assert all(re.search(r"exponent -?[\d.]+ .*\(CPU [\d.]+ ms/MiB\)$", g) for g in growth)
     # the 1 MiB target is not measured at these sizes: n/a, never a made-up verdict
     assert [line for line in lines if "1 MiB" in line and line.endswith("n/a")] and not any(
         "1 MiB" in line and line.endswith(("met", "MISSED")) for line in lines

@@ -4,7 +4,8 @@ Every call of every shipped dataset (``datasets/*.jsonl``), of the generated Age
 injected outputs, the outputs sent as a write's content), of the documentation corpus (the first 8 KiB of each
 document, as a write's content), of the external sets present on this machine, of the tests' case lists and of
 the benchmark's mix and adversarial families is judged twice: by a verifier with every fast path off (no
-verdict cache) and by one with them on, each call twice (the second a verdict-cache hit). The decision, the
+verdict cache, and every bounded analysis cache emptied before the call, so nothing memoised answers) and by
+one with them on, each call twice (the second a verdict-cache hit, the analysis caches warm). The decision, the
 rule, the confidence and every violation (check, reason, severity, evidence) must be identical: in the
 ``workspace`` profile on everything, and in the ``admin`` profile (which changes what commands and system
 reads may do) on the shipped sets, the case lists and the mix.
@@ -24,7 +25,7 @@ import pytest
 
 from sentinel_lab import Verifier
 from sentinel_lab._core.errors import DatasetError, InvalidAction
-from sentinel_lab.bench import FAMILIES, MIX, _sized_args
+from sentinel_lab.bench import FAMILIES, MIX, _sized_args, clear_caches
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
@@ -156,6 +157,7 @@ def test_fast_paths_decide_like_the_full_analysis_on_every_dataset(profile: str)
         if profile == "admin" and source == "generated":
             continue  # application calls and documents: the profile changes nothing a check reads in them
         for label, action in items:
+            clear_caches()
             want = _judge(full, action)
             for attempt in ("first", "repeated"):
                 got = _judge(fast, action)

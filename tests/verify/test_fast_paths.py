@@ -250,18 +250,27 @@ def test_html_unescape_by_distinct_reference_equals_the_library(text: str, pad: 
     assert _unescape_html(repeated) == html.unescape(repeated)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.sampled_from(["a", " ", "\U000e0000", "\U000e0041", "\U000e007e", "\U000e007f",
-                                         "\U000e0100", "\ud800", "é"]), max_size=80))  # fmt: skip
-def test_hidden_tag_text_equals_the_per_character_reading(raw: str) -> None:
-    from sentinel_lab._checks.intent_alignment import _hidden_tags
+_TAGGY = st.text(
+    alphabet=st.sampled_from(["a", " ", "\U000e0000", "\U000e0001", "\U000e0041", "\U000e007e", "\U000e007f",
+                              "\U000e0080", "\U000e0100", "\U0001f600", "\ud800", "\udfff", "é", "\u0e00", "\x00"]),
+    min_size=1,
+    max_size=60,
+)  # fmt: skip
 
-    expected = "".join(chr(ord(c) - 0xE0000) for c in raw if 0xE0020 <= ord(c) <= 0xE007E)
-    got = _hidden_tags(raw)
-    if any(0xE0000 <= ord(c) <= 0xE007F for c in raw):
-        assert got == expected
-    else:
-        assert got is None
+
+@settings(max_examples=300, deadline=None)
+@given(_TAGGY, st.booleans())
+def test_tag_decoders_equal_the_per_character_definitions(piece: str, long: bool) -> None:
+    from sentinel_lab._checks.intent_alignment import _hidden_tags
+    from sentinel_lab._text.normalize import _TAGS_ASCII, drop_tags, tag_text, tags_as_ascii
+
+    text = piece * (5000 // len(piece) + 1) if long else piece  # long text takes the UTF-32 column path
+    assert drop_tags(text) == "".join(c for c in text if not 0xE0000 <= ord(c) <= 0xE007F)
+    assert tags_as_ascii(text) == text.translate(_TAGS_ASCII)
+    spelt = "".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E)
+    assert tag_text(text) == spelt
+    has_tags = any(0xE0000 <= ord(c) <= 0xE007F for c in text)
+    assert _hidden_tags(text) == (spelt if has_tags else None)
 
 
 def _tool_words_reference(tool_key: str) -> frozenset[str]:

@@ -123,6 +123,15 @@ def test_configuration_changes_empty_the_cache() -> None:
     assert ver.verify(action).allowed
     ver.scope = ver.scope.merged({"blocked_tools": ["read_file"]})
     assert not ver.verify(action).allowed
+    ver = Verifier(workspace="/workspace/project", rate_limit=False)
+    outside = {"tool": "read_file", "args": {"path": "/srv/project/.env"}}  # a secret, unless in the workspace
+    assert not ver.verify(outside).allowed
+    ver.workspace = "/srv/project"  # the analysis now anchors paths at this workspace
+    fresh = Verifier(workspace="/workspace/project", rate_limit=False, cache=False)
+    fresh.workspace = "/srv/project"
+    assert ver.verdict_cache is not None
+    _same(ver.verify(outside), fresh.verify(outside))
+    assert ver.verdict_cache.stats()["entries"] == 1  # emptied when the workspace changed, then refilled
 
 
 def test_a_check_that_raises_is_not_cached(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,13 +173,18 @@ def test_only_plain_small_arguments_are_keyed() -> None:
 
 def test_bounded_lru_and_switches() -> None:
     cache = VerdictCache(2)
-    cache.put("a", (), 1)
-    cache.put("b", (), 2)
-    assert cache.get("a") == ((), 1)
-    cache.put("c", (), 3)
-    assert cache.get("b") is None and cache.get("a") is not None and len(cache) == 2
+    cache.put(("t", "a"), (), 1)
+    cache.put(("t", "b"), (), 2)
+    assert cache.get(("t", "a")) == ((), 1)
+    cache.put(("t", "c"), (), 3)
+    assert cache.get(("t", "b")) is None and cache.get(("t", "a")) is not None and len(cache) == 2
     clear_all()
-    assert len(cache) == 0
+    assert len(cache) == 0 and cache.stats()["chars"] == 0
+    by_size = VerdictCache(100, max_chars=25)
+    for i in range(5):
+        by_size.put(("tool", f"{i}" * 8), (), i)  # 12 characters each: two fit
+        assert by_size.stats()["chars"] <= 25
+    assert len(by_size) == 2 and by_size.get(("tool", "4" * 8)) is not None
     ver = Verifier(rate_limit=False, cache=3)
     for i in range(10):
         ver.verify({"tool": "read_file", "args": {"path": f"f{i}.md"}})
@@ -180,3 +194,5 @@ def test_bounded_lru_and_switches() -> None:
         Verifier(cache=-1)
     with pytest.raises(ValueError):
         VerdictCache(0)
+    with pytest.raises(ValueError):
+        VerdictCache(1, max_chars=0)
