@@ -392,6 +392,9 @@ def _audited(audit: Path, event_type: str) -> list[dict[str, Any]]:
 
 
 def test_routing_headers_are_required_and_must_match_the_body(gateway: Setup) -> None:
+    import mcp_types.jsonrpc as rpc
+
+    assert rpc.HEADER_MISMATCH == HEADER_MISMATCH  # the code the official SDK gives a mismatch too
     token = _discover(gateway.url)
     call = _call("sink", "x", token)
     cases = {
