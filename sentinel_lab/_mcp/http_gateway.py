@@ -21,7 +21,8 @@ upstream: a child tool server started for it, or a session with an upstream Stre
 
 - Its ``Mcp-Method``, ``MCP-Protocol-Version`` and (for ``tools/call``, ``prompts/get``, ``resources/read``)
   ``Mcp-Name`` headers are required and must match the body (``_mcp/http_headers.py``), else ``400`` with
-  ``-32020`` (audited); no answer carries ``Mcp-Session-Id``.
+  ``-32020`` (audited); a routing header sent twice is refused in either revision. No answer carries
+  ``Mcp-Session-Id``.
 - **Session tokens.** The ``server/discover`` answer carries a signed token (the relay's session id format,
   ``_mcp/session_id.py``) in ``result._meta["sentinel/session"]``, registered in the state store before it is
   handed out (and the answer marked ``ttlMs: 0``, ``cacheScope: private``: it is this client's alone). The
@@ -62,7 +63,7 @@ from sentinel_lab._core.wire import (
 )
 from sentinel_lab._mcp.framing import MISSING, FrameError, decode, encode, valid_id
 from sentinel_lab._mcp.http import UrlProxy, _Quiet
-from sentinel_lab._mcp.http_headers import mismatch
+from sentinel_lab._mcp.http_headers import duplicated, mismatch
 from sentinel_lab._mcp.relay import Proxy, _log, _Pending, _session_gated
 from sentinel_lab._mcp.session_id import SessionIds, key_from_env, nonce_of
 from sentinel_lab._mcp.state_store import MemoryStore, StateStore, StateStoreError, TokenSessions
@@ -472,7 +473,7 @@ class Gateway:
             msg, error = None, exc
         if msg is not None and request.headers.get("mcp-session-id") is None and _stateless(msg):
             return await self._stateless_post(request, msg)
-        headers_wrong = mismatch(request.headers, msg, required=False)
+        headers_wrong = duplicated(request.headers.raw) or mismatch(request.headers, msg, required=False)
         if request.headers.get("mcp-session-id") is None:
             if msg is None:
                 return self._json(_rpc_error(error.id, error.code, error.message), 400)
@@ -547,7 +548,7 @@ class Gateway:
                 return self._empty(202)
             message = "Invalid Request: a stateless request needs a method and a string or integer id"
             return self._json(_rpc_error(rid, INVALID_REQUEST, message), 400)
-        wrong = mismatch(request.headers, msg, required=True)
+        wrong = duplicated(request.headers.raw) or mismatch(request.headers, msg, required=True)
         if wrong:
             _log(f"refused a stateless {method[:60]!r} request: {wrong}")
             self._audit("bad_input", decision="block", request_id=rid, details={"reason": wrong, "method": method})

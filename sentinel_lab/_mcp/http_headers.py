@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sentinel_lab._core.wire import PROTOCOL_VERSION_META
 
-__all__ = ["NAME_PARAMS", "decode_header_value", "encode_header_value", "mismatch", "routing_headers"]
+__all__ = ["NAME_PARAMS", "decode_header_value", "duplicated", "encode_header_value", "mismatch", "routing_headers"]
 
 #: Method -> the params key whose value the ``Mcp-Name`` header repeats.
 NAME_PARAMS: Mapping[str, str] = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _PREFIX, _SUFFIX = "=?base64?", "?="
+_ROUTING = frozenset({b"mcp-method", b"mcp-name", b"mcp-protocol-version"})
 _MAX_HEADER_CHARS = 8192
 
 
@@ -77,6 +78,19 @@ def routing_headers(msg: Mapping[str, Any]) -> dict[str, str]:
     if type(name) is str:
         headers["Mcp-Name"] = encode_header_value(name)
     return headers
+
+
+def duplicated(raw: Iterable[tuple[bytes, bytes]]) -> str:
+    """Why a request's raw header lines are refused: a routing header sent twice ('' when none is), since a
+    reader of the first copy and a reader of the last would disagree."""
+    seen: set[bytes] = set()
+    for name, _ in raw:
+        key = name.lower()
+        if key in _ROUTING:
+            if key in seen:
+                return f"Invalid Request: the {key.decode('ascii')} header appears more than once"
+            seen.add(key)
+    return ""
 
 
 def mismatch(headers: Mapping[str, str], msg: Mapping[str, Any] | None, *, required: bool) -> str:

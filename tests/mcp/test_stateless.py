@@ -410,8 +410,13 @@ def test_routing_headers_are_required_and_must_match_the_body(gateway: Setup) ->
         assert resp.status_code == 400, what
         error = resp.json()["error"]
         assert error["code"] == HEADER_MISMATCH and resp.json()["id"] == 2, (what, error)
+    # the right name and a second Mcp-Name line: a reader of the last copy would route to 'echo'
+    raw = [(k, v) for k, v in _headers("tools/call", "sink").items()] + [("Mcp-Name", "echo")]
+    twice = httpx2.post(gateway.url, content=json.dumps(call).encode(), headers=raw, timeout=60)
+    assert twice.status_code == 400 and "more than once" in twice.json()["error"]["message"]
     assert calls(gateway.log) == []  # none of them reached the server
-    assert len([r for r in _audited(gateway.audit, "bad_input") if "header" in r["details"]["reason"]]) == len(cases)
+    refused = [r for r in _audited(gateway.audit, "bad_input") if "header" in r["details"]["reason"]]
+    assert len(refused) == len(cases) + 1
     # the same call with matching headers runs; a name outside plain ASCII travels base64-encoded
     ok = _post(gateway.url, call, _headers("tools/call", "sink"))
     assert ok.status_code == 200 and "sent" in _rpc(ok)["result"]["content"][0]["text"]
