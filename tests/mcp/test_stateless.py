@@ -313,6 +313,62 @@ def test_an_input_required_round_trip_is_relayed_and_each_round_judged(tmp_path:
     assert {r["session_id"] for r in judged} == {token}
 
 
+COUNTING_SERVER = """
+import sys
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+
+app = MCPServer("counter")
+
+
+@app.tool()
+async def count(n: int, label: str, ctx: Context) -> str:
+    \"\"\"Reports progress n times.\"\"\"
+    for i in range(n):
+        await ctx.report_progress(i + 1, n, f"{label} {i + 1}")
+    return f"{label} done"
+
+
+app.run()
+"""
+
+
+def test_progress_reaches_the_client_whose_call_it_is(tmp_path: Path) -> None:
+    """Two SDK clients at once, each with the same request ids and progress tokens: every progress notification
+    goes to the client whose call it is about, with that client's own token."""
+    server = tmp_path / "counter.py"
+    server.write_text(COUNTING_SERVER)
+    policy = tmp_path / "count.yaml"
+    policy.write_text("static_rules: {count: ALLOW}\nverifier: {enabled: false}\n")
+    port = free_port()
+    args = sentinel("gateway", "--listen", f"127.0.0.1:{port}", "--policy", str(policy))
+    args += ["--", sys.executable, str(server)]
+    url = f"http://127.0.0.1:{port}/mcp"
+    seen: dict[str, list[str]] = {"a": [], "b": []}
+    results: dict[str, str] = {}
+
+    async def one(label: str) -> None:
+        async def progress(done: float, total: float | None, message: str | None) -> None:
+            seen[label].append(str(message))
+
+        async def body(client: Any) -> None:
+            meta = {SESSION_META_KEY: _token(client)}
+            result = await client.call_tool("count", {"n": 3, "label": label}, progress_callback=progress, meta=meta)
+            results[label] = _text(result)
+
+        await _with_client(url, body)
+
+    async def both() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(one, "a")
+            group.start_soon(one, "b")
+
+    with serving(args, port, tmp_path / "gw.err", env=gateway_env()):
+        anyio.run(both)
+    assert results == {"a": "a done", "b": "b done"}
+    assert seen == {"a": ["a 1", "a 2", "a 3"], "b": ["b 1", "b 2", "b 3"]}
+
+
 def test_proxy_sends_a_stateless_client_upstream_with_the_revisions_headers(tmp_path: Path) -> None:
     """``sentinel-lab proxy --upstream-url``: a 2026-07-28 stdio client reaches an SDK Streamable HTTP server,
     which refuses a request of that revision whose routing headers are missing (so without them it would fall
