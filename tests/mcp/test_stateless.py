@@ -503,6 +503,16 @@ def test_forged_and_unknown_tokens_are_refused(gateway: Setup) -> None:
     assert len(_audited(gateway.audit, "auth_error")) == 5
 
 
+def test_discover_with_a_token_keeps_its_session(gateway: Setup) -> None:
+    token = _discover(gateway.url)
+    _post(gateway.url, _call("source", "pw", token), _headers("tools/call", "source"))
+    again = _post(gateway.url, _message(3, "server/discover", token=token), _headers("server/discover"))
+    assert _rpc(again)["result"]["_meta"][SESSION_META_KEY] == token
+    leak = _post(gateway.url, _call("sink", "leak", token, rid=4), _headers("tools/call", "sink"))
+    assert _rpc(leak)["error"]["code"] == BLOCK_CODE
+    assert len(_audited(gateway.audit, "session_token")) == 1  # one token issued, not two
+
+
 def test_initialize_always_opens_a_session_of_an_older_revision(gateway: Setup) -> None:
     """Whatever its ``_meta`` says, ``initialize`` never reaches the upstream every stateless client shares."""
     msg = _message(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {}})
