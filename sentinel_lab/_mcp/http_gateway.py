@@ -21,8 +21,10 @@ upstream: a child tool server started for it, or a session with an upstream Stre
 
 - Its ``Mcp-Method``, ``MCP-Protocol-Version`` and (for ``tools/call``, ``prompts/get``, ``resources/read``)
   ``Mcp-Name`` headers are required and must match the body (``_mcp/http_headers.py``), else ``400`` with
-  ``-32020`` (audited); a routing header sent twice is refused in either revision. No answer carries
-  ``Mcp-Session-Id``.
+  ``-32020`` (audited); a routing header sent twice is refused in either revision. So is a ``tools/call``
+  whose ``Mcp-Param-*`` headers disagree with the arguments its tool's ``x-mcp-header`` annotations name (the
+  schemas are learnt from the ``tools/list`` answers relayed; headers for a tool not listed yet are refused,
+  and the official client lists again and retries). No answer carries ``Mcp-Session-Id``.
 - **Session tokens.** The ``server/discover`` answer carries a signed token (the relay's session id format,
   ``_mcp/session_id.py``) in ``result._meta["sentinel/session"]``, registered in the state store before it is
   handed out (and the answer marked ``ttlMs: 0``, ``cacheScope: private``: it is this client's alone). The
@@ -63,7 +65,7 @@ from sentinel_lab._core.wire import (
 )
 from sentinel_lab._mcp.framing import MISSING, FrameError, decode, encode, valid_id
 from sentinel_lab._mcp.http import UrlProxy, _Quiet
-from sentinel_lab._mcp.http_headers import duplicated, mismatch
+from sentinel_lab._mcp.http_headers import ParamHeaders, duplicated, mismatch
 from sentinel_lab._mcp.relay import Proxy, _log, _Pending, _session_gated
 from sentinel_lab._mcp.session_id import SessionIds, key_from_env, nonce_of
 from sentinel_lab._mcp.state_store import MemoryStore, StateStore, StateStoreError, TokenSessions
@@ -129,6 +131,13 @@ class HttpClientSide(Proxy):
         # sessions of the session tokens, and which token each pending request presented
         self.tokens: TokenSessions | None = None
         self.entry_keys: dict[int, str] = {}
+        self.param_headers = ParamHeaders()  # x-mcp-header annotations of the tools its client was listed
+
+    def _tools_list_result(self, result: dict[str, Any]) -> None:
+        super()._tools_list_result(result)
+        tools = result.get("tools")
+        if type(tools) is list:
+            self.param_headers.learn(tools)
 
     @property
     def header_id(self) -> str | None:
@@ -566,6 +575,12 @@ class Gateway:
         relay, refused = await self._stateless_relay(rid)
         if relay is None:
             return refused
+        if method == "tools/call" and type(params) is dict:
+            wrong = relay.param_headers.check(request.headers, params.get("name"), params.get("arguments"))
+            if wrong:
+                _log(f"refused a stateless 'tools/call' request: {wrong}")
+                self._audit("bad_input", decision="block", request_id=rid, details={"reason": wrong, "method": method})
+                return self._json(_rpc_error(rid, HEADER_MISMATCH, wrong), 400)
         self.next_wire += 1
         inner = self.next_wire  # the relay's client id and progress token: clients' own ones may collide
         stream = _Stream(inner, "text/event-stream" in request.headers.get("accept", ""))

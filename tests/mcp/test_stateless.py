@@ -482,6 +482,80 @@ def test_routing_headers_are_required_and_must_match_the_body(gateway: Setup) ->
     assert [c["text"] for c in calls(gateway.log)] == ["x", "y"]
 
 
+REGION_SERVER = """
+import json, sys
+from typing import Annotated
+from pydantic import Field
+from mcp.server import MCPServer
+
+mode, log = sys.argv[1], sys.argv[2]
+app = MCPServer("regions")
+
+
+@app.tool()
+def where(region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], text: str) -> str:
+    \"\"\"Its region argument travels in the Mcp-Param-Region header too (x-mcp-header).\"\"\"
+    with open(log, "a") as f:
+        f.write(json.dumps({"region": region, "text": text}) + "\\n")
+    return f"{region}: {text}"
+
+
+if mode == "stdio":
+    app.run()
+else:
+    app.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[3]))
+"""
+
+
+@pytest.mark.parametrize("kind", ["stdio", "http"])
+def test_param_headers_must_match_the_arguments_they_repeat(tmp_path: Path, kind: str) -> None:
+    """``x-mcp-header``: the client's ``Mcp-Param-Region`` must equal the judged ``region`` argument; upstream,
+    an SDK server (which insists on the header) gets it written from the judged arguments."""
+    from mcp import Client
+
+    server = tmp_path / "regions.py"
+    server.write_text(REGION_SERVER)
+    policy = tmp_path / "regions.yaml"
+    policy.write_text("static_rules: {where: ALLOW}\nverifier: {enabled: false}\n")
+    log = tmp_path / "calls.jsonl"
+    port = free_port()
+    args = sentinel("gateway", "--listen", f"127.0.0.1:{port}", "--policy", str(policy), "--audit", "audit.jsonl")
+    url = f"http://127.0.0.1:{port}/mcp"
+
+    def call(rid: int, token: str, region: str, **headers: str) -> httpx2.Response:
+        msg = _message(rid, "tools/call", {"name": "where", "arguments": {"region": region, "text": "t"}}, token)
+        return _post(url, msg, _headers("tools/call", "where", **headers))
+
+    async def sdk() -> str:
+        with anyio.fail_after(120):
+            async with Client(url) as client:
+                meta = {SESSION_META_KEY: _token(client)}
+                return _text(await client.call_tool("where", {"region": "eu-west", "text": "sdk"}, meta=meta))
+
+    with contextlib.ExitStack() as stack:
+        if kind == "stdio":
+            args += ["--", sys.executable, str(server), "stdio", str(log)]
+        else:
+            upstream = free_port()
+            command = [sys.executable, str(server), "http", str(log), str(upstream)]
+            stack.enter_context(serving(command, upstream, tmp_path / "srv.err"))
+            args += ["--upstream-url", f"http://127.0.0.1:{upstream}/mcp"]
+        stack.enter_context(serving(args, port, tmp_path / "gw.err", env=gateway_env()))
+        token = _discover(url)
+        unlisted = call(2, token, "eu-west", **{"Mcp-Param-Region": "eu-west"})
+        assert unlisted.status_code == 400 and "not listed yet" in unlisted.json()["error"]["message"]
+        listed = _post(url, _message(3, "tools/list", token=token), _headers("tools/list"))
+        assert [t["name"] for t in _rpc(listed)["result"]["tools"]] == ["where"]
+        for rid, headers in ((4, {"Mcp-Param-Region": "us-east"}), (5, {})):  # another region; none at all
+            refused = call(rid, token, "eu-west", **headers)
+            assert refused.status_code == 400 and refused.json()["error"]["code"] == HEADER_MISMATCH, refused.text
+        assert calls(log) == []  # none of them reached the server
+        ok = call(6, token, "eu-west", **{"Mcp-Param-Region": "eu-west"})
+        assert "eu-west: t" in _rpc(ok)["result"]["content"][0]["text"]
+        assert anyio.run(sdk) == "eu-west: sdk"
+    assert [c["text"] for c in calls(log)] == ["t", "sdk"]
+
+
 def test_forged_and_unknown_tokens_are_refused(gateway: Setup) -> None:
     token = _discover(gateway.url)
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
