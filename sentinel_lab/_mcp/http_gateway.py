@@ -559,9 +559,7 @@ class Gateway:
             return self._json(_rpc_error(rid, INVALID_REQUEST, message), 400)
         wrong = duplicated(request.headers.raw) or mismatch(request.headers, msg, required=True)
         if wrong:
-            _log(f"refused a stateless {method[:60]!r} request: {wrong}")
-            self._audit("bad_input", decision="block", request_id=rid, details={"reason": wrong, "method": method})
-            return self._json(_rpc_error(rid, HEADER_MISMATCH, wrong), 400)
+            return self._headers_refused(rid, method, wrong)
         params = msg.get("params")
         meta = params.get("_meta") if type(params) is dict else None
         token = meta.get(SESSION_META_KEY, MISSING) if type(meta) is dict else MISSING
@@ -578,9 +576,7 @@ class Gateway:
         if method == "tools/call" and type(params) is dict:
             wrong = relay.param_headers.check(request.headers, params.get("name"), params.get("arguments"))
             if wrong:
-                _log(f"refused a stateless 'tools/call' request: {wrong}")
-                self._audit("bad_input", decision="block", request_id=rid, details={"reason": wrong, "method": method})
-                return self._json(_rpc_error(rid, HEADER_MISMATCH, wrong), 400)
+                return self._headers_refused(rid, method, wrong)
         self.next_wire += 1
         inner = self.next_wire  # the relay's client id and progress token: clients' own ones may collide
         stream = _Stream(inner, "text/event-stream" in request.headers.get("accept", ""))
@@ -591,6 +587,11 @@ class Gateway:
             stream.progress, meta["progressToken"] = meta["progressToken"], inner
         msg["id"] = inner
         return await self._deliver(relay, encode(msg), msg, stream.sse, stream)
+
+    def _headers_refused(self, rid: Any, method: str, wrong: str) -> Any:
+        _log(f"refused a stateless {method[:60]!r} request: {wrong}")
+        self._audit("bad_input", decision="block", request_id=rid, details={"reason": wrong, "method": method[:200]})
+        return self._json(_rpc_error(rid, HEADER_MISMATCH, wrong), 400)
 
     def _check_token(self, rid: Any, method: str, token: Any) -> Any:
         """None when ``token`` is a well-signed token whose state this gateway keeps, else the refusal."""
@@ -613,7 +614,10 @@ class Gateway:
     def _token_refused(self, rid: Any, method: str, detail: str) -> Any:
         _log(f"refused a stateless {method[:60]!r} request: {detail}")
         self._audit(
-            "auth_error", decision="block", request_id=rid, details={"where": "session token", "detail": detail}
+            "auth_error",
+            decision="block",
+            request_id=rid,
+            details={"where": "session token", "detail": detail, "method": method[:200]},
         )
         return self._json(_rpc_error(rid, AUTH_CODE, f"{AUTH_PREFIX}{detail}"), 400)
 
