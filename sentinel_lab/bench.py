@@ -22,6 +22,7 @@ from sentinel_lab._analysis import analyse
 from sentinel_lab._analysis._actions import parse_action
 from sentinel_lab._bench_seed import SEED_PACKAGE, SEED_SPEC, SeedRunner, install_seed
 from sentinel_lab._policy.model import Policy
+from sentinel_lab._verify.cache import clear_all as clear_verdict_caches
 from sentinel_lab._verify.verifier import CONTENT_CHECKS, Verifier
 
 __all__ = [
@@ -206,9 +207,11 @@ def analysis_caches() -> tuple[Any, ...]:
 
 
 def clear_caches() -> None:
-    """Empty every cache of ``analysis_caches()``: the next call is judged as if its strings were new."""
+    """Empty every cache of ``analysis_caches()`` and every verifier's verdict cache: the next call is judged
+    as if its strings were new."""
     for cached in analysis_caches():
         cached.cache_clear()
+    clear_verdict_caches()
 
 
 def _bench_verifier(**kwargs: Any) -> Verifier:
@@ -224,11 +227,13 @@ def verify_latency(
     mix: Sequence[Any] = MIX,
     keep_samples: bool = False,
     cold: bool = False,
+    cache: bool = True,
 ) -> dict[str, Any]:
     """Time ``verify()`` over the fixed mix: overall, benign-only and malicious-only percentiles (µs);
-    ``keep_samples`` adds the raw samples (for CDF plots); ``cold`` clears the analysis caches before every
-    call (real traffic mostly carries arguments never seen before)."""
-    v = verifier or _bench_verifier(workspace="/workspace/project")
+    ``keep_samples`` adds the raw samples (for CDF plots); ``cold`` clears the analysis caches and the verdict
+    cache before every call (real traffic mostly carries arguments never seen before); ``cache=False`` times
+    the default verifier with its verdict cache off (the analysis and checks, with their own caches hot)."""
+    v = verifier or _bench_verifier(workspace="/workspace/project", cache=cache)
     samples = _time_each(v.verify, list(mix), calls, warmup, clear_caches if cold else None)
     half = len(mix) // 2
     benign = [s for i, s in enumerate(samples) if i % len(mix) < half]
@@ -242,6 +247,7 @@ def verify_latency(
         "mix_blocked": blocked,
         "mix_size": len(mix),
         "cold": cold,
+        "verdict_cache": v.verdict_cache is not None,
         "machine": machine(),
     }
     if keep_samples:
@@ -393,6 +399,8 @@ FAMILIES: dict[str, str] = {
     "shell_nesting": "$(\"'`{[(",
     "dot_dot_slash": "../",
     "zero_width": "\u200b",
+    "html_entities": "&#x2e;&#46;",
+    "tag_characters": "a\U000e0041\U000e0062 ",
 }
 
 
@@ -618,15 +626,17 @@ def rule_scaling(
     return rows
 
 
-def proxy_overhead(calls: int = 1_000, warmup: int = 100) -> dict[str, Any]:
-    """Round trips with the official MCP client, direct and through the proxy (see ``_bench_proxy``)."""
+def proxy_overhead(calls: int = 1_000, warmup: int = 100, *, http: bool = True, inflight: int = 16) -> dict[str, Any]:
+    """Round trips and throughput with the official MCP client, direct and through the proxy and the gateway, over
+    stdio and Streamable HTTP, with and without audit (see ``_bench_proxy``)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from sentinel_lab._bench_proxy import bench_proxy
 
     # Its own thread, hence its own event loop: this also works where a loop already runs (a Jupyter kernel).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentinel-bench") as pool:
-        result = dict(pool.submit(bench_proxy, calls=calls, warmup=warmup).result())
+        job = pool.submit(bench_proxy, calls=calls, warmup=warmup, http=http, inflight=inflight)
+        result = dict(job.result())
     result.setdefault("machine", machine())
     return result
 

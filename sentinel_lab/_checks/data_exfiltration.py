@@ -1148,6 +1148,8 @@ _SYSTEM_TREES = ("/etc/", "/proc/", "/sys/", "/root/", "/var/log/", "/var/lib/",
 #: Recon programs that print a file: their output is judged by the file they read.
 _FILE_READERS = frozenset({"cat", "head", "tail", "base64", "xxd", "od", "hexdump", "strings", "gzip", "tar", "zip"})
 #: Network calls that carry raw bytes to a host (not an HTTP client): judged by scope like ``nc``.
+#: Sends that write bytes to a socket with no protocol of their own.
+_RAW_SOCKETS = ("socket", "sock", "conn.send", "net.", "tls.", "dgram")
 _RAW_APIS = ("socket", "conn.send", "sock", "smtplib", "ftplib", "paramiko", "telnetlib", "net.", "tls.", "dgram")
 
 
@@ -1215,7 +1217,18 @@ def _code_source(src: str, api: str, host: str, s: Settings, sink: str | None) -
             return "high", f"system file {path[:80]}"
         if s.allowed_hosts or sink:
             return "high", f"file {path[:80]}"
+        if host and _bare_destination(api, host):
+            return "high", f"file {path[:80]}"
     return None
+
+
+def _bare_destination(api: str, host: str) -> bool:
+    """A destination no ordinary upload of a file uses: a raw socket to another machine (no protocol, just the
+    bytes), or a public address written as a bare IP (services are reached by name)."""
+    info = classify_host(host)
+    if info.loopback:
+        return False
+    return api.startswith(_RAW_SOCKETS) or (info.ip is not None and not info.internal)
 
 
 def _program_flows(facts: CodeFacts) -> list[tuple[str, str | None, str]]:

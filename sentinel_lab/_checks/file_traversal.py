@@ -31,6 +31,9 @@ Rules (paths come canonicalised from ``_analysis._paths``):
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis, Text
 from sentinel_lab._analysis._fsmodel import zone_of
@@ -132,19 +135,15 @@ _READABLE = {
 }
 
 
+#: A run of characters for which ``str.isalnum()`` holds (``\w`` is those and ``_``).
+_ALNUM_RUN = re.compile(r"[^\W_]+")
+
+
+@lru_cache(maxsize=1024)
 def _tool_words(tool_key: str) -> frozenset[str]:
-    """``write_file`` / ``fs.writeFile`` -> {write, file}: the words of a tool's name, lower-case."""
-    out: set[str] = set()
-    cur = ""
-    for ch in tool_key:
-        if ch.isalnum():
-            cur += ch.lower()
-        elif cur:
-            out.add(cur)
-            cur = ""
-    if cur:
-        out.add(cur)
-    return frozenset(out)
+    """``write_file`` / ``fs.writeFile`` -> {write, file}: the words of a tool's name (runs of letters and
+    digits), lower-case; one pattern pass, not a loop over characters."""
+    return frozenset(run.lower() for run in _ALNUM_RUN.findall(tool_key))
 
 
 class _Uses:

@@ -11,6 +11,8 @@ separately by the verifier (``_intent.heuristic_intent``).
 
 from __future__ import annotations
 
+import re
+
 from sentinel_lab._analysis import Analysis
 from sentinel_lab._analysis._injection import THRESHOLD, Finding, scan, scan_folded, score_of
 from sentinel_lab._checks import Settings
@@ -40,13 +42,17 @@ _TAGS_ASCII = {cp: (cp - _TAG_LO if 0x20 <= cp - _TAG_LO < 0x7F else None) for c
 
 
 _TAG_FIRST = chr(_TAG_LO)
+#: Everything but the printable tag characters, in runs; and the tags' ASCII letters.
+_NOT_SPELT = re.compile(f"[^{chr(_TAG_LO + 0x20)}-{chr(_TAG_LO + 0x7E)}]+")
+_SPELT_ASCII = {cp: cp - _TAG_LO for cp in range(_TAG_LO + 0x20, _TAG_LO + 0x7F)}
 
 
 def _hidden_tags(raw: str) -> str | None:
     """The ASCII text spelt in Unicode tag characters (invisible when rendered), if any."""
     if not _has_tags(raw):  # one C pass, O(1) for text with no character above U+FFFF
         return None
-    return "".join(chr(cp - _TAG_LO) for c in raw if _TAG_LO + 0x20 <= (cp := ord(c)) < _TAG_LO + 0x7F)
+    # whole-text: every run of other characters dropped by one substitution, the tags left mapped to ASCII
+    return _NOT_SPELT.sub("", raw).translate(_SPELT_ASCII)
 
 
 def _readings(a: Analysis) -> list[tuple[str, str, bool, bool]]:

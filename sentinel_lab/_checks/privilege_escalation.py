@@ -844,7 +844,7 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
         if "privilege" in f and "securitycontext" in f and f.count("\n") >= 2 and any(x in f for x in _MANIFEST_FLAGS):
             out.add("manifest requests a privileged container", "high", t.norm)
         if "/" in f:
-            if _has_route_stem(f):
+            if len(t.norm) <= 2048 and _has_route_stem(f):  # ``_route_text`` reads no longer text
                 _route_text(t, info, mutating, out)
             if file_writer and text_key in WRITE_PATH_KEYS:
                 hit = _auth_file(t.norm)

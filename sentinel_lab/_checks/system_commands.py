@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis
-from sentinel_lab._analysis._code import CodeFacts, DynamicCode
+from sentinel_lab._analysis._code import CodeFacts, DynamicCode, code_facts, code_of_argv
 from sentinel_lab._analysis._shell import (
     DOWNLOADERS,
     NETWORK_TOOLS,
@@ -593,6 +593,10 @@ def _download_files(c: Command) -> list[str]:
             files.append(argv[j + 1])
         elif lw.startswith(("--output=", "--output-document=")):
             files.append(w.split("=", 1)[1])
+        elif c.name == "curl" and len(w) > 2 and w[0] == "-" and w[1] != "-":
+            out = _curl_cluster_output(w, argv[j + 1] if j + 1 < len(argv) else "")
+            if out:
+                files.append(out)
     remote_name = any(w == "--remote-name" or (w.startswith("-") and not w.startswith("--") and "O" in w) for w in argv)
     if c.name == "curl" and remote_name:
         files.extend(w.split("?", 1)[0] for w in argv[1:] if "://" in w)
@@ -607,6 +611,24 @@ def _download_files(c: Command) -> list[str]:
         files.append(argv[-1])
     files.extend(t for op, t in c.redirects if op.lstrip("0123456789").startswith(">") and not t.isdigit())
     return [f for f in files if f and f not in ("-", "/dev/null", "null", "nul")]
+
+
+#: Interpreters whose inline code (``-c``, ``-e``) may download a file a later command runs.
+_INLINE_CODE = ("python", "node", "pwsh", "powershell")
+# curl's short options that take a value: in a cluster ('-sSLo FILE', '-o/tmp/x'), the first of them takes the rest
+# of the word, or the next word when it ends the cluster.
+_CURL_VALUE_LETTERS = frozenset("oAbcCdDeEFHKmPQrTuUwxXyYz")
+
+
+def _curl_cluster_output(word: str, following: str) -> str:
+    """The file a cluster of curl's short options writes to (``-sSLo F``, ``-Lo F``, ``-o/tmp/x``), else ``""``."""
+    for k in range(1, len(word)):
+        letter = word[k]
+        if letter in _CURL_VALUE_LETTERS:
+            if letter != "o":
+                return ""
+            return word[k + 1 :] or following
+    return ""
 
 
 def _ingress_target(path: str) -> str:
@@ -635,8 +657,9 @@ def _ingress(downloads: list[tuple[str, str]], out: Findings) -> None:
 
 
 def _download_then_run(cmds: list[Command], out: Findings) -> None:
-    """``curl -o /tmp/x URL; chmod +x /tmp/x; /tmp/x``, ``wget URL -O a.sh && bash a.sh``, and downloads saved as
-    programs or into program and autostart locations (``_ingress``)."""
+    """``curl -o /tmp/x URL; chmod +x /tmp/x; /tmp/x``, ``wget URL -O a.sh && bash a.sh``, a download written by
+    inline code and run by a later command, and downloads saved as programs or into program and autostart
+    locations (``_ingress``)."""
     files: dict[str, Command] = {}
     saved: list[tuple[str, str]] = []
     fetched: set[int] = set()  # pipelines a downloader writes into
@@ -646,6 +669,12 @@ def _download_then_run(cmds: list[Command], out: Findings) -> None:
             for f in _download_files(c):
                 files[_basename_of(f)] = c
                 saved.append((f, c.raw))
+            continue
+        inline = code_of_argv(c.argv, c.redirects)  # 'python3 -c "urlretrieve(URL, '/tmp/x.sh')"' then 'bash /tmp/x.sh'
+        if inline is not None:
+            for w in code_facts(*inline).writes:
+                if w.path and w.content == "downloaded":
+                    files[_basename_of(w.path)] = c
             continue
         if c.name in ("tar", "bsdtar") and c.pipeline in fetched:  # a download unpacked into a program directory
             argv = c.argv
@@ -1256,7 +1285,7 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             _network_shell_pipeline(stages, fifo, out)
             _download_exec_pipeline(stages, out)
     for c in cmds:
-        if c.name in _FETCHERS or c.name in _FETCH_PROGRAMS:
+        if c.name in _FETCHERS or c.name in _FETCH_PROGRAMS or (len(cmds) > 1 and c.name.startswith(_INLINE_CODE)):
             _download_then_run(cmds, out)
             break
     first = cmds[0].text

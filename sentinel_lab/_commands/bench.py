@@ -1,9 +1,10 @@
 """``sentinel-lab bench verify|components|scaling|rules|proxy``: print latency percentiles with the machine.
 
-``bench verify --against mikoshi`` runs the seed verifier (mikoshi-sentinel, from npm, in Node) side by side;
-``bench scaling`` prints time per MiB for every adversarial family with its growth exponent, then check cost
-against the number of rules of each kind and against the number of sessions. Targets are printed as met or
-missed; nothing here fails on a timing.
+``bench proxy`` prints round-trip percentiles, proxied/direct ratios and throughput over stdio and Streamable HTTP,
+with and without audit; ``bench verify --against mikoshi`` runs the seed verifier (mikoshi-sentinel, from npm, in
+Node) side by side; ``bench scaling`` prints time per MiB for every adversarial family with its growth exponent,
+then check cost against the number of rules of each kind and against the number of sessions. Targets are printed
+as met or missed; nothing here fails on a timing.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--session-counts", type=_ints, default=None, help="scaling: numbers of sessions, comma-separated"
     )
+    parser.add_argument("--inflight", type=int, default=16, help="proxy: calls in flight for the throughput run")
+    parser.add_argument("--no-http", action="store_true", help="proxy: stdio only (no Streamable HTTP sides)")
 
 
 def _machine_line(m: Mapping[str, Any]) -> str:
@@ -114,24 +117,26 @@ def _run_verify(args: argparse.Namespace, kw: dict[str, Any]) -> int:
             _print_seed(result)
         return 0
     hot = bench.verify_latency(**kw)
+    uncached = bench.verify_latency(cache=False, **kw)
     cold = bench.verify_latency(cold=True, **kw)
+    runs = (("hot", hot), ("hot, verdict cache off", uncached), ("cold", cold))
     if args.json:
-        print(json.dumps({"hot": hot, "cold": cold}, indent=2))
+        print(json.dumps({"hot": hot, "hot_no_verdict_cache": uncached, "cold": cold}, indent=2))
         return 0
     print(
         f"verify() over the fixed {hot['mix_size']}-call mix ({hot['mix_blocked']} blocked), "
         f"{hot['calls']} calls after warm-up"
     )
-    for temperature, result in (("hot", hot), ("cold", cold)):
+    for temperature, result in runs:
         note = (
-            f" (the {len(bench.analysis_caches())} analysis caches cleared before each call)"
+            f" (the {len(bench.analysis_caches())} analysis caches and the verdict cache cleared before each call)"
             if temperature == "cold"
             else ""
         )
         print(f"-- {temperature}{note}")
         for key in ("all", "benign", "malicious"):
             print(bench.format_percentiles(key, result[key]))
-    for temperature, result in (("hot", hot), ("cold", cold)):
+    for temperature, result in runs:
         p99 = result["all"]["p99"]
         limit = bench.TARGETS["verify_p99_us"]
         print(_target_line(f"{temperature}: p99 ours (µs)", p99, "<=", limit, p99 <= limit))
@@ -211,12 +216,33 @@ def run(args: argparse.Namespace) -> int:
             print(bench.format_percentiles(f"{row['rules']} rules", row))
         print(_machine_line(bench.machine()))
     else:
-        result = bench.proxy_overhead(**kw)
+        result = bench.proxy_overhead(**kw, http=not args.no_http, inflight=args.inflight)
         if args.json:
             print(json.dumps(result, indent=2, default=str))
             return 0
-        for key, value in result.items():
-            if key != "machine":
-                print(f"{key:<24} {value}")
-        print(_machine_line(result["machine"]))
+        _print_proxy(result)
     return 0
+
+
+def _print_proxy(result: Mapping[str, Any]) -> None:
+    """One line per side (percentiles, ratios to its direct baseline, throughput), the targets, the machine."""
+    from sentinel_lab._bench_proxy import BASELINE, SIDE_LABELS
+
+    print(
+        f"tools/call with the official MCP client: {result['calls']} calls a side, interleaved, after "
+        f"{result['warmup']} warm-up; throughput with {result['inflight']} calls in flight (median of "
+        f"{result['rounds']} rounds); ratios are proxied / direct over the same transport"
+    )
+    for side, s in result["sides"].items():
+        line = (
+            f"{SIDE_LABELS[side]:<33} p50={s['p50_ms']:>7.3f}ms  p95={s['p95_ms']:>7.3f}ms  "
+            f"p99={s['p99_ms']:>7.3f}ms  {s['calls_per_s']:>7.0f} calls/s"
+        )
+        if side in BASELINE:
+            ratios = "  ".join(f"{q}={s[f'ratio_{q}']:.2f}x" for q in ("p50", "p95", "p99"))
+            line += f"  ratio {ratios}  throughput={s['ratio_throughput']:.2f}x"
+        print(line)
+    for t in result["targets"]:
+        print(_target_line(t["name"], t["value"], "<=", t["target"], t["met"], "x"))
+    print(f"path: {result['path']}")
+    print(_machine_line(result["machine"]))

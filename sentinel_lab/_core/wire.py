@@ -8,6 +8,7 @@ side that reads it.
 from __future__ import annotations
 
 __all__ = [
+    "APPROVAL_META_KEY",
     "AUTH_CODE",
     "AUTH_PREFIX",
     "BLOCK_CODE",
@@ -20,6 +21,7 @@ __all__ = [
     "PROTOCOL_VERSION_META",
     "PROXY_ERROR_CODE",
     "PROXY_ERROR_PREFIX",
+    "SERVER_INFO_META",
     "SESSION_META_KEY",
     "VERDICT_META_KEY",
 ]
@@ -57,3 +59,9 @@ VERDICT_META_KEY = "sentinel/verdict"
 OUTPUT_SCAN_META_KEY = "sentinel/output_scan"
 #: The 2026-07-28 revision's per-request protocol version in ``params._meta``.
 PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
+#: Where a 2026-07-28 ``server/discover`` answer (and any result) names the server that made it.
+SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
+#: In the proxy's own approval question (an ``elicitation/create`` request, or the elicitation inside its
+#: ``InputRequiredResult``): ``params._meta[key]`` = ``{"tool", "arguments", "reason", "rule", "digest",
+#: "expires_in_s"}``, so an SDK client answers from data rather than from the message text.
+APPROVAL_META_KEY = "sentinel/approval"

@@ -25,6 +25,12 @@ relay forwards is routed, and what the servers send is merged, under the router'
 - Server requests (sampling, elicitation, roots) and notifications of every server reach the client under router
   ids and tokens, so two servers' ids can never collide; the client's answers go back to the server that asked.
   ``tasks/*`` requests are not routed (answered ``-32601``).
+- **Both protocol eras.** A client of the 2026-07-28 revision opens with ``server/discover``, gathered like
+  ``initialize``; the answers the router makes carry ``resultType``, a merged listing ``ttlMs: 0`` with a
+  ``private`` ``cacheScope`` (what a session sees is filtered by its policy and may change with a server), and
+  ``server/discover`` the gateway's own identity in ``_meta``. A server that answers ``server/discover`` with an
+  error is left out (logged).
+- A cancelled call's route is kept for its late answer (which still taints), at most as many as the relay keeps.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from sentinel_lab._core.wire import (
     INVALID_PARAMS,
     PROXY_ERROR_CODE,
     PROXY_ERROR_PREFIX,
+    SERVER_INFO_META,
 )
 from sentinel_lab._mcp.framing import MISSING, FrameError, _LineReader, _Writer, decode, encode, sniff_id, valid_id
 from sentinel_lab._mcp.http import UrlProxy, _header_value, _Quiet
@@ -56,7 +63,7 @@ from sentinel_lab._mcp.process import (
     unchanged_environment,
     wait_exit,
 )
-from sentinel_lab._mcp.relay import Proxy, _log, serve
+from sentinel_lab._mcp.relay import _MAX_CANCELLED, Proxy, _log, serve
 from sentinel_lab._policy.upstreams import Upstream, namespaced, split_name
 
 __all__ = ["GatewayMultiSession", "MultiProxy", "run_multi_proxy"]
@@ -298,6 +305,7 @@ class MultiProxy(Proxy):
         self.from_client: Any = None
         self.next_uid = 0
         self.routed: dict[int, tuple[_Link, int]] = {}  # relay pid -> (link, uid) of a routed request
+        self.cancelled_routes: dict[int, None] = {}  # relay pids of cancelled routed requests, oldest first
         self.gathers: dict[int, _Gather] = {}  # relay pid -> its gather
         self.server_reqs: dict[int, tuple[_Link, Any]] = {}  # router id toward the relay -> (link, server's id)
         self.server_req_ids: dict[tuple[str, Any], int] = {}
@@ -444,6 +452,20 @@ class MultiProxy(Proxy):
         msg["id"] = uid
         link.send(msg)
 
+    def _forget_cancelled_routes(self, pid: int) -> None:
+        """Keep the routes of at most ``_MAX_CANCELLED`` cancelled requests (as the relay keeps their entries).
+
+        A server may never answer a cancelled request; its route is kept so that a late answer still taints, and
+        the oldest is dropped past the bound so that cancelling cannot grow the gateway's memory without end.
+        """
+        self.cancelled_routes[pid] = None
+        while len(self.cancelled_routes) > _MAX_CANCELLED:
+            oldest = next(iter(self.cancelled_routes))
+            del self.cancelled_routes[oldest]
+            route = self.routed.pop(oldest, None)
+            if route is not None:
+                route[0].out.pop(route[1], None)
+
     def _notification_out(self, msg: dict[str, Any], method: str) -> None:
         params = _params(msg)
         if method == "notifications/cancelled":
@@ -461,6 +483,7 @@ class MultiProxy(Proxy):
             target = self.routed.get(pid)
             if target is not None and target[0].alive:  # the route stays: a late answer still taints
                 target[0].send({**msg, "params": {**params, "requestId": target[1]}})
+                self._forget_cancelled_routes(pid)
             return
         if method == "notifications/progress":  # for a server request: back to the server that asked
             token = params.get("progressToken")
@@ -537,6 +560,7 @@ class MultiProxy(Proxy):
             return
         assert out.pid is not None
         self.routed.pop(out.pid, None)
+        self.cancelled_routes.pop(out.pid, None)
         msg["id"] = out.pid
         self._safe_server_line(encode(msg))
 
@@ -599,6 +623,7 @@ class MultiProxy(Proxy):
             return
         assert out.pid is not None
         self.routed.pop(out.pid, None)
+        self.cancelled_routes.pop(out.pid, None)
         self._refuse(out.pid, PROXY_ERROR_CODE, message, ran=ran)
 
     def _link_died(self, link: _Link, what: str) -> None:
@@ -714,7 +739,12 @@ class MultiProxy(Proxy):
         if subscribe:
             caps["resources"]["subscribe"] = True
         merged["capabilities"] = caps
-        merged["serverInfo"] = {"name": "sentinel-lab-gateway", "version": _version()}
+        info = {"name": "sentinel-lab-gateway", "version": _version()}
+        if gather.method == "initialize":
+            merged["serverInfo"] = info
+        else:  # 2026-07-28: the server's identity travels in ``_meta``
+            meta = merged.get("_meta")
+            merged["_meta"] = {**(meta if type(meta) is dict else {}), SERVER_INFO_META: info}
         notes = [f"[{name}] {r['instructions']}" for name, r in answers if type(r.get("instructions")) is str]
         merged.pop("instructions", None)
         if notes:

@@ -37,6 +37,10 @@ What the relay guarantees:
   ``proxy.deny_style: result``, an ``isError`` tool result shaped for the request's era. A call over 64 KiB is
   judged on a worker thread within ``analysis_budget_s`` (``--analysis-budget``, or ``proxy.analysis_budget_ms``)
   while other messages keep flowing; past the budget it is denied (fail closed). Smaller calls are judged inline.
+- **ASK asks the human** (``_mcp/approval.py``): an ``ask`` verdict holds the call and asks through the client
+  (its own ``elicitation/create`` in the handshake era, an ``InputRequiredResult`` in the 2026-07-28 era); only an
+  approval bound to the call's digest, single use and within ``proxy.approval_ttl_s``, forwards it. A client that
+  cannot ask gets the denial.
 - **Taint fails closed.** The answer to a ``tools/call`` is recorded (``session.record(ok=True)``) whenever it
   returned anything: content or structured content whatever ``isError`` says, a non-boolean ``isError``, a
   JSON-RPC error, a created task, an unreadable or oversized reply, or a late answer to a cancelled call. Only an
@@ -106,6 +110,7 @@ from sentinel_lab._core.wire import (
     SESSION_META_KEY,
     VERDICT_META_KEY,
 )
+from sentinel_lab._mcp.approval import Approvals, strip_forged
 from sentinel_lab._mcp.framing import (
     MISSING,
     FrameError,
@@ -121,6 +126,7 @@ from sentinel_lab._mcp.pinning import ToolPins
 from sentinel_lab._mcp.process import Watchdog, signal_group, spawn_server, stop_server, wait_exit
 from sentinel_lab._mcp.session_id import DEFAULT_KEY_ENV, SessionIds
 from sentinel_lab._mcp.spotlight import protect_message
+from sentinel_lab._policy.approvals import DEFAULT_TTL_S as DEFAULT_APPROVAL_TTL_S
 
 __all__ = [
     "BLOCK_CODE",
@@ -176,6 +182,7 @@ class ProxyOptions:
     key_env: str = DEFAULT_KEY_ENV
     grace_seconds: float = 2.0
     analysis_budget_s: float = DEFAULT_ANALYSIS_BUDGET_S
+    approval_ttl_s: float = DEFAULT_APPROVAL_TTL_S
 
     @classmethod
     def from_policy(
@@ -192,7 +199,7 @@ class ProxyOptions:
         spot = getattr(policy, "spotlight", None)
         sess = getattr(policy, "session", None)
         for obj, names in (
-            (proxy, ("deny_style", "hide_denied_tools", "pin_tools", "max_message_bytes")),
+            (proxy, ("deny_style", "hide_denied_tools", "pin_tools", "max_message_bytes", "approval_ttl_s")),
             (sess, ("key_env",)),
         ):
             for name in names:
@@ -228,7 +235,7 @@ def _session_gated(method: str, params: Any) -> bool:
 class _Pending:
     """A client request forwarded upstream under the proxy's id ``pid``, until its one answer goes back."""
 
-    __slots__ = ("args", "client_id", "judging", "method", "modern", "pid", "progress", "span", "t0", "tool")
+    __slots__ = ("args", "claim", "client_id", "judging", "method", "modern", "pid", "progress", "span", "t0", "tool")
 
     def __init__(
         self, method: str, modern: bool, tool: str = "", args: Any = None, *, pid: int = 0, client_id: Any = None
@@ -236,7 +243,8 @@ class _Pending:
         self.method, self.modern, self.tool, self.args = method, modern, tool, args
         self.pid, self.client_id = pid, client_id
         self.progress: Any = MISSING  # the client's progressToken, replaced by ``pid`` upstream
-        self.judging = False  # a large tools/call still being judged on the analysis thread
+        self.judging = False  # a tools/call still being judged (analysis thread) or held for an approval
+        self.claim: Any = None  # a retry's answer to an approval question (``_mcp.approval.Claim``)
         self.t0 = 0.0
         self.span: Any = None
 
@@ -433,6 +441,7 @@ class Proxy:
         self.exit_code = 0
         self.stats = {"calls": 0, "blocked": 0, "flagged": 0, "bad_input": 0}
         self.audit_error: str | None = None  # set once an audit write fails: from then on no tool call runs
+        self.approvals = Approvals(self, self.opts.approval_ttl_s, log=_log)  # policy ASK: asked through the client
         self._tasks: set[asyncio.Future[None]] = set()
 
     def _new_session(self) -> Any:
@@ -733,6 +742,8 @@ class Proxy:
         if method == "tools/call":
             self._tools_call(msg, rid, params or {}, meta, modern, presented, len(line))
             return
+        if method == "initialize":
+            self.approvals.initialize(params)
         self._forward_request(msg, self._register(rid, method, modern, meta))
 
     def _register(self, rid: Any, method: str, modern: bool, meta: Any, tool: str = "", args: Any = None) -> _Pending:
@@ -757,6 +768,8 @@ class Proxy:
             self.stats["bad_input"] += 1
             _log("dropped an invalid message from the client (no method, not a response)")
             self._audit("bad_input", decision="block", details={"reason": "invalid response"})
+            return
+        if self.approvals.client_response(rid, msg):  # the answer to the proxy's own approval question
             return
         entry = self.server_requests.pop(rid, None) if type(rid) is int else None
         if entry is None:
@@ -789,6 +802,7 @@ class Proxy:
                 _log("dropped a cancellation of no pending request")
                 return
             if pending.judging:  # never forwarded: nothing to cancel upstream, and it never will be
+                self.approvals.withdraw(pending)  # a question asked about it is withdrawn
                 return
             if pending.method == "tools/call":
                 self.cancelled[pending.pid] = pending
@@ -832,8 +846,10 @@ class Proxy:
         session_id = presented if presented is not MISSING else self.session_id
         if self._refuse_unaudited(rid):
             return
+        claim = self.approvals.claim(params)  # the proxy's own round state: taken out, never forwarded
         self.stats["calls"] += 1
         entry = self._register(rid, "tools/call", modern, meta, name, args)
+        entry.claim = claim
         if size > _INLINE_JUDGE_BYTES:
             entry.judging = True
             task = asyncio.ensure_future(self._judge_off_loop(msg, entry, meta, session_id))
@@ -901,6 +917,8 @@ class Proxy:
     ) -> None:
         """Answer a denied call, or forward an allowed one once its audit record is written (``audited``: it is)."""
         self.tracer.decision(entry.tool, meta, verdict, entry.client_id, session_id)
+        if self.approvals.decided(msg, entry, verdict, latency_us, meta, session_id):  # ask: asked or settled
+            return
         if not verdict.allowed:
             self.stats["blocked"] += 1
             _log(f"blocked a call of {entry.tool[:80]!r} ({verdict.rule or verdict.policy}): {verdict.reason}"[:600])
@@ -949,8 +967,8 @@ class Proxy:
             return
         self._audit("tool_call", **fields)
 
-    def _deny(self, rid: Any, name: str, verdict: Any, modern: bool) -> None:
-        message = f"{BLOCK_PREFIX}{verdict.reason}"
+    def _deny(self, rid: Any, name: str, verdict: Any, modern: bool, *, note: str = "", approval: Any = None) -> None:
+        message = f"{BLOCK_PREFIX}{verdict.reason}" + (f"; {note}" if note else "")
         data = {
             "tool": name,
             "decision": verdict.decision,
@@ -959,6 +977,8 @@ class Proxy:
             "violations": [v.to_dict() for v in verdict.violations],
             "taints": sorted(getattr(verdict, "taints", ()) or ()),
         }
+        if approval is not None:
+            data["approval"] = approval
         if self.opts.deny_style == "result":
             self._send_client({"jsonrpc": "2.0", "id": rid, "result": _error_result(message, modern, data)})
             return
@@ -1066,6 +1086,7 @@ class Proxy:
         if rid is not MISSING and rid in self.server_ids:
             self._server_error(rid, INVALID_REQUEST, "Invalid Request: id is already in use by a pending request")
             return
+        strip_forged(msg)  # only the proxy asks for approvals
         texts = protect_message(msg, None, wrap=self.opts.spotlight)
         block = self.scan is not None and texts and self.opts.scan_output == "block"
         if block and self._scan_texts(texts, f"server {method[:60]}", rid if rid is not MISSING else None, block=True):
@@ -1141,6 +1162,7 @@ class Proxy:
         if type(result) is dict and type(result.get("_meta")) is dict:
             result["_meta"].pop(VERDICT_META_KEY, None)  # only the proxy may say a call was blocked
             result["_meta"].pop(OUTPUT_SCAN_META_KEY, None)  # ...or what its scan found
+        strip_forged(msg)  # ...or ask for an approval
         structured: list[str] = []
         texts = protect_message(msg, "tools/call", wrap=self.opts.spotlight, structured=structured)
         scan_first = self.scan is not None and (texts or structured) and self.opts.scan_output == "block"

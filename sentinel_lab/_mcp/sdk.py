@@ -11,23 +11,83 @@
 MCP handshake with ``mcp.ClientSession``, reads the signed session id the proxy returns in the ``initialize``
 result's ``_meta["sentinel/session"]`` and presents it on every call. Leaving the block shuts the proxy down,
 which shuts the tool server down.
+
+``approve=callable`` answers the proxy's approval questions (policy ``ASK``): it gets an ``ApprovalPrompt`` (tool,
+arguments, reason, rule, digest) and returns ``True`` to run that exact call once; it may be async. Without it the
+client declares no elicitation capability and an ASK call is denied ("this client cannot be asked for
+approvals"). A callback that raises, or returns anything but ``True``, refuses. A tool server's own elicitation
+is declined (this client has nobody to ask).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import shlex
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from sentinel_lab._core.errors import PolicyViolation, ProxyError
 from sentinel_lab._core.verdict import Verdict, Violation
-from sentinel_lab._core.wire import AUTH_CODE, BLOCK_CODE, BLOCK_PREFIX, SESSION_META_KEY, VERDICT_META_KEY
+from sentinel_lab._core.wire import (
+    APPROVAL_META_KEY,
+    AUTH_CODE,
+    BLOCK_CODE,
+    BLOCK_PREFIX,
+    SESSION_META_KEY,
+    VERDICT_META_KEY,
+)
 
-__all__ = ["Sentinel", "verdict_from_error"]
+__all__ = ["ApprovalPrompt", "Sentinel", "answer_approval", "verdict_from_error"]
+
+
+@dataclass(frozen=True)
+class ApprovalPrompt:
+    """What the proxy asks a human to approve: one exact call (the proxy binds the answer to ``digest``)."""
+
+    tool: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    rule: str = ""
+    digest: str = ""
+    message: str = ""
+
+
+def _prompt_of(message: str, meta: Any) -> ApprovalPrompt | None:
+    """The approval an elicitation asks for (from its ``_meta``), or None when it is not the proxy's question."""
+    about = meta.get(APPROVAL_META_KEY) if isinstance(meta, Mapping) else None
+    if not isinstance(about, Mapping) or not isinstance(about.get("tool"), str):
+        return None
+    args = about.get("arguments")
+    return ApprovalPrompt(
+        tool=about["tool"],
+        arguments=dict(args) if isinstance(args, Mapping) else {},
+        reason=str(about.get("reason", "")),
+        rule=str(about.get("rule", "")),
+        digest=str(about.get("digest", "")),
+        message=message,
+    )
+
+
+async def answer_approval(approve: Callable[[ApprovalPrompt], Any], message: str, meta: Any) -> bool | None:
+    """Ask ``approve`` about one elicitation: True or False for the proxy's approval questions (a callback that
+    raises or returns anything but ``True`` refuses), None for any other elicitation (not ours to answer)."""
+    prompt = _prompt_of(message, meta)
+    if prompt is None:
+        return None
+    try:
+        answer = approve(prompt)
+        if inspect.isawaitable(answer):
+            answer = await answer
+    except Exception:  # fail closed: an approver that breaks approves nothing
+        return False
+    return answer is True
+
 
 _PASS_ENV_PREFIXES = ("SENTINEL_", "OTEL_", "PYTHON", "VIRTUAL_ENV", "LANG", "LC_")
 
@@ -53,7 +113,7 @@ def verdict_from_error(code: int, message: str, data: Any, tool: str, args: dict
         allowed=False,
         violations=violations,
         tool=str(info.get("tool", tool)),
-        decision="block",
+        decision="block",  # a refused approval blocked the call too (its violation's policy is "approval")
         rule=str(info.get("rule", "session" if code == AUTH_CODE else "")),
         taints=frozenset(str(t) for t in info.get("taints", ()) if isinstance(t, str)),
         args=dict(args or {}),
@@ -77,7 +137,8 @@ class Sentinel:
     proxy refuses calls without this client's signed session id. ``env``: the environment of the proxy and the
     tool server; by default the MCP SDK's safe allow-list plus ``SENTINEL_*``, ``OTEL_*`` and ``PYTHON*``
     variables (pass ``env=`` when the tool server needs more, e.g. its API keys). ``errlog``: where the proxy's
-    and the server's stderr go (default: a temporary file, see ``stderr_path``).
+    and the server's stderr go (default: a temporary file, see ``stderr_path``). ``approve``: answers approval
+    questions (see the module docstring).
     """
 
     def __init__(
@@ -92,7 +153,11 @@ class Sentinel:
         errlog: TextIO | None = None,
         read_timeout: float | None = 30.0,
         extra_args: list[str] | None = None,
+        approve: Callable[[ApprovalPrompt], Any] | None = None,
     ) -> None:
+        if approve is not None and not callable(approve):
+            raise TypeError(f"approve must be a callable taking an ApprovalPrompt, not {type(approve).__name__}")
+        self.approve = approve
         self.upstream = _upstream_argv(upstream)
         self.policy = str(policy)
         self.audit = str(audit) if audit is not None else None
@@ -162,8 +227,9 @@ class Sentinel:
         stack = AsyncExitStack()
         try:
             read, write = await stack.enter_async_context(stdio_client(params, errlog=errlog))
+            callback = self._elicitation_callback() if self.approve is not None else None
             session = await stack.enter_async_context(
-                ClientSession(read, write, read_timeout_seconds=self.read_timeout)
+                ClientSession(read, write, read_timeout_seconds=self.read_timeout, elicitation_callback=callback)
             )
             init = await session.initialize()
         except BaseException as exc:
@@ -177,6 +243,21 @@ class Sentinel:
         meta = getattr(init, "meta", None) or {}
         self.session_id = str(meta.get(SESSION_META_KEY, ""))
         return self
+
+    def _elicitation_callback(self) -> Any:
+        """The official client's elicitation callback, answering the proxy's approval questions with ``approve``."""
+        from mcp.types import ElicitResult
+
+        approve = self.approve
+        assert approve is not None
+
+        async def elicit(context: Any, params: Any) -> Any:
+            answer = await answer_approval(approve, str(getattr(params, "message", "")), getattr(params, "meta", None))
+            if answer is None:  # a tool server's own question: this client has nobody to ask
+                return ElicitResult(action="decline")
+            return ElicitResult(action="accept", content={"approve": answer})
+
+        return elicit
 
     async def __aexit__(self, *exc: object) -> None:
         stack, self._stack = self._stack, None

@@ -1,9 +1,10 @@
 """Spotlighting: mark untrusted text from the tool server so a model can tell data from instructions.
 
 Each text is wrapped as ``<<<SENTINEL_DATA_START:{id}>>>\\n{text}\\n<<<SENTINEL_DATA_END:{id}>>>`` with a fresh
-random id per item. Any ``<<<SENTINEL_DATA_`` already inside the text (a forged start or end marker) is
-rewritten to ``<<<ESCAPED_SENTINEL_DATA_``, so a tool cannot close the wrapper early or fake a trusted region,
-and a forged marker cannot guess the id either.
+random 128-bit id per item (``_Ids``: from a pool the OS CSPRNG fills 256 ids at a time). Any
+``<<<SENTINEL_DATA_`` already inside the text (a forged start or end marker) is rewritten to
+``<<<ESCAPED_SENTINEL_DATA_``, so a tool cannot close the wrapper early or fake a trusted region, and a forged
+marker cannot guess the id either.
 
 ``protect_message`` applies this to ANY message the tool server sends to the client (a response, a server
 request or a notification): every string in it, and every object key that is not an MCP field name, is returned
@@ -67,7 +68,8 @@ dictionary look-ups.
 
 from __future__ import annotations
 
-import secrets
+import os
+import threading
 from typing import Any
 
 from sentinel_lab._core.wire import OUTPUT_SCAN_META_KEY, SESSION_META_KEY, VERDICT_META_KEY
@@ -96,9 +98,45 @@ def neutralise(text: str) -> str:
     return text.replace(MARKER_PREFIX, _ESCAPED)
 
 
+class _Ids:
+    """Marker ids: 16 bytes each straight from ``os.urandom``, fetched 4 KiB (256 ids) at a time.
+
+    Why this is sound: every id is 128 bits of the kernel's CSPRNG output, used once and never derived from
+    anything the tool server sees, so a server cannot predict the id of a wrapper around its own text (it would
+    need the kernel generator's state), and ids cannot repeat except by a 2^-128 chance. The pool only changes how
+    often the kernel is asked (one ``getrandom`` per 256 ids instead of one or two per id); it lives in this
+    process's memory, which the tool server (another process) cannot read. A forked child drops the pool, so
+    parent and child never hand out the same bytes.
+    """
+
+    _POOL = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool = b""
+        self._pos = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._pool, self._pos = b"", 0
+
+    def next(self) -> str:
+        """A fresh id: 32 hex digits."""
+        with self._lock:
+            pos = self._pos
+            if pos >= len(self._pool):
+                self._pool, pos = os.urandom(self._POOL), 0
+            self._pos = pos + 16
+            return self._pool[pos : pos + 16].hex()
+
+
+_IDS = _Ids()
+
+
 def wrap(text: str, item_id: str | None = None) -> str:
     """Wrap one untrusted text in randomized delimiters (a new 128-bit id unless one is given)."""
-    ident = item_id or secrets.token_hex(16)
+    ident = item_id or _IDS.next()
     return f"{START}{ident}>>>\n{neutralise(text)}\n{END}{ident}>>>"
 
 

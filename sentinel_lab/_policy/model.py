@@ -35,8 +35,9 @@ Schema (every key optional; unknown keys are an error that suggests the close sp
       on_finding: {internal_access: ASK, medium: ASK}   # check or severity -> ASK | DENY (default DENY)
     spotlight: {enabled: true, scan_output: flag}                 # scan_output: flag | block | off
     session: {require: false, key_env: SENTINEL_SESSION_KEY}
-    proxy: {deny_style: error, hide_denied_tools: true, pin_tools: warn, max_message_bytes: 16777216}
-                                                          # deny_style: error | result; pin_tools: off | warn | block
+    proxy: {deny_style: error, hide_denied_tools: true, pin_tools: warn, max_message_bytes: 16777216,
+            approval_ttl_s: 300}                          # deny_style: error | result; pin_tools: off | warn | block
+                                                          # approval_ttl_s: how long an ASK waits for its answer
     upstreams:                  # a multi-server gateway: name -> server; tools are seen as <name>__<tool>
       fs: {command: [python, fs_server.py], env: {LOG: "1"}, cwd: /srv}     # env and cwd optional
       web: {url: "https://tools.example.com/mcp"}
@@ -71,6 +72,7 @@ import yaml
 from sentinel_lab._checks import PROFILES
 from sentinel_lab._core.errors import PolicyError
 from sentinel_lab._core.verdict import POLICIES, SEVERITIES
+from sentinel_lab._policy.approvals import DEFAULT_TTL_S as DEFAULT_APPROVAL_TTL_S
 from sentinel_lab._policy.conditions import (
     CONDITION_KEYS,
     ArgPath,
@@ -162,7 +164,7 @@ RATE_KEYS = ("max_calls", "window", "max_identical", "identical_window", "max_se
 INTENT_KEYS = ("enabled", "threshold")
 SPOTLIGHT_KEYS = ("enabled", "scan_output")
 SESSION_KEYS = ("require", "key_env")
-PROXY_KEYS = ("deny_style", "hide_denied_tools", "pin_tools", "max_message_bytes")
+PROXY_KEYS = ("deny_style", "hide_denied_tools", "pin_tools", "max_message_bytes", "approval_ttl_s")
 UPSTREAM_KEYS = ("command", "url", "env", "cwd", "description")
 FLOW_KEYS = ("name", "after", "deny", "unless", "message", "severity", "description")
 FLOW_AFTER_KEYS = ("tools", "upstreams", "taints")
@@ -404,6 +406,14 @@ def _number(ctx: _Ctx, value: Any, path: Path, *, positive: bool = False, intege
     return value
 
 
+def _approval_ttl(ctx: _Ctx, value: Any) -> float:
+    """``proxy.approval_ttl_s``: seconds, positive, at most a day (an approval is for a call about to run)."""
+    ttl = float(_number(ctx, value, ("proxy", "approval_ttl_s"), positive=True))
+    if ttl > 86400:
+        raise ctx.error(("proxy", "approval_ttl_s"), f"expected at most 86400 seconds, got {value!r}")
+    return ttl
+
+
 # ----------------------------------------------------------------------------------------------- model
 @dataclass(frozen=True, slots=True)
 class ToolMatcher:
@@ -551,12 +561,14 @@ class SessionSettings:
 
 @dataclass(frozen=True, slots=True)
 class ProxySettings:
-    """How the proxy answers denials, filters and pins tools, and the largest message it accepts."""
+    """How the proxy answers denials, filters and pins tools, the largest message it accepts, and how long an
+    approval question (``ASK``) stays answerable."""
 
     deny_style: str = "error"
     hide_denied_tools: bool = True
     pin_tools: str = "warn"
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    approval_ttl_s: float = DEFAULT_APPROVAL_TTL_S
 
 
 @dataclass(frozen=True, eq=False)
@@ -732,6 +744,7 @@ class Policy:
             "hide_denied_tools": p.hide_denied_tools,
             "pin_tools": p.pin_tools,
             "max_message_bytes": p.max_message_bytes,
+            "approval_ttl_s": p.approval_ttl_s,
         }
         if self.upstreams:
             out["upstreams"] = {name: u.to_dict() for name, u in self.upstreams.items()}
@@ -1269,6 +1282,7 @@ def _build(data: Any, ctx: _Ctx) -> Policy:
         int(_number(ctx, px["max_message_bytes"], ("proxy", "max_message_bytes"), positive=True, integer=True))
         if "max_message_bytes" in px
         else DEFAULT_MAX_MESSAGE_BYTES,
+        _approval_ttl(ctx, px["approval_ttl_s"]) if "approval_ttl_s" in px else DEFAULT_APPROVAL_TTL_S,
     )
     upstreams = _upstreams(ctx, top)
     flows = tuple(_flow_rule(ctx, i, r, upstreams) for i, r in enumerate(_list(ctx, top.get("flows"), ("flows",))))

@@ -30,6 +30,7 @@ from sentinel_lab._checks import system_commands as _commands
 from sentinel_lab._core.errors import InvalidAction, PolicyError
 from sentinel_lab._core.sync import run_sync
 from sentinel_lab._core.verdict import POLICIES, SEVERITY_RANK, IntentResult, Verdict, Violation
+from sentinel_lab._verify.cache import VerdictCache, canonical_key
 from sentinel_lab._verify.intent import (
     DEFAULT_THRESHOLD,
     LLM_WEIGHT,
@@ -60,6 +61,12 @@ _wall = time.time
 
 
 _NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
+#: Context keys that leave the built-in verdict unchanged (the rate limiter, which reads ``session_id``, runs
+#: per call even on a cached verdict). Any other key (``scope``, ``user_goal``, ``conversation``, or one a
+#: future check might read) makes the call bypass the verdict cache.
+_CACHE_NEUTRAL_KEYS = frozenset({"session_id"})
+#: Default bound of the verdict cache (entries).
+CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +167,10 @@ class Verifier:
     ``"workspace"`` (default: an agent confined to its project; ``sudo``/``su`` and reads of system files outside
     the workspace are blocked) or ``"admin"`` (an agent that administers the machine: ``sudo`` of ordinary
     commands, service management, package installs and system reads are allowed; credentials, exfiltration,
-    destruction and disabling security stay blocked).
+    destruction and disabling security stay blocked). ``cache``: the verdict cache's bound (entries; True for
+    the default ``CACHE_SIZE``, False or 0 to switch it off): a call seen before, with a context that carries
+    nothing but ``session_id`` and no custom check registered, reuses what the built-in checks found (see
+    ``_verify.cache``); the rate limiter and the verdict's own fields are still per call.
     """
 
     def __init__(
@@ -174,6 +184,7 @@ class Verifier:
         clock: Callable[[], float] | None = None,
         normalize: bool = True,
         profile: str = "workspace",
+        cache: int | bool = True,
     ) -> None:
         if profile not in PROFILES:
             raise PolicyError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}", key="profile")
@@ -198,6 +209,13 @@ class Verifier:
         self._content = [(n, f) for n, f in CONTENT_CHECKS.items() if self.enabled is None or n in self.enabled]
         self._scope_on = self.enabled is None or "scope_enforcement" in self.enabled
         self._intent_on = self.intent.enabled and (self.enabled is None or "intent_alignment" in self.enabled)
+        if isinstance(cache, bool):
+            cache = CACHE_SIZE if cache else 0
+        if isinstance(cache, bool) or not isinstance(cache, int) or cache < 0:
+            raise PolicyError(f"cache must be a bool or a number of entries, got {cache!r}", key="cache")
+        #: the verdict cache (None when off); ``_cache_config`` is what its entries were computed under
+        self.verdict_cache: VerdictCache | None = VerdictCache(cache) if cache else None
+        self._cache_config: tuple[Any, ...] = ()
 
     # -- configuration -------------------------------------------------------------------------------------
     @staticmethod
@@ -233,9 +251,13 @@ class Verifier:
         if not callable(fn):
             raise TypeError("a custom check must be callable")
         self._custom[name] = fn
+        if self.verdict_cache is not None:  # bypassed while custom checks exist; emptied to be certain
+            self.verdict_cache.clear()
 
     def remove_check(self, name: str) -> None:
         self._custom.pop(name, None)
+        if self.verdict_cache is not None:
+            self.verdict_cache.clear()
 
     def check(self, name: str) -> Callable[[CustomCheck], CustomCheck]:
         """Decorator form of ``add_check``: ``@verifier.check("no_weekends")``."""
@@ -251,9 +273,8 @@ class Verifier:
         return tuple(self._custom)
 
     # -- verification ----------------------------------------------------------------------------------------
-    def _prepare(self, action: Any, context: Mapping[str, Any] | None) -> tuple[Analysis, Mapping[str, Any]]:
-        """Parse the shape (``InvalidAction`` for anything unreadable) and analyse it; an analysis that fails
-        on hostile input still yields an (empty, truncated) analysis, so the call is blocked, never crashed."""
+    def _read(self, action: Any, context: Mapping[str, Any] | None) -> tuple[str, dict[str, Any], Mapping[str, Any]]:
+        """Parse the shape (``InvalidAction`` for anything unreadable) and take a plain copy of the context."""
         try:
             tool, args = parse_action(action)
         except InvalidAction:
@@ -269,15 +290,36 @@ class Verifier:
                 context = dict(context.items())
             except Exception as exc:
                 raise InvalidAction(f"context could not be read: {_describe(exc)}") from None
+        return tool, args, context
+
+    def _analyse(self, tool: str, args: dict[str, Any]) -> tuple[Analysis, bool]:
+        """The analysis, and whether it completed; one that fails on hostile input still yields an (empty,
+        truncated) analysis, so the call is blocked, never crashed."""
         try:
-            a = analyse(tool, args, normalize=self.normalize, workspace=self.workspace)
+            return analyse(tool, args, normalize=self.normalize, workspace=self.workspace), True
         except Exception as exc:  # fail closed: nothing was seen, so nothing may pass
             reason = f"could not be analysed ({_describe(exc)})"
-            a = Analysis(tool, tool.lower(), args, [], True, cut_reason=reason, workspace=self.workspace)
-        return a, context
+            return Analysis(tool, tool.lower(), args, [], True, cut_reason=reason, workspace=self.workspace), False
 
-    def _static(self, a: Analysis, context: Mapping[str, Any]) -> tuple[list[Violation], Scope]:
-        """Built-in content checks and scope: everything that needs no user callable."""
+    def _cache_key(self, tool: str, args: dict[str, Any], context: Mapping[str, Any]) -> tuple[str, str] | None:
+        """The verdict cache's key for this call, or None when the call must be judged afresh: the cache is
+        off, a custom check is registered (user code may read anything), the context carries more than
+        ``session_id``, or the arguments are not plain and small (``canonical_key``)."""
+        cache = self.verdict_cache
+        if cache is None or self._custom:
+            return None
+        for k in context:
+            if k not in _CACHE_NEUTRAL_KEYS:
+                return None
+        config = (self.scope, self._settings, self._content, self.normalize, self._scope_on, self.limiter)
+        if config != self._cache_config:  # element by element, identity first: in C
+            cache.clear()  # the configuration changed since the entries were computed
+            self._cache_config = config
+        return canonical_key(tool, args)
+
+    def _static(self, a: Analysis, context: Mapping[str, Any]) -> tuple[list[Violation], bool]:
+        """Built-in content checks and scope: everything that needs no user callable; and whether every check
+        ran to its end (a check that raised fails closed, and that verdict is not cached)."""
         scope = self.scope
         settings = self._settings
         override = context.get("scope") if context else None
@@ -290,6 +332,7 @@ class Verifier:
                 raise InvalidAction(f"context['scope'] is not a valid scope: {_describe(exc)}") from None
             settings = self._make_settings(scope)
         out: list[Violation] = []
+        clean = True
         if a.truncated:  # we could not look at everything: fail closed
             why = a.cut_reason or f"nest deeper than {MAX_DEPTH} levels or hold over {MAX_TEXTS} strings"
             out.append(
@@ -304,6 +347,7 @@ class Verifier:
                 found = fn(a, settings)
             except Exception as exc:  # fail closed
                 found = [_error_violation(name, exc)]
+                clean = False
             if found:
                 out.extend(found)
         if self._scope_on and (scope.allowed_tools or scope.blocked_tools or scope.restricts_content):
@@ -311,7 +355,8 @@ class Verifier:
                 out.extend(check_scope(a, scope))
             except Exception as exc:
                 out.append(_error_violation("scope_enforcement", exc))
-        return out, scope
+                clean = False
+        return out, clean
 
     def _intent(self, a: Analysis, goal: str) -> Generator[Awaitable[Any], Any, IntentResult]:
         """The heuristic's score, combined with the llm's when there is one (``intent.combine``). An llm that
@@ -331,12 +376,16 @@ class Verifier:
 
     def _finish(
         self,
-        a: Analysis,
+        tool: str,
+        args: dict[str, Any],
+        fingerprint: int | Analysis,
         context: Mapping[str, Any],
         violations: list[Violation],
         intent: IntentResult | None,
         t0: int,
     ) -> Verdict:
+        """The verdict: the goal's violation, the rate limiter (``fingerprint``: the call's, or the analysis to
+        compute it from when the limiter runs), the most severe violation and the per-call fields."""
         if intent is not None and not intent.aligned:
             violations.append(
                 Violation(
@@ -350,7 +399,9 @@ class Verifier:
         session_key = session if type(session) is str or isinstance(session, str) else ""
         limiter = self.limiter
         if limiter is not None:
-            hit = limiter.hit(session_key or "<default>", _fingerprint(a))
+            if not isinstance(fingerprint, int):  # computed only here: the repr of a large call is not free
+                fingerprint = _fingerprint(fingerprint)
+            hit = limiter.hit(session_key or "<default>", fingerprint)
             if hit is not None:
                 violations.append(hit)
         if violations:
@@ -372,10 +423,10 @@ class Verifier:
                 confidence,
                 intent,
                 (_perf_ns() - t0) / 1000.0,
-                a.tool,
+                tool,
                 decision="block",
                 rule=f"verifier.{top.policy}",
-                args=MappingProxyType(a.args),
+                args=MappingProxyType(args),
                 session_id=session_key,
                 at=_wall(),
             )
@@ -386,9 +437,9 @@ class Verifier:
                 intent.score if intent is not None else 1.0,
                 intent,
                 (_perf_ns() - t0) / 1000.0,
-                a.tool,
+                tool,
                 decision="allow",
-                args=MappingProxyType(a.args),
+                args=MappingProxyType(args),
                 session_id=session_key,
                 at=_wall(),
             )
@@ -404,8 +455,18 @@ class Verifier:
         custom check or llm) and is sent back its result; ``verify`` and ``averify`` differ only in how they
         wait for it."""
         t0 = time.perf_counter_ns()
-        a, context = self._prepare(action, context)
-        violations, _ = self._static(a, context)
+        tool, args, context = self._read(action, context)
+        key = self._cache_key(tool, args, context)
+        cache = self.verdict_cache
+        if key is not None and cache is not None:
+            entry = cache.get(key)
+            if entry is not None:  # the same call, judged before under this configuration
+                return self._finish(tool, args, entry[1], context, list(entry[0]), None, t0)
+        a, complete = self._analyse(tool, args)
+        violations, clean = self._static(a, context)
+        if key is not None and cache is not None and complete and clean:
+            # no custom check and no goal (``_cache_key``): nothing below but the rate limiter can add to these
+            cache.put(key, tuple(violations), hash(key))
         intent = None
         if self._intent_on and context:
             try:
@@ -427,7 +488,7 @@ class Verifier:
                 violations.extend(_custom_violations(name, result))
             except Exception as exc:
                 violations.append(_error_violation(f"custom:{name}", exc))
-        return self._finish(a, context, violations, intent, t0)
+        return self._finish(a.tool, a.args, hash(key) if key is not None else a, context, violations, intent, t0)
 
     def verify(self, action: Any, context: Mapping[str, Any] | None = None) -> Verdict:
         """Verify one action synchronously. Async custom checks and llm callables are awaited on a helper

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -515,6 +516,8 @@ Settings (%config SentinelMagics.NAME = VALUE; %config SentinelMagics lists them
     reason_chars      characters of a reason shown (400)
     max_result_chars  longest tool result shown under its call (2000)
     progress_min      cells with at least this many calls show a progress bar (20)
+    approve           how --upstream cells answer approvals (policy ASK): deny (default), allow, or widget
+                      (Approve / Deny buttons under the cell; no click within timeout refuses)
 
 Python: sentinel_lab.lab.style(frame) styles any verdict frame (a pandas Styler: HTML, LaTeX, Excel);
 Verdict and Violation objects display as cards; sentinel_lab.explore(dataset, verifier_or_policy) opens the
@@ -554,6 +557,11 @@ class SentinelMagics(Magics):
     )
     reason_chars = Int(400, help="Characters of a reason shown before it is cut.").tag(config=True)
     progress_min = Int(20, help="Cells with at least this many calls show a progress bar.").tag(config=True)
+    approve = Unicode(
+        "deny",
+        help="How --upstream cells answer the proxy's approval questions (policy ASK): deny (default, for nbval and "
+        "unattended runs), allow, or widget (Approve / Deny buttons; no click within timeout refuses).",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -569,6 +577,7 @@ class SentinelMagics(Magics):
         self._verifier: Any = None
         self._log_listener: Callable[[Any, str], None] | None = None
         self._matcher: Any = None
+        self._cell_context: contextvars.Context | None = None  # the running cell's, for an approval prompt
         if self.log_file:
             self._set_log_file(self.log_file)
 
@@ -576,6 +585,16 @@ class SentinelMagics(Magics):
     @observe("log_file")
     def _log_file_changed(self, change: Mapping[str, Any]) -> None:
         self._set_log_file(change["new"])
+
+    @observe("approve")
+    def _approve_changed(self, change: Mapping[str, Any]) -> None:
+        from sentinel_lab.lab._approve import APPROVE_SETTINGS
+
+        if change["new"] not in APPROVE_SETTINGS:
+            self.approve = change["old"]
+            raise UsageError(
+                f"SentinelMagics.approve must be one of {', '.join(APPROVE_SETTINGS)}, not {change['new']!r}"
+            )
 
     @observe("policy")
     def _policy_changed(self, change: Mapping[str, Any]) -> None:
@@ -827,7 +846,7 @@ class SentinelMagics(Magics):
         fd, audit = tempfile.mkstemp(prefix="sentinel-lab-audit-", suffix=".jsonl")
         os.close(fd)
         tail = AuditTail(audit)
-        client = Sentinel.start(upstream=upstream, policy=spec.path, audit=audit)
+        client = Sentinel.start(upstream=upstream, policy=spec.path, audit=audit, approve=self._answer_approval)
         t0 = time.monotonic()
         what = f"starting the proxy and the tool server {upstream!r} (session {session})"
         status.show(f"{what} …")
@@ -857,6 +876,23 @@ class SentinelMagics(Magics):
         proxy = _Proxy(upstream, spec.label, session, client, leave, time.time(), pids, tail=tail, startup_s=startup)
         self._proxies[key] = proxy
         return proxy
+
+    async def _answer_approval(self, prompt: Any) -> bool:
+        """The SDK's approval callback: answered by ``%config SentinelMagics.approve`` at the time of the call
+        (a widget prompt is shown in the running cell)."""
+        from sentinel_lab.lab._approve import ApprovalWidget, answer
+
+        widget = None
+        if self.approve == "widget":
+            context = self._cell_context or contextvars.copy_context()
+
+            def show() -> ApprovalWidget:
+                made = ApprovalWidget(prompt)
+                made.show()
+                return made
+
+            widget = context.run(show)
+        return await answer(self.approve, prompt, timeout=self.timeout, widget=widget)
 
     def _reap_new(self, before: set[int]) -> None:
         now = _children_of(os.getpid())
@@ -970,6 +1006,7 @@ class SentinelMagics(Magics):
         """Run the cell's calls under one policy: ``(rows, title, note, interrupted)``."""
         session = args.session or _DEFAULT_SESSION
         if args.upstream:
+            self._cell_context = contextvars.copy_context()  # where an approval prompt of this cell is shown
             if spec is None:
                 raise UsageError("--upstream needs a policy: pass --policy PATH or set one with %sentinel policy PATH")
             proxy = self._proxy(args.upstream, spec, session, timeout, status)

@@ -34,11 +34,12 @@ def test_verify_prints_hot_and_cold_with_the_p99_target() -> None:
     out = run("verify", "--calls", "40", "--warmup", "4")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert "-- hot" in lines and any(line.startswith("-- cold (the ") for line in lines)
+    assert "-- hot" in lines and "-- hot, verdict cache off" in lines
+    assert any(line.startswith("-- cold (the ") and "verdict cache" in line for line in lines)
     for key in ("all", "benign", "malicious"):
-        assert sum(1 for line in lines if line.startswith(f"{key} ") and "p99=" in line) == 2
+        assert sum(1 for line in lines if line.startswith(f"{key} ") and "p99=" in line) == 3
     targets = [line for line in lines if line.startswith("target")]
-    assert len(targets) == 2 and all(TARGET.match(t) for t in targets)
+    assert len(targets) == 3 and all(TARGET.match(t) for t in targets)
     assert lines[-1].startswith("machine: ") and "cores" in lines[-1]
 
 
@@ -103,3 +104,32 @@ def test_scaling_prints_sizes_growth_rules_and_sessions() -> None:
 def test_scaling_refuses_a_bad_size_list() -> None:
     out = run("scaling", "--sizes", "12,abc")
     assert out.returncode == 2 and "comma-separated integers" in out.stderr
+
+
+PROXY_SIDE = re.compile(
+    r"^(?P<label>.+?) +p50= *[\d.]+ms  p95= *[\d.]+ms  p99= *[\d.]+ms +\d+ calls/s"
+    r"(?P<ratio>  ratio p50=[\d.]+x  p95=[\d.]+x  p99=[\d.]+x  throughput=[\d.]+x)?$"
+)
+
+
+def test_proxy_prints_every_side_ratios_throughput_targets_and_machine() -> None:
+    out = run("proxy", "--calls", "3", "--warmup", "1", "--inflight", "4")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "throughput with 4 calls in flight" in lines[0]
+    sides = [m for m in map(PROXY_SIDE.match, lines) if m]
+    baselines = [m["label"] for m in sides if not m["ratio"]]
+    assert baselines == ["stdio direct", "HTTP direct"] and len(sides) == 8, out.stdout
+    labels = {m["label"] for m in sides}
+    assert {
+        "stdio proxy, full policy + audit",
+        "HTTP gateway -> stdio server",
+        "HTTP gateway + audit -> stdio",
+    } <= labels
+    assert "stdio proxy --upstream-url HTTP" in labels
+    targets = [line for line in lines if line.startswith("target")]
+    assert len(targets) == 2 and all(TARGET.match(t) and "<= 1.1x" in t for t in targets)
+    assert lines[-1].startswith("machine: ") and "cores" in lines[-1]
+    stdio_only = run("proxy", "--calls", "2", "--warmup", "0", "--inflight", "2", "--no-http", "--json")
+    result = json.loads(stdio_only.stdout)
+    assert set(result["sides"]) == {"direct", "relay", "full", "audit"} and result["inflight"] == 2

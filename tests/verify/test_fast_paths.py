@@ -226,3 +226,63 @@ def test_intent_alignment_reads_every_reading_in_order() -> None:
     assert IA.check(quiet, s) == []
     # the list the check walks in place is still available, in the same order
     assert [r[0] for r in IA._readings(split)][-1] == "(list items joined)"
+
+
+# --- whole-text decoders ------------------------------------------------------------------------------------------
+
+_HTML_PIECES = st.sampled_from(
+    ["&", "#", "x", "X", ";", "amp", "lt", "not", "notin", "&#46;", "&#x2e;", "&#0;", "&#128;", "&#1114112;",
+     "&#xD800;", "a", " ", "\n", "é", "&amp;", "&#", "9" * 6]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_HTML_PIECES, max_size=120).map("".join), st.integers(min_value=0, max_value=300))
+def test_html_unescape_by_distinct_reference_equals_the_library(text: str, pad: int) -> None:
+    import html
+
+    from sentinel_lab._text.normalize import _unescape_html
+
+    padded = "p" * pad + text  # past 256 characters the split path runs
+    assert _unescape_html(padded) == html.unescape(padded)
+    assert _unescape_html(text) == html.unescape(text)
+    repeated = text * (300 // max(1, len(text)) + 2)  # repeated pieces: the decode-each-distinct-piece path
+    assert _unescape_html(repeated) == html.unescape(repeated)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", " ", "\U000e0000", "\U000e0041", "\U000e007e", "\U000e007f",
+                                         "\U000e0100", "\ud800", "é"]), max_size=80))  # fmt: skip
+def test_hidden_tag_text_equals_the_per_character_reading(raw: str) -> None:
+    from sentinel_lab._checks.intent_alignment import _hidden_tags
+
+    expected = "".join(chr(ord(c) - 0xE0000) for c in raw if 0xE0020 <= ord(c) <= 0xE007E)
+    got = _hidden_tags(raw)
+    if any(0xE0000 <= ord(c) <= 0xE007F for c in raw):
+        assert got == expected
+    else:
+        assert got is None
+
+
+def _tool_words_reference(tool_key: str) -> frozenset[str]:
+    """The words of a tool name, character by character."""
+    out: set[str] = set()
+    cur = ""
+    for ch in tool_key:
+        if ch.isalnum():
+            cur += ch.lower()
+        elif cur:
+            out.add(cur)
+            cur = ""
+    if cur:
+        out.add(cur)
+    return frozenset(out)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=40) | st.text(alphabet="abcXYZ_.-/ 09\u00e9\u03a3\u0661\u2163", max_size=40))
+def test_tool_words_pattern_equals_the_per_character_split(name: str) -> None:
+    from sentinel_lab._checks.file_traversal import _tool_words
+
+    key = fold(normalize(name))  # the verifier passes the folded tool name
+    assert _tool_words(key) == _tool_words_reference(key)
