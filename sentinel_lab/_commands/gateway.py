@@ -24,8 +24,7 @@ gateway process that names it (give them the same $SENTINEL_SESSION_KEY).
 examples:
   sentinel-lab gateway --listen 127.0.0.1:8765 --policy /home/me/policy.yaml -- python /home/me/server.py
   sentinel-lab gateway --listen 127.0.0.1:8765 --policy /home/me/policy.yaml --upstream-url http://10.0.0.5/mcp
-  sentinel-lab gateway --listen 127.0.0.1:8766 --policy /home/me/policy.yaml --state redis://127.0.0.1:6379/0 \
-      -- python /home/me/server.py"""
+  sentinel-lab gateway --listen 127.0.0.1:8766 --policy /srv/p.yaml --state redis://127.0.0.1:6379/0 -- python s.py"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,8 @@ what it judged, under its own ids) is POSTed to the URL with ``httpx2`` (the HTT
 - The ``Mcp-Session-Id`` the server gives in its ``initialize`` answer, and the negotiated protocol version, are
   sent on every later request; the session is ended with ``DELETE`` when the host leaves. A request of the
   stateless 2026-07-28 revision carries its own ``MCP-Protocol-Version``, ``Mcp-Method`` and ``Mcp-Name``
-  headers, written from the message the relay judged (``_mcp/http_headers.py``).
+  headers, and a ``tools/call`` the ``Mcp-Param-*`` headers its tool's ``x-mcp-header`` annotations ask for,
+  written from the message the relay judged (``_mcp/http_headers.py``).
 - **Exactly one answer.** A request whose POST fails (connection refused or lost, timeout, an HTTP error status,
   an unexpected content type, a stream that ends before the answer) is answered with ``-32603 "Sentinel Proxy
   Error: ..."``; a ``tools/call`` that may have reached the server taints the session as if it ran (fail closed).
@@ -28,7 +29,7 @@ import httpx2
 
 from sentinel_lab._core.wire import PROXY_ERROR_CODE, PROXY_ERROR_PREFIX
 from sentinel_lab._mcp.framing import MISSING, FrameError, decode, encode
-from sentinel_lab._mcp.http_headers import routing_headers
+from sentinel_lab._mcp.http_headers import ParamHeaders, routing_headers
 from sentinel_lab._mcp.relay import Proxy, _log, _Pending, serve
 
 __all__ = ["DEFAULT_READ_TIMEOUT_S", "Oversize", "UrlProxy", "run_url_proxy", "sse_events"]
@@ -173,6 +174,7 @@ class UrlProxy(Proxy):
         self.upstream_session: str | None = None
         self.protocol_version: str | None = None
         self.exchanges: set[asyncio.Task[None]] = set()
+        self.param_headers = ParamHeaders()  # x-mcp-header annotations of the tools the server listed
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -245,7 +247,7 @@ class UrlProxy(Proxy):
         method = str(msg.get("method", "response"))
         reached = False
         try:
-            headers = {**self._headers(), **routing_headers(msg)}  # a 2026-07-28 request names itself in headers
+            headers = {**self._headers(), **self._request_headers(msg)}
             request = self.http.build_request("POST", self.url, content=encode(msg), headers=headers)
             resp = await self.http.send(request, stream=True)
             reached = True
@@ -265,6 +267,21 @@ class UrlProxy(Proxy):
         finally:
             if pid is not None and pid in self.pending:
                 self._lost(pid, "the upstream server ended its answer without answering the request", ran=True)
+
+    def _request_headers(self, msg: dict[str, Any]) -> dict[str, str]:
+        """A 2026-07-28 request names itself in headers, and a ``tools/call`` repeats its annotated arguments
+        (both written from the message the relay judged)."""
+        headers = routing_headers(msg)
+        if headers and msg.get("method") == "tools/call" and type(msg.get("params")) is dict:
+            params = msg["params"]
+            headers.update(self.param_headers.headers_for(params.get("name"), params.get("arguments")))
+        return headers
+
+    def _tools_list_result(self, result: dict[str, Any]) -> None:
+        super()._tools_list_result(result)
+        tools = result.get("tools")
+        if type(tools) is list:
+            self.param_headers.learn(tools)
 
     async def _response(self, resp: httpx2.Response, pid: Any, method: str) -> None:
         status = resp.status_code

@@ -21,7 +21,10 @@ upstream: a child tool server started for it, or a session with an upstream Stre
 
 - Its ``Mcp-Method``, ``MCP-Protocol-Version`` and (for ``tools/call``, ``prompts/get``, ``resources/read``)
   ``Mcp-Name`` headers are required and must match the body (``_mcp/http_headers.py``), else ``400`` with
-  ``-32020`` (audited); no answer carries ``Mcp-Session-Id``.
+  ``-32020`` (audited); a routing header sent twice is refused in either revision. So is a ``tools/call``
+  whose ``Mcp-Param-*`` headers disagree with the arguments its tool's ``x-mcp-header`` annotations name (the
+  schemas are learnt from the ``tools/list`` answers relayed; headers for a tool not listed yet are refused,
+  and the official client lists again and retries). No answer carries ``Mcp-Session-Id``.
 - **Session tokens.** The ``server/discover`` answer carries a signed token (the relay's session id format,
   ``_mcp/session_id.py``) in ``result._meta["sentinel/session"]``, registered in the state store before it is
   handed out (and the answer marked ``ttlMs: 0``, ``cacheScope: private``: it is this client's alone). The
@@ -62,7 +65,7 @@ from sentinel_lab._core.wire import (
 )
 from sentinel_lab._mcp.framing import MISSING, FrameError, decode, encode, valid_id
 from sentinel_lab._mcp.http import UrlProxy, _Quiet
-from sentinel_lab._mcp.http_headers import mismatch
+from sentinel_lab._mcp.http_headers import ParamHeaders, duplicated, mismatch
 from sentinel_lab._mcp.relay import Proxy, _log, _Pending, _session_gated
 from sentinel_lab._mcp.session_id import SessionIds, key_from_env, nonce_of
 from sentinel_lab._mcp.state_store import MemoryStore, StateStore, StateStoreError, TokenSessions
@@ -128,6 +131,13 @@ class HttpClientSide(Proxy):
         # sessions of the session tokens, and which token each pending request presented
         self.tokens: TokenSessions | None = None
         self.entry_keys: dict[int, str] = {}
+        self.param_headers = ParamHeaders()  # x-mcp-header annotations of the tools its client was listed
+
+    def _tools_list_result(self, result: dict[str, Any]) -> None:
+        super()._tools_list_result(result)
+        tools = result.get("tools")
+        if type(tools) is list:
+            self.param_headers.learn(tools)
 
     @property
     def header_id(self) -> str | None:
@@ -472,7 +482,7 @@ class Gateway:
             msg, error = None, exc
         if msg is not None and request.headers.get("mcp-session-id") is None and _stateless(msg):
             return await self._stateless_post(request, msg)
-        headers_wrong = mismatch(request.headers, msg, required=False)
+        headers_wrong = duplicated(request.headers.raw) or mismatch(request.headers, msg, required=False)
         if request.headers.get("mcp-session-id") is None:
             if msg is None:
                 return self._json(_rpc_error(error.id, error.code, error.message), 400)
@@ -547,11 +557,9 @@ class Gateway:
                 return self._empty(202)
             message = "Invalid Request: a stateless request needs a method and a string or integer id"
             return self._json(_rpc_error(rid, INVALID_REQUEST, message), 400)
-        wrong = mismatch(request.headers, msg, required=True)
+        wrong = duplicated(request.headers.raw) or mismatch(request.headers, msg, required=True)
         if wrong:
-            _log(f"refused a stateless {method[:60]!r} request: {wrong}")
-            self._audit("bad_input", decision="block", request_id=rid, details={"reason": wrong, "method": method})
-            return self._json(_rpc_error(rid, HEADER_MISMATCH, wrong), 400)
+            return self._headers_refused(rid, method, wrong)
         params = msg.get("params")
         meta = params.get("_meta") if type(params) is dict else None
         token = meta.get(SESSION_META_KEY, MISSING) if type(meta) is dict else MISSING
@@ -565,6 +573,10 @@ class Gateway:
         relay, refused = await self._stateless_relay(rid)
         if relay is None:
             return refused
+        if method == "tools/call" and type(params) is dict:
+            wrong = relay.param_headers.check(request.headers, params.get("name"), params.get("arguments"))
+            if wrong:
+                return self._headers_refused(rid, method, wrong)
         self.next_wire += 1
         inner = self.next_wire  # the relay's client id and progress token: clients' own ones may collide
         stream = _Stream(inner, "text/event-stream" in request.headers.get("accept", ""))
@@ -575,6 +587,11 @@ class Gateway:
             stream.progress, meta["progressToken"] = meta["progressToken"], inner
         msg["id"] = inner
         return await self._deliver(relay, encode(msg), msg, stream.sse, stream)
+
+    def _headers_refused(self, rid: Any, method: str, wrong: str) -> Any:
+        _log(f"refused a stateless {method[:60]!r} request: {wrong}")
+        self._audit("bad_input", decision="block", request_id=rid, details={"reason": wrong, "method": method[:200]})
+        return self._json(_rpc_error(rid, HEADER_MISMATCH, wrong), 400)
 
     def _check_token(self, rid: Any, method: str, token: Any) -> Any:
         """None when ``token`` is a well-signed token whose state this gateway keeps, else the refusal."""
@@ -597,7 +614,10 @@ class Gateway:
     def _token_refused(self, rid: Any, method: str, detail: str) -> Any:
         _log(f"refused a stateless {method[:60]!r} request: {detail}")
         self._audit(
-            "auth_error", decision="block", request_id=rid, details={"where": "session token", "detail": detail}
+            "auth_error",
+            decision="block",
+            request_id=rid,
+            details={"where": "session token", "detail": detail, "method": method[:200]},
         )
         return self._json(_rpc_error(rid, AUTH_CODE, f"{AUTH_PREFIX}{detail}"), 400)
 

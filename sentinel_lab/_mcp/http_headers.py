@@ -6,49 +6,50 @@ checks them against the body it judged (``mismatch``) and the proxy writes them 
 it forwards (``routing_headers``), both from this one table.
 
 A header value that would not survive HTTP (non-ASCII, control characters, edge spaces) travels as
-``=?base64?<standard base64 of the UTF-8>?=``; a malformed or non-canonical one matches nothing.
+``=?base64?<standard base64 of the UTF-8>?=``; a malformed or non-canonical one matches nothing (the official
+SDK's codec, so both ends read a header alike).
+
+``Mcp-Param-*`` headers (2026-07-28) repeat the ``tools/call`` arguments whose input schema property carries
+``x-mcp-header``: ``ParamHeaders`` learns those schemas from the ``tools/list`` answers the relay relays, checks
+a client's headers against the judged arguments and writes them for an upstream from the judged arguments.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from mcp.shared.inbound import (
+    decode_header_value,
+    encode_header_value,
+    find_invalid_x_mcp_header,
+    mcp_param_headers,
+    validate_mcp_param_headers,
+    x_mcp_header_map,
+)
 
 from sentinel_lab._core.wire import PROTOCOL_VERSION_META
 
-__all__ = ["NAME_PARAMS", "decode_header_value", "encode_header_value", "mismatch", "routing_headers"]
+__all__ = [
+    "NAME_PARAMS",
+    "ParamHeaders",
+    "decode_header_value",
+    "duplicated",
+    "encode_header_value",
+    "mismatch",
+    "routing_headers",
+]
 
 #: Method -> the params key whose value the ``Mcp-Name`` header repeats.
 NAME_PARAMS: Mapping[str, str] = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
-_PREFIX, _SUFFIX = "=?base64?", "?="
+_ROUTING = frozenset({b"mcp-method", b"mcp-name", b"mcp-protocol-version"})
+_PARAM_PREFIX = "mcp-param-"
 _MAX_HEADER_CHARS = 8192
+_MAX_TOOLS = 10_000
 
 
 def _plain(value: str) -> bool:
     return all(0x20 <= ord(c) <= 0x7E for c in value) and value == value.strip()
-
-
-def encode_header_value(value: str) -> str:
-    """``value`` as it can travel in a header: itself when plain visible ASCII, else the base64 form."""
-    if _plain(value) and not (value.startswith(_PREFIX) and value.endswith(_SUFFIX)):
-        return value
-    return _PREFIX + base64.b64encode(value.encode("utf-8")).decode("ascii") + _SUFFIX
-
-
-def decode_header_value(value: str | None) -> str | None:
-    """The text a header carries (None for a malformed base64 form, which then matches no body value)."""
-    if value is None or not (value.startswith(_PREFIX) and value.endswith(_SUFFIX) and len(value) >= 11):
-        return value
-    payload = value[len(_PREFIX) : -len(_SUFFIX)]
-    try:
-        raw = base64.b64decode(payload, validate=True)
-        if base64.b64encode(raw).decode("ascii") != payload:
-            return None
-        return raw.decode("utf-8")
-    except (binascii.Error, ValueError):
-        return None
 
 
 def _name_of(msg: Mapping[str, Any]) -> Any:
@@ -77,6 +78,19 @@ def routing_headers(msg: Mapping[str, Any]) -> dict[str, str]:
     if type(name) is str:
         headers["Mcp-Name"] = encode_header_value(name)
     return headers
+
+
+def duplicated(raw: Iterable[tuple[bytes, bytes]]) -> str:
+    """Why a request's raw header lines are refused: a routing header sent twice ('' when none is), since a
+    reader of the first copy and a reader of the last would disagree."""
+    seen: set[bytes] = set()
+    for name, _ in raw:
+        key = name.lower()
+        if key in _ROUTING:
+            if key in seen:
+                return f"Invalid Request: the {key.decode('ascii')} header appears more than once"
+            seen.add(key)
+    return ""
 
 
 def mismatch(headers: Mapping[str, str], msg: Mapping[str, Any] | None, *, required: bool) -> str:
@@ -108,3 +122,48 @@ def mismatch(headers: Mapping[str, str], msg: Mapping[str, Any] | None, *, requi
         if decoded is None or decoded not in [n for n in names if type(n) is str]:
             return "Invalid Request: the Mcp-Name header does not match the body"
     return ""
+
+
+class ParamHeaders:
+    """The ``x-mcp-header`` annotations of the tools listed so far, by tool name (the SDK's schema readers)."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, dict[str, Any]] = {}  # a listed tool with at least one valid annotation
+        self.listed: set[str] = set()
+
+    def learn(self, tools: Iterable[Any]) -> None:
+        """Remember what each tool of a ``tools/list`` answer annotates (a tool with an invalid annotation is
+        one conforming clients drop: it is remembered as annotating nothing)."""
+        for tool in tools:
+            name = tool.get("name") if type(tool) is dict else None
+            if type(name) is not str:
+                continue
+            if name not in self.listed and len(self.listed) >= _MAX_TOOLS:
+                continue
+            self.listed.add(name)
+            schema = tool.get("inputSchema")
+            valid = type(schema) is dict and find_invalid_x_mcp_header(schema) is None
+            if valid and x_mcp_header_map(schema):
+                self.schemas[name] = schema
+            else:
+                self.schemas.pop(name, None)
+
+    def headers_for(self, name: Any, arguments: Any) -> dict[str, str]:
+        """The ``Mcp-Param-*`` headers a call of ``name`` with these (judged) arguments carries upstream."""
+        schema = self.schemas.get(name) if type(name) is str else None
+        if schema is None or type(arguments) is not dict:
+            return {}
+        return mcp_param_headers(x_mcp_header_map(schema), arguments)
+
+    def check(self, headers: Mapping[str, str], name: Any, arguments: Any) -> str:
+        """Why a client's ``Mcp-Param-*`` headers disagree with the call's arguments ('' when they agree). Sent
+        for a tool not listed here yet, they cannot be checked and are refused (the official client then lists
+        the tools again and retries)."""
+        sent = any(key.lower().startswith(_PARAM_PREFIX) for key in headers)
+        schema = self.schemas.get(name) if type(name) is str else None
+        if schema is None:
+            if sent and name not in self.listed:
+                return "Invalid Request: Mcp-Param headers for a tool not listed yet (list the tools, then retry)"
+            return ""
+        rejection = validate_mcp_param_headers(schema, arguments if type(arguments) is dict else {}, headers)
+        return f"Invalid Request: {rejection.message}" if rejection is not None else ""

@@ -6,11 +6,14 @@ later requests. What the policy engine remembers between calls (``_policy/engine
 taints and the armed flow rules) is kept here under the token's nonce, never taken from the client.
 
 - **Canonical records.** A state is stored as one canonical JSON object (sorted keys, no spaces, ASCII, sorted
-  lists): ``{"flows":[...],"taints":[...],"v":1}``. A record that does not read back as exactly that form is
-  refused (``StateStoreError``), so a corrupt store fails closed instead of forgetting a taint.
+  lists), one list per field of ``SessionState`` but its id: ``{"flows":[...],"taints":[...],"v":1}``. A
+  record that does not read back as exactly that form is refused (``StateStoreError``), so a corrupt store
+  fails closed instead of forgetting a taint.
 - **A token is known or refused.** ``create`` registers a token when it is issued; ``load`` gives ``None`` for a
   token never issued here or idle for longer than ``ttl_s`` (the gateway refuses such a token; the client asks
-  ``server/discover`` for a new one, which starts a fresh session). Every load and update renews the lease.
+  ``server/discover`` for a new one, which starts a fresh session). Every load and update renews the lease. A
+  memory store full of tokens forgets the oldest never-used ones first (refused from then on, never a state
+  holding a taint).
 - **No lost update.** ``update`` applies the engine's own state change (``record``) to the state as it is in
   the store at that moment: under a lock in memory, in a Redis ``WATCH``/``MULTI``/``EXEC`` transaction retried
   on conflict with Redis, so two gateway workers recording calls of one token at once both land.
@@ -24,6 +27,7 @@ lets several gateway workers behind one address share every token's taint.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -53,7 +57,8 @@ DEFAULT_TTL_S = 24 * 3600
 _FORMAT = 1
 _KEY_PREFIX = "sentinel-lab:session:"
 _UPDATE_ATTEMPTS = 32
-#: Tokens one memory store keeps at once; past it, issuing a new token fails (no live state is ever evicted).
+#: Tokens one memory store keeps at once; past it the oldest unused ones are forgotten (and so refused), never a
+#: token whose state holds anything; when every one does, no new token is issued.
 _MEMORY_CAP = 100_000
 
 
@@ -61,9 +66,19 @@ class StateStoreError(ProxyError):
     """The state store cannot be read or written, or holds a record that is not a canonical state."""
 
 
+#: Every field of the engine's state but its id (sets of strings: taints, armed flow rules, ...), so a field the
+#: engine gains is stored too; one that is not a set of strings makes ``dumps_state`` raise, never vanish.
+_FIELDS = tuple(f.name for f in dataclasses.fields(SessionState) if f.name != "id")
+
+
 def dumps_state(state: SessionState) -> bytes:
     """The canonical record of ``state`` (its id is the store key, not part of the record)."""
-    body = {"flows": sorted(state.flows), "taints": sorted(state.taints), "v": _FORMAT}
+    body: dict[str, Any] = {"v": _FORMAT}
+    for name in _FIELDS:
+        value = getattr(state, name)
+        if not isinstance(value, frozenset) or not all(type(item) is str for item in value):
+            raise StateStoreError(f"session state field {name!r} is not a set of strings; it cannot be stored")
+        body[name] = sorted(value)
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
@@ -73,13 +88,15 @@ def loads_state(key: str, data: bytes) -> SessionState:
         body = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise StateStoreError(f"the state of session {key} is not JSON") from exc
-    if type(body) is not dict or set(body) != {"flows", "taints", "v"} or body["v"] != _FORMAT:
+    if type(body) is not dict or set(body) != {*_FIELDS, "v"} or body["v"] != _FORMAT:
         raise StateStoreError(f"the state of session {key} is not a format-{_FORMAT} record")
-    flows, taints = body["flows"], body["taints"]
-    for value in (flows, taints):
+    values: dict[str, frozenset[str]] = {}
+    for name in _FIELDS:
+        value = body[name]
         if type(value) is not list or not all(type(item) is str for item in value):
-            raise StateStoreError(f"the state of session {key} holds a list that is not of strings")
-    state = SessionState(key, taints=frozenset(taints), flows=frozenset(flows))
+            raise StateStoreError(f"the state of session {key} holds a {name!r} that is not a list of strings")
+        values[name] = frozenset(value)
+    state = SessionState(key, **values)
     if dumps_state(state) != data:
         raise StateStoreError(f"the state of session {key} is not in canonical form")
     return state
@@ -109,8 +126,11 @@ class StateStore(Protocol):
 class MemoryStore:
     """States in this process (the default): one gateway worker; tokens of another worker are unknown here."""
 
-    def __init__(self, ttl_s: float = DEFAULT_TTL_S, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl_s: float = DEFAULT_TTL_S, *, clock: Callable[[], float] = time.monotonic, cap: int = _MEMORY_CAP
+    ) -> None:
         self.ttl_s = ttl_s
+        self.cap = cap
         self.clock = clock
         self.description = "memory"
         self._states: dict[str, tuple[bytes, float]] = {}  # key -> (canonical record, expiry)
@@ -120,13 +140,27 @@ class MemoryStore:
         for key in [k for k, (_, expiry) in self._states.items() if expiry <= now]:
             del self._states[key]
 
+    def _evict_unused(self) -> None:
+        """Forget the oldest tenth of the tokens whose state is still empty (issued, nothing recorded): such a
+        token is refused from then on, so the client asks for a new one; a state with a taint is never dropped."""
+        empty = self._empty
+        unused = [k for k, (data, _) in self._states.items() if data == empty(k)][: max(1, self.cap // 10)]
+        for key in unused:
+            del self._states[key]
+
+    @staticmethod
+    def _empty(key: str) -> bytes:
+        return dumps_state(SessionState(key))
+
     def create(self, key: str) -> None:
         with self._lock:
             now = self.clock()
-            if len(self._states) >= _MEMORY_CAP:
+            if len(self._states) >= self.cap:
                 self._sweep(now)
-                if len(self._states) >= _MEMORY_CAP:
-                    raise StateStoreError(f"{_MEMORY_CAP} session tokens are live in memory; no new one is issued")
+            if len(self._states) >= self.cap:
+                self._evict_unused()
+            if len(self._states) >= self.cap:
+                raise StateStoreError(f"{self.cap} session tokens hold state in memory; no new one is issued")
             self._states[key] = (dumps_state(SessionState(key)), now + self.ttl_s)
 
     def load(self, key: str) -> SessionState | None:

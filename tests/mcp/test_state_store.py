@@ -109,3 +109,29 @@ def test_open_store_names_what_it_accepts() -> None:
     assert open_store("memory").description == "memory"
     with pytest.raises(ValueError, match="--state must be"):
         open_store("postgres://x")
+
+
+def test_a_full_memory_store_forgets_unused_tokens_never_a_taint() -> None:
+    store = MemoryStore(cap=10)
+    store.create("tainted")
+    store.update("tainted", lambda s: replace(s, taints=frozenset({"secret"})))
+    for n in range(30):  # far past the cap: the oldest unused tokens make room
+        store.create(f"t{n}")
+    kept = store.load("tainted")
+    assert kept is not None and kept.taints == {"secret"}
+    assert store.load("t0") is None and store.load("t29") is not None
+    full = MemoryStore(cap=2)
+    for key in ("a", "b"):
+        full.create(key)
+        full.update(key, lambda s: replace(s, taints=frozenset({"x"})))
+    with pytest.raises(StateStoreError, match="no new one is issued"):
+        full.create("c")
+
+
+def test_every_state_field_is_stored() -> None:
+    """The record has one list per field of the engine's state, so a field it gains is not dropped."""
+    import dataclasses
+    import json
+
+    names = {f.name for f in dataclasses.fields(SessionState)} - {"id"}
+    assert set(json.loads(dumps_state(SessionState("k")))) == names | {"v"}

@@ -313,6 +313,62 @@ def test_an_input_required_round_trip_is_relayed_and_each_round_judged(tmp_path:
     assert {r["session_id"] for r in judged} == {token}
 
 
+COUNTING_SERVER = """
+import sys
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+
+app = MCPServer("counter")
+
+
+@app.tool()
+async def count(n: int, label: str, ctx: Context) -> str:
+    \"\"\"Reports progress n times.\"\"\"
+    for i in range(n):
+        await ctx.report_progress(i + 1, n, f"{label} {i + 1}")
+    return f"{label} done"
+
+
+app.run()
+"""
+
+
+def test_progress_reaches_the_client_whose_call_it_is(tmp_path: Path) -> None:
+    """Two SDK clients at once, each with the same request ids and progress tokens: every progress notification
+    goes to the client whose call it is about, with that client's own token."""
+    server = tmp_path / "counter.py"
+    server.write_text(COUNTING_SERVER)
+    policy = tmp_path / "count.yaml"
+    policy.write_text("static_rules: {count: ALLOW}\nverifier: {enabled: false}\n")
+    port = free_port()
+    args = sentinel("gateway", "--listen", f"127.0.0.1:{port}", "--policy", str(policy))
+    args += ["--", sys.executable, str(server)]
+    url = f"http://127.0.0.1:{port}/mcp"
+    seen: dict[str, list[str]] = {"a": [], "b": []}
+    results: dict[str, str] = {}
+
+    async def one(label: str) -> None:
+        async def progress(done: float, total: float | None, message: str | None) -> None:
+            seen[label].append(str(message))
+
+        async def body(client: Any) -> None:
+            meta = {SESSION_META_KEY: _token(client)}
+            result = await client.call_tool("count", {"n": 3, "label": label}, progress_callback=progress, meta=meta)
+            results[label] = _text(result)
+
+        await _with_client(url, body)
+
+    async def both() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(one, "a")
+            group.start_soon(one, "b")
+
+    with serving(args, port, tmp_path / "gw.err", env=gateway_env()):
+        anyio.run(both)
+    assert results == {"a": "a done", "b": "b done"}
+    assert seen == {"a": ["a 1", "a 2", "a 3"], "b": ["b 1", "b 2", "b 3"]}
+
+
 def test_proxy_sends_a_stateless_client_upstream_with_the_revisions_headers(tmp_path: Path) -> None:
     """``sentinel-lab proxy --upstream-url``: a 2026-07-28 stdio client reaches an SDK Streamable HTTP server,
     which refuses a request of that revision whose routing headers are missing (so without them it would fall
@@ -392,6 +448,9 @@ def _audited(audit: Path, event_type: str) -> list[dict[str, Any]]:
 
 
 def test_routing_headers_are_required_and_must_match_the_body(gateway: Setup) -> None:
+    import mcp_types.jsonrpc as rpc
+
+    assert rpc.HEADER_MISMATCH == HEADER_MISMATCH  # the code the official SDK gives a mismatch too
     token = _discover(gateway.url)
     call = _call("sink", "x", token)
     cases = {
@@ -407,8 +466,13 @@ def test_routing_headers_are_required_and_must_match_the_body(gateway: Setup) ->
         assert resp.status_code == 400, what
         error = resp.json()["error"]
         assert error["code"] == HEADER_MISMATCH and resp.json()["id"] == 2, (what, error)
+    # the right name and a second Mcp-Name line: a reader of the last copy would route to 'echo'
+    raw = [(k, v) for k, v in _headers("tools/call", "sink").items()] + [("Mcp-Name", "echo")]
+    twice = httpx2.post(gateway.url, content=json.dumps(call).encode(), headers=raw, timeout=60)
+    assert twice.status_code == 400 and "more than once" in twice.json()["error"]["message"]
     assert calls(gateway.log) == []  # none of them reached the server
-    assert len([r for r in _audited(gateway.audit, "bad_input") if "header" in r["details"]["reason"]]) == len(cases)
+    refused = [r for r in _audited(gateway.audit, "bad_input") if "header" in r["details"]["reason"]]
+    assert len(refused) == len(cases) + 1
     # the same call with matching headers runs; a name outside plain ASCII travels base64-encoded
     ok = _post(gateway.url, call, _headers("tools/call", "sink"))
     assert ok.status_code == 200 and "sent" in _rpc(ok)["result"]["content"][0]["text"]
@@ -416,6 +480,80 @@ def test_routing_headers_are_required_and_must_match_the_body(gateway: Setup) ->
     also = _post(gateway.url, _call("sink", "y", token, rid=3), _headers("tools/call", encoded))
     assert also.status_code == 200 and _rpc(also)["result"]["resultType"] == "complete"
     assert [c["text"] for c in calls(gateway.log)] == ["x", "y"]
+
+
+REGION_SERVER = """
+import json, sys
+from typing import Annotated
+from pydantic import Field
+from mcp.server import MCPServer
+
+mode, log = sys.argv[1], sys.argv[2]
+app = MCPServer("regions")
+
+
+@app.tool()
+def where(region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], text: str) -> str:
+    \"\"\"Its region argument travels in the Mcp-Param-Region header too (x-mcp-header).\"\"\"
+    with open(log, "a") as f:
+        f.write(json.dumps({"region": region, "text": text}) + "\\n")
+    return f"{region}: {text}"
+
+
+if mode == "stdio":
+    app.run()
+else:
+    app.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[3]))
+"""
+
+
+@pytest.mark.parametrize("kind", ["stdio", "http"])
+def test_param_headers_must_match_the_arguments_they_repeat(tmp_path: Path, kind: str) -> None:
+    """``x-mcp-header``: the client's ``Mcp-Param-Region`` must equal the judged ``region`` argument; upstream,
+    an SDK server (which insists on the header) gets it written from the judged arguments."""
+    from mcp import Client
+
+    server = tmp_path / "regions.py"
+    server.write_text(REGION_SERVER)
+    policy = tmp_path / "regions.yaml"
+    policy.write_text("static_rules: {where: ALLOW}\nverifier: {enabled: false}\n")
+    log = tmp_path / "calls.jsonl"
+    port = free_port()
+    args = sentinel("gateway", "--listen", f"127.0.0.1:{port}", "--policy", str(policy), "--audit", "audit.jsonl")
+    url = f"http://127.0.0.1:{port}/mcp"
+
+    def call(rid: int, token: str, region: str, **headers: str) -> httpx2.Response:
+        msg = _message(rid, "tools/call", {"name": "where", "arguments": {"region": region, "text": "t"}}, token)
+        return _post(url, msg, _headers("tools/call", "where", **headers))
+
+    async def sdk() -> str:
+        with anyio.fail_after(120):
+            async with Client(url) as client:
+                meta = {SESSION_META_KEY: _token(client)}
+                return _text(await client.call_tool("where", {"region": "eu-west", "text": "sdk"}, meta=meta))
+
+    with contextlib.ExitStack() as stack:
+        if kind == "stdio":
+            args += ["--", sys.executable, str(server), "stdio", str(log)]
+        else:
+            upstream = free_port()
+            command = [sys.executable, str(server), "http", str(log), str(upstream)]
+            stack.enter_context(serving(command, upstream, tmp_path / "srv.err"))
+            args += ["--upstream-url", f"http://127.0.0.1:{upstream}/mcp"]
+        stack.enter_context(serving(args, port, tmp_path / "gw.err", env=gateway_env()))
+        token = _discover(url)
+        unlisted = call(2, token, "eu-west", **{"Mcp-Param-Region": "eu-west"})
+        assert unlisted.status_code == 400 and "not listed yet" in unlisted.json()["error"]["message"]
+        listed = _post(url, _message(3, "tools/list", token=token), _headers("tools/list"))
+        assert [t["name"] for t in _rpc(listed)["result"]["tools"]] == ["where"]
+        for rid, headers in ((4, {"Mcp-Param-Region": "us-east"}), (5, {})):  # another region; none at all
+            refused = call(rid, token, "eu-west", **headers)
+            assert refused.status_code == 400 and refused.json()["error"]["code"] == HEADER_MISMATCH, refused.text
+        assert calls(log) == []  # none of them reached the server
+        ok = call(6, token, "eu-west", **{"Mcp-Param-Region": "eu-west"})
+        assert "eu-west: t" in _rpc(ok)["result"]["content"][0]["text"]
+        assert anyio.run(sdk) == "eu-west: sdk"
+    assert [c["text"] for c in calls(log)] == ["t", "sdk"]
 
 
 def test_forged_and_unknown_tokens_are_refused(gateway: Setup) -> None:
@@ -437,6 +575,16 @@ def test_forged_and_unknown_tokens_are_refused(gateway: Setup) -> None:
     assert ok.status_code == 200 and "echo: fine" in _rpc(ok)["result"]["content"][0]["text"]
     assert [c["text"] for c in calls(gateway.log)] == ["fine"]
     assert len(_audited(gateway.audit, "auth_error")) == 5
+
+
+def test_discover_with_a_token_keeps_its_session(gateway: Setup) -> None:
+    token = _discover(gateway.url)
+    _post(gateway.url, _call("source", "pw", token), _headers("tools/call", "source"))
+    again = _post(gateway.url, _message(3, "server/discover", token=token), _headers("server/discover"))
+    assert _rpc(again)["result"]["_meta"][SESSION_META_KEY] == token
+    leak = _post(gateway.url, _call("sink", "leak", token, rid=4), _headers("tools/call", "sink"))
+    assert _rpc(leak)["error"]["code"] == BLOCK_CODE
+    assert len(_audited(gateway.audit, "session_token")) == 1  # one token issued, not two
 
 
 def test_initialize_always_opens_a_session_of_an_older_revision(gateway: Setup) -> None:
