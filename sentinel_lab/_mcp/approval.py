@@ -350,7 +350,7 @@ class Approvals:
         state = getattr(self.proxy.session, "state", None)
         if state is asked.state:
             return asked.verdict
-        verdict, _ = self.proxy._judge(asked.entry.tool, asked.entry.args)
+        verdict, _ = self.proxy._judge(asked.entry.tool, asked.entry.args, asked.entry)
         if verdict.decision == "ask" and verdict.approval == asked.verdict.approval:
             return asked.verdict
         return verdict
