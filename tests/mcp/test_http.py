@@ -137,7 +137,10 @@ def test_upstream_killed_mid_call_answers_the_pending_request(upstream: Upstream
 
     during, after = anyio.run(_through_proxy, upstream, body)
     assert during.code == PROXY_ERROR_CODE and "Sentinel Proxy Error" in during.message
-    assert after.code == PROXY_ERROR_CODE and "cannot be reached" in after.message
+    # The next POST either finds nothing listening or goes out on a pooled connection the kill has just broken
+    # (which one depends on when the client's pool notices): either way one proxy error, and the call never ran.
+    assert after.code == PROXY_ERROR_CODE
+    assert "cannot be reached" in after.message or "connection to the upstream server failed" in after.message
     assert "after" not in [c["text"] for c in calls(upstream.log)]
 
 
