@@ -115,8 +115,9 @@ def call(rid, name, args):
             if len(got) == 2:
                 text_result(rid, json.dumps(sorted("error" in g for g in got)))
         waiting["same"] = answered
-        for _ in range(2):
-            send({"jsonrpc": "2.0", "id": "same", "method": "roots/list"})
+        # both requests in one write, so the second is read while the first is still pending
+        req = json.dumps({"jsonrpc": "2.0", "id": "same", "method": "roots/list"}).encode()
+        out(req + b"\n" + req)
 
 for line in sys.stdin.buffer:
     log.write(line)
