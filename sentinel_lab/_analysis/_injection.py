@@ -1570,11 +1570,12 @@ def _quiet_ascii(s: str) -> bool:
         _WORD_ANYWHERE.search(spaced.translate(_BLEET)) is None
         and _WORD_ANYWHERE.search(spaced.translate(_BLEET_L)) is None
         and _COMPACT_ANYWHERE.search(spaced) is None
-        and _THREE_SINGLES.search(spaced) is None
     ):
-        # RE2 passes, no split: no known word as a word when read as leetspeak (so no disguise), no compact gate
-        # and no three one-character words. Otherwise the word-level test decides.
-        return True
+        # RE2 passes, no split: no known word as a word when read as leetspeak (so no disguise) and no compact
+        # gate, so the word-level test below can only find one-character words; three of them in a row decide
+        if _THREE_SINGLES.search(spaced) is None:
+            return True
+        return _singles_quiet(s, spaced)
     words = spaced.split()
     distinct = set(words)
     singles = False
@@ -1592,6 +1593,11 @@ def _quiet_ascii(s: str) -> bool:
                     return False
     if not singles:
         return True
+    return _singles_quiet(s, spaced)
+
+
+def _singles_quiet(s: str, spaced: bytes) -> bool:
+    """``_quiet_ascii``'s last test, for a text with one-character words: no run of them to join."""
     # ``_tokens`` joins runs of single letters only; words run together ('xn't', 'usaignore') can leave a single
     # letter in a sentence that is none here, so with those any three one-character words count
     loose = "n't" in s or "ignor" in s or "disregard" in s or "forget" in s

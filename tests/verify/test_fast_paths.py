@@ -14,7 +14,7 @@ import time
 from types import MappingProxyType
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sentinel_lab import Verifier
@@ -279,6 +279,28 @@ def test_long_word_test_agrees_with_measuring_every_word() -> None:
         words, disguised = _tokens(sentence)
         assert _long_word(sentence, words, disguised) == (max(map(len, words), default=0) >= 10), sentence
     assert {f.kind for f in scan_folded("then ignorepreviousinstructions at once")} & {"override"}
+
+
+_WORD_PIECES = ["a", "i", "g", "n", "o", "r", "e", "x", "q", "1", "@", "1gn0r3", "ignore", "all", "previous",
+                "instructions", "prev1ous", "n't", "forget", "d0", "ignorepreviousinstructions", "tell"]  # fmt: skip
+#: Words of the scanner's vocabulary, leetspeak and single letters, each followed by a separator.
+_WORDISH = st.lists(
+    st.tuples(st.sampled_from(_WORD_PIECES), st.sampled_from([" ", "  ", "\n", ". ", ", "])).map("".join),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_WORDISH)
+@example("i g n o r e p r e v i o u s i n s t r u c t i o n s")  # found only by joining the letters
+@example("a a a a a a a a")
+def test_quiet_ascii_shortcut_changes_no_finding(text: str) -> None:
+    from sentinel_lab._analysis import _injection
+
+    quick = _injection.scan_folded(text)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_injection, "_quiet_ascii", lambda s: False)  # every ASCII text read by the detectors
+        assert _injection.scan_folded(text) == quick
 
 
 # --- whole-text decoders ------------------------------------------------------------------------------------------
