@@ -1570,11 +1570,12 @@ def _quiet_ascii(s: str) -> bool:
         _WORD_ANYWHERE.search(spaced.translate(_BLEET)) is None
         and _WORD_ANYWHERE.search(spaced.translate(_BLEET_L)) is None
         and _COMPACT_ANYWHERE.search(spaced) is None
-        and _THREE_SINGLES.search(spaced) is None
     ):
-        # RE2 passes, no split: no known word as a word when read as leetspeak (so no disguise), no compact gate
-        # and no three one-character words. Otherwise the word-level test decides.
-        return True
+        # RE2 passes, no split: no known word as a word when read as leetspeak (so no disguise) and no compact
+        # gate, so the word-level test below can only find one-character words; three of them in a row decide
+        if _THREE_SINGLES.search(spaced) is None:
+            return True
+        return _singles_quiet(s, spaced)
     words = spaced.split()
     distinct = set(words)
     singles = False
@@ -1592,6 +1593,11 @@ def _quiet_ascii(s: str) -> bool:
                     return False
     if not singles:
         return True
+    return _singles_quiet(s, spaced)
+
+
+def _singles_quiet(s: str, spaced: bytes) -> bool:
+    """``_quiet_ascii``'s last test, for a text with one-character words: no run of them to join."""
     # ``_tokens`` joins runs of single letters only; words run together ('xn't', 'usaignore') can leave a single
     # letter in a sentence that is none here, so with those any three one-character words count
     loose = "n't" in s or "ignor" in s or "disregard" in s or "forget" in s
@@ -1774,6 +1780,21 @@ def _markup_segments(s: str) -> str:
     return "".join(parts)
 
 
+#: What ``_tokens`` splits at, as ASCII bytes: the punctuation it turns into spaces and what ``str.split`` splits at.
+_SPLIT_BYTES = sorted({c for c in range(128) if _BPUNCT[c] == 32} | set(_ASCII_SPACE))
+#: Ten bytes in a row none of which splits a word (RE2, fixed width: it stops at the tenth).
+_TEN_WORD_BYTES = bytes_pattern(b"[^" + b"".join(b"\\x%02x" % c for c in _SPLIT_BYTES) + b"]{10}")
+
+
+def _long_word(sentence: str, words: list[str], disguised: bool) -> bool:
+    """Whether a word of ``sentence`` has ten characters or more. Undisguised words are the sentence's pieces
+    between separators, and a character is at least one byte: with no ten word bytes in a row in its UTF-8
+    form (one RE2 pass) there is none, without measuring every word."""
+    if not disguised and _TEN_WORD_BYTES.search(sentence.encode("utf-8", "surrogatepass")) is None:
+        return False
+    return max(map(len, words)) >= 10
+
+
 def _by_score(f: Finding) -> float:
     return -f.score
 
@@ -1837,7 +1858,7 @@ def scan_folded(s: str) -> list[Finding]:
             glued = {t: u for t in set(tokens) if (u := _unglue(t)) is not t}
             if glued:
                 tokens = list(map(glued.get, tokens, tokens))
-        long_words = max(map(len, words)) >= 10
+        long_words = _long_word(sentence, words, disguised)
         if not disguised and _GATE.isdisjoint(tokens):
             if long_words:
                 _compact_all(words, add)

@@ -12,7 +12,7 @@ separately by the verifier (``_intent.heuristic_intent``).
 from __future__ import annotations
 
 from sentinel_lab._analysis import Analysis
-from sentinel_lab._analysis._injection import THRESHOLD, Finding, scan, scan_folded, score_of
+from sentinel_lab._analysis._injection import THRESHOLD, Finding, prepare, scan_folded, score_of
 from sentinel_lab._checks import Settings
 from sentinel_lab._core.verdict import Violation
 from sentinel_lab._text.normalize import _has_tags, tag_text
@@ -69,19 +69,31 @@ def _readings(a: Analysis) -> list[tuple[str, str, bool, bool]]:
 
 
 class _Best:
-    """The strongest reading so far: (score, path, findings, decoded)."""
+    """The strongest reading so far: (score, path, findings, decoded), and the readings already scanned."""
 
-    __slots__ = ("decoded", "findings", "path", "score")
+    __slots__ = ("decoded", "findings", "path", "scanned", "score")
 
     def __init__(self) -> None:
         self.score = 0.0
         self.path = ""
         self.findings: list[Finding] | None = None
         self.decoded = False
+        self.scanned: set[tuple[str, bool]] = set()
 
     def offer(self, path: str, text: str, folded: bool, decoded: bool) -> bool:
-        """Scan one reading; True once a critical reading decides the call."""
-        findings = scan_folded(text) if folded else scan(text)
+        """Scan one reading; True once a critical reading decides the call.
+
+        Readings that fold to the same text (a string of tag characters only spells its tag reading, the same
+        payload in two arguments) are scanned once: an equal text with the same bonus scores the same, and only
+        a higher score replaces the best, so the repeat could change nothing."""
+        if not isinstance(text, str):
+            return False
+        prepared = text if folded else prepare(text)
+        key = (prepared, decoded)
+        if key in self.scanned:
+            return False
+        self.scanned.add(key)
+        findings = scan_folded(prepared)
         if not findings:
             return False
         score = score_of(findings)

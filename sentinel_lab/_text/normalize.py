@@ -228,26 +228,38 @@ _IS_LOW = bytes(0xFF if b < 0x80 else 0 for b in range(256))
 _IS_PRINTABLE = bytes(0xFF if 0x20 <= b < 0x7F else 0 for b in range(256))
 
 
-def _tag_columns(text: str, printable: bool) -> tuple[bytearray, int, int, int]:
-    """The UTF-32 form of ``text`` (lone surrogates passed through), its characters' low bytes as an integer,
-    and masks (``0xFF`` per character, as integers) of its tag characters and, with ``printable``, of its
-    printable tag characters (else 0)."""
-    data = bytearray(text.encode("utf-32-le", "surrogatepass"))
-    low = bytes(data[0::4])
+#: The columns of the last long text read: the analysis drops a text's tags, reads them as letters and spells
+#: them out (three callers, one text), so the columns are computed once. One entry, replaced whole (a tuple
+#: assignment), holding the text itself so that an identity test cannot be fooled by a reused address.
+_LAST_COLUMNS: tuple[str, bytes, int, int, int] | None = None
+
+
+def _tag_columns(text: str) -> tuple[bytearray, int, int, int]:
+    """The UTF-32 form of ``text`` (lone surrogates passed through, a fresh copy the caller may change), its
+    characters' low bytes as an integer, and masks (``0xFF`` per character, as integers) of its tag characters
+    and of its printable tag characters."""
+    global _LAST_COLUMNS
+    last = _LAST_COLUMNS
+    if last is not None and last[0] is text:
+        return bytearray(last[1]), last[2], last[3], last[4]
+    data = text.encode("utf-32-le", "surrogatepass")
+    low = data[0::4]
     tags = (
-        int.from_bytes(bytes(data[2::4]).translate(_IS_0E), "little")
-        & int.from_bytes(bytes(data[1::4]).translate(_IS_00), "little")
+        int.from_bytes(data[2::4].translate(_IS_0E), "little")
+        & int.from_bytes(data[1::4].translate(_IS_00), "little")
         & int.from_bytes(low.translate(_IS_LOW), "little")
     )
-    shown = tags & int.from_bytes(low.translate(_IS_PRINTABLE), "little") if printable else 0
-    return data, int.from_bytes(low, "little"), tags, shown
+    shown = tags & int.from_bytes(low.translate(_IS_PRINTABLE), "little")
+    low_int = int.from_bytes(low, "little")
+    _LAST_COLUMNS = (text, data, low_int, tags, shown)
+    return bytearray(data), low_int, tags, shown
 
 
 def drop_tags(text: str) -> str:
     """``text`` without its tag characters (U+E0000..U+E007F)."""
     if len(text) < _TAG_BYTES_MIN:
         return _TAG_RE.sub("", text)
-    data, low, tags, _ = _tag_columns(text, False)
+    data, low, tags, _ = _tag_columns(text)
     n = len(text)
     data[0::4] = (low & ~tags & ((1 << (8 * n)) - 1)).to_bytes(n, "little")  # every tag becomes U+E0000
     return data.decode("utf-32-le", "surrogatepass").replace(_MARK, "")
@@ -258,7 +270,7 @@ def tags_as_ascii(text: str) -> str:
     (``str.translate(_TAGS_ASCII)``)."""
     if len(text) < _TAG_BYTES_MIN:
         return text.translate(_TAGS_ASCII)
-    data, low, tags, printable = _tag_columns(text, True)
+    data, low, tags, printable = _tag_columns(text)
     n = len(text)
     full = (1 << (8 * n)) - 1
     # a printable tag loses its plane byte (it becomes its ASCII letter); any other tag becomes U+E0000
@@ -271,7 +283,7 @@ def tag_text(text: str) -> str:
     """Only the printable tag characters of ``text``, read as ASCII (the text they spell)."""
     if len(text) < _TAG_BYTES_MIN:
         return "".join(chr(ord(c) - _TAG_LO) for c in text if _TAG_LO + 0x20 <= ord(c) < _TAG_LO + 0x7F)
-    _, low, _, printable = _tag_columns(text, True)
+    _, low, _, printable = _tag_columns(text)
     return (low & printable).to_bytes(len(text), "little").translate(None, b"\x00").decode("ascii")
 
 
@@ -481,7 +493,9 @@ def _tokens(text: str) -> list[str]:
     return [t for t in dict.fromkeys(data.decode("utf-8", "replace").split()) if len(t) >= _MIN_ENCODED]
 
 
-_LONG_RUN = bytes_pattern(rb"[^\t\n\x0b\x0c\r ]{" + str(_MIN_ENCODED).encode() + rb",}")
+# Exactly ``_MIN_ENCODED`` bytes, no open repetition: RE2 reports a match's whole extent, so ``{12,}`` would read
+# to the end of a run (a MiB without white space is one run) where twelve bytes already answer the question.
+_LONG_RUN = bytes_pattern(rb"[^\t\n\x0b\x0c\r ]{" + str(_MIN_ENCODED).encode() + rb"}")
 _TOKEN_SEPARATORS = bytes(
     32 if (chr(c) in "'\"`()[]{}<>,;|&:!?*=" or chr(c).isspace()) else c for c in range(128)
 ) + bytes(range(128, 256))
