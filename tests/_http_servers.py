@@ -128,6 +128,15 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def rpc(resp: Any) -> dict[str, Any]:
+    """The one JSON-RPC message of a gateway's answer, sent as JSON or as a single-event SSE stream."""
+    if resp.headers.get("content-type", "").startswith("text/event-stream"):
+        datas = [line[6:] for line in resp.text.splitlines() if line.startswith("data: ")]
+        assert len(datas) == 1, resp.text
+        return dict(json.loads(datas[0]))
+    return dict(resp.json())
+
+
 def calls(log: Path) -> list[dict[str, Any]]:
     """What the tool server received, in order."""
     if not log.exists():

@@ -20,8 +20,8 @@ from typing import Any
 
 import anyio
 import pytest
-from _http_servers import free_port, gateway_env, serving
-from test_stateless import _headers, _post, _rpc, redis_server
+from _http_servers import free_port, gateway_env, rpc, serving
+from test_stateless import _headers, _post, redis_server
 
 from sentinel_lab._core.wire import APPROVAL_META_KEY, BLOCK_CODE, SESSION_META_KEY
 from sentinel_lab._mcp.approval import APPROVAL_INPUT_KEY, REQUEST_STATE_PREFIX, strip_forged
@@ -722,16 +722,16 @@ def test_an_open_question_stays_with_the_stateless_worker_that_asked(setup: dict
         for i, port in enumerate(ports):
             stack.enter_context(serving(gateway(port) + _argv(setup)[3:], port, d / f"gw{i}.err", env=gateway_env()))
             urls.append(f"http://127.0.0.1:{port}/mcp")
-        found = _rpc(_post(urls[0], message(1, "server/discover", {}), _headers("server/discover")))
+        found = rpc(_post(urls[0], message(1, "server/discover", {}), _headers("server/discover")))
         token = found["result"]["_meta"][SESSION_META_KEY]
         call = {"name": "send", "arguments": ARGS}
-        asked = _rpc(_post(urls[0], message(2, "tools/call", call, token), _headers("tools/call", "send")))
+        asked = rpc(_post(urls[0], message(2, "tools/call", call, token), _headers("tools/call", "send")))
         state = asked["result"]["requestState"]
         retry = message(3, "tools/call", {**call, **_approve(state)}, token)
-        elsewhere = _rpc(_post(urls[1], retry, _headers("tools/call", "send")))
+        elsewhere = rpc(_post(urls[1], retry, _headers("tools/call", "send")))
         assert elsewhere["error"]["code"] == BLOCK_CODE
         assert elsewhere["error"]["data"]["approval"]["event"] == "unknown"
         assert _runs(setup) == []
-        here = _rpc(_post(urls[0], retry, _headers("tools/call", "send")))
+        here = rpc(_post(urls[0], retry, _headers("tools/call", "send")))
         assert "sent to bob@example.com" in json.dumps(here["result"])
     assert _runs(setup) == [ARGS]

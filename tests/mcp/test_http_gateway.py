@@ -20,6 +20,7 @@ from _http_servers import (
     calls,
     free_port,
     gateway_env,
+    rpc,
     sentinel,
     serving,
     wait_for,
@@ -177,21 +178,12 @@ def _initialize(url: str) -> str:
     return sid
 
 
-def _rpc(resp: httpx2.Response) -> dict[str, Any]:
-    """The one JSON-RPC message of a JSON or single-event SSE answer."""
-    if resp.headers.get("content-type", "").startswith("text/event-stream"):
-        datas = [line[6:] for line in resp.text.splitlines() if line.startswith("data: ")]
-        assert len(datas) == 1, resp.text
-        return dict(json.loads(datas[0]))
-    return dict(resp.json())
-
-
 def test_session_ids_are_signed_and_checked(gateway: Setup) -> None:
     sid = _initialize(gateway.url)
     assert len(sid) == 68 and sid.startswith("1.")
     call = b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"a"}}}'
     ok = _post(gateway.url, call, **{"Mcp-Session-Id": sid})
-    assert ok.status_code == 200 and "echo: a" in _rpc(ok)["result"]["content"][0]["text"]
+    assert ok.status_code == 200 and "echo: a" in rpc(ok)["result"]["content"][0]["text"]
     # a client that accepts only JSON gets the answer as JSON
     again = call.replace(b'"id":2', b'"id":3')
     plain = _post(gateway.url, again, **{"Mcp-Session-Id": sid, "Accept": "application/json"})
@@ -234,7 +226,7 @@ def test_bad_bodies_get_one_clear_answer(gateway: Setup) -> None:
     assert _post(gateway.url, no_id, **session).status_code == 400
     # the session still works, and none of the refused calls reached the server
     ok = _post(gateway.url, call, **session, **{"Mcp-Method": "tools/call", "Mcp-Name": "echo"})
-    assert "echo: h" in _rpc(ok)["result"]["content"][0]["text"]
+    assert "echo: h" in rpc(ok)["result"]["content"][0]["text"]
     assert [c["text"] for c in calls(gateway.log)] == ["h"]
 
 

@@ -21,7 +21,18 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from _http_servers import SESSION_KEY, calls, free_port, gateway_env, sentinel, serving, stop, wait_for, write_files
+from _http_servers import (
+    SESSION_KEY,
+    calls,
+    free_port,
+    gateway_env,
+    rpc,
+    sentinel,
+    serving,
+    stop,
+    wait_for,
+    write_files,
+)
 
 from sentinel_lab._core.wire import (
     AUTH_CODE,
@@ -47,9 +58,18 @@ class Setup:
 
 
 @contextlib.contextmanager
-def _gateway(tmp: Path, kind: str, *extra: str, name: str = "gw", env: dict[str, str] | None = None) -> Iterator[Setup]:
-    """A gateway in front of a stdio tool server or an SDK Streamable HTTP server (``extra``: more flags)."""
-    server, policy = write_files(tmp)
+def _gateway(
+    tmp: Path,
+    kind: str,
+    *extra: str,
+    name: str = "gw",
+    env: dict[str, str] | None = None,
+    files: tuple[Path, Path] | None = None,
+) -> Iterator[Setup]:
+    """A gateway in front of a stdio tool server or an SDK Streamable HTTP server (``extra``: more flags; ``files``:
+    the server script, run as ``SCRIPT stdio LOG`` or ``SCRIPT http LOG PORT``, and the policy, else the shared
+    recording server and policy)."""
+    server, policy = files if files is not None else write_files(tmp)
     log = tmp / "calls.jsonl"
     port = free_port()
     audit = tmp / f"{name}-audit.jsonl"
@@ -421,19 +441,11 @@ def _post(url: str, msg: dict[str, Any], headers: dict[str, str]) -> httpx2.Resp
     return httpx2.post(url, content=json.dumps(msg).encode(), headers=headers, timeout=60)
 
 
-def _rpc(resp: httpx2.Response) -> dict[str, Any]:
-    if resp.headers.get("content-type", "").startswith("text/event-stream"):
-        datas = [line[6:] for line in resp.text.splitlines() if line.startswith("data: ")]
-        assert len(datas) == 1, resp.text
-        return dict(json.loads(datas[0]))
-    return dict(resp.json())
-
-
 def _discover(url: str) -> str:
     resp = _post(url, _message(1, "server/discover"), _headers("server/discover"))
     assert resp.status_code == 200, resp.text
     assert "mcp-session-id" not in resp.headers  # the revision has no protocol session
-    result = _rpc(resp)["result"]
+    result = rpc(resp)["result"]
     assert result["ttlMs"] == 0 and result["cacheScope"] == "private"  # this client's token: never shared
     return str(result["_meta"][SESSION_META_KEY])
 
@@ -448,9 +460,9 @@ def _audited(audit: Path, event_type: str) -> list[dict[str, Any]]:
 
 
 def test_routing_headers_are_required_and_must_match_the_body(gateway: Setup) -> None:
-    import mcp_types.jsonrpc as rpc
+    import mcp_types.jsonrpc as sdk_jsonrpc
 
-    assert rpc.HEADER_MISMATCH == HEADER_MISMATCH  # the code the official SDK gives a mismatch too
+    assert sdk_jsonrpc.HEADER_MISMATCH == HEADER_MISMATCH  # the code the official SDK gives a mismatch too
     token = _discover(gateway.url)
     call = _call("sink", "x", token)
     cases = {
@@ -475,10 +487,10 @@ def test_routing_headers_are_required_and_must_match_the_body(gateway: Setup) ->
     assert len(refused) == len(cases) + 1
     # the same call with matching headers runs; a name outside plain ASCII travels base64-encoded
     ok = _post(gateway.url, call, _headers("tools/call", "sink"))
-    assert ok.status_code == 200 and "sent" in _rpc(ok)["result"]["content"][0]["text"]
+    assert ok.status_code == 200 and "sent" in rpc(ok)["result"]["content"][0]["text"]
     encoded = "=?base64?" + base64.b64encode(b"sink").decode() + "?="
     also = _post(gateway.url, _call("sink", "y", token, rid=3), _headers("tools/call", encoded))
-    assert also.status_code == 200 and _rpc(also)["result"]["resultType"] == "complete"
+    assert also.status_code == 200 and rpc(also)["result"]["resultType"] == "complete"
     assert [c["text"] for c in calls(gateway.log)] == ["x", "y"]
 
 
@@ -517,42 +529,31 @@ def test_param_headers_must_match_the_arguments_they_repeat(tmp_path: Path, kind
     server.write_text(REGION_SERVER)
     policy = tmp_path / "regions.yaml"
     policy.write_text("static_rules: {where: ALLOW}\nverifier: {enabled: false}\n")
-    log = tmp_path / "calls.jsonl"
-    port = free_port()
-    args = sentinel("gateway", "--listen", f"127.0.0.1:{port}", "--policy", str(policy), "--audit", "audit.jsonl")
-    url = f"http://127.0.0.1:{port}/mcp"
 
-    def call(rid: int, token: str, region: str, **headers: str) -> httpx2.Response:
+    def call(url: str, rid: int, token: str, region: str, **headers: str) -> httpx2.Response:
         msg = _message(rid, "tools/call", {"name": "where", "arguments": {"region": region, "text": "t"}}, token)
         return _post(url, msg, _headers("tools/call", "where", **headers))
 
-    async def sdk() -> str:
+    async def sdk(url: str) -> str:
         with anyio.fail_after(120):
             async with Client(url) as client:
                 meta = {SESSION_META_KEY: _token(client)}
                 return _text(await client.call_tool("where", {"region": "eu-west", "text": "sdk"}, meta=meta))
 
-    with contextlib.ExitStack() as stack:
-        if kind == "stdio":
-            args += ["--", sys.executable, str(server), "stdio", str(log)]
-        else:
-            upstream = free_port()
-            command = [sys.executable, str(server), "http", str(log), str(upstream)]
-            stack.enter_context(serving(command, upstream, tmp_path / "srv.err"))
-            args += ["--upstream-url", f"http://127.0.0.1:{upstream}/mcp"]
-        stack.enter_context(serving(args, port, tmp_path / "gw.err", env=gateway_env()))
+    with _gateway(tmp_path, kind, files=(server, policy)) as gw:
+        url, log = gw.url, gw.log
         token = _discover(url)
-        unlisted = call(2, token, "eu-west", **{"Mcp-Param-Region": "eu-west"})
+        unlisted = call(url, 2, token, "eu-west", **{"Mcp-Param-Region": "eu-west"})
         assert unlisted.status_code == 400 and "not listed yet" in unlisted.json()["error"]["message"]
         listed = _post(url, _message(3, "tools/list", token=token), _headers("tools/list"))
-        assert [t["name"] for t in _rpc(listed)["result"]["tools"]] == ["where"]
+        assert [t["name"] for t in rpc(listed)["result"]["tools"]] == ["where"]
         for rid, headers in ((4, {"Mcp-Param-Region": "us-east"}), (5, {})):  # another region; none at all
-            refused = call(rid, token, "eu-west", **headers)
+            refused = call(url, rid, token, "eu-west", **headers)
             assert refused.status_code == 400 and refused.json()["error"]["code"] == HEADER_MISMATCH, refused.text
         assert calls(log) == []  # none of them reached the server
-        ok = call(6, token, "eu-west", **{"Mcp-Param-Region": "eu-west"})
-        assert "eu-west: t" in _rpc(ok)["result"]["content"][0]["text"]
-        assert anyio.run(sdk) == "eu-west: sdk"
+        ok = call(url, 6, token, "eu-west", **{"Mcp-Param-Region": "eu-west"})
+        assert "eu-west: t" in rpc(ok)["result"]["content"][0]["text"]
+        assert anyio.run(sdk, url) == "eu-west: sdk"
     assert [c["text"] for c in calls(log)] == ["t", "sdk"]
 
 
@@ -572,7 +573,7 @@ def test_forged_and_unknown_tokens_are_refused(gateway: Setup) -> None:
     listing = _message(4, "tools/list", token=forged)
     assert _post(gateway.url, listing, _headers("tools/list")).json()["error"]["code"] == AUTH_CODE
     ok = _post(gateway.url, _call("echo", "fine", token), _headers("tools/call", "echo"))
-    assert ok.status_code == 200 and "echo: fine" in _rpc(ok)["result"]["content"][0]["text"]
+    assert ok.status_code == 200 and "echo: fine" in rpc(ok)["result"]["content"][0]["text"]
     assert [c["text"] for c in calls(gateway.log)] == ["fine"]
     assert len(_audited(gateway.audit, "auth_error")) == 5
 
@@ -581,9 +582,9 @@ def test_discover_with_a_token_keeps_its_session(gateway: Setup) -> None:
     token = _discover(gateway.url)
     _post(gateway.url, _call("source", "pw", token), _headers("tools/call", "source"))
     again = _post(gateway.url, _message(3, "server/discover", token=token), _headers("server/discover"))
-    assert _rpc(again)["result"]["_meta"][SESSION_META_KEY] == token
+    assert rpc(again)["result"]["_meta"][SESSION_META_KEY] == token
     leak = _post(gateway.url, _call("sink", "leak", token, rid=4), _headers("tools/call", "sink"))
-    assert _rpc(leak)["error"]["code"] == BLOCK_CODE
+    assert rpc(leak)["error"]["code"] == BLOCK_CODE
     assert len(_audited(gateway.audit, "session_token")) == 1  # one token issued, not two
 
 
@@ -593,7 +594,7 @@ def test_initialize_always_opens_a_session_of_an_older_revision(gateway: Setup) 
     msg["params"]["clientInfo"] = {"name": "t", "version": "1"}
     resp = _post(gateway.url, msg, _headers("initialize"))
     assert resp.status_code == 200 and len(resp.headers["mcp-session-id"]) == 68
-    assert _rpc(resp).get("result", {}).get("protocolVersion") == "2025-06-18", resp.text
+    assert rpc(resp).get("result", {}).get("protocolVersion") == "2025-06-18", resp.text
 
 
 def test_clients_reusing_each_others_ids_get_their_own_answers(gateway: Setup) -> None:
@@ -605,7 +606,7 @@ def test_clients_reusing_each_others_ids_get_their_own_answers(gateway: Setup) -
         msg = _call("echo", f"client {index}", tokens[index], rid=1)
         msg["params"]["_meta"]["progressToken"] = "p"
         resp = await http.post(gateway.url, content=json.dumps(msg).encode(), headers=_headers("tools/call", "echo"))
-        answers[index] = _rpc(resp)
+        answers[index] = rpc(resp)
 
     async def both() -> None:
         async with httpx2.AsyncClient(timeout=60) as http, anyio.create_task_group() as group:
@@ -625,7 +626,7 @@ def test_a_calls_traceparent_in_meta_parents_its_decision_span(tmp_path: Path) -
         token = _discover(setup.url)
         msg = _call("echo", "traced", token)
         msg["params"]["_meta"]["traceparent"] = f"00-{trace_id}-00f067aa0ba902b7-01"
-        answer = _rpc(_post(setup.url, msg, _headers("tools/call", "echo")))
+        answer = rpc(_post(setup.url, msg, _headers("tools/call", "echo")))
         assert "echo: traced" in answer["result"]["content"][0]["text"]
         err = tmp_path / "gw.err"
         wait_for(lambda: "sentinel.decide echo" in err.read_text(), "the decision span on stderr")
@@ -684,12 +685,12 @@ def test_two_workers_share_taint_through_redis(tmp_path: Path, redis_url: str) -
         token = _discover(first.url)
         fresh = _discover(second.url)  # issued by the second worker, known to the first
         read = _post(first.url, _call("source", "pw", token), _headers("tools/call", "source"))
-        assert "secret: pw" in _rpc(read)["result"]["content"][0]["text"]
+        assert "secret: pw" in rpc(read)["result"]["content"][0]["text"]
         leak = _post(second.url, _call("sink", "leak", token, rid=3), _headers("tools/call", "sink"))
-        blocked = _rpc(leak)["error"]
+        blocked = rpc(leak)["error"]
         assert blocked["code"] == BLOCK_CODE and "no sink after source" in blocked["message"]
         clean = _post(first.url, _call("sink", "fine", fresh, rid=4), _headers("tools/call", "sink"))
-        assert "sent" in _rpc(clean)["result"]["content"][0]["text"]
+        assert "sent" in rpc(clean)["result"]["content"][0]["text"]
         ran = calls(first.log)
         assert [(c["tool"], c["text"]) for c in ran] == [("source", "pw"), ("sink", "fine")]
         assert len({c["pid"] for c in ran}) == 1  # both calls ran in the first worker's one tool server
@@ -806,18 +807,18 @@ def test_task_requests_need_the_token_and_a_created_task_taints(tmp_path: Path) 
         token = _discover(gw.url)
         for method in ("tasks/get", "tasks/result"):
             refused = _post(gw.url, _task(2, method, None), _headers(method))
-            assert refused.status_code == 400 and _rpc(refused)["error"]["code"] == AUTH_CODE
+            assert refused.status_code == 400 and rpc(refused)["error"]["code"] == AUTH_CODE
         created = _message(
             3, "tools/call", {"name": "source", "arguments": {"text": "k"}, "task": {"ttl": 60000}}, token
         )
-        task = _rpc(_post(gw.url, created, _headers("tools/call", "source")))["result"]["task"]
+        task = rpc(_post(gw.url, created, _headers("tools/call", "source")))["result"]["task"]
         assert task["taskId"] == "t-1"
-        status = _rpc(_post(gw.url, _task(4, "tasks/get", token), _headers("tasks/get")))["result"]
+        status = rpc(_post(gw.url, _task(4, "tasks/get", token), _headers("tasks/get")))["result"]
         assert status["status"] == "completed"
-        result = _rpc(_post(gw.url, _task(5, "tasks/result", token), _headers("tasks/result")))["result"]
+        result = rpc(_post(gw.url, _task(5, "tasks/result", token), _headers("tasks/result")))["result"]
         wrapped = unwrap(result["content"][0]["text"])
         assert wrapped is not None and wrapped[1].startswith("Weather: sunny.")
-        sink = _rpc(_post(gw.url, _call("sink", "leak", token, rid=6), _headers("tools/call", "sink")))
+        sink = rpc(_post(gw.url, _call("sink", "leak", token, rid=6), _headers("tools/call", "sink")))
         assert sink["error"]["code"] == BLOCK_CODE and "no sink after source" in sink["error"]["message"]
     assert "tools/call" in _received(gw.log) and _received(gw.log).count("tools/call") == 1  # the sink never ran
     assert _received(gw.log).count("tasks/get") == 1 and _received(gw.log).count("tasks/result") == 1
@@ -829,8 +830,8 @@ def test_an_injection_in_a_task_result_is_withheld_in_block_mode(tmp_path: Path)
         created = _message(
             2, "tools/call", {"name": "source", "arguments": {"text": "k"}, "task": {"ttl": 60000}}, token
         )
-        _rpc(_post(gw.url, created, _headers("tools/call", "source")))
-        answer = _rpc(_post(gw.url, _task(3, "tasks/result", token), _headers("tasks/result")))
+        rpc(_post(gw.url, created, _headers("tools/call", "source")))
+        answer = rpc(_post(gw.url, _task(3, "tasks/result", token), _headers("tasks/result")))
     shown = json.dumps(answer)
     assert answer["error"]["code"] == BLOCK_CODE and answer["error"]["data"]["rule"] == "spotlight.scan_output"
     assert "evil.example" not in shown and "Ignore all previous instructions" not in shown
