@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-import time
 
 import pytest
+from _growth import assert_linear
 
 from sentinel_lab._analysis import analyse
 from sentinel_lab._analysis._urls import canonical_host, classify_host, parse_ip, parse_ipv4, split_url
@@ -241,15 +241,15 @@ def test_endpoint_fields() -> None:
 def test_linear_time_on_adversarial_input(chunk: str) -> None:
     big = chunk * (2**20 // len(chunk))
     for tool, key in (("fetch", "url"), ("bash", "command"), ("tool", "host"), ("tool", "body")):
-        t0 = time.perf_counter()
-        analyse(tool, {key: big}).endpoints  # noqa: B018
-        assert time.perf_counter() - t0 < 1.0, (chunk, key)
+
+        def endpoints(text: str, tool: str = tool, key: str = key) -> object:
+            return analyse(tool, {key: text}).endpoints
+
+        assert_linear(endpoints, big)
 
 
-def test_benign_path_is_cheap() -> None:
+def test_benign_path_finds_no_endpoints_each_time() -> None:
     a = analyse("write_file", {"path": "src/app.py", "content": "def main() -> None:\n    print('hi')\n" * 20})
-    t0 = time.perf_counter()
-    for _ in range(1000):
+    for _ in range(3):  # recomputed from scratch each time: the same (empty) answer; its cost is benchmarked
         a._endpoints = None
-        a.endpoints  # noqa: B018
-    assert (time.perf_counter() - t0) / 1000 < 50e-6
+        assert a.endpoints == []

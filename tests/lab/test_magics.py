@@ -213,12 +213,9 @@ def test_parse_calls_shapes() -> None:
 
 
 # ----------------------------------------------------------------------------------------------- in the kernel
-def test_load_ext_is_fast_quiet_and_lazy(kernel: Kernel) -> None:
-    outputs = kernel.ok(
-        "import sys, time\n_t0 = time.perf_counter()\n%load_ext sentinel_lab\n_load_s = time.perf_counter() - _t0"
-    )
+def test_load_ext_is_quiet_and_lazy(kernel: Kernel) -> None:
+    outputs = kernel.ok("import sys\n%load_ext sentinel_lab")
     assert outputs == []  # nothing noisy
-    assert kernel.value("_load_s") < 1.0
     assert kernel.value("[m for m in ('pandas', 'mcp', 'sentinel_lab._mcp.sdk') if m in sys.modules]") == []
     assert "sentinel" in kernel.value("sorted(get_ipython().magics_manager.magics['cell'])")
     help_text = text_of(kernel.ok("print(get_ipython().find_magic('sentinel').__doc__)"))
