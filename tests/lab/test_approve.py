@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import queue
 import sys
 import threading
@@ -17,6 +16,8 @@ from typing import Any
 import pytest
 
 pytest.importorskip("ipywidgets")
+
+from _kernel import RealKernel
 
 from sentinel_lab._mcp.sdk import ApprovalPrompt
 from sentinel_lab.lab._approve import ApprovalWidget, answer
@@ -82,17 +83,8 @@ verifier: {enabled: false}
 """
 
 
-class Kernel:
+class Kernel(RealKernel):
     """A real IPython kernel; ``run`` executes a cell and returns its iopub messages (and the reply)."""
-
-    def __init__(self, cwd: Path) -> None:
-        from jupyter_client.manager import KernelManager
-
-        self.km = KernelManager(kernel_name="python3")
-        self.km.start_kernel(cwd=str(cwd), env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=60)
 
     def run(self, code: str, on_message: Any = None, timeout: float = 120) -> tuple[dict[str, Any], list[Any]]:
         seen: list[dict[str, Any]] = []
@@ -102,8 +94,7 @@ class Kernel:
             if on_message is not None:
                 on_message(msg)
 
-        reply = self.kc.execute_interactive(code, timeout=timeout, output_hook=hook, allow_stdin=False)
-        return reply["content"], seen
+        return self.execute(code, hook, timeout), seen
 
     def ok(self, code: str, on_message: Any = None) -> list[dict[str, Any]]:
         reply, seen = self.run(code, on_message)
@@ -115,10 +106,6 @@ class Kernel:
         """What a browser sends when a button is clicked."""
         content = {"comm_id": comm_id, "data": {"method": "custom", "content": {"event": "click"}}}
         self.kc.shell_channel.send(self.kc.session.msg("comm_msg", content))
-
-    def close(self) -> None:
-        self.kc.stop_channels()
-        self.km.shutdown_kernel(now=True)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 
 jupyter_client = pytest.importorskip("jupyter_client")
 
-from jupyter_client.manager import KernelManager  # noqa: E402
+from _kernel import RealKernel  # noqa: E402
 
 from sentinel_lab.lab.magics import parse_calls  # noqa: E402
 
@@ -74,15 +74,8 @@ sys.exit(3)
 """
 
 
-class Kernel:
-    """A real IPython kernel driven over ZMQ; ``run`` returns (reply content, outputs)."""
-
-    def __init__(self, cwd: Path) -> None:
-        self.km = KernelManager(kernel_name="python3")
-        self.km.start_kernel(cwd=str(cwd), env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=60)
+class Kernel(RealKernel):
+    """A real IPython kernel; ``run`` returns (reply content, outputs)."""
 
     def run(self, code: str, timeout: float = 90) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         outputs: list[dict[str, Any]] = []
@@ -91,8 +84,7 @@ class Kernel:
             if msg["msg_type"] in ("stream", "execute_result", "display_data", "error"):
                 outputs.append({"type": msg["msg_type"], **msg["content"]})
 
-        reply = self.kc.execute_interactive(code, timeout=timeout, output_hook=hook, allow_stdin=False)
-        return reply["content"], outputs
+        return self.execute(code, hook, timeout), outputs
 
     def ok(self, code: str, timeout: float = 90) -> list[dict[str, Any]]:
         reply, outputs = self.run(code, timeout)
@@ -106,10 +98,6 @@ class Kernel:
         import ast
 
         return ast.literal_eval(text.strip())
-
-    def close(self) -> None:
-        self.kc.stop_channels()
-        self.km.shutdown_kernel(now=True)
 
 
 def text_of(outputs: list[dict[str, Any]]) -> str:
