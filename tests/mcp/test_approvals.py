@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import queue
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from typing import Any
 import anyio
 import pytest
 from _http_servers import free_port, gateway_env, rpc, serving
+from _pipes import LineProcess
 from test_stateless import _headers, _post, redis_server
 
 from sentinel_lab._core.wire import APPROVAL_META_KEY, BLOCK_CODE, SESSION_META_KEY
@@ -343,39 +341,12 @@ def test_a_modern_client_without_the_capability_gets_a_clear_denial(setup: dict[
 # ----------------------------------------------------------------------------------------------- raw JSON-RPC
 
 
-class Raw:
+class Raw(LineProcess):
     """The proxy process spoken to line by line over its pipes."""
 
     def __init__(self, setup: dict[str, Path], policy: str = "policy") -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, *_argv(setup, policy)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=open(setup["dir"] / "stderr.log", "wb"),  # noqa: SIM115 - closed with the process
-        )
-        self.lines: queue.Queue[bytes] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(b"")
-
-    def send(self, msg: dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def recv(self, timeout: float = 30.0) -> dict[str, Any]:
-        line = self.lines.get(timeout=timeout)
-        assert line, "the proxy closed its stdout"
-        return json.loads(line)
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(30)
+        with open(setup["dir"] / "stderr.log", "wb") as stderr:
+            super().__init__([sys.executable, *_argv(setup, policy)], stderr=stderr)
 
     def handshake(self, capabilities: dict[str, Any]) -> None:
         info = {"name": "raw", "version": "1"}

@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import queue
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _pipes import LineProcess
 from pydantic import TypeAdapter, ValidationError
 
 from sentinel_lab._policy.conditions import BOOL_WORDS, MISSING, ArgPath, json_readings, number_readings
@@ -347,7 +345,7 @@ verifier: {enabled: false}
 """
 
 
-class _Proxied:
+class _Proxied(LineProcess):
     """``sentinel-lab proxy --policy P -- python server.py`` over real pipes, one JSON-RPC line at a time."""
 
     def __init__(self, tmp: Path) -> None:
@@ -357,29 +355,11 @@ class _Proxied:
         self.marks.write_text("")
         argv = [sys.executable, "-m", "sentinel_lab._cli", "proxy", "--policy", str(tmp / "policy.yaml"), "--"]
         argv += [sys.executable, str(tmp / "server.py")]
-        env = {**os.environ, "MARKS": str(self.marks)}
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
-        )
-        self.lines: queue.Queue[bytes] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(b"")
-
-    def send(self, msg: dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
-        self.proc.stdin.flush()
+        super().__init__(argv, env={**os.environ, "MARKS": str(self.marks)})
 
     def answer(self, rid: int) -> dict[str, Any]:
         while True:
-            line = self.lines.get(timeout=30)
-            assert line, "the proxy closed its output"
-            msg = json.loads(line)
+            msg = self.recv()
             if msg.get("id") == rid and "method" not in msg:
                 return msg
 
@@ -395,16 +375,6 @@ class _Proxied:
 
     def ran(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.marks.read_text().splitlines()]
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(15)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def _denied(reply: dict[str, Any]) -> bool:
