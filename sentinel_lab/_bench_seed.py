@@ -4,13 +4,16 @@
 cache (``$SENTINEL_LAB_CACHE``, else the user cache dir), once; ``SeedRunner`` starts one long-lived Node
 process running ``_bench_seed.mjs`` (shipped beside this module) and sends it one JSON line per call. The runner
 times each ``verify()`` inside Node, so what crosses the pipe is never part of a sample. A missing ``node`` or
-``npm``, or an install that fails, raises ``SeedUnavailable`` with a one-line reason.
+``npm``, or an install that fails, raises ``SeedUnavailable`` with a one-line reason; a call the seed itself
+fails on raises ``SeedCallFailed``. ``$SENTINEL_LAB_SEED_PACKAGE`` names another install spec (a folder or tarball
+of the same package), read by ``seed_spec()``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -21,10 +24,23 @@ from typing import IO, Any
 
 from sentinel_lab._datasets import cache_dir
 
-__all__ = ["RUNNER", "SEED_PACKAGE", "SEED_SPEC", "SeedRunner", "SeedUnavailable", "install_seed", "seed_prefix"]
+__all__ = [
+    "RUNNER",
+    "SEED_ENV",
+    "SEED_PACKAGE",
+    "SEED_SPEC",
+    "SeedCallFailed",
+    "SeedRunner",
+    "SeedUnavailable",
+    "install_seed",
+    "seed_prefix",
+    "seed_spec",
+]
 
 SEED_PACKAGE = "mikoshi-sentinel"
 SEED_SPEC = f"{SEED_PACKAGE}@1.0.1"
+#: the environment variable naming another npm install spec of the seed package (a local folder, a tarball)
+SEED_ENV = "SENTINEL_LAB_SEED_PACKAGE"
 #: the Node side of the protocol, shipped as package data
 RUNNER = Path(__file__).with_name("_bench_seed.mjs")
 #: the seed modes the runner knows: its goal-intent verifier off ("same work" as ours without a goal), or on
@@ -34,6 +50,15 @@ _INSTALL_TIMEOUT = 600.0
 
 class SeedUnavailable(RuntimeError):
     """The seed verifier cannot run here (no Node or npm, or the package cannot be installed or loaded)."""
+
+
+class SeedCallFailed(SeedUnavailable):
+    """The seed ran but failed on one call (its ``verify()`` raised): that call has no seed verdict."""
+
+
+def seed_spec() -> str:
+    """The npm install spec of the seed to run: ``$SENTINEL_LAB_SEED_PACKAGE`` when set, else ``SEED_SPEC``."""
+    return os.environ.get(SEED_ENV, "").strip() or SEED_SPEC
 
 
 def _tool(name: str) -> str:
@@ -115,7 +140,7 @@ class SeedRunner:
         self._proc.stdin.flush()
         answer = self._read()
         if not answer.get("ok"):
-            raise SeedUnavailable(str(answer.get("error", "the seed runner failed")))
+            raise SeedCallFailed(str(answer.get("error", "the seed runner failed")))
         return float(answer["us"]), dict(answer["verdict"])
 
     def close(self) -> None:

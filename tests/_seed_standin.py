@@ -4,7 +4,8 @@ It has the seed's documented interface and nothing else: an ES module exporting 
 options ``enableIntentVerification``), ``async verify(action, context)`` answering ``{allowed, confidence,
 violations: [{policy, reason, severity}], intent, elapsed}``, a process-wide rate limiter reachable as
 ``Sentinel.policies.rateLimit`` with ``reset()`` that refuses every call past the fifth, and an ``auditLog``
-with ``clear()``. Its one check blocks ``rm -rf /`` in any argument.
+with ``clear()``. Its one check blocks ``rm -rf /`` in any argument; an argument holding ``boom`` makes
+``verify()`` throw, as a real package may on input it does not expect.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ export class Sentinel {
     this.auditLog = { entries: [], clear() { this.entries = []; } };
   }
   async verify(action, context = {}) {
+    if (JSON.stringify(action.args || {}).includes("boom")) throw new Error("cannot read this call");
     const violations = [];
     if (JSON.stringify(action.args || {}).includes("rm -rf /")) {
       violations.push({ policy: "systemCommands", reason: "destructive command", severity: "critical" });

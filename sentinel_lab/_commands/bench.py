@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sentinel_lab import bench
-from sentinel_lab._bench_seed import SEED_SPEC, SeedUnavailable
+from sentinel_lab._bench_seed import SEED_ENV, SEED_SPEC, SeedUnavailable, seed_spec
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -46,9 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seed-package",
-        default=SEED_SPEC,
+        default=None,
         metavar="SPEC",
-        help=f"npm install spec of the seed package (default {SEED_SPEC}; a tarball or folder works too)",
+        help=f"npm install spec of the seed package (default ${SEED_ENV}, else {SEED_SPEC}; a tarball or folder "
+        "works too)",
     )
     parser.add_argument("--sizes", type=_ints, default=None, help="scaling: argument sizes in bytes, comma-separated")
     parser.add_argument("--repeats", type=int, default=5, help="scaling: timed repeats per size")
@@ -107,7 +108,7 @@ def _print_seed(result: Mapping[str, Any]) -> None:
 def _run_verify(args: argparse.Namespace, kw: dict[str, Any]) -> int:
     if args.against == "mikoshi":
         try:
-            result = bench.verify_against_seed(spec=args.seed_package, **kw)
+            result = bench.verify_against_seed(spec=args.seed_package or seed_spec(), **kw)
         except SeedUnavailable as exc:
             print(f"sentinel-lab bench: the seed verifier cannot run: {exc}", file=sys.stderr)
             return 2

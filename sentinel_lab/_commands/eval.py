@@ -5,9 +5,11 @@ outputs``) by the output scanner; ``agentdojo`` uses the per-suite policies in `
 and evaluates both the single calls and the full traces; ``injecagent`` needs ``--path``. Each table is followed by
 the dataset's targets (``evaluation.TARGETS``) with its rate, Wilson 95% interval and PASS/FAIL.
 ``sentinel-lab eval targets`` evaluates every target dataset: an external set without a local copy is listed as
-``not available: set $SENTINEL_LAB_X``, never dropped. Exit 0 after printing, also when a target is missed;
-with ``--check-targets`` a missed target exits 1 (a target that could not be measured is not a miss); 2 on bad
-input.
+``not available: set $SENTINEL_LAB_X``, never dropped. ``--against mikoshi`` also runs the seed verifier
+(mikoshi-sentinel, in Node; ``--seed-package`` or ``$SENTINEL_LAB_SEED_PACKAGE`` names a local copy) on the same
+calls, prints its table beside ours, and judges the external attack sets against its rate. Exit 0 after printing,
+also when a target is missed; with ``--check-targets`` a missed target exits 1 (a target that could not be
+measured is not a miss); 2 on bad input or when the seed was asked for and cannot run.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from sentinel_lab._bench_seed import SEED_ENV, SEED_SPEC, SeedRunner, SeedUnavailable, install_seed, seed_spec
 from sentinel_lab._core.errors import DatasetError, PolicyError
 
 DEFAULT_WORKSPACE = "/workspace/project"
@@ -50,6 +53,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--misses", type=int, default=0, metavar="N", help="also list up to N missed attacks and false positives"
     )
+    parser.add_argument(
+        "--against",
+        choices=["mikoshi"],
+        default=None,
+        help="also run the seed verifier (mikoshi-sentinel in Node) on the same calls and compare",
+    )
+    parser.add_argument(
+        "--seed-package",
+        default=None,
+        metavar="SPEC",
+        help=f"npm install spec of the seed package (default ${SEED_ENV}, else {SEED_SPEC}; a folder works too)",
+    )
+
+
+def _open_seed(args: argparse.Namespace) -> SeedRunner | None:
+    """The seed verifier's runner when ``--against mikoshi`` was given (installed on demand), else None."""
+    if args.against != "mikoshi":
+        return None
+    spec = args.seed_package or seed_spec()
+    return SeedRunner(install_seed(spec))
+
+
+def _seed_head(dataset: str, label: str, n: int) -> str:
+    return f"{dataset} ({label}, {n} items) with the seed verifier (mikoshi-sentinel as constructed by default)"
 
 
 def _defence(args: argparse.Namespace, dataset: str, kind: str | None = None) -> tuple[Any, str]:
@@ -182,6 +209,9 @@ def format_targets(report: pd.DataFrame) -> list[str]:
         mark = "----" if met is pd.NA or met is None else ("PASS" if met else "FAIL")
         goal = f", target {r['op']} " + ("the seed verifier's rate" if math.isnan(r["goal"]) else _pct(r["goal"]))
         value = f"{_pct(r['rate'])} ({r['count']}/{r['n']}) {_ci(r['ci_low'], r['ci_high'])}" if r["n"] else "-"
+        seed_n = int(r.get("seed_n") or 0)
+        if seed_n:
+            value = f"{value.rstrip()}; seed verifier {_pct(r['seed_rate'])} ({r['seed_count']}/{seed_n})"
         note = f" ({r['note']})" if r["note"] else ""
         lines.append(f"  [{mark}] {r['target']}: {value.rstrip()}{goal}{note}")
     return lines
@@ -205,6 +235,7 @@ def _run_targets(args: argparse.Namespace) -> int:
     workspace = args.workspace or DEFAULT_WORKSPACE
     verifier = Verifier(workspace=workspace, rate_limit=False)
     results = evaluate_targets(verifier, progress=not args.no_progress)
+    seed = _seed_results(args, results)
     text: list[str] = []
     out: dict[str, Any] = {"dataset": "targets", "defence": f"Verifier(workspace={workspace!r})", "results": {}}
     for name, res in results.items():
@@ -219,8 +250,13 @@ def _run_targets(args: argparse.Namespace) -> int:
             out["results"][name] = {"items": len(res), "detection": _records(report)}
             if args.misses > 0 and not args.json:
                 text += _misses(res, args.misses, False)
-        text += [*format_targets(target_report(results, mine)), ""]
-    full = target_report(results)
+            theirs = seed.get(name) if seed is not None else None
+            if isinstance(theirs, pd.DataFrame):
+                seed_report = detection_report(theirs)
+                text += [_seed_head(name, "calls", len(theirs)), format_detection(seed_report)]
+                out["results"][name]["seed_detection"] = _records(seed_report)
+        text += [*format_targets(target_report(results, mine, seed=seed)), ""]
+    full = target_report(results, seed=seed)
     out["targets"] = _records(full)
     text += ["targets:", *format_targets(full)]
     missed = bool((full["met"] == False).any())  # noqa: E712 (nullable boolean)
@@ -231,11 +267,23 @@ def _run_targets(args: argparse.Namespace) -> int:
     return 1 if missed and args.check_targets else 0
 
 
+def _seed_results(
+    args: argparse.Namespace, results: dict[str, pd.DataFrame | str]
+) -> dict[str, pd.DataFrame | str] | None:
+    """The seed verifier on every call set of ``results`` that was available (outputs are ours alone), or None
+    without ``--against``; a seed that cannot run raises ``SeedUnavailable``."""
+    from sentinel_lab.evaluation import TARGET_SETS, evaluate_targets, seed_defence
+
+    runner = _open_seed(args)
+    if runner is None:
+        return None
+    with runner:
+        names = [n for n, r in results.items() if isinstance(r, pd.DataFrame) and not TARGET_SETS[n][2]]
+        return evaluate_targets(seed_defence(runner), names, progress=not args.no_progress) if names else {}
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print; exit 0 (``--check-targets``: 1 when a target is missed), 2 on bad input."""
-    from sentinel_lab.evaluation import TARGETS as GOALS
-    from sentinel_lab.evaluation import detection_report, evaluate, target_report, trace_summary
-
     dataset = args.dataset.strip().lower()
     if dataset in ("targets", "all"):
         try:
@@ -243,6 +291,27 @@ def run(args: argparse.Namespace) -> int:
         except (DatasetError, PolicyError, OSError) as exc:
             print(f"sentinel-lab eval: {exc}", file=sys.stderr)
             return 2
+        except SeedUnavailable as exc:
+            print(f"sentinel-lab eval: the seed verifier cannot run: {exc}", file=sys.stderr)
+            return 2
+    try:
+        runner = _open_seed(args)
+    except SeedUnavailable as exc:
+        print(f"sentinel-lab eval: the seed verifier cannot run: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run_one(args, dataset, runner)
+    finally:
+        if runner is not None:
+            runner.close()
+
+
+def _run_one(args: argparse.Namespace, dataset: str, runner: SeedRunner | None) -> int:
+    """One dataset's tables and targets (and the seed's, with a runner)."""
+    from sentinel_lab.evaluation import TARGETS as GOALS
+    from sentinel_lab.evaluation import detection_report, evaluate, seed_defence, target_report, trace_summary
+
+    seed_measured: dict[str, pd.DataFrame | str] | None = {} if runner is not None else None
     try:
         default = ["calls", "traces"] if dataset == "agentdojo" else (["outputs"] if dataset == "docs" else [None])
         kinds = [args.kind] if args.kind else default
@@ -292,10 +361,17 @@ def run(args: argparse.Namespace) -> int:
             set_name = _target_set(dataset, label, args)
             if set_name is not None:
                 measured[set_name] = results
+            if runner is not None and label not in ("output", "outputs"):
+                theirs = evaluate(seed_defence(runner), frame, progress=progress)
+                seed_report = detection_report(theirs, harmful_only=harmful)
+                part["seed_detection"] = _records(seed_report)
+                text += [_seed_head(dataset, label, len(theirs)), format_detection(seed_report), ""]
+                if set_name is not None and seed_measured is not None:
+                    seed_measured[set_name] = theirs
         failed = False
         mine = [t for t in GOALS if any(d in measured for d in t.datasets) and len(t.datasets) == 1]
         if mine:
-            rows = target_report(measured, mine)
+            rows = target_report(measured, mine, seed=seed_measured)
             out["dataset_targets"] = _records(rows)
             text += ["targets:", *format_targets(rows)]
             failed = bool((rows["met"] == False).any())  # noqa: E712 (nullable boolean)
@@ -309,6 +385,9 @@ def run(args: argparse.Namespace) -> int:
                 text.append(f"  [{'PASS' if ok else 'FAIL'}] {name}: {_pct(value)} (target >= {_pct(goal)})")
     except (DatasetError, PolicyError, OSError) as exc:
         print(f"sentinel-lab eval: {exc}", file=sys.stderr)
+        return 2
+    except SeedUnavailable as exc:
+        print(f"sentinel-lab eval: the seed verifier cannot run: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(out, indent=2, default=str))

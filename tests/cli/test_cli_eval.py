@@ -30,7 +30,7 @@ def test_a_dataset_table_is_followed_by_its_target_with_a_wilson_interval() -> N
     proc = _eval("redcode", "--json", data=SAMPLES)
     row = json.loads(proc.stdout)["dataset_targets"][0]
     assert row["target"] == "redcode attacks blocked" and row["n"] == 4 and row["met"] is None
-    assert "not measured" in row["note"]
+    assert "could not be measured: run with --against mikoshi" in row["note"]
 
 
 def test_targets_lists_every_set_and_names_the_variable_of_a_missing_copy(tmp_path: Path) -> None:
