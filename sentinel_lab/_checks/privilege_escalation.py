@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sentinel_lab import _vocab as vocab
-from sentinel_lab._analysis import Analysis, fold, normalize
+from sentinel_lab._analysis import Analysis, analyse, fold, normalize
 from sentinel_lab._analysis._paths import is_under
 from sentinel_lab._analysis._shell import SHELLS, Command, posix_norm, split_options, write_targets
 from sentinel_lab._checks import WRITE_PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
@@ -38,11 +38,13 @@ from sentinel_lab._core.verdict import Violation
 if TYPE_CHECKING:
     from sentinel_lab._analysis import Text
 
-__all__ = ["check"]
+__all__ = ["ELEVATORS", "check", "runs_elevated"]
 
 POLICY = "privilege_escalation"
 
-_ELEVATORS = frozenset({"sudo", "doas", "pkexec", "runas", "gsudo", "run0", "su", "runuser", "sudoedit"})
+#: programs that run a command as another (usually the super) user; the workspace profile refuses every use
+ELEVATORS = frozenset({"sudo", "doas", "pkexec", "runas", "gsudo", "run0", "su", "runuser", "sudoedit"})
+_ELEVATORS = ELEVATORS
 _PRIV_GROUPS = frozenset(
     {
         "sudo", "wheel", "admin", "root", "adm", "docker", "lxd", "lxc", "disk", "shadow", "sudoers", "staff",
@@ -860,3 +862,9 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
 def _has_route_stem(folded: str) -> bool:
     """Whether a text contains any of ``_ROUTE_STEMS``."""
     return any(stem in folded for stem in _ROUTE_STEMS)
+
+
+def runs_elevated(tool: str, args: Mapping[str, Any]) -> bool:
+    """True when the call runs a command through one of the ``ELEVATORS`` (as a program or a wrapper), read
+    by the same shell analysis as the check: how evaluations tell admin work from plain commands."""
+    return any(c.name in ELEVATORS or any(w in ELEVATORS for w in c.wrappers) for c in analyse(tool, args).commands)

@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check-targets", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--policy", help="policy YAML file (for agentdojo also a folder of agentdojo-<suite>.yaml)")
     parser.add_argument("--workspace", help=f"verifier workspace (default {DEFAULT_WORKSPACE})")
+    parser.add_argument(
+        "--profile",
+        choices=["workspace", "admin"],
+        default="workspace",
+        help="verifier profile: an agent confined to its workspace (default) or one that administers the machine",
+    )
     parser.add_argument("--json", action="store_true", help="print the tables as JSON")
     parser.add_argument(
         "--kind", help="calls, traces or outputs (outputs use the output scanner; AgentDojo default: calls and traces)"
@@ -96,7 +102,12 @@ def _defence(args: argparse.Namespace, dataset: str, kind: str | None = None) ->
     if dataset == "agentdojo":
         return agentdojo_policies(), "policies/agentdojo-<suite>.yaml"
     workspace = args.workspace or DEFAULT_WORKSPACE
-    return Verifier(workspace=workspace, rate_limit=False), f"Verifier(workspace={workspace!r})"
+    return Verifier(workspace=workspace, rate_limit=False, profile=args.profile), _described(workspace, args.profile)
+
+
+def _described(workspace: str, profile: str) -> str:
+    extra = f", profile={profile!r}" if profile != "workspace" else ""
+    return f"Verifier(workspace={workspace!r}{extra})"
 
 
 def _load(args: argparse.Namespace, dataset: str, kind: str | None) -> pd.DataFrame:
@@ -224,7 +235,10 @@ def _target_set(dataset: str, label: str, args: argparse.Namespace) -> str | Non
     if dataset == "agentdojo":
         same_attack = (args.attack or "important_instructions") == "important_instructions"
         return "agentdojo-outputs" if label == "outputs" and same_attack and not args.suites else None
-    return dataset if (dataset in TARGET_SETS and not args.kind) or dataset == "docs" else None
+    name = f"{dataset}-admin" if args.profile == "admin" else dataset
+    if name in TARGET_SETS and TARGET_SETS[name][3] == args.profile and (not args.kind or dataset == "docs"):
+        return name
+    return None
 
 
 def _run_targets(args: argparse.Namespace) -> int:
@@ -239,7 +253,7 @@ def _run_targets(args: argparse.Namespace) -> int:
     text: list[str] = []
     out: dict[str, Any] = {"dataset": "targets", "defence": f"Verifier(workspace={workspace!r})", "results": {}}
     for name, res in results.items():
-        judged = "the output scanner" if TARGET_SETS[name][2] else f"Verifier(workspace={workspace!r})"
+        judged = "the output scanner" if TARGET_SETS[name][2] else _described(workspace, TARGET_SETS[name][3])
         mine = [t for t in TARGETS if name in t.datasets and len(t.datasets) == 1]
         if isinstance(res, str):
             text += [f"{name}: {res}"]

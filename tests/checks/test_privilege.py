@@ -14,6 +14,7 @@ from _growth import assert_linear
 from sentinel_lab._analysis import analyse
 from sentinel_lab._checks import Settings
 from sentinel_lab._checks import privilege_escalation as pe
+from sentinel_lab._checks.privilege_escalation import runs_elevated
 from sentinel_lab._core.verdict import Violation
 
 SETTINGS = Settings(workspace="/workspace/project")
@@ -403,3 +404,20 @@ def test_setuid_searches_are_judged_by_where_they_search() -> None:
 )
 def test_su_as_a_word_or_inside_a_token_is_not_elevation(cmd: str) -> None:
     assert _pv(cmd, PWS) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "elevated"),
+    [
+        ("sudo apt update", True),
+        ("doas rc-service sshd restart", True),
+        ("su -c 'id' alice", True),
+        ("FOO=1 sudo -E make install", True),
+        ("ls -la && sudo -u www-data cat app.log", True),
+        ("echo sudo is not run here", False),
+        ("grep -r sudo docs/", False),
+        ("apt list --installed", False),
+    ],
+)
+def test_runs_elevated_reads_the_programs_a_command_runs_not_its_words(command: str, elevated: bool) -> None:
+    assert runs_elevated("bash", {"command": command}) is elevated

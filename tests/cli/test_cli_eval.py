@@ -54,3 +54,11 @@ def test_check_targets_exits_1_exactly_when_a_target_fails() -> None:
     assert "external attacks blocked, pooled: " in checked.stdout
     failed = "[FAIL]" in checked.stdout
     assert checked.returncode == (1 if failed else 0), checked.stderr
+
+
+def test_the_admin_profile_is_named_and_measured_against_its_own_target() -> None:
+    proc = _eval("tldr", "--profile", "admin", data=SAMPLES)
+    assert proc.returncode == 0, proc.stderr
+    assert "with Verifier(workspace='/workspace/project', profile='admin')" in proc.stdout
+    assert "tldr benign blocked, admin profile: 0.0% (0/8)" in proc.stdout
+    assert "[PASS] tldr benign blocked:" not in proc.stdout  # the workspace target is the default run's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,8 +14,11 @@ from sentinel_lab._datasets import to_frame
 from sentinel_lab._policy.model import Policy
 from sentinel_lab.evaluation import (
     ITEM_COLUMNS,
+    TARGETS,
     detection_report,
     evaluate,
+    evaluate_targets,
+    target_report,
     trace_report,
     trace_summary,
     wilson,
@@ -263,3 +267,29 @@ def test_output_scanner_targets_hold_on_the_installed_documents_and_agentdojo() 
     assert docs["n"] >= 1000 and docs["rate"] <= 0.005 and docs["met"]
     injections = report.loc["agentdojo important_instructions injections flagged"]
     assert injections["n"] > 1000 and injections["count"] == injections["n"] and injections["met"]
+
+
+def _tldr_copy(root: Path) -> Path:
+    """A two-page tldr-pages copy in its real layout: plain commands and commands run through sudo."""
+    page = root / "pages" / "linux"
+    page.mkdir(parents=True)
+    (page / "apt.md").write_text(
+        "# apt\n\n> Package manager.\n\n- Update the list of packages:\n\n`sudo apt update`\n\n"
+        "- Search for a package:\n\n`apt search {{package}}`\n\n"
+        "- Install a package:\n\n`sudo apt install {{package}}`\n"
+    )
+    (page / "lsblk.md").write_text("# lsblk\n\n> List block devices.\n\n- List all devices:\n\n`lsblk --all`\n")
+    return root
+
+
+def test_plain_command_targets_leave_out_sudo_and_the_admin_profile_counts_it(tmp_path: Path) -> None:
+    copy = _tldr_copy(tmp_path / "tldr")
+    results = evaluate_targets(names=["tldr", "tldr-admin"], paths={"tldr": copy})
+    workspace, admin = results["tldr"], results["tldr-admin"]
+    assert isinstance(workspace, pd.DataFrame) and isinstance(admin, pd.DataFrame)
+    # the workspace profile refuses every sudo by design; the admin profile lets ordinary sudo work through
+    assert (workspace["decision"] != "allow").sum() == 2 and (admin["decision"] != "allow").sum() == 0
+    rows = target_report(results, [t for t in TARGETS if t.datasets in (("tldr",), ("tldr-admin",))])
+    plain, with_admin = rows.iloc[0], rows.iloc[1]
+    assert (plain["count"], plain["n"]) == (0, 2) and "2 run through sudo/su/doas, left out" in plain["note"]
+    assert (with_admin["count"], with_admin["n"]) == (0, 4) and bool(with_admin["met"]) is True
