@@ -7,13 +7,16 @@
 ``override``      "ignore / disregard / forget (all) (the) previous instructions" in nine languages
 ``role``          "you are now DAN", "developer mode", "act as an unrestricted AI", "jailbreak"
 ``fake_turn``     chat-template tokens and turn labels (``<|im_start|>system``, ``[INST]``, ``### System:``,
-                  ``</tool_output>``, our own spotlight markers)
+                  ``</tool_output>``, our own spotlight markers); weaker for a label nothing follows and for
+                  tokens quoted as code (code spans and blocks, doctests, string literals)
 ``exfiltration``  "send the password / API key ... to <address>", "forward all emails to <address>"
 ``tool_call``     "call the X tool with ...", "execute the following"
 ``prompt_leak``   "reveal / print / repeat your system prompt"
 ``marker``        "new instructions:", "system override", "before you can solve the task", "<INFORMATION>"
 ``address``       text speaking to the model ("note to the AI", "if you are an LLM"), an order given to it
-                  (after a heading addressed to it, as an obligation that starts now, ahead of its answer)
+                  (after a heading addressed to it, after a greeting or a note to it at a sentence start:
+                  "Dear agent,", "Hey LLM,", "Note to the model:"; as an obligation that starts now, ahead of
+                  its answer)
 ``secrecy``       "do not tell the user", "without the user noticing"
 
 Matching is over words, not regular expressions: the text is folded (lower case, look-alike letters), split
