@@ -580,6 +580,7 @@ _FETCH_PROGRAMS = ("curl", "wget", "iwr", "invoke-webrequest", "invoke-restmetho
                    "aria2c", "fetch", "start-bitstransfer", "tftp")  # fmt: skip
 _EXECUTABLE_EXTENSIONS = tuple(vocab.words("executable_extensions"))
 _EXECUTABLE_DIRS = tuple(vocab.words("executable_dirs"))
+_STAGING_DIRS = tuple(vocab.words("staging_dirs"))
 
 
 def _download_files(c: Command) -> list[str]:
@@ -601,7 +602,7 @@ def _download_files(c: Command) -> list[str]:
     if c.name == "curl" and remote_name:
         files.extend(w.split("?", 1)[0] for w in argv[1:] if "://" in w)
     if c.name == "wget" and not any(w.lower() in ("-o", "--output-document") or w == "-O" for w in argv):
-        prefix = next((argv[j + 1] for j, w in enumerate(argv[:-1]) if w in ("-P", "--directory-prefix")), "")
+        prefix = _wget_prefix(argv)
         for w in argv[1:]:
             if "://" in w:
                 name = w.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] if w.count("/") > 2 else ""
@@ -611,6 +612,18 @@ def _download_files(c: Command) -> list[str]:
         files.append(argv[-1])
     files.extend(t for op, t in c.redirects if op.lstrip("0123456789").startswith(">") and not t.isdigit())
     return [f for f in files if f and f not in ("-", "/dev/null", "null", "nul")]
+
+
+def _wget_prefix(argv: Sequence[str]) -> str:
+    """The directory wget saves into: ``-P DIR``, ``-PDIR``, ``--directory-prefix DIR`` or ``=DIR``; else ``""``."""
+    for j, w in enumerate(argv):
+        if w in ("-P", "--directory-prefix") and j + 1 < len(argv):
+            return argv[j + 1]
+        if w.startswith("--directory-prefix="):
+            return w.split("=", 1)[1]
+        if w.startswith("-P") and len(w) > 2:
+            return w[2:]
+    return ""
 
 
 #: Interpreters whose inline code (``-c``, ``-e``) may download a file a later command runs.
@@ -643,7 +656,18 @@ def _ingress_target(path: str) -> str:
     hit = _persistence(path)
     if hit:
         return hit[1]
+    if low.endswith(_PROGRAM_EXTENSIONS) and _staged(low, norm):
+        return "a writable staging directory"  # 'curl -o /tmp/x.sh URL': a script put aside to run later
     return ""
+
+
+def _staged(low: str, norm: str) -> bool:
+    """The path lies in a world-writable directory where tools are staged (``/tmp``, ``/dev/shm``, ``%TEMP%``)."""
+    return (
+        norm.startswith(_STAGING_DIRS)
+        or low.startswith(_STAGING_DIRS)
+        or norm.replace("$home/", "~/").startswith(_STAGING_DIRS)
+    )
 
 
 def _ingress(downloads: list[tuple[str, str]], out: Findings) -> None:
@@ -663,12 +687,20 @@ def _download_then_run(cmds: list[Command], out: Findings) -> None:
     files: dict[str, Command] = {}
     saved: list[tuple[str, str]] = []
     fetched: set[int] = set()  # pipelines a downloader writes into
+    cwd = ""  # where the 'cd'/'pushd' commands before moved to, once one of them names a directory absolutely
     for c in cmds:
+        if c.name in ("cd", "pushd", "set-location", "sl", "chdir"):
+            target = c.argv[1] if len(c.argv) > 1 else ""
+            absolute = target.startswith(("/", "~", "$", "%")) or target[1:3] in (":\\", ":/")
+            cwd = target if absolute else f"{cwd.rstrip('/')}/{target}" if cwd and target else ""
+            continue
         if c.name in _FETCH_PROGRAMS:
             fetched.add(c.pipeline)
             for f in _download_files(c):
                 files[_basename_of(f)] = c
-                saved.append((f, c.raw))
+                # 'cd /tmp && wget URL/x.sh': a relative name is saved where the command moved to
+                relative = cwd and not f.startswith(("/", "~", "$", "%", "\\")) and f[1:3] not in (":\\", ":/")
+                saved.append((f"{cwd.rstrip('/')}/{f}" if relative else f, c.raw))
             continue
         inline = code_of_argv(c.argv, c.redirects)  # 'python3 -c "urlretrieve(URL, '/tmp/x.sh')"' then 'bash /tmp/x.sh'
         if inline is not None:
