@@ -123,3 +123,58 @@ def test_each_message_is_one_write_and_each_request_one_answer() -> None:
     assert not proxy.pending
     assert [r["request_id"] for r in audit.records if r["event_type"] == "tool_call"] == list(range(1, 21))
 
+
+class _Transport:
+    """Stands in for an asyncio transport: keeps each ``write``."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 1) if name == "peername" else default
+
+
+def test_the_gateway_sends_a_head_and_its_body_as_one_write() -> None:
+    import asyncio
+
+    from sentinel_lab._mcp.http_gateway import _OneSend
+
+    head = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
+
+    async def scenario() -> list[list[bytes]]:
+        seen = []
+        real = _Transport()
+        sock = _OneSend(real)  # type: ignore[arg-type]
+        sock.write(head)
+        sock.write(b"{}")
+        seen.append(list(real.writes))  # one write: head and body together
+        real.writes.clear()
+        sock.write(head)  # a head alone (an event stream opening) still leaves at the next turn
+        assert sock.get_write_buffer_size() == len(head)
+        await asyncio.sleep(0)
+        seen.append(list(real.writes))
+        real.writes.clear()
+        sock.write(b"event: message\ndata: {}\n\n")  # any other write goes straight through
+        sock.write(b"")
+        seen.append(list(real.writes))
+        real.writes.clear()
+        sock.write(head)
+        sock.close()  # a held head is sent before the close
+        seen.append(list(real.writes))
+        assert real.closed and sock.get_extra_info("peername") == ("127.0.0.1", 1)
+        return seen
+
+    assert asyncio.run(scenario()) == [[head + b"{}"], [head], [b"event: message\ndata: {}\n\n"], [head]]
