@@ -697,6 +697,8 @@ class AuditLog:
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
         except OSError as exc:
             raise AuditError(f"cannot open audit log {self.path}: {exc}") from exc
+        opened = os.fstat(self._fd)
+        self._inode = (opened.st_dev, opened.st_ino)  # the file this fd writes to, for ever
         self._end = -1  # file size after our last write; -1 = unknown, re-read the tail
         self._prev = GENESIS
         self._seq = 0
@@ -807,16 +809,15 @@ class AuditLog:
         self._append(_fields("recovery", details=details), prefix=prefix, sign=True)
 
     def _check_same_file(self) -> os.stat_result:
-        """Refuse to write into a log that was removed or replaced (those records would reach nobody); the fd's
-        stat, for the size check."""
+        """Refuse to write into a log that was removed or replaced (those records would reach nobody); the
+        file's stat, for the size check."""
         try:
             on_disk = os.stat(self.path)
         except FileNotFoundError:
             raise AuditError(f"audit log {self.path} was removed while in use") from None
-        mine = os.fstat(self._fd)
-        if (on_disk.st_dev, on_disk.st_ino) != (mine.st_dev, mine.st_ino):
+        if (on_disk.st_dev, on_disk.st_ino) != self._inode:
             raise AuditError(f"audit log {self.path} was replaced by another file while in use")
-        return mine
+        return on_disk  # the file our fd writes to: its size is the fd's (one system call, not two)
 
     def _signature(self, digest: str) -> str:
         return base64.b64encode(self._key.sign(bytes.fromhex(digest))).decode("ascii")
@@ -997,7 +998,7 @@ def _fields(
         "event_type": _clean(event_type),
         "tool": _clean(tool),
         "decision": _clean(decision),
-        "details": redact_for_log(details or {}),
+        "details": redact_for_log(details) if details else {},
         "request_id": request_id,
         "arguments": redact_for_log(arguments) if arguments is not None else None,
         "rule": _clean(rule),
