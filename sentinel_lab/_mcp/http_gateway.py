@@ -701,44 +701,42 @@ class Gateway:
 
 
 class _OneSend:
-    """A connection's transport that hands the kernel a response's head and its first body chunk together.
+    """A connection's transport that hands the kernel what one step of the event loop wrote as one ``send``.
 
-    uvicorn writes the head (status line and headers) and the body of a response apart: two ``send`` system
-    calls, two TCP segments, and often two wake-ups of the client for one JSON-RPC answer. A head is held until
-    the next write joins it (or, at the latest, until the event loop's next turn); every other write goes
-    straight through, so what the client receives and its order are unchanged.
+    uvicorn writes a response's head (status line and headers), its body and, for an event stream, each chunk and
+    the end of the stream apart: two or three ``send`` system calls, as many TCP segments and often as many
+    wake-ups of the client for one JSON-RPC answer. Writes made in one step are joined and sent at the loop's next
+    turn (before it waits for anything), so what the client receives and its order are unchanged.
     """
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
-        self._head = b""
+        self._held: list[bytes] = []
         self._loop = asyncio.get_running_loop()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self._head:
-            data, self._head = self._head + bytes(data), b""
-        elif data[:5] == b"HTTP/" and bytes(data[-4:]) == b"\r\n\r\n":
-            self._head = bytes(data)
-            self._loop.call_soon(self._flush)
+        if not data:
             return
-        if data:
-            self._transport.write(data)
+        if not self._held:
+            self._loop.call_soon(self._flush)
+        self._held.append(bytes(data))
 
     def writelines(self, lines: Any) -> None:
         for data in lines:
             self.write(data)
 
     def _flush(self) -> None:
-        if self._head:
-            head, self._head = self._head, b""
+        if self._held:
+            data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+            self._held = []
             if not self._transport.is_closing():
-                self._transport.write(head)
+                self._transport.write(data)
 
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + len(self._head)
+        return self._transport.get_write_buffer_size() + sum(len(data) for data in self._held)
 
     def close(self) -> None:
         self._flush()
@@ -746,7 +744,7 @@ class _OneSend:
 
 
 def _http_protocol() -> type[asyncio.Protocol]:
-    """uvicorn's HTTP/1.1 protocol (the one it would pick), on a transport that sends head and body as one."""
+    """uvicorn's HTTP/1.1 protocol (the one it would pick), on a transport that sends a step's writes as one."""
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     class OneSendHTTP(AutoHTTPProtocol):  # type: ignore[misc,valid-type]

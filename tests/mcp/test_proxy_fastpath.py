@@ -147,7 +147,7 @@ class _Transport:
         return ("127.0.0.1", 1) if name == "peername" else default
 
 
-def test_the_gateway_sends_a_head_and_its_body_as_one_write() -> None:
+def test_the_gateway_sends_what_one_loop_step_wrote_as_one_write() -> None:
     import asyncio
 
     from sentinel_lab._mcp.http_gateway import _OneSend
@@ -159,22 +159,24 @@ def test_the_gateway_sends_a_head_and_its_body_as_one_write() -> None:
         real = _Transport()
         sock = _OneSend(real)  # type: ignore[arg-type]
         sock.write(head)
-        sock.write(b"{}")
-        seen.append(list(real.writes))  # one write: head and body together
+        sock.write(b"")
+        sock.write(memoryview(b"{}"))
+        assert real.writes == [] and sock.get_write_buffer_size() == len(head) + 2
+        await asyncio.sleep(0)
+        seen.append(list(real.writes))  # head and body: one write, in order
         real.writes.clear()
-        sock.write(head)  # a head alone (an event stream opening) still leaves at the next turn
-        assert sock.get_write_buffer_size() == len(head)
+        sock.write(b"event: message\ndata: {}\n\n")
+        await asyncio.sleep(0)
+        sock.write(b"0\r\n\r\n")  # a later step: its own write
         await asyncio.sleep(0)
         seen.append(list(real.writes))
         real.writes.clear()
-        sock.write(b"event: message\ndata: {}\n\n")  # any other write goes straight through
-        sock.write(b"")
-        seen.append(list(real.writes))
-        real.writes.clear()
         sock.write(head)
-        sock.close()  # a held head is sent before the close
+        sock.close()  # what is held is sent before the close
         seen.append(list(real.writes))
-        assert real.closed and sock.get_extra_info("peername") == ("127.0.0.1", 1)
+        await asyncio.sleep(0)
+        assert real.closed and real.writes == [head]  # not twice
+        assert sock.get_extra_info("peername") == ("127.0.0.1", 1)
         return seen
 
-    assert asyncio.run(scenario()) == [[head + b"{}"], [head], [b"event: message\ndata: {}\n\n"], [head]]
+    assert asyncio.run(scenario()) == [[head + b"{}"], [b"event: message\ndata: {}\n\n", b"0\r\n\r\n"], [head]]
