@@ -49,7 +49,9 @@ What the relay guarantees:
   server requests, notifications) goes through ``protect_message`` (spotlighting) and the prompt-injection scan
   (``spotlight.scan_output``: flag|block|off). ``block`` withholds it: a ``tools/call`` answer becomes an
   ``isError`` result carrying the verdict, another response a ``-32010`` error, a server notification is dropped
-  and a server request is dropped with an error answered to the server; each is logged and audited.
+  and a server request is dropped with an error answered to the server; each is logged and audited. Each
+  distinct text of a message is scanned once (a result's text block often repeats its ``structuredContent``);
+  with spotlighting and the scan both off the message is not walked at all.
 - **Nothing is refused silently.** Every denied call is one line on stderr (``blocked a call of 'tool' (rule):
   reason``) as well as an audit record; whenever the set of tools a ``tools/list`` answer hides changes, one line
   says which (and that the host sees no tools at all when every tool is hidden) and a ``tools_hidden`` record is
