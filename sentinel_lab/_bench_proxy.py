@@ -14,6 +14,10 @@ Latency: one call at a time, interleaved in a rotating order after a warm-up, so
 side equally; p50/p95/p99 per side and the proxied/direct ratio of each. Throughput: ``inflight`` calls in flight
 on one session, a side at a time in rotating order over a few rounds, the median rate per side and its ratio to
 the baseline's. Nothing here asserts a timing; the ratio target is reported as met or missed.
+
+Beside the round trips, ``handler_cost`` measures the relay's own work for one round trip in process, without
+processes or I/O (µs, function calls, writes per message): a figure a shared machine's load moves far less, and a
+call count it cannot move at all.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BASELINE", "FULL_POLICY", "RELAY_POLICY", "SIDE_LABELS", "TARGET_RATIO", "bench_proxy"]
+__all__ = ["BASELINE", "FULL_POLICY", "RELAY_POLICY", "SIDE_LABELS", "TARGET_RATIO", "bench_proxy", "handler_cost"]
 
 #: Proxied/direct median round trip with the audit log on (issue target; printed, never asserted).
 TARGET_RATIO = 1.10
@@ -234,6 +238,80 @@ async def _measure(
         return samples, rates
 
 
+class _Frames:
+    """Stands in for the relay's fd writers: counts the frames written, keeps none."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+
+
+_HANDLER_REQUEST = (
+    '{"method":"tools/call","params":{"name":"get_weather","arguments":{"city":"Paris"}},"jsonrpc":"2.0","id":%d}\n'
+)
+_HANDLER_ANSWER = (
+    '{"jsonrpc":"2.0","id":%d,"result":{"content":[{"type":"text","text":"Weather in Paris: 21 C, light wind."}],'
+    '"structuredContent":{"result":"Weather in Paris: 21 C, light wind."},"isError":false}}\n'
+)
+
+
+def handler_cost(side: str, calls: int = 2000, repeats: int = 5) -> dict[str, float]:
+    """The relay's own work for one ``tools/call`` round trip of ``side`` (relay, full or audit), in process and
+    without I/O: the client's line and the demo server's answer through its line handlers, frames counted, not
+    written (the audit log is a real file). Returns the best of ``repeats`` runs in µs per round trip, the function
+    calls per round trip (Python and built-in, counted by ``cProfile``: the same on any machine for the same code)
+    and frames written per message.
+    """
+    import cProfile
+    import pstats
+
+    from sentinel_lab._mcp.audit import AuditLog
+    from sentinel_lab._mcp.relay import Proxy
+    from sentinel_lab._policy.model import Policy
+
+    if side not in ("relay", "full", "audit"):
+        raise ValueError(f"no handler measure for side {side!r}")
+    with tempfile.TemporaryDirectory(prefix="sentinel-handler-") as tmp:
+        audit = AuditLog(Path(tmp) / "audit.jsonl") if side == "audit" else None
+        try:
+            proxy = Proxy(["true"], Policy.from_yaml(RELAY_POLICY if side == "relay" else FULL_POLICY), audit=audit)
+            client, server = _Frames(), _Frames()
+            proxy.client, proxy.server_in = client, server  # type: ignore[assignment]
+            count = iter(range(1, 1 << 62))
+
+            def one() -> None:
+                proxy._on_client_line((_HANDLER_REQUEST % next(count)).encode())
+                proxy._on_server_line((_HANDLER_ANSWER % proxy.next_id).encode())
+
+            for _ in range(200):
+                one()
+            best = math.inf
+            for _ in range(repeats):
+                t0 = time.perf_counter_ns()
+                for _ in range(calls):
+                    one()
+                best = min(best, (time.perf_counter_ns() - t0) / calls / 1000.0)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(100):
+                one()
+            profiler.disable()
+            counted = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+            function_calls = sum(entry[0] for entry in counted.values()) / 100
+            messages = 2 * (200 + repeats * calls + 100)
+            frames = client.writes + server.writes
+        finally:
+            if audit is not None:
+                audit.close()
+    return {
+        "us_per_call": round(best, 1),
+        "function_calls": round(function_calls),
+        "frames_per_message": frames / messages,
+    }
+
+
 def _summary(samples: dict[str, list[float]], rates: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for side, values in samples.items():
@@ -275,6 +353,7 @@ def bench_proxy(
             urls = stack.enter_context(_http_servers(policies["full"], folder, errlog)) if http else {}
             samples, rates = anyio.run(_measure, sides, calls, warmup, inflight, rounds, policies, folder, errlog, urls)
     stats = _summary(samples, rates)
+    handler = {side: handler_cost(side, calls=max(50, 2 * calls)) for side in ("relay", "full", "audit")}
     median = {side: stats[side]["p50_ms"] for side in sides}
     paired = sorted(b - a for a, b in zip(samples["direct"], samples["full"], strict=True))
     targets = [
@@ -295,6 +374,7 @@ def bench_proxy(
         "rounds": rounds,
         "sides": stats,
         "targets": targets,
+        "handler": handler,
         "direct_median_ms": median["direct"],
         "direct_p99_ms": stats["direct"]["p99_ms"],
         "proxy_median_ms": median["full"],

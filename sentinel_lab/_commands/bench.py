@@ -243,6 +243,12 @@ def _print_proxy(result: Mapping[str, Any]) -> None:
             ratios = "  ".join(f"{q}={s[f'ratio_{q}']:.2f}x" for q in ("p50", "p95", "p99"))
             line += f"  ratio {ratios}  throughput={s['ratio_throughput']:.2f}x"
         print(line)
+    for side, h in result.get("handler", {}).items():
+        print(
+            f"handler alone, {SIDE_LABELS[side]:<33} {h['us_per_call']:>6.1f} µs a round trip, "
+            f"{h['function_calls']:>4} function calls, {h['frames_per_message']:.2f} writes a message "
+            "(in process, no I/O)"
+        )
     for t in result["targets"]:
         print(_target_line(t["name"], t["value"], "<=", t["target"], t["met"], "x"))
     print(f"path: {result['path']}")

@@ -65,6 +65,7 @@ import atexit
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -150,8 +151,13 @@ _MAX_INT_BITS = 256
 
 def _key_is_secret(key: str) -> bool:
     """A key or variable name whose value is a credential: ``password``, ``PGPASSWORD``, ``db_pw``, ``x-api-key``."""
-    if len(key) > 128:
-        return False
+    return False if len(key) > 128 else _short_key_is_secret(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_key_is_secret(key: str) -> bool:
+    """``_key_is_secret`` for a key of at most 128 characters, remembered: the same argument names come back in
+    call after call (and the cache holds at most 4096 short strings)."""
     k = key.lower().replace("-", "").replace("_", "").replace(" ", "").replace(".", "")
     if k in _SECRET_KEY_EXACT or any(part in k for part in _SECRET_KEY_PARTS):
         return True
@@ -392,6 +398,8 @@ def _json_inside(text: str) -> Any:
 
 
 def _redact_text(text: str, depth: int) -> str:
+    if len(text) < 12 and text.isalnum():  # one short word: nothing below could change it (see _redact_words)
+        return text
     text = _clean(text)
     if "PRIVATE KEY-----" in text:
         return REDACTED
@@ -404,7 +412,11 @@ def _redact_text(text: str, depth: int) -> str:
 
 def _names_secret(item: dict[Any, Any]) -> bool:
     """A ``{"name": "Authorization", "value": ...}`` pair (headers, env lists, form fields)."""
-    return any(isinstance(item.get(f), str) and _key_is_secret(item[f]) for f in _NAME_FIELDS)
+    for name in _NAME_FIELDS:
+        value = item.get(name)
+        if isinstance(value, str) and _key_is_secret(value):
+            return True
+    return False
 
 
 def redact_for_log(value: Any, _depth: int = 0) -> Any:
@@ -535,7 +547,10 @@ def load_public_keys(spec: str | os.PathLike[str]) -> list[Ed25519PublicKey]:
 
 def _canonical(record: dict[str, Any]) -> bytes:
     """The one serialisation of a record: sorted keys, compact separators, ASCII only (``\\uXXXX`` escapes)."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+    return _CANONICAL.encode(record).encode()
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)  # built once
 
 
 class _DuplicateKey(ValueError):
@@ -697,6 +712,8 @@ class AuditLog:
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
         except OSError as exc:
             raise AuditError(f"cannot open audit log {self.path}: {exc}") from exc
+        opened = os.fstat(self._fd)
+        self._inode = (opened.st_dev, opened.st_ino)  # the file this fd writes to, for ever
         self._end = -1  # file size after our last write; -1 = unknown, re-read the tail
         self._prev = GENESIS
         self._seq = 0
@@ -807,16 +824,15 @@ class AuditLog:
         self._append(_fields("recovery", details=details), prefix=prefix, sign=True)
 
     def _check_same_file(self) -> os.stat_result:
-        """Refuse to write into a log that was removed or replaced (those records would reach nobody); the fd's
-        stat, for the size check."""
+        """Refuse to write into a log that was removed or replaced (those records would reach nobody); the
+        file's stat, for the size check."""
         try:
             on_disk = os.stat(self.path)
         except FileNotFoundError:
             raise AuditError(f"audit log {self.path} was removed while in use") from None
-        mine = os.fstat(self._fd)
-        if (on_disk.st_dev, on_disk.st_ino) != (mine.st_dev, mine.st_ino):
+        if (on_disk.st_dev, on_disk.st_ino) != self._inode:
             raise AuditError(f"audit log {self.path} was replaced by another file while in use")
-        return mine
+        return on_disk  # the file our fd writes to: its size is the fd's (one system call, not two)
 
     def _signature(self, digest: str) -> str:
         return base64.b64encode(self._key.sign(bytes.fromhex(digest))).decode("ascii")
@@ -997,7 +1013,7 @@ def _fields(
         "event_type": _clean(event_type),
         "tool": _clean(tool),
         "decision": _clean(decision),
-        "details": redact_for_log(details or {}),
+        "details": redact_for_log(details) if details else {},
         "request_id": request_id,
         "arguments": redact_for_log(arguments) if arguments is not None else None,
         "rule": _clean(rule),

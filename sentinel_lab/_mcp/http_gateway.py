@@ -47,7 +47,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import secrets
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -397,6 +396,13 @@ class Gateway:
         return Response(encode(body), status_code=status, media_type="application/json", headers=_sid_headers(session))
 
     @staticmethod
+    def _encoded(data: bytes, status: int = 200, session: HttpClientSide | None = None) -> Any:
+        """A response whose body ``encode`` made already (what ``_json`` would send, without a second pass)."""
+        from starlette.responses import Response
+
+        return Response(data, status_code=status, media_type="application/json", headers=_sid_headers(session))
+
+    @staticmethod
     def _empty(status: int, session: HttpClientSide | None = None) -> Any:
         from starlette.responses import Response
 
@@ -648,17 +654,20 @@ class Gateway:
             if rid not in session.streams:
                 stream = stream if stream is not None else _Stream(rid, sse)
                 session.streams[rid] = stream
-                session._safe_client_line(body)
+                session._safe_client_message(msg, len(body))
                 if sse:
                     return self._stream_response(stream, session)
                 data = await stream.queue.get()
                 if data is None:
                     return self._empty(202, session)
-                return self._json(json.loads(data), 200, session)
+                return self._encoded(data, 200, session)  # the relay's own serialisation, sent as it is
         session.capture = []
         refused = session.stats["bad_input"]
         try:
-            session._safe_client_line(body)
+            if msg is None:
+                session._safe_client_line(body)  # unreadable: the relay's decoder words the refusal
+            else:
+                session._safe_client_message(msg, len(body))
             if msg is not None and msg.get("method") == "notifications/cancelled":
                 session._end_abandoned()
         finally:
@@ -691,11 +700,67 @@ class Gateway:
         return self._empty(200)
 
 
+class _OneSend:
+    """A connection's transport that hands the kernel what one step of the event loop wrote as one ``send``.
+
+    uvicorn writes a response's head (status line and headers), its body and, for an event stream, each chunk and
+    the end of the stream apart: two or three ``send`` system calls, as many TCP segments and often as many
+    wake-ups of the client for one JSON-RPC answer. Writes made in one step are joined and sent at the loop's next
+    turn (before it waits for anything), so what the client receives and its order are unchanged.
+    """
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._held: list[bytes] = []
+        self._loop = asyncio.get_running_loop()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        if not self._held:
+            self._loop.call_soon(self._flush)
+        self._held.append(bytes(data))
+
+    def writelines(self, lines: Any) -> None:
+        for data in lines:
+            self.write(data)
+
+    def _flush(self) -> None:
+        if self._held:
+            data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+            self._held = []
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(len(data) for data in self._held)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+
+def _http_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's HTTP/1.1 protocol (the one it would pick), on a transport that sends a step's writes as one."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    class OneSendHTTP(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(_OneSend(transport))
+
+    return OneSendHTTP
+
+
 def run_gateway(host: str, port: int, gateway: Gateway) -> int:
     """Serve ``gateway`` with uvicorn until SIGINT/SIGTERM; returns the exit status."""
     import uvicorn
 
-    config = uvicorn.Config(gateway, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        gateway, host=host, port=port, log_level="warning", lifespan="on", access_log=False, http=_http_protocol()
+    )
     server = uvicorn.Server(config)
     _log(f"gateway listening on http://{host}:{port}{MCP_PATH}")
     server.run()

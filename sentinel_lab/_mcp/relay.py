@@ -49,7 +49,9 @@ What the relay guarantees:
   server requests, notifications) goes through ``protect_message`` (spotlighting) and the prompt-injection scan
   (``spotlight.scan_output``: flag|block|off). ``block`` withholds it: a ``tools/call`` answer becomes an
   ``isError`` result carrying the verdict, another response a ``-32010`` error, a server notification is dropped
-  and a server request is dropped with an error answered to the server; each is logged and audited.
+  and a server request is dropped with an error answered to the server; each is logged and audited. Each
+  distinct text of a message is scanned once (a result's text block often repeats its ``structuredContent``);
+  with spotlighting and the scan both off the message is not walked at all.
 - **Nothing is refused silently.** Every denied call is one line on stderr (``blocked a call of 'tool' (rule):
   reason``) as well as an audit record; whenever the set of tools a ``tools/list`` answer hides changes, one line
   says which (and that the host sees no tools at all when every tool is hidden) and a ``tools_hidden`` record is
@@ -662,6 +664,17 @@ class Proxy:
             if rid is not MISSING and rid not in self.by_client:
                 self._reply_error(rid, PROXY_ERROR_CODE, PROXY_ERROR_PREFIX + "internal error; request not forwarded")
 
+    def _safe_client_message(self, msg: dict[str, Any], size: int) -> None:
+        """``_safe_client_line`` for a message its caller already read with ``decode`` from ``size`` bytes (the
+        HTTP gateway reads each body once): the same judging, without parsing the same bytes twice."""
+        rid = msg.get("id", MISSING)
+        try:
+            self._on_client_message(msg, size)
+        except Exception as exc:  # a bug must cost one message, not the connection
+            _log(f"internal error on a client message: {type(exc).__name__}: {exc}")
+            if valid_id(rid) and rid not in self.by_client:
+                self._reply_error(rid, PROXY_ERROR_CODE, PROXY_ERROR_PREFIX + "internal error; request not forwarded")
+
     def _safe_server_line(self, line: bytes) -> None:
         try:
             self._on_server_line(line)
@@ -698,6 +711,11 @@ class Proxy:
         except FrameError as exc:
             self._refuse_client(exc.id, exc.code, exc.message, "unreadable")
             return
+        self._on_client_message(msg, len(line))
+
+    def _on_client_message(self, msg: dict[str, Any], size: int) -> None:
+        """One message from the client, as ``decode`` read it from ``size`` bytes: judged, then forwarded as the
+        proxy's own serialisation, refused, or answered by the proxy."""
         method = msg.get("method", MISSING)
         rid = msg.get("id", MISSING)
         if method is MISSING:  # the client's answer to a server-initiated request
@@ -740,7 +758,7 @@ class Proxy:
             return
         modern = bool(meta) and PROTOCOL_VERSION_META in meta  # type: ignore[operator]
         if method == "tools/call":
-            self._tools_call(msg, rid, params or {}, meta, modern, presented, len(line))
+            self._tools_call(msg, rid, params or {}, meta, modern, presented, size)
             return
         if method == "initialize":
             self.approvals.initialize(params)
@@ -1087,7 +1105,7 @@ class Proxy:
             self._server_error(rid, INVALID_REQUEST, "Invalid Request: id is already in use by a pending request")
             return
         strip_forged(msg)  # only the proxy asks for approvals
-        texts = protect_message(msg, None, wrap=self.opts.spotlight)
+        texts = self._protect(msg, None)
         block = self.scan is not None and texts and self.opts.scan_output == "block"
         if block and self._scan_texts(texts, f"server {method[:60]}", rid if rid is not MISSING else None, block=True):
             if rid is not MISSING:
@@ -1132,7 +1150,7 @@ class Proxy:
 
     def _protect_and_send(self, msg: dict[str, Any], entry: _Pending) -> None:
         """Spotlight and scan a response; in block mode a response with injection signs becomes an error."""
-        texts = protect_message(msg, entry.method, wrap=self.opts.spotlight)
+        texts = self._protect(msg, entry.method)
         block = self.scan is not None and texts and self.opts.scan_output == "block"
         if block:
             kinds = self._scan_texts(texts, entry.tool or entry.method, entry.client_id, block=True)
@@ -1164,23 +1182,34 @@ class Proxy:
             result["_meta"].pop(OUTPUT_SCAN_META_KEY, None)  # ...or what its scan found
         strip_forged(msg)  # ...or ask for an approval
         structured: list[str] = []
-        texts = protect_message(msg, "tools/call", wrap=self.opts.spotlight, structured=structured)
+        texts = self._protect(msg, "tools/call", structured)
         scan_first = self.scan is not None and (texts or structured) and self.opts.scan_output == "block"
         early: list[Any] = []
+        seen: dict[str, list[Any]] = {}  # each distinct text is scanned once (a result's text block usually
+        # repeats its structuredContent as JSON, or as the very string)
         if scan_first:
             self._scan_output(msg, entry, texts + structured)
         elif self.scan is not None and structured and type(result) is dict:
-            early = self._flag_structured(result, structured)
+            early = self._flag_structured(result, structured, seen)
         self._send_client(msg)
         if self.scan is not None and (texts or early) and not scan_first:
-            findings = early + (self._findings(texts) if texts else [])
+            findings = early + (self._findings(texts, seen) if texts else [])
             self._report_findings(findings, entry.tool, entry.client_id, block=False)
         self._record(entry, ran)
 
-    def _flag_structured(self, result: dict[str, Any], structured: list[str]) -> list[Any]:
+    def _protect(self, msg: dict[str, Any], answered: str | None, structured: list[str] | None = None) -> list[str]:
+        """Spotlight a server message in place and return its texts for the scan; with spotlighting and the scan
+        both off there is nothing to wrap or scan, so the walk is skipped."""
+        if self.scan is None and not self.opts.spotlight:
+            return []
+        return protect_message(msg, answered, wrap=self.opts.spotlight, structured=structured)
+
+    def _flag_structured(
+        self, result: dict[str, Any], structured: list[str], seen: dict[str, list[Any]] | None = None
+    ) -> list[Any]:
         """Flag mode: ``structuredContent`` is never wrapped, so what the scan finds in it travels with it in
         ``_meta`` (scanned before the result leaves; logged and audited with the rest of the result's texts)."""
-        findings = self._findings(structured)
+        findings = self._findings(structured, seen)
         if findings:
             meta = result.get("_meta")
             if type(meta) is not dict:
@@ -1217,13 +1246,20 @@ class Proxy:
         """Scan untrusted texts; with findings log and audit them and return their kinds (else [])."""
         return self._report_findings(self._findings(texts), what, request_id, block=block)
 
-    def _findings(self, texts: list[str]) -> list[Any]:
-        """What the injection scanner finds in ``texts`` (a scanner failure counts as a finding)."""
+    def _findings(self, texts: list[str], seen: dict[str, list[Any]] | None = None) -> list[Any]:
+        """What the injection scanner finds in ``texts`` (a scanner failure counts as a finding). ``seen`` holds
+        the findings of texts of the same message scanned already: a text met again is not scanned again (the
+        scan is a function of the text alone), and its findings still count each time it occurs."""
         assert self.scan is not None
         findings: list[Any] = []
         for text in texts:
             try:
-                findings.extend(self.scan(text))
+                found = seen.get(text) if seen is not None else None
+                if found is None:
+                    found = self.scan(text)
+                    if seen is not None:
+                        seen[text] = found
+                findings.extend(found)
             except Exception as exc:  # a scanner that fails cannot vouch for the output: count it as a finding
                 _log(f"output scan failed: {exc}")
                 findings.append(_ScanFailure(f"scanner error: {type(exc).__name__}"))

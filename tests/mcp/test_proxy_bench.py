@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from sentinel_lab._bench_proxy import BASELINE, TARGET_RATIO, bench_proxy
+from sentinel_lab._bench_proxy import BASELINE, TARGET_RATIO, bench_proxy, handler_cost
 
 STDIO = {"direct", "relay", "full", "audit"}
 HTTP = {"http_direct", "gateway", "gateway_audit", "upstream_url"}
@@ -43,6 +43,17 @@ def test_bench_proxy_short_run_reports_every_side_its_ratios_and_the_targets() -
         sides["relay"]["p50_ms"] - sides["direct"]["p50_ms"], abs=1e-3
     )
     assert result["machine"]["cores"]
+    assert set(result["handler"]) == {"relay", "full", "audit"}
+
+
+def test_handler_cost_counts_the_relay_work_of_one_round_trip() -> None:
+    costs = {side: handler_cost(side, calls=20, repeats=1) for side in ("relay", "full", "audit")}
+    for cost in costs.values():
+        assert cost["us_per_call"] > 0 and cost["frames_per_message"] == 1.0  # one write per message relayed
+    # enforcement and audit add work, never remove it
+    assert costs["relay"]["function_calls"] < costs["full"]["function_calls"] < costs["audit"]["function_calls"]
+    with pytest.raises(ValueError):
+        handler_cost("direct")
 
 
 def test_bench_proxy_without_http_reports_stdio_only() -> None:
