@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import unquote
@@ -108,7 +109,7 @@ _ENV_PROVIDERS = (
 _SEND_TOOL_WORDS = (
     "send", "post", "email", "mail", "message", "publish", "share", "upload", "comment", "tweet", "notify",
     "webhook", "gist", "paste", "reply", "forward", "slack", "discord", "telegram", "sms", "submit", "issue",
-    "chat", "http", "request", "fetch", "api", "curl", "browser", "open_url", "navigate", "webhook",
+    "chat", "http", "request", "fetch", "api", "curl", "browser", "navigate", "gmail", "smtp",
 )  # fmt: skip
 _RECIPIENT_KEYS = frozenset({"to", "cc", "bcc", "recipient", "recipients", "email", "emails", "to_email", "address"})
 _CRED_HEADER_WORDS = ("authorization", "api-key", "apikey", "api_key", "token", "auth", "cookie", "x-key",
@@ -415,9 +416,16 @@ def _recipients(a: Analysis) -> list[_Dest]:
     return out
 
 
+# The words of a tool's name: ``sendEmail`` -> send, email; ``HTTPRequest`` -> http, request; ``post_tweet``.
+_NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
 @lru_cache(maxsize=1024)
-def _tool_sends(tool_key: str) -> bool:
-    return any(w in tool_key for w in _SEND_TOOL_WORDS)
+def _tool_sends(tool: str) -> bool:
+    """Whether a tool's name says it sends: a word of the name starts with a sending word (``sendmail``,
+    ``emailer``, ``postMessage``), not merely contains one (``register`` holds ``gist``, ``compost`` ``post``)."""
+    words = [w.lower() for w in _NAME_WORD.findall(tool)]
+    return any(w.startswith(_SEND_TOOL_WORDS) for w in words) or "open_url" in tool.lower()
 
 
 def _payload_flows(a: Analysis, eps: list[Endpoint], s: Settings, out: _Out) -> None:
@@ -426,7 +434,7 @@ def _payload_flows(a: Analysis, eps: list[Endpoint], s: Settings, out: _Out) -> 
         if ep.context in ("url", "host", "value") and ep.host:
             dests.append(_Dest(ep.host, sink_kind(ep.host, ep.path), ep.raw))
     dests.extend(_recipients(a))
-    sends = _tool_sends(a.tool_key)
+    sends = _tool_sends(a.tool)
     if not dests and not sends:
         return
     open_dests = [d for d in dests if not _allowed(d.host, s)]

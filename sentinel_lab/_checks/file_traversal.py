@@ -8,6 +8,9 @@ Rules (paths come canonicalised from ``_analysis._paths``):
 - Without a workspace, a relative path is traversal when its ``..`` climbs more than one level above where it
   starts (``../README.md`` is a sibling project file; ``../../etc/passwd`` is not), or climbs at all and lands on
   a sensitive file or a system directory; an absolute path is traversal when its ``..`` climbs to the root.
+- A tool that only changes directory (``cd(folder='..')``, ``change_directory``; the names in
+  ``_vocab/directory_change_tools.txt``) opens nothing: a plain ``..`` in its path is judged by where it lands,
+  as a read of that zone, not as traversal (an encoded or disguised ``..`` still is).
 - A ``..`` inside the path of an http(s) URL that climbs above the URL's root is traversal (server-side).
 - Sensitive files are violations named by kind (``ssh_key``, ``shadow``, ``cloud_credentials``,
   ``proc_environ``, ``docker_socket``, ``browser_cookies``...), wherever they are and however the path is
@@ -146,6 +149,16 @@ def _tool_words(tool_key: str) -> frozenset[str]:
     return frozenset(run.lower() for run in _ALNUM_RUN.findall(tool_key))
 
 
+# Tools that only change the working directory (``cd(folder='..')``, ``change_directory``), by the words of their
+# name: such a call opens nothing, so its ``..`` is judged by where it lands, like a read (see ``check``).
+_DIRECTORY_CHANGES = tuple(frozenset(line.split()) for line in vocab.words("directory_change_tools"))
+
+
+def _changes_directory(tool_key: str) -> bool:
+    words = _tool_words(tool_key)
+    return any(entry <= words for entry in _DIRECTORY_CHANGES)
+
+
 class _Uses:
     """How each command text uses its words: which it passes to commands (read or written), which it writes."""
 
@@ -223,6 +236,7 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     seen: set[tuple[str, str]] = set()
     uses = _Uses(a) if s.workspace else None
     writer_tool = uses is not None and not _tool_words(a.tool_key).isdisjoint(WRITE_TOOL_WORDS)
+    moves = uses is not None and not writer_tool and _changes_directory(a.tool_key)
 
     def add(kind: str, reason: str, severity: str, ref: PathRef) -> None:
         if (kind, ref.resolved or ref.relative) in seen:
@@ -236,6 +250,8 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
         if ref.null_byte:
             add("nul", f"null byte in path (truncates to {where!r})", "high", ref)
         traversal = ref.escapes
+        if traversal and moves and ref.explicit and sens is None and not (ref.encoded or ref.disguised):
+            traversal = False  # a directory change opens nothing: where it lands is judged as a read below
         if traversal:
             how = []
             if ref.encoded:

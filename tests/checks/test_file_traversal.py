@@ -249,3 +249,30 @@ def test_zones_apply_only_with_a_workspace_and_respect_allowed_roots() -> None:
     roots = Settings(workspace="/workspace/project", allowed_roots=("/var/log/app",))
     assert violations({"path": "/var/log/app/today.log"}, roots) == []
     assert violations({"path": "/var/log/auth.log"}, roots) != []
+
+
+@pytest.mark.parametrize(
+    ("tool", "folder"), [("cd", ".."), ("cd", "../.."), ("change_directory", "../sibling"), ("chdir", "..")]
+)
+def test_a_directory_change_to_an_ordinary_place_is_not_traversal(tool: str, folder: str) -> None:
+    assert violations({"folder": folder}, tool=tool) == []
+    # the same '..' opened by a reading tool still leaves the workspace
+    assert next(v.reason for v in violations({"path": folder})).startswith("path traversal out of the workspace")
+
+
+@pytest.mark.parametrize(
+    ("folder", "reason"),
+    [
+        ("../../etc", "reads system configuration"),
+        ("../../home/bob", "reads another user's home"),
+        ("..%2f..%2fetc", "path traversal out of the workspace (encoded '..')"),
+        ("../../root/.ssh", "reads another user's home"),
+    ],
+)
+def test_a_directory_change_is_judged_by_where_it_lands(folder: str, reason: str) -> None:
+    reasons = [v.reason for v in violations({"folder": folder}, tool="cd")]
+    assert any(r.startswith(reason) for r in reasons), reasons
+
+
+def test_a_directory_change_without_a_workspace_keeps_the_traversal_rule() -> None:
+    assert violations({"folder": "../../../etc"}, Settings(), tool="cd") != []
