@@ -112,6 +112,13 @@ _WRAPPERS = frozenset(
         "start",
         "call",
         "run0",
+        "flock",
+        "distcc",
+        "aoss",
+        "strace",
+        "ltrace",
+        "unshare",
+        "watch",
     }
 )
 # Options of wrappers that take a value (the value is skipped with the option).
@@ -129,8 +136,13 @@ _WRAPPER_OPTS: dict[str, frozenset[str]] = {
     "pkexec": frozenset({"--user"}),
     "runas": frozenset(),
     "chroot": frozenset({"--userspec", "--groups"}),
+    "flock": frozenset({"-w", "--timeout", "-E", "--conflict-exit-code"}),
+    "strace": frozenset({"-o", "-e", "-p", "-s", "-u", "-E", "-P", "-a", "-b", "-I", "-S", "-X"}),
+    "ltrace": frozenset({"-o", "-e", "-p", "-s", "-u", "-a", "-n", "-A", "-D", "-F", "-l", "-x"}),
+    "watch": frozenset({"-n", "--interval", "-d", "-q"}),
+    "unshare": frozenset({"-S", "-G", "--setuid", "--setgid", "-R", "--root", "-w", "--wd"}),
 }
-_WRAPPER_POSITIONAL = {"timeout": 1, "chroot": 1}  # leading operands that are not the command
+_WRAPPER_POSITIONAL = {"timeout": 1, "chroot": 1, "flock": 1}  # leading operands that are not the command
 _KEYWORDS_SKIP = frozenset(
     {"if", "then", "else", "elif", "do", "while", "until", "!", "fi", "done", "esac", "}", "coproc", "{"}
 )

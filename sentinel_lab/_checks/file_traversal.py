@@ -19,6 +19,8 @@ Rules (paths come canonicalised from ``_analysis._paths``):
   workspace is assumed to be the project's.
 - A credential directory (``~/.ssh``, ``~/.aws``) is flagged when a command copies, packs or prints it
   (``tar``, ``cp -r``, ``cat``, ``curl``...), not when it is merely listed (``ls ~/.ssh``).
+- The identity file of an SSH client (``ssh -i ~/.ssh/deploy_key``, ``scp -i``) is a key it signs with, not
+  one it prints or sends: it is not flagged as access (copying or printing the key still is).
 - A null byte in a path is a violation (it truncates the path the tool really opens).
 - Paths come from path-like keys (``path``, ``file``, ``cwd``, ``*_path``...) and from path-looking words in
   other non-prose values (commands, URLs, lists); message bodies and file contents are not paths.
@@ -159,20 +161,26 @@ def _changes_directory(tool_key: str) -> bool:
     return any(entry <= words for entry in _DIRECTORY_CHANGES)
 
 
+_SSH_CLIENTS = frozenset({"ssh", "scp", "sftp", "autossh", "sshfs"})
+
+
 class _Uses:
     """How each command text uses its words: which it passes to commands (read or written), which it writes."""
 
-    __slots__ = ("passed", "written")
+    __slots__ = ("identities", "passed", "written")
 
     def __init__(self, a: Analysis) -> None:
         self.passed: set[tuple[int, str]] = set()
         self.written: set[tuple[int, str]] = set()
+        self.identities: set[tuple[int, str]] = set()  # ``ssh -i KEY``: a key the client signs with, never shows
         if not any(t.key in COMMAND_KEYS for t in a.texts):
             return
         for c in a.commands:
             tid = id(c.text)
             printer = c.name in _PRINTERS
             mutator = c.name in _MUTATORS
+            if c.name in _SSH_CLIENTS:
+                self.identities.update((tid, w) for o, w in zip(c.argv, c.argv[1:], strict=False) if o == "-i")
             for w in c.argv:
                 if not printer:
                     self.passed.add((tid, w))
@@ -273,6 +281,8 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             zoned = _zone_violation(ref, s, uses, writer_tool)
             if zoned is not None:
                 add("zone", zoned[0], zoned[1], ref)
+        if sens == "ssh_key" and uses is not None and (id(ref.text), ref.raw) in uses.identities:
+            continue  # the client authenticates with the key; its contents go nowhere
         if sens is not None:
             if sens in _PROJECT_KINDS and (ref.inside_workspace or (ref.resolved is None and not ref.dotdot)):
                 continue

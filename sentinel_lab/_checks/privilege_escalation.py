@@ -169,17 +169,25 @@ def _elevation(c: Command, out: Findings, admin: bool = False) -> None:
         out.add(f"runs a command with elevated privileges via {tool}", "high", c.raw)
 
 
+_MODE_WHO = frozenset("ugoa")
+_MODE_REST = frozenset("rwxXstugo+-=")
+
+
 def _setuid_mode(mode: str) -> bool:
+    """Whether a chmod mode adds the setuid/setgid bit: octal ``4755``/``2755`` or a symbolic clause ``u+s``,
+    ``g=rxs``. A word that is not a valid chmod mode (``users+permissions``: chmod refuses it) sets nothing."""
     m = mode.strip()
     if m.isdigit():
         return len(m) >= 4 and int(m[-4]) & 6 != 0
+    found = False
     for clause in m.split(","):
+        at = min((i for i in (clause.find("+"), clause.find("="), clause.find("-")) if i >= 0), default=-1)
+        if at < 0 or not _MODE_WHO.issuperset(clause[:at]) or not _MODE_REST.issuperset(clause[at:]):
+            return False
         for op in "+=":
-            if op in clause:
-                perms = clause.split(op, 1)[1]
-                if "s" in perms:
-                    return True
-    return False
+            if op in clause and "s" in clause.split(op, 1)[1].split("-", 1)[0]:
+                found = True
+    return found
 
 
 def _own_files(words: list[str], s: Settings) -> bool:
@@ -276,6 +284,10 @@ def _users(c: Command, out: Findings) -> None:
     elif name in ("userdel", "deluser", "groupdel", "delgroup", "vipw", "vigr"):
         out.add(f"{name} changes system users or groups", "high", c.raw)
     elif name in ("passwd", "chpasswd", "chage", "smbpasswd"):
+        if (name == "passwd" and any(w in ("-s", "--status") for w in lows)) or (
+            name == "chage" and any(w in ("-l", "--list") for w in lows)
+        ):
+            return  # reports an account's password status, changes nothing
         if name == "passwd" and any(w in ("-d", "--delete") for w in lows):
             out.add("passwd -d removes a password", "critical", c.raw)
         else:

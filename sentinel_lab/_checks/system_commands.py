@@ -4,12 +4,15 @@ It reads the parsed commands (``Analysis.commands``: quoting, variables, substit
 already resolved) and judges what each one does and to what: ``rm -rf`` of ``/``, a home or a system directory
 (not of ``node_modules`` or ``/tmp/build``), disk wiping, fork bombs, reverse shells, download-and-execute,
 persistence (cron, systemd, shell rc files, SSH keys, launchd), history and log wiping, killing every process,
-shutdown, kernel modules, firewall flushing and switching off security tools. Words that merely appear inside
-arguments (``grep -r "rm -rf" docs/``, ``echo "never run rm -rf /"``) are data, not commands, and do not count.
+shutdown, kernel modules, firewall flushing, switching off security tools, and shell escapes (an interactive
+shell started from inside another program: ``find -exec /bin/sh``, ``gdb -ex '!sh'``, ``system("/bin/sh")``).
+Words that merely appear inside arguments (``grep -r "rm -rf" docs/``, ``echo "never run rm -rf /"``) are data,
+not commands, and do not count.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
@@ -1098,6 +1101,71 @@ def _encoded_powershell(c: Command, out: Findings) -> None:
         out.add("encoded PowerShell command", "medium", c.raw)
 
 
+# --- shell escapes: an interactive shell started from inside another program -----------------------------------
+# GTFOBins' "shell" class: ``find . -exec /bin/sh \;``, ``env /bin/sh``, ``gdb -ex '!/bin/sh'``, ``tar
+# --checkpoint-action=exec=/bin/sh``, ``awk 'BEGIN {system("/bin/sh")}'``, ``PAGER='sh -c "exec sh 0<&1"'``. A
+# shell given nothing to run (no ``-c``, no script) is interactive: a tool call gains nothing from one but the
+# identity of the program that started it (set-uid, sudo rules, capabilities), so it is an escape.
+_ESCAPE_SHELLS = "|".join(sorted(SHELLS - {"busybox"}, key=len, reverse=True))
+_INTERACTIVE_END = r"(?=$|[,'\")#;&|]|\s+(?:-(?!c\b)[a-zA-Z]|[0-9]?[<>]|#|$))"  # flags, fd redirections, a comment
+_EMBEDDED_SHELL = re.compile(
+    rf"(?<!#!)(?:^|(?<=['\"=:!;(,|&%`]))(?:/usr)?(?:/local)?/s?bin/(?:{_ESCAPE_SHELLS}){_INTERACTIVE_END}"
+    rf"|(?:^|(?<=[\s'\";(]))exec\s+(?:{_ESCAPE_SHELLS}){_INTERACTIVE_END}"
+)
+# Programs whose words are not run: printed text, login-shell settings, shells inside containers or VMs.
+_ESCAPE_EXEMPT = frozenset({"echo", "printf", "print", "chsh", "useradd", "usermod", "adduser", "docker", "podman",
+                            "kubectl", "nerdctl", "lxc", "lxc-attach", "ctr", "crictl", "vagrant", "multipass",
+                            "incus", "which", "type", "file", "stat", "ls", "readlink", "realpath"})  # fmt: skip
+_ESCAPE_OPTION_WORDS = ("exec", "command", "cmd", "hook", "wrapper", "askpass")
+_ELEVATING_WRAPPERS = frozenset({"sudo", "doas", "pkexec", "run0", "gsudo", "runas"})  # judged as elevation
+
+
+def _interactive_shell(c: Command) -> bool:
+    """A shell given nothing to run: only options (no ``-c``, no script operand), no input but its terminal."""
+    for w in c.argv[1:]:
+        if not w.startswith(("-", "+")) or (not w.startswith("--") and "c" in w[1:]) or w == "--command":
+            return False
+    return c.stage == 0 and not any(op.lstrip("0123456789") in ("<", "<<", "<<<") for op, _t in c.redirects)
+
+
+def _shell_escape(c: Command, out: Findings) -> None:
+    """An interactive shell reached through another program, and a shell in privileged mode (``-p``)."""
+    if c.name in SHELLS:
+        if not _interactive_shell(c):
+            return
+        starters = [w for w in c.wrappers if w not in _ELEVATING_WRAPPERS]
+        if c.via or starters:
+            how = c.via or starters[-1]
+            out.add(f"an interactive shell started from inside {how} (a shell escape)", "high", c.raw)
+        if "-p" in c.argv[1:]:
+            out.add(f"{c.name} -p keeps a set-uid identity (privileged mode)", "high", c.raw)
+        return
+    if c.name in _ESCAPE_EXEMPT:
+        return
+    argv = c.argv
+    words = [(argv[i - 1], w, argv[i + 1] if i + 1 < len(argv) else "") for i, w in enumerate(argv) if i and "sh" in w]
+    words += [("", v, "") for name, v in c.assigns if name != "SHELL" and "sh" in v]
+    for before, w, after in words:
+        if before in ("-s", "--shell") or w.startswith("--shell=") or len(w) > 4096:
+            continue  # a login shell named, not run
+        m = _EMBEDDED_SHELL.search(w)
+        if m is None:
+            continue
+        if m.start() == 0 and m.end() == len(w):
+            # the whole word is an operand, unless an option runs it with nothing to run (``-exec /bin/sh \;``)
+            opt = before.lstrip("-").lower()
+            if not before.startswith("-") or not (opt == "e" or any(x in opt for x in _ESCAPE_OPTION_WORDS)):
+                continue
+            if after and not (after in (";", "+") or (after.startswith("-") and "c" not in after[1:])):
+                continue
+        out.add(f"{c.name} starts an interactive shell (a shell escape)", "high", c.raw)
+        return
+
+
+def _mentions_sh(c: Command) -> bool:
+    return "sh" in c.raw
+
+
 def _never(c: Command) -> bool:
     return False
 
@@ -1123,6 +1191,7 @@ _RULES: tuple[tuple[frozenset[str], Rule, Callable[[Command], bool]], ...] = (
     (frozenset({"iex", "invoke-expression"}), _download_exec_subst, _substituted),
     (frozenset(), _fork_bomb_rule, _has_function),
     (POWERSHELLS, _encoded_powershell, _never),
+    (SHELLS, _shell_escape, _mentions_sh),
 )
 #: Programs read by ``check`` itself rather than by a rule above: a named pipe makes a reverse shell possible.
 _PIPE_MAKERS = frozenset({"mkfifo", "mknod"})

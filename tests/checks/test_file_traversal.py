@@ -276,3 +276,9 @@ def test_a_directory_change_is_judged_by_where_it_lands(folder: str, reason: str
 
 def test_a_directory_change_without_a_workspace_keeps_the_traversal_rule() -> None:
     assert violations({"folder": "../../../etc"}, Settings(), tool="cd") != []
+
+
+def test_an_ssh_identity_file_is_used_not_read() -> None:
+    assert violations({"command": "scp -i ~/.ssh/deploy_key build.tar example.com:/srv/"}, tool="bash") == []
+    assert violations({"command": "ssh -i ~/.ssh/id_ed25519 deploy@example.com"}, tool="bash") == []
+    assert violations({"command": "cat ~/.ssh/id_ed25519"}, tool="bash") != []

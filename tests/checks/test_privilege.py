@@ -421,3 +421,30 @@ def test_su_as_a_word_or_inside_a_token_is_not_elevation(cmd: str) -> None:
 )
 def test_runs_elevated_reads_the_programs_a_command_runs_not_its_words(command: str, elevated: bool) -> None:
     assert runs_elevated("bash", {"command": command}) is elevated
+
+
+@pytest.mark.parametrize(
+    ("mode", "setuid"),
+    [
+        ("u+s", True),
+        ("g+rxs,o-w", True),
+        ("4755", True),
+        ("+s", True),
+        ("u=rwx,g+s", True),
+        ("a+x", False),
+        ("u-s", False),
+        ("u+permissions", False),  # not a chmod mode (chmod refuses it): the 's' in the word sets nothing
+        ("users+permissions", False),
+        ("0755", False),
+    ],
+)
+def test_setuid_is_read_from_valid_chmod_modes_only(mode: str, setuid: bool) -> None:
+    reasons = [v.reason for v in pe.check(analyse("bash", {"command": f"chmod {mode} file"}), Settings())]
+    assert any("setuid" in r for r in reasons) is setuid, reasons
+
+
+@pytest.mark.parametrize(
+    ("command", "flagged"), [("passwd -S", False), ("chage -l alice", False), ("passwd alice", True)]
+)
+def test_a_password_status_query_changes_nothing(command: str, flagged: bool) -> None:
+    assert bool(pe.check(analyse("bash", {"command": command}), Settings())) is flagged

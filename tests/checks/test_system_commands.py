@@ -504,3 +504,53 @@ def test_code_killing_a_system_daemon_and_tampering() -> None:
 @pytest.mark.parametrize(("tool", "args"), BENIGN_CODE)
 def test_ordinary_code_is_not_a_system_command(tool: str, args: dict) -> None:
     assert sc.check(analyse(tool, args), Settings(workspace="/workspace/project")) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "find . -exec /bin/sh \\; -quit",
+        "env /bin/sh",
+        "flock -u / /bin/sh",
+        "tar cf /dev/null /dev/null --checkpoint=1 --checkpoint-action=exec=/bin/sh",
+        'python3 -c \'import os; os.execl("/bin/sh", "sh")\'',
+        "awk 'BEGIN {system(\"/bin/sh\")}'",
+        "perl -e 'exec \"/bin/sh\"'",
+        "ssh -o ProxyCommand=';/bin/sh 0<&2 1>&2' x",
+        "gdb -nx -ex '!/bin/sh' -ex quit",
+        "PAGER='/bin/sh -c \"exec sh 0<&1\"' git -p help",
+        "socat - exec:/bin/bash,pty,ctty,raw,echo=0",
+        "scrot -e /bin/sh",
+        "bash -p",
+    ],
+)
+def test_an_interactive_shell_started_from_another_program_is_an_escape(command: str) -> None:
+    reasons = [v.reason for v in check(command)]
+    assert any("shell escape" in r or "privileged mode" in r for r in reasons), reasons
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "find . -name '*.sh' -exec /bin/sh {} \\;",
+        "sh -c 'make test'",
+        "bash scripts/build.sh",
+        "xargs -n1 sh -c 'echo $0'",
+        "flock /tmp/build.lock make build",
+        "docker exec -it web /bin/bash",
+        "ls -l /bin/bash",
+        "chsh -s /bin/zsh",
+        "useradd -m -s /bin/bash alice",
+        "echo '#!/bin/sh' > run.sh",
+        "git commit -m 'run the hook with /bin/sh'",
+        "SHELL=/bin/bash make",
+        "bash",
+    ],
+)
+def test_shells_that_run_something_or_are_only_named_are_not_escapes(command: str) -> None:
+    reasons = [v.reason for v in check(command)]
+    assert not any("shell escape" in r or "privileged mode" in r for r in reasons), reasons
+
+
+def test_the_escape_pattern_stays_linear() -> None:
+    assert_linear(lambda payload: check(f"awk '{payload}'"), "exec /bin/sh -p !/bin/sh;" * 2000)
