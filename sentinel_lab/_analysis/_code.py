@@ -157,6 +157,10 @@ class DynamicCode:
     sources: tuple[str, ...] = ()
 
 
+#: Calls that load a native library from a file (its path is their first argument).
+_NATIVE_LOADERS = frozenset({"LoadLibrary", "CDLL", "WinDLL", "OleDLL", "PyDLL", "dlopen"})
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessKill:
     """A signal sent to a process; ``system`` when it targets init, every process or a process group."""
@@ -1094,7 +1098,9 @@ class _Py:
             return _V(ref="code_object") if ref == "compile" else _V(taint=taint)
         if ref in _DESERIALISE or ref.startswith(("ctypes.", "cffi.")):
             if ref.startswith(("ctypes.", "cffi.")):
-                out.add("dynamic", DynamicCode("ctypes"))
+                # ``cdll.LoadLibrary(path)``, ``ctypes.CDLL(path)``, ``ffi.dlopen(path)``: native code from a file
+                lib = _path_text(a0) if ref.rsplit(".", 1)[-1] in _NATIVE_LOADERS else None
+                out.add("dynamic", DynamicCode("ctypes", sources=(f"lib:{lib}",) if lib else ()))
                 return _V(ref="ctypes.obj")
             if (
                 ref in ("numpy.load", "torch.load")

@@ -158,6 +158,8 @@ def _elevation(c: Command, out: Findings, admin: bool = False) -> None:
         "-k", "-K", "--reset-timestamp", "--remove-timestamp", "-V", "--version", "-h", "--help",
     }:  # fmt: skip
         return  # forgetting cached credentials or printing the version changes nothing
+    if c.name in ("su", "runuser") and args and set(args) <= {"-h", "--help", "-V", "--version"}:
+        return  # su's help or version opens no shell
     root_shell = (
         c.name in SHELLS
         or c.name in ("su", "runuser")

@@ -15,10 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis
 from sentinel_lab._analysis._code import CodeFacts, DynamicCode, code_facts, code_of_argv
+from sentinel_lab._analysis._paths import is_under
 from sentinel_lab._analysis._shell import (
     DOWNLOADERS,
     NETWORK_TOOLS,
@@ -1130,6 +1132,11 @@ def _interactive_shell(c: Command) -> bool:
 
 def _shell_escape(c: Command, out: Findings) -> None:
     """An interactive shell reached through another program, and a shell in privileged mode (``-p``)."""
+    if c.argv and c.argv[0].startswith("!") and c.name.lstrip("!") in SHELLS and _interactive_shell(c):
+        # ``!/bin/sh`` is no shell syntax (``!`` negates only as a word of its own): it is typed at a pager's or
+        # a program's prompt, the escape of ``less``, ``man``, ``git help``, ``nmap --interactive``
+        out.add("a shell escape typed at a pager or program prompt (!sh)", "high", c.raw)
+        return
     if c.name in SHELLS:
         if not _interactive_shell(c):
             return
@@ -1267,6 +1274,38 @@ def _deletion(path: str, recursive: bool, out: Findings, evidence: str) -> None:
         out.add("wipes a shell history file", "high", evidence)
 
 
+# Where a program's own native libraries live: loading from there is ordinary (``ctypes.CDLL('libc.so.6')``).
+_LIBRARY_DIRS = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/usr/local/lib/", "/opt/homebrew/lib/",
+                 "/system/library/", "c:/windows/system32/", "c:/windows/syswow64/")  # fmt: skip
+
+
+def _library_load(path: str, s: Settings, out: Findings, evidence: str) -> None:
+    """A native library loaded from a file outside the workspace and the system's library directories (GTFOBins'
+    library-load: ``enable -f /tmp/x.so``, ``cdll.LoadLibrary('/tmp/x.so')``): its code runs inside the program
+    that loads it, with that program's privileges. A bare name (``libc.so.6``) is looked up by the loader."""
+    p = path.strip().replace("\\", "/")
+    if not p or ("/" not in p and not p.startswith("~")):
+        return
+    norm = posix_norm(p) if p.startswith("/") else p
+    low = norm.lower()
+    if low.startswith(_LIBRARY_DIRS):
+        return
+    if not (low.startswith(("/", "~")) or (len(low) > 2 and low[1] == ":")):
+        if s.workspace and ".." not in low.split("/"):
+            return  # relative, inside the project (``./build/libfast.so``)
+    elif s.workspace and is_under(norm, s.workspace):
+        return
+    out.add(f"loads a native library from outside the workspace ({p[:120]})", "high", evidence)
+
+
+def _native_libraries(c: Command, out: Findings, s: Settings) -> None:
+    """Shell ways to load a library into a running program: bash's ``enable -f LIB``, ``openssl -engine LIB``."""
+    argv = c.argv
+    for opt, value in pairwise(argv):
+        if (c.name == "enable" and opt == "-f") or (c.name == "openssl" and opt == "-engine"):
+            _library_load(value, s, out, c.raw)
+
+
 def _dynamic(d: DynamicCode, out: Findings, evidence: str) -> None:
     """Code built or loaded at run time: downloaded or decoded code run by ``exec``/a deserialiser, ``marshal``,
     and ``exec``/``eval``/``__import__`` of code the analysis could not read (constructed)."""
@@ -1310,7 +1349,7 @@ def _written_then_run(facts: CodeFacts, out: Findings, evidence: str) -> None:
             return
 
 
-def _code_rules(a: Analysis, out: Findings) -> None:
+def _code_rules(a: Analysis, out: Findings, s: Settings) -> None:
     """Judge code sent to interpreters by what it does, with the severities of the shell rules for the same
     acts: deletions of system trees, persistence, killing system daemons, switching security off, dynamic code,
     payloads written to disk and run."""
@@ -1343,6 +1382,9 @@ def _code_rules(a: Analysis, out: Findings) -> None:
             out.add(f"switches a security control off from code ({t.api})", "high", ev)
         for dyn in facts.dynamic:
             _dynamic(dyn, out, ev)
+            for src in dyn.sources:
+                if src.startswith("lib:"):
+                    _library_load(src[4:], s, out, ev)
         for pc in facts.permissions:
             if pc.setuid and pc.path:
                 out.add(f"sets the setuid/setgid bit on {pc.path} from code", "high", ev)
@@ -1355,7 +1397,7 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     """Find destructive or hijacking commands in the call; one violation per distinct finding."""
     out = Findings(POLICY)
     _file_tool_writes(a, out)
-    _code_rules(a, out)
+    _code_rules(a, out, s)
     cmds = a.commands
     if a.shell_truncated:
         out.add("command too large or too deeply nested to analyse completely", "high", cmds[0].raw if cmds else "")
@@ -1385,6 +1427,9 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             stages.sort(key=lambda x: x.stage)
             _network_shell_pipeline(stages, fifo, out)
             _download_exec_pipeline(stages, out)
+    for c in cmds:
+        if c.name in ("enable", "openssl"):
+            _native_libraries(c, out, s)
     for c in cmds:
         if c.name in _FETCHERS or c.name in _FETCH_PROGRAMS or (len(cmds) > 1 and c.name.startswith(_INLINE_CODE)):
             _download_then_run(cmds, out)

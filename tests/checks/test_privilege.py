@@ -448,3 +448,10 @@ def test_setuid_is_read_from_valid_chmod_modes_only(mode: str, setuid: bool) -> 
 )
 def test_a_password_status_query_changes_nothing(command: str, flagged: bool) -> None:
     assert bool(pe.check(analyse("bash", {"command": command}), Settings())) is flagged
+
+
+@pytest.mark.parametrize(
+    ("command", "flagged"), [("su -h", False), ("su --version", False), ("su", True), ("su - alice", True)]
+)
+def test_su_help_and_version_open_no_shell(command: str, flagged: bool) -> None:
+    assert bool(pe.check(analyse("bash", {"command": command}), Settings())) is flagged

@@ -554,3 +554,27 @@ def test_shells_that_run_something_or_are_only_named_are_not_escapes(command: st
 
 def test_the_escape_pattern_stays_linear() -> None:
     assert_linear(lambda payload: check(f"awk '{payload}'"), "exec /bin/sh -p !/bin/sh;" * 2000)
+
+
+@pytest.mark.parametrize(
+    ("command", "flagged"),
+    [
+        ("python3 -c 'from ctypes import cdll; cdll.LoadLibrary(\"/tmp/x/lib.so\")'", True),
+        ("python3 -c 'import ctypes; ctypes.CDLL(\"/home/bob/evil.so\")'", True),
+        ("bash -c 'enable -f /dev/shm/x.so x'", True),
+        ("openssl req -engine /tmp/engine.so", True),
+        ("python3 -c 'import ctypes; ctypes.CDLL(\"./build/libfast.so\").run()'", False),  # the project's own
+        ("python3 -c 'import ctypes; print(ctypes.CDLL(\"libc.so.6\").getpid())'", False),  # found by the loader
+        ("python3 -c 'import ctypes; ctypes.CDLL(\"/usr/lib/x86_64-linux-gnu/libm.so.6\")'", False),
+        ("openssl req -new -key key.pem -out req.csr", False),
+    ],
+)
+def test_a_native_library_from_outside_the_workspace_is_judged(command: str, flagged: bool) -> None:
+    reasons = [v.reason for v in check(command)]
+    assert any("native library" in r for r in reasons) is flagged, reasons
+
+
+@pytest.mark.parametrize(("command", "flagged"), [("!/bin/sh", True), ("!sh", True), ("! /bin/false", False)])
+def test_a_pager_escape_line_is_a_shell_escape(command: str, flagged: bool) -> None:
+    reasons = [v.reason for v in check(f"git help config\n{command}")]
+    assert any("(!sh)" in r for r in reasons) is flagged, reasons
