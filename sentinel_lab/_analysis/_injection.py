@@ -42,6 +42,7 @@ import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import re2 as _re2  # type: ignore[import-untyped,unused-ignore]
 
@@ -52,6 +53,7 @@ from sentinel_lab._text.normalize import (
     _INVISIBLE,
     bytes_pattern,
     drop_invisible,
+    drop_tags,
     fold,
     has_high,
     normalize,
@@ -61,7 +63,6 @@ __all__ = ["THRESHOLD", "Finding", "is_injection", "prepare", "scan", "scan_fold
 
 _INVISIBLE_CHARS = frozenset(chr(c) for c in _INVISIBLE)
 _DROP_INVISIBLE = dict.fromkeys(_INVISIBLE)
-_DROP_TAGS = dict.fromkeys(range(0xE0000, 0xE0080))
 _CONFUSABLE_CHARS = frozenset(chr(c) for c in _CONFUSABLES)
 
 #: Combined score at or above which a text counts as prompt injection.
@@ -491,6 +492,10 @@ def _tokens(sentence: str) -> tuple[list[str], bool]:
         spaced = sentence.encode("ascii").translate(_BPUNCT)
         raw = spaced.decode("ascii").split()
         plain = spaced.translate(None, _ASCII_SPACE).isalpha()  # the words' letters, without joining them
+        if plain and len(raw) > _FEW_SINGLES_MIN:  # plain words: nothing to undo unless 3 single letters differ
+            if _few_singles(spaced):
+                return raw, False
+            plain = False  # three or more distinct single letters: the test below is decided
     else:
         # ASCII bytes never occur inside a multi-byte UTF-8 sequence, so the byte table is safe here too
         for q in _UNI_PUNCT:
@@ -516,6 +521,31 @@ def _tokens(sentence: str) -> tuple[list[str], bool]:
         disguised = True
         out = list(map(leet.get, out, out))  # a joined run is all letters, never a leetspeak key
     return out, disguised
+
+
+#: From this many words ``_few_singles`` (at most three RE2 passes) replaces a set lookup per word.
+_FEW_SINGLES_MIN = 256
+_ASCII_WS = b"[" + b"".join(b"\\x%02x" % c for c in _ASCII_SPACE) + b"]"
+_SINGLE_OTHER: dict[bytes, Any] = {}
+
+
+def _few_singles(spaced: bytes) -> bool:
+    """``len(_SINGLES.intersection(spaced.split())) < 3`` for an ASCII text: each pass finds a one-letter word
+    (a..z) other than those found already, so three passes at most, each over the bytes in C."""
+    seen = b""
+    for _ in range(3):
+        pattern = _SINGLE_OTHER.get(seen)
+        if pattern is None:
+            others = bytes(c for c in b"abcdefghijklmnopqrstuvwxyz" if c not in seen)
+            pattern = _SINGLE_OTHER[seen] = bytes_pattern(
+                b"(?:^|" + _ASCII_WS + b")[" + others + b"](?:" + _ASCII_WS + b"|$)"
+            )
+        m = pattern.search(spaced)
+        if m is None:
+            return True
+        letter = next(c for c in m.group() if 0x61 <= c <= 0x7A)  # the word's letter (the match holds one)
+        seen = bytes(sorted((*seen, letter)))
+    return False
 
 
 def _run_joiner(cls: str) -> re.Pattern[str]:
@@ -1622,13 +1652,16 @@ def _quiet_ascii(s: str) -> bool:
 
     Each distinct word is looked at once; runs of three one-character words are found by one search."""
     spaced = s.encode("ascii").translate(_BPUNCT)
+    leet = spaced.translate(_BLEET)
+    if leet == spaced and _QUIET_ANY.search(spaced) is None:
+        return True  # none of the four searches below finds anything: one pass of their union decides
     if _GATE_WORD.search(spaced) is not None:
         return False  # a gate word as a word: the same test as on the split words, in one pass
-    if (
-        _WORD_ANYWHERE.search(spaced.translate(_BLEET)) is None
-        and _WORD_ANYWHERE.search(spaced.translate(_BLEET_L)) is None
-        and _COMPACT_ANYWHERE.search(spaced) is None
-    ):
+    if leet == spaced:  # no leetspeak character: both leetspeak readings are the text itself, searched once
+        no_word = _WORD_ANYWHERE.search(spaced) is None
+    else:
+        no_word = _WORD_ANYWHERE.search(leet) is None and _WORD_ANYWHERE.search(spaced.translate(_BLEET_L)) is None
+    if no_word and _COMPACT_ANYWHERE.search(spaced) is None:
         # RE2 passes, no split: no known word as a word when read as leetspeak (so no disguise) and no compact
         # gate, so the word-level test below can only find one-character words; three of them in a row decide
         if _THREE_SINGLES.search(spaced) is None:
@@ -1679,6 +1712,11 @@ _WS = rb"[\t\n\x0b\x0c\r ]"
 _NON_WS = rb"[^\t\n\x0b\x0c\r ]"
 _THREE_SINGLES = bytes_pattern(rb"(?:^|\s)\S\s+\S\s+\S(?:\s|$)".replace(rb"\s", _WS).replace(rb"\S", _NON_WS))
 _THREE_LETTERS = bytes_pattern(rb"(?:^|\s)[A-Za-z]\s+[A-Za-z]\s+[A-Za-z](?:\s|$)".replace(rb"\s", _WS))
+#: Any of ``_quiet_ascii``'s searches of a text without leetspeak characters (gate word, known word, compact
+#: gate, three one-character words): one DFA pass where most texts need all four.
+_QUIET_ANY = bytes_pattern(
+    b"|".join(b"(?:" + p.pattern + b")" for p in (_GATE_WORD, _WORD_ANYWHERE, _COMPACT_ANYWHERE, _THREE_SINGLES))
+)
 
 
 def _quiet_text(data: bytes) -> bool:
@@ -2104,7 +2142,7 @@ def prepare(text: str) -> str:
     t = unicodedata.normalize("NFKC", text)
     t = drop_invisible(t)
     if has_high(t):
-        t = t.translate(_DROP_TAGS)
+        t = drop_tags(t)  # whole-text passes, not a lookup per character (0.08 s a MiB)
     t = t.lower()
     return t if t.isascii() or _CONFUSABLE_RE.search(t) is None else fold(t)
 

@@ -219,9 +219,10 @@ _TAG_RE = re.compile("[\U000e0000-\U000e007f]")
 # looks up every character (0.15 s for a million), and a substitution pays per run of tags, so text that
 # alternates tags and letters is as slow: here a character is four bytes (cp & 0xFF, cp >> 8 & 0xFF, cp >> 16,
 # 0), a tag is (n, 0x00, 0x0E, 0x00) with n < 0x80, and masks over the byte columns, combined as integers, say
-# which characters are tags. Short text keeps the plain operations.
+# which characters are tags. A dropped tag is overwritten with a marker and all markers go in one C pass
+# (``_without_marks``). Short text keeps the plain operations.
 _TAG_BYTES_MIN = 4096
-_MARK = chr(_TAG_LO)  # U+E0000, itself a tag: what a dropped tag becomes before one ``str.replace`` removes all
+_MARK = chr(_TAG_LO)  # U+E0000, itself a tag: the marker of a dropped tag in text that holds U+0000
 _IS_00 = bytes(0xFF if b == 0x00 else 0 for b in range(256))
 _IS_0E = bytes(0xFF if b == 0x0E else 0 for b in range(256))
 _IS_LOW = bytes(0xFF if b < 0x80 else 0 for b in range(256))
@@ -231,38 +232,55 @@ _IS_PRINTABLE = bytes(0xFF if 0x20 <= b < 0x7F else 0 for b in range(256))
 #: The columns of the last long text read: the analysis drops a text's tags, reads them as letters and spells
 #: them out (three callers, one text), so the columns are computed once. One entry, replaced whole (a tuple
 #: assignment), holding the text itself so that an identity test cannot be fooled by a reused address.
-_LAST_COLUMNS: tuple[str, bytes, int, int, int] | None = None
+_LAST_COLUMNS: tuple[str, bytes, int, int, int, int] | None = None
 
 
-def _tag_columns(text: str) -> tuple[bytearray, int, int, int]:
+def _tag_columns(text: str) -> tuple[bytearray, int, int, int, int]:
     """The UTF-32 form of ``text`` (lone surrogates passed through, a fresh copy the caller may change), its
-    characters' low bytes as an integer, and masks (``0xFF`` per character, as integers) of its tag characters
-    and of its printable tag characters."""
+    characters' low and plane bytes as integers, and masks (``0xFF`` per character, as integers) of its tag
+    characters and of its printable tag characters."""
     global _LAST_COLUMNS
     last = _LAST_COLUMNS
     if last is not None and last[0] is text:
-        return bytearray(last[1]), last[2], last[3], last[4]
+        return bytearray(last[1]), last[2], last[3], last[4], last[5]
     data = text.encode("utf-32-le", "surrogatepass")
     low = data[0::4]
+    plane = data[2::4]
     tags = (
-        int.from_bytes(data[2::4].translate(_IS_0E), "little")
+        int.from_bytes(plane.translate(_IS_0E), "little")
         & int.from_bytes(data[1::4].translate(_IS_00), "little")
         & int.from_bytes(low.translate(_IS_LOW), "little")
     )
     shown = tags & int.from_bytes(low.translate(_IS_PRINTABLE), "little")
     low_int = int.from_bytes(low, "little")
-    _LAST_COLUMNS = (text, data, low_int, tags, shown)
-    return bytearray(data), low_int, tags, shown
+    plane_int = int.from_bytes(plane, "little")
+    _LAST_COLUMNS = (text, data, low_int, plane_int, tags, shown)
+    return bytearray(data), low_int, plane_int, tags, shown
+
+
+def _drop_marked(data: bytearray, low: int, plane: int, drop: int, n: int, nul_free: bool) -> str:
+    """The UTF-32 ``data`` of ``n`` characters (``plane`` its plane bytes as written), decoded, without the
+    characters ``drop`` masks (tags only). A lane is cleared by ``x ^ (x & mask)``, two cheap passes.
+
+    In text without U+0000 a dropped character becomes U+0000, and the UTF-8 form loses every NUL byte in one
+    ``bytes.translate`` (UTF-8 holds no other zero byte); otherwise it becomes ``_MARK`` (U+E0000), removed by
+    ``str.replace``, which pays per removed character (10 ms for half a million in a MiB)."""
+    if not drop:
+        return data.decode("utf-32-le", "surrogatepass")
+    data[0::4] = (low ^ (low & drop)).to_bytes(n, "little")  # a dropped tag's low byte 0: U+E0000
+    if not nul_free:
+        return data.decode("utf-32-le", "surrogatepass").replace(_MARK, "")
+    data[2::4] = (plane ^ (plane & drop)).to_bytes(n, "little")  # and its plane byte 0: U+0000
+    marked = data.decode("utf-32-le", "surrogatepass").encode("utf-8", "surrogatepass")
+    return marked.translate(None, b"\x00").decode("utf-8", "surrogatepass")
 
 
 def drop_tags(text: str) -> str:
     """``text`` without its tag characters (U+E0000..U+E007F)."""
     if len(text) < _TAG_BYTES_MIN:
         return _TAG_RE.sub("", text)
-    data, low, tags, _ = _tag_columns(text)
-    n = len(text)
-    data[0::4] = (low & ~tags & ((1 << (8 * n)) - 1)).to_bytes(n, "little")  # every tag becomes U+E0000
-    return data.decode("utf-32-le", "surrogatepass").replace(_MARK, "")
+    data, low, plane, tags, _ = _tag_columns(text)
+    return _drop_marked(data, low, plane, tags, len(text), "\x00" not in text)
 
 
 def tags_as_ascii(text: str) -> str:
@@ -270,20 +288,19 @@ def tags_as_ascii(text: str) -> str:
     (``str.translate(_TAGS_ASCII)``)."""
     if len(text) < _TAG_BYTES_MIN:
         return text.translate(_TAGS_ASCII)
-    data, low, tags, printable = _tag_columns(text)
+    data, low, plane, tags, printable = _tag_columns(text)
     n = len(text)
-    full = (1 << (8 * n)) - 1
-    # a printable tag loses its plane byte (it becomes its ASCII letter); any other tag becomes U+E0000
-    data[2::4] = (int.from_bytes(bytes(data[2::4]), "little") & ~printable & full).to_bytes(n, "little")
-    data[0::4] = (low & ~(tags & ~printable) & full).to_bytes(n, "little")
-    return data.decode("utf-32-le", "surrogatepass").replace(_MARK, "")
+    # a printable tag loses its plane byte (it becomes its ASCII letter); the other tags are dropped
+    plane ^= plane & printable
+    data[2::4] = plane.to_bytes(n, "little")
+    return _drop_marked(data, low, plane, tags ^ printable, n, "\x00" not in text)
 
 
 def tag_text(text: str) -> str:
     """Only the printable tag characters of ``text``, read as ASCII (the text they spell)."""
     if len(text) < _TAG_BYTES_MIN:
         return "".join(chr(ord(c) - _TAG_LO) for c in text if _TAG_LO + 0x20 <= ord(c) < _TAG_LO + 0x7F)
-    _, low, _, printable = _tag_columns(text)
+    _, low, _, _, printable = _tag_columns(text)
     return (low & printable).to_bytes(len(text), "little").translate(None, b"\x00").decode("ascii")
 
 
@@ -477,7 +494,8 @@ def _unescape_html(text: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    """Distinct tokens long enough to be an encoded payload, split at whitespace, quotes, brackets and operators.
+    """Distinct tokens long enough to be an encoded payload, split at whitespace, quotes, brackets and operators
+    (at least all of them that are base64 characters only: without 12 such in a row there are none to try).
 
     The ASCII separators become spaces by one byte translation of the UTF-8 form (an ASCII byte never occurs
     inside a multi-byte sequence), and ``str.split`` then splits at every white space character, as ``\\s``
@@ -485,6 +503,10 @@ def _tokens(text: str) -> list[str]:
     an error path per character, 0.15 s a MiB): no separator either way, and a token holding one is no payload.
     """
     if len(text) < _MIN_ENCODED:
+        return []
+    if not text.isascii() and _B64_RUN.search(text.encode("ascii", "replace")) is None:
+        # Only all-base64 tokens of 12 characters decode, so with no run of 12 base64 characters (a non-ASCII
+        # character, '?' here, ends one) nothing would: one pass over a byte a character, not the UTF-8 form
         return []
     data = text.encode("utf-8", "surrogatepass").translate(_TOKEN_SEPARATORS)
     if _LONG_RUN.search(data) is None:
@@ -496,6 +518,8 @@ def _tokens(text: str) -> list[str]:
 # Exactly ``_MIN_ENCODED`` bytes, no open repetition: RE2 reports a match's whole extent, so ``{12,}`` would read
 # to the end of a run (a MiB without white space is one run) where twelve bytes already answer the question.
 _LONG_RUN = bytes_pattern(rb"[^\t\n\x0b\x0c\r ]{" + str(_MIN_ENCODED).encode() + rb"}")
+#: ``_MIN_ENCODED`` base64 characters in a row (``_B64_CHARS``; hex digits are among them), exactly as many.
+_B64_RUN = bytes_pattern(rb"[A-Za-z0-9+/=_\-]{" + str(_MIN_ENCODED).encode() + rb"}")
 _TOKEN_SEPARATORS = bytes(
     32 if (chr(c) in "'\"`()[]{}<>,;|&:!?*=" or chr(c).isspace()) else c for c in range(128)
 ) + bytes(range(128, 256))
