@@ -29,8 +29,9 @@ External sets (``redcode``, ``atomic``, ``gtfobins``, ``nl2bash``, ``tldr``, ``b
 downloaded: each reads a local copy given as ``path=``, or by its own environment variable
 (``SENTINEL_LAB_REDCODE`` ...), or found under ``$SENTINEL_LAB_DATA/<folder>`` (``RedCode``, ``atomic-red-team``,
 ``GTFOBins.github.io``, ``nl2bash``, ``tldr``, ``gorilla``); ``DatasetError`` says how to get one otherwise.
-``docs`` collects the documentation files of the installed packages. None of the external sets was used to develop
-the checks: they are for evaluation (see ``datasets/README.md``); ``docs`` was used to develop the output scanner.
+``docs`` collects the documentation files of the installed packages. Which sets were used for development (``docs``
+for the output scanner; ``bfcl``, ``tldr`` and ``gtfobins`` for one round of the checks; never ``atomic``) is in
+``datasets/README.md``.
 """
 
 from __future__ import annotations
