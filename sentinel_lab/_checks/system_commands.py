@@ -789,6 +789,18 @@ def _lolbins(c: Command, out: Findings) -> None:
         out.add("bitsadmin downloading a file", "high", c.raw)
 
 
+_EDITOR_VARS = frozenset({"EDITOR", "VISUAL"})
+
+
+def _sets_editor(c: Command) -> bool:
+    """``export EDITOR=...`` (or an assignment before a command): the editor later commands will run."""
+    if any(nm in _EDITOR_VARS for nm, _v in c.assigns):
+        return True
+    return c.name in ("export", "declare", "typeset", "setenv") and any(
+        w.partition("=")[0] in _EDITOR_VARS for w in c.argv[1:]
+    )
+
+
 def _persistence_rules(c: Command, out: Findings) -> None:
     name, argv = c.name, c.argv
     for t in write_targets(c):
@@ -805,7 +817,10 @@ def _persistence_rules(c: Command, out: Findings) -> None:
                 return
             if user_ops or c.stage > 0 or "-" in rest or c.redirects or len(argv) == 1:
                 out.add("installs a cron table (persistence)", "high", c.raw)
-        elif "-e" in rest:
+        elif "-e" in rest and (c.stage > 0 or c.redirects or any(nm in _EDITOR_VARS for nm, _v in c.assigns)):
+            # a plain ``crontab -e`` opens an editor on the table and writes nothing itself; fed input or an
+            # editor set by the call (``EDITOR='sh -c "echo job >>"' crontab -e``) it installs what the call says
+            # (an editor exported by an earlier command of the call is caught in ``check``)
             out.add("edits the cron table (persistence)", "high", c.raw)
     elif name == "systemctl":
         sub = [w.lower() for w in argv[1:] if not w.startswith("-")]
@@ -1430,6 +1445,8 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     for c in cmds:
         if c.name in ("enable", "openssl"):
             _native_libraries(c, out, s)
+    if any(c.name == "crontab" and "-e" in c.argv for c in cmds) and any(_sets_editor(c) for c in cmds):
+        out.add("edits the cron table (persistence)", "high", next(c.raw for c in cmds if c.name == "crontab"))
     for c in cmds:
         if c.name in _FETCHERS or c.name in _FETCH_PROGRAMS or (len(cmds) > 1 and c.name.startswith(_INLINE_CODE)):
             _download_then_run(cmds, out)

@@ -578,3 +578,19 @@ def test_a_native_library_from_outside_the_workspace_is_judged(command: str, fla
 def test_a_pager_escape_line_is_a_shell_escape(command: str, flagged: bool) -> None:
     reasons = [v.reason for v in check(f"git help config\n{command}")]
     assert any("(!sh)" in r for r in reasons) is flagged, reasons
+
+
+@pytest.mark.parametrize(
+    ("command", "flagged"),
+    [
+        ("crontab -e", False),  # opens an editor on the table; the call itself installs nothing
+        ("crontab -l", False),
+        ("EDITOR='sh -c \"echo job >> $1\"' crontab -e", True),  # the editor the call sets writes the job
+        ("export VISUAL=/tmp/x.sh; crontab -e", True),
+        ("cat jobs.txt | crontab -e", True),
+        ("crontab jobs.txt", True),
+    ],
+)
+def test_a_cron_edit_is_persistence_when_the_call_supplies_what_is_written(command: str, flagged: bool) -> None:
+    reasons = [v.reason for v in check(command)]
+    assert any("cron table" in r for r in reasons) is flagged, reasons
