@@ -11,8 +11,11 @@ separately by the verifier (``_intent.heuristic_intent``).
 
 from __future__ import annotations
 
+import re
+
 from sentinel_lab._analysis import Analysis
 from sentinel_lab._analysis._injection import THRESHOLD, Finding, prepare, scan_folded, score_of
+from sentinel_lab._analysis._paths import COMMAND_KEYS
 from sentinel_lab._checks import Settings
 from sentinel_lab._core.verdict import Violation
 from sentinel_lab._text.normalize import _has_tags, tag_text
@@ -105,13 +108,23 @@ class _Best:
         return False
 
 
+# A long option's name in a command line (``--export-secret-keys``, ``--delete-all``): program syntax, not words to a
+# reader. Its value (``--message="..."``) stays. One pass of a pattern that cannot backtrack.
+_OPTION_NAME = re.compile(r"(?<![^\s'\"])--[a-z0-9][a-z0-9-]*")
+
+
+def _command_prose(folded: str) -> str:
+    """A command text as the scanner should read it: long option names replaced by a space."""
+    return _OPTION_NAME.sub(" ", folded) if "--" in folded else folded
+
+
 def check(a: Analysis, s: Settings) -> list[Violation]:
     """A violation when any argument text reads as prompt injection (see the module docstring)."""
     best = _Best()
     listed: list[str] | None = None
     done = False
     for t in a.texts:
-        folded = t.folded
+        folded = t.folded if t.key not in COMMAND_KEYS else _command_prose(t.folded)
         if len(folded) >= 6 and best.offer(t.path, folded, True, False):
             done = True
             break
