@@ -36,6 +36,7 @@ from sentinel_lab._analysis._shell import (
     write_targets,
 )
 from sentinel_lab._checks import WRITE_PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
+from sentinel_lab._checks.privilege_escalation import ELEVATORS
 from sentinel_lab._core.verdict import Violation
 
 __all__ = ["check"]
@@ -817,10 +818,9 @@ def _persistence_rules(c: Command, out: Findings) -> None:
                 return
             if user_ops or c.stage > 0 or "-" in rest or c.redirects or len(argv) == 1:
                 out.add("installs a cron table (persistence)", "high", c.raw)
-        elif "-e" in rest and (c.stage > 0 or c.redirects or any(nm in _EDITOR_VARS for nm, _v in c.assigns)):
-            # a plain ``crontab -e`` opens an editor on the table and writes nothing itself; fed input or an
-            # editor set by the call (``EDITOR='sh -c "echo job >>"' crontab -e``) it installs what the call says
-            # (an editor exported by an earlier command of the call is caught in ``check``)
+        elif "-e" in rest and (c.stage > 0 or c.redirects):
+            # a plain ``crontab -e`` opens an editor on the table and writes nothing itself; fed input it installs
+            # what the call says (so does an editor the call sets: ``EDITOR=... crontab -e``, judged in ``check``)
             out.add("edits the cron table (persistence)", "high", c.raw)
     elif name == "systemctl":
         sub = [w.lower() for w in argv[1:] if not w.startswith("-")]
@@ -1134,7 +1134,6 @@ _ESCAPE_EXEMPT = frozenset({"echo", "printf", "print", "chsh", "useradd", "userm
                             "kubectl", "nerdctl", "lxc", "lxc-attach", "ctr", "crictl", "vagrant", "multipass",
                             "incus", "which", "type", "file", "stat", "ls", "readlink", "realpath"})  # fmt: skip
 _ESCAPE_OPTION_WORDS = ("exec", "command", "cmd", "hook", "wrapper", "askpass")
-_ELEVATING_WRAPPERS = frozenset({"sudo", "doas", "pkexec", "run0", "gsudo", "runas"})  # judged as elevation
 
 
 def _interactive_shell(c: Command) -> bool:
@@ -1155,7 +1154,7 @@ def _shell_escape(c: Command, out: Findings) -> None:
     if c.name in SHELLS:
         if not _interactive_shell(c):
             return
-        starters = [w for w in c.wrappers if w not in _ELEVATING_WRAPPERS]
+        starters = [w for w in c.wrappers if w not in ELEVATORS]  # sudo, su ...: judged as elevation
         if c.via or starters:
             how = c.via or starters[-1]
             out.add(f"an interactive shell started from inside {how} (a shell escape)", "high", c.raw)
@@ -1313,11 +1312,14 @@ def _library_load(path: str, s: Settings, out: Findings, evidence: str) -> None:
     out.add(f"loads a native library from outside the workspace ({p[:120]})", "high", evidence)
 
 
-def _native_libraries(c: Command, out: Findings, s: Settings) -> None:
-    """Shell ways to load a library into a running program: bash's ``enable -f LIB``, ``openssl -engine LIB``."""
-    argv = c.argv
-    for opt, value in pairwise(argv):
-        if (c.name == "enable" and opt == "-f") or (c.name == "openssl" and opt == "-engine"):
+# Shell ways to load a library into a running program, by program: the option whose value is the library.
+_LIBRARY_OPTIONS = {"enable": "-f", "openssl": "-engine"}  # bash's ``enable -f LIB``, ``openssl req -engine LIB``
+
+
+def _native_libraries(c: Command, option: str, out: Findings, s: Settings) -> None:
+    """Judge each library ``c`` loads through ``option`` (see ``_LIBRARY_OPTIONS``)."""
+    for opt, value in pairwise(c.argv):
+        if opt == option:
             _library_load(value, s, out, c.raw)
 
 
@@ -1442,11 +1444,17 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             stages.sort(key=lambda x: x.stage)
             _network_shell_pipeline(stages, fifo, out)
             _download_exec_pipeline(stages, out)
+    cron_edit: Command | None = None  # ``crontab -e`` with an editor set anywhere in the call installs what it says
+    editor_set = False
     for c in cmds:
-        if c.name in ("enable", "openssl"):
-            _native_libraries(c, out, s)
-    if any(c.name == "crontab" and "-e" in c.argv for c in cmds) and any(_sets_editor(c) for c in cmds):
-        out.add("edits the cron table (persistence)", "high", next(c.raw for c in cmds if c.name == "crontab"))
+        option = _LIBRARY_OPTIONS.get(c.name)
+        if option is not None:
+            _native_libraries(c, option, out, s)
+        if cron_edit is None and c.name == "crontab" and "-e" in c.argv:
+            cron_edit = c
+        editor_set = editor_set or _sets_editor(c)
+    if cron_edit is not None and editor_set:
+        out.add("edits the cron table (persistence)", "high", cron_edit.raw)
     for c in cmds:
         if c.name in _FETCHERS or c.name in _FETCH_PROGRAMS or (len(cmds) > 1 and c.name.startswith(_INLINE_CODE)):
             _download_then_run(cmds, out)
