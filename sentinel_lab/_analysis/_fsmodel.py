@@ -29,7 +29,7 @@ from functools import lru_cache
 
 from sentinel_lab import _vocab as vocab
 
-__all__ = ["ZONES", "zone_of"]
+__all__ = ["ZONES", "holds_zone", "zone_of"]
 
 _TABLE = vocab.mapping("fs_zones")
 #: Every protected zone (the table's categories without the two exception labels).
@@ -38,6 +38,13 @@ _DEPTH = max(k.rstrip("/").count("/") for k in _TABLE)
 _HOME = os.path.expanduser("~") if os.path.expanduser("~").startswith("/") else "/root"
 # Home directories whose next component is a user name: ``/home/<user>`` is that user's home.
 _HOME_PARENTS = frozenset({"/home", "/users", "c:/users"})
+# Every directory that holds a protected zone below it (``/`` holds ``/etc``, ``/var`` holds ``/var/log``).
+_ZONE_ANCESTORS = frozenset(
+    key.rsplit("/", k)[0] or "/"
+    for key, zone in _TABLE.items()
+    if zone in ZONES
+    for k in range(1, key.rstrip("/").count("/") + 1)
+)
 
 
 def _own_home(parts: tuple[str, ...], home: str) -> bool:
@@ -71,3 +78,10 @@ def zone_of(parts: tuple[str, ...], root: str = "/", write: bool = False, home: 
                 return None
         return zone
     return None
+
+
+def holds_zone(parts: tuple[str, ...], root: str = "/") -> bool:
+    """Whether a protected zone lies below the directory ``parts`` (under ``root``): relative paths from there
+    can reach it without a ``..`` (``cd /`` then ``cat etc/shadow``)."""
+    key = root.lower() + "/".join(p.lower() for p in parts)
+    return key in _ZONE_ANCESTORS or (key.endswith("/") and key.rstrip("/") in _ZONE_ANCESTORS)

@@ -10,7 +10,9 @@ Rules (paths come canonicalised from ``_analysis._paths``):
   a sensitive file or a system directory; an absolute path is traversal when its ``..`` climbs to the root.
 - A tool that only changes directory (``cd(folder='..')``, ``change_directory``; the names in
   ``_vocab/directory_change_tools.txt``) opens nothing: a plain ``..`` in its path is judged by where it lands,
-  as a read of that zone, not as traversal (an encoded or disguised ``..`` still is).
+  as a read of that zone, not as traversal; an encoded or disguised ``..`` still is, and so is one that lands
+  above a protected zone (``cd('../..')`` to ``/``), from where later relative paths (``etc/shadow``) would reach
+  the zone without a ``..`` the stateless check could see.
 - A ``..`` inside the path of an http(s) URL that climbs above the URL's root is traversal (server-side).
 - Sensitive files are violations named by kind (``ssh_key``, ``shadow``, ``cloud_credentials``,
   ``proc_environ``, ``docker_socket``, ``browser_cookies``...), wherever they are and however the path is
@@ -41,7 +43,7 @@ from functools import lru_cache
 
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis, Text
-from sentinel_lab._analysis._fsmodel import zone_of
+from sentinel_lab._analysis._fsmodel import holds_zone, zone_of
 from sentinel_lab._analysis._paths import COMMAND_KEYS, PathRef, is_under, paths_of, sensitive_dir_kind
 from sentinel_lab._analysis._shell import write_targets
 from sentinel_lab._checks import WRITE_PATH_KEYS, WRITE_TOOL_WORDS, Settings
@@ -258,8 +260,17 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
         if ref.null_byte:
             add("nul", f"null byte in path (truncates to {where!r})", "high", ref)
         traversal = ref.escapes
-        if traversal and moves and ref.explicit and sens is None and not (ref.encoded or ref.disguised):
-            traversal = False  # a directory change opens nothing: where it lands is judged as a read below
+        if (
+            traversal
+            and moves
+            and ref.explicit
+            and sens is None
+            and not (ref.encoded or ref.disguised)
+            and not holds_zone(ref.canon.parts, ref.canon.root)
+        ):
+            # a directory change opens nothing: where it lands is judged as a read below; but from a directory
+            # above a protected zone (``/``, ``/var``) later relative paths reach it unseen, so that stays traversal
+            traversal = False
         if traversal:
             how = []
             if ref.encoded:

@@ -286,10 +286,11 @@ def _users(c: Command, out: Findings) -> None:
     elif name in ("userdel", "deluser", "groupdel", "delgroup", "vipw", "vigr"):
         out.add(f"{name} changes system users or groups", "high", c.raw)
     elif name in ("passwd", "chpasswd", "chage", "smbpasswd"):
-        if (name == "passwd" and any(w in ("-s", "--status") for w in lows)) or (
-            name == "chage" and any(w in ("-l", "--list") for w in lows)
+        options = {w for w in lows if w.startswith("-")}
+        if (name == "passwd" and options and options <= {"-s", "--status", "-a", "--all"}) or (
+            name == "chage" and options in ({"-l"}, {"--list"})
         ):
-            return  # reports an account's password status, changes nothing
+            return  # only reports an account's password status, changes nothing
         if name == "passwd" and any(w in ("-d", "--delete") for w in lows):
             out.add("passwd -d removes a password", "critical", c.raw)
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sentinel_lab._analysis._fsmodel import ZONES, zone_of
+from sentinel_lab._analysis._fsmodel import ZONES, holds_zone, zone_of
 from sentinel_lab._analysis._paths import canonical
 
 
@@ -74,3 +74,12 @@ def test_root_is_never_ones_own_home() -> None:
     assert zone("/root/notes.txt", home="/root") == "user_home"
     assert zone("/home/agent/x", home="/home/agent") is None
     assert zone("/home/agent-old/x", home="/home/agent") == "user_home"  # whole components, not a prefix
+
+
+@pytest.mark.parametrize(
+    ("path", "holds"),
+    [("/", True), ("/var", True), ("/usr", True), ("/workspace", False), ("/tmp", False), ("/etc", False)],
+)
+def test_holds_zone_names_the_directories_above_a_protected_zone(path: str, holds: bool) -> None:
+    # /etc is itself a zone (judged by zone_of); what lies above one is what a directory change must not reach
+    assert holds_zone(tuple(p for p in path.split("/") if p)) is holds

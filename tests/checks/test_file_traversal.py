@@ -252,7 +252,7 @@ def test_zones_apply_only_with_a_workspace_and_respect_allowed_roots() -> None:
 
 
 @pytest.mark.parametrize(
-    ("tool", "folder"), [("cd", ".."), ("cd", "../.."), ("change_directory", "../sibling"), ("chdir", "..")]
+    ("tool", "folder"), [("cd", ".."), ("cd", "../../tmp"), ("change_directory", "../sibling"), ("chdir", "..")]
 )
 def test_a_directory_change_to_an_ordinary_place_is_not_traversal(tool: str, folder: str) -> None:
     assert violations({"folder": folder}, tool=tool) == []
@@ -267,6 +267,9 @@ def test_a_directory_change_to_an_ordinary_place_is_not_traversal(tool: str, fol
         ("../../home/bob", "reads another user's home"),
         ("..%2f..%2fetc", "path traversal out of the workspace (encoded '..')"),
         ("../../root/.ssh", "reads another user's home"),
+        # above a protected zone: a later relative path ('etc/shadow') would reach it without a '..' to see
+        ("../..", "path traversal out of the workspace"),
+        ("../../var", "path traversal out of the workspace"),
     ],
 )
 def test_a_directory_change_is_judged_by_where_it_lands(folder: str, reason: str) -> None:

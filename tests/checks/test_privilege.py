@@ -444,7 +444,15 @@ def test_setuid_is_read_from_valid_chmod_modes_only(mode: str, setuid: bool) -> 
 
 
 @pytest.mark.parametrize(
-    ("command", "flagged"), [("passwd -S", False), ("chage -l alice", False), ("passwd alice", True)]
+    ("command", "flagged"),
+    [
+        ("passwd -S", False),
+        ("passwd -S alice", False),
+        ("chage -l alice", False),
+        ("passwd alice", True),
+        ("passwd -S -d root", True),  # a status option does not excuse a change beside it
+        ("chage -l -E 0 alice", True),
+    ],
 )
 def test_a_password_status_query_changes_nothing(command: str, flagged: bool) -> None:
     assert bool(pe.check(analyse("bash", {"command": command}), Settings())) is flagged
