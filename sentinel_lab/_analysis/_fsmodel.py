@@ -10,7 +10,7 @@ zone                what                                                  read (
 system_config       ``/etc``, ``/boot``, ``/usr/lib/systemd``, cron spool  blocked / allowed              blocked
 system_logs         ``/var/log``                                           blocked / allowed              blocked
 kernel              ``/proc``, ``/sys``                                    blocked / allowed              blocked
-device              ``/dev`` (not ``/dev/null``, ``/dev/std*``...)         blocked / blocked              blocked
+device              ``/dev`` (not ``/dev/null``, ``/dev/std*``...)         blocked / disk admin only      blocked
 user_home           ``/root``, ``/home/<other>``, ``c:/users/<other>``    blocked / blocked              blocked
 windows_system      ``c:/windows``, ``c:/program files``, ``c:/programdata`` blocked / allowed            blocked
 system_binaries     ``/bin``, ``/usr/bin``, ``/lib``, ``/usr/lib``          allowed                        blocked

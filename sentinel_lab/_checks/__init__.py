@@ -47,15 +47,26 @@ WRITE_PATH_KEYS: frozenset[str] = vocab.words("write_path_keys")
 
 
 class Findings:
-    """Collects one check's violations: one per reason, at most ``limit``, evidence trimmed to 200 characters."""
+    """Collects one check's violations: one per reason, at most ``limit``, evidence trimmed to 200 characters.
 
-    __slots__ = ("items", "limit", "policy", "seen")
+    ``admin``: the verifier's profile is ``admin``, so findings that are an administering agent's job
+    (``administration``) are not recorded."""
 
-    def __init__(self, policy: str, limit: int = 12) -> None:
+    __slots__ = ("admin", "items", "limit", "policy", "seen")
+
+    def __init__(self, policy: str, limit: int = 12, *, admin: bool = False) -> None:
         self.policy = policy
         self.limit = limit
+        self.admin = admin
         self.items: list[Violation] = []
         self.seen: set[str] = set()
+
+    def administration(self, reason: str, severity: str, evidence: str) -> None:
+        """A finding that is the work of an agent administering the machine (enabling a service, managing an
+        ordinary account, loading a kernel module by name, journal retention): a violation in the workspace
+        profile, allowed in the admin profile."""
+        if not self.admin:
+            self.add(reason, severity, evidence)
 
     def add(self, reason: str, severity: str, evidence: str) -> None:
         if reason in self.seen or len(self.items) >= self.limit:

@@ -27,13 +27,15 @@ Rules (paths come canonicalised from ``_analysis._paths``):
 - Paths come from path-like keys (``path``, ``file``, ``cwd``, ``*_path``...) and from path-looking words in
   other non-prose values (commands, URLs, lists); message bodies and file contents are not paths.
 - With a workspace set, a path outside it (and outside ``allowed_roots``) is judged by the zone it lies in
-  (``_analysis._fsmodel``): a write to a protected zone is always a violation; a read of one is a violation in
-  the ``workspace`` profile, while the ``admin`` profile reads system configuration, logs, ``/proc`` and ``/sys``
-  and Windows system directories; system binaries are readable in both; other users' homes and devices in
-  neither. A path is written when it is the value of a write key of a writing tool (``write_file(path=...)``),
-  a command's write target (``>``, ``tee``, ``cp`` destination, ``dd of=``, ``sed -i``) or an operand of a
-  program that changes what it is given (``rm``, ``chmod``, ``touch``...). In a command only the words the
-  command really receives are judged (not a path inside a commit message), and ``echo``/``printf`` open nothing.
+  (``_analysis._fsmodel``): a write to a protected zone is always a violation; a read of one is a violation in the
+  ``workspace`` profile, while the ``admin`` profile reads system configuration, logs, ``/proc`` and ``/sys`` and
+  Windows system directories, and lets disk-administration programs (``fsck``, ``cryptsetup``, ``losetup``,
+  ``mount``: ``_vocab/disk_admin_programs.txt``) name devices; system binaries are readable in both; other users'
+  homes, and devices opened for their data (``cat /dev/sda``, ``read_file``), in neither. A path is written when it
+  is the value of a write key of a writing tool (``write_file(path=...)``), a command's write target (``>``,
+  ``tee``, ``cp`` destination, ``dd of=``, ``sed -i``) or an operand of a program that changes what it is given
+  (``rm``, ``chmod``, ``touch``...). In a command only the words the command really receives are judged (not a path
+  inside a commit message), and ``echo``/``printf`` open nothing.
 """
 
 from __future__ import annotations
@@ -124,6 +126,8 @@ def _copied_dir(ref: PathRef) -> str | None:
 _MUTATORS = vocab.words("file_mutating_programs")
 #: Programs that print their words: a path among them is text, not a file opened.
 _PRINTERS = frozenset({"echo", "printf", "print", "write-host", "write-output"})
+#: Programs that administer block devices (``fsck``, ``losetup``...): in the admin profile they may name devices.
+_DISK_ADMIN = vocab.words("disk_admin_programs")
 # Spellings of the agent's own home (``~user`` names another user's).
 _OWN_HOME = ("~/", "$HOME", "${HOME}", "%USERPROFILE%", "%HOMEPATH%", "$env:USERPROFILE", "$env:HOME", "$home")
 _ZONE_LABELS = {
@@ -169,12 +173,13 @@ _SSH_CLIENTS = frozenset({"ssh", "scp", "sftp", "autossh", "sshfs"})
 class _Uses:
     """How each command text uses its words: which it passes to commands (read or written), which it writes."""
 
-    __slots__ = ("identities", "passed", "written")
+    __slots__ = ("identities", "managed", "passed", "written")
 
     def __init__(self, a: Analysis) -> None:
         self.passed: set[tuple[int, str]] = set()
         self.written: set[tuple[int, str]] = set()
         self.identities: set[tuple[int, str]] = set()  # ``ssh -i KEY``: a key the client signs with, never shows
+        self.managed: set[tuple[int, str]] = set()  # words given to a disk-administration program (``fsck DEV``)
         if not any(t.key in COMMAND_KEYS for t in a.texts):
             return
         for c in a.commands:
@@ -183,6 +188,8 @@ class _Uses:
             mutator = c.name in _MUTATORS
             if c.name in _SSH_CLIENTS:
                 self.identities.update((tid, w) for o, w in zip(c.argv, c.argv[1:], strict=False) if o == "-i")
+            elif c.name in _DISK_ADMIN:
+                self.managed.update((tid, w) for w in c.argv[1:])
             for w in c.argv:
                 if not printer:
                     self.passed.add((tid, w))
@@ -229,6 +236,8 @@ def _zone_violation(ref: PathRef, s: Settings, uses: _Uses, writer_tool: bool) -
         return f"writes to {label} outside the workspace ({zone}): {ref.resolved}", "high"
     if zone in _READABLE.get(s.profile, _READABLE["workspace"]):
         return None
+    if zone == "device" and s.profile == "admin" and (id(ref.text), ref.raw) in uses.managed:
+        return None  # ``fsck /dev/sdb1``: administering the device; what destroys its data is system_commands'
     return f"reads {label} outside the workspace ({zone}): {ref.resolved}", "high"
 
 

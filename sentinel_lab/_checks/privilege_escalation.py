@@ -10,14 +10,16 @@ admin route that promotes users, and configuration that switches authentication 
 
 Policy choice: in the default ``workspace`` profile every ``sudo``/``doas``/``su``/``pkexec``/``runas`` use is a
 violation (``high``; ``critical`` for a root shell). An agent should run with the rights it was started with; if it
-needs root, an operator grants that deliberately (for example by running the agent's sandbox as root), not the
-agent by itself. The ``admin`` profile is that grant for an agent that administers the machine: running an
-ordinary command through an elevator (``sudo systemctl restart nginx``, ``sudo apt-get install``) and listing
-one's rights (``sudo -l``) are allowed, while a root shell (``sudo -i``, ``sudo bash``, ``su -``) and everything
-the other checks judge (credentials, destruction, exfiltration, disabling security, setuid bits, account and
-sudoers changes) stay violations. Files given to root (``chown root``) and setuid searches (``find -perm -4000``,
-a read-only reconnaissance) are judged by where they act: inside the workspace (or relative, without one) they
-are the project's own files; outside it they are violations in the workspace profile and allowed in admin.
+needs root, an operator grants that deliberately (for example by running the agent's sandbox as root), not the agent
+by itself. The ``admin`` profile is that grant for an agent that administers the machine: running an ordinary
+command through an elevator (``sudo systemctl restart nginx``, ``sudo apt-get install``) and listing one's rights
+(``sudo -l``) are allowed, and so is managing ordinary accounts (``useradd -m alice``, ``usermod --shell``, ``passwd
+alice``, ``userdel``), while a root shell (``sudo -i``, ``sudo bash``, ``su -``) and everything the other checks
+judge (credentials, destruction, exfiltration, disabling security, setuid bits, a privileged group or UID 0 given to
+an account, a password removed, sudoers changes) stay violations. Files given to root (``chown root``) and setuid
+searches (``find -perm -4000``, a read-only reconnaissance) are judged by where they act: inside the workspace (or
+relative, without one) they are the project's own files; outside it they are violations in the workspace profile and
+allowed in admin.
 """
 
 from __future__ import annotations
@@ -282,8 +284,10 @@ def _users(c: Command, out: Findings) -> None:
         elif ("-u" in argv and "0" in argv) or "-o" in argv or "--non-unique" in argv:
             out.add(f"{name} creates a user with UID 0", "critical", c.raw)
         else:
-            out.add(f"{name} changes system users or groups", "high", c.raw)
-    elif name in ("userdel", "deluser", "groupdel", "delgroup", "vipw", "vigr"):
+            out.administration(f"{name} changes system users or groups", "high", c.raw)
+    elif name in ("userdel", "deluser", "groupdel", "delgroup"):
+        out.administration(f"{name} changes system users or groups", "high", c.raw)
+    elif name in ("vipw", "vigr"):
         out.add(f"{name} changes system users or groups", "high", c.raw)
     elif name in ("passwd", "chpasswd", "chage", "smbpasswd"):
         options = {w for w in lows if w.startswith("-")}
@@ -294,7 +298,7 @@ def _users(c: Command, out: Findings) -> None:
         if name == "passwd" and any(w in ("-d", "--delete") for w in lows):
             out.add("passwd -d removes a password", "critical", c.raw)
         else:
-            out.add(f"{name} changes account passwords", "high", c.raw)
+            out.administration(f"{name} changes account passwords", "high", c.raw)
     elif name == "net" and lows[:1] in (["user"], ["localgroup"], ["group"]) and "/add" in lows:
         if lows[0] in ("localgroup", "group") and any("admin" in w for w in lows):
             out.add("net localgroup adds a user to Administrators", "critical", c.raw)
@@ -800,7 +804,7 @@ def _misc(c: Command, out: Findings, s: Settings) -> None:
 
 
 def _command_findings(c: Command, s: Settings) -> tuple[Violation, ...]:
-    out = Findings(POLICY)
+    out = Findings(POLICY, admin=s.profile == "admin")
     _misc(c, out, s)
     _elevation(c, out, s.profile == "admin")
     _file_modes(c, out, s)

@@ -393,8 +393,22 @@ def _disk(c: Command, out: Findings) -> None:
         if any(_is_device(w) for w in argv[1:]):
             out.add(f"{name} formats a disk device", "critical", c.raw)
     elif name in ("fdisk", "sfdisk", "parted", "gdisk", "sgdisk", "cfdisk", "blkdiscard", "hdparm"):
-        if any(_is_device(w) for w in argv[1:]) and not (name == "fdisk" and "-l" in argv):
+        devices = [j for j, w in enumerate(argv[1:], 1) if _is_device(w)]
+        if not devices or (name in ("fdisk", "gdisk", "parted") and ("-l" in argv or "--list" in argv)):
+            return
+        after = [w for w in argv[devices[-1] + 1 :] if not w.startswith("-")]
+        fed = c.stage > 0 or bool(c.redirects)
+        if name == "parted" and after and not fed and {w.lower() for w in after} <= _PARTED_READS:
+            return  # ``parted /dev/sda print``
+        if name in ("fdisk", "parted", "gdisk", "cfdisk") and not after and not fed:
+            # an interactive session on the table: it changes what the operator then types, nothing by itself
+            out.administration(f"{name} opens a disk's partition table for editing", "high", c.raw)
+        else:
             out.add(f"{name} modifies a disk's partitions", "high", c.raw)
+    elif name == "cryptsetup":
+        sub = next((w for w in argv[1:] if not w.startswith("-")), "")
+        if sub.lower() in ("luksformat", "erase", "lukserase") and any(_is_device(w) for w in argv[1:]):
+            out.add(f"cryptsetup {sub} formats a disk device (its data is lost)", "critical", c.raw)
     elif name in ("shred", "srm", "wipe"):
         for w in argv[1:]:
             if _is_device(w):
@@ -825,7 +839,7 @@ def _persistence_rules(c: Command, out: Findings) -> None:
     elif name == "systemctl":
         sub = [w.lower() for w in argv[1:] if not w.startswith("-")]
         if sub and sub[0] in ("enable", "link", "reenable", "preset", "set-default", "add-wants", "add-requires"):
-            out.add(f"systemctl {sub[0]} makes a service start at boot (persistence)", "high", c.raw)
+            out.administration(f"systemctl {sub[0]} makes a service start at boot (persistence)", "high", c.raw)
     elif name == "systemd-run" and any(
         w.startswith(("--on-calendar", "--on-boot", "--on-startup", "--on-unit-active", "--timer-property"))
         for w in argv[1:]
@@ -833,7 +847,7 @@ def _persistence_rules(c: Command, out: Findings) -> None:
         out.add("systemd-run schedules a recurring job (persistence)", "high", c.raw)
     elif name in ("update-rc.d", "chkconfig", "rc-update"):
         if any(w in ("defaults", "enable", "on", "add") for w in argv[1:]):
-            out.add(f"{name} registers a boot service (persistence)", "high", c.raw)
+            out.administration(f"{name} registers a boot service (persistence)", "high", c.raw)
     elif name == "launchctl":
         if any(w in ("load", "bootstrap", "submit", "enable", "kickstart") for w in argv[1:]):
             out.add("launchctl loads a launchd job (persistence)", "high", c.raw)
@@ -893,7 +907,7 @@ def _log_rules(c: Command, out: Findings) -> None:
         if _log_file(t):
             out.add("deletes or empties system logs", "high", c.raw)
     if name == "journalctl" and any(w.startswith("--vacuum") for w in argv[1:]):
-        out.add("journalctl --vacuum deletes system journal entries", "medium", c.raw)
+        out.administration("journalctl --vacuum deletes system journal entries", "medium", c.raw)
     elif name == "wevtutil" and any(w.lower() in ("cl", "clear-log") for w in argv[1:]):
         out.add("wevtutil clears Windows event logs", "high", c.raw)
     elif name in ("clear-eventlog", "remove-eventlog", "limit-eventlog"):
@@ -940,7 +954,13 @@ def _process_rules(c: Command, out: Findings) -> None:
     elif name in ("insmod", "rmmod", "modprobe", "kldload", "kextload", "kmutil") and not (
         name == "modprobe" and any(w in ("-n", "--dry-run", "-c", "--showconfig") for w in argv[1:])
     ):
-        out.add(f"{name} loads or removes a kernel module", "high", c.raw)
+        # modprobe loads by name from the system's own module tree (administration); insmod and the others take
+        # any file, and a module from elsewhere is kernel code the agent brought
+        foreign = any("/" in w or w.endswith((".ko", ".ko.xz", ".ko.zst")) for w in argv[1:])
+        if name in ("modprobe", "rmmod") and not foreign:
+            out.administration(f"{name} loads or removes a kernel module", "high", c.raw)
+        else:
+            out.add(f"{name} loads or removes a kernel module", "high", c.raw)
 
 
 def _security_rules(c: Command, out: Findings) -> None:
@@ -1019,9 +1039,11 @@ _DISK_NAMES = frozenset(
     {
         "dd", "mke2fs", "mkswap", "wipefs", "mkdosfs", "mkntfs", "fdisk", "sfdisk", "parted", "gdisk", "sgdisk",
         "cfdisk", "blkdiscard", "hdparm", "shred", "srm", "wipe", "format", "diskpart", "cipher", "vssadmin",
-        "wbadmin", "wmic", "bcdedit",
+        "wbadmin", "wmic", "bcdedit", "cryptsetup",
     }
 )  # fmt: skip
+#: parted commands that only show the table (``parted /dev/sda print``)
+_PARTED_READS = frozenset({"print", "p", "help", "unit", "quit", "s", "b", "kb", "mb", "gb", "mib", "gib", "%"})
 _PERSIST_NAMES = frozenset(
     {
         "crontab", "systemctl", "update-rc.d", "chkconfig", "rc-update", "launchctl", "schtasks",
@@ -1228,9 +1250,10 @@ def _triggered(c: Command) -> bool:
     return any(extra(c) for extra in _TRIGGERS)
 
 
-def _command_findings(c: Command) -> tuple[Violation, ...]:
-    """Every rule that reads one command, run only for the programs (or triggers) it concerns."""
-    out = Findings(POLICY)
+def _command_findings(c: Command, admin: bool) -> tuple[Violation, ...]:
+    """Every rule that reads one command, run only for the programs (or triggers) it concerns (``admin``: the
+    admin profile, see ``Findings.administration``)."""
+    out = Findings(POLICY, admin=admin)
     name = c.name
     for names, rule, extra in _RULES:
         if name in names or extra(c):
@@ -1430,10 +1453,10 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
         if name in _PIPE_MAKERS and (name == "mkfifo" or "p" in c.argv):
             fifo = True
         key = (name, c.argv, c.redirects, c.assigns, c.via, c.consumer, c.features, c.function, c.background,
-               c.stage, c.wrappers, c.raw)  # fmt: skip
+               c.stage, c.wrappers, c.raw, s.profile)  # fmt: skip
         found = _FINDINGS.get(key)
         if found is None:
-            found = _command_findings(c)
+            found = _command_findings(c, s.profile == "admin")
             if len(_FINDINGS) >= _FINDINGS_MAX:
                 _FINDINGS.clear()
             _FINDINGS[key] = found

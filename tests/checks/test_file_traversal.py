@@ -285,3 +285,14 @@ def test_an_ssh_identity_file_is_used_not_read() -> None:
     assert violations({"command": "scp -i ~/.ssh/deploy_key build.tar example.com:/srv/"}, tool="bash") == []
     assert violations({"command": "ssh -i ~/.ssh/id_ed25519 deploy@example.com"}, tool="bash") == []
     assert violations({"command": "cat ~/.ssh/id_ed25519"}, tool="bash") != []
+
+
+@pytest.mark.parametrize("command", ["fsck -n /dev/sdb1", "cryptsetup open /dev/sdb2 data", "losetup -d /dev/loop0"])
+def test_admin_profile_lets_disk_administration_name_devices(command: str) -> None:
+    assert violations({"command": command}, tool="run_shell") != []
+    assert violations({"command": command}, ADMIN, tool="run_shell") == []
+
+
+@pytest.mark.parametrize("command", ["cat /dev/sda", "dd if=/dev/nvme0n1 of=disk.img", "xxd /dev/mem"])
+def test_admin_profile_still_blocks_reading_a_devices_data(command: str) -> None:
+    assert violations({"command": command}, ADMIN, tool="run_shell") != []

@@ -463,3 +463,18 @@ def test_a_password_status_query_changes_nothing(command: str, flagged: bool) ->
 )
 def test_su_help_and_version_open_no_shell(command: str, flagged: bool) -> None:
     assert bool(pe.check(analyse("bash", {"command": command}), Settings())) is flagged
+
+
+@pytest.mark.parametrize(
+    "cmd", ["useradd -m alice", "usermod --shell /bin/zsh alice", "groupmod -n devs developers", "passwd alice"]
+)
+def test_admin_profile_manages_ordinary_accounts(cmd: str) -> None:
+    assert _pv(cmd, PWS) != []  # the workspace profile changes no accounts
+    assert _pv(cmd, PADMIN) == []
+
+
+@pytest.mark.parametrize(
+    "cmd", ["useradd -o -u 0 backdoor", "usermod -aG sudo alice", "useradd -G wheel eve", "passwd -d root", "vipw"]
+)
+def test_admin_profile_still_blocks_privileged_accounts(cmd: str) -> None:
+    assert _pv(cmd, PADMIN) != []

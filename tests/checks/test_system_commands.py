@@ -594,3 +594,45 @@ def test_a_pager_escape_line_is_a_shell_escape(command: str, flagged: bool) -> N
 def test_a_cron_edit_is_persistence_when_the_call_supplies_what_is_written(command: str, flagged: bool) -> None:
     reasons = [v.reason for v in check(command)]
     assert any("cron table" in r for r in reasons) is flagged, reasons
+
+
+ADMIN = Settings(workspace="/workspace/project", profile="admin")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "systemctl enable nginx",
+        "update-rc.d nginx defaults",
+        "journalctl --vacuum-time 2d",
+        "modprobe br_netfilter",
+        "modprobe -r nouveau",
+        "parted /dev/sdb",  # an interactive session: nothing changes by itself
+        "fdisk /dev/sdb",
+    ],
+)
+def test_administration_is_a_violation_only_in_the_workspace_profile(command: str) -> None:
+    assert check(command) != []
+    assert sc.check(analyse("run_shell", {"command": command}), ADMIN) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "insmod /tmp/rootkit.ko",  # kernel code from a file the agent brought
+        "modprobe /tmp/rootkit.ko",
+        "parted /dev/sdb -s mklabel gpt",
+        "echo 'o\nw' | fdisk /dev/sdb",  # input fed to the editor rewrites the table
+        "cryptsetup luksFormat /dev/sdb2",
+        "mkfs.ext4 /dev/sdb1",
+        "wevtutil cl System",
+        "rm -rf /var/log/journal",
+    ],
+)
+def test_the_admin_profile_still_blocks_destruction_and_foreign_kernel_code(command: str) -> None:
+    assert sc.check(analyse("run_shell", {"command": command}), ADMIN) != []
+
+
+def test_a_partition_table_that_is_only_printed_changes_nothing() -> None:
+    assert check("parted /dev/sdb print") == []
+    assert check("fdisk -l /dev/sdb") == []
