@@ -1159,11 +1159,14 @@ _ESCAPE_OPTION_WORDS = ("exec", "command", "cmd", "hook", "wrapper", "askpass")
 
 
 def _interactive_shell(c: Command) -> bool:
-    """A shell given nothing to run: only options (no ``-c``, no script operand), no input but its terminal."""
+    """A shell given nothing to run: only options (no ``-c``, no script operand), no input but its terminal
+    (``</dev/tty`` re-attaches it to the terminal, the usual end of an escape)."""
     for w in c.argv[1:]:
         if not w.startswith(("-", "+")) or (not w.startswith("--") and "c" in w[1:]) or w == "--command":
             return False
-    return c.stage == 0 and not any(op.lstrip("0123456789") in ("<", "<<", "<<<") for op, _t in c.redirects)
+    return c.stage == 0 and not any(
+        op.lstrip("0123456789") in ("<", "<<", "<<<") and target != "/dev/tty" for op, target in c.redirects
+    )
 
 
 def _shell_escape(c: Command, out: Findings) -> None:
@@ -1174,14 +1177,14 @@ def _shell_escape(c: Command, out: Findings) -> None:
         out.add("a shell escape typed at a pager or program prompt (!sh)", "high", c.raw)
         return
     if c.name in SHELLS:
+        if "-p" in c.argv[1:]:  # with a script too: ``sh -p x`` runs it with the set-uid identity kept
+            out.add(f"{c.name} -p keeps a set-uid identity (privileged mode)", "high", c.raw)
         if not _interactive_shell(c):
             return
         starters = [w for w in c.wrappers if w not in ELEVATORS]  # sudo, su ...: judged as elevation
         if c.via or starters:
             how = c.via or starters[-1]
             out.add(f"an interactive shell started from inside {how} (a shell escape)", "high", c.raw)
-        if "-p" in c.argv[1:]:
-            out.add(f"{c.name} -p keeps a set-uid identity (privileged mode)", "high", c.raw)
         return
     if c.name in _ESCAPE_EXEMPT:
         return
@@ -1194,6 +1197,11 @@ def _shell_escape(c: Command, out: Findings) -> None:
         m = _EMBEDDED_SHELL.search(w)
         if m is None:
             continue
+        if m.start() == 0 and m.end() == len(w) and after == "-p":
+            # a program that runs its operands (``taskset 1 /bin/sh -p``, ``ip netns exec x /bin/sh -p``): the
+            # privileged-mode option only matters to a shell that a set-uid program starts
+            out.add(f"{c.name} starts a shell in privileged mode (a shell escape)", "high", c.raw)
+            return
         if m.start() == 0 and m.end() == len(w):
             # the whole word is an operand, unless an option runs it with nothing to run (``-exec /bin/sh \;``)
             opt = before.lstrip("-").lower()

@@ -636,3 +636,19 @@ def test_the_admin_profile_still_blocks_destruction_and_foreign_kernel_code(comm
 def test_a_partition_table_that_is_only_printed_changes_nothing() -> None:
     assert check("parted /dev/sdb print") == []
     assert check("fdisk -l /dev/sdb") == []
+
+
+@pytest.mark.parametrize(
+    ("command", "flagged"),
+    [
+        ("nohup /bin/sh -c '/bin/sh </dev/tty >/dev/tty 2>/dev/tty'", True),  # re-attached to the terminal
+        ("taskset 1 /bin/sh -p", True),  # a program running a privileged-mode shell
+        ("ip netns exec blue /bin/sh -p", True),
+        ("sh -p ./run.sh", True),
+        ("taskset 1 /bin/sh", False),  # a shell with no sign of a set-uid context: the agent's own shell
+        ("docker run -it ubuntu /bin/bash -p", False),  # a shell inside a container
+        ("bash -c 'sh < input.txt'", False),  # fed a script: not interactive
+    ],
+)
+def test_privileged_mode_and_terminal_reattached_shells_are_escapes(command: str, flagged: bool) -> None:
+    assert any("shell" in v.reason or "privileged" in v.reason for v in check(command)) is flagged
