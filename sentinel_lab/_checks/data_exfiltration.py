@@ -5,7 +5,10 @@ The check judges what flows where rather than matching a list of bad domains. Da
 output substituted into a request, or an archive of files. It flows through a URL (path, query, DNS label),
 a request body, form or upload, a header that is not a credential header, an email, a chat or webhook message,
 a pipeline into a network program, a redirect to ``/dev/tcp``, ``scp``/``rsync``/cloud copies, or a push to a
-freshly added git remote. A destination in ``Settings.allowed_hosts`` is always fine; a credential sent to its
+freshly added git remote. Any file is data that matters when it leaves over a bare connection (``nc host port <
+file``, ``socat``, ``openssl s_client``, a file served by ``nc -l``), as over a raw socket in code: no ordinary
+upload uses one; over HTTP to a named host, an ordinary file is an upload. A destination in
+``Settings.allowed_hosts`` is always fine; a credential sent to its
 own provider (a GitHub token to ``api.github.com``, an ``Authorization`` header) is credential use, not a leak.
 Request catchers (``webhook.site``, ``interactsh``...) are blocked outright; paste, tunnel and chat-webhook
 services whenever they receive data.
@@ -133,6 +136,9 @@ _STREAM_SINKS = frozenset(
     {"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "telnet", "socat", "openssl", "ssh", "cryptcat",
      "mail", "mailx", "sendmail", "mutt", "swaks", "msmtp", "ftp", "tftp", "sftp", "lftp", "smbclient"}
 )  # fmt: skip
+#: Stream sinks that carry bare bytes to a host or a listening port (no protocol of their own).
+_RAW_STREAMS = frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "telnet", "socat", "openssl",
+                          "cryptcat"})  # fmt: skip
 _DNS_TOOLS = frozenset({"nslookup", "dig", "host", "drill", "ping", "ping6", "resolvectl", "getent", "traceroute"})
 _COPY_REMOTE = frozenset({"scp", "rsync", "sftp", "pscp"})
 _CLOUD_COPY = frozenset({"aws", "gsutil", "gcloud", "az", "rclone", "azcopy", "s3cmd", "mc", "b2"})
@@ -862,6 +868,14 @@ def _shell_flows(a: Analysis, cmds: list[Any], s: Settings, out: _Out) -> None:
                 _judge_send(c, dests, s, out, "critical", f"sensitive file ({kind})")
             elif any(d.sink in ("request catcher", "paste service", "tunnel") for d in dests) or s.allowed_hosts:
                 _judge_send(c, dests, s, out, "high", f"file {f}")
+            elif (
+                name in _RAW_STREAMS
+                and not f.startswith("/dev/")
+                and not any(classify_host(d.host).loopback for d in dests)
+            ):
+                # bytes on a bare connection (or served on a listening port), as a raw socket in code is judged
+                # (``_bare_destination``): no ordinary upload of a file uses one
+                _judge_send(c, dests, s, out, "high", f"file {f} over a raw connection")
         for lit in literals:
             for sec in _secrets_of(lit):
                 if not any(_provider_ok(sec.kind, d.host) for d in dests):
