@@ -174,6 +174,11 @@ _SECRET_BIGRAMS = frozenset(
         ("one", "time"),
         ("login", "details"),
         ("login", "credentials"),
+        ("id", "rsa"),
+        ("id", "ed25519"),
+        ("id", "ecdsa"),
+        ("id", "dsa"),
+        ("etc", "shadow"),
     }
 )
 _SECRET_FIRST = frozenset(a for a, _ in _SECRET_BIGRAMS)
@@ -429,7 +434,10 @@ _GATE = (
     | _MARKER_NOUNS
     | _TASK_WORDS
     | _MODEL_WORDS
-    | _forms("agent agents model models bot bots automated autonomous assistants answering summarizing summarising")
+    | _forms(
+        "agent agents model models bot bots automated autonomous assistants answering summarizing summarising "
+        "summarize summarise"
+    )
     | _YOU_NOW
     | _CONFIRM
     | _forms(
@@ -916,8 +924,9 @@ def _d_before(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     'first', or with the user named). 'When', 'while', 'after' need the task to be about this text ('this email')."""
     n = len(tokens)
     if tokens[i] != "before":
-        if i + 2 < n and (tokens[i + 1] in _ANSWER_VERBS or tokens[i + 1] in _READING) and tokens[i + 2] in _THIS:
-            _order_in_clause(tokens, i, i + 2, add)
+        v = i + 2 if i + 1 < n and tokens[i + 1] == "you" else i + 1  # 'when you summarize this email, ...'
+        if v + 1 < n and (tokens[v] in _ANSWER_VERBS or tokens[v] in _READING) and tokens[v + 1] in _THIS:
+            _order_in_clause(tokens, i, v + 1, add)
         return
     if i + 1 < n and tokens[i + 1] == "you":
         v = _has(tokens, i + 2, i + 5, _BEFORE_VERBS)
@@ -936,10 +945,13 @@ def _order_in_clause(tokens: _Tokens, i: int, a: int, add: _Adder) -> None:
     verb after the comma, 'first' or 'please' is an order given to whoever answers."""
     end = min(len(tokens), i + 13)  # detectors read at most 12 tokens ahead (see the memo)
     comma = add.facts().before_comma
+    summary = tokens[a - 1] in _SUMMARY_VERBS  # 'when you summarize this page, say ...': only a model is asked that
     for k in range(a + 1, min(end, a + 9)):
         t, prev = tokens[k], tokens[k - 1]
-        if (t in _ORDER_VERBS or t in _TOOL_VERBS) and (prev in comma or prev in _WHEN or prev in _THEN):
-            strong = t in _CALL_VERBS or prev == "first" or _has(tokens, a + 1, end, _THE_USER) >= 0
+        if (t in _ORDER_VERBS or t in _TOOL_VERBS or t in _SAY_VERBS) and (
+            prev in comma or prev in _WHEN or prev in _THEN
+        ):
+            strong = t in _CALL_VERBS or prev == "first" or _has(tokens, a + 1, end, _THE_USER) >= 0 or summary
             add("address", _ev(tokens, i, k + 1), 0.55 if strong else 0.3)  # people are told 'after reading, ...' too
             return
 
@@ -1290,7 +1302,9 @@ _CHAT_WORDS = _forms("conversation session chat thread")
 _RESTRICT = _forms("only exclusively solely nothing")
 _STANDING_SKIP = _forms("please always never only also just")
 _THEN = _forms("please then always also")
-_CLAUSE_OPENERS = _forms("when while after once")
+_CLAUSE_OPENERS = _forms("when while after once if")
+_SUMMARY_VERBS = _forms("summarize summarise summarizing summarising")
+_SAY_VERBS = _forms("tell say state mention recommend claim describe report")
 # The model's principal ('before you answer the user'); 'the client', 'the customer' are a person's clients too.
 _THE_USER = _forms("user users usuario utilisateur benutzer nutzer utente usuário gebruiker")
 _THIS = _forms("this these the")
@@ -1601,6 +1615,95 @@ def _markdown_image_exfil(s: str, add: _Adder) -> None:
         start = i + 6
 
 
+def _hidden_orders(s: str, add: _Adder) -> None:
+    """An order with side effects in text styled so that people do not see it (``display:none``, zero font size or
+    opacity, white text on no background, a ``hidden`` element, ``\\textcolor{white}``, a Markdown comment): text
+    hidden from its human readers is meant for a machine. The order is the hidden text's first verb with a
+    destination, a bulk object or money ('Forward all emails to ...'); 'Delete this line before publishing' in a
+    hidden note for editors, and a newsletter's hidden preheader, order nothing of the kind."""
+    start = 0
+    for _ in range(32):  # bounded number of hidden spans looked at
+        at, opener, closer, size = -1, "", "", 0
+        for marker, op, cl in _HIDE_MARKERS:
+            k = s.find(marker, start)
+            if k >= 0 and (at < 0 or k < at):
+                at, opener, closer, size = k, op, cl, len(marker)
+        if at < 0:
+            return
+        start = at + 1
+        tail = s[at : at + 24]
+        after = s[at + size : at + size + 1]
+        if tail[size - 1] == "0" and after and after in ".123456789":
+            continue  # 'font-size:0.9em', 'opacity:0.8' are visible
+        body_at = s.find(opener, at + size - 1)
+        if body_at < 0 or body_at > at + 400:
+            continue
+        tag = s[max(0, s.rfind("<", 0, at)) : body_at]
+        if "color" in tail and "background" in tag:
+            continue  # white text on a coloured background is seen
+        end = s.find(closer, body_at + 1, body_at + 400)
+        text = s[body_at + 1 : end if end > 0 else body_at + 400]
+        tokens = _tokens(text)[0]
+        f = 0
+        while f < len(tokens) - 1 and f < 3 and tokens[f] in _IMPERATIVE_BEFORE:
+            f += 1
+        if not tokens or tokens[f] not in _ORDER_VERBS:
+            continue
+        dest = _has_dest(text, tokens)
+        money = any(t in _MONEY or t[:1] in "$\u20ac\u00a3" for t in tokens[f + 1 : f + 8])
+        if tokens[f] in _EFFECT_WORDS and (dest or money or _has(tokens, f + 1, f + 4, _BULK) >= 0):
+            add("address", "hidden text: " + _ev(tokens, f, f + 4), 0.6)
+            return
+
+
+# (marker of hidden text, what opens the hidden text after it, what closes it)
+_HIDE_MARKERS = (
+    ("display:none", ">", "<"),
+    ("display: none", ">", "<"),
+    ("visibility:hidden", ">", "<"),
+    ("visibility: hidden", ">", "<"),
+    ("font-size:0", ">", "<"),
+    ("font-size: 0", ">", "<"),
+    ("opacity:0", ">", "<"),
+    ("opacity: 0", ">", "<"),
+    ("color:#fff", ">", "<"),
+    ("color: #fff", ">", "<"),
+    ("color:white", ">", "<"),
+    ("color: white", ">", "<"),
+    ('color="#fff', ">", "<"),
+    ('color="white"', ">", "<"),
+    (" hidden>", ">", "<"),
+    ("\\textcolor{white}", "{", "}"),
+    ("[comment]: <> ", "(", ")"),
+)
+_MONEY = _forms("iban account accounts swift bic euros eur usd dollars")
+
+
+def _html_image_exfil(s: str, add: _Adder) -> None:
+    """``<img src="https://host/p.png?q={conversation}">``: an HTML image (fetched when rendered) whose URL holds a
+    placeholder for the user's data or secrets; ``{user_id}`` in a documented URL template names no such data."""
+    start = 0
+    for _ in range(32):
+        i = s.find("<img", start)
+        if i < 0:
+            return
+        start = i + 4
+        src = s.find("src=", i, i + 256)
+        if src < 0:
+            continue
+        url = s[src + 4 : src + 1024].lstrip("\"'").split('"', 1)[0].split("'", 1)[0].split(">", 1)[0]
+        if not url.startswith("http"):
+            continue
+        for opener, closer in (("{", "}"), ("[", "]"), ("<", ">"), ("$", "&")):
+            at = url.find(opener)
+            if at < 0:
+                continue
+            inner = _tokens(url[at + 1 : at + 64].split(closer, 1)[0].replace("_", " "))[0]
+            if any(t in _DATA_WORDS or t in _SECRETS or t in _CHAT_WORDS for t in inner):
+                add("exfiltration", url[:80], 0.7)
+                return
+
+
 def _label_ends(rest: str) -> bool:
     """The text after a turn label such as '### System' makes it a turn: nothing, a colon, or 'message:'."""
     rest = rest.lstrip(" *_")
@@ -1622,6 +1725,10 @@ def _turns(s: str, add: _Adder, blocks: dict[int, dict[str, Finding]] | None = N
         _json_roles(s, add)
     if "](http" in s:
         _markdown_image_exfil(s, add)
+    if "<" in s or "\\textcolor" in s or "[comment]" in s:
+        _hidden_orders(s, add)
+    if "<img" in s:
+        _html_image_exfil(s, add)
     if ("<" in s or "[" in s or "(" in s or "sentinel_data" in s) and _TURN_ANY.search(
         s.encode("utf-8", "surrogatepass")
     ) is not None:  # one RE2 pass for all the markers; each is looked for only when one is there
