@@ -438,7 +438,7 @@ _GATE = (
     | _MODEL_WORDS
     | _forms(
         "agent agents model models bot bots automated autonomous assistants answering summarizing summarising "
-        "summarize summarise"
+        "summarize summarise henceforth rest future memory memories"
     )
     | _YOU_NOW
     | _CONFIRM
@@ -1965,8 +1965,8 @@ def _cjk_address(s: str, who: str, add: _Adder) -> None:
             continue
         after = s[end : end + 6]
         mark = min((at for m in _CJK_MARKS if (at := after.find(m)) >= 0), default=-1)
-        if mark < 0:
-            continue
+        if mark < 0 or any(c in _CJK_SUBJECT for c in after[:mark]):
+            continue  # 'AIアシスタントは、...': a topic or subject particle makes it what the sentence is about
         rest = s[end + mark : end + 80].lstrip(":：,，、 へ에게님")
         if rest.startswith(("一", "是")):
             continue  # 'AI助手：一款工具', 'AI助手：是 ...': a definition
@@ -1981,6 +1981,7 @@ _CJK_ADDRESSEES = (
     "人工智能助手", "智能助手", "助手", "助理", "アシスタント", "エージェント", "어시스턴트", "에이전트", "인공지능",
 )  # fmt: skip
 _CJK_TO = ("致", "给", "給", "对", "對")
+_CJK_SUBJECT = ("は", "が", "も", "는", "은", "가")
 _CJK_MARKS = ("：", ":", "，", ",", "、", "へ", "에게", "님")
 _CJK_ORDERS = (
     "转发", "轉發", "发送", "發送", "删除", "刪除", "上传", "上傳", "转账", "轉帳", "汇款", "匯款",
