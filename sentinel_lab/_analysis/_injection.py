@@ -42,6 +42,7 @@ import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import re2 as _re2  # type: ignore[import-untyped,unused-ignore]
@@ -1674,16 +1675,13 @@ def _hidden_orders(s: str, add: _Adder) -> None:
     hidden from its human readers is meant for a machine. The order is the hidden text's first verb with a
     destination, a bulk object or money ('Forward all emails to ...'); 'Delete this line before publishing' in a
     hidden note for editors, and a newsletter's hidden preheader, order nothing of the kind."""
-    start = 0
-    for _ in range(32):  # bounded number of hidden spans looked at
-        at, opener, closer, size = -1, "", "", 0
-        for marker, op, cl in _HIDE_MARKERS:
-            k = s.find(marker, start)
-            if k >= 0 and (at < 0 or k < at):
-                at, opener, closer, size = k, op, cl, len(marker)
-        if at < 0:
-            return
-        start = at + 1
+    # one RE2 pass over a byte per character (the markers are ASCII; '?' stands for any other character, lone
+    # surrogates included), so a match's offset is the character's; a bounded number of hidden spans looked at
+    data = s.encode("ascii", "replace")
+    for found in islice(_HIDE_ANY.finditer(data), 32):
+        at, marker = found.start(), found.group().decode("ascii")
+        size = len(marker)
+        opener, closer = _HIDE_PARTS[marker]
         tail = s[at : at + 24]
         after = s[at + size : at + size + 1]
         if tail[size - 1] == "0" and after and after in ".123456789":
@@ -1708,8 +1706,8 @@ def _hidden_orders(s: str, add: _Adder) -> None:
         if closer in _COMMENT_CLOSERS:
             # a comment is hidden from readers of the page but written for its editors ('remove all badges', 'send
             # questions to <address>'): only money, or the user's data sent to an address, is an order to a machine
-            data = bulk or _has(tokens, f + 1, f + 6, _DATA_WORDS) >= 0 or _has(tokens, f + 1, f + 8, _SECRETS) >= 0
-            dest, bulk = dest and data, False
+            personal = bulk or _has(tokens, f + 1, f + 6, _DATA_WORDS) >= 0 or _has(tokens, f + 1, f + 8, _SECRETS) >= 0
+            dest, bulk = dest and personal, False
         if tokens[f] in _EFFECT_WORDS and (dest or money or bulk):
             add("address", "hidden text: " + _ev(tokens, f, f + 4), 0.6)
             return
@@ -1744,6 +1742,7 @@ _HIDE_MARKERS = (
     ("\\textcolor{white}", "{", "}"),
     ("[comment]: <> ", "(", ")"),
 )
+_HIDE_PARTS = {m: (op, cl) for m, op, cl in _HIDE_MARKERS}
 _MONEY = _forms("iban account accounts swift bic euros eur usd dollars")
 _COMMENT_CLOSERS = ("-->", ")")
 
@@ -1784,6 +1783,10 @@ def _label_ends(rest: str) -> bool:
 def _byte_alternation(words: Iterable[str]) -> bytes:
     """An RE2 alternation (over Latin-1 bytes) of the UTF-8 forms of ``words``, every byte escaped."""
     return b"|".join(b"".join(b"\\x%02x" % c for c in w.encode("utf-8")) for w in sorted(set(words)) if w)
+
+
+#: Any marker of hidden text (``_hidden_orders``), one RE2 pass.
+_HIDE_ANY = bytes_pattern(_byte_alternation(m for m, _, _ in _HIDE_MARKERS))
 
 
 def _turns(s: str, add: _Adder, blocks: dict[int, dict[str, Finding]] | None = None) -> None:
@@ -1942,6 +1945,10 @@ def _cjk(s: str, add: _Adder) -> None:
         add("exfiltration", "send + secret", 0.7 if "@" in s or "://" in s else 0.45)
     if any(v in s for v in _CJK_LEAK) and any(x in s for x in _CJK_LEAK_OBJ):
         add("prompt_leak", "reveal system prompt", 0.75)
+
+
+def _cjk_addresses(s: str, add: _Adder) -> None:
+    """``_cjk_address`` for each name of the model in the text (the caller runs it when ``_CJK_WHO`` finds one)."""
     for who in _CJK_ADDRESSEES:
         if who in s:
             _cjk_address(s, who, add)
@@ -1992,11 +1999,10 @@ _CJK_ORDERS = (
 
 #: The first characters of the words ``_cjk`` looks for, as UTF-8 (RE2 over bytes).
 _CJK_GATE = bytes_pattern(
-    _byte_alternation(
-        {w[0] for w in (*_CJK_OVERRIDE_VERBS, *_CJK_SEND, *_CJK_LEAK, *_CJK_ADDRESSEES)}
-        | {p[0][0] for p in _CJK_PHRASES}
-    )
+    _byte_alternation({w[0] for w in (*_CJK_OVERRIDE_VERBS, *_CJK_SEND, *_CJK_LEAK)} | {p[0][0] for p in _CJK_PHRASES})
 )
+#: The model's names that ``_cjk_addresses`` looks for, as UTF-8 (one RE2 pass decides whether to run it).
+_CJK_WHO = bytes_pattern(_byte_alternation(_CJK_ADDRESSEES))
 
 
 def _compact_all(tokens: _Tokens, add: _Adder) -> None:
@@ -2387,6 +2393,8 @@ def scan_folded(s: str) -> list[Finding]:
         data = s.encode("utf-8", "surrogatepass")  # one encoding for the RE2 passes below
         if _CJK_GATE.search(data) is not None:
             _cjk(s, add)
+        if _CJK_WHO.search(data) is not None:
+            _cjk_addresses(s, add)
         if _quiet_text(data):
             return _strongest_region(found, blocks, len(s))
     if "\n" in s:
