@@ -16,12 +16,16 @@
 ``address``       text speaking to the model ("note to the AI", "if you are an LLM"), an order given to it
                   (after a heading addressed to it, after a greeting or a note to it at a sentence start:
                   "Dear agent,", "Hey LLM,", "Note to the model:"; as an obligation that starts now, ahead of
-                  its answer)
+                  its answer; in the sentences and list items after one that speaks to it; in the passive,
+                  "are to be forwarded by the assistant"; as a standing rule on its answers or a write to its
+                  memory; as the user's words relayed; in text hidden from people by styling or comments; in
+                  Chinese, Japanese and Korean after the model's name and a colon or particle of address)
 ``secrecy``       "do not tell the user", "without the user noticing"
 
 Matching is over words, not regular expressions: the text is folded (lower case, look-alike letters), split
 into sentences and tokens once, and each detector looks at most a fixed number of tokens ahead, so the work is
-linear in the text. Text hidden in markup (HTML comments, alt text, link titles) starts a sentence of its own.
+linear in the text. Text hidden in markup (HTML comments, alt text, link titles) and each JSON string start a
+sentence of their own.
 Disguises are undone on the way: leetspeak (``1gn0r3``), spaced or dotted letters
 (``i g n o r e``), run-together words (``ignorepreviousinstructions``); decoded readings (base64, rot13,
 percent...) are scanned by the caller (the analysis provides them as ``Text.variants``).
