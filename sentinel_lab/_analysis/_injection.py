@@ -1015,8 +1015,8 @@ def _d_order(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
     j = i
     while j + 1 < n and j - i < 2 and tokens[j + 1] in _ADDRESSEES:
         j += 1
-    if j + 1 < n and tokens[j + 1] in _HUMAN_ROLES and tokens[j] in _AI_WORDS:
-        j += 1  # 'AI reviewers:', 'LLM editors': a program in a person's role
+    if j + 1 < n and tokens[j + 1] in _AI_ROLES and tokens[j] in _AI_WORDS:
+        j += 1  # 'AI reviewers:': a program in a person's role ('AI team', 'AI engineers' are people)
     elif (i > 0 and tokens[i - 1] in _HUMAN_ROLES) or (j + 1 < n and tokens[j + 1] in _HUMAN_ROLES):
         return  # a job title names a person: 'the executive assistant is authorised to', 'assistant manager, forward'
     head = tokens[j]
@@ -1102,6 +1102,9 @@ def _d_order(tokens: _Tokens, i: int, sentence: str, add: _Adder) -> None:
                 return
 
 
+_POSSESSIVES = _forms("a an your my our their")
+
+
 def _if_you_are(tokens: _Tokens, first: int) -> bool:
     """'if you are (a|an) <addressee>' ends at ``first``: the text speaks to the model on condition that it is one."""
     k = first - 1
@@ -1115,7 +1118,7 @@ def _object_before(tokens: _Tokens, first: int) -> bool:
     Copilot, ...', 'With the AI assistant, you can ...'), not the one spoken to ('To the AI reading this:', 'From
     now on, AI, ...')."""
     k = first - 1
-    while k >= 0 and (tokens[k] in _VOCATIVE or tokens[k] in ("a", "an")):
+    while k >= 0 and (tokens[k] in _VOCATIVE or tokens[k] in _POSSESSIVES):
         k -= 1
     if k < 0:
         return False
@@ -1383,13 +1386,14 @@ _ADDRESSEES = _MODEL_WORDS | _forms("agent agents model models tools assistants 
 # Qualifiers that make an agent, a system or a bot a program reading the text ('any automated system processing ...')
 _AUTOMATED = _forms("automated autonomous automatic language")
 _AI_WORDS = _forms("ai llm llms")
+_AI_ROLES = _forms("reviewer reviewers")
 _HUMAN_ROLES = _forms(vocab.words("human_role_words"))
 _FOR_TO = _forms("for to pour für para per для dla")
 _ANY_READER = _forms("any every all each")
 _MODAL_OR_GRANT = _MUST | _GRANTS | _forms("will")
 _PARTICIPLES = _forms(vocab.words("injection_order_participles"))
 _FINAL_VERBS = _forms(vocab.words("injection_final_verbs"))
-_OBJECT_MARKS = _forms("with using by from of in about like via into than without")
+_OBJECT_MARKS = _forms("with using by from of in about like via into than without as")
 _Detector = Callable[[_Tokens, int, str, "_Adder"], None]
 
 
