@@ -56,6 +56,7 @@ from sentinel_lab._text.normalize import (
     drop_tags,
     fold,
     has_high,
+    nfkc,
     normalize,
 )
 
@@ -2139,8 +2140,7 @@ def prepare(text: str) -> str:
     ``scan_folded`` expects (the analysis's ``Text.folded``); quick on long text that needs little of it."""
     if text.isascii():
         return text.lower()
-    t = unicodedata.normalize("NFKC", text)
-    t = drop_invisible(t)
+    t = drop_invisible(nfkc(text))
     if has_high(t):
         t = drop_tags(t)  # whole-text passes, not a lookup per character (0.08 s a MiB)
     t = t.lower()
