@@ -48,15 +48,10 @@ import re2 as _re2  # type: ignore[import-untyped,unused-ignore]
 
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._text.normalize import (
-    _CONFUSABLE_RE,
     _CONFUSABLES,
     _INVISIBLE,
     bytes_pattern,
-    drop_invisible,
-    drop_tags,
     fold,
-    has_high,
-    nfkc,
     normalize,
 )
 
@@ -2138,13 +2133,7 @@ def _corroborated(region: dict[str, Finding], lone: bool) -> list[Finding]:
 def prepare(text: str) -> str:
     """NFKC, invisible and tag characters dropped, lower case, look-alike letters folded: the form
     ``scan_folded`` expects (the analysis's ``Text.folded``); quick on long text that needs little of it."""
-    if text.isascii():
-        return text.lower()
-    t = drop_invisible(nfkc(text))
-    if has_high(t):
-        t = drop_tags(t)  # whole-text passes, not a lookup per character (0.08 s a MiB)
-    t = t.lower()
-    return t if t.isascii() or _CONFUSABLE_RE.search(t) is None else fold(t)
+    return fold(normalize(text))
 
 
 def scan(text: str) -> list[Finding]:

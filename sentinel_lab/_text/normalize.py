@@ -30,7 +30,6 @@ __all__ = [
     "decode_layers",
     "fold",
     "loads_json",
-    "nfkc",
     "normalize",
 ]
 
@@ -232,20 +231,10 @@ _IS_LOW = bytes(0xFF if b < 0x80 else 0 for b in range(256))
 _IS_PRINTABLE = bytes(0xFF if 0x20 <= b < 0x7F else 0 for b in range(256))
 
 
-#: The columns of the last long text read: the analysis drops a text's tags, reads them as letters and spells
-#: them out (three callers, one text), so the columns are computed once. One entry, replaced whole (a tuple
-#: assignment), holding the text itself so that an identity test cannot be fooled by a reused address.
-_LAST_COLUMNS: tuple[str, bytes, int, int, int, int] | None = None
-
-
 def _tag_columns(text: str) -> tuple[bytearray, int, int, int, int]:
-    """The UTF-32 form of ``text`` (lone surrogates passed through, a fresh copy the caller may change), its
-    characters' low and plane bytes as integers, and masks (``0xFF`` per character, as integers) of its tag
-    characters and of its printable tag characters."""
-    global _LAST_COLUMNS
-    last = _LAST_COLUMNS
-    if last is not None and last[0] is text:
-        return bytearray(last[1]), last[2], last[3], last[4], last[5]
+    """The UTF-32 form of ``text`` (lone surrogates passed through), its characters' low and plane bytes as
+    integers, and masks (``0xFF`` per character, as integers) of its tag characters and of its printable tag
+    characters."""
     data = text.encode("utf-32-le", "surrogatepass")
     low = data[0::4]
     plane = data[2::4]
@@ -255,10 +244,7 @@ def _tag_columns(text: str) -> tuple[bytearray, int, int, int, int]:
         & int.from_bytes(low.translate(_IS_LOW), "little")
     )
     shown = tags & int.from_bytes(low.translate(_IS_PRINTABLE), "little")
-    low_int = int.from_bytes(low, "little")
-    plane_int = int.from_bytes(plane, "little")
-    _LAST_COLUMNS = (text, data, low_int, plane_int, tags, shown)
-    return bytearray(data), low_int, plane_int, tags, shown
+    return bytearray(data), int.from_bytes(low, "little"), int.from_bytes(plane, "little"), tags, shown
 
 
 def _drop_marked(data: bytearray, low: int, plane: int, drop: int, n: int, nul_free: bool) -> str:
@@ -286,9 +272,7 @@ def drop_tags(text: str) -> str:
     return _drop_marked(data, low, plane, tags, len(text), "\x00" not in text)
 
 
-def tags_as_ascii(text: str) -> str:
-    """``text`` with printable tag characters read as the ASCII they shadow and the other tags dropped
-    (``str.translate(_TAGS_ASCII)``)."""
+def _tags_as_ascii_whole(text: str) -> str:
     if len(text) < _TAG_BYTES_MIN:
         return text.translate(_TAGS_ASCII)
     data, low, plane, tags, printable = _tag_columns(text)
@@ -299,12 +283,27 @@ def tags_as_ascii(text: str) -> str:
     return _drop_marked(data, low, plane, tags ^ printable, n, "\x00" not in text)
 
 
-def tag_text(text: str) -> str:
-    """Only the printable tag characters of ``text``, read as ASCII (the text they spell)."""
+def _tag_text_whole(text: str) -> str:
     if len(text) < _TAG_BYTES_MIN:
         return "".join(chr(ord(c) - _TAG_LO) for c in text if _TAG_LO + 0x20 <= ord(c) < _TAG_LO + 0x7F)
     _, low, _, _, printable = _tag_columns(text)
     return (low & printable).to_bytes(len(text), "little").translate(None, b"\x00").decode("ascii")
+
+
+#: Any character: the cut for transforms that read each character alone.
+_ANY_CUT = re.compile(".", re.DOTALL)
+
+
+def tags_as_ascii(text: str) -> str:
+    """``text`` with printable tag characters read as the ASCII they shadow and the other tags dropped
+    (``str.translate(_TAGS_ASCII)``); long text chunk by chunk (``by_chunks``), a repeated unit read once."""
+    return by_chunks(text, _ANY_CUT, _tags_as_ascii_whole)
+
+
+def tag_text(text: str) -> str:
+    """Only the printable tag characters of ``text``, read as ASCII (the text they spell); long text chunk by
+    chunk (``by_chunks``)."""
+    return by_chunks(text, _ANY_CUT, _tag_text_whole)
 
 
 _TAG_OR_HIGHER_RE = re.compile("[\U000e0000-\U0010ffff]")
@@ -399,43 +398,37 @@ def by_chunks(text: str, cut: re.Pattern[str], transform: Callable[[str], str]) 
     return "".join(parts) if changed else text
 
 
-def _nfkc_whole(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
+#: The cuts ``normalize`` may chunk at. NFKC never reaches across an ASCII character (a starter that composes
+#: with nothing before it and blocks every mark after it), and dropping characters is local.
+_NORMALIZE_CUT = re.compile("[\x00-\x7f]")
 
 
-#: NFKC never reaches across an ASCII character: a starter that composes with nothing before it and blocks
-#: every mark after it.
-_NFKC_CUT = re.compile("[\x00-\x7f]")
-
-
-def nfkc(text: str) -> str:
-    """``unicodedata.normalize("NFKC", text)``, chunk by chunk (``by_chunks``, cut before ASCII characters).
-
-    The library re-reads the whole text once one character fails its quick check (one combining accent in a
-    MiB of prose: 40-100 ms); chunk by chunk only the chunks holding such a character pay."""
-    return by_chunks(text, _NFKC_CUT, _nfkc_whole)
-
-
-def normalize(text: str) -> str:
-    """NFKC with invisible and tag characters removed. Case is kept; ASCII text is returned as is."""
-    if text.isascii():
-        return text
-    out = drop_invisible(nfkc(text))
+def _normalize_whole(text: str) -> str:
+    out = drop_invisible(unicodedata.normalize("NFKC", text))
     if _has_tags(out):
         out = drop_tags(out)
     return out
 
 
+def normalize(text: str) -> str:
+    """NFKC with invisible and tag characters removed. Case is kept; ASCII text is returned as is.
+
+    Long text goes chunk by chunk (``by_chunks``): the library's NFKC re-reads the whole text once one character
+    fails its quick check (one combining accent in a MiB of prose: 40-100 ms), and chunk by chunk only the
+    chunks holding such a character pay."""
+    if text.isascii():
+        return text
+    return by_chunks(text, _NORMALIZE_CUT, _normalize_whole)
+
+
 _CONFUSABLE_TO: dict[str, str] = {chr(k): v for k, v in _CONFUSABLES.items() if isinstance(v, str)}
 _CONFUSABLE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_CONFUSABLES)) + "]")
+#: The cuts ``fold`` may chunk at: lower-casing reads a character's neighbours only for a final sigma (a cased
+#: letter before it, none after it, across case-ignorable characters), and white space is neither.
+_FOLD_CUT = re.compile("[\t\n\x0b\x0c\r ]")
 
 
-def fold(text: str) -> str:
-    """Lower-case and fold look-alike letters so ``ѕudo`` (Cyrillic s) matches ``sudo``.
-
-    Long text replaces only the look-alikes it holds (one ``str.replace`` each, in C): ``str.translate`` with a
-    mapping costs a dictionary lookup per character, 0.3 s a MiB.
-    """
+def _fold_whole(text: str) -> str:
     low = text.lower()
     if low.isascii():
         return low
@@ -450,6 +443,18 @@ def fold(text: str) -> str:
         low = low.replace(ch, _CONFUSABLE_TO[ch])  # every replacement is one character: offsets stay valid
         m = search(low, m.end())
     return low
+
+
+def fold(text: str) -> str:
+    """Lower-case and fold look-alike letters so ``ѕudo`` (Cyrillic s) matches ``sudo``.
+
+    Long text replaces only the look-alikes it holds (one ``str.replace`` each, in C): ``str.translate`` with a
+    mapping costs a dictionary lookup per character, 0.3 s a MiB. Long non-ASCII text goes chunk by chunk
+    (``by_chunks``), so a repeated unit is folded once.
+    """
+    if text.isascii():
+        return text.lower()
+    return by_chunks(text, _FOLD_CUT, _fold_whole)
 
 
 def _printable_ratio(s: str) -> float:
