@@ -53,6 +53,7 @@ from sentinel_lab._text.normalize import (
     bytes_pattern,
     fold,
     normalize,
+    split_words,
 )
 
 __all__ = ["THRESHOLD", "Finding", "is_injection", "prepare", "scan", "scan_folded", "score_of"]
@@ -486,7 +487,7 @@ def _tokens(sentence: str) -> tuple[list[str], bool]:
     runs of three or more single letters are joined by one substitution over the space-joined tokens."""
     if sentence.isascii():
         spaced = sentence.encode("ascii").translate(_BPUNCT)
-        raw = spaced.decode("ascii").split()
+        raw = split_words(spaced.decode("ascii"))
         plain = spaced.translate(None, _ASCII_SPACE).isalpha()  # the words' letters, without joining them
         if plain and len(raw) > _FEW_SINGLES_MIN:  # plain words: nothing to undo unless 3 single letters differ
             if _few_singles(spaced):
@@ -497,7 +498,7 @@ def _tokens(sentence: str) -> tuple[list[str], bool]:
         for q in _UNI_PUNCT:
             if q in sentence:
                 sentence = sentence.replace(q, " ")
-        raw = sentence.encode("utf-8", "surrogatepass").translate(_BPUNCT).decode("utf-8", "replace").split()
+        raw = split_words(sentence.encode("utf-8", "surrogatepass").translate(_BPUNCT).decode("utf-8", "replace"))
         plain = "".join(raw).isalpha()
     if not raw or (plain and len(_SINGLES.intersection(raw)) < 3):
         return raw, False  # plain words: nothing to undo
@@ -1688,7 +1689,11 @@ def _singles_quiet(s: str, spaced: bytes) -> bool:
     # ``_tokens`` joins runs of single letters only; words run together ('xn't', 'usaignore') can leave a single
     # letter in a sentence that is none here, so with those any three one-character words count
     loose = "n't" in s or "ignor" in s or "disregard" in s or "forget" in s
-    return (_THREE_SINGLES if loose else _THREE_LETTERS).search(spaced) is None
+    if (_THREE_SINGLES if loose else _THREE_LETTERS).search(spaced) is None:
+        return True
+    # plain words (letters between separators) with fewer than three distinct one-letter words: ``_tokens`` joins
+    # no run in any sentence ('a a a a' stays four words)
+    return not loose and spaced.translate(None, _ASCII_SPACE).isalpha() and _few_singles(spaced)
 
 
 _BLEET = bytes.maketrans(b"0134578@$", b"oieastbas")
@@ -2022,7 +2027,12 @@ def scan_folded(s: str) -> list[Finding]:
         s = _unwrap(s)
     if "](" in s or "<" in s:
         s = _markup_segments(s)
-    s = s.replace("\u2019", "'").replace("n't", " not").replace(". ", "\n").replace(".\t", "\n")
+    if not s.isascii():
+        s = s.replace("\u2019", "'")
+    if "'" in s:  # each test is one memchr pass, far cheaper than a replace's search for a pattern
+        s = s.replace("n't", " not")
+    if "." in s:
+        s = s.replace(". ", "\n").replace(".\t", "\n")
     if s.isascii():
         s = s.encode("ascii").translate(_BSENT).decode("ascii")
     else:

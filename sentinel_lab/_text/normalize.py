@@ -26,11 +26,13 @@ __all__ = [
     "MAX_DECODE_DEPTH",
     "JSONTooDeep",
     "by_chunks",
+    "chunks",
     "decode_encoded_command",
     "decode_layers",
     "fold",
     "loads_json",
     "normalize",
+    "split_words",
 ]
 
 MAX_DECODE_DEPTH = 3
@@ -366,36 +368,69 @@ _CHUNK = 4096
 _CHUNKS = 32
 
 
-def by_chunks(text: str, cut: re.Pattern[str], transform: Callable[[str], str]) -> str:
-    """``transform(text)`` for a ``transform`` that reads the pieces between the starts of ``cut``'s matches
-    independently (``transform(a + b) == transform(a) + transform(b)`` when ``b`` starts at a match), with each
-    distinct chunk transformed once.
-
-    Long text is cut into at most ``_CHUNKS`` chunks, each at the first match a chunk's length on or later
-    (within another chunk's length; with no match there the rest is one chunk). A text repeating a short unit
-    (a MiB of ``&#46;``) then costs a few calls on one chunk each, and varied text one call on the whole plus
-    a search a chunk. A text every chunk of which comes back itself is returned itself, as the library
-    transforms do (later passes know a text by identity)."""
+def chunks(text: str, cut: re.Pattern[str]) -> list[str]:
+    """``text`` cut into at most ``_CHUNKS`` pieces (one for text under two ``_CHUNK``), each after the first
+    starting at the first match of ``cut`` a piece's length on or later; with no match within another piece's
+    length, the rest is one piece."""
     n = len(text)
     if n < 2 * _CHUNK:
-        return transform(text)
+        return [text]
     size = max(_CHUNK, n // _CHUNKS)
     search = cut.search
-    done: dict[str, str] = {}
-    parts: list[str] = []
-    changed = False
+    pieces: list[str] = []
     start = 0
     while start < n:
         m = search(text, start + size, start + 2 * size)
         end = n if m is None else m.start()
-        chunk = text[start:end]
+        pieces.append(text[start:end])
+        start = end
+    return pieces
+
+
+def by_chunks(text: str, cut: re.Pattern[str], transform: Callable[[str], str]) -> str:
+    """``transform(text)`` for a ``transform`` that reads the pieces between the starts of ``cut``'s matches
+    independently (``transform(a + b) == transform(a) + transform(b)`` when ``b`` starts at a match), with each
+    distinct chunk (``chunks``) transformed once.
+
+    A text repeating a short unit (a MiB of ``&#46;``) then costs a few calls on one chunk each, and varied
+    text one call on the whole plus a search a chunk. A text every chunk of which comes back itself is returned
+    itself, as the library transforms do (later passes know a text by identity)."""
+    pieces = chunks(text, cut)
+    if len(pieces) == 1:
+        return transform(text)
+    done: dict[str, str] = {}
+    parts: list[str] = []
+    changed = False
+    for chunk in pieces:
         out = done.get(chunk)
         if out is None:
             out = done[chunk] = transform(chunk)
             changed = changed or out is not chunk
         parts.append(out)
-        start = end
     return "".join(parts) if changed else text
+
+
+#: ASCII white space: ``str.split`` splits there (no word spans one), and lower-casing reads a character's
+#: neighbours only for a final sigma (a cased letter before it, none after it, across case-ignorable
+#: characters), which white space is neither.
+_WHITE_SPACE_CUT = re.compile("[\t\n\x0b\x0c\r ]")
+
+
+def split_words(text: str) -> list[str]:
+    """``text.split()``, chunk by chunk (``chunks``): a text repeating a unit is split once a distinct chunk and
+    its words repeated as the same strings, rather than one new string made per word (150,000 in a MiB of
+    ``ignore ``)."""
+    pieces = chunks(text, _WHITE_SPACE_CUT)
+    if len(pieces) == 1:
+        return text.split()
+    done: dict[str, list[str]] = {}
+    words: list[str] = []
+    for chunk in pieces:
+        got = done.get(chunk)
+        if got is None:
+            got = done[chunk] = chunk.split()
+        words += got
+    return words
 
 
 #: The cuts ``normalize`` may chunk at. NFKC never reaches across an ASCII character (a starter that composes
@@ -423,9 +458,6 @@ def normalize(text: str) -> str:
 
 _CONFUSABLE_TO: dict[str, str] = {chr(k): v for k, v in _CONFUSABLES.items() if isinstance(v, str)}
 _CONFUSABLE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_CONFUSABLES)) + "]")
-#: The cuts ``fold`` may chunk at: lower-casing reads a character's neighbours only for a final sigma (a cased
-#: letter before it, none after it, across case-ignorable characters), and white space is neither.
-_FOLD_CUT = re.compile("[\t\n\x0b\x0c\r ]")
 
 
 def _fold_whole(text: str) -> str:
@@ -454,7 +486,7 @@ def fold(text: str) -> str:
     """
     if text.isascii():
         return text.lower()
-    return by_chunks(text, _FOLD_CUT, _fold_whole)
+    return by_chunks(text, _WHITE_SPACE_CUT, _fold_whole)
 
 
 def _printable_ratio(s: str) -> float:

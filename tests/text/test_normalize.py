@@ -160,6 +160,7 @@ def test_chunked_transforms_equal_the_library_on_the_whole_text(pieces: list[str
     assert normalize(text) == N._normalize_whole(text)
     assert N.fold(text) == N._fold_whole(text)
     assert N._fold_whole(text) == text.lower().translate(N._CONFUSABLES)
+    assert N.split_words(text) == text.split()
     assert N._unquote(text) == unquote(text, errors="replace")
     assert N._unescape_html(text) == html.unescape(text)
 
