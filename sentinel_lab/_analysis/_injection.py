@@ -1747,6 +1747,10 @@ _GATE_ANYWHERE = bytes_pattern(
 )
 
 
+#: Any of the searches a text that is not ASCII needs (``_CJK_GATE``, then ``_quiet_text``'s two): one DFA pass
+#: where a text matching none of them needs all three.
+_QUIET_TEXT_ANY = bytes_pattern(b"|".join(b"(?:" + p.pattern + b")" for p in (_CJK_GATE, _GATE_ANYWHERE, _SHORT_RUN)))
+
 _LEET_BYTES = frozenset(c.encode()[0] for c in _LEET_CHARS)
 
 
@@ -2019,6 +2023,8 @@ def scan_folded(s: str) -> list[Finding]:
         return _strongest_region(found, blocks, len(s))
     if not s.isascii():
         data = s.encode("utf-8", "surrogatepass")  # one encoding for the RE2 passes below
+        if _QUIET_TEXT_ANY.search(data) is None:
+            return _strongest_region(found, blocks, len(s))  # no CJK word and ``_quiet_text``: one pass decides
         if _CJK_GATE.search(data) is not None:
             _cjk(s, add)
         if _quiet_text(data):

@@ -440,3 +440,17 @@ def test_the_quiet_union_finds_something_exactly_when_one_of_its_searches_does(w
     spaced = " ".join(words).encode("ascii").translate(I._BPUNCT)
     parts = (I._GATE_WORD, I._WORD_ANYWHERE, I._COMPACT_ANYWHERE, I._THREE_SINGLES)
     assert (I._QUIET_ANY.search(spaced) is None) == all(p.search(spaced) is None for p in parts)
+
+
+_NON_ASCII_WORDS = ["ignore", "previous", "the", "a", "b", "\u0456gnore", "\u5ffd\u7565", "\ud800", "n\u2019t", "1",
+                    "\u043f\u0440\u0438\u0432\u0435\u0442", "\n", "\u3001"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_NON_ASCII_WORDS)))
+def test_the_quiet_text_union_finds_something_exactly_when_one_of_its_searches_does(words: list[str]) -> None:
+    from sentinel_lab._analysis import _injection as I
+
+    data = " ".join(words).encode("utf-8", "surrogatepass")
+    parts = (I._CJK_GATE, I._GATE_ANYWHERE, I._SHORT_RUN)
+    assert (I._QUIET_TEXT_ANY.search(data) is None) == all(p.search(data) is None for p in parts)
