@@ -53,15 +53,12 @@ import re2 as _re2  # type: ignore[import-untyped,unused-ignore]
 
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._text.normalize import (
-    _CONFUSABLE_RE,
     _CONFUSABLES,
     _INVISIBLE,
     bytes_pattern,
-    drop_invisible,
-    drop_tags,
     fold,
-    has_high,
     normalize,
+    split_words,
 )
 
 __all__ = ["THRESHOLD", "Finding", "is_injection", "prepare", "scan", "scan_folded", "score_of"]
@@ -506,7 +503,7 @@ def _tokens(sentence: str) -> tuple[list[str], bool]:
     runs of three or more single letters are joined by one substitution over the space-joined tokens."""
     if sentence.isascii():
         spaced = sentence.encode("ascii").translate(_BPUNCT)
-        raw = spaced.decode("ascii").split()
+        raw = split_words(spaced.decode("ascii"))
         plain = spaced.translate(None, _ASCII_SPACE).isalpha()  # the words' letters, without joining them
         if plain and len(raw) > _FEW_SINGLES_MIN:  # plain words: nothing to undo unless 3 single letters differ
             if _few_singles(spaced):
@@ -517,7 +514,7 @@ def _tokens(sentence: str) -> tuple[list[str], bool]:
         for q in _UNI_PUNCT:
             if q in sentence:
                 sentence = sentence.replace(q, " ")
-        raw = sentence.encode("utf-8", "surrogatepass").translate(_BPUNCT).decode("utf-8", "replace").split()
+        raw = split_words(sentence.encode("utf-8", "surrogatepass").translate(_BPUNCT).decode("utf-8", "replace"))
         plain = "".join(raw).isalpha()
     if not raw or (plain and len(_SINGLES.intersection(raw)) < 3):
         return raw, False  # plain words: nothing to undo
@@ -2071,7 +2068,11 @@ def _singles_quiet(s: str, spaced: bytes) -> bool:
     # ``_tokens`` joins runs of single letters only; words run together ('xn't', 'usaignore') can leave a single
     # letter in a sentence that is none here, so with those any three one-character words count
     loose = "n't" in s or "ignor" in s or "disregard" in s or "forget" in s
-    return (_THREE_SINGLES if loose else _THREE_LETTERS).search(spaced) is None
+    if (_THREE_SINGLES if loose else _THREE_LETTERS).search(spaced) is None:
+        return True
+    # plain words (letters between separators) with fewer than three distinct one-letter words: ``_tokens`` joins
+    # no run in any sentence ('a a a a' stays four words)
+    return not loose and spaced.translate(None, _ASCII_SPACE).isalpha() and _few_singles(spaced)
 
 
 _BLEET = bytes.maketrans(b"0134578@$", b"oieastbas")
@@ -2124,6 +2125,10 @@ _GATE_ANYWHERE = bytes_pattern(
     _byte_alternation([*_GATE, *_COMPACT_GATE, "ignor", "disregard", "forget", "n't", "n\u2019t", *_LEET_CHARS])
 )
 
+
+#: Any of the searches a text that is not ASCII needs (``_CJK_GATE``, then ``_quiet_text``'s two): one DFA pass
+#: where a text matching none of them needs all three.
+_QUIET_TEXT_ANY = bytes_pattern(b"|".join(b"(?:" + p.pattern + b")" for p in (_CJK_GATE, _GATE_ANYWHERE, _SHORT_RUN)))
 
 _LEET_BYTES = frozenset(c.encode()[0] for c in _LEET_CHARS)
 
@@ -2399,6 +2404,8 @@ def scan_folded(s: str) -> list[Finding]:
         return _strongest_region(found, blocks, len(s))
     if not s.isascii():
         data = s.encode("utf-8", "surrogatepass")  # one encoding for the RE2 passes below
+        if _QUIET_TEXT_ANY.search(data) is None:
+            return _strongest_region(found, blocks, len(s))  # no CJK word and ``_quiet_text``: one pass decides
         if _CJK_GATE.search(data) is not None:
             _cjk(s, add)
         if _CJK_WHO.search(data) is not None:
@@ -2409,7 +2416,12 @@ def scan_folded(s: str) -> list[Finding]:
         s = _unwrap(s)
     if "](" in s or "<" in s or '": "' in s:
         s = _markup_segments(s)
-    s = s.replace("\u2019", "'").replace("n't", " not").replace(". ", "\n").replace(".\t", "\n")
+    if not s.isascii():
+        s = s.replace("\u2019", "'")
+    if "'" in s:  # each test is one memchr pass, far cheaper than a replace's search for a pattern
+        s = s.replace("n't", " not")
+    if "." in s:
+        s = s.replace(". ", "\n").replace(".\t", "\n")
     if s.isascii():
         s = s.encode("ascii").translate(_BSENT).decode("ascii")
     else:
@@ -2522,14 +2534,7 @@ def _corroborated(region: dict[str, Finding], lone: bool) -> list[Finding]:
 def prepare(text: str) -> str:
     """NFKC, invisible and tag characters dropped, lower case, look-alike letters folded: the form
     ``scan_folded`` expects (the analysis's ``Text.folded``); quick on long text that needs little of it."""
-    if text.isascii():
-        return text.lower()
-    t = unicodedata.normalize("NFKC", text)
-    t = drop_invisible(t)
-    if has_high(t):
-        t = drop_tags(t)  # whole-text passes, not a lookup per character (0.08 s a MiB)
-    t = t.lower()
-    return t if t.isascii() or _CONFUSABLE_RE.search(t) is None else fold(t)
+    return fold(normalize(text))
 
 
 def scan(text: str) -> list[Finding]:

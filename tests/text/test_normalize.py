@@ -122,3 +122,59 @@ def test_invisible_removal_and_tag_test_match_the_plain_definitions(text: str) -
     nfkc = unicodedata.normalize("NFKC", text)
     assert N._INVISIBLE_RE.sub("", nfkc) == nfkc.translate(N._INVISIBLE)
     assert N._has_tags(text) == any(N._TAG_LO <= ord(c) <= N._TAG_HI for c in text)
+
+
+# --- chunked whole-text transforms (``by_chunks``) ----------------------------------------------------------------
+
+_CHUNKY_PIECES = st.sampled_from(
+    ["a", " ", "\n", "é", "\u200b", "\u0456", "\u0406", "\u03c3", "'", "\u00ad", "\U000e0020", "e\u0301",
+     "\u0301\u0302", "\u0327", "\u1100", "\u1161", "\u11a8", "\uac00", "\u0b47", "\u0b3e", "\u0dd9", "\u0dcf",
+     "\ufb01", "\u2126", "\uff21", "\u3099", "\u304b", "\u03a3", "\ud800", "\U000e0041",
+     "%", "%2", "%25", "%C3", "%A9", "%e2%82%ac", "%41", "%7f", "%80", "%zz", "=", "=3D", "G", "9", "f", "&", "#",
+     "&#46;", "&#x2e;", "&amp;", "&lt", "&notin;", "&#", ";", "&#1114112;"]
+)  # fmt: skip
+
+
+def _long(pieces: list[str], repeat: bool) -> str:
+    """About 3 chunks' worth of text: the pieces repeated in order (a repeated unit) or cycled with a varying
+    stride (chunks that differ)."""
+    if not pieces:
+        return ""
+    if repeat:
+        unit = "".join(pieces)
+        return unit * (3 * N._CHUNK // len(unit) + 1)
+    out: list[str] = []
+    size = i = 0
+    while size < 3 * N._CHUNK:
+        piece = pieces[(i * i + i) % len(pieces)]
+        out.append(piece)
+        size += len(piece)
+        i += 1
+    return "".join(out)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_CHUNKY_PIECES, min_size=1, max_size=40), st.booleans())
+def test_chunked_transforms_equal_the_library_on_the_whole_text(pieces: list[str], repeat: bool) -> None:
+    text = _long(pieces, repeat)
+    assert normalize(text) == N._normalize_whole(text)
+    assert N.fold(text) == N._fold_whole(text)
+    assert N._fold_whole(text) == text.lower().translate(N._CONFUSABLES)
+    assert N.split_words(text) == text.split()
+    assert N._unquote(text) == unquote(text, errors="replace")
+    assert N._unescape_html(text) == html.unescape(text)
+
+
+def test_chunked_transforms_return_an_unchanged_text_itself() -> None:
+    text = "plain words and caf\u00e9 " * 1000
+    assert normalize(text) is text
+    assert N._unescape_html(text) is text
+    assert N._unquote(text) is text
+    assert normalize("a\u0301" * 10_000) == "\u00e1" * 10_000
+
+
+def test_fold_reads_a_final_sigma_in_context_across_chunks() -> None:
+    # a capital sigma just before the first place a chunk could end: lower case depends on the letter after it
+    for after in ("b", " ", "'b", "' "):
+        text = "x" * (N._CHUNK - 2) + "a\u03a3" + after + "b" * 3 * N._CHUNK
+        assert N.fold(text) == text.lower()

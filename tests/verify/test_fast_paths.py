@@ -334,12 +334,13 @@ _TAGGY = st.text(
 
 
 @settings(max_examples=300, deadline=None)
-@given(_TAGGY, st.booleans())
-def test_tag_decoders_equal_the_per_character_definitions(piece: str, long: bool) -> None:
+@given(_TAGGY, st.sampled_from([0, 5000, 20000]))
+def test_tag_decoders_equal_the_per_character_definitions(piece: str, size: int) -> None:
     from sentinel_lab._checks.intent_alignment import _hidden_tags
     from sentinel_lab._text.normalize import _TAGS_ASCII, drop_tags, tag_text, tags_as_ascii
 
-    text = piece * (5000 // len(piece) + 1) if long else piece  # long text takes the UTF-32 column path
+    # long text takes the UTF-32 column path, and from 8192 characters goes chunk by chunk
+    text = piece * (size // len(piece) + 1) if size else piece
     assert drop_tags(text) == "".join(c for c in text if not 0xE0000 <= ord(c) <= 0xE007F)
     assert tags_as_ascii(text) == text.translate(_TAGS_ASCII)
     spelt = "".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E)
@@ -439,3 +440,17 @@ def test_the_quiet_union_finds_something_exactly_when_one_of_its_searches_does(w
     spaced = " ".join(words).encode("ascii").translate(I._BPUNCT)
     parts = (I._GATE_WORD, I._WORD_ANYWHERE, I._COMPACT_ANYWHERE, I._THREE_SINGLES)
     assert (I._QUIET_ANY.search(spaced) is None) == all(p.search(spaced) is None for p in parts)
+
+
+_NON_ASCII_WORDS = ["ignore", "previous", "the", "a", "b", "\u0456gnore", "\u5ffd\u7565", "\ud800", "n\u2019t", "1",
+                    "\u043f\u0440\u0438\u0432\u0435\u0442", "\n", "\u3001"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_NON_ASCII_WORDS)))
+def test_the_quiet_text_union_finds_something_exactly_when_one_of_its_searches_does(words: list[str]) -> None:
+    from sentinel_lab._analysis import _injection as I
+
+    data = " ".join(words).encode("utf-8", "surrogatepass")
+    parts = (I._CJK_GATE, I._GATE_ANYWHERE, I._SHORT_RUN)
+    assert (I._QUIET_TEXT_ANY.search(data) is None) == all(p.search(data) is None for p in parts)
