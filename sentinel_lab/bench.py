@@ -29,6 +29,7 @@ __all__ = [
     "FAMILIES",
     "MIX",
     "RULE_KINDS",
+    "SHUFFLED",
     "TARGETS",
     "analysis_caches",
     "clear_caches",
@@ -404,11 +405,28 @@ FAMILIES: dict[str, str] = {
 }
 
 
+#: The same alphabets shuffled (seeded, so every run builds the same text): a text that never repeats one short
+#: unit, so no work done once per distinct piece can stand in for the work on the whole.
+SHUFFLED: dict[str, tuple[str, ...]] = {
+    "shuffled_tags": ("a", " ", "b", "\U000e0041", "\U000e0062", "\U000e0020", "\U000e007f"),
+    "shuffled_marks": ("a", "e", " ", "\u0301", "\u0302", "\u0303", "\u0327", "\u0456"),
+    "shuffled_html": ("&#46;", "&#x2e;", "&amp;", "&lt;", "x", " "),
+    "shuffled_percent": ("%25", "%2e", "%41", "a", "%"),
+    "shuffled_cyrillic": ("\u0456gnore ", "\u0430ll ", "prev\u0456ous ", "the ", "\u043e "),
+    "shuffled_surrogates": ("\ud800", "a", "\udfff", " ", "\u00e9"),
+}
+
+
 def _sized_args(kind: str, size: int) -> dict[str, Any]:
     """Arguments of about ``size`` bytes: ordinary prose, adversarial near-matches of every pattern, a long URL,
-    or one of ``FAMILIES`` repeated."""
+    one of ``FAMILIES`` repeated, or one of ``SHUFFLED`` drawn at random (seeded by the size)."""
     if kind == "long_url":
         return {"content": "http://a.example/" + "x" * max(0, size - 17)}
+    if kind in SHUFFLED:
+        rng = random.Random(size)
+        pieces = SHUFFLED[kind]
+        mean = sum(map(len, pieces)) / len(pieces)
+        return {"content": "".join(rng.choices(pieces, k=int(size / mean) + 1))[:size]}
     if kind == "benign":
         unit = "The quarterly report covers revenue, hiring and the roadmap for next year. "
     elif kind in FAMILIES:
@@ -422,7 +440,7 @@ def _sized_args(kind: str, size: int) -> dict[str, Any]:
 def size_scaling(
     sizes: Iterable[int] = (1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20),
     repeats: int = 5,
-    kinds: Iterable[str] = ("benign", "adversarial", *FAMILIES, "long_url"),
+    kinds: Iterable[str] = ("benign", "adversarial", *FAMILIES, *SHUFFLED, "long_url"),
 ) -> list[dict[str, Any]]:
     """Median ``verify()`` time against argument size (1 KB .. 1 MB), for prose, adversarial input and every
     adversarial family: wall time, and the process's CPU time (the work itself, which a machine busy with other

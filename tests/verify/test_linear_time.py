@@ -14,7 +14,7 @@ import pytest
 from _growth import BOUND, FACTOR, assert_linear, cpu_seconds
 
 from sentinel_lab import Verifier
-from sentinel_lab.bench import FAMILIES, _sized_args
+from sentinel_lab.bench import FAMILIES, SHUFFLED, _sized_args
 
 MIB = 1 << 20
 UNITS = {
@@ -62,7 +62,7 @@ def test_no_separator_megabyte_and_deep_nesting() -> None:
 
 
 # -- every adversarial single-argument family is linear: a ratio of CPU times, never an absolute bound ----------
-@pytest.mark.parametrize("family", [*sorted(FAMILIES), "long_url"])
+@pytest.mark.parametrize("family", [*sorted(FAMILIES), *sorted(SHUFFLED), "long_url"])
 def test_adversarial_family_scales_linearly(family: str) -> None:
     verifier = Verifier(workspace="/workspace/project", rate_limit=False)
     salt = itertools.count()
