@@ -2876,7 +2876,8 @@ _NOT_CODE_KEYS = vocab.words("non_command_keys") | vocab.words("prose_keys") | {
 
 _HINTED = {"python": "python", "python3": "python", "py": "python", "ipython": "python", "javascript": "javascript",
            "js": "javascript", "node": "javascript", "nodejs": "javascript", "powershell": "powershell",
-           "pwsh": "powershell", "ps1": "powershell"}  # fmt: skip
+           "pwsh": "powershell", "ps1": "powershell", "perl": "perl", "pl": "perl", "ruby": "ruby", "rb": "ruby",
+           "lua": "lua", "php": "php"}  # fmt: skip
 
 
 def _language_hint(a: Analysis) -> str:
