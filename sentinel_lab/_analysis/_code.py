@@ -2155,6 +2155,12 @@ _SCRIPT_EVAL = frozenset({"eval", "assert", "create_function", "instance_eval", 
 _POST_METHODS = frozenset({"post", "put", "patch", "post_form", "request_post"})
 _GET_METHODS = frozenset({"get", "get_response", "getstore", "mirror", "getprint", "request", "open", "urlopen"})
 _URL_PREFIXES = ("http://", "https://", "ftp://", "ftps://")
+#: Every callee some table above names, and the method names judged by their arguments wherever they are called.
+_SCRIPT_KNOWN = frozenset().union(
+    _SCRIPT_SPAWN, _SCRIPT_OPEN, _SCRIPT_READ, _SCRIPT_WRITE, _SCRIPT_COPY, _SCRIPT_DELETE, _SCRIPT_PERMISSION,
+    _SCRIPT_NET, _SCRIPT_EVAL, {"curl_init", "curl_setopt", "curl_exec"},
+)  # fmt: skip
+_SCRIPT_METHODS = _POST_METHODS | _GET_METHODS | {"connect"}
 
 
 def _script_calls(toks: list[_Tok]) -> list[_Call]:
@@ -2320,6 +2326,8 @@ def _script_facts(lang: str, source: str, depth: int, col: _Collector) -> None:
     for call in calls:
         name, key = _script_name(call.name, lang, aliases)
         last = key.replace("::", ".").rsplit(".", 1)[-1]
+        if key not in _SCRIPT_KNOWN and last not in _SCRIPT_METHODS and key.rsplit("::", 1)[-1] not in _SCRIPT_KNOWN:
+            continue  # a call no table names (``print``, ``map``, a function of the program's own)
         args = call.args
         a0 = args[0] if args else None
         words = call.words
