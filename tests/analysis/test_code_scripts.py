@@ -263,3 +263,45 @@ def test_a_code_tool_names_the_language() -> None:
     assert not VERIFIER.verify({"tool": "execute_code", "args": cron}).allowed
     plain = {"language": "php", "code": '<?php echo strtoupper("hi"); ?>'}
     assert VERIFIER.verify({"tool": "execute_code", "args": plain}).allowed
+
+
+#: More ordinary one-liners of the four languages: workspace files read, written, copied, removed and made
+#: executable, public pages fetched and printed, build tools started.
+ORDINARY_ONE_LINERS = [
+    """perl -MJSON::PP -e 'print decode_json(`cat package.json`)->{name}'""",
+    """ruby -ryaml -e 'puts YAML.load_file("config.yml").inspect'""",
+    """php -r 'print_r(json_decode(file_get_contents("composer.json"), true));'""",
+    """perl -e 'print "-" x 40, "\\n"'""",
+    """perl -i -pe 's#/usr/local#/opt#g' Makefile""",
+    """ruby -e 'Dir.glob("**/*.rb").each { |f| puts f }'""",
+    """perl -MFile::Find -e 'find(sub { print "$File::Find::name\\n" }, "src")'""",
+    """php -r 'copy("composer.json", "composer.json.bak");'""",
+    """ruby -e 'File.write("out.txt", "hello")'""",
+    """lua -e 'local f = io.open("data.txt"); print(f:read("*a"))'""",
+    """perl -e 'unlink glob "build/*.o"'""",
+    """ruby -rfileutils -e 'FileUtils.rm_rf("tmp/cache")'""",
+    """php -r 'echo file_get_contents("https://api.github.com/repos/php/php-src");'""",
+    """ruby -rnet/http -e 'puts Net::HTTP.get(URI("https://example.com"))'""",
+    """perl -MLWP::Simple -e 'print get("https://example.com")'""",
+    """perl -e 'system("make", "-j4")'""",
+    """ruby -e 'system("bundle exec rspec")'""",
+    """php -r 'echo shell_exec("git log -1");'""",
+    """perl -ne 'print "$1\\n" if /version = "(.*?)"/' Cargo.toml""",
+    """perl -lane 'print $F[1]' data.tsv""",
+    """ruby -e 'puts ARGF.read.upcase' notes.txt""",
+    """php -r 'phpinfo();'""",
+    """php -r 'echo PHP_VERSION, PHP_EOL;'""",
+    """lua -e 'for i=1,10 do print(i) end'""",
+    """perl -e 'chmod 0755, "bin/run.sh"'""",
+    """ruby -e 'File.chmod(0644, "config.yml")'""",
+    """perl -MTime::HiRes=time -e 'printf "%.3f\\n", time'""",
+    """perl -e 'open(my $fh, "<", "input.txt") or die; while (<$fh>) { print if /ERROR/ }'""",
+    """php -r '$f = fopen("log.txt", "a"); fwrite($f, "done\\n"); fclose($f);'""",
+    """ruby -e 'require "json"; File.write("out.json", JSON.pretty_generate(JSON.parse(File.read("in.json"))))'""",
+]
+
+
+@pytest.mark.parametrize("command", ORDINARY_ONE_LINERS)
+def test_more_ordinary_one_liners_are_allowed(command: str) -> None:
+    result = VERIFIER.verify({"tool": "run_shell", "args": {"command": command}})
+    assert result.allowed, result.violations
