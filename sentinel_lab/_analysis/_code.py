@@ -17,7 +17,7 @@ import binascii
 import codecs
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -52,6 +52,7 @@ __all__ = [
     "language_of_tool",
     "powershell_facts",
     "python_facts",
+    "script_facts",
 ]
 
 MAX_SOURCE = 256 * 1024  # characters analysed (as the shell parser); longer code is cut at a line end, truncated
@@ -1638,6 +1639,7 @@ def _tokens(src: str, lang: str, budget: list[int]) -> list[_Tok]:
     out: list[_Tok] = []
     i, n = 0, len(src)
     ps = lang == "powershell"
+    script = lang in SCRIPT_LANGUAGES
     # open template holes: (the template's text so far, ``{`` depth inside the hole, where the hole starts)
     holes: list[tuple[list[str], int, int]] = []
     while i < n:
@@ -1645,6 +1647,11 @@ def _tokens(src: str, lang: str, budget: list[int]) -> list[_Tok]:
         if budget[0] < 0:
             break
         c = src[i]
+        if script:
+            j = _script_lex(src, i, lang, out, budget)
+            if j > i:
+                i = j
+                continue
         if not ps and (c == "`" or (c == "}" and holes and holes[-1][1] == 0)):
             if c == "`":
                 buf: list[str] = []
@@ -1741,6 +1748,144 @@ def _tokens(src: str, lang: str, budget: list[int]) -> list[_Tok]:
     if budget[0] < 0:
         out.append(_Tok("cut", ""))
     return out
+
+
+#: Languages read by the script lexer (``perl -e``, ``ruby -e``, ``lua -e``, ``php -r``).
+SCRIPT_LANGUAGES = frozenset({"perl", "ruby", "lua", "php"})
+_CLOSERS = {"(": ")", "[": "]", "{": "}", "<": ">"}
+_PERL_QUOTES = frozenset({"q", "qq", "qw", "qx", "m", "qr", "s", "tr", "y"})
+_QUOTE_DELIMS = frozenset("/{([<|!#~^:@%'\"")
+_REGEX_BEFORE = frozenset({"if", "unless", "and", "or", "not", "split", "grep", "return", "when", "while", "until"})
+
+
+def _delimited(src: str, i: int, budget: list[int]) -> tuple[str, int]:
+    """The text of a quote-like construct whose opening delimiter is at ``i`` (``q{a{b}}``, ``s/x/y/``'s first part,
+    backslash escapes kept), and the index after its closing delimiter. Brackets nest; each step advances."""
+    open_ = src[i]
+    close = _CLOSERS.get(open_, open_)
+    depth = 0
+    j = i + 1
+    n = len(src)
+    while j < n:
+        budget[0] -= 1
+        ch = src[j]
+        if ch == "\\":
+            j += 2
+            continue
+        if ch == close and depth == 0:
+            return src[i + 1 : j][:MAX_TEXT], j + 1
+        if open_ != close and ch == open_:
+            depth += 1
+        elif open_ != close and ch == close:
+            depth -= 1
+        j += 1
+    return src[i + 1 :][:MAX_TEXT], n
+
+
+def _script_lex(src: str, i: int, lang: str, out: list[_Tok], budget: list[int]) -> int:
+    """One token of Perl, Ruby, Lua or PHP where their lexing differs from JavaScript's: ``#`` and ``--`` comments,
+    sigil variables and ``::``/``->``/Lua ``:`` names (methods read as ``.``: ``$s->send`` is ``$s.send``), Perl's
+    ``q qq qw qx`` and regex operators, Ruby's ``%w() %x()``, backticks (kind ``bt``: a shell command), Lua long
+    strings. Returns the index after what it consumed, or ``i`` when the shared lexer reads the character."""
+    c = src[i]
+    n = len(src)
+    if c == "#" and lang != "lua":
+        if lang == "perl" and i > 0 and src[i - 1] == "$":
+            return i
+        j = src.find("\n", i)
+        return n if j < 0 else j
+    if lang == "lua" and c == "-" and src.startswith("--", i):
+        if src.startswith("[[", i + 2) or src.startswith("[=[", i + 2):
+            end = "]]" if src[i + 2 : i + 4] == "[[" else "]=]"
+            j = src.find(end, i + 4)
+            return n if j < 0 else j + len(end)
+        j = src.find("\n", i)
+        return n if j < 0 else j
+    if lang == "lua" and c == "[" and (src.startswith("[[", i) or src.startswith("[=[", i)):
+        end = "]]" if src.startswith("[[", i) else "]=]"
+        j = src.find(end, i + 2)
+        body = src[i + 2 : n if j < 0 else j]
+        out.append(_Tok("str", body.lstrip("\n")[:MAX_TEXT]))
+        return n if j < 0 else j + len(end)
+    if c == "`":
+        if lang == "lua":
+            out.append(_Tok("op", c))
+            return i + 1
+        text, j = _delimited(src, i, budget)
+        out.append(_Tok("bt", text))
+        return j
+    if c == "/" and lang != "php":
+        prev = out[-1] if out else None
+        regex = lang in ("perl", "ruby") and (
+            prev is None
+            or (prev.kind == "op" and prev.text not in ")]}")
+            or (prev.kind == "id" and prev.text in _REGEX_BEFORE)
+            or prev.kind == "nl"
+        )
+        if regex:
+            return _delimited(src, i, budget)[1]
+        out.append(_Tok("op", c))
+        return i + 1
+    if lang == "ruby" and c == "%" and i + 2 < n:
+        kind = src[i + 1] if src[i + 1].isalpha() else ""
+        at = i + 1 + len(kind)
+        if kind in ("", "w", "W", "q", "Q", "x", "i", "I") and at < n and src[at] in "([{<|!/":
+            text, j = _delimited(src, at, budget)
+            if kind == "x":
+                out.append(_Tok("bt", text))
+            elif kind in ("w", "W", "i", "I"):
+                out.extend(_Tok("str", w) for w in text.split()[:256])
+            else:
+                out.append(_Tok("str", text))
+            return j
+        return i
+    sigil = c in "$@" and lang != "lua" and i + 1 < n and (src[i + 1].isalnum() or src[i + 1] in "_:{")
+    if not (c.isalnum() or c == "_" or sigil):
+        return i
+    j = i + 1
+    if sigil and src[j] == "{":  # ${name}
+        return i
+    parts: list[str] = []
+    start = i
+    while j < n:
+        ch = src[j]
+        if ch.isalnum() or ch == "_":
+            j += 1
+        elif ch == ":" and src.startswith("::", j) and j + 2 < n and (src[j + 2].isalnum() or src[j + 2] == "_"):
+            j += 2
+        elif ch == "." and j + 1 < n and (src[j + 1].isalpha() or src[j + 1] == "_") and lang in ("ruby", "lua"):
+            j += 1
+        elif ch == "-" and src.startswith("->", j) and j + 2 < n and (src[j + 2].isalpha() or src[j + 2] == "_"):
+            parts.append(src[start:j])
+            j += 2
+            start = j
+        elif ch == ":" and lang == "lua" and j + 1 < n and (src[j + 1].isalpha() or src[j + 1] == "_"):
+            parts.append(src[start:j])
+            j += 1
+            start = j
+        else:
+            break
+    parts.append(src[start:j])
+    word = ".".join(parts)
+    if lang == "perl" and word in _PERL_QUOTES and j < n and src[j] in _QUOTE_DELIMS and (i == 0 or src[i - 1] != "-"):
+        text, k = _delimited(src, j, budget)
+        if word in ("s", "tr", "y") and k < n:  # the replacement part
+            if src[j] in _CLOSERS:
+                while k < n and src[k].isspace():
+                    k += 1
+                if k < n and src[k] in _CLOSERS:
+                    k = _delimited(src, k, budget)[1]
+            else:
+                k = _delimited(src, k - 1, budget)[1]
+        if word in ("q", "qq"):
+            out.append(_Tok("str", text))
+        elif word == "qw":
+            out.extend(_Tok("str", w) for w in text.split()[:256])
+        elif word == "qx":
+            out.append(_Tok("bt", text))
+        return k
+    out.append(_Tok("id", word))
+    return j
 
 
 class _Call(NamedTuple):
@@ -1983,6 +2128,316 @@ def _js_facts(source: str, depth: int, out: _Collector | None = None) -> CodeFac
         for src in sources:
             col.add("flows", Exfiltration(src, send.destination, send.api))
     return col.freeze() if own else CodeFacts("javascript", True)
+
+
+# --- Perl, Ruby, Lua and PHP: calls of the shared call splitter, with paren-less calls made explicit ------------
+_SCRIPT_KEYWORDS = frozenset(
+    {"my", "our", "local", "return", "if", "unless", "elsif", "else", "while", "until", "for", "foreach", "and", "or",
+     "not", "do", "then", "end", "sub", "def", "class", "module", "function", "in", "new", "use", "package", "begin",
+     "rescue", "ensure", "eq", "ne", "lt", "gt", "le", "ge", "cmp", "x", "echo", "print", "puts", "say", "p",
+     "printf", "die", "warn", "nil", "true", "false", "self", "lambda", "proc", "when", "case", "elseif", "repeat"}
+)  # fmt: skip
+#: Words that end a paren-less call's arguments: ``system "x" or die``, ``print if /x/``.
+_SCRIPT_ENDERS = frozenset({"if", "unless", "or", "and", "while", "until", "do", "then", "for", "foreach"})
+_SCRIPT_SPAWN = vocab.mapping("script_spawn_functions")
+_SCRIPT_OPEN = vocab.mapping("script_file_opens")
+_SCRIPT_READ = vocab.mapping("script_file_read_functions")
+_SCRIPT_WRITE = vocab.mapping("script_file_write_functions")
+_SCRIPT_COPY = vocab.mapping("script_file_copy_functions")
+_SCRIPT_DELETE = vocab.mapping("script_file_delete_functions")
+_SCRIPT_PERMISSION = vocab.mapping("script_permission_functions")
+_SCRIPT_NET = vocab.mapping("script_network_functions")
+_SCRIPT_DECODERS = frozenset({"base64_decode", "decode_base64", "MIME::Base64::decode_base64", "Base64.decode64",
+                              "Base64.strict_decode64", "Base64.urlsafe_decode64", "gzinflate", "str_rot13",
+                              "hex2bin", "pack"})  # fmt: skip
+_SCRIPT_EVAL = frozenset({"eval", "assert", "create_function", "instance_eval", "class_eval", "module_eval",
+                          "Kernel.eval", "load", "loadstring", "dofile", "preg_replace"})  # fmt: skip
+_POST_METHODS = frozenset({"post", "put", "patch", "post_form", "request_post"})
+_GET_METHODS = frozenset({"get", "get_response", "getstore", "mirror", "getprint", "request", "open", "urlopen"})
+_URL_PREFIXES = ("http://", "https://", "ftp://", "ftps://")
+#: Every callee some table above names, and the method names judged by their arguments wherever they are called.
+_SCRIPT_KNOWN = frozenset().union(
+    _SCRIPT_SPAWN, _SCRIPT_OPEN, _SCRIPT_READ, _SCRIPT_WRITE, _SCRIPT_COPY, _SCRIPT_DELETE, _SCRIPT_PERMISSION,
+    _SCRIPT_NET, _SCRIPT_EVAL, {"curl_init", "curl_setopt", "curl_exec"},
+)  # fmt: skip
+_SCRIPT_METHODS = _POST_METHODS | _GET_METHODS | {"connect"}
+
+
+def _script_calls(toks: list[_Tok]) -> list[_Call]:
+    """Calls of a Perl, Ruby, Lua or PHP program: ``name(...)`` as the shared splitter finds them, with paren-less
+    calls (``system "rm -rf x"``, ``open my $f, "<", $p``, Lua's ``require"socket"``) given the parentheses they
+    leave out, closed at the end of the statement. One pass; every inserted parenthesis is closed once."""
+    out: list[_Tok] = []
+    depth = 0
+    pending: list[int] = []  # the parenthesis depth at which each inserted ``(`` was opened
+    n = len(toks)
+    for i, t in enumerate(toks):
+        ends = t.kind == "nl" and not (out and out[-1].kind == "op" and out[-1].text == ",")
+        ends = ends or (t.kind == "op" and t.text in ";{}") or (t.kind == "id" and t.text in _SCRIPT_ENDERS)
+        if t.kind == "op" and t.text == ")":
+            while pending and pending[-1] == depth:
+                pending.pop()
+                out.append(_Tok("op", ")"))
+            depth = max(depth - 1, 0)
+        elif ends:
+            while pending and pending[-1] == depth:
+                pending.pop()
+                out.append(_Tok("op", ")"))
+        elif t.kind == "op" and t.text == "(":
+            depth += 1
+        out.append(t)
+        nxt = toks[i + 1] if i + 1 < n else None
+        if (
+            t.kind == "id"
+            and nxt is not None
+            and nxt.kind in ("str", "id", "bt")
+            and t.text not in _SCRIPT_KEYWORDS
+            and t.text[:1] not in "$@"
+            and not t.text[:1].isdigit()
+            and not (nxt.kind == "id" and nxt.text in _SCRIPT_ENDERS)
+        ):
+            out.append(_Tok("op", "("))
+            pending.append(depth)
+    out.extend(_Tok("op", ")") for _ in pending)
+    return _calls(out, False)
+
+
+def _script_requires(toks: list[_Tok]) -> list[_Tok]:
+    """The tokens with newlines dropped and Lua's ``require"socket"`` spelt ``require("socket")``, for
+    ``_js_aliases`` (``local s = require("socket")`` binds ``s`` to ``socket``)."""
+    out: list[_Tok] = []
+    for i, t in enumerate(toks):
+        if t.kind == "nl":
+            continue
+        out.append(t)
+        if t.kind == "id" and t.text == "require" and i + 1 < len(toks) and toks[i + 1].kind == "str":
+            out.append(_Tok("op", "("))
+    return out
+
+
+def _in(table: Mapping[str, str], name: str, lang: str) -> str | None:
+    """The table's category for ``name`` when ``lang`` has it (a category lists languages, then other marks)."""
+    cat = table.get(name)
+    if cat is not None and lang in cat.split():
+        return cat
+    return None
+
+
+def _script_name(name: str, lang: str, aliases: dict[str, str]) -> tuple[str, str]:
+    """The qualified callee and the name it is looked up by: aliases of ``require`` replaced, constructors
+    (``TCPSocket.new``, ``IO::Socket::INET->new``) read as their class, PHP's functions case-folded."""
+    name = _resolve(name.lstrip("."), aliases) if aliases else name.lstrip(".")
+    if lang == "php":
+        name = name.lower() if "." not in name else name
+    key = name
+    for suffix in (".new", ".open"):
+        if key.endswith(suffix) and key[: -len(suffix)] in _SCRIPT_NET:
+            key = key[: -len(suffix)]
+    if key.startswith("Kernel.") and key[7:] in _SCRIPT_SPAWN:
+        key = key[7:]
+    return name, key
+
+
+def _script_mode(words: Sequence[str]) -> int | None:
+    """The literal mode among a call's words: ``0755`` and ``0o755`` are octal, ``493`` decimal."""
+    for w in words:
+        if w[:2] in ("0o", "0O") and w[2:].isdigit() and not set(w[2:]) & {"8", "9"}:
+            return int(w[2:], 8)
+        if w.isdigit():
+            return int(w, 8) if w.startswith("0") and not set(w) & {"8", "9"} else int(w)
+    return None
+
+
+def _url(text: str | None) -> bool:
+    return bool(text) and text.lower().startswith(_URL_PREFIXES)  # type: ignore[union-attr]
+
+
+def _open_mode(lang: str, args: tuple[str, ...]) -> tuple[str | None, str, str | None]:
+    """``(path, mode, command)`` of an open call: mode ``r``, ``w`` or ``|`` (a pipe to or from ``command``)."""
+    if lang == "perl":
+        modes = ("<", ">", ">>", "+<", "+>", "+>>", "|-", "-|")
+        if len(args) >= 2 and args[0].split(":", 1)[0].strip() in modes:
+            mode = args[0].split(":", 1)[0].strip()
+            if mode in ("|-", "-|"):
+                return None, "|", " ".join(_quote(w) for w in args[1:]) if len(args) > 2 else args[1]
+            return args[1], "r" if mode == "<" else "w", None
+        if args:
+            spec = args[0].strip()
+            if spec.endswith("|") or spec.startswith("|"):
+                return None, "|", spec.strip("|").strip()
+            if spec.startswith((">", "+")):
+                return spec.lstrip("+>").strip() or None, "w", None
+            return spec.lstrip("<").strip() or None, "r", None
+        return None, "r", None
+    path = args[0] if args else None
+    mode = args[1] if len(args) > 1 else "r"
+    if lang == "ruby" and path and path.startswith("|"):
+        return None, "|", path[1:].strip()
+    return path, ("w" if mode[:1] in ("w", "a", "x", "c") or "+" in mode else "r"), None
+
+
+def script_facts(language: str, source: str) -> CodeFacts:
+    """Facts of a Perl, Ruby, Lua or PHP program (``perl -e``, ``ruby -e``, ``lua -e``, ``php -r``): calls with
+    their string arguments, as JavaScript's are read; processes started, files read, written and removed, mode
+    changes, downloads, sends and raw connections, and each file read paired with each payload-carrying send."""
+    key = (language, source)
+    found = _CACHE.get(key)
+    if found is not None:
+        return found
+    if not source.strip():
+        return CodeFacts(language, False)
+    col = _Collector(language)
+    _script_facts(language, source, 0, col)
+    facts = col.freeze()
+    _CACHE.put(key, facts)
+    return facts
+
+
+def _script_spawn(col: _Collector, api: str, args: tuple[str, ...], whole: bool) -> None:
+    """A process a script starts: one argument is a shell command line; several are an argument vector."""
+    if not args:
+        col.add("spawns", Spawn(api, None, (), True))
+        return
+    multi = whole and len(args) > 1
+    cmd = " ".join(_quote(w) for w in args) if multi else args[0]
+    col.add("spawns", Spawn(api, cmd[:4096], tuple(args) if multi else (), not multi))
+    if _is_shell_program(args[0]):
+        col.shell_spawned = True
+
+
+def _script_facts(lang: str, source: str, depth: int, col: _Collector) -> None:
+    text, cut = _bounded(source)
+    col.truncated = col.truncated or cut
+    budget = [col.budget]
+    toks = _tokens(text, lang, budget)
+    col.budget = budget[0]
+    if toks and toks[-1].kind == "cut":
+        col.truncated = True
+    for t in toks:
+        if t.kind == "bt":
+            _script_spawn(col, "backticks", (t.text,), False)
+    calls = _script_calls(toks)
+    aliases = _js_aliases(_script_requires(toks)) if "require" in text else {}
+    payload: list[NetworkSend] = []
+    curl_urls: list[str] = []
+    curl_post = False
+    curl_run = False
+    lwp = "LWP" in text or "HTTP::" in text
+    for call in calls:
+        name, key = _script_name(call.name, lang, aliases)
+        last = key.replace("::", ".").rsplit(".", 1)[-1]
+        if key not in _SCRIPT_KNOWN and last not in _SCRIPT_METHODS and key.rsplit("::", 1)[-1] not in _SCRIPT_KNOWN:
+            continue  # a call no table names (``print``, ``map``, a function of the program's own)
+        args = call.args
+        a0 = args[0] if args else None
+        words = call.words
+        decoded = any(w in _SCRIPT_DECODERS for w in words)
+        fetched = any(_url(a) for a in args[1:]) and any(
+            w in _SCRIPT_NET or w.rsplit(".", 1)[-1] in _GET_METHODS or w in _SCRIPT_READ for w in words
+        )
+        net = _SCRIPT_NET.get(key) or _SCRIPT_NET.get(key.rsplit("::", 1)[-1] if lang == "perl" else "")
+        if net in ("fetch", "fetch-save") and (lwp or "::" in key or lang != "perl" or net == "fetch-save"):
+            col.add("sends", NetworkSend(name, a0, ()))
+            col.add("downloads", Download(name, a0))
+            if net == "fetch-save" and len(args) > 1:
+                col.add("writes", FileWrite(name, args[1], "downloaded"))
+            elif net == "fetch" and len(args) > 1 and lang == "lua":  # http.request(url, body) posts the body
+                payload.append(NetworkSend(name, a0, ()))
+        elif net == "post":
+            send = NetworkSend(name, a0, ())
+            col.add("sends", send)
+            payload.append(send)
+        elif net == "socket" or (lang == "lua" and last == "connect" and "socket" in text):
+            host = next((a for a in args if a and not a.isdigit() and a.lower() not in ("tcp", "udp")), None)
+            api = name if name.startswith("socket") else "socket.connect" if lang == "lua" else f"socket.{name}"
+            send = NetworkSend(api, host, ())
+            col.add("sends", send)
+            payload.append(send)
+            col.connects.append((host, None))
+        elif _in(_SCRIPT_SPAWN, key, lang):
+            _script_spawn(col, name, args, lang in ("perl", "ruby"))
+        elif _in(_SCRIPT_OPEN, key, lang):
+            path, mode, cmd = _open_mode(lang, args)
+            if mode == "|":
+                _script_spawn(col, name, (cmd,) if cmd else (), False)
+            elif path and path.startswith("&"):  # open(STDIN, ">&S"): a handle duplicated onto another
+                col.dup2 = True
+            elif _url(path):
+                col.add("sends", NetworkSend(name, path, ()))
+                col.add("downloads", Download(name, path))
+            elif mode == "w":
+                col.add("writes", FileWrite(name, path, ""))
+            else:
+                col.add("reads", FileRead(name, path))
+        elif _in(_SCRIPT_READ, key, lang):
+            if _url(a0):
+                col.add("sends", NetworkSend(name, a0, ()))
+                col.add("downloads", Download(name, a0))
+            else:
+                col.add("reads", FileRead(name, a0))
+        elif _in(_SCRIPT_WRITE, key, lang):
+            content = "downloaded" if fetched else "decoded" if decoded else "data"
+            col.add("writes", FileWrite(name, a0, content))
+        elif _in(_SCRIPT_COPY, key, lang) and len(args) > 1:
+            if _url(a0):
+                col.add("sends", NetworkSend(name, a0, ()))
+                col.add("downloads", Download(name, a0))
+                col.add("writes", FileWrite(name, args[1], "downloaded"))
+            else:
+                col.add("reads", FileRead(name, a0))
+                col.add("writes", FileWrite(name, args[1], "copy"))
+        elif _in(_SCRIPT_DELETE, key, lang):
+            tree = "tree" in (_SCRIPT_DELETE.get(key) or "").split()
+            for path in args[:16] or (None,):
+                col.add("deletions", Deletion(name, path, tree))
+        elif key in _SCRIPT_PERMISSION:
+            which = (_SCRIPT_PERMISSION.get(f"php:{key}") if lang == "php" else None) or _SCRIPT_PERMISSION[key]
+            bits = None if key.endswith("chown") else _script_mode(words)
+            if key.endswith("chown"):  # chown(owner, group, files...) / chown(file, owner)
+                owner = a0 if which == "first" else (args[1] if len(args) > 1 else None)
+                targets: list[str | None] = list(args[1:] if which == "first" else args[:1])
+            else:
+                owner = None
+                targets = list(args)
+            for path in targets[:16] or [None]:
+                setid = bits is not None and bool(bits & 0o6000)
+                world = bits is not None and bool(bits & 0o002)
+                col.add("permissions", PermissionChange(name, path, bits, setid, world, owner))
+        elif key in _SCRIPT_EVAL and (lang != "lua" or key in ("load", "loadstring", "dofile")):
+            if key == "preg_replace" and not (a0 and a0.rstrip().endswith("e") and a0[:1] in "/#~"):
+                continue
+            sources: tuple[str, ...] = ("decoded",) if decoded else ()
+            col.add("dynamic", DynamicCode(name, a0 is not None and not decoded and len(args) == 1, sources))
+            if a0 is not None and depth < MAX_CODE_DEPTH and not decoded and key != "dofile":
+                _script_facts(lang, a0, depth + 1, col)
+        elif key == "curl_init" and _url(a0):
+            curl_urls.append(a0)  # type: ignore[arg-type]
+        elif key == "curl_setopt":
+            if "CURLOPT_POSTFIELDS" in words or "CURLOPT_UPLOAD" in words:
+                curl_post = True
+            if "CURLOPT_URL" in words:
+                curl_urls.extend(a for a in args if _url(a))
+        elif key == "curl_exec":
+            curl_run = True
+        elif last in _POST_METHODS and _url(a0):
+            send = NetworkSend(name, a0, ())
+            col.add("sends", send)
+            payload.append(send)
+        elif last in _GET_METHODS and _url(a0) and lang != "lua":
+            col.add("sends", NetworkSend(name, a0, ()))
+            col.add("downloads", Download(name, a0))
+    if curl_run:
+        for url in curl_urls[:16] or [None]:  # type: ignore[list-item]
+            send = NetworkSend("curl_exec", url, ())
+            col.add("sends", send)
+            if curl_post:
+                payload.append(send)
+            else:
+                col.add("downloads", Download("curl_exec", url))
+    reads = [r for r in col.lists["reads"] if isinstance(r, FileRead)]
+    for send in payload[:16]:
+        for r in reads[:16]:
+            col.add("flows", Exfiltration(f"file:{r.path or '?'}", send.destination, send.api))
 
 
 # PowerShell: commands are lines of words; the first word of a statement names the cmdlet.
@@ -2236,6 +2691,8 @@ def code_facts(language: str, source: str) -> CodeFacts:
         return javascript_facts(source)
     if language == "powershell":
         return powershell_facts(source)
+    if language in SCRIPT_LANGUAGES:
+        return script_facts(language, source)
     raise ValueError(f"no code analysis for language {language!r}")
 
 
@@ -2303,7 +2760,56 @@ def code_of_argv(argv: Sequence[str], redirects: Sequence[tuple[str, str]] = ())
                 continue
             return "powershell", " ".join(argv[j:])
         return ("powershell", here) if here is not None else None
+    if prog in _SCRIPT_CODE_FLAGS:
+        return _script_of_argv(prog, argv)
     return None
+
+
+#: The option that takes inline code, per script interpreter (perlrun, ruby(1), lua(1), php-cli).
+_SCRIPT_CODE_FLAGS = {"perl": "e", "ruby": "e", "lua": "e", "php": "r"}
+#: Options whose value follows in the next word (the code option excepted).
+_SCRIPT_VALUE_OPTIONS = {"perl": ("-I", "-M", "-m", "-x"), "ruby": ("-I", "-r", "-C", "-E", "-F"),
+                         "lua": ("-l",), "php": ("-c", "-d", "-z")}  # fmt: skip
+
+
+def _script_of_argv(prog: str, argv: Sequence[str]) -> tuple[str, str] | None:
+    """``(language, source)`` of ``perl -e CODE`` (also ``-ne``/``-pe``/``-lane`` clusters and several ``-e``),
+    ``ruby -e``, ``lua -e``, ``php -r``; modules the command line loads (``perl -MLWP::Simple``, ``ruby -rjson``)
+    are written as the ``use``/``require`` lines they stand for, ahead of the code."""
+    flag = _SCRIPT_CODE_FLAGS[prog]
+    lang = "perl" if prog == "perl" else prog
+    pieces: list[str] = []
+    loads: list[str] = []
+    j = 1
+    while j < len(argv):
+        w = argv[j]
+        if w == "--" or not w.startswith("-") or w == "-":
+            break
+        if prog == "perl" and w.startswith(("-M", "-m")) and len(w) > 2:
+            loads.append(f"use {w[2:].split('=', 1)[0].lstrip('-')};")
+        elif prog == "ruby" and w.startswith("-r") and len(w) > 2:
+            loads.append(f'require "{w[2:]}"')
+        elif w in _SCRIPT_VALUE_OPTIONS.get(prog, ()):
+            if prog == "perl" and w in ("-M", "-m") and j + 1 < len(argv):
+                loads.append(f"use {argv[j + 1]};")
+            elif prog == "ruby" and w == "-r" and j + 1 < len(argv):
+                loads.append(f'require "{argv[j + 1]}"')
+            j += 2
+            continue
+        elif w[1:] == flag or (prog == "perl" and w == "-E") or (
+            prog in ("perl", "ruby") and w[-1:] in (flag, "E" if prog == "perl" else flag) and w[1:].isalpha()
+            and not w.startswith(("-M", "-I", "-r"))
+        ):  # fmt: skip
+            if j + 1 < len(argv):
+                pieces.append(argv[j + 1])
+            j += 2
+            continue
+        elif w.startswith("-" + flag) and len(w) > 2 and prog != "php":
+            pieces.append(w[2:])
+        j += 1
+    if not pieces:
+        return None
+    return lang, "\n".join([*loads, *pieces])
 
 
 _CODE_TOOLS = {
@@ -2378,7 +2884,8 @@ _NOT_CODE_KEYS = vocab.words("non_command_keys") | vocab.words("prose_keys") | {
 
 _HINTED = {"python": "python", "python3": "python", "py": "python", "ipython": "python", "javascript": "javascript",
            "js": "javascript", "node": "javascript", "nodejs": "javascript", "powershell": "powershell",
-           "pwsh": "powershell", "ps1": "powershell"}  # fmt: skip
+           "pwsh": "powershell", "ps1": "powershell", "perl": "perl", "pl": "perl", "ruby": "ruby", "rb": "ruby",
+           "lua": "lua", "php": "php"}  # fmt: skip
 
 
 def _language_hint(a: Analysis) -> str:

@@ -647,7 +647,7 @@ def _wget_prefix(argv: Sequence[str]) -> str:
 
 
 #: Interpreters whose inline code (``-c``, ``-e``) may download a file a later command runs.
-_INLINE_CODE = ("python", "node", "pwsh", "powershell")
+_INLINE_CODE = ("python", "node", "pwsh", "powershell", "perl", "ruby", "lua", "php")
 # curl's short options that take a value: in a cluster ('-sSLo FILE', '-o/tmp/x'), the first of them takes the rest
 # of the word, or the next word when it ends the cluster.
 _CURL_VALUE_LETTERS = frozenset("oAbcCdDeEFHKmPQrTuUwxXyYz")

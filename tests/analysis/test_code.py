@@ -568,8 +568,8 @@ def test_language_of_tool(tool: str, language: str | None) -> None:
 
 
 def test_code_facts_rejects_unknown_languages() -> None:
-    with pytest.raises(ValueError, match="ruby"):
-        code_facts("ruby", "puts 1")
+    with pytest.raises(ValueError, match="tcl"):
+        code_facts("tcl", "puts 1")
 
 
 # --- the code view of a call (``Analysis.code``) ------------------------------------------------------------------
