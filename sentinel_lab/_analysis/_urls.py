@@ -21,11 +21,12 @@ from itertools import islice
 from typing import TYPE_CHECKING, NamedTuple, Union
 
 from sentinel_lab import _vocab as vocab
+from sentinel_lab._analysis._texts import Text
 from sentinel_lab._text.hosts import host_suffix
 from sentinel_lab._text.normalize import normalize
 
 if TYPE_CHECKING:
-    from sentinel_lab._analysis import Analysis, Text
+    from sentinel_lab._analysis import Analysis
 
 __all__ = [
     "DANGEROUS_SCHEMES",
