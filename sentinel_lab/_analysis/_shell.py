@@ -938,8 +938,9 @@ _STDIN_FILES = frozenset({"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "-"})
 _STDIN_FILE_RUNNERS = frozenset({*SHELLS, *PYTHONS, "source", ".", "perl", "ruby", "node", "php"})
 
 
-def _reads_stdin(rec: _Rec) -> bool:
-    """True for a stage that runs what it reads on stdin (``sh``, ``python -``, ``iex``, ``source /dev/stdin``)."""
+def _reads_stdin(rec: _Rec | Command) -> bool:
+    """True for a stage that runs what it reads on stdin (``sh``, ``python -``, ``iex``, ``source /dev/stdin``);
+    reads only ``name`` and ``argv``, so a parsing record and a finished command both do."""
     name = rec.name
     if name in ("iex", "invoke-expression"):
         return True
@@ -2118,7 +2119,7 @@ _WRITE_OPS = (">", ">>", ">|", "&>", "&>>", "<>")
 
 def reads_stdin(cmd: Command) -> bool:
     """True when the command runs the code it reads on stdin (``sh``, ``bash -s``, ``python -``, ``iex``)."""
-    return _reads_stdin(cmd)  # type: ignore[arg-type]
+    return _reads_stdin(cmd)
 
 
 def split_options(argv: tuple[str, ...], with_value: frozenset[str] = frozenset()) -> tuple[set[str], list[str]]:
