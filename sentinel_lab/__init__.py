@@ -22,7 +22,7 @@ from sentinel_lab._core.errors import (
 from sentinel_lab._core.verdict import POLICIES, SEVERITIES, IntentResult, Verdict, Violation
 from sentinel_lab._verify.ratelimit import RateLimit
 from sentinel_lab._verify.scope import Scope
-from sentinel_lab._verify.verifier import Intent, ToolCall, Verifier
+from sentinel_lab._verify.verifier import Intent, ToolCall, Verifier, compiled
 
 if TYPE_CHECKING:  # pragma: no cover - names resolved lazily below
     from sentinel_lab._asgi import SentinelMiddleware
@@ -58,6 +58,7 @@ __all__ = [
     "Verifier",
     "Violation",
     "__version__",
+    "compiled",
     "detection_report",
     "evaluate",
     "explore",

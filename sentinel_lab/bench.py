@@ -23,7 +23,7 @@ from sentinel_lab._analysis._actions import parse_action
 from sentinel_lab._bench_seed import SEED_PACKAGE, SEED_SPEC, SeedRunner, install_seed
 from sentinel_lab._policy.model import Policy
 from sentinel_lab._verify.cache import clear_all as clear_verdict_caches
-from sentinel_lab._verify.verifier import CONTENT_CHECKS, Verifier
+from sentinel_lab._verify.verifier import CONTENT_CHECKS, Verifier, compiled
 
 __all__ = [
     "FAMILIES",
@@ -112,7 +112,7 @@ MIX: tuple[dict[str, Any], ...] = (
 
 
 def machine() -> dict[str, Any]:
-    """A short description of where the numbers were measured."""
+    """A short description of where the numbers were measured (``compiled``: the core runs mypyc-compiled)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -127,6 +127,7 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "platform": platform.platform(terse=True),
+        "compiled": compiled(),
     }
 
 

@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# The views read ``Analysis`` and ``Text`` for typing only, so importing them here makes no cycle at run time.
+# The views read ``Analysis`` for typing only, so importing them here makes no cycle at run time; ``Text`` lives in
+# its own module, which the views import at run time (their records name it in fields).
 from sentinel_lab._analysis._code import CodeText, code_texts_of
 from sentinel_lab._analysis._paths import PathRef, paths_of
 from sentinel_lab._analysis._shell import Command, code_commands, parse_commands
+from sentinel_lab._analysis._texts import Text
 from sentinel_lab._analysis._urls import Endpoint, endpoints_of
 from sentinel_lab._text.normalize import (
     _MIN_ENCODED,
@@ -33,30 +35,6 @@ __all__ = ["MAX_DEPTH", "MAX_NODES", "MAX_TEXTS", "Analysis", "Text", "analyse",
 MAX_DEPTH = 64  # deeper nesting, or more strings, sets Analysis.truncated and the verifier fails closed
 MAX_TEXTS = 50_000
 MAX_NODES = 200_000  # values visited (containers and scalars alike): bounds wide cycles and shared sub-lists
-
-
-@dataclass(slots=True)
-class Text:
-    """One string leaf of the arguments (or a dict key), normalised.
-
-    ``path`` locates it (``files[0].name``); ``key`` is the nearest dict key, lower-cased (``""`` in a list);
-    ``norm`` is NFKC without invisible characters; ``folded`` is ``norm`` lower-cased with look-alike letters
-    folded; ``variants`` is ``(norm, *decoded readings)``, so a check that scans ``variants`` sees through
-    percent, HTML, base64, hex and rot13 disguises.
-    """
-
-    path: str
-    key: str
-    raw: str
-    norm: str
-    folded: str
-    variants: tuple[str, ...]
-    is_key: bool = False
-
-    @property
-    def decoded(self) -> tuple[str, ...]:
-        """The decoded readings only (without ``norm``)."""
-        return self.variants[1:]
 
 
 @dataclass(slots=True)

@@ -22,10 +22,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple
 
 from sentinel_lab import _vocab as vocab
+from sentinel_lab._analysis._texts import Text
 from sentinel_lab._text.normalize import decode_encoded_command
 
 if TYPE_CHECKING:
-    from sentinel_lab._analysis import Analysis, Text
+    from sentinel_lab._analysis import Analysis
 
 __all__ = [
     "MAX_NODES",

@@ -2537,9 +2537,10 @@ def prepare(text: str) -> str:
     return fold(normalize(text))
 
 
-def scan(text: str) -> list[Finding]:
+def scan(text: object) -> list[Finding]:
     """Prompt-injection findings in ``text`` (any language, any case, look-alike letters and invisible
-    characters allowed), strongest first. Independent of the analysis, so tool output can be scanned too."""
+    characters allowed), strongest first; none for a value that is not a string. Independent of the analysis,
+    so tool output can be scanned too."""
     if not isinstance(text, str):
         return []
     return scan_folded(prepare(text))

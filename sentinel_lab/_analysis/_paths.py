@@ -15,10 +15,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from sentinel_lab import _vocab as vocab
+from sentinel_lab._analysis._texts import Text
 from sentinel_lab._text.glob import GLOB_CHARS, Glob
 
 if TYPE_CHECKING:
-    from sentinel_lab._analysis import Analysis, Text
+    from sentinel_lab._analysis import Analysis
 
 __all__ = [
     "COMMAND_KEYS",

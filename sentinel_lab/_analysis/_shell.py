@@ -23,11 +23,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sentinel_lab import _vocab as vocab
+from sentinel_lab._analysis._texts import Text
 from sentinel_lab._text.glob import Glob, is_glob
 from sentinel_lab._text.normalize import decode_encoded_command
 
 if TYPE_CHECKING:
-    from sentinel_lab._analysis import Analysis, Text
+    from sentinel_lab._analysis import Analysis
     from sentinel_lab._analysis._code import CodeText
 
 __all__ = [
@@ -933,23 +934,17 @@ def _shell_has_script(argv: tuple[str, ...]) -> bool:
 
 
 _STDIN_FILES = frozenset({"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "-"})
+#: Programs that run a script read from one of ``_STDIN_FILES`` (``sh /dev/stdin``, ``source /dev/stdin``).
+_STDIN_FILE_RUNNERS = frozenset({*SHELLS, *PYTHONS, "source", ".", "perl", "ruby", "node", "php"})
 
 
-def _reads_stdin(rec: _Rec) -> bool:
-    """True for a stage that runs what it reads on stdin (``sh``, ``python -``, ``iex``, ``source /dev/stdin``)."""
+def _reads_stdin(rec: _Rec | Command) -> bool:
+    """True for a stage that runs what it reads on stdin (``sh``, ``python -``, ``iex``, ``source /dev/stdin``);
+    reads only ``name`` and ``argv``, so a parsing record and a finished command both do."""
     name = rec.name
     if name in ("iex", "invoke-expression"):
         return True
-    if any(w in _STDIN_FILES for w in rec.argv[1:3]) and name in (
-        *SHELLS,
-        *PYTHONS,
-        "source",
-        ".",
-        "perl",
-        "ruby",
-        "node",
-        "php",
-    ):
+    if any(w in _STDIN_FILES for w in rec.argv[1:3]) and name in _STDIN_FILE_RUNNERS:
         return True
     if name in SHELLS or name in POWERSHELLS:
         return not _shell_has_script(rec.argv) and not any(
@@ -2124,7 +2119,7 @@ _WRITE_OPS = (">", ">>", ">|", "&>", "&>>", "<>")
 
 def reads_stdin(cmd: Command) -> bool:
     """True when the command runs the code it reads on stdin (``sh``, ``bash -s``, ``python -``, ``iex``)."""
-    return _reads_stdin(cmd)  # type: ignore[arg-type]
+    return _reads_stdin(cmd)
 
 
 def split_options(argv: tuple[str, ...], with_value: frozenset[str] = frozenset()) -> tuple[set[str], list[str]]:

@@ -17,15 +17,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from itertools import islice
 from typing import TYPE_CHECKING, NamedTuple, Union
 
 from sentinel_lab import _vocab as vocab
+from sentinel_lab._analysis._texts import Text
 from sentinel_lab._text.hosts import host_suffix
 from sentinel_lab._text.normalize import normalize
 
 if TYPE_CHECKING:
-    from sentinel_lab._analysis import Analysis, Text
+    from sentinel_lab._analysis import Analysis
 
 __all__ = [
     "DANGEROUS_SCHEMES",
@@ -957,10 +957,17 @@ def _colon_spans(v: str) -> list[tuple[int, int]]:
     return out
 
 
+def _scheme_span(m: re.Match[str]) -> tuple[int, int]:
+    """``(start, colon)`` of one ``_SCHEME_RE`` match."""
+    return m.start(), m.end() - 2
+
+
 def _scan_urls(t: Text, v: str, context: str, col: _Collector) -> None:
     found = 0
+    # lazily for colon-dense texts (``map``, not a generator expression, which compiled code would build whole):
+    # the matches after the last URL used are never searched for
     spans: Iterable[tuple[int, int]] = (
-        _colon_spans(v) if v.count(":") <= 16 else ((m.start(), m.end() - 2) for m in _SCHEME_RE.finditer(v))
+        _colon_spans(v) if v.count(":") <= 16 else map(_scheme_span, _SCHEME_RE.finditer(v))
     )
     for start, i in spans:
         scheme = v[start:i].lower()
@@ -1069,15 +1076,18 @@ def _scan_bare(t: Text, v: str, context: str, loose: bool, col: _Collector) -> N
         return
     if not _has_any(low, _NET_WORDS):
         return
-    cands = (
-        tok
-        for tok in v.translate(_TOKEN_SEP).split()
-        if (not _DIGITS.isdisjoint(tok) or (hinted and _has_any(tok.lower(), _LOOPBACK_HINTS)))
-        and "://" not in tok
-        and not (tok.isdigit() and len(tok) < 8)
-        and (not tok.startswith("-") or "/dev/" in tok)
-    )
-    for tok in islice(cands, MAX_PER_VARIANT * 4):  # lazily: the tokens after the last candidate used are not read
+    taken = 0
+    for tok in v.translate(_TOKEN_SEP).split():
+        if not (
+            (not _DIGITS.isdisjoint(tok) or (hinted and _has_any(tok.lower(), _LOOPBACK_HINTS)))
+            and "://" not in tok
+            and not (tok.isdigit() and len(tok) < 8)
+            and (not tok.startswith("-") or "/dev/" in tok)
+        ):
+            continue
+        taken += 1
+        if taken > MAX_PER_VARIANT * 4:  # the tokens after the last candidate used are not looked at
+            break
         parts = _bare_parts(tok)
         if parts is None or not _address_like(parts, tok, strict=True):
             continue

@@ -64,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _machine_line(m: Mapping[str, Any]) -> str:
     node = f", Node {m['node']}" if m.get("node") else ""
-    return f"machine: {m['cpu']}, {m['cores']} cores, {m['python']}{node}, {m['platform']}"
+    core = "" if "compiled" not in m else ", core compiled (mypyc)" if m["compiled"] else ", core pure Python"
+    return f"machine: {m['cpu']}, {m['cores']} cores, {m['python']}{node}, {m['platform']}{core}"
 
 
 def _mark(met: bool | None) -> str:

@@ -12,7 +12,6 @@ the rate limiter and the verdict's per-call fields never come from here.
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -30,7 +29,9 @@ MAX_KEY_NODES = 256
 MAX_CACHE_CHARS = 1 << 21
 
 _SCALARS = (str, int, float, bool, type(None))
-_LIVE: weakref.WeakSet[VerdictCache] = weakref.WeakSet()
+#: Bumped by ``clear_all``; a cache made before the latest bump empties itself before its next use. A counter, not a
+#: registry of live caches, so no cache needs to be weakly referenceable (compiled classes are not).
+_epoch = 0
 
 
 def canonical_key(tool: str, args: dict[str, Any]) -> tuple[str, str] | None:
@@ -75,7 +76,7 @@ class VerdictCache:
     (immutable records) and the rate limiter's fingerprint of the call. Bounded in entries (``maxsize``) and in
     the characters of the keys together (``max_chars``)."""
 
-    __slots__ = ("__weakref__", "_chars", "_entries", "hits", "max_chars", "maxsize", "misses")
+    __slots__ = ("_chars", "_entries", "_epoch", "hits", "max_chars", "maxsize", "misses")
 
     def __init__(self, maxsize: int = 4096, max_chars: int = MAX_CACHE_CHARS) -> None:
         if maxsize < 1 or max_chars < 1:
@@ -86,9 +87,16 @@ class VerdictCache:
         self._chars = 0
         self.hits = 0
         self.misses = 0
-        _LIVE.add(self)
+        self._epoch = _epoch
+
+    def _catch_up(self) -> None:
+        """Empty the cache if ``clear_all`` ran since it was last used."""
+        if self._epoch != _epoch:
+            self._epoch = _epoch
+            self.clear()
 
     def get(self, key: tuple[str, str]) -> tuple[tuple[Violation, ...], int] | None:
+        self._catch_up()
         entry = self._entries.get(key)
         if entry is None:
             self.misses += 1
@@ -99,6 +107,7 @@ class VerdictCache:
         return entry
 
     def put(self, key: tuple[str, str], violations: tuple[Violation, ...], fingerprint: int) -> None:
+        self._catch_up()
         entries = self._entries
         if key not in entries:
             self._chars += len(key[0]) + len(key[1])
@@ -112,10 +121,12 @@ class VerdictCache:
         self._chars = 0
 
     def __len__(self) -> int:
+        self._catch_up()
         return len(self._entries)
 
     def stats(self) -> dict[str, int]:
         """Entries held, their keys' characters, the bounds, hits and misses since creation."""
+        self._catch_up()
         return {
             "entries": len(self._entries),
             "chars": self._chars,
@@ -127,6 +138,6 @@ class VerdictCache:
 
 
 def clear_all() -> None:
-    """Empty every live verdict cache (the cold benchmark: each call judged as if never seen)."""
-    for cache in list(_LIVE):
-        cache.clear()
+    """Empty every verdict cache (the cold benchmark: each call judged as if never seen)."""
+    global _epoch
+    _epoch += 1

@@ -12,9 +12,11 @@ import contextlib
 import inspect
 import os
 import posixpath
+import sys
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
+from importlib.machinery import EXTENSION_SUFFIXES
 from types import MappingProxyType
 from typing import Any
 
@@ -44,7 +46,7 @@ from sentinel_lab._verify.intent import (
 from sentinel_lab._verify.ratelimit import RateLimit, RateLimiter
 from sentinel_lab._verify.scope import Scope, check_scope
 
-__all__ = ["CONTENT_CHECKS", "CustomCheck", "Intent", "ToolCall", "Verifier"]
+__all__ = ["CONTENT_CHECKS", "CustomCheck", "Intent", "ToolCall", "Verifier", "compiled"]
 
 #: The content checks, by policy name, in the order they run.
 CONTENT_CHECKS: dict[str, Callable[[Analysis, Settings], list[Violation]]] = {
@@ -67,6 +69,13 @@ _NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
 _CACHE_NEUTRAL_KEYS = frozenset({"session_id"})
 #: Default bound of the verdict cache (entries).
 CACHE_SIZE = 4096
+
+
+def compiled() -> bool:
+    """True when the verifier's core (normalisation, analysis, checks, verifier) runs as mypyc-compiled extension
+    modules, from a wheel built with ``SENTINEL_LAB_COMPILE=1``; False when it runs as pure Python (the default).
+    This module is one of them, so its own file says which."""
+    return (sys.modules[__name__].__file__ or "").endswith(tuple(EXTENSION_SUFFIXES))
 
 
 @dataclass(frozen=True, slots=True)

@@ -334,7 +334,9 @@ def _names_rules_compare(module: Any) -> set[str]:
             return set(getattr(module, node.id))
         return set()
 
-    for node in ast.walk(ast.parse(Path(module.__file__).read_text(encoding="utf-8"))):
+    # the .py source beside the module (a compiled core keeps it beside its extension module)
+    source = Path(module.__file__).with_name(module.__name__.rpartition(".")[2] + ".py")
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Compare) and ast.unparse(node.left) in ("c.name", "name"):
             for op, comp in zip(node.ops, node.comparators, strict=True):
                 if isinstance(op, (ast.Eq, ast.In)):
