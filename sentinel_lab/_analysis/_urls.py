@@ -901,7 +901,14 @@ class _Collector:
         if len(self.out) >= MAX_ENDPOINTS:
             return
         info = classify_host(parts.host) if parts.host else HostInfo("")
-        if parts.scheme in _NET_SCHEMES and not info.internal and _single_label(info.host):
+        # a single-label name is looked up inside the local network; one in brackets (``http://[ipv6]/``) is not a
+        # name at all: every standard parser rejects a bracketed host that is not an IPv6 literal, so none resolves it
+        if (
+            parts.scheme in _NET_SCHEMES
+            and not info.internal
+            and not parts.host.startswith("[")
+            and _single_label(info.host)
+        ):
             info = replace(info, local_name=True, note="single-label name (resolved inside the local network)")
         key = (info.host, parts.scheme, parts.port, parts.path[:200], context, t.path)
         if key in self.seen:

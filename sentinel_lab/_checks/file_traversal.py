@@ -41,6 +41,7 @@ Rules (paths come canonicalised from ``_analysis._paths``):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from sentinel_lab import _vocab as vocab
@@ -126,6 +127,12 @@ def _copied_dir(ref: PathRef) -> str | None:
 _MUTATORS = vocab.words("file_mutating_programs")
 #: Programs that print their words: a path among them is text, not a file opened.
 _PRINTERS = frozenset({"echo", "printf", "print", "write-host", "write-output"})
+#: Programs whose path operands are names (``basename``, a package-ownership query ``rpm -qf``), by the options that
+#: make them so (empty: always); ``_vocab/path_name_programs.tsv``.
+_NAMERS = {
+    name: frozenset(() if options == "*" else options.split())
+    for name, options in vocab.mapping("path_name_programs").items()
+}
 #: Programs that administer block devices (``fsck``, ``losetup``...): in the admin profile they may name devices.
 _DISK_ADMIN = vocab.words("disk_admin_programs")
 # Spellings of the agent's own home (``~user`` names another user's).
@@ -170,6 +177,12 @@ def _changes_directory(tool_key: str) -> bool:
 _SSH_CLIENTS = frozenset({"ssh", "scp", "sftp", "autossh", "sshfs"})
 
 
+def _names_paths(name: str, argv: Sequence[str]) -> bool:
+    """Whether this command takes its path operands as names (see ``_NAMERS``): it opens none of them."""
+    options = _NAMERS.get(name)
+    return options is not None and (not options or not options.isdisjoint(argv[1:]))
+
+
 class _Uses:
     """How each command text uses its words: which it passes to commands (read or written), which it writes."""
 
@@ -184,7 +197,7 @@ class _Uses:
             return
         for c in a.commands:
             tid = id(c.text)
-            printer = c.name in _PRINTERS
+            printer = c.name in _PRINTERS or _names_paths(c.name, c.argv)
             mutator = c.name in _MUTATORS
             if c.name in _SSH_CLIENTS:
                 self.identities.update((tid, w) for o, w in zip(c.argv, c.argv[1:], strict=False) if o == "-i")

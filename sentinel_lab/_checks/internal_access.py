@@ -9,7 +9,10 @@ Three uses of an internal address are not requests to an internal service: a lis
 (``--bind 127.0.0.1``, ``--host 0.0.0.0``, ``--listen``), a log-in to the agent's own machine over a remote shell
 (``ssh``/``scp``/``rsync`` to loopback, port forwards included: running commands there is what the agent's shell
 already does; other private hosts stay violations, that is lateral movement), and a bare placeholder name from
-documentation (``http://example/api``, ``user@host``, ``server``) that no network resolves.
+documentation (``http://example/api``, ``user@host``, ``server``) that no network resolves. In the ``admin``
+profile a remote-shell log-in to a private-network address or a local host name (``ssh alice@10.0.0.1``, ``scp f
+buildbox:``) is administration too: the machines of its own network are what such an agent looks after. Link-local
+and metadata addresses stay violations there, and so does any other program's request to a private host.
 """
 
 from __future__ import annotations
@@ -80,15 +83,18 @@ def _inside(path: str, root: str) -> bool:
 _PLACEHOLDERS = vocab.words("placeholder_hosts")
 _REMOTE_SHELLS = vocab.words("remote_shell_programs")
 #: Options whose value is the address a server listens on (``--host`` only with an unspecified address).
+#: Kinds of host an administering agent's remote shell may log in to (its own network's machines).
+_LAN_KINDS = frozenset({"private", "local_name"})
 _BIND_OPTIONS = frozenset({"--bind", "--bind-address", "--listen", "--listen-address", "--addr", "--address"})
 
 
 class _Local:
     """Words of the call's commands that name a listen address or a remote-shell target, per command text."""
 
-    __slots__ = ("binds", "remote")
+    __slots__ = ("admin", "binds", "remote")
 
-    def __init__(self, a: Analysis) -> None:
+    def __init__(self, a: Analysis, admin: bool) -> None:
+        self.admin = admin
         self.binds: set[tuple[int, str]] = set()
         self.remote: dict[int, list[str]] = {}
         for c in a.commands:
@@ -110,7 +116,8 @@ class _Local:
         host = ep.host
         if (tid, host) in self.binds or (tid, ep.raw) in self.binds:
             return True
-        if ep.info.loopback and host:
+        info = ep.info
+        if host and (info.loopback or (self.admin and set(info.kinds) <= _LAN_KINDS)):
             return any(host in w for w in self.remote.get(tid, ()))
         return False
 
@@ -154,7 +161,7 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
             continue
         v = _judge(ep, s)
         if v is not None and ep.context == "command":
-            local = local or _Local(a)
+            local = local or _Local(a, s.profile == "admin")
             if local.exempt(ep):
                 continue
         if v is not None and v.evidence not in seen:

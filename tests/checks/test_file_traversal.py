@@ -225,12 +225,28 @@ def test_writes_to_protected_zones_are_blocked_in_every_profile(tool: str, args:
         ("run_shell", {"command": "cd .. && ls"}),
         ("run_shell", {"command": 'git commit -m "stop reading /etc/group at start-up"'}),
         ("run_shell", {"command": "echo see /var/log/app.log"}),
+        ("run_shell", {"command": "rpm -qf /etc/postfix/main.cf"}),  # a package-database query names the path
+        ("run_shell", {"command": "dpkg -S /etc/ssh/sshd_config && pacman -Qo /etc/hosts"}),
+        ("run_shell", {"command": "basename /var/log/syslog; dirname /root/notes"}),
         ("run_shell", {"command": "find build -name '*.o' -delete"}),
         ("write_file", {"path": "/tmp/build/out.txt", "content": "ok"}),
     ],
 )
 def test_ordinary_paths_and_mentions_stay_allowed(tool: str, args: dict) -> None:
     assert violations(args, tool=tool) == []
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        "rpm -qf /etc/hosts; cat /etc/hosts",  # the name query opens nothing; cat does
+        "rpm -qpl /etc/x.rpm",  # without -qf rpm reads the package file it is given
+        "dpkg -S /etc/shadow",  # a sensitive file is flagged wherever it is named
+        "dirname /root/x > /etc/hosts",
+    ],
+)
+def test_name_queries_do_not_hide_reads_writes_or_sensitive_files(cmd: str) -> None:
+    assert violations({"command": cmd}, tool="run_shell") != []
 
 
 @pytest.mark.parametrize("path", ["/etc/nginx/nginx.conf", "/var/log/syslog", "/proc/1/status", "C:\\Windows\\win.ini"])

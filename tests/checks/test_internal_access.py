@@ -239,3 +239,36 @@ def test_listen_addresses_loopback_logins_and_placeholders_pass(cmd: str) -> Non
 )
 def test_requests_lateral_moves_and_reverse_tunnels_stay_blocked(cmd: str) -> None:
     assert _v("run_shell", {"command": cmd}) != []
+
+
+ADMIN = Settings(workspace="/home/dev/project", profile="admin")
+
+
+@pytest.mark.parametrize("cmd", ["ssh alice@10.0.0.1 -p 2222", "scp report.txt ops@192.168.1.20:/srv/", "ssh fd00::1"])
+def test_admin_profile_logs_in_to_its_own_network(cmd: str) -> None:
+    assert _v("run_shell", {"command": cmd}) != []  # lateral movement for an agent confined to its project
+    assert _v("run_shell", {"command": cmd}, ADMIN) == []
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        "ssh 169.254.169.254",  # metadata / link-local: never a machine to administer
+        "curl http://192.168.1.4/admin",  # a request, not a log-in
+        "ping -c1 192.168.1.1",
+        "ssh -L 8080:169.254.169.254:80 10.0.0.2",
+        "ssh -R 9000:localhost:22 10.0.0.2",
+    ],
+)
+def test_admin_profile_still_blocks_requests_metadata_and_tunnels(cmd: str) -> None:
+    assert _v("run_shell", {"command": cmd}, ADMIN) != []
+
+
+def test_a_bracketed_host_that_is_no_address_is_not_a_local_name() -> None:
+    """``http://[ipv6]:port`` is rejected by every standard URL parser: nothing resolves it on the network."""
+    assert _v("run_shell", {"command": "curl 'http://[ipv6]:port'"}) == []
+    assert _v("fetch", {"url": "http://[name]/"}) == []
+    # what is inside brackets is still judged when a lax parser could reach it
+    assert _v("fetch", {"url": "http://[localhost]/"}) != []
+    assert _v("fetch", {"url": "http://[::1]/"}) != []
+    assert _v("fetch", {"url": "http://intranet/"}) != []
