@@ -55,6 +55,7 @@ from sentinel_lab import _vocab as vocab
 from sentinel_lab._text.normalize import (
     _CONFUSABLES,
     _INVISIBLE,
+    UNICODE_SPACES,
     bytes_pattern,
     fold,
     normalize,
@@ -2110,9 +2111,7 @@ def _quiet_text(data: bytes) -> bool:
 
 # ``_tokens`` splits at ASCII punctuation and white space, the Unicode quotes it replaces, and (``str.split``)
 # every Unicode white space character: any of those, as UTF-8, ends a word.
-_SEPARATORS_U = tuple(
-    {chr(c) for c in range(0x110000) if chr(c).isspace()} | set(_UNI_PUNCT) | set("!\"#%&'()*+,-./:;<=>?[\\]^_`{|}~")
-)
+_SEPARATORS_U = tuple(set(UNICODE_SPACES) | set(_UNI_PUNCT) | set("!\"#%&'()*+,-./:;<=>?[\\]^_`{|}~"))
 _SEP_U = b"(?:" + _byte_alternation(_SEPARATORS_U) + b")"
 _NON_SEP_ASCII = b"[^" + b"".join(b"\\x%02x" % ord(c) for c in sorted(_SEPARATORS_U) if c.isascii()) + b"]"
 #: Three words of at most 4 bytes (so possibly one character each) in a row.

@@ -65,7 +65,7 @@ import re2 as _re2  # type: ignore[import-untyped,unused-ignore]
 from sentinel_lab._analysis._paths import canonical
 from sentinel_lab._checks import host_matches
 from sentinel_lab._text.glob import Glob, is_glob
-from sentinel_lab._text.normalize import normalize
+from sentinel_lab._text.normalize import UNICODE_SPACES, normalize
 
 __all__ = [
     "CONDITION_KEYS",
@@ -229,7 +229,7 @@ def path_parts(path: str, base: str | None = None) -> tuple[str, ...] | None:
 # --------------------------------------------------------------------------------------------------- values
 #: What a number-reading server framework strips around a numeric string (pydantic strips Unicode white space,
 #: JavaScript's ``Number()`` also strips a BOM): Python's white space plus U+FEFF.
-_NUMBER_SPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + "\ufeff"
+_NUMBER_SPACE = UNICODE_SPACES + "\ufeff"
 #: A numeric string with more significant digits than this is read as an infinity of its sign (every finite
 #: policy bound lies below 10**309), so no reading ever parses a huge integer.
 _MAX_DIGITS = 400

@@ -178,3 +178,10 @@ def test_fold_reads_a_final_sigma_in_context_across_chunks() -> None:
     for after in ("b", " ", "'b", "' "):
         text = "x" * (N._CHUNK - 2) + "a\u03a3" + after + "b" * 3 * N._CHUNK
         assert N.fold(text) == text.lower()
+
+
+def test_unicode_spaces_are_every_white_space_character_of_this_python() -> None:
+    """The table tests code points up to U+3000 only: no white space lies above it in this Python's Unicode."""
+    every = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+    assert every == N.UNICODE_SPACES
+    assert "".join(N.UNICODE_SPACES.split()) == ""
