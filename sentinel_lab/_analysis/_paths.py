@@ -69,6 +69,8 @@ _QUOTES = "\"'`"
 _TOKEN_SEPARATORS = str.maketrans({c: " " for c in "\"'`;|&<>(),=\t\r\n{}[]"})
 # Windows reserves these; ``..`` followed by dots/spaces/semicolons is read as ``..`` by some servers.
 _DOTDOT_JUNK = ". ;"
+#: socat address types that name a file: ``OPEN:PATH`` in a command opens PATH.
+_FILE_ADDRESS_TYPES = frozenset(t for t, kind in vocab.mapping("socat_address_types").items() if kind == "file")
 _CD_WORDS = frozenset({"cd", "pushd", "chdir", "-C", "--directory", "Set-Location", "sl"})
 # Variables that name the home directory, in the shells an agent meets.
 _HOME_VARS = (
@@ -675,6 +677,10 @@ def paths_of(a: Analysis, workspace: str | None) -> list[PathRef]:
                     continue
                 if _looks_like_path(tok):
                     add(t, tok, False, here=here)
+                elif ":" in tok:  # socat's 'OPEN:/etc/passwd' ('_vocab/socat_address_types.tsv'; options cut at ',')
+                    head, _, rest = tok.partition(":")
+                    if rest and head.lower() in _FILE_ADDRESS_TYPES:
+                        add(t, rest, False, here=here)
         if key in COMMAND_KEYS and (a._commands is not None or not _SHELL_TRICKS.isdisjoint(t.norm[:65536])):
             # quoting, escapes, variables, braces and globs: read the words as the shell will
             globs = 0

@@ -17,7 +17,7 @@ import ast
 import base64
 import binascii
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -37,6 +37,7 @@ __all__ = [
     "NETWORK_TOOLS",
     "SHELLS",
     "Command",
+    "SocatAddress",
     "code_commands",
     "commands_of",
     "home_relative",
@@ -45,6 +46,7 @@ __all__ = [
     "parse_commands",
     "posix_norm",
     "reads_stdin",
+    "socat_addresses",
     "split_options",
     "write_targets",
 ]
@@ -79,7 +81,8 @@ DOWNLOADERS = frozenset(
         "xh",
     }
 )
-NETWORK_TOOLS = frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "telnet", "socat", "openssl"})
+#: Programs that carry bare bytes over a connection (``_vocab/raw_stream_programs.txt``).
+NETWORK_TOOLS = vocab.words("raw_stream_programs")
 
 _WRAPPERS = frozenset(
     {
@@ -2224,3 +2227,58 @@ def home_relative(path: str) -> str | None:
     if len(parts) >= 3 and parts[1] in ("home", "Users"):
         return "/".join(parts[3:])
     return None
+
+
+# --- socat's addresses ----------------------------------------------------------------------------------------
+
+_SOCAT_TYPES = vocab.mapping("socat_address_types")
+#: socat options that take the next word as their value (``-lf LOGFILE``): that word is no address.
+_SOCAT_VALUE_OPTIONS = frozenset({"-lf", "-lp", "-b", "-t", "-T", "-L", "-W"})
+
+
+class SocatAddress(NamedTuple):
+    """One of socat's two addresses: what it reaches (``kind``: file, network, exec, stdio or other, as
+    ``_vocab/socat_address_types.tsv`` names them), what it names (a path, ``host:port``, a command), and whether
+    socat reads from it (``sends``: the data goes to the other address) and writes to it (``receives``)."""
+
+    kind: str
+    target: str
+    sends: bool
+    receives: bool
+
+
+def _socat_address(word: str) -> tuple[str, str]:
+    """(kind, target) of one socat address word: ``TYPE:PARAMS,OPTIONS``, a bare path, ``-`` or a file number."""
+    head, _, rest = word.partition(":")
+    kind = _SOCAT_TYPES.get(head.split(",", 1)[0].lower())
+    if kind is not None:
+        return kind, rest.split(",", 1)[0] if kind in ("file", "network", "other") else rest
+    if word == "-" or word.split(",", 1)[0].isdigit():
+        return "stdio", ""
+    if "/" in word:
+        return "file", word.split(",", 1)[0]
+    return "other", word
+
+
+def socat_addresses(argv: Sequence[str]) -> tuple[SocatAddress, ...]:
+    """socat's two addresses with the direction of the data (``-u``: the first to the second only; ``-U``: the
+    second to the first; else both ways); ``()`` when the words hold fewer than two."""
+    words: list[str] = []
+    skip = False
+    for w in argv[1:]:
+        if skip:
+            skip = False
+        elif w in _SOCAT_VALUE_OPTIONS:
+            skip = True
+        elif w == "-" or not w.startswith("-"):
+            words.append(w)
+            if len(words) == 2:
+                break
+    if len(words) < 2:
+        return ()
+    forward, backward = "-U" not in argv, "-u" not in argv  # data from the first to the second; the reverse
+    first, second = _socat_address(words[0]), _socat_address(words[1])
+    return (
+        SocatAddress(first[0], first[1], forward, backward),
+        SocatAddress(second[0], second[1], backward, forward),
+    )

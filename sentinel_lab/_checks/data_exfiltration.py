@@ -28,6 +28,7 @@ from sentinel_lab._analysis import Analysis, Text
 from sentinel_lab._analysis._code import CodeFacts
 from sentinel_lab._analysis._paths import sensitive_kind
 from sentinel_lab._analysis._secrets import Secret, find_secrets
+from sentinel_lab._analysis._shell import NETWORK_TOOLS, socat_addresses
 from sentinel_lab._analysis._urls import Endpoint, canonical_host, classify_host, split_url
 from sentinel_lab._checks import Settings, host_matches
 from sentinel_lab._core.verdict import Violation
@@ -132,13 +133,11 @@ _HTTP_CLIENTS = frozenset(
     {"curl", "wget", "wget2", "http", "https", "xh", "xhs", "curlie", "httpie", "iwr", "irm", "invoke-webrequest",
      "invoke-restmethod", "aria2c", "lwp-request", "fetch"}
 )  # fmt: skip
-_STREAM_SINKS = frozenset(
-    {"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "telnet", "socat", "openssl", "ssh", "cryptcat",
-     "mail", "mailx", "sendmail", "mutt", "swaks", "msmtp", "ftp", "tftp", "sftp", "lftp", "smbclient"}
-)  # fmt: skip
 #: Stream sinks that carry bare bytes to a host or a listening port (no protocol of their own).
-_RAW_STREAMS = frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "telnet", "socat", "openssl",
-                          "cryptcat"})  # fmt: skip
+_RAW_STREAMS = NETWORK_TOOLS
+_STREAM_SINKS = _RAW_STREAMS | frozenset(
+    {"ssh", "mail", "mailx", "sendmail", "mutt", "swaks", "msmtp", "ftp", "tftp", "sftp", "lftp", "smbclient"}
+)
 _DNS_TOOLS = frozenset({"nslookup", "dig", "host", "drill", "ping", "ping6", "resolvectl", "getent", "traceroute"})
 _COPY_REMOTE = frozenset({"scp", "rsync", "sftp", "pscp"})
 _CLOUD_COPY = frozenset({"aws", "gsutil", "gcloud", "az", "rclone", "azcopy", "s3cmd", "mc", "b2"})
@@ -512,6 +511,11 @@ def _commands(a: Analysis) -> list[Any]:
 def _hosts_in_args(c: Any) -> list[_Dest]:
     out: list[_Dest] = []
     name = c.name
+    if name == "socat":  # its hosts are in its network addresses only ('TCP:HOST:PORT', 'SOCKS4:PROXY:HOST:PORT')
+        for address in socat_addresses(c.argv):
+            if address.kind == "network":
+                out.extend(_Dest(canonical_host(h), sink_kind(h), c.raw) for h in _socat_hosts(address.target))
+        return out
     for w in c.argv[1:]:
         if "://" in w:
             for p in split_url(w[w.find("://") - 8 if w.find("://") >= 8 else 0 :].lstrip("=")):
@@ -526,6 +530,15 @@ def _hosts_in_args(c: Any) -> list[_Dest]:
             h = target.split("/dev/", 1)[1][4:].split("/", 1)[0]
             out.append(_Dest(canonical_host(h), sink_kind(h), c.raw))
     return out
+
+
+def _socat_hosts(target: str) -> list[str]:
+    """The host names and addresses in a socat network address's parameters (``[::1]:80``, ``host:port``, a
+    proxy and its target); none for a listening port alone."""
+    if target.startswith("["):
+        end = target.find("]")
+        return [target[1:end]] if end > 1 else []
+    return [part for part in target.split(":") if part and not part.isdigit()]
 
 
 def _bare_host(w: str, name: str) -> str | None:
@@ -664,7 +677,11 @@ def _payload_files(c: Any) -> tuple[list[str], bool, list[str]]:
                 files.append(w.strip("()"))
     elif name in _STREAM_SINKS:
         stdin = True
-        if name in ("mutt", "mail", "mailx"):
+        if name == "socat":  # the file address a network address is fed from (``socat -u OPEN:F TCP:H:P``)
+            addresses = socat_addresses(argv)
+            if any(a.kind == "network" for a in addresses):
+                files.extend(a.target for a in addresses if a.kind == "file" and a.sends and a.target)
+        elif name in ("mutt", "mail", "mailx"):
             files.extend(_opt_values(argv, frozenset({"-a", "-A", "--attach"})))
     for op, target in c.redirects:
         if op.lstrip("0123456789") in ("<", "<>"):

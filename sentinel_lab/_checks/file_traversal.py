@@ -48,7 +48,7 @@ from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis, Text
 from sentinel_lab._analysis._fsmodel import holds_zone, zone_of
 from sentinel_lab._analysis._paths import COMMAND_KEYS, PathRef, is_under, paths_of, sensitive_dir_kind
-from sentinel_lab._analysis._shell import write_targets
+from sentinel_lab._analysis._shell import socat_addresses, write_targets
 from sentinel_lab._checks import WRITE_PATH_KEYS, WRITE_TOOL_WORDS, Settings
 from sentinel_lab._core.verdict import Violation
 
@@ -203,6 +203,12 @@ class _Uses:
                 self.identities.update((tid, w) for o, w in zip(c.argv, c.argv[1:], strict=False) if o == "-i")
             elif c.name in _DISK_ADMIN:
                 self.managed.update((tid, w) for w in c.argv[1:])
+            elif c.name == "socat":  # 'OPEN:/etc/cron.d/x,creat': the file an address names is opened
+                for address in socat_addresses(c.argv):
+                    if address.kind == "file" and address.target:
+                        self.passed.add((tid, address.target))
+                        if address.receives:
+                            self.written.add((tid, address.target))
             for w in c.argv:
                 if not printer:
                     self.passed.add((tid, w))

@@ -32,6 +32,7 @@ from sentinel_lab._analysis._shell import (
     home_relative,
     posix_norm,
     reads_stdin,
+    socat_addresses,
     split_options,
     write_targets,
 )
@@ -520,7 +521,7 @@ def _reverse_shell(c: Command, out: Findings, pipe_names: set[str]) -> None:
 
 def _network_shell_pipeline(stages: list[Command], fifo: bool, out: Findings) -> None:
     names = {c.name for c in stages}
-    net = names & (NETWORK_TOOLS | {"pwncat", "cryptcat"})
+    net = names & (NETWORK_TOOLS | {"pwncat"})
     if "openssl" in net and not any(c.name == "openssl" and "s_client" in c.argv for c in stages):
         net.discard("openssl")
     if "socat" in net:
@@ -630,8 +631,34 @@ def _download_files(c: Command) -> list[str]:
                     files.append(f"{prefix.rstrip('/')}/{name}" if prefix else name)
     if c.name in ("certutil", "bitsadmin") and len(argv) > 2 and "://" in argv[-2]:
         files.append(argv[-1])
-    files.extend(t for op, t in c.redirects if op.lstrip("0123456789").startswith(">") and not t.isdigit())
+    files.extend(_stdout_files(c))
     return [f for f in files if f and f not in ("-", "/dev/null", "null", "nul")]
+
+
+def _stdout_files(c: Command) -> list[str]:
+    """The files a command's standard output is redirected to (``> F``, ``>> F``, ``1> F``, ``&> F``)."""
+    return [t for op, t in c.redirects if op.lstrip("1&").startswith(">") and not t.lstrip("&").isdigit()]
+
+
+def _raw_received(c: Command) -> list[str] | None:
+    """The files a raw-connection program (``NETWORK_TOOLS``) writes what it receives into: its redirected output
+    (``nc HOST PORT > F``, ``nc -l -p PORT > F``, ``openssl s_client -connect H:P > F``), or socat's file address
+    receiving from a network address; None when the command opens no connection (``openssl enc``)."""
+    argv = c.argv
+    if c.name == "openssl":
+        return _stdout_files(c) if any(w in ("s_client", "s_server") for w in argv[1:3]) else None
+    if c.name != "socat":
+        return _stdout_files(c) if len(argv) > 1 else None
+    addresses = socat_addresses(argv)
+    if not any(a.kind == "network" for a in addresses):
+        return None
+    files: list[str] = []
+    for a in addresses:
+        if a.receives and a.kind == "file" and a.target:
+            files.append(a.target)
+        elif a.receives and a.kind == "stdio":
+            files.extend(_stdout_files(c))
+    return files
 
 
 def _wget_prefix(argv: Sequence[str]) -> str:
@@ -714,9 +741,12 @@ def _download_then_run(cmds: list[Command], out: Findings) -> None:
             absolute = target.startswith(("/", "~", "$", "%")) or target[1:3] in (":\\", ":/")
             cwd = target if absolute else f"{cwd.rstrip('/')}/{target}" if cwd and target else ""
             continue
-        if c.name in _FETCH_PROGRAMS:
+        received = (
+            _download_files(c) if c.name in _FETCH_PROGRAMS else _raw_received(c) if c.name in NETWORK_TOOLS else None
+        )
+        if received is not None:
             fetched.add(c.pipeline)
-            for f in _download_files(c):
+            for f in received:
                 files[_basename_of(f)] = c
                 # 'cd /tmp && wget URL/x.sh': a relative name is saved where the command moved to
                 relative = cwd and not f.startswith(("/", "~", "$", "%", "\\")) and f[1:3] not in (":\\", ":/")
@@ -1078,7 +1108,6 @@ _REVSHELL_NAMES = (
     | SCRIPTERS
     | POWERSHELLS
 )  # fmt: skip
-_FETCHERS = frozenset({"curl", "wget", "iwr", "invoke-webrequest", "certutil", "bitsadmin", "aria2c", "fetch"})
 _RM_NAMES = frozenset({"rm", "del", "erase", "rd", "rmdir", "remove-item", "ri", "unlink", "srm"})
 
 
@@ -1487,7 +1516,7 @@ def check(a: Analysis, s: Settings) -> list[Violation]:
     if cron_edit is not None and editor_set:
         out.add("edits the cron table (persistence)", "high", cron_edit.raw)
     for c in cmds:
-        if c.name in _FETCHERS or c.name in _FETCH_PROGRAMS or (len(cmds) > 1 and c.name.startswith(_INLINE_CODE)):
+        if c.name in _FETCH_PROGRAMS or c.name in NETWORK_TOOLS or (len(cmds) > 1 and c.name.startswith(_INLINE_CODE)):
             _download_then_run(cmds, out)
             break
     first = cmds[0].text

