@@ -140,7 +140,10 @@ def _auth_file(path: str) -> tuple[str, str] | None:
 
 
 # --- shell commands -------------------------------------------------------------------------------------------
-def _elevation(c: Command, out: Findings, admin: bool = False) -> None:
+def _elevation(c: Command, out: Findings) -> None:
+    """A command run through ``sudo``/``su``/``doas`` and the like: a root shell in every profile; any other
+    elevated command (and ``sudo -l``) only in the workspace profile (``out.admin`` is the admin profile)."""
+    admin = out.admin
     used = [w for w in c.wrappers if w in _ELEVATORS]
     if c.name in _ELEVATORS:
         used.append(c.name)
@@ -806,7 +809,7 @@ def _misc(c: Command, out: Findings, s: Settings) -> None:
 def _command_findings(c: Command, s: Settings) -> tuple[Violation, ...]:
     out = Findings(POLICY, admin=s.profile == "admin")
     _misc(c, out, s)
-    _elevation(c, out, s.profile == "admin")
+    _elevation(c, out)
     _file_modes(c, out, s)
     _users(c, out)
     _containers(c, out)
