@@ -569,19 +569,20 @@ def _first_of(s: str, chars: str) -> int:
     return best
 
 
-def _split_hostport(hostport: str) -> tuple[str, int | None]:
+def _split_hostport(hostport: str) -> tuple[str, int | None, bool]:
+    """(host, port number or None, whether the port is a word such as ``port``: a URL no client accepts)."""
     if hostport.startswith("["):
         end = hostport.find("]")
         if end == -1:
-            return hostport[1:], None
+            return hostport[1:], None, False
         host, rest = hostport[: end + 1], hostport[end + 1 :]
         port = rest[1:] if rest.startswith(":") else ""
     elif hostport.count(":") > 1:  # unbracketed IPv6 (some clients accept it)
-        return hostport, None
+        return hostport, None, False
     else:
         host, _, port = hostport.partition(":")
     p = int(port) if port.isascii() and port.isdigit() and len(port) <= 5 else None
-    return host, p
+    return host, p, port.isascii() and port.isalpha()
 
 
 class _Parts(NamedTuple):
@@ -593,6 +594,7 @@ class _Parts(NamedTuple):
     port: int | None
     path: str
     query: str
+    named_port: bool = False  # the port is a word (``:port``): every client refuses the URL
 
 
 def split_url(url: str) -> tuple[_Parts, ...]:
@@ -634,12 +636,12 @@ def _split_url(url: str) -> tuple[_Parts, ...]:
     out: list[_Parts] = []
     for authority, tail in readings:
         userinfo, _, hostport = authority.rpartition("@")
-        host, port = _split_hostport(hostport)
+        host, port, named_port = _split_hostport(hostport)
         frag = tail.find("#")
         if frag != -1:
             tail = tail[:frag]
         path, _, query = tail.partition("?")
-        out.append(_Parts(scheme, userinfo, host, port, path, query))
+        out.append(_Parts(scheme, userinfo, host, port, path, query, named_port))
     if len(out) == 2 and canonical_host(out[0].host) == canonical_host(out[1].host):
         out.pop()
     return tuple(out)
@@ -901,14 +903,9 @@ class _Collector:
         if len(self.out) >= MAX_ENDPOINTS:
             return
         info = classify_host(parts.host) if parts.host else HostInfo("")
-        # a single-label name is looked up inside the local network; one in brackets (``http://[ipv6]/``) is not a
-        # name at all: every standard parser rejects a bracketed host that is not an IPv6 literal, so none resolves it
-        if (
-            parts.scheme in _NET_SCHEMES
-            and not info.internal
-            and not parts.host.startswith("[")
-            and _single_label(info.host)
-        ):
+        # a single-label name is looked up inside the local network, unless the URL's port is a word
+        # (``http://[ipv6]:port``, ``http://server:port``): every client refuses that URL, so nothing is resolved
+        if parts.scheme in _NET_SCHEMES and not info.internal and not parts.named_port and _single_label(info.host):
             info = replace(info, local_name=True, note="single-label name (resolved inside the local network)")
         key = (info.host, parts.scheme, parts.port, parts.path[:200], context, t.path)
         if key in self.seen:
@@ -1024,9 +1021,9 @@ def _bare_parts(token: str) -> _Parts | None:
                 if piece.count(".") == 3 or piece.lower() in _LOOPBACK_NAMES:
                     hostport = piece
                     break
-    host, port_number = _split_hostport(hostport)
+    host, port_number, named_port = _split_hostport(hostport)
     path, _, query = tail.partition("?")
-    return _Parts("", userinfo, host, port_number, path, query)
+    return _Parts("", userinfo, host, port_number, path, query, named_port)
 
 
 def _address_like(parts: _Parts, token: str, strict: bool) -> bool:

@@ -264,11 +264,13 @@ def test_admin_profile_still_blocks_requests_metadata_and_tunnels(cmd: str) -> N
     assert _v("run_shell", {"command": cmd}, ADMIN) != []
 
 
-def test_a_bracketed_host_that_is_no_address_is_not_a_local_name() -> None:
-    """``http://[ipv6]:port`` is rejected by every standard URL parser: nothing resolves it on the network."""
+def test_a_url_whose_port_is_a_word_resolves_no_local_name() -> None:
+    """``http://[ipv6]:port`` (a documentation placeholder): every client refuses a port that is a word, so its
+    single-label host is looked up nowhere; what is internal by its name or address stays a violation."""
     assert _v("run_shell", {"command": "curl 'http://[ipv6]:port'"}) == []
-    assert _v("fetch", {"url": "http://[name]/"}) == []
-    # what is inside brackets is still judged when a lax parser could reach it
-    assert _v("fetch", {"url": "http://[localhost]/"}) != []
-    assert _v("fetch", {"url": "http://[::1]/"}) != []
+    assert _v("fetch", {"url": "http://buildbox:port/status"}) == []
+    assert _v("fetch", {"url": "http://localhost:port/"}) != []
+    assert _v("fetch", {"url": "http://10.0.0.5:port/"}) != []
+    assert _v("fetch", {"url": "http://buildbox:80x/"}) != []  # not a word: judged as written
+    assert _v("fetch", {"url": "http://[intranet]/"}) != []  # some clients strip the brackets and resolve it
     assert _v("fetch", {"url": "http://intranet/"}) != []
