@@ -288,6 +288,8 @@ def _persistence(path: str) -> tuple[str, str] | None:
         return "high", "the Windows Startup folder"
     if low.startswith("~/.ssh/rc") or low == "/etc/ssh/sshrc":
         return "high", "an SSH login script"
+    if low.startswith(".git/hooks/") or "/.git/hooks/" in low:
+        return "high", "a git hook (run by the next git command)"
     return None
 
 
