@@ -1,7 +1,9 @@
 """Proxy overhead: ``tools/call`` round trips and throughput with the official MCP client, direct and proxied.
 
 Every side talks to the same tool server program (the bundled demo server, an official-SDK ``MCPServer``) and all
-sessions are open at the same time. Over stdio: ``direct``; the proxy with the *relay* policy (a static ALLOW rule,
+sessions are open at the same time. Over stdio: ``direct``; ``bare``, a byte relay in its own Python process that
+copies the bytes both ways and parses nothing (the floor of any proxy that is a process between the two: the hop
+alone); the proxy with the *relay* policy (a static ALLOW rule,
 no verifier, no spotlighting: the relay itself); with the *full* policy (static rule, the verifier's content
 checks, spotlighting and the output scan: the real enforcement path); and the full policy with ``--audit``.
 Over Streamable HTTP (``http=True``), with the SDK's HTTP client: ``http_direct`` (the server program served over
@@ -30,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,12 +63,13 @@ spotlight: {enabled: false, scan_output: "off"}
 proxy: {pin_tools: "off", hide_denied_tools: false}
 """
 
-_STDIO_SIDES = ("direct", "relay", "full", "audit")
+_STDIO_SIDES = ("direct", "bare", "relay", "full", "audit")
 _HTTP_SIDES = ("http_direct", "gateway", "gateway_audit", "upstream_url")
 _OVER_HTTP = frozenset({"http_direct", "gateway", "gateway_audit"})  # the client speaks Streamable HTTP
 
 #: The side each proxied side is compared with.
 BASELINE = {
+    "bare": "direct",
     "relay": "direct",
     "full": "direct",
     "audit": "direct",
@@ -76,6 +80,7 @@ BASELINE = {
 
 SIDE_LABELS = {
     "direct": "stdio direct",
+    "bare": "stdio byte relay (floor)",
     "relay": "stdio proxy, relay policy",
     "full": "stdio proxy, full policy",
     "audit": "stdio proxy, full policy + audit",
@@ -158,6 +163,8 @@ def _http_servers(full_policy: Path, audit_dir: Path, errlog: Any) -> Iterator[d
 def _stdio_command(side: str, policies: dict[str, Path], audit_dir: Path, urls: dict[str, str]) -> list[str]:
     if side == "direct":
         return list(_SERVER)
+    if side == "bare":
+        return [sys.executable, "-m", "sentinel_lab._bench_proxy", *_SERVER]
     policy = policies["relay" if side == "relay" else "full"]
     proxy = [*_CLI, "proxy", "--policy", str(policy)]
     if side == "audit":
@@ -390,3 +397,33 @@ def bench_proxy(
         + ("; gateway: the full policy in `gateway --listen` in front of the server over stdio" if http else ""),
         "machine": _machine(),
     }
+
+
+def _pump(source: int, sink: int) -> None:
+    """Copy bytes from ``source`` to ``sink`` until end of file (blocking reads, every byte written)."""
+    while chunk := os.read(source, 65536):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(sink, view) :]
+
+
+def bare_relay(command: list[str]) -> int:
+    """Run ``command`` and copy this process's stdin to it and its stdout to ours, parsing nothing: the ``bare``
+    side, the cost of an extra process on the path alone. A benchmark's baseline, never a way to serve a tool."""
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    server_in = proc.stdin
+
+    def upstream() -> None:
+        with contextlib.suppress(OSError):
+            _pump(sys.stdin.fileno(), server_in.fileno())
+        server_in.close()
+
+    threading.Thread(target=upstream, daemon=True).start()
+    with contextlib.suppress(OSError):
+        _pump(proc.stdout.fileno(), sys.stdout.fileno())
+    return proc.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(bare_relay(sys.argv[1:]))

@@ -120,9 +120,10 @@ def test_proxy_prints_every_side_ratios_throughput_targets_and_machine() -> None
     assert "throughput with 4 calls in flight" in lines[0]
     sides = [m for m in map(PROXY_SIDE.match, lines) if m]
     baselines = [m["label"] for m in sides if not m["ratio"]]
-    assert baselines == ["stdio direct", "HTTP direct"] and len(sides) == 8, out.stdout
+    assert baselines == ["stdio direct", "HTTP direct"] and len(sides) == 9, out.stdout
     labels = {m["label"] for m in sides}
     assert {
+        "stdio byte relay (floor)",
         "stdio proxy, full policy + audit",
         "HTTP gateway -> stdio server",
         "HTTP gateway + audit -> stdio",
@@ -133,4 +134,4 @@ def test_proxy_prints_every_side_ratios_throughput_targets_and_machine() -> None
     assert lines[-1].startswith("machine: ") and "cores" in lines[-1]
     stdio_only = run("proxy", "--calls", "2", "--warmup", "0", "--inflight", "2", "--no-http", "--json")
     result = json.loads(stdio_only.stdout)
-    assert set(result["sides"]) == {"direct", "relay", "full", "audit"} and result["inflight"] == 2
+    assert set(result["sides"]) == {"direct", "bare", "relay", "full", "audit"} and result["inflight"] == 2

@@ -4,12 +4,14 @@ gateway, over stdio and Streamable HTTP, with and without audit (short runs: str
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 
 from sentinel_lab._bench_proxy import BASELINE, TARGET_RATIO, bench_proxy, handler_cost
 
-STDIO = {"direct", "relay", "full", "audit"}
+STDIO = {"direct", "bare", "relay", "full", "audit"}
 HTTP = {"http_direct", "gateway", "gateway_audit", "upstream_url"}
 
 
@@ -65,3 +67,16 @@ def test_bench_proxy_without_http_reports_stdio_only() -> None:
 def test_bench_proxy_rejects_bad_counts(kw: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         bench_proxy(**kw)
+
+
+def test_the_floor_side_relays_every_byte_both_ways_and_the_child_exit_code() -> None:
+    """``bare`` copies bytes unchanged (no framing, no parse) and exits with the child's code."""
+    data = b"".join(bytes([i % 256]) * (i % 7) for i in range(70_000))  # > 64 KiB: several reads
+    script = "import sys; d = sys.stdin.buffer.read(); sys.stdout.buffer.write(d[::-1]); sys.exit(3)"
+    done = subprocess.run(
+        [sys.executable, "-m", "sentinel_lab._bench_proxy", sys.executable, "-c", script],
+        input=data,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.stdout == data[::-1] and done.returncode == 3
