@@ -186,13 +186,21 @@ def _names_paths(name: str, argv: Sequence[str]) -> bool:
 class _Uses:
     """How each command text uses its words: which it passes to commands (read or written), which it writes."""
 
-    __slots__ = ("identities", "managed", "passed", "written")
+    __slots__ = ("coded", "identities", "managed", "passed", "written")
 
     def __init__(self, a: Analysis) -> None:
         self.passed: set[tuple[int, str]] = set()
         self.written: set[tuple[int, str]] = set()
         self.identities: set[tuple[int, str]] = set()  # ``ssh -i KEY``: a key the client signs with, never shows
         self.managed: set[tuple[int, str]] = set()  # words given to a disk-administration program (``fsck DEV``)
+        self.coded: set[tuple[int, str]] = set()  # files code opens (``open('/etc/group')``, ``os.walk('/root')``)
+        for ct in a.code:
+            tid = id(ct.text)
+            self.coded.update((tid, r.path) for r in ct.facts.reads if r.path)
+            for w in ct.facts.writes:
+                if w.path:
+                    self.coded.add((tid, w.path))
+                    self.written.add((tid, w.path))
         if not any(t.key in COMMAND_KEYS for t in a.texts):
             return
         for c in a.commands:
@@ -222,9 +230,10 @@ class _Uses:
                 self.written.add((tid, target))
 
     def judged(self, ref: PathRef) -> bool:
-        """Whether ``ref`` is opened as a file: a path-key value, a word a command receives, or a whole text."""
+        """Whether ``ref`` is opened as a file: a path-key value, a file code opens, a word a command receives, or a
+        whole text."""
         t: Text = ref.text
-        if ref.explicit:
+        if ref.explicit or (id(t), ref.raw) in self.coded:
             return True
         if t.key in COMMAND_KEYS:
             # a backslash is a Windows separator to cmd.exe and PowerShell, an escape to a POSIX shell's parse

@@ -237,6 +237,39 @@ def test_ordinary_paths_and_mentions_stay_allowed(tool: str, args: dict) -> None
 
 
 @pytest.mark.parametrize(
+    ("tool", "args", "admin_reads"),
+    [
+        ("python", {"code": "print(open('/etc/group').read())"}, True),
+        ("run_python", {"script": "import os\nfor root, dirs, files in os.walk('/root'):\n    print(files)"}, False),
+        ("python", {"code": "import glob\nprint(glob.glob('/var/log/*'))"}, True),
+        ("python", {"code": "from pathlib import Path\nprint(Path('/proc/1/status').read_text())"}, True),
+        ("node", {"code": "console.log(require('fs').readFileSync('/etc/group', 'utf8'))"}, True),
+    ],
+)
+def test_code_reading_a_protected_zone_is_judged_like_a_shell_read(tool: str, args: dict, admin_reads: bool) -> None:
+    """The files code opens are judged by the filesystem model as a command's words are (``cat /etc/group``);
+    the admin profile reads system files, never another user's home."""
+    found = violations(args, tool=tool)
+    assert any(v.reason.startswith("reads ") and "outside the workspace" in v.reason for v in found), found
+    assert (violations(args, ADMIN, tool=tool) == []) is admin_reads
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "print(open('README.md').read())",
+        "import pandas as pd\ndf = pd.read_csv('/tmp/data.csv')",
+        "print(open('/proc/cpuinfo').read())",
+        "print(open('/etc/os-release').read())",
+        "import os\nprint(os.listdir('/usr/bin'))",
+        "print('see /etc/group for the list')",  # a path in a string is not a file opened
+    ],
+)
+def test_code_reading_ordinary_files_stays_allowed(code: str) -> None:
+    assert violations({"code": code}, tool="python") == []
+
+
+@pytest.mark.parametrize(
     "cmd",
     [
         "rpm -qf /etc/hosts; cat /etc/hosts",  # the name query opens nothing; cat does
