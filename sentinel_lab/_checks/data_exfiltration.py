@@ -1135,8 +1135,9 @@ def _code_flows(a: Analysis, eps: list[Endpoint], cmds: list[Any], s: Settings, 
     for e in eps:
         if e.host and id(e.text) in code_texts:
             by_text.setdefault(id(e.text), []).append(e)
+    quiet = _quiet_programs(a)
     for t in a.texts:
-        if id(t) not in code_texts:
+        if id(t) not in code_texts or id(t) in quiet:
             continue
         low = t.folded
         if len(low) < 12 or not any(w in low for w in _CODE_NET):
@@ -1161,6 +1162,22 @@ def _code_flows(a: Analysis, eps: list[Endpoint], cmds: list[Any], s: Settings, 
                 if kind and kind not in ("home_dir", "root_dir"):
                     out.add("critical", f"sensitive file ({kind}) sent to {where} from code", t.norm)
                     break
+
+
+def _quiet_programs(a: Analysis) -> set[int]:
+    """Texts that are whole programs the code analysis read to the end and found no network call, process, remote
+    shell or code built at run time in: the word test of ``_code_flows`` (``socket`` beside ``os.environ``) would
+    only guess what the parse shows does not happen (``socket.gethostname()`` then ``print(dict(os.environ))``)."""
+    quiet: set[int] = set()
+    loud: set[int] = set()  # a text with any other piece of code in it (a shell line in a notebook cell) is not
+    for ct in a.code:
+        f = ct.facts
+        busy = f.sends or f.shells or f.flows or f.spawns or f.dynamic or f.downloads or f.decoded
+        if ct.origin != "command" and f.parsed and not f.truncated and not busy:
+            quiet.add(id(ct.text))
+        else:
+            loud.add(id(ct.text))
+    return quiet - loud
 
 
 def _truncated_flows(a: Analysis, cmds: list[Any], out: _Out) -> None:
