@@ -197,10 +197,10 @@ class _Uses:
         for ct in a.code:
             tid = id(ct.text)
             self.coded.update((tid, r.path) for r in ct.facts.reads if r.path)
-            for w in ct.facts.writes:
-                if w.path:
-                    self.coded.add((tid, w.path))
-                    self.written.add((tid, w.path))
+            for write in ct.facts.writes:
+                if write.path:
+                    self.coded.add((tid, write.path))
+                    self.written.add((tid, write.path))
         if not any(t.key in COMMAND_KEYS for t in a.texts):
             return
         for c in a.commands:

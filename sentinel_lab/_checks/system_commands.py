@@ -36,6 +36,7 @@ from sentinel_lab._analysis._shell import (
     split_options,
     write_targets,
 )
+from sentinel_lab._analysis._urls import classify_host, parse_ip, split_url
 from sentinel_lab._checks import WRITE_PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
 from sentinel_lab._checks.privilege_escalation import ELEVATORS
 from sentinel_lab._core.verdict import Violation
@@ -821,6 +822,49 @@ def _databases(c: Command, out: Findings) -> None:
         out.add(f"{c.name} drops a whole database", "high", c.raw)
 
 
+#: Package managers: what they install runs its install scripts (``setup.py``, ``postinstall``) on this machine.
+_INSTALLERS = frozenset({"pip", "pip3", "pipx", "uv", "npm", "pnpm", "yarn", "gem", "bun"})
+#: Their options that name where packages come from (pip, uv, npm, yarn, gem).
+_SOURCE_OPTIONS = frozenset(
+    {"-i", "--index-url", "--extra-index-url", "--index", "--default-index", "-f", "--find-links", "--registry",
+     "--source", "--clear-sources"}
+)  # fmt: skip
+
+
+def _package_sources(argv: Sequence[str]) -> list[str]:
+    """The URLs an install command takes packages from: its source options' values and URL operands."""
+    found: list[str] = []
+    for j, w in enumerate(argv):
+        opt, eq, value = w.partition("=")
+        if opt in _SOURCE_OPTIONS:
+            found.append(value if eq else argv[j + 1] if j + 1 < len(argv) else "")
+        elif "://" in w and not w.startswith("-"):
+            found.append(w.split("@", 1)[1] if w.startswith("git+") and "@" in w.split("://", 1)[0] else w)
+    return [u for u in found if "://" in u]
+
+
+def _untrusted_install(c: Command, out: Findings) -> None:
+    """A package installed from a source nothing authenticates (plain ``http``, or a bare IP address that no
+    certificate names): whoever answers chooses the code its install scripts run (``pip install -i
+    http://203.0.113.5/simple x``, ``npm install http://host/x.tgz``)."""
+    argv = c.argv
+    if c.name in PYTHONS:
+        if tuple(argv[1:3]) not in (("-m", "pip"), ("-m", "pip3")):
+            return
+        argv = argv[2:]
+    if not any(w in ("install", "add", "i") for w in argv[1:4]):
+        return
+    for url in _package_sources(argv):
+        for parts in split_url(url.removeprefix("git+")):
+            if not parts.host or classify_host(parts.host).loopback:
+                continue  # the agent's own machine: no one on the network answers in its place
+            if parts.scheme == "http" or parse_ip(parts.host) is not None:
+                what = "plain http" if parts.scheme == "http" else "a bare IP address"
+                out.add(f"{c.name} installs packages from {parts.host} over {what} (their install scripts run here)",
+                        "high", c.raw)  # fmt: skip
+                return
+
+
 def _lolbins(c: Command, out: Findings) -> None:
     name = c.name
     joined = " ".join(c.argv[1:]).lower()
@@ -1268,6 +1312,7 @@ _RULES: tuple[tuple[frozenset[str], Rule, Callable[[Command], bool]], ...] = (
     (_PROCESS_NAMES, _process_rules, _never),
     (_WRITERS | _SECURITY_NAMES, _security_rules, _init_script),
     (_LOLBIN_NAMES, _lolbins, _never),
+    (_INSTALLERS | PYTHONS, _untrusted_install, _never),
     (_DB_CLIENTS | {"dropdb", "mysqladmin"}, _databases, _never),
     (_REVSHELL_NAMES, _reverse_shell_rule, _shell_features),
     (frozenset({"iex", "invoke-expression"}), _download_exec_subst, _substituted),
