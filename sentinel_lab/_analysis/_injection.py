@@ -491,6 +491,11 @@ def _disguise(tok: str) -> str | None:
     return None
 
 
+def _has_leet(s: str) -> bool:
+    """Whether ``s`` holds a leetspeak character: one substring search each, in C."""
+    return any(c in s for c in _LEET_CHARS)
+
+
 _SINGLES = frozenset("abcdefghijklmnopqrstuvwxyz")
 #: What ``str.split`` splits an ASCII text at.
 _ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
@@ -521,7 +526,9 @@ def _tokens(sentence: str) -> tuple[list[str], bool]:
         return raw, False  # plain words: nothing to undo
     distinct = set(raw)
     singles = [t for t in distinct if len(t) == 1 and t.isalpha()]
-    leet = {t: d for t in distinct if not t.isalpha() and (d := _disguise(t)) is not None}
+    leet: dict[str, str] = {}
+    if _has_leet(sentence):  # ``_disguise`` reads only tokens holding a leetspeak character: none, no token to read
+        leet = {t: d for t in distinct if not t.isalpha() and (d := _disguise(t)) is not None}
     disguised = False
     out = raw
     if len(singles) > 0:
@@ -567,7 +574,8 @@ def _run_joiner(cls: str) -> re.Pattern[str]:
     space-separated tokens padded with a space at each end: a space between two single letters of which the
     left one follows another single letter or the right one precedes another. Fixed-width look-arounds only, so
     one pass is linear. ``cls`` is the character class of the single letters."""
-    return re.compile(f"(?:(?<= {cls} {cls})(?= {cls} )|(?<= {cls})(?= {cls} {cls} )) ")
+    # the space comes first, so the matcher looks for a space before it tries a look-around
+    return re.compile(f" (?:(?<= {cls} {cls} )(?={cls} )|(?<= {cls} )(?={cls} {cls} ))")
 
 
 def _has(tokens: list[str], lo: int, hi: int, words: frozenset[str]) -> int:
@@ -2012,6 +2020,10 @@ _CJK_WHO = bytes_pattern(_byte_alternation(_CJK_ADDRESSEES))
 
 
 def _compact_all(tokens: _Tokens, add: _Adder) -> None:
+    # ``_compact`` finds something only in a word holding a compact gate: with none in the words (one RE2 pass
+    # over them joined) no word is looked at
+    if _COMPACT_ANYWHERE.search(" ".join(tokens).encode("utf-8", "surrogatepass")) is None:
+        return
     # each distinct word once, in order (deduplicated in C): a repeated word makes the same call to ``add``
     for tok in dict.fromkeys(tokens):
         if len(tok) >= 10 and tok.isalpha() and tok not in _DISPATCH:
