@@ -555,18 +555,30 @@ def _few_singles(spaced: bytes) -> bool:
     (a..z) other than those found already, so three passes at most, each over the bytes in C."""
     seen = b""
     for _ in range(3):
-        pattern = _SINGLE_OTHER.get(seen)
-        if pattern is None:
-            others = bytes(c for c in b"abcdefghijklmnopqrstuvwxyz" if c not in seen)
-            pattern = _SINGLE_OTHER[seen] = bytes_pattern(
-                b"(?:^|" + _ASCII_WS + b")[" + others + b"](?:" + _ASCII_WS + b"|$)"
-            )
-        m = pattern.search(spaced)
-        if m is None:
+        letter = _other_single(spaced, seen)
+        if letter is None:
             return True
-        letter = next(c for c in m.group() if 0x61 <= c <= 0x7A)  # the word's letter (the match holds one)
         seen = bytes(sorted((*seen, letter)))
     return False
+
+
+def _other_single(spaced: bytes, seen: bytes) -> int | None:
+    """A one-letter word (a..z) of an ASCII text other than the letters ``seen`` (one RE2 pass), or None."""
+    pattern = _SINGLE_OTHER.get(seen)
+    if pattern is None:
+        others = bytes(c for c in b"abcdefghijklmnopqrstuvwxyz" if c not in seen)
+        pattern = bytes_pattern(b"(?:^|" + _ASCII_WS + b")[" + others + b"](?:" + _ASCII_WS + b"|$)")
+        if len(_SINGLE_OTHER) < _SINGLE_OTHER_MAX:
+            _SINGLE_OTHER[seen] = pattern
+    m = pattern.search(spaced)
+    if m is None:
+        return None
+    word: bytes = m.group()
+    return next(c for c in word if 0x61 <= c <= 0x7A)  # the word's letter (the match holds one)
+
+
+#: Patterns ``_other_single`` keeps (the sets of letters seen are many: past this many, each is compiled anew).
+_SINGLE_OTHER_MAX = 512
 
 
 def _run_joiner(cls: str) -> re.Pattern[str]:
@@ -1487,6 +1499,20 @@ _VOCAB = frozenset(_DISPATCH) | _GATE | _OBJECTS | _STRONG_SCOPE | _SECRETS | _L
 _LONGEST_WORD = max(map(len, _VOCAB))
 
 
+def _override_possible(words: set[str]) -> bool:
+    """Whether ``_d_override`` can find anything in a sentence of these words: it needs an object (a word like
+    'instructions') or, without one, an adverb or a user word among the words after its verb."""
+    if not _OVERRIDE_NEEDS.isdisjoint(words):
+        return True
+    return any(len(w) > 8 and w.endswith(_OBJECT_ENDINGS) for w in words)
+
+
+_OVERRIDE_NEEDS = _OBJECTS | _WEAK_OBJECTS | _ADVERBS | _USER_WORDS
+#: Detectors that can find something only in some sentences, each with the test of a sentence's distinct words
+#: that says whether it can (``_sentence_findings`` does not call them where it says no).
+_POSSIBLE: dict[_Detector, Callable[[set[str]], bool]] = {_d_override: _override_possible}
+
+
 #: Tokens per block of ``_sentence_findings``: a block equal (with its context) to an earlier one is skipped.
 _BLOCK = 64
 
@@ -1498,7 +1524,13 @@ def _sentence_findings(sentence: str, tokens: _Tokens, add: _Adder) -> None:
 
     The tokens are walked in blocks of ``_BLOCK``: once 32 calls are made, a block whose tokens and context
     (7 before, 12 after) equal an earlier such block's holds only windows seen before, and is skipped whole,
-    so a repeated text costs a tuple per block rather than per token."""
+    so a repeated text costs a tuple per block rather than per token. Detectors that ``_POSSIBLE`` says cannot
+    find anything in the sentence are not called, and with none left the tokens are not walked."""
+    distinct = set(tokens)
+    starts = [_DISPATCH[w] for w in distinct.intersection(_DISPATCH)]
+    idle = {fn for fns in starts for fn in fns if fn in _POSSIBLE and not _POSSIBLE[fn](distinct)}
+    if all(fn in idle for fns in starts for fn in fns):
+        return  # no detector started by a word of the sentence can find anything in it
     get = _DISPATCH.get
     saturated = add.saturated
     calls = 0
@@ -1522,7 +1554,7 @@ def _sentence_findings(sentence: str, tokens: _Tokens, add: _Adder) -> None:
                         continue
                     memo.add(key)
                 for fn in fns:
-                    if saturated and _KIND_OF[fn] in saturated:
+                    if (saturated and _KIND_OF[fn] in saturated) or fn in idle:
                         continue
                     add.pos = i
                     fn(tokens, i, sentence, add)
@@ -2083,9 +2115,47 @@ def _singles_quiet(s: str, spaced: bytes) -> bool:
     loose = "n't" in s or "ignor" in s or "disregard" in s or "forget" in s
     if (_THREE_SINGLES if loose else _THREE_LETTERS).search(spaced) is None:
         return True
+    if loose:
+        return False
     # plain words (letters between separators) with fewer than three distinct one-letter words: ``_tokens`` joins
     # no run in any sentence ('a a a a' stays four words)
-    return not loose and spaced.translate(None, _ASCII_SPACE).isalpha() and _few_singles(spaced)
+    if spaced.translate(None, _ASCII_SPACE).isalpha() and _few_singles(spaced):
+        return True
+    return _runs_read_nothing(s, spaced)
+
+
+def _runs_read_nothing(s: str, spaced: bytes) -> bool:
+    """Whether joining an ASCII text's runs of one-letter words gives the detectors nothing to read, for a text
+    with no gate word and no leetspeak or compact word. A run marks its sentence disguised, which is then read
+    whatever its words: so no detector's start word may stand in the text, nor a heading marker's first word, and
+    the one-letter words' letters (found one RE2 pass each) may spell no known word and no compact gate."""
+    if not spaced.islower() or _DISPATCH_WORD.search(spaced) is not None or any(w in s for w in _MARKER_HEADS):
+        return False  # an upper-case letter (text not folded) is read as it is: left to the detectors
+    seen = b""
+    while True:  # at most 19 passes: more distinct letters always spell a known word
+        letter = _other_single(spaced, seen)
+        if letter is None:
+            return True
+        seen = bytes(sorted((*seen, letter)))
+        have = frozenset(seen.decode("ascii"))
+        if any(w <= have for w in _RUN_WORDS):
+            return False
+
+
+#: The letters of each word a run of one-letter words could be joined into and be read: the known words of three
+#: letters or more and the compact gates.
+_RUN_WORDS = tuple(
+    {frozenset(w) for w in _VOCAB if len(w) >= 3 and w.isascii() and w.isalpha()}
+    | {frozenset(g) for g in _COMPACT_GATE}
+)
+#: The first words of the heading markers (read at a sentence start in a disguised sentence whatever its words).
+_MARKER_HEADS = tuple({m.split()[0].rstrip(":!") for m in _HEAD_MARKERS})
+#: A detector's start word standing as a whole word in an ASCII text.
+_DISPATCH_WORD = bytes_pattern(
+    b"(?:^|[\\t\\n\\x0b\\x0c\\r ])(?:"
+    + _byte_alternation(w for w in _DISPATCH if w.isascii())
+    + b")(?:[\\t\\n\\x0b\\x0c\\r ]|$)"
+)
 
 
 _BLEET = bytes.maketrans(b"0134578@$", b"oieastbas")

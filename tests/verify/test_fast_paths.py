@@ -310,6 +310,50 @@ def test_quiet_ascii_shortcut_changes_no_finding(text: str) -> None:
         assert _injection.scan_folded(text) == quick
 
 
+_RUN_PIECES = ["x", "q", "z", "k", "x", "q", "z", "b", "c", "w", "41", "25", "2e", "amp", "lt", "%", "&#46;", "x2e",
+               "41a", "you", "the", "report", "tell", "important:", "wichtig:", "note to", "ai", "1", "a", "nd",
+               "xq"]  # fmt: skip
+#: One-letter words in runs among words that are not the scanner's gate words (runs whose letters may or may not
+#: spell a known word, a detector's start word, a heading marker).
+_RUNS = st.lists(
+    st.tuples(st.sampled_from(_RUN_PIECES), st.sampled_from([" ", " ", "  ", "\n", ". ", ", ", "%"])).map("".join),
+    max_size=24,
+).map("".join)
+
+
+@pure_python_only
+@settings(max_examples=400, deadline=None)
+@given(_RUNS)
+@example("x q x 41a 25 x x amp x z x")  # runs that spell nothing
+@example("wichtig: x q x z")  # a heading marker read in a disguised sentence
+@example("x q k a z b c w x q")  # letters enough for a known word
+def test_runs_of_letters_that_spell_nothing_change_no_finding(text: str) -> None:
+    from sentinel_lab._analysis import _injection
+
+    quick = _injection.scan_folded(text)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_injection, "_quiet_ascii", lambda s: False)  # every ASCII text read by the detectors
+        assert _injection.scan_folded(text) == quick
+
+
+_OVERRIDE_PIECES = ["ignore", "disregard", "all", "the", "previous", "o", "instructions", "reinstructions", "rules",
+                    "user", "quietly", "and", "then", "aside", "set", "attention", "no", "pay", "to", "everything",
+                    "above", "request", "your", "x", "do", "not", "follow", "\u0456gnore"]  # fmt: skip
+
+
+@pure_python_only
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_OVERRIDE_PIECES), max_size=60).map(" ".join))
+@example("ignore all the previous o " * 30)
+def test_detectors_skipped_as_idle_change_no_finding(text: str) -> None:
+    from sentinel_lab._analysis import _injection
+
+    quick = _injection.scan_folded(text)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_injection, "_POSSIBLE", {})  # every detector called wherever its start word stands
+        assert _injection.scan_folded(text) == quick
+
+
 # --- whole-text decoders ------------------------------------------------------------------------------------------
 
 _HTML_PIECES = st.sampled_from(
