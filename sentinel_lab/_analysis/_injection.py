@@ -2186,9 +2186,27 @@ def _quiet_text(data: bytes) -> bool:
     """True when a text (any script) can give the word detectors nothing, decided by two RE2 passes over its
     UTF-8 form without splitting it: no gate word or leetspeak character anywhere (a substring test, so it also
     covers words run together, long compact words and 'n't' read as 'not'), and no three one-character words
-    in a row (the only way spaced letters are joined). It may say no where nothing is found; never the reverse.
+    in a row (the only way spaced letters are joined) or, with such runs, no known word spelt by its bytes
+    (``_spells_nothing``). It may say no where nothing is found; never the reverse.
     ``data`` is the folded text as UTF-8 (lone surrogates passed through)."""
-    return _GATE_ANYWHERE.search(data) is None and _SHORT_RUN.search(data) is None
+    return _GATE_ANYWHERE.search(data) is None and (_SHORT_RUN.search(data) is None or _spells_nothing(data))
+
+
+def _spells_nothing(data: bytes) -> bool:
+    """Whether no word the scanner reads can stand in a text (UTF-8), as a word or joined from spaced letters:
+    each known word, compact gate and heading marker needs a byte the text lacks. A byte test each (memchr), of
+    the bytes those words use; the bytes a sentence's reading may add (apostrophe, replacement character) count
+    as present."""
+    have = _ADDED_BYTES.union(b for b in _SPELL_BYTES if b in data)
+    return not any(word <= have for word in _SPELL_WORDS)
+
+
+#: The bytes of each word ``_spells_nothing`` looks for (known words, compact gates, heading markers), as sets.
+_SPELL_WORDS = tuple({frozenset(w.encode()) for w in (*_VOCAB, *_COMPACT_GATE, *_HEAD_MARKERS)})
+_SPELL_BYTES = tuple(sorted(frozenset().union(*_SPELL_WORDS)))
+#: Bytes a sentence's reading may hold that its text does not: the apostrophe (for U+2019), U+FFFD (a lone
+#: surrogate's bytes decoded), the space.
+_ADDED_BYTES = frozenset(b"' " + "\ufffd".encode())
 
 
 # ``_tokens`` splits at ASCII punctuation and white space, the Unicode quotes it replaces, and (``str.split``)

@@ -326,13 +326,37 @@ _RUNS = st.lists(
 @given(_RUNS)
 @example("x q x 41a 25 x x amp x z x")  # runs that spell nothing
 @example("wichtig: x q x z")  # a heading marker read in a disguised sentence
-@example("x q k a z b c w x q")  # letters enough for a known word
+@example("x q x. j a i l b r e a k")  # spaced letters joined into a known word
 def test_runs_of_letters_that_spell_nothing_change_no_finding(text: str) -> None:
     from sentinel_lab._analysis import _injection
 
     quick = _injection.scan_folded(text)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_injection, "_quiet_ascii", lambda s: False)  # every ASCII text read by the detectors
+        assert _injection.scan_folded(text) == quick
+
+
+_SPELT_PIECES = ["\u00e9", "a", "x", "\ud800", "\u00fc", "\u0438", "\u0436", "\u00e9\u00e9", "ai", "tell", "you",
+                 "\u0442\u044b", "wichtig:", "\u0432\u0430\u0436\u043d\u043e:", "%", "\u3001", "\u00df", "zq",
+                 "\u2019s"]  # fmt: skip
+
+
+@pure_python_only
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_SPELT_PIECES), st.sampled_from([" ", "  ", "\n", ". ", ", "])).map("".join)
+    ).map("".join)
+)
+@example("\u00e9 a \u00e9 x \ud800 a")  # one-character words whose bytes spell nothing
+@example("wichtig: \u00e9 a \u00e9")  # a heading marker read in a disguised sentence
+@example("\u00e9. j a i l b r e a k")  # spaced letters joined into a known word
+def test_text_whose_bytes_spell_no_known_word_changes_no_finding(text: str) -> None:
+    from sentinel_lab._analysis import _injection
+
+    quick = _injection.scan_folded(text)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_injection, "_quiet_text", lambda data: False)  # every text that is not ASCII read in full
         assert _injection.scan_folded(text) == quick
 
 
