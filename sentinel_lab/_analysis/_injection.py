@@ -2078,13 +2078,14 @@ def _quiet_ascii(s: str) -> bool:
         return True  # none of the four searches below finds anything: one pass of their union decides
     if _GATE_WORD.search(spaced) is not None:
         return False  # a gate word as a word: the same test as on the split words, in one pass
-    if leet == spaced:  # no leetspeak character: both leetspeak readings are the text itself, searched once
-        no_word = _WORD_ANYWHERE.search(spaced) is None
-    else:
-        no_word = _WORD_ANYWHERE.search(leet) is None and _WORD_ANYWHERE.search(spaced.translate(_BLEET_L)) is None
-    if no_word and _COMPACT_ANYWHERE.search(spaced) is None:
-        # RE2 passes, no split: no known word as a word when read as leetspeak (so no disguise) and no compact
-        # gate, so the word-level test below can only find one-character words; three of them in a row decide
+    # no leetspeak character, or no known word of three letters or more (``_disguise`` reads no shorter word) as
+    # a word in either leetspeak reading: no disguise
+    no_disguise = leet == spaced or (
+        _LEET_WORD_ANYWHERE.search(leet) is None and _LEET_WORD_ANYWHERE.search(spaced.translate(_BLEET_L)) is None
+    )
+    if no_disguise and _COMPACT_ANYWHERE.search(spaced) is None:
+        # RE2 passes, no split: no disguise and no compact gate, so the word-level test below can only find
+        # one-character words; three of them in a row decide
         if _THREE_SINGLES.search(spaced) is None:
             return True
         return _singles_quiet(s, spaced)
@@ -2129,7 +2130,7 @@ def _runs_read_nothing(s: str, spaced: bytes) -> bool:
     with no gate word and no leetspeak or compact word. A run marks its sentence disguised, which is then read
     whatever its words: so no detector's start word may stand in the text, nor a heading marker's first word, and
     the one-letter words' letters (found one RE2 pass each) may spell no known word and no compact gate."""
-    if not spaced.islower() or _DISPATCH_WORD.search(spaced) is not None or any(w in s for w in _MARKER_HEADS):
+    if not spaced.islower() or _DISPATCH_WORD.search(spaced) is not None or _MARKER_HEAD.search(spaced) is not None:
         return False  # an upper-case letter (text not folded) is read as it is: left to the detectors
     seen = b""
     while True:  # at most 19 passes: more distinct letters always spell a known word
@@ -2148,8 +2149,9 @@ _RUN_WORDS = tuple(
     {frozenset(w) for w in _VOCAB if len(w) >= 3 and w.isascii() and w.isalpha()}
     | {frozenset(g) for g in _COMPACT_GATE}
 )
-#: The first words of the heading markers (read at a sentence start in a disguised sentence whatever its words).
-_MARKER_HEADS = tuple({m.split()[0].rstrip(":!") for m in _HEAD_MARKERS})
+#: The first word of a heading marker (read at a sentence start in a disguised sentence whatever its words),
+#: anywhere: letters only, so the same in the text with its punctuation read as spaces.
+_MARKER_HEAD = bytes_pattern(_byte_alternation({m.split()[0].rstrip(":!") for m in _HEAD_MARKERS}))
 #: A detector's start word standing as a whole word in an ASCII text.
 _DISPATCH_WORD = bytes_pattern(
     b"(?:^|[\\t\\n\\x0b\\x0c\\r ])(?:"
@@ -2164,6 +2166,12 @@ _BLEET_L = bytes.maketrans(b"0134578@$", b"oleastbas")
 _WORD_ANYWHERE = bytes_pattern(
     b"(?:^|[\\t\\n\\x0b\\x0c\\r ])(?:"
     + _byte_alternation(w for w in _VOCAB if w.isascii())
+    + b")(?:[\\t\\n\\x0b\\x0c\\r ]|$)"
+)
+#: A known word that ``_disguise`` could read a leetspeak word as (three characters or more) standing as a word.
+_LEET_WORD_ANYWHERE = bytes_pattern(
+    b"(?:^|[\\t\\n\\x0b\\x0c\\r ])(?:"
+    + _byte_alternation(w for w in _VOCAB if w.isascii() and len(w) >= 3)
     + b")(?:[\\t\\n\\x0b\\x0c\\r ]|$)"
 )
 _GATE_WORD = bytes_pattern(

@@ -312,9 +312,9 @@ def test_quiet_ascii_shortcut_changes_no_finding(text: str) -> None:
 
 _RUN_PIECES = ["x", "q", "z", "k", "x", "q", "z", "b", "c", "w", "41", "25", "2e", "amp", "lt", "%", "&#46;", "x2e",
                "41a", "you", "the", "report", "tell", "important:", "wichtig:", "note to", "ai", "1", "a", "nd",
-               "xq"]  # fmt: skip
+               "xq", "4ll", "t3ll", "pr3v10u5", "0x7f", "m0d3"]  # fmt: skip
 #: One-letter words in runs among words that are not the scanner's gate words (runs whose letters may or may not
-#: spell a known word, a detector's start word, a heading marker).
+#: spell a known word, a detector's start word, a heading marker, leetspeak).
 _RUNS = st.lists(
     st.tuples(st.sampled_from(_RUN_PIECES), st.sampled_from([" ", " ", "  ", "\n", ". ", ", ", "%"])).map("".join),
     max_size=24,
