@@ -46,7 +46,7 @@ import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import islice
+from itertools import compress, islice
 from typing import Any
 
 import re2 as _re2  # type: ignore[import-untyped,unused-ignore]
@@ -244,6 +244,8 @@ _END_OF = _forms("input prompt instructions document conversation context email 
 
 _DISCUSSION = _forms(vocab.words("injection_discussion"))
 _DISCUSSION_CJK = ("论文", "研究", "例如", "攻击", "示例", "检测", "論文", "攻撃", "検出", "例えば", "논문", "공격")
+#: Any of them, one pass (an alternation of words: each position tries a fixed number of them, no backtracking).
+_DISCUSSION_CJK_RE = re.compile("|".join(_DISCUSSION_CJK))
 
 # Special tokens of chat templates and our own spotlight markers: a fake turn boundary in data.
 _TURN_TOKENS = (
@@ -1522,42 +1524,45 @@ def _sentence_findings(sentence: str, tokens: _Tokens, add: _Adder) -> None:
     facts, so once a sentence has made many calls, a window seen before is skipped: repeating a near-match a
     million times costs one evaluation per distinct window.
 
-    The tokens are walked in blocks of ``_BLOCK``: once 32 calls are made, a block whose tokens and context
-    (7 before, 12 after) equal an earlier such block's holds only windows seen before, and is skipped whole,
-    so a repeated text costs a tuple per block rather than per token. Detectors that ``_POSSIBLE`` says cannot
-    find anything in the sentence are not called, and with none left the tokens are not walked."""
+    The start words are found in C (their positions), and walked in blocks of ``_BLOCK`` tokens: once 32 calls
+    are made, a block whose tokens and context (7 before, 12 after) equal an earlier such block's holds only
+    windows seen before, and is skipped whole, so a repeated text costs a tuple per block rather than per token.
+    Detectors that ``_POSSIBLE`` says cannot find anything in the sentence are not called, and with none left
+    the tokens are not walked."""
     distinct = set(tokens)
-    starts = [_DISPATCH[w] for w in distinct.intersection(_DISPATCH)]
-    idle = {fn for fns in starts for fn in fns if fn in _POSSIBLE and not _POSSIBLE[fn](distinct)}
-    if all(fn in idle for fns in starts for fn in fns):
+    present = {fn for w in distinct.intersection(_DISPATCH) for fn in _DISPATCH[w]}
+    idle = {fn for fn in present if fn in _POSSIBLE and not _POSSIBLE[fn](distinct)}
+    if idle >= present:
         return  # no detector started by a word of the sentence can find anything in it
-    get = _DISPATCH.get
+    at = list(compress(range(len(tokens)), map(_DISPATCH.__contains__, tokens)))  # where a start word stands
     saturated = add.saturated
     calls = 0
     memo: set[tuple[str, ...]] = set()
     blocks: set[tuple[str, ...]] = set()
-    n = len(tokens)
-    for lo in range(0, n, _BLOCK):
+    p = 0
+    while p < len(at):
+        lo = at[p] - at[p] % _BLOCK  # the block of the next start word (a block without one has nothing to run)
         hi = lo + _BLOCK
+        end = bisect_left(at, hi, p)
         if calls >= 32:  # every start word from here on is past the 32nd call: the memo applies to all of them
             key = tuple(tokens[lo - 7 : hi + 12])
             if key in blocks:
+                p = end
                 continue
             blocks.add(key)
-        for i in range(lo, min(hi, n)):
-            fns = get(tokens[i])
-            if fns:
-                calls += 1
-                if calls > 32:
-                    key = tuple(tokens[i - 7 if i >= 7 else 0 : i + 13])
-                    if key in memo:
-                        continue
-                    memo.add(key)
-                for fn in fns:
-                    if (saturated and _KIND_OF[fn] in saturated) or fn in idle:
-                        continue
-                    add.pos = i
-                    fn(tokens, i, sentence, add)
+        for i in at[p:end]:
+            calls += 1
+            if calls > 32:
+                key = tuple(tokens[i - 7 if i >= 7 else 0 : i + 13])
+                if key in memo:
+                    continue
+                memo.add(key)
+            for fn in _DISPATCH[tokens[i]]:
+                if (saturated and _KIND_OF[fn] in saturated) or fn in idle:
+                    continue
+                add.pos = i
+                fn(tokens, i, sentence, add)
+        p = end
 
 
 _WORD_EDGE = "!\"#%&'()*+,-./;<=>?[\\]^_`{|}~"
@@ -1656,7 +1661,7 @@ def _cue_positions(sentence: str, tokens: _Tokens) -> list[int]:
     """Indices of discussion cues among the tokens. Words from addresses, URLs and file names do not count
     (``drop@mail.example`` is no 'example'); a CJK cue counts for the whole sentence (index -1)."""
     if _DISCUSSION.isdisjoint(tokens):
-        if not sentence.isascii() and any(c in sentence for c in _DISCUSSION_CJK):
+        if not sentence.isascii() and _DISCUSSION_CJK_RE.search(sentence) is not None:
             return [-1]
         return []
     address_words: set[str] = set()
