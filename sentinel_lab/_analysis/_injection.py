@@ -1501,7 +1501,7 @@ _VOCAB = frozenset(_DISPATCH) | _GATE | _OBJECTS | _STRONG_SCOPE | _SECRETS | _L
 _LONGEST_WORD = max(map(len, _VOCAB))
 
 
-def _override_possible(words: set[str]) -> bool:
+def _override_possible(sentence: str, words: set[str]) -> bool:
     """Whether ``_d_override`` can find anything in a sentence of these words: it needs an object (a word like
     'instructions') or, without one, an adverb or a user word among the words after its verb."""
     if not _OVERRIDE_NEEDS.isdisjoint(words):
@@ -1509,10 +1509,33 @@ def _override_possible(words: set[str]) -> bool:
     return any(len(w) > 8 and w.endswith(_OBJECT_ENDINGS) for w in words)
 
 
+def _address_possible(sentence: str, words: set[str]) -> bool:
+    """Whether ``_d_address`` can find anything: it needs a colon after the addressee, a cue before it ('note
+    to'), 'if you are', a participle after it ('reading this') or a modal ('must')."""
+    return ":" in sentence or not _ADDRESS_NEEDS.isdisjoint(words)
+
+
+def _order_possible(sentence: str, words: set[str]) -> bool:
+    """Whether ``_d_order`` can find anything or mark the sentence as speaking to the model: the addressee must be
+    set off (a colon, comma, dash or arrow, an '@' name), follow 'for'/'to' or 'if you are', or be the subject of
+    a modal or a grant ('must', 'is authorised') or the agent of a passive order ('must be / to be sent by')."""
+    if ":" in sentence or "," in sentence or "@" in sentence or "->" in sentence:
+        return True
+    if "\u2014" in sentence or "\u2013" in sentence:
+        return True
+    return not _ORDER_NEEDS.isdisjoint(words)
+
+
 _OVERRIDE_NEEDS = _OBJECTS | _WEAK_OBJECTS | _ADVERBS | _USER_WORDS
-#: Detectors that can find something only in some sentences, each with the test of a sentence's distinct words
-#: that says whether it can (``_sentence_findings`` does not call them where it says no).
-_POSSIBLE: dict[_Detector, Callable[[set[str]], bool]] = {_d_override: _override_possible}
+_ADDRESS_NEEDS = _ADDRESS_CUES | _READING | _MUST | _IF
+_ORDER_NEEDS = _MODAL_OR_GRANT | _FOR_TO | _IF
+#: Detectors that can find something only in some sentences, each with the test of a sentence (its text and
+#: distinct words) that says whether it can (``_sentence_findings`` does not call them where it says no).
+_POSSIBLE: dict[_Detector, Callable[[str, set[str]], bool]] = {
+    _d_override: _override_possible,
+    _d_address: _address_possible,
+    _d_order: _order_possible,
+}
 
 
 #: Tokens per block of ``_sentence_findings``: a block equal (with its context) to an earlier one is skipped.
@@ -1531,7 +1554,7 @@ def _sentence_findings(sentence: str, tokens: _Tokens, add: _Adder) -> None:
     the tokens are not walked."""
     distinct = set(tokens)
     present = {fn for w in distinct.intersection(_DISPATCH) for fn in _DISPATCH[w]}
-    idle = {fn for fn in present if fn in _POSSIBLE and not _POSSIBLE[fn](distinct)}
+    idle = {fn for fn in present if fn in _POSSIBLE and not _POSSIBLE[fn](sentence, distinct)}
     if idle >= present:
         return  # no detector started by a word of the sentence can find anything in it
     at = list(compress(range(len(tokens)), map(_DISPATCH.__contains__, tokens)))  # where a start word stands
