@@ -2264,6 +2264,8 @@ _GATE_ANYWHERE = bytes_pattern(
 #: Any of the searches a text that is not ASCII needs (``_CJK_GATE``, then ``_quiet_text``'s two): one DFA pass
 #: where a text matching none of them needs all three.
 _QUIET_TEXT_ANY = bytes_pattern(b"|".join(b"(?:" + p.pattern + b")" for p in (_CJK_GATE, _GATE_ANYWHERE, _SHORT_RUN)))
+#: Any of the word searches such a text needs (``_CJK_GATE``, ``_CJK_WHO``, ``_quiet_text``'s words), one pass.
+_WORDS_TEXT_ANY = bytes_pattern(b"|".join(b"(?:" + p.pattern + b")" for p in (_CJK_GATE, _CJK_WHO, _GATE_ANYWHERE)))
 
 _LEET_BYTES = frozenset(c.encode()[0] for c in _LEET_CHARS)
 
@@ -2541,12 +2543,17 @@ def scan_folded(s: str) -> list[Finding]:
         data = s.encode("utf-8", "surrogatepass")  # one encoding for the RE2 passes below
         if _QUIET_TEXT_ANY.search(data) is None:
             return _strongest_region(found, blocks, len(s))  # no CJK word and ``_quiet_text``: one pass decides
-        if _CJK_GATE.search(data) is not None:
-            _cjk(s, add)
-        if _CJK_WHO.search(data) is not None:
-            _cjk_addresses(s, add)
-        if _quiet_text(data):
-            return _strongest_region(found, blocks, len(s))
+        if _WORDS_TEXT_ANY.search(data) is None:
+            # no CJK word and none of ``_quiet_text``'s words (one pass for three): its run test decides
+            if _SHORT_RUN.search(data) is None or _spells_nothing(data):
+                return _strongest_region(found, blocks, len(s))
+        else:
+            if _CJK_GATE.search(data) is not None:
+                _cjk(s, add)
+            if _CJK_WHO.search(data) is not None:
+                _cjk_addresses(s, add)
+            if _quiet_text(data):
+                return _strongest_region(found, blocks, len(s))
     if "\n" in s:
         s = _unwrap(s)
     if "](" in s or "<" in s or '": "' in s:

@@ -529,7 +529,7 @@ def test_the_quiet_union_finds_something_exactly_when_one_of_its_searches_does(w
 
 
 _NON_ASCII_WORDS = ["ignore", "previous", "the", "a", "b", "\u0456gnore", "\u5ffd\u7565", "\ud800", "n\u2019t", "1",
-                    "\u043f\u0440\u0438\u0432\u0435\u0442", "\n", "\u3001"]  # fmt: skip
+                    "\u043f\u0440\u0438\u0432\u0435\u0442", "\n", "\u3001", "\u52a9\u624b"]  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
@@ -540,3 +540,5 @@ def test_the_quiet_text_union_finds_something_exactly_when_one_of_its_searches_d
     data = " ".join(words).encode("utf-8", "surrogatepass")
     parts = (I._CJK_GATE, I._GATE_ANYWHERE, I._SHORT_RUN)
     assert (I._QUIET_TEXT_ANY.search(data) is None) == all(p.search(data) is None for p in parts)
+    words = (I._CJK_GATE, I._CJK_WHO, I._GATE_ANYWHERE)
+    assert (I._WORDS_TEXT_ANY.search(data) is None) == all(p.search(data) is None for p in words)
