@@ -2173,7 +2173,7 @@ def _runs_read_nothing(s: str, spaced: bytes) -> bool:
 
 #: The letters of each word a run of one-letter words could be joined into and be read: the known words of three
 #: letters or more and the compact gates.
-_RUN_WORDS = tuple(
+_RUN_WORDS: tuple[frozenset[str], ...] = tuple(
     {frozenset(w) for w in _VOCAB if len(w) >= 3 and w.isascii() and w.isalpha()}
     | {frozenset(g) for g in _COMPACT_GATE}
 )
@@ -2238,8 +2238,10 @@ def _spells_nothing(data: bytes) -> bool:
 
 
 #: The bytes of each word ``_spells_nothing`` looks for (known words, compact gates, heading markers), as sets.
-_SPELL_WORDS = tuple({frozenset(w.encode()) for w in (*_VOCAB, *_COMPACT_GATE, *_HEAD_MARKERS)})
-_SPELL_BYTES = tuple(sorted(frozenset().union(*_SPELL_WORDS)))
+_SPELL_WORDS: tuple[frozenset[int], ...] = tuple(
+    {frozenset(w.encode()) for w in (*_VOCAB, *_COMPACT_GATE, *_HEAD_MARKERS)}
+)
+_SPELL_BYTES: tuple[int, ...] = tuple(sorted(frozenset().union(*_SPELL_WORDS)))
 #: Bytes a sentence's reading may hold that its text does not: the apostrophe (for U+2019), U+FFFD (a lone
 #: surrogate's bytes decoded), the space.
 _ADDED_BYTES = frozenset(b"' " + "\ufffd".encode())
