@@ -2161,7 +2161,7 @@ def _runs_read_nothing(s: str, spaced: bytes) -> bool:
     if not spaced.islower() or _DISPATCH_WORD.search(spaced) is not None or _MARKER_HEAD.search(spaced) is not None:
         return False  # an upper-case letter (text not folded) is read as it is: left to the detectors
     seen = b""
-    while True:  # at most 19 passes: more distinct letters always spell a known word
+    while True:  # a pass a distinct one-letter word, so at most 27 (in practice a few: most letters spell a word)
         letter = _other_single(spaced, seen)
         if letter is None:
             return True
