@@ -839,7 +839,7 @@ def _package_sources(argv: Sequence[str]) -> list[str]:
         if opt in _SOURCE_OPTIONS:
             found.append(value if eq else argv[j + 1] if j + 1 < len(argv) else "")
         elif "://" in w and not w.startswith("-"):
-            found.append(w.split("@", 1)[1] if w.startswith("git+") and "@" in w.split("://", 1)[0] else w)
+            found.append(w)
     return [u for u in found if "://" in u]
 
 
