@@ -2232,8 +2232,8 @@ def home_relative(path: str) -> str | None:
 # --- socat's addresses ----------------------------------------------------------------------------------------
 
 _SOCAT_TYPES = vocab.mapping("socat_address_types")
-#: socat options that take the next word as their value (``-lf LOGFILE``): that word is no address.
-_SOCAT_VALUE_OPTIONS = frozenset({"-lf", "-lp", "-b", "-t", "-T", "-L", "-W"})
+#: socat options that take the next word as their value (``-lf LOGFILE``, ``-r DUMPFILE``): that word is no address.
+_SOCAT_VALUE_OPTIONS = frozenset({"-lf", "-lp", "-b", "-t", "-T", "-L", "-W", "-r", "-R"})
 
 
 class SocatAddress(NamedTuple):

@@ -488,6 +488,10 @@ def test_any_text_parses_without_error(text: str) -> None:
         ),
         (["socat", "PTY,raw", "3"], [("other", "", True, True), ("stdio", "", True, True)]),
         (["socat", "-u", "OPEN:a"], []),
+        (  # -r/-R name a file socat dumps the traffic to: no address
+            ["socat", "-r", "/tmp/dump", "-u", "OPEN:report.txt", "TCP:h.example:80"],
+            [("file", "report.txt", True, False), ("network", "h.example:80", False, True)],
+        ),
     ],
 )
 def test_socat_addresses_name_what_each_reaches_and_which_way_data_flows(
