@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DOWNLOADERS",
+    "HELP_OPTIONS",
     "INTERPRETERS",
     "NETWORK_TOOLS",
     "SHELLS",
@@ -42,6 +43,7 @@ __all__ = [
     "commands_of",
     "home_relative",
     "is_shell_tool",
+    "only_help",
     "parse",
     "parse_commands",
     "posix_norm",
@@ -123,6 +125,38 @@ _WRAPPERS = frozenset(
         "ltrace",
         "unshare",
         "watch",
+        # run their operand with a CPU, scheduling, architecture, limit or session setting (util-linux,
+        # numactl, xvfb, dbus, valgrind, rlwrap, fakeroot manual pages)
+        "taskset",
+        "chrt",
+        "setarch",
+        "linux32",
+        "linux64",
+        "prlimit",
+        "numactl",
+        "xvfb-run",
+        "dbus-run-session",
+        "valgrind",
+        "rlwrap",
+        "fakeroot",
+    }
+)
+#: Package and environment managers whose subcommand runs the rest of the line as a command in the project's
+#: environment (``bundle exec rake``, ``uv run pytest``, ``ip netns exec blue cmd``): the pair is a wrapper.
+_SUBCOMMAND_WRAPPERS = frozenset(
+    {
+        "bundle exec",
+        "cabal exec",
+        "stack exec",
+        "opam exec",
+        "poetry run",
+        "pipenv run",
+        "pdm run",
+        "uv run",
+        "conda run",
+        "mamba run",
+        "direnv exec",
+        "ip netns",
     }
 )
 # Options of wrappers that take a value (the value is skipped with the option).
@@ -145,8 +179,51 @@ _WRAPPER_OPTS: dict[str, frozenset[str]] = {
     "ltrace": frozenset({"-o", "-e", "-p", "-s", "-u", "-a", "-n", "-A", "-D", "-F", "-l", "-x"}),
     "watch": frozenset({"-n", "--interval", "-d", "-q"}),
     "unshare": frozenset({"-S", "-G", "--setuid", "--setgid", "-R", "--root", "-w", "--wd"}),
+    "chrt": frozenset({"-T", "-P", "-D", "--sched-runtime", "--sched-period", "--sched-deadline"}),
+    "prlimit": frozenset({"-p", "--pid", "-o", "--output"}),
+    "numactl": frozenset(
+        {"-N", "-m", "-C", "-i", "-p", "--cpunodebind", "--membind", "--physcpubind", "--interleave", "--preferred"}
+    ),
+    "xvfb-run": frozenset(
+        {
+            "-n",
+            "-s",
+            "-f",
+            "-e",
+            "-p",
+            "-w",
+            "--server-num",
+            "--server-args",
+            "--auth-file",
+            "--error-file",
+            "--xauth-protocol",
+            "--wait",
+        }
+    ),
+    "rlwrap": frozenset({"-f", "-H", "-l", "-s", "-S", "-C"}),
+    "fakeroot": frozenset({"-l", "--lib", "--faked", "-s", "-i"}),
+    "uv run": frozenset(
+        {
+            "--with",
+            "--python",
+            "-p",
+            "--env-file",
+            "--extra",
+            "--group",
+            "--package",
+            "--directory",
+            "--project",
+            "--with-requirements",
+        }
+    ),
+    "conda run": frozenset({"-n", "--name", "-p", "--prefix", "--cwd"}),
+    "mamba run": frozenset({"-n", "--name", "-p", "--prefix", "--cwd"}),
+    "bundle exec": frozenset({"--gemfile"}),
 }
-_WRAPPER_POSITIONAL = {"timeout": 1, "chroot": 1, "flock": 1}  # leading operands that are not the command
+#: Leading operands that are not the command: a duration, a new root, a lock file, a CPU mask, a priority, an
+#: architecture, a directory, a namespace (``ip netns exec NAME``: the subcommand ``exec`` itself counts).
+_WRAPPER_POSITIONAL = {"timeout": 1, "chroot": 1, "flock": 1, "taskset": 1, "chrt": 1, "setarch": 1,
+                       "direnv exec": 1, "ip netns": 2}  # fmt: skip
 _KEYWORDS_SKIP = frozenset(
     {"if", "then", "else", "elif", "do", "while", "until", "!", "fi", "done", "esac", "}", "coproc", "{"}
 )
@@ -1082,12 +1159,16 @@ def _strip_wrappers(words: list[str]) -> tuple[list[str], list[str], list[tuple[
                 wrappers.append(name)
                 return [], wrappers, assigns, su_script
             return words, wrappers, assigns, None
-        if name not in _WRAPPERS:
+        j = 1
+        if len(words) > 1 and f"{name} {words[1]}" in _SUBCOMMAND_WRAPPERS:
+            name, j = f"{name} {words[1]}", 2
+        elif name not in _WRAPPERS:
             break
         if name == "command" and len(words) > 1 and words[1] in ("-v", "-V"):
             break  # a lookup, not a run
+        if name == "ip netns" and (len(words) < 3 or words[2] != "exec"):
+            break  # ``ip netns add``/``list``: no command to run
         opts = _WRAPPER_OPTS.get(name, frozenset())
-        j = 1
         positional = _WRAPPER_POSITIONAL.get(name, 0)
         while j < len(words):
             w = words[j]
@@ -1099,7 +1180,7 @@ def _strip_wrappers(words: list[str]) -> tuple[list[str], list[str], list[tuple[
                 assigns.append((nm, val))
                 j += 1
                 continue
-            if w.startswith("-") and len(w) > 1 and not (name == "nice" and w[1:].isdigit() and False):
+            if w.startswith("-") and len(w) > 1:
                 if w in opts or (w[:2] in opts and len(w) == 2):
                     j += 2
                 else:
@@ -1893,6 +1974,15 @@ def _tool_kind(tool_key: str) -> str:
     if words & _SHELL_TOOL_WORDS:
         return "shell"
     return ""
+
+
+#: Options that make a program print its usage or version and exit, whatever else it would do.
+HELP_OPTIONS = frozenset({"-h", "--help", "-V", "--version", "--usage", "-?"})
+
+
+def only_help(c: Command) -> bool:
+    """Whether ``c`` asks only for its program's usage or version (``aa-teardown -h``): it changes nothing."""
+    return len(c.argv) > 1 and HELP_OPTIONS.issuperset(c.argv[1:])
 
 
 def looks_like_command(s: str) -> bool:

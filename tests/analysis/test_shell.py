@@ -200,6 +200,13 @@ def test_command_substitution_is_parsed_and_linked_to_its_consumer() -> None:
         ("doas stdbuf -oL time rm x", ("doas", "stdbuf", "time")),
         ("busybox rm x", ("busybox",)),
         ("exec rm x", ("exec",)),
+        ("taskset -c 0,1 chrt -f 10 rm x", ("taskset", "chrt")),  # a CPU list, a priority: operands skipped
+        ("setarch x86_64 -R numactl --membind 0 rm x", ("setarch", "numactl")),
+        ("xvfb-run -a -s '-screen 0 1x1x8' rm x", ("xvfb-run",)),
+        ("bundle exec rm x", ("bundle exec",)),
+        ("uv run --with rich rm x", ("uv run",)),
+        ("conda run -n base rm x", ("conda run",)),
+        ("ip netns exec blue rm x", ("ip netns",)),
     ],
 )
 def test_wrappers_are_unwrapped_and_recorded(line: str, wrappers: tuple[str, ...]) -> None:
@@ -210,6 +217,11 @@ def test_wrappers_are_unwrapped_and_recorded(line: str, wrappers: tuple[str, ...
 
 def test_command_v_is_a_lookup_not_a_run() -> None:
     assert names("command -v rm") == ["command"]
+
+
+def test_a_manager_subcommand_that_runs_nothing_is_no_wrapper() -> None:
+    assert names("ip netns add blue") == ["ip"]
+    assert names("bundle install") == ["bundle"]
 
 
 def test_sudo_alone_is_the_command() -> None:
