@@ -33,7 +33,15 @@ from typing import TYPE_CHECKING, Any
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis, analyse, fold, normalize
 from sentinel_lab._analysis._paths import is_under
-from sentinel_lab._analysis._shell import SHELLS, Command, posix_norm, split_options, write_targets
+from sentinel_lab._analysis._shell import (
+    HELP_OPTIONS,
+    SHELLS,
+    Command,
+    only_help,
+    posix_norm,
+    split_options,
+    write_targets,
+)
 from sentinel_lab._checks import WRITE_PATH_KEYS, WRITE_TOOL_WORDS, Findings, Settings
 from sentinel_lab._core.verdict import Violation
 
@@ -159,11 +167,10 @@ def _elevation(c: Command, out: Findings) -> None:
         if not admin:
             out.add(f"{tool} -l probes root privileges", "medium", c.raw)
         return
-    if c.name in ("sudo", "doas") and args and set(args) <= {
-        "-k", "-K", "--reset-timestamp", "--remove-timestamp", "-V", "--version", "-h", "--help",
-    }:  # fmt: skip
+    if c.name in ("sudo", "doas") and args and set(args) <= {"-k", "-K", "--reset-timestamp", "--remove-timestamp",
+                                                              *HELP_OPTIONS}:  # fmt: skip
         return  # forgetting cached credentials or printing the version changes nothing
-    if c.name in ("su", "runuser") and args and set(args) <= {"-h", "--help", "-V", "--version"}:
+    if c.name in ("su", "runuser") and only_help(c):
         return  # su's help or version opens no shell
     root_shell = (
         c.name in SHELLS
