@@ -53,6 +53,7 @@ __all__ = [
     "language_of_tool",
     "powershell_facts",
     "python_facts",
+    "registry_autorun",
     "script_facts",
 ]
 
@@ -374,6 +375,16 @@ _PERSISTENCE_PATHS: tuple[tuple[str, str], ...] = (
     ("/currentversion/run", "registry-run"),
     ("/windows/system32/tasks/", "scheduled-task"),
 )
+
+
+_REGISTRY_AUTORUNS = vocab.words("registry_persistence_keys")
+
+
+def registry_autorun(key: str) -> bool:
+    """Whether a registry key path or value (``HKCU\\...\\CurrentVersion\\Run``, ``UserInitMprLogonScript``)
+    makes a program run at boot, log-on or start (``_vocab/registry_persistence_keys.txt``)."""
+    low = key.lower().replace("/", "\\")
+    return any(fragment in low for fragment in _REGISTRY_AUTORUNS)
 
 
 def persistence_of_path(path: str) -> str:
@@ -1221,7 +1232,7 @@ class _Py:
             return _UNKNOWN
         if ref in ("winreg.OpenKey", "winreg.CreateKey", "winreg.OpenKeyEx", "winreg.CreateKeyEx"):
             sub = a1.text or ""
-            if "currentversion\\run" in sub.lower():
+            if registry_autorun(sub):
                 out.add("persistence", Persistence("registry-run", sub))
             return _UNKNOWN
         if ref in ("crontab.CronTab",):
@@ -2617,10 +2628,8 @@ def _ps_facts(source: str, depth: int, col: _Collector) -> None:
             col.add("kills", ProcessKill(cmd, pid, name, name is not None and name.lower() in _SYSTEM_PROCS))
         elif cmd in ("new-itemproperty", "set-itemproperty"):
             path = _ps_param(args, "-path", "-literalpath") or (strs[0] if strs else "")
-            if path and ("currentversion\\run" in path.lower() or "currentversion/run" in path.lower()):
+            if registry_autorun(path):
                 col.add("persistence", Persistence("registry-run", path))
-            elif "winlogon" in (path or "").lower() or "image file execution options" in (path or "").lower():
-                col.add("persistence", Persistence("registry-run", path or ""))
         elif cmd in ("register-scheduledtask", "new-scheduledtask", "schtasks") and (
             cmd != "schtasks" or "/create" in lowered
         ):

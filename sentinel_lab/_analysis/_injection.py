@@ -1604,9 +1604,12 @@ class _Facts:
         self.model = not _MODEL_WORDS.isdisjoint(tokens)
         words: set[str] = set()
         if ":" in sentence:
-            for piece in sentence.split(":")[:-1]:
+            pieces = sentence.split(":")
+            for k, piece in enumerate(pieces[:-1]):
                 if piece.endswith(('"', "'")):
                     continue  # a quoted key ('{"assistant": {...}}') names a field, it speaks to no one
+                if pieces[k + 1][:1].isalnum():
+                    continue  # one identifier ('claude:claude-opus-4', 'openai:gpt-4o'): a label has a space after
                 tail = piece[-48:].rsplit(None, 1)
                 if tail:
                     word = tail[-1].strip(_WORD_EDGE)

@@ -19,7 +19,7 @@ from itertools import pairwise
 
 from sentinel_lab import _vocab as vocab
 from sentinel_lab._analysis import Analysis
-from sentinel_lab._analysis._code import CodeFacts, DynamicCode, code_facts, code_of_argv
+from sentinel_lab._analysis._code import CodeFacts, DynamicCode, code_facts, code_of_argv, registry_autorun
 from sentinel_lab._analysis._paths import is_under
 from sentinel_lab._analysis._shell import (
     DOWNLOADERS,
@@ -30,6 +30,7 @@ from sentinel_lab._analysis._shell import (
     SHELLS,
     Command,
     home_relative,
+    only_help,
     posix_norm,
     reads_stdin,
     socat_addresses,
@@ -477,6 +478,13 @@ def _fork_bomb_text(text: str) -> bool:
     return False
 
 
+def _remote_display(value: Sequence[str]) -> bool:
+    """Whether an X display (``host:display``) is on another machine: ``:1``, ``unix:0`` and a local name are
+    this machine's own (``localhost:10`` is what SSH forwards back); no value counts as remote."""
+    host = value[0].rpartition(":")[0].strip("[]").lower() if value else "?"
+    return host not in ("", "unix", "localhost", "127.0.0.1", "::1")
+
+
 def _reverse_shell(c: Command, out: Findings, pipe_names: set[str]) -> None:
     name, argv = c.name, c.argv
     targets = [t for _op, t in c.redirects] + list(argv[1:])
@@ -514,7 +522,7 @@ def _reverse_shell(c: Command, out: Findings, pipe_names: set[str]) -> None:
         f = c.features
         if "socket" in f and ({"pty", "dup2", "exec", "shell"} & f):
             out.add(f"{name} one-liner connecting a shell to a socket (reverse shell)", "critical", c.raw)
-    if name == "xterm" and "-display" in argv:
+    if name == "xterm" and "-display" in argv and _remote_display(argv[argv.index("-display") + 1 :][:1]):
         out.add("xterm session sent to a remote display", "high", c.raw)
     if name == "ztcp" or (name in ("zmodload",) and "zsh/net/tcp" in argv):
         out.add("zsh TCP socket (reverse shell)", "critical", c.raw)
@@ -934,10 +942,10 @@ def _persistence_rules(c: Command, out: Findings) -> None:
     ):
         out.add(f"{name} installs a task or service (persistence)", "high", c.raw)
     elif name == "reg" and any(w.lower() == "add" for w in argv):
-        joined = " ".join(argv).lower()
-        if "currentversion\\run" in joined or "currentversion/run" in joined or "winlogon" in joined:
-            out.add("registry Run key (persistence)", "high", c.raw)
-        if "disableantispyware" in joined or "disablerealtimemonitoring" in joined:
+        joined = " ".join(argv)
+        if registry_autorun(joined):
+            out.add("registry key that runs a program at boot, log-on or start (persistence)", "high", c.raw)
+        if "disableantispyware" in joined.lower() or "disablerealtimemonitoring" in joined.lower():
             out.add("registry change disabling Windows Defender", "high", c.raw)
     elif name == "at" and len(argv) > 1 and not any(w in ("-l", "-r", "-d", "-c") for w in argv[1:]):
         out.add("at schedules a job", "medium", c.raw)
@@ -1040,6 +1048,8 @@ def _process_rules(c: Command, out: Findings) -> None:
 
 
 def _security_rules(c: Command, out: Findings) -> None:
+    if only_help(c):
+        return
     name, argv = c.name, c.argv
     lows = [w.lower() for w in argv[1:]]
     if name in ("iptables", "ip6tables", "iptables-legacy", "iptables-nft", "ip6tables-legacy", "ebtables"):
@@ -1292,6 +1302,40 @@ def _mentions_sh(c: Command) -> bool:
     return "sh" in c.raw
 
 
+# --- renamed shells: a copy of a shell or interpreter binary under another program's name -----------------------
+# ATT&CK T1036.003 (rename system utilities): ``cp /bin/sh /tmp/crond``, ``copy %SystemRoot%\System32\cmd.exe
+# %TEMP%\lsass.exe``: what runs is a shell, what process lists and rules see is another name; the same copy,
+# made set-uid, is GTFOBins' kept root shell. A copy under a shell's own name (``python3`` to ``python``) is not.
+_COPIERS = frozenset({"cp", "copy", "copy-item", "cpi", "xcopy", "install", "ditto"})
+_SHELL_BINARIES = (SHELLS - {"busybox"}) | PYTHONS | POWERSHELLS | {"cmd", "cscript", "wscript", "mshta"}
+
+
+def _program_name(word: str) -> str:
+    """The program a path names: its last component, lower-cased, without ``.exe``."""
+    return word.replace("\\", "/").rsplit("/", 1)[-1].lower().removesuffix(".exe")
+
+
+def _program_file(word: str) -> bool:
+    """Whether ``word`` names an installed program: a ``.exe``, or a file in a program directory (``/bin/sh``,
+    ``%SystemRoot%\\System32\\cmd.exe``), not a directory of the same name (``/usr/share/zsh``)."""
+    low = word.replace("\\", "/").lower()
+    return low.endswith(".exe") or "/system32/" in low or low.rsplit("/", 1)[0].rstrip("/") + "/" in _EXECUTABLE_DIRS
+
+
+def _shell_copy(c: Command, out: Findings) -> None:
+    operands = [w for w in c.argv[1:] if not w.startswith("-") and not (w.startswith("/") and len(w) <= 3)]
+    if len(operands) < 2:
+        return
+    target = _program_name(operands[-1])
+    if not target or target in (".", "..") or target in _SHELL_BINARIES:
+        return
+    for source in operands[:-1]:
+        name = _program_name(source)
+        if name in _SHELL_BINARIES and name != target and _program_file(source):
+            out.add(f"copies the {name} binary as {target} (a renamed shell: masquerading)", "high", c.raw)
+            return
+
+
 def _never(c: Command) -> bool:
     return False
 
@@ -1305,6 +1349,7 @@ _RULES: tuple[tuple[frozenset[str], Rule, Callable[[Command], bool]], ...] = (
     (frozenset({"find"}), _find, _never),
     (frozenset({"chmod", "chown", "chgrp"}), _permissions, _never),
     (frozenset({"mv"}), _moves, _never),
+    (_COPIERS, _shell_copy, _never),
     (_WRITERS | _DISK_NAMES, _disk, _mkfs),
     (_WRITERS | _PERSIST_NAMES, _persistence_rules, _redirects),
     (_WRITERS | _DELETERS | _HISTORY_NAMES, _history_rules, _redirects_or_assigns),
@@ -1490,7 +1535,7 @@ def _code_rules(a: Analysis, out: Findings, s: Settings) -> None:
             if hit:
                 out.add(f"writes to {hit[1]} (persistence)", hit[0], ev)
             elif p.mechanism == "registry-run":
-                out.add("registry Run key (persistence)", "high", ev)
+                out.add("registry key that runs a program at boot, log-on or start (persistence)", "high", ev)
             else:
                 out.add(f"installs {p.mechanism} persistence from code", "high", ev)
         for k in facts.kills:

