@@ -116,9 +116,16 @@ def load_rows(path: str | os.PathLike[str] | None) -> tuple[list[dict[str, Any]]
     skipped: dict[str, int] = {}
     for f in files:
         try:
-            doc = yaml.safe_load(f.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+            text = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
             raise DatasetError(f"Atomic Red Team: cannot read {f}: {exc}") from None
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError:
+            # a few upstream files are not valid YAML (an unquoted ``*.docx`` reads as an alias): the file is
+            # counted, not guessed at, and the rest of the collection still loads
+            skipped["invalid YAML file"] = skipped.get("invalid YAML file", 0) + 1
+            continue
         if not isinstance(doc, dict):
             continue
         technique = str(doc.get("attack_technique") or f.stem)

@@ -129,6 +129,17 @@ def test_atomic_tests_become_shell_calls_with_defaults_filled() -> None:
     assert "atomic/T1562.004/3" not in rows and frame.attrs["skipped"] == {"manual": 1}
 
 
+def test_an_invalid_technique_file_is_counted_and_the_rest_still_loads(tmp_path: Path) -> None:
+    copy = tmp_path / "atomics"
+    shutil.copytree(DATA / "atomic-red-team" / "atomics", copy)
+    whole = datasets.load("atomic", path=tmp_path)
+    broken = copy / "T1002" / "T1002.yaml"
+    broken.parent.mkdir()
+    broken.write_text("attack_technique: T1002\natomic_tests:\n- input_arguments:\n    default: *.docx\n")
+    frame = datasets.load("atomic", path=tmp_path)
+    assert len(frame) == len(whole) and frame.attrs["skipped"] == {**whole.attrs["skipped"], "invalid YAML file": 1}
+
+
 def test_atomic_category_falls_back_to_the_technique_family(tmp_path: Path) -> None:
     copy = tmp_path / "atomics"
     shutil.copytree(DATA / "atomic-red-team" / "atomics", copy)
