@@ -13,6 +13,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_NUMBER_CHARS",
@@ -44,12 +46,30 @@ _ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"))  # \u-escapes everythin
 _LINE_SEPARATORS = (("\x85", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 
 
+#: orjson serialises plain JSON types only: anything else (a subclass, a dataclass, a date) raises, and goes the
+#: standard library's way, as do integers past 64 bits and strings holding a lone surrogate.
+_ORJSON_PLAIN = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+_LINE_SEPARATOR_BYTES = tuple((raw.encode("utf-8"), escaped.encode("ascii")) for raw, escaped in _LINE_SEPARATORS)
+
+
 def encode(msg: dict[str, Any]) -> bytes:
     """The one serialisation of a message: compact UTF-8 JSON on one ``\\n``-terminated line.
 
     No raw control character and no Unicode line separator appears in the output, so every line reader sees
-    exactly one line, and ``decode(encode(m)) == m`` for every message ``decode`` accepts.
+    exactly one line, and ``decode(encode(m)) == m`` for every message ``decode`` accepts. orjson writes it (a
+    tenth of the standard library's time); what orjson refuses the standard library writes.
     """
+    try:
+        out = orjson.dumps(msg, option=_ORJSON_PLAIN)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _encode_stdlib(msg)
+    for raw_bytes, escaped_bytes in _LINE_SEPARATOR_BYTES:
+        if raw_bytes in out:
+            out = out.replace(raw_bytes, escaped_bytes)
+    return out + b"\n"
+
+
+def _encode_stdlib(msg: dict[str, Any]) -> bytes:
     text = _ENCODER.encode(msg)
     for raw, escaped in _LINE_SEPARATORS:  # O(1) for ASCII/Latin-1 text: a str cannot hold a wider character
         if raw in text:
@@ -161,6 +181,48 @@ def decode(line: bytes) -> dict[str, Any]:
         raise FrameError(PARSE_ERROR, _control_reason(line), _refused_id(line))
     if line.startswith(b"\xef\xbb\xbf"):
         raise FrameError(PARSE_ERROR, "Parse error: byte order mark (UTF-8 without BOM only)", _refused_id(line[3:]))
+    obj = _canonical_line(line)
+    if obj is None:
+        obj = _decode_strictly(line)
+    if type(obj) is not dict:
+        if type(obj) is list:
+            raise FrameError(INVALID_REQUEST, "Invalid Request: batches (JSON arrays) are not accepted")
+        raise FrameError(INVALID_REQUEST, f"Invalid Request: a message is a JSON object, not {type(obj).__name__}")
+    rid = obj.get("id", MISSING)
+    if rid is not MISSING and not valid_id(rid) and not (rid is None and "error" in obj):
+        # the SDK reads {"id": null | 1.5 | true, "method": ...} as a notification: no such id may pass
+        raise FrameError(INVALID_REQUEST, "Invalid Request: id must be an integer or a string")
+    # the walk costs one step per container: for a small line two C-speed counts of brackets usually spare it
+    if (len(line) > _WALK_ALWAYS or line.count(b"{") + line.count(b"[") > MAX_DEPTH) and _depth_exceeds(obj, MAX_DEPTH):
+        raise FrameError(PARSE_ERROR, f"Parse error: nesting deeper than {MAX_DEPTH}", _id_of(obj))
+    if b"\\u" in line and (b"\\ud" in line or b"\\uD" in line) and _has_lone_surrogate(obj):
+        raise FrameError(PARSE_ERROR, "Parse error: lone surrogate escape (not a Unicode character)", _id_of(obj))
+    return obj
+
+
+def _canonical_line(line: bytes) -> Any:
+    """What ``line`` says when it is exactly orjson's own serialisation of what orjson reads from it, else
+    ``None``.
+
+    Such a line is compact, every string escaped as the shortest form, every number in its one shortest
+    spelling, and no key is repeated (a repeated key leaves the object one member short, and the
+    serialisation shorter than the line), so the strict reading gives the same value: the official clients
+    write their messages so, and orjson reads and writes a small message in a tenth of the time. Any other
+    line (whitespace, escapes, an integer past 64 bits, which orjson reads as a float) is read strictly."""
+    try:
+        obj = orjson.loads(line)
+        body = orjson.dumps(obj)
+    except orjson.JSONDecodeError:  # also a lone surrogate escape: the strict reader says which error
+        return None
+    except TypeError:  # pragma: no cover - what orjson reads it writes
+        return None
+    if body == line or (len(line) == len(body) + 1 and line.endswith(b"\n") and line.startswith(body)):
+        return obj
+    return None
+
+
+def _decode_strictly(line: bytes) -> Any:
+    """The standard library's reading of ``line`` with every strict rule as a hook: ``FrameError`` otherwise."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -180,19 +242,6 @@ def decode(line: bytes) -> dict[str, Any]:
             else ""
         )
         raise FrameError(PARSE_ERROR, f"Parse error: {reason}{pos}"[:200], _refused_id(line)) from None
-    if type(obj) is not dict:
-        if type(obj) is list:
-            raise FrameError(INVALID_REQUEST, "Invalid Request: batches (JSON arrays) are not accepted")
-        raise FrameError(INVALID_REQUEST, f"Invalid Request: a message is a JSON object, not {type(obj).__name__}")
-    rid = obj.get("id", MISSING)
-    if rid is not MISSING and not valid_id(rid) and not (rid is None and "error" in obj):
-        # the SDK reads {"id": null | 1.5 | true, "method": ...} as a notification: no such id may pass
-        raise FrameError(INVALID_REQUEST, "Invalid Request: id must be an integer or a string")
-    # the walk costs one step per container: for a small line two C-speed counts of brackets usually spare it
-    if (len(line) > _WALK_ALWAYS or line.count(b"{") + line.count(b"[") > MAX_DEPTH) and _depth_exceeds(obj, MAX_DEPTH):
-        raise FrameError(PARSE_ERROR, f"Parse error: nesting deeper than {MAX_DEPTH}", _id_of(obj))
-    if b"\\u" in line and (b"\\ud" in line or b"\\uD" in line) and _has_lone_surrogate(obj):
-        raise FrameError(PARSE_ERROR, "Parse error: lone surrogate escape (not a Unicode character)", _id_of(obj))
     return obj
 
 

@@ -12,11 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
+from _framing_strategies import json_values
 from _growth import assert_linear
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from sentinel_lab._core.errors import AuditError
-from sentinel_lab._mcp.audit import GENESIS, AuditLog, _fields, redact_for_log, verify_log
+from sentinel_lab._mcp.audit import _CANONICAL, GENESIS, AuditLog, _canonical, _fields, redact_for_log, verify_log
 
 
 def _write(path: Path, n: int, key: object = None) -> AuditLog:
@@ -264,6 +267,34 @@ def test_records_are_canonical_json(tmp_path: Path) -> None:
     rec = json.loads(line)
     assert line == json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
     assert rec["tool"] == "café ✓" and rec["latency_us"] is None
+
+
+_tricky_floats = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1e-4, 9.9e-5, 1.5e-5, 1e-7, 1e-10, 2.5e-300, 5e-324, 1e16, 1e15, 1.5e22, -0.0, 0.1]),
+)
+_record_values = st.recursive(
+    st.one_of(
+        json_values,
+        _tricky_floats,
+        st.text(alphabet=st.characters(max_codepoint=0x2030), max_size=12),
+        st.sampled_from(["\x7f", "a\x7fb", "\x1f\x08", "é", "\u2028", "t2e-5", ":1e-05"]),
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), _record_values, max_size=6))
+@example({"tool": "a\x7fb"})  # DEL: ASCII, yet escaped by the standard library
+@example({"latency_us": 1.5e-05, "x": [1e-07, 0.0001, 1e16]})  # the floats orjson spells otherwise
+@example({"arguments": {"n": 2**64}, "t": "ok"})  # past 64 bits: orjson refuses
+@example({"b": 1, "a": {"d": None, "c": True}})
+def test_the_fast_canonical_form_is_the_standard_librarys_byte_for_byte(record: dict[str, object]) -> None:
+    """orjson writes the records; the form stays the standard library's (sorted keys, ASCII, ``repr`` floats),
+    so logs written before and after verify alike."""
+    assert _canonical(record) == _CANONICAL.encode(record).encode()
 
 
 def _respell(line: bytes, how: str) -> bytes:

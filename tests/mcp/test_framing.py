@@ -18,6 +18,8 @@ from sentinel_lab._mcp.framing import (
     MAX_NUMBER_CHARS,
     MISSING,
     FrameError,
+    _canonical_line,
+    _decode_strictly,
     decode,
     encode,
     sniff_id,
@@ -234,6 +236,47 @@ def test_any_attacked_line_is_refused_or_read_canonically(data: bytes) -> None:
         piece.decode("utf-8")  # strict
         assert decode(encode(msg)) == msg
         assert json.loads(piece) == msg  # the lax reader agrees on what the accepted line says
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with every scalar's type beside it: ``1``, ``1.0`` and ``True`` are three values."""
+    if isinstance(value, dict):
+        return ("dict", [(k, _typed(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("list", [_typed(v) for v in value])
+    return (type(value).__name__, repr(value))
+
+
+def _spellings(msg: dict[str, Any]) -> list[bytes]:
+    """The same message as the clients and servers write it: compact or spaced, raw UTF-8 or escaped."""
+    return [
+        encode(msg),
+        json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"),
+        json.dumps(msg, separators=(",", ":")).encode(),
+        json.dumps(msg).encode(),
+        json.dumps(msg, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8", "surrogatepass"),
+    ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(message_st, attacked_line()))
+def test_the_fast_reading_is_the_strict_reading(drawn: dict[str, Any] | bytes) -> None:
+    """orjson reads a line only when the line is exactly its own serialisation of what it read; such a line is
+    read the same by the strict reader (types included), and every other line goes to the strict reader."""
+    lines = [drawn] if isinstance(drawn, bytes) else _spellings(drawn)
+    for line in lines:
+        fast = _canonical_line(line)
+        if fast is None:
+            continue
+        assert _typed(_decode_strictly(line)) == _typed(fast)
+
+
+def test_the_official_clients_compact_lines_take_the_fast_reading() -> None:
+    for line in (PING, b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x","arguments":{"a":1.5}}}'):
+        assert _canonical_line(line) == _canonical_line(line + b"\n") == decode(line)
+    # a duplicate key, whitespace, an escape or an integer orjson cannot hold is never read the fast way
+    for line in (b'{"a":1,"a":2}', b'{"a": 1}', b'{"a":"\\u00e9"}', b'{"a":' + b"9" * 30 + b"}", b'{"a":1E2}'):
+        assert _canonical_line(line) is None
 
 
 @settings(max_examples=300, deadline=None)
