@@ -164,7 +164,7 @@ class ToolIndex:
     dict probes whatever the number of patterns.
     """
 
-    __slots__ = ("_deny", "_names", "_prefix", "_rest", "_suffix")
+    __slots__ = ("_deny", "_exact", "_names", "_prefix", "_rest", "_suffix")
 
     def __init__(self, patterns: Iterable[tuple[int, ToolPattern]], *, deny: bool) -> None:
         self._deny = deny
@@ -172,6 +172,7 @@ class ToolIndex:
         self._prefix: dict[int, dict[str, list[tuple[int, Glob]]]] = {}
         self._suffix: dict[int, dict[str, list[tuple[int, Glob]]]] = {}
         self._rest: list[tuple[int, Glob]] = []
+        self._exact: dict[str, tuple[int, ...]] | None = None
         for key, pattern in patterns:
             glob = pattern.folded if deny else pattern.exact
             tokens = glob.tokens
@@ -186,10 +187,15 @@ class ToolIndex:
                 self._suffix.setdefault(len(trail), {}).setdefault(trail, []).append((key, glob))
             else:
                 self._rest.append((key, glob))
+        # Most policies name their tools plainly: then a lookup is one dict probe (the keys came in ascending order).
+        plain = not (self._prefix or self._suffix or self._rest)
+        self._exact = {name: tuple(keys) for name, keys in self._names.items()} if plain else None
 
     def lookup(self, tool: str) -> tuple[int, ...]:
         """The keys of every pattern matching ``tool``, sorted."""
         name = tool.casefold() if self._deny else tool
+        if self._exact is not None:
+            return self._exact.get(name, ())
         hits = set(self._names.get(name, ()))
         size = len(name)
         for length, table in self._prefix.items():

@@ -127,6 +127,20 @@ def test_the_tool_index_answers_as_tool_matches_for_each_pattern(deny: bool) -> 
             assert index.first(tool) == (expected[0] if expected else None)
 
 
+@pytest.mark.parametrize("deny", [True, False])
+def test_an_index_of_plain_names_answers_as_tool_matches(deny: bool) -> None:
+    """The one-probe path of an index without globs, repeated names (several keys for one name) included."""
+    rng = random.Random(10 + deny)
+    for _ in range(200):
+        names = [_name(rng) for _ in range(rng.randint(1, 12))]
+        names += rng.sample(names, min(3, len(names)))  # a name listed twice, under two keys
+        patterns = [ToolPattern(n) for n in names]
+        index = ToolIndex(enumerate(patterns), deny=deny)
+        for tool in _tools(rng, names):
+            expected = tuple(i for i, p in enumerate(patterns) if tool_matches(tool, (p,), deny=deny))
+            assert index.lookup(tool) == expected, (tool, names)
+
+
 def test_deny_cannot_be_evaded_by_case_through_the_index() -> None:
     policy = Policy.from_dict(
         {"default_action": "ALLOW", "static_rules": {"execute_shell": "DENY", "fs.*": "DENY", "fs.read": "ALLOW"}}
