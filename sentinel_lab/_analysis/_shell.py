@@ -47,6 +47,7 @@ __all__ = [
     "parse",
     "parse_commands",
     "posix_norm",
+    "program_name",
     "reads_stdin",
     "socat_addresses",
     "split_options",
@@ -453,7 +454,9 @@ def _ansi_c(body: str) -> str:
     return "".join(out)
 
 
-def _basename(word: str) -> str:
+def program_name(word: str) -> str:
+    """The program a word names, as commands are named: its last path component, lower-cased, without a Windows
+    program extension (``C:\\Windows\\System32\\cmd.exe`` is ``cmd``)."""
     w = word.replace("\\", "/").rstrip("/")
     name = w.rsplit("/", 1)[-1].lower()
     for ext in (".exe", ".com", ".bat", ".cmd", ".ps1"):
@@ -492,7 +495,7 @@ _GLOB_NAMES = (
 
 
 def _resolve_name(word: str) -> str:
-    name = _basename(word)
+    name = program_name(word)
     if name and len(name) <= 32 and is_glob(name):  # a program name spelt as a glob (``/bin/c?t``)
         glob = Glob(name)
         for cand in _GLOB_NAMES:
@@ -1145,7 +1148,7 @@ def _strip_wrappers(words: list[str]) -> tuple[list[str], list[str], list[tuple[
     guard = 0
     while words and guard < 16:
         guard += 1
-        name = _basename(words[0])
+        name = program_name(words[0])
         if name in ("su", "runuser"):
             rest = words[1:]
             for j, w in enumerate(rest):
@@ -1994,7 +1997,7 @@ def looks_like_command(s: str) -> bool:
         return False
     low = parts[0].lower()
     if low not in _KNOWN_PROGRAMS:
-        low = _basename(low.strip("'\"()"))
+        low = program_name(low.strip("'\"()"))
         if low not in _KNOWN_PROGRAMS:
             return False
     rest = s[:4096]
@@ -2133,7 +2136,7 @@ def parse_commands(a: Analysis) -> tuple[list[Command], bool]:
                 break
         if prefix:
             words = [prefix, *words]
-        elif key in ("args", "arguments") and kind != "shell" and _basename(words[0]) not in _KNOWN_PROGRAMS:
+        elif key in ("args", "arguments") and kind != "shell" and program_name(words[0]) not in _KNOWN_PROGRAMS:
             continue
         src_text = next((t for t in a.texts if t.path.startswith(key + "[")), None)
         if src_text is None:

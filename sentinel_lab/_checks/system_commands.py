@@ -32,6 +32,7 @@ from sentinel_lab._analysis._shell import (
     home_relative,
     only_help,
     posix_norm,
+    program_name,
     reads_stdin,
     socat_addresses,
     split_options,
@@ -478,10 +479,11 @@ def _fork_bomb_text(text: str) -> bool:
     return False
 
 
-def _remote_display(value: Sequence[str]) -> bool:
-    """Whether an X display (``host:display``) is on another machine: ``:1``, ``unix:0`` and a local name are
-    this machine's own (``localhost:10`` is what SSH forwards back); no value counts as remote."""
-    host = value[0].rpartition(":")[0].strip("[]").lower() if value else "?"
+def _remote_display(argv: Sequence[str]) -> bool:
+    """Whether the X display after ``-display`` (``host:display``) is on another machine: ``:1``, ``unix:0`` and
+    a local name are this machine's own (``localhost:10`` is what SSH forwards back); no value counts as remote."""
+    at = argv.index("-display") + 1
+    host = argv[at].rpartition(":")[0].strip("[]").lower() if at < len(argv) else "?"
     return host not in ("", "unix", "localhost", "127.0.0.1", "::1")
 
 
@@ -522,7 +524,7 @@ def _reverse_shell(c: Command, out: Findings, pipe_names: set[str]) -> None:
         f = c.features
         if "socket" in f and ({"pty", "dup2", "exec", "shell"} & f):
             out.add(f"{name} one-liner connecting a shell to a socket (reverse shell)", "critical", c.raw)
-    if name == "xterm" and "-display" in argv and _remote_display(argv[argv.index("-display") + 1 :][:1]):
+    if name == "xterm" and "-display" in argv and _remote_display(argv):
         out.add("xterm session sent to a remote display", "high", c.raw)
     if name == "ztcp" or (name in ("zmodload",) and "zsh/net/tcp" in argv):
         out.add("zsh TCP socket (reverse shell)", "critical", c.raw)
@@ -900,6 +902,9 @@ def _sets_editor(c: Command) -> bool:
     )
 
 
+_AUTORUN_REASON = "registry key that runs a program at boot, log-on or start (persistence)"
+
+
 def _persistence_rules(c: Command, out: Findings) -> None:
     name, argv = c.name, c.argv
     for t in write_targets(c):
@@ -944,7 +949,7 @@ def _persistence_rules(c: Command, out: Findings) -> None:
     elif name == "reg" and any(w.lower() == "add" for w in argv):
         joined = " ".join(argv)
         if registry_autorun(joined):
-            out.add("registry key that runs a program at boot, log-on or start (persistence)", "high", c.raw)
+            out.add(_AUTORUN_REASON, "high", c.raw)
         if "disableantispyware" in joined.lower() or "disablerealtimemonitoring" in joined.lower():
             out.add("registry change disabling Windows Defender", "high", c.raw)
     elif name == "at" and len(argv) > 1 and not any(w in ("-l", "-r", "-d", "-c") for w in argv[1:]):
@@ -1310,11 +1315,6 @@ _COPIERS = frozenset({"cp", "copy", "copy-item", "cpi", "xcopy", "install", "dit
 _SHELL_BINARIES = (SHELLS - {"busybox"}) | PYTHONS | POWERSHELLS | {"cmd", "cscript", "wscript", "mshta"}
 
 
-def _program_name(word: str) -> str:
-    """The program a path names: its last component, lower-cased, without ``.exe``."""
-    return word.replace("\\", "/").rsplit("/", 1)[-1].lower().removesuffix(".exe")
-
-
 def _program_file(word: str) -> bool:
     """Whether ``word`` names an installed program: a ``.exe``, or a file in a program directory (``/bin/sh``,
     ``%SystemRoot%\\System32\\cmd.exe``), not a directory of the same name (``/usr/share/zsh``)."""
@@ -1326,11 +1326,13 @@ def _shell_copy(c: Command, out: Findings) -> None:
     operands = [w for w in c.argv[1:] if not w.startswith("-") and not (w.startswith("/") and len(w) <= 3)]
     if len(operands) < 2:
         return
-    target = _program_name(operands[-1])
-    if not target or target in (".", "..") or target in _SHELL_BINARIES:
+    if operands[-1].endswith(("/", "\\")):
+        return  # into a directory: the copy keeps its name
+    target = program_name(operands[-1])
+    if target in ("", ".", "..") or target in _SHELL_BINARIES:
         return
     for source in operands[:-1]:
-        name = _program_name(source)
+        name = program_name(source)
         if name in _SHELL_BINARIES and name != target and _program_file(source):
             out.add(f"copies the {name} binary as {target} (a renamed shell: masquerading)", "high", c.raw)
             return
@@ -1535,7 +1537,7 @@ def _code_rules(a: Analysis, out: Findings, s: Settings) -> None:
             if hit:
                 out.add(f"writes to {hit[1]} (persistence)", hit[0], ev)
             elif p.mechanism == "registry-run":
-                out.add("registry key that runs a program at boot, log-on or start (persistence)", "high", ev)
+                out.add(_AUTORUN_REASON, "high", ev)
             else:
                 out.add(f"installs {p.mechanism} persistence from code", "high", ev)
         for k in facts.kills:

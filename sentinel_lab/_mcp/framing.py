@@ -63,9 +63,10 @@ def encode(msg: dict[str, Any]) -> bytes:
         out = orjson.dumps(msg, option=_ORJSON_PLAIN)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return _encode_stdlib(msg)
-    for raw_bytes, escaped_bytes in _LINE_SEPARATOR_BYTES:
-        if raw_bytes in out:
-            out = out.replace(raw_bytes, escaped_bytes)
+    if not out.isascii():  # one C pass; the separators are not ASCII
+        for raw_bytes, escaped_bytes in _LINE_SEPARATOR_BYTES:
+            if raw_bytes in out:
+                out = out.replace(raw_bytes, escaped_bytes)
     return out + b"\n"
 
 

@@ -172,7 +172,6 @@ class ToolIndex:
         self._prefix: dict[int, dict[str, list[tuple[int, Glob]]]] = {}
         self._suffix: dict[int, dict[str, list[tuple[int, Glob]]]] = {}
         self._rest: list[tuple[int, Glob]] = []
-        self._exact: dict[str, tuple[int, ...]] | None = None
         for key, pattern in patterns:
             glob = pattern.folded if deny else pattern.exact
             tokens = glob.tokens
@@ -189,7 +188,9 @@ class ToolIndex:
                 self._rest.append((key, glob))
         # Most policies name their tools plainly: then a lookup is one dict probe (the keys came in ascending order).
         plain = not (self._prefix or self._suffix or self._rest)
-        self._exact = {name: tuple(keys) for name, keys in self._names.items()} if plain else None
+        self._exact: dict[str, tuple[int, ...]] | None = (
+            {name: tuple(keys) for name, keys in self._names.items()} if plain else None
+        )
 
     def lookup(self, tool: str) -> tuple[int, ...]:
         """The keys of every pattern matching ``tool``, sorted."""
