@@ -528,8 +528,6 @@ def _reverse_shell(c: Command, out: Findings, pipe_names: set[str]) -> None:
         out.add("xterm session sent to a remote display", "high", c.raw)
     if name == "ztcp" or (name in ("zmodload",) and "zsh/net/tcp" in argv):
         out.add("zsh TCP socket (reverse shell)", "critical", c.raw)
-    if name in ("msfvenom", "msfconsole", "mimikatz", "meterpreter"):
-        out.add(f"offensive tool {name}", "high", c.raw)
 
 
 def _network_shell_pipeline(stages: list[Command], fifo: bool, out: Findings) -> None:
@@ -890,6 +888,156 @@ def _lolbins(c: Command, out: Findings) -> None:
         out.add("bitsadmin downloading a file", "high", c.raw)
 
 
+_ATTACK_TOOLS = vocab.mapping("attack_tools")
+
+
+def _attack_tool(c: Command) -> str | None:
+    """The offensive tool ``c`` runs, directly (``evil-winrm``, ``impacket-secretsdump``) or as a script given to
+    Python (``python3 wmiexec.py``), or None."""
+    name = c.name
+    if name in _ATTACK_TOOLS:
+        return name
+    if name.startswith("impacket-") and f"{name[9:]}.py" in _ATTACK_TOOLS:
+        return f"{name[9:]}.py"
+    if name in PYTHONS:
+        script = next((w for w in c.argv[1:] if not w.startswith("-")), "")
+        base = program_name(script)
+        return base if base.endswith(".py") and base in _ATTACK_TOOLS else None
+    return None
+
+
+def _attack_tools(c: Command, out: Findings) -> None:
+    tool = _attack_tool(c)
+    if tool is not None and not only_help(c):
+        out.add(f"runs {tool}, an attack tool: {_ATTACK_TOOLS[tool]}", "critical", c.raw)
+
+
+def _remote_host(host: str) -> bool:
+    """Whether ``host`` names another machine (not this one: loopback, ``.``, ``localhost``, an empty name)."""
+    h = host.strip().strip("[]").lower()
+    if h in ("", ".", "localhost", "$env:computername", "%computername%"):
+        return False
+    return not classify_host(h).loopback
+
+
+#: PowerShell parameters naming where a command runs (``-ComputerName``, alias ``-cn``; a unique prefix suffices)
+_PS_REMOTE_PARAMETERS = ("computername", "connectionuri", "hostname", "session", "vmname", "vmid", "containerid")
+
+
+def _ps_remote_target(argv: Sequence[str]) -> str | None:
+    """The remote target a PowerShell command is given (``-ComputerName dc01``, ``-cn:dc01``), or None."""
+    for j, w in enumerate(argv[1:], 1):
+        if not w.startswith("-") or len(w) < 3:
+            continue
+        param, colon, value = w[1:].lower().partition(":")
+        if param == "cn" or any(p.startswith(param) for p in _PS_REMOTE_PARAMETERS if len(param) >= 4 or p == param):
+            if not colon:
+                value = argv[j + 1] if j + 1 < len(argv) else ""
+            if param.startswith(("se", "vm", "co", "ho")) and not param.startswith(("comp", "cn")):
+                return value or param  # a session, VM or container: somewhere else by construction
+            if _remote_host(value.strip("'\"")):
+                return value
+    return None
+
+
+def _admin_share(word: str) -> bool:
+    """Whether ``word`` is a UNC path to another host's administrative share (``C$``, ``ADMIN$``; not ``IPC$``)."""
+    host, _sep, rest = word.lstrip("\\").partition("\\")
+    share = rest.split("\\", 1)[0]
+    return word.startswith("\\") and share.endswith("$") and share != "ipc$" and _remote_host(host)
+
+
+_LATERAL_REASON = "runs a command on another host with Windows remote administration (lateral movement)"
+_SHADOW_REASON = "creates a volume shadow copy (reads locked files: NTDS.dit, the SAM and SYSTEM hives)"
+_WMI_PROCESS_REASON = "starts a process through WMI (outside the caller's process tree)"
+
+
+def _windows_remote(c: Command, out: Findings) -> None:
+    """Remote execution, remoting set-up and shadow copies with Windows' own administration tools: the work of
+    an administering agent (allowed in the admin profile) except where it opens the machine to every host."""
+    if only_help(c):
+        return
+    name, argv = _PS_ALIASES.get(c.name, c.name), c.argv
+    lows = [w.lower() for w in argv[1:]]
+    if name in ("psexec", "psexec64", "paexec", "csexec"):
+        if any(w.startswith("\\") and _remote_host(w.lstrip("\\").split("\\", 1)[0]) for w in argv[1:]):
+            out.administration(_LATERAL_REASON, "high", c.raw)
+        if any(w in ("-s", "/s") for w in lows):
+            out.add(f"{name} -s runs the program as SYSTEM", "high", c.raw)
+    elif name == "winrs":
+        if any(w.startswith(("-r:", "/r:", "-remote:", "/remote:")) and _remote_host(w.split(":", 1)[1]) for w in lows):
+            out.administration(_LATERAL_REASON, "high", c.raw)
+    elif name == "wmic":
+        joined = " ".join(lows)
+        node = next((w.split(":", 1)[1] for w in lows if w.startswith(("/node:", "-node:"))), "")
+        if "process" in lows and "call" in lows and "create" in lows:
+            if any(_remote_host(h) for h in node.strip('"').split(",")):
+                out.administration(_LATERAL_REASON, "high", c.raw)
+            else:
+                out.add(_WMI_PROCESS_REASON, "high", c.raw)
+        elif "shadowcopy" in joined and "create" in lows:
+            out.administration(_SHADOW_REASON, "high", c.raw)
+    elif name in ("invoke-wmimethod", "invoke-cimmethod"):
+        joined = " ".join(lows)
+        if "win32_process" in joined and "create" in lows:
+            if _ps_remote_target(argv) is not None:
+                out.administration(_LATERAL_REASON, "high", c.raw)
+            else:
+                out.add(_WMI_PROCESS_REASON, "high", c.raw)
+        elif "win32_shadowcopy" in joined and "create" in lows:
+            out.administration(_SHADOW_REASON, "high", c.raw)
+    elif name in ("invoke-command", "enter-pssession", "new-pssession"):
+        if _ps_remote_target(argv) is not None:
+            out.administration(_LATERAL_REASON, "high", c.raw)
+    elif name in ("vssadmin", "diskshadow") and (name == "diskshadow" or "create" in lows):
+        out.administration(_SHADOW_REASON, "high", c.raw)
+    elif name == "ntdsutil" and any("ifm" in w or "create full" in w or "snapshot" in w for w in lows):
+        out.add("ntdsutil copies the Active Directory database (every domain password hash)", "critical", c.raw)
+    elif name == "net" and lows[:1] == ["use"] and any(_admin_share(w) for w in lows[1:]):
+        out.administration("connects to another host's administrative share (C$, ADMIN$: lateral movement)", "high",
+                           c.raw)  # fmt: skip
+    elif name == "enable-psremoting" or (name == "winrm" and any(w in ("quickconfig", "qc") for w in lows)):
+        out.administration("enables remote command execution on this machine (WinRM)", "high", c.raw)
+    if (
+        name in ("set-item", "winrm", "set-wsmaninstance")
+        and any("trustedhosts" in w for w in lows)
+        and any(w.strip("'\"@{}=") in ("*", "trustedhosts=*") or '"*"' in w for w in lows)
+    ):
+        out.add("trusts every host for WinRM authentication", "high", c.raw)
+
+
+#: Registry hives that hold local password hashes and secrets (``reg save HKLM\SAM``)
+_CREDENTIAL_HIVES = ("sam", "security", "system")
+#: Programs that write a process's memory to a file (given ``lsass``, its credentials)
+_MEMORY_DUMPERS = frozenset({"procdump", "procdump64", "sqldumper", "createdump", "rdrleakdiag", "dumpert",
+                             "nanodump", "minidump", "dumpit"})  # fmt: skip
+#: mimikatz-style command modules (``sekurlsa::logonpasswords``), named so in every tool that copies them
+_CREDENTIAL_MODULES = ("sekurlsa::", "lsadump::", "dpapi::", "vault::", "privilege::debug", "token::elevate",
+                       "kerberos::golden", "kerberos::ptt")  # fmt: skip
+
+
+def _credential_dumps(c: Command, out: Findings) -> None:
+    """Copies of the machine's credential stores: registry hives, lsass's memory, mimikatz modules."""
+    name, argv = c.name, c.argv
+    lows = [w.lower() for w in argv[1:]]
+    if name in ("reg", "reg.exe") and lows and lows[0] in ("save", "export") and len(lows) > 1:
+        key = lows[1].replace("hkey_local_machine", "hklm").strip("\\/")
+        hive = key.removeprefix("hklm\\").removeprefix("hklm/")
+        if key != hive and hive in _CREDENTIAL_HIVES:
+            out.add(f"saves the {hive.upper()} registry hive (password hashes and secrets)", "critical", c.raw)
+    mentions_lsass = any("lsass" in w for w in lows)
+    if mentions_lsass and (name in _MEMORY_DUMPERS or (name == "rundll32" and any("minidump" in w for w in lows))):
+        out.add("dumps the memory of lsass (the credentials of logged-on users)", "critical", c.raw)
+    elif name == "rundll32" and any("comsvcs" in w for w in lows) and any("minidump" in w for w in lows):
+        out.add("dumps a process's memory with comsvcs MiniDump (lsass credentials)", "critical", c.raw)
+    if any(m in w for w in lows for m in _CREDENTIAL_MODULES if "::" in w):
+        out.add("runs mimikatz credential modules (sekurlsa, lsadump ...)", "critical", c.raw)
+
+
+def _credential_module_words(c: Command) -> bool:
+    return any("::" in w for w in c.argv[1:])
+
+
 _EDITOR_VARS = frozenset({"EDITOR", "VISUAL"})
 
 
@@ -1162,9 +1310,18 @@ _SECURITY_NAMES = frozenset(
     }
 )  # fmt: skip
 _LOLBIN_NAMES = frozenset({"certutil", "mshta", "regsvr32", "rundll32", "bitsadmin"})
+_WINDOWS_REMOTE_NAMES = frozenset(
+    {"psexec", "psexec64", "paexec", "csexec", "winrs", "wmic", "invoke-wmimethod", "invoke-cimmethod",
+     "invoke-command", "enter-pssession", "new-pssession", "vssadmin", "diskshadow", "ntdsutil", "enable-psremoting",
+     "winrm", "set-item", "set-wsmaninstance", "net"}
+)  # fmt: skip
+#: PowerShell aliases of those cmdlets (``icm`` is ``Invoke-Command``), read as the cmdlet they name
+_PS_ALIASES = {a: c for a, c in vocab.mapping("powershell_aliases").items() if c in _WINDOWS_REMOTE_NAMES}
+_WINDOWS_REMOTE_NAMES |= frozenset(_PS_ALIASES)
+_DUMP_NAMES = _MEMORY_DUMPERS | {"reg", "rundll32"}
 _REVSHELL_NAMES = (
-    frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "pwncat", "socat", "xterm", "msfvenom",
-               "msfconsole", "mimikatz", "meterpreter", "ztcp", "zmodload"})
+    frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "pwncat", "socat", "xterm", "ztcp",
+               "zmodload"})
     | PYTHONS
     | SCRIPTERS
     | POWERSHELLS
@@ -1342,6 +1499,10 @@ def _never(c: Command) -> bool:
     return False
 
 
+def _impacket(c: Command) -> bool:
+    return c.name.startswith("impacket-")
+
+
 Rule = Callable[[Command, Findings], None]
 #: Every rule on one command, in the order it runs: the programs it reads, and what else makes it run for any
 #: program (a redirection, an assignment, a substitution ...). The gate in ``check`` and the dispatch in
@@ -1359,6 +1520,9 @@ _RULES: tuple[tuple[frozenset[str], Rule, Callable[[Command], bool]], ...] = (
     (_PROCESS_NAMES, _process_rules, _never),
     (_WRITERS | _SECURITY_NAMES, _security_rules, _init_script),
     (_LOLBIN_NAMES, _lolbins, _never),
+    (frozenset(_ATTACK_TOOLS) | PYTHONS, _attack_tools, _impacket),
+    (_WINDOWS_REMOTE_NAMES, _windows_remote, _never),
+    (_DUMP_NAMES, _credential_dumps, _credential_module_words),
     (_INSTALLERS | PYTHONS, _untrusted_install, _never),
     (_DB_CLIENTS | {"dropdb", "mysqladmin"}, _databases, _never),
     (_REVSHELL_NAMES, _reverse_shell_rule, _shell_features),

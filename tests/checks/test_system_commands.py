@@ -723,3 +723,76 @@ def test_a_shell_binary_copied_under_another_name_is_masquerading(tool: str, com
 def test_registry_autorun_keys_are_persistence(command: str, flagged: bool) -> None:
     found = sc.check(analyse("cmd", {"command": command}), SETTINGS)
     assert any("persistence" in v.reason for v in found) is flagged, found
+
+
+# Windows remote execution and shadow copies are what an administering agent does: (command, reason word)
+WINDOWS_ADMINISTRATION = [
+    ("psexec \\\\10.0.0.5 -u admin -p Passw0rd cmd.exe /c whoami", "lateral movement"),
+    ('wmic /node:192.168.1.20 /user:admin process call create "cmd.exe /c calc.exe"', "lateral movement"),
+    ("winrs -r:server01 -u:admin cmd /c ipconfig", "lateral movement"),
+    ("Invoke-Command -ComputerName server01 -ScriptBlock { whoami }", "lateral movement"),
+    ("icm -cn server01 { whoami }", "lateral movement"),
+    ("Enter-PSSession -Comp dc01 -Credential $cred", "lateral movement"),
+    ("Invoke-WmiMethod -Class Win32_Process -Name Create -ArgumentList calc.exe -ComputerName srv", "lateral movement"),
+    ("net use \\\\10.0.0.5\\C$ /user:admin Passw0rd", "administrative share"),
+    ("Enable-PSRemoting -Force", "WinRM"),
+    ("vssadmin create shadow /for=C:", "shadow copy"),
+    ("wmic shadowcopy call create Volume=C:\\", "shadow copy"),
+    ("diskshadow.exe /s shadow.txt", "shadow copy"),
+]
+
+
+@pytest.mark.parametrize(("command", "word"), WINDOWS_ADMINISTRATION)
+def test_windows_remote_administration_is_refused_only_in_the_workspace_profile(command: str, word: str) -> None:
+    reasons = [v.reason for v in check(command)]
+    assert any(word in r for r in reasons), reasons
+    assert sc.check(analyse("run_shell", {"command": command}), ADMIN) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "word"),
+    [
+        ("evil-winrm -i 10.0.0.5 -u Administrator -p Passw0rd", "attack tool"),
+        ("impacket-psexec corp/admin:pass@10.0.0.5", "attack tool"),
+        ("python3 wmiexec.py admin:pass@10.0.0.5", "attack tool"),
+        ("python3 /opt/impacket/examples/secretsdump.py -just-dc corp/admin@dc01", "attack tool"),
+        ('.\\mimikatz.exe "privilege::debug" "sekurlsa::logonpasswords" exit', "mimikatz"),
+        ('.\\m.exe "privilege::debug" "lsadump::sam" exit', "mimikatz"),
+        ("Invoke-Mimikatz -DumpCreds", "attack tool"),
+        ("reg save HKLM\\SAM C:\\temp\\sam.save", "SAM"),
+        ("reg save hkey_local_machine\\security sec.hiv", "SECURITY"),
+        ("procdump.exe -accepteula -ma lsass.exe lsass.dmp", "lsass"),
+        ("rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump 624 C:\\temp\\l.dmp full", "lsass"),
+        ('ntdsutil "ac i ntds" "ifm" "create full c:\\temp" q q', "Active Directory database"),
+        ("wmic process call create notepad.exe", "WMI"),
+        ("Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments @{CommandLine='calc'}", "WMI"),
+        ("Set-Item WSMan:\\localhost\\Client\\TrustedHosts -Value * -Force", "every host"),
+        ("PsExec.exe -s -i cmd.exe", "SYSTEM"),
+    ],
+)
+def test_credential_dumps_and_attack_tools_are_refused_in_every_profile(command: str, word: str) -> None:
+    for settings in (SETTINGS, ADMIN):
+        reasons = [v.reason for v in sc.check(analyse("run_shell", {"command": command}), settings)]
+        assert any(word in r for r in reasons), (settings.profile, reasons)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "net use Z: \\\\fileserver\\share",  # an ordinary share, not C$ or ADMIN$
+        "net use",
+        "reg query HKLM\\SAM",  # reading a key's name is not saving the hive
+        "reg save HKCU\\Software\\MyApp app.reg",
+        "psexec -i notepad.exe",  # local, no -s
+        "Invoke-Command -ScriptBlock { Get-Process }",  # runs here
+        "wmic process list brief",
+        "vssadmin list shadows",
+        "cargo test --features tokio::full",  # '::' in an ordinary argument
+        "python manage.py runserver",
+        "python3 -m pytest -k wmiexec",
+        "procdump -ma myapp.exe",  # a dump of the agent's own program, not lsass
+        "evil-winrm --help",
+    ],
+)
+def test_windows_neighbours_of_those_are_left_alone(command: str) -> None:
+    assert check(command) == []
