@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import base64
 import binascii
+import posixpath
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -309,10 +310,12 @@ class _Rec:
 class _State:
     """Shared by every lexer working on one text: output records, budget, pipeline numbering, variables."""
 
-    __slots__ = ("aliases", "env", "pipelines", "recs", "steps", "stop", "truncated")
+    __slots__ = ("aliases", "env", "files", "pipelines", "recs", "steps", "stop", "truncated")
 
     def __init__(self) -> None:
         self.recs: list[_Rec] = []
+        #: what the text wrote to files with literal content (``echo CODE > f``, ``cat > f <<EOF``), by path word
+        self.files: dict[str, str] = {}
         self.steps = 0
         self.pipelines = 0
         self.truncated = False
@@ -965,6 +968,8 @@ class _Lexer:
             return
         rec = _build(self, raw, words, tuple(b.redirs), pipeline, stage, via, tuple(assigns), function, bg)
         st.recs.append(rec)
+        if rec.redirects or rec.name == "tee":
+            _record_writes(st, rec, [r for r in st.recs[:-1] if r.pipeline == pipeline and r.stage < stage])
         for idx in b.children:
             child = st.recs[idx]
             if not child.consumer:
@@ -1079,6 +1084,54 @@ def _printf(fmt: str, args: list[str]) -> str:
     return _ansi_c("".join(out))
 
 
+def _mktemp_path(argv: Sequence[str]) -> str:
+    """The kind of path ``mktemp`` prints: its template, in ``-p DIR`` when given, else a name in ``/tmp`` (the
+    X's stand for the random part, so later words naming ``$TF`` name the same file)."""
+    words = list(argv[1:])
+    folder = ""
+    template = ""
+    j = 0
+    while j < len(words):
+        w = words[j]
+        if w in ("-p", "--tmpdir") and j + 1 < len(words):
+            folder, j = words[j + 1], j + 2
+            continue
+        if w.startswith("--tmpdir="):
+            folder = w.partition("=")[2]
+        elif not w.startswith("-"):
+            template = w
+        j += 1
+    if not template:
+        return posixpath.join(folder or "/tmp", "tmp.XXXXXXXXXX")
+    return posixpath.join(folder, template) if folder or "/" in template else posixpath.join("/tmp", template)
+
+
+def _written_content(rec: _Rec, mates: list[_Rec]) -> tuple[list[str], str] | None:
+    """The files one command writes with literal content and that content (``echo CODE > f``, ``printf .. >> f``,
+    ``cat > f <<EOF``, ``echo CODE | tee f``), or None when it writes none or what it writes is not literal."""
+    targets = [t for op, t in rec.redirects if op in (">", ">>", ">|", "1>", "1>>") and t]
+    if rec.name == "tee":
+        targets += [w for w in rec.argv[1:] if not w.startswith("-")]
+        content = _static_output(mates) if mates else None
+    elif targets:
+        content = _static_output([*mates, rec])
+    else:
+        return None
+    return (targets, content) if targets and content is not None else None
+
+
+def _record_writes(st: _State, rec: _Rec, mates: list[_Rec]) -> None:
+    written = _written_content(rec, mates)
+    if written is None:
+        return
+    targets, content = written
+    appends = any(op.endswith(">>") for op, _t in rec.redirects) or (rec.name == "tee" and "-a" in rec.argv)
+    for t in targets[:8]:
+        key = t.removeprefix("./")
+        before = st.files.get(key, "") if appends else ""
+        st.files[key] = (before + "\n" + content if before else content)[:MAX_SOURCE]
+
+
 def _static_output(recs: Iterable[_Rec]) -> str | None:
     """The output of a pipeline made only of ``echo``/``printf``/decoders over literal text, else None."""
     recs = list(recs)
@@ -1110,6 +1163,8 @@ def _static_output(recs: Iterable[_Rec]) -> str | None:
             out = "\n".join("/usr/bin/" + w.rsplit("/", 1)[-1] for w in progs) if progs else None
         elif name == "printf":
             out = _printf(argv[1], list(argv[2:])) if len(argv) > 1 else ""
+        elif name == "mktemp":
+            out = _mktemp_path(argv)
         elif name == "cat" and len(argv) == 1:
             pass
         elif name in ("base64", "base32") and any(a in ("-d", "--decode", "-D", "-di", "-id") for a in argv[1:]):
@@ -1270,8 +1325,64 @@ def _build(
     return rec
 
 
+def _shebang_program(code: str) -> str:
+    """The interpreter a script's ``#!`` line names (``#!/usr/bin/env python3`` -> ``python3``), else ``sh``."""
+    if not code.startswith("#!"):
+        return "sh"  # a shell runs a text file without one itself
+    words = code[2:].split("\n", 1)[0].split()
+    if words and program_name(words[0]) == "env":
+        words = [w for w in words[1:] if not w.startswith("-")]
+    return program_name(words[0]) if words else "sh"
+
+
+def _option_values(argv: Sequence[str]) -> list[str]:
+    """The words given as option values (``--script=F``, ``-x F``), without a leading ``./``."""
+    out: list[str] = []
+    for j, w in enumerate(argv[1:], 1):
+        if w.startswith("-") and "=" in w:
+            out.append(w.partition("=")[2].removeprefix("./"))
+        elif argv[j - 1].startswith("-") and j > 1 and not w.startswith("-"):
+            out.append(w.removeprefix("./"))
+    return out
+
+
+def _run_written_file(lx: _Lexer, rec: _Rec) -> bool:
+    """Parse a file this text wrote and now runs, as the program that runs it reads it: ``python3 x.py``,
+    ``sh $TF``, ``./run.sh`` (by its ``#!`` line). True when ``rec`` ran one."""
+    files = lx.st.files
+    if not files:
+        return False
+    name, argv = rec.name, rec.argv
+    first = argv[0].removeprefix("./")
+    if first in files:
+        lang, code = _shebang_program(files[first]), files[first]
+    elif name in SHELLS or name in PYTHONS or name in SCRIPTERS:
+        operand = next((w for w in argv[1:] if not w.startswith("-")), None)
+        if operand is None or operand.removeprefix("./") not in files:
+            return False
+        lang, code = name, files[operand.removeprefix("./")]
+    else:
+        # a file given as an option's value is the program's script or start-up file (``nmap --script=$TF``,
+        # ``gdb -x $TF``, ``vim -S $TF``): the calls it makes are read in any language
+        scripts = [files[f] for f in _option_values(argv) if f in files]
+        for code in scripts[:4]:
+            _interpret_code(lx, rec, "script", code, f"{name} script")
+            for line in code.split("\n")[:256]:  # ``!cmd``: the shell escape of gdb, ed, ftp and pagers' scripts
+                if line.startswith("!"):
+                    lx._sub(line, f"{name} script", None)
+        return bool(scripts)
+    if lang in PYTHONS or lang in SCRIPTERS:
+        _interpret_code(lx, rec, lang, code, f"{lang} script")
+    else:
+        lx._sub(code, f"{lang} script", None, "win" if lang in POWERSHELLS else None)
+    return True
+
+
 def _unwrap_interpreter(lx: _Lexer, rec: _Rec) -> None:
-    """Parse the code handed to an interpreter (``bash -c``, ``eval``, ``python -c``, ``powershell -enc``)."""
+    """Parse the code handed to an interpreter (``bash -c``, ``eval``, ``python -c``, ``powershell -enc``), or a
+    script the text wrote before running it."""
+    if _run_written_file(lx, rec):
+        return
     name, argv = rec.name, rec.argv
     if name in SHELLS:
         rest = argv[1:]

@@ -510,3 +510,42 @@ def test_socat_addresses_name_what_each_reaches_and_which_way_data_flows(
     argv: list[str], expected: list[tuple]
 ) -> None:
     assert [tuple(a) for a in socat_addresses(argv)] == expected
+
+
+def test_mktemp_names_a_file_in_tmp_so_later_words_naming_it_agree() -> None:
+    c = find("TF=$(mktemp); rm -f $TF", "rm")
+    assert c.argv == ("rm", "-f", "/tmp/tmp.XXXXXXXXXX")
+    assert find("D=$(mktemp -d -p /var/tmp); ls $D", "ls").argv[1] == "/var/tmp/tmp.XXXXXXXXXX"
+    assert find("F=$(mktemp build.XXXX); cat $F", "cat").argv[1] == "/tmp/build.XXXX"
+
+
+@pytest.mark.parametrize(
+    ("line", "via"),
+    [
+        ("echo 'import os; os.system(\"whoami\")' > /tmp/x.py; python3 /tmp/x.py", "python3 script"),
+        ("TF=$(mktemp -d); echo 'system(\"whoami\")' > $TF/x.rb; ruby $TF/x.rb", "ruby script"),
+        ("printf '#!/bin/sh\\nwhoami\\n' > run.sh; chmod +x run.sh; ./run.sh", "sh script"),
+        ("echo '#!/usr/bin/env python3' > t; echo 'import os; os.system(\"whoami\")' >> t; ./t", "python3 script"),
+        ("cat > job.sh <<'EOF'\nwhoami\nEOF\nbash job.sh", "bash script"),
+        ("echo whoami | tee job.sh; sh job.sh", "sh script"),
+        ("TF=$(mktemp); echo 'os.execute(\"whoami\")' > $TF; nmap --script=$TF", "nmap script"),
+        ("echo '!whoami' > cmds.gdb; gdb -x cmds.gdb", "gdb script"),
+    ],
+)
+def test_a_file_the_text_wrote_is_parsed_as_the_program_that_runs_it_reads_it(line: str, via: str) -> None:
+    found = [c for c in cmds(line) if c.name.lstrip("!") == "whoami"]  # ``!cmd``: a prompt's escape, as typed
+    assert found, [c.name for c in cmds(line)]
+    assert found[0].via == via
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "echo 'system(\"whoami\")' > notes.txt; cat notes.txt",  # printed, not run
+        "echo 'system(\"whoami\")' > x.rb; git add x.rb",  # an operand, not a script option
+        "echo whoami > other.sh; sh job.sh",  # another file
+        "grep -r whoami . > found.txt; sh found.txt",  # what grep writes is not known text
+    ],
+)
+def test_a_written_file_that_is_not_run_or_not_literal_stays_data(line: str) -> None:
+    assert "whoami" not in names(line)

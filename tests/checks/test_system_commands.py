@@ -796,3 +796,17 @@ def test_credential_dumps_and_attack_tools_are_refused_in_every_profile(command:
 )
 def test_windows_neighbours_of_those_are_left_alone(command: str) -> None:
     assert check(command) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "flagged"),
+    [
+        ("echo 'import pty; pty.spawn(\"/bin/bash\")' > /tmp/p.py; python3 /tmp/p.py", True),
+        ("TF=$(mktemp); echo 'os.execute(\"/bin/sh\")' > $TF; nmap --script=$TF", True),
+        ("TF=$(mktemp); echo '!/bin/sh' > $TF; gdb -nx -x $TF", True),
+        ("echo 'print(\"hello\")' > hello.py; python3 hello.py", False),
+        ("echo 'os.execute(\"/bin/sh\")' > notes.md; cat notes.md", False),
+    ],
+)
+def test_a_shell_escape_staged_in_a_file_and_run_in_the_same_call(command: str, flagged: bool) -> None:
+    assert bool(check(command)) is flagged
