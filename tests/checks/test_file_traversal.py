@@ -228,6 +228,7 @@ def test_writes_to_protected_zones_are_blocked_in_every_profile(tool: str, args:
         ("run_shell", {"command": "rpm -qf /etc/postfix/main.cf"}),  # a package-database query names the path
         ("run_shell", {"command": "dpkg -S /etc/ssh/sshd_config && pacman -Qo /etc/hosts"}),
         ("run_shell", {"command": "basename /var/log/syslog; dirname /root/notes"}),
+        ("run_shell", {"command": "findmnt /dev/sdb1 && lsblk /dev/sda && udevadm info /dev/sda"}),  # looked up by name
         ("run_shell", {"command": "find build -name '*.o' -delete"}),
         ("write_file", {"path": "/tmp/build/out.txt", "content": "ok"}),
     ],
