@@ -1335,6 +1335,79 @@ def _shebang_program(code: str) -> str:
     return program_name(words[0]) if words else "sh"
 
 
+#: Command words of a program's own language whose rest is code in another language (``:py``, gdb's ``python``)
+_LANGUAGE_COMMANDS = {"py": "python3", "py3": "python3", "pyx": "python3", "python": "python3", "python3": "python3",
+                      "pi": "python3", "lua": "lua", "perl": "perl", "ruby": "ruby"}  # fmt: skip
+
+
+def _program_commands_table() -> dict[str, tuple[frozenset[str], int, frozenset[str]]]:
+    """``_vocab/program_shell_commands.tsv`` read once: program -> (command options, first command operand, words)."""
+    table: dict[str, tuple[frozenset[str], int, frozenset[str]]] = {}
+    for program, spec in vocab.mapping("program_shell_commands").items():
+        options, _bar, words = spec.partition(" | ")
+        opts = options.split()
+        nth = next((int(o) for o in opts if o.isdigit()), 0)
+        table[program] = (frozenset(o for o in opts if not o.isdigit()), nth, frozenset(words.split()))
+    return table
+
+
+_PROGRAM_COMMANDS = _program_commands_table()
+
+
+def _command_values(argv: Sequence[str], options: frozenset[str], nth: int) -> list[str]:
+    """The words ``argv`` hands its program as commands: option values (``-c CMD``, ``--execute=CMD``, ``+CMD``)
+    and, with ``nth``, every operand from the ``nth`` on (sqlite3's SQL after the database)."""
+    out: list[str] = []
+    operands = 0
+    j = 1
+    while j < len(argv):
+        w = argv[j]
+        opt, eq, val = w.partition("=")
+        if w in options and j + 1 < len(argv):
+            out.append(argv[j + 1])
+            j += 2
+            continue
+        if eq and opt in options:
+            out.append(val)
+        elif w.startswith("+") and len(w) > 1 and "+" in options:
+            out.append(w[1:])
+        elif not w.startswith("-"):
+            operands += 1
+            if nth and operands >= nth:
+                out.append(w)
+        j += 1
+    return out
+
+
+def _program_commands(lx: _Lexer, rec: _Rec) -> None:
+    """Parse the commands a program with a command language is given (``vi -c ':!sh'``, ``mysql -e '\\! sh'``,
+    ``sqlite3 db '.shell sh'``, ``gdb -ex 'python ...'``): what a shell-running command runs is a shell command
+    reached through the program (a shell alone when nothing follows), a language command's rest is code."""
+    options, nth, words = _PROGRAM_COMMANDS[rec.name]
+    for value in _command_values(rec.argv, options, nth)[:16]:
+        for piece in value.split("\n")[:64]:
+            rest = piece
+            for _ in range(16):  # commands separated by | or ; until one that runs something
+                rest = rest.strip().lstrip(":").lstrip()
+                if rest.startswith("\\!"):
+                    word, tail = "\\!", rest[2:]
+                elif rest.startswith("!"):
+                    word, tail = "!", rest[1:]
+                else:
+                    word, _sp, tail = rest.partition(" ")
+                if word in words:
+                    via = f"{rec.name} {word}"
+                    if word in _LANGUAGE_COMMANDS:
+                        _interpret_code(lx, rec, _LANGUAGE_COMMANDS[word], tail, via)
+                    else:
+                        lx._sub(tail.strip() or "sh", via, None)
+                    break
+                cut = min((k for k in (rest.find("|"), rest.find(";")) if k >= 0), default=-1)
+                if cut < 0:
+                    break
+                rest = rest[cut + 1 :]
+
+
 def _option_values(argv: Sequence[str]) -> list[str]:
     """The words given as option values (``--script=F``, ``-x F``), without a leading ``./``."""
     out: list[str] = []
@@ -1382,6 +1455,9 @@ def _unwrap_interpreter(lx: _Lexer, rec: _Rec) -> None:
     """Parse the code handed to an interpreter (``bash -c``, ``eval``, ``python -c``, ``powershell -enc``), or a
     script the text wrote before running it."""
     if _run_written_file(lx, rec):
+        return
+    if rec.name in _PROGRAM_COMMANDS:
+        _program_commands(lx, rec)
         return
     name, argv = rec.name, rec.argv
     if name in SHELLS:

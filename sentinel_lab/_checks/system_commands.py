@@ -1403,6 +1403,8 @@ _ESCAPE_EXEMPT = frozenset({"echo", "printf", "print", "chsh", "useradd", "userm
                             "kubectl", "nerdctl", "lxc", "lxc-attach", "ctr", "crictl", "vagrant", "multipass",
                             "incus", "which", "type", "file", "stat", "ls", "readlink", "realpath"})  # fmt: skip
 _ESCAPE_OPTION_WORDS = ("exec", "command", "cmd", "hook", "wrapper", "askpass")
+#: One-letter options that hand over a program to run: -e, -x (exec: ``start-stop-daemon -x``), -c (command)
+_ESCAPE_OPTION_LETTERS = frozenset({"e", "x", "c"})
 
 
 def _interactive_shell(c: Command) -> bool:
@@ -1452,7 +1454,9 @@ def _shell_escape(c: Command, out: Findings) -> None:
         if m.start() == 0 and m.end() == len(w):
             # the whole word is an operand, unless an option runs it with nothing to run (``-exec /bin/sh \;``)
             opt = before.lstrip("-").lower()
-            if not before.startswith("-") or not (opt == "e" or any(x in opt for x in _ESCAPE_OPTION_WORDS)):
+            if not before.startswith("-") or not (
+                opt in _ESCAPE_OPTION_LETTERS or any(x in opt for x in _ESCAPE_OPTION_WORDS)
+            ):
                 continue
             if after and not (after in (";", "+") or (after.startswith("-") and "c" not in after[1:])):
                 continue

@@ -810,3 +810,46 @@ def test_windows_neighbours_of_those_are_left_alone(command: str) -> None:
 )
 def test_a_shell_escape_staged_in_a_file_and_run_in_the_same_call(command: str, flagged: bool) -> None:
     assert bool(check(command)) is flagged
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "vi -c ':shell'",
+        "vi -c ':set shell=/bin/sh | shell'",
+        "vim -c ':terminal /bin/sh'",
+        "nvim +':!/bin/sh'",
+        "vim -c ':py import os; os.system(\"/bin/sh\")'",
+        "mysql -e '\\! /bin/sh'",
+        "psql -c '\\! /bin/sh'",
+        "sqlite3 /dev/null '.shell /bin/sh'",
+        "expect -c 'spawn /bin/sh;interact'",
+        "gdb -nx -ex '!sh' -ex quit",
+        "gdb -nx -ex 'python import os; os.system(\"/bin/sh\")' -ex quit",
+        "start-stop-daemon -S -x /bin/sh",  # -x: the program to execute
+        "tmux -c /bin/sh",  # -c: the command to run
+    ],
+)
+def test_a_shell_started_through_a_programs_own_command_language_is_an_escape(command: str) -> None:
+    reasons = [v.reason for v in check(command)]
+    assert any("shell escape" in r for r in reasons), reasons
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "vim -c ':wq' notes.txt",
+        "vim +10 src/main.c",
+        "vi shell",  # a file named shell, not the :shell command
+        "vim -c ':!make' src/main.c",  # a command run through vim is judged as itself
+        "mysql -e 'select 1; show tables'",
+        "psql -c 'select now()'",
+        "sqlite3 app.db '.tables'",
+        "gdb -ex run --args ./a.out",
+        "expect -c 'spawn ssh-keygen -t ed25519; expect eof'",
+        "start-stop-daemon -S -x /usr/sbin/nginx",
+        "ls -l /bin/sh",
+    ],
+)
+def test_ordinary_commands_of_those_programs_are_left_alone(command: str) -> None:
+    assert check(command) == []
