@@ -128,7 +128,10 @@ def load_rows(path: str | os.PathLike[str] | None) -> tuple[list[dict[str, Any]]
             continue
         if not isinstance(doc, dict):
             continue
-        technique = str(doc.get("attack_technique") or f.stem)
+        named = doc.get("attack_technique")
+        if isinstance(named, list):  # older files list the technique: ``attack_technique: ['T1119']``
+            named = named[0] if named else None
+        technique = str(named or f.stem)
         tactic = tactics.get(technique) or technique.split(".")[0]
         for n, test in enumerate(doc.get("atomic_tests") or [], 1):
             if not isinstance(test, dict):

@@ -148,6 +148,17 @@ def test_atomic_category_falls_back_to_the_technique_family(tmp_path: Path) -> N
     assert set(frame["category"]) == {"atomic/T1552", "atomic/T1562"}
 
 
+def test_an_older_file_listing_its_technique_is_read_as_that_technique(tmp_path: Path) -> None:
+    older = tmp_path / "atomics" / "T1119"
+    older.mkdir(parents=True)
+    (older / "T1119.yaml").write_text(
+        "attack_technique: ['T1119']\ndisplay_name: Automated Collection\natomic_tests:\n"
+        "- name: collect\n  supported_platforms: [linux]\n  executor:\n    name: bash\n    command: ls ~\n"
+    )
+    frame = datasets.load("atomic", path=tmp_path)
+    assert list(frame["category"]) == ["atomic/T1119"]
+
+
 def test_substitute_is_bounded_and_chains_defaults() -> None:
     args = {"a": {"default": "#{b}/x"}, "b": {"default": "/tmp"}, "n": {"default": 3}}
     assert substitute("ls #{a} -n #{n} #{c} #{", args) == "ls /tmp/x -n 3 #{c} #{"
