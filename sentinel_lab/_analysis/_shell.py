@@ -570,6 +570,10 @@ class _Lexer:
                     pipeline = st.new_pipeline()
                     stage = 0
                 continue
+            if c == ")" and _in_script_url(b):
+                b.buf.append(c)
+                self.i = i + 1
+                continue
             if c == ")":
                 b.end_word()
                 self.i = i + 1
@@ -669,6 +673,10 @@ class _Lexer:
     def _open_paren(self, b: _Builder, via: str, function: str, pipeline: int, stage: int) -> None:
         s, i = self.s, self.i
         w = "".join(b.buf)
+        if _SCRIPT_URL.match(w):  # ``mshta javascript:a=(GetObject(..))``: script in a URL, one word to the shell
+            b.buf.append("(")
+            self.i = i + 1
+            return
         rest = s[i + 1 : i + 64].lstrip(" \t")
         if rest.startswith(")") and (w or (len(b.words) == 1 and not b.has_word())):
             # a function definition: name() { body; }
@@ -992,6 +1000,16 @@ class _Lexer:
                     self._sub(content, "base64" if decoded else "pipe", None, sub_mode)
                 for r in st.recs[mark:]:
                     r.consumer = r.consumer or rec.name
+
+
+#: A word that is a script URL (``javascript:``, ``vbscript:``, ``about:``): its parentheses are the script's
+_SCRIPT_URL = re.compile(r"(?:javascript|vbscript|jscript|about):", re.IGNORECASE)
+
+
+def _in_script_url(b: _Builder) -> bool:
+    """Whether the word being read is a script URL with a parenthesis still open."""
+    w = "".join(b.buf)
+    return bool(_SCRIPT_URL.match(w)) and w.count("(") > w.count(")")
 
 
 def _here_input(rec: _Rec) -> str | None:

@@ -110,7 +110,8 @@ _NAMED = _ELEVATORS | _WRITERS | frozenset(
         "chmod", "chown", "chgrp", "setcap", "visudo", "useradd", "adduser", "usermod", "gpasswd", "addgroup",
         "groupmod", "newusers", "pw", "lgroupmod", "luseradd", "userdel", "deluser", "groupdel", "delgroup",
         "vipw", "vigr", "passwd", "chpasswd", "chage", "smbpasswd", "net", "add-localgroupmember",
-        "new-localuser", "add-adgroupmember", "set-localuser", "dscl", "dseditgroup", "docker", "podman",
+        "new-localuser", "add-adgroupmember", "set-localuser", "dscl", "dseditgroup", "sysadminctl", "dsenableroot",
+        "docker", "podman",
         "nerdctl", "ctr", "nsenter", "unshare", "kubectl", "mount", "aws", "gcloud", "az", "gsutil", "oci",
         "doctl", "curl", "wget", "http", "https", "iwr", "invoke-webrequest", "invoke-restmethod", "irm",
         "find", "getcap", "export", "declare", "typeset", "setenv", "start-process", "saps", "start", "reg",
@@ -320,6 +321,14 @@ def _users(c: Command, out: Findings) -> None:
         out.add(f"{name} changes accounts or groups", sev, c.raw)
     elif name in ("dscl", "dseditgroup") and any(x in " ".join(lows) for x in ("admin", "wheel")):
         out.add(f"{name} adds a user to the admin group", "critical", c.raw)
+    elif name == "sysadminctl" and any(w in ("-adduser", "-deleteuser", "-resetpasswordfor") for w in lows):
+        # macOS's account tool: -admin makes the new account an administrator
+        if "-admin" in lows:
+            out.add("sysadminctl creates an administrator account", "critical", c.raw)
+        else:
+            out.administration("sysadminctl changes system users", "high", c.raw)
+    elif name == "dsenableroot" and "-d" not in lows:
+        out.add("dsenableroot enables the root account", "critical", c.raw)
 
 
 def _containers(c: Command, out: Findings) -> None:

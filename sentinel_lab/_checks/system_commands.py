@@ -878,8 +878,9 @@ def _lolbins(c: Command, out: Findings) -> None:
     joined = " ".join(c.argv[1:]).lower()
     if name == "certutil" and ("-urlcache" in joined or "-decode" in joined or "-verifyctl" in joined):
         out.add("certutil used to download or decode a payload", "high", c.raw)
-    elif name == "mshta" and ("http" in joined or "javascript:" in joined or "vbscript:" in joined):
-        out.add("mshta running remote or inline script", "high", c.raw)
+    elif name == "mshta" and any(not w.startswith(("-", "/")) or "://" in w for w in c.argv[1:]):
+        # an HTML application runs its script with the user's full rights, outside any browser sandbox
+        out.add("mshta runs an HTML application's script (remote, inline or from a file)", "high", c.raw)
     elif name == "regsvr32" and ("/i:http" in joined or "scrobj" in joined):
         out.add("regsvr32 running a remote scriptlet", "high", c.raw)
     elif name == "rundll32" and ("javascript:" in joined or "http" in joined):
@@ -977,6 +978,8 @@ def _windows_remote(c: Command, out: Findings) -> None:
                 out.add(_WMI_PROCESS_REASON, "high", c.raw)
         elif "shadowcopy" in joined and "create" in lows:
             out.administration(_SHADOW_REASON, "high", c.raw)
+        if any(w.startswith(("/format:", "-format:")) and (".xsl" in w or "://" in w) for w in lows):
+            out.add("wmic /format runs the script of an XSL stylesheet (XSL script processing)", "high", c.raw)
     elif name in ("invoke-wmimethod", "invoke-cimmethod"):
         joined = " ".join(lows)
         if "win32_process" in joined and "create" in lows:
@@ -1200,6 +1203,30 @@ def _process_rules(c: Command, out: Findings) -> None:
             out.add(f"{name} loads or removes a kernel module", "high", c.raw)
 
 
+_SERVICE_MANAGERS = frozenset(
+    {"systemctl", "service", "sc", "net", "stop-service", "set-service", "chkconfig", "update-rc.d", "start-service",
+     "restart-service", "suspend-service", "launchctl"}
+)  # fmt: skip
+#: What each service manager is told to do that changes a system service (``systemctl --user`` manages the user's
+#: own; status and list queries change nothing). ``enable`` and ``create`` are persistence, judged as such.
+_SERVICE_VERBS = frozenset({"start", "stop", "restart", "reload", "try-restart", "reload-or-restart", "disable",
+                            "mask", "unmask", "kill", "config", "delete", "pause", "continue", "off", "on",
+                            "isolate", "bootout", "unload", "kickstart"})  # fmt: skip
+
+
+def _manages_services(name: str, lows: Sequence[str]) -> bool:
+    """Whether a service manager's words change a system service (not the user's own, not a query)."""
+    if name in ("stop-service", "start-service", "restart-service", "suspend-service", "set-service"):
+        return any(not w.startswith("-") for w in lows)
+    if "--user" in lows or (name == "launchctl" and any(w.startswith("gui/") for w in lows)):
+        return False
+    if name == "net":
+        return lows[:1] in (["stop"], ["start"], ["pause"], ["continue"]) and len(lows) > 1
+    if name == "service":
+        return len(lows) > 1 and lows[1] in _SERVICE_VERBS
+    return bool(set(lows) & _SERVICE_VERBS)
+
+
 def _security_rules(c: Command, out: Findings) -> None:
     if only_help(c):
         return
@@ -1232,14 +1259,17 @@ def _security_rules(c: Command, out: Findings) -> None:
         joined = " ".join(lows)
         if "-disable" in joined or "exclusion" in joined:
             out.add("changes Windows Defender to stop protecting", "high", c.raw)
-    elif name in ("systemctl", "service", "sc", "net", "stop-service", "set-service", "chkconfig", "update-rc.d"):
+    elif name in _SERVICE_MANAGERS:
         verbs = {"stop", "disable", "mask", "kill", "config", "delete", "off", "remove"}
         if set(lows) & verbs or name == "stop-service":
             for w in lows:
                 svc = w.removesuffix(".service")
                 if svc in _SECURITY_SERVICES:
                     out.add(f"stops security or logging service {svc}", "high", c.raw)
-                    break
+                    return
+        if _manages_services(name, lows) and c.via != "ssh":  # over ssh: the other host's service, judged there
+            out.administration(f"{name} starts, stops or reconfigures a system service (service management)", "high",
+                               c.raw)  # fmt: skip
     elif name.startswith("/etc/init.d/") or (c.argv and c.argv[0].startswith("/etc/init.d/")):
         svc = c.argv[0].rsplit("/", 1)[-1]
         if svc in _SECURITY_SERVICES and "stop" in lows:
@@ -1306,7 +1336,8 @@ _SECURITY_NAMES = frozenset(
         "iptables", "ip6tables", "iptables-legacy", "iptables-nft", "ip6tables-legacy", "ebtables", "nft", "ufw",
         "pfctl", "netsh", "set-netfirewallprofile", "setenforce", "aa-teardown", "aa-disable", "aa-complain",
         "spctl", "csrutil", "set-mppreference", "add-mppreference", "systemctl", "service", "sc", "net",
-        "stop-service", "set-service", "chkconfig", "update-rc.d", "sysctl",
+        "stop-service", "set-service", "chkconfig", "update-rc.d", "sysctl", "start-service", "restart-service",
+        "suspend-service", "launchctl",
     }
 )  # fmt: skip
 _LOLBIN_NAMES = frozenset({"certutil", "mshta", "regsvr32", "rundll32", "bitsadmin"})

@@ -480,3 +480,13 @@ def test_admin_profile_manages_ordinary_accounts(cmd: str) -> None:
 )
 def test_admin_profile_still_blocks_privileged_accounts(cmd: str) -> None:
     assert _pv(cmd, PADMIN) != []
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["sysadminctl interactive -addUser eve -password x -admin", "dsenableroot -u eve -p x -r rootpw"],
+)
+def test_macos_administrator_and_root_accounts_are_escalation_in_every_profile(command: str) -> None:
+    for profile in ("workspace", "admin"):
+        settings = Settings(workspace="/workspace/project", profile=profile)
+        assert pe.check(analyse("run_shell", {"command": command}), settings), profile
