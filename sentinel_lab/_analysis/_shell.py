@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import base64
 import binascii
+import json
 import posixpath
 import re
 from collections.abc import Iterable, Sequence
@@ -1437,6 +1438,38 @@ def _option_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _build_files_table() -> dict[str, tuple[str, frozenset[str]]]:
+    """``_vocab/build_files.tsv`` read once: program -> (language, the file names it runs as code)."""
+    table: dict[str, tuple[str, frozenset[str]]] = {}
+    for program, spec in vocab.mapping("build_files").items():
+        language, *names = spec.split()
+        table[program] = (language, frozenset(names))
+    return table
+
+
+_BUILD_FILES = _build_files_table()
+
+
+def _build_file_commands(lx: _Lexer, rec: _Rec, language: str, file: str, code: str) -> None:
+    """Parse a build file the text wrote as the program reads it: make's recipe lines and npm's scripts are shell
+    commands, the others code in their language."""
+    via = f"{rec.name} {file}"
+    if language == "make":
+        for line in code.split("\n")[:512]:
+            if line.startswith("\t"):
+                lx._sub(line.strip().lstrip("@-+"), via, None)
+    elif language == "npm":
+        try:
+            scripts = json.loads(code).get("scripts")
+        except (ValueError, AttributeError):
+            scripts = None
+        for value in list(scripts.values())[:64] if isinstance(scripts, dict) else []:
+            if isinstance(value, str):
+                lx._sub(value, via, None)
+    else:
+        _interpret_code(lx, rec, language, code, via)
+
+
 def _run_written_file(lx: _Lexer, rec: _Rec) -> bool:
     """Parse a file this text wrote and now runs, as the program that runs it reads it: ``python3 x.py``,
     ``sh $TF``, ``./run.sh`` (by its ``#!`` line). True when ``rec`` ran one."""
@@ -1444,6 +1477,13 @@ def _run_written_file(lx: _Lexer, rec: _Rec) -> bool:
     if not files:
         return False
     name, argv = rec.name, rec.argv
+    if name in _BUILD_FILES:  # ``echo 'system("sh")' > Gemfile; bundle install``: a file the program runs by name
+        language, wanted = _BUILD_FILES[name]
+        written = [(path.rsplit("/", 1)[-1], code) for path, code in files.items() if path.rsplit("/", 1)[-1] in wanted]
+        for file, code in written[:4]:
+            _build_file_commands(lx, rec, language, file, code)
+        if written:
+            return True
     first = argv[0].removeprefix("./")
     if first in files:
         lang, code = _shebang_program(files[first]), files[first]

@@ -549,3 +549,23 @@ def test_a_file_the_text_wrote_is_parsed_as_the_program_that_runs_it_reads_it(li
 )
 def test_a_written_file_that_is_not_run_or_not_literal_stays_data(line: str) -> None:
     assert "whoami" not in names(line)
+
+
+@pytest.mark.parametrize(
+    ("line", "via"),
+    [
+        ("echo 'system(\"whoami\")' > Gemfile; bundle install", "bundle Gemfile"),
+        ("printf 'all:\\n\\t@whoami\\n' > Makefile; make", "make Makefile"),
+        ('echo \'{"scripts": {"preinstall": "whoami"}}\' > package.json; npm install', "npm package.json"),
+        ("echo 'import os; os.system(\"whoami\")' > setup.py; pip install .", "pip setup.py"),
+    ],
+)
+def test_a_build_file_the_text_wrote_is_read_as_the_program_that_runs_it_reads_it(line: str, via: str) -> None:
+    found = [c for c in cmds(line) if c.name == "whoami"]
+    assert found and found[0].via == via, [(c.name, c.via) for c in cmds(line)]
+
+
+def test_a_build_file_that_is_not_code_or_not_run_stays_data() -> None:
+    assert "whoami" not in names('echo \'{"name": "whoami"}\' > package.json; npm install')  # not a script
+    assert "whoami" not in names("printf 'all:\\n\\t@whoami\\n' > Makefile; cat Makefile")  # printed
+    assert "whoami" not in names("echo 'system(\"whoami\")' > Gemfile; git add Gemfile")
