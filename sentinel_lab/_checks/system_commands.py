@@ -1037,6 +1037,54 @@ def _credential_dumps(c: Command, out: Findings) -> None:
         out.add("runs mimikatz credential modules (sekurlsa, lsadump ...)", "critical", c.raw)
 
 
+#: Cloud and infrastructure command-line tools whose subcommands can delete what lives beyond this machine
+_CLOUD_TOOLS = frozenset({"aws", "gcloud", "gsutil", "az", "kubectl", "oc", "terraform", "tofu", "pulumi", "doctl",
+                          "oci", "heroku", "flyctl", "vercel"})  # fmt: skip
+_CLOUD_REASON = "deletes cloud or cluster resources (their data and services are lost beyond this machine)"
+
+
+def _cloud_deletes(c: Command, out: Findings) -> None:
+    """Deleting cloud resources, clusters' namespaces and whole infrastructure stacks: the work of an agent that
+    administers them (allowed in the admin profile), never of one confined to its workspace."""
+    if only_help(c):
+        return
+    name, lows = c.name, [w.lower() for w in c.argv[1:]]
+    words = [w for w in lows if not w.startswith("-")]
+    if name.startswith(("remove-az", "remove-azuread")):
+        out.administration(_CLOUD_REASON, "high", c.raw)
+    elif name in ("terraform", "tofu", "pulumi") and (
+        words[:1] == ["destroy"] or (words[:1] == ["apply"] and "-destroy" in lows)
+    ):
+        out.administration(f"{name} destroys the infrastructure it manages", "high", c.raw)
+    elif name in ("kubectl", "oc") and words[:1] == ["delete"]:
+        kinds = {w.split("/", 1)[0] for w in words[1:3]}
+        if kinds & {"namespace", "namespaces", "ns", "pv", "persistentvolume", "node", "nodes"} or "--all" in lows:
+            out.administration(_CLOUD_REASON, "high", c.raw)
+    elif name == "aws" and len(words) > 1:
+        verb = words[1]
+        if (
+            verb.startswith("delete-")
+            or verb in ("rb", "terminate-instances")
+            or (verb == "rm" and "--recursive" in lows)
+        ):
+            out.administration(_CLOUD_REASON, "high", c.raw)
+    elif _cloud_cli_deletes(name, words, lows):
+        out.administration(_CLOUD_REASON, "high", c.raw)
+
+
+def _cloud_cli_deletes(name: str, words: Sequence[str], lows: Sequence[str]) -> bool:
+    """Whether a gsutil, gcloud, az, doctl, oci, heroku, flyctl or vercel command deletes resources."""
+    if name == "gsutil":
+        return words[:1] == ["rb"] or (words[:1] == ["rm"] and bool({"-r", "-ra"} & set(lows)))
+    if name in ("gcloud", "az", "doctl", "oci", "heroku", "flyctl", "vercel"):
+        return "delete" in words or "destroy" in words or (name == "gcloud" and "rm" in words and "-r" in lows)
+    return False
+
+
+def _azure_cmdlet(c: Command) -> bool:
+    return c.name.startswith("remove-az")
+
+
 def _credential_module_words(c: Command) -> bool:
     return any("::" in w for w in c.argv[1:])
 
@@ -1558,6 +1606,7 @@ _RULES: tuple[tuple[frozenset[str], Rule, Callable[[Command], bool]], ...] = (
     (frozenset(_ATTACK_TOOLS) | PYTHONS, _attack_tools, _impacket),
     (_WINDOWS_REMOTE_NAMES, _windows_remote, _never),
     (_DUMP_NAMES, _credential_dumps, _credential_module_words),
+    (_CLOUD_TOOLS, _cloud_deletes, _azure_cmdlet),
     (_INSTALLERS | PYTHONS, _untrusted_install, _never),
     (_DB_CLIENTS | {"dropdb", "mysqladmin"}, _databases, _never),
     (_REVSHELL_NAMES, _reverse_shell_rule, _shell_features),

@@ -874,3 +874,46 @@ def test_ordinary_commands_of_those_programs_are_left_alone(command: str) -> Non
 )
 def test_script_hosts_windows_runs_from_urls_and_files(command: str, flagged: bool) -> None:
     assert bool(check(command)) is flagged
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "aws s3 rb s3://prod-data --force",
+        "aws s3 rm s3://prod-data --recursive",
+        "aws rds delete-db-instance --db-instance-identifier main",
+        "aws ec2 terminate-instances --instance-ids i-0abc",
+        "terraform destroy -auto-approve",
+        "terraform apply -destroy",
+        "kubectl delete namespace prod",
+        "kubectl delete pods --all",
+        "gcloud projects delete my-project",
+        "gcloud storage buckets delete gs://prod-data",
+        "gsutil rm -r gs://prod-data",
+        "az group delete --name prod-rg --yes",
+        "az ad user delete --id someone@example.com",
+        "Remove-AzureADUser -ObjectId someone@example.com",
+    ],
+)
+def test_deleting_cloud_resources_is_administration(command: str) -> None:
+    reasons = [v.reason for v in check(command)]
+    assert any("cloud" in r or "infrastructure" in r for r in reasons), reasons
+    assert sc.check(analyse("run_shell", {"command": command}), ADMIN) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "aws s3 ls s3://prod-data",
+        "aws s3 rm s3://scratch/tmp.txt",  # one object, not the bucket
+        "aws ec2 describe-instances",
+        "terraform plan",
+        "kubectl delete pod web-1",  # a pod its deployment recreates
+        "kubectl get ns",
+        "gcloud compute instances list",
+        "az vm list",
+        "gsutil ls gs://prod-data",
+    ],
+)
+def test_reading_and_small_cloud_changes_are_left_alone(command: str) -> None:
+    assert check(command) == []
