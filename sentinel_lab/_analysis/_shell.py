@@ -311,12 +311,15 @@ class _Rec:
 class _State:
     """Shared by every lexer working on one text: output records, budget, pipeline numbering, variables."""
 
-    __slots__ = ("aliases", "env", "files", "pipelines", "recs", "steps", "stop", "truncated")
+    __slots__ = ("aliases", "env", "file_budget", "files", "pipelines", "recs", "steps", "stop", "truncated")
 
     def __init__(self) -> None:
         self.recs: list[_Rec] = []
-        #: what the text wrote to files with literal content (``echo CODE > f``, ``cat > f <<EOF``), by path word
-        self.files: dict[str, str] = {}
+        #: what the text wrote to files with literal content (``echo CODE > f``, ``cat > f <<EOF``), by path word,
+        #: as the pieces each write added
+        self.files: dict[str, list[str]] = {}
+        #: characters of written files left to parse when commands run them (running one file many times re-reads it)
+        self.file_budget = 4 * MAX_SOURCE
         self.steps = 0
         self.pipelines = 0
         self.truncated = False
@@ -1139,6 +1142,10 @@ def _written_content(rec: _Rec, mates: list[_Rec]) -> tuple[list[str], str] | No
     return (targets, content) if targets and content is not None else None
 
 
+#: pieces kept per written file (``echo line >> f`` repeated): past it, later appends are not kept
+_MAX_FILE_PIECES = 256
+
+
 def _record_writes(st: _State, rec: _Rec, mates: list[_Rec]) -> None:
     written = _written_content(rec, mates)
     if written is None:
@@ -1147,8 +1154,22 @@ def _record_writes(st: _State, rec: _Rec, mates: list[_Rec]) -> None:
     appends = any(op.endswith(">>") for op, _t in rec.redirects) or (rec.name == "tee" and "-a" in rec.argv)
     for t in targets[:8]:
         key = t.removeprefix("./")
-        before = st.files.get(key, "") if appends else ""
-        st.files[key] = (before + "\n" + content if before else content)[:MAX_SOURCE]
+        pieces = st.files.get(key) if appends else None
+        if pieces is None:
+            st.files[key] = [content]
+        elif len(pieces) < _MAX_FILE_PIECES:
+            pieces.append(content)
+
+
+def _read_file(st: _State, key: str) -> str:
+    """The content of a written file a command runs, charged to the text's budget; once the budget is spent the
+    text is reported as truncated (checks fail closed) and the file reads as empty."""
+    code = "\n".join(st.files[key])[:MAX_SOURCE]
+    if len(code) > st.file_budget:
+        st.truncated = True
+        return ""
+    st.file_budget -= len(code)
+    return code
 
 
 def _static_output(recs: Iterable[_Rec]) -> str | None:
@@ -1479,24 +1500,25 @@ def _run_written_file(lx: _Lexer, rec: _Rec) -> bool:
     name, argv = rec.name, rec.argv
     if name in _BUILD_FILES:  # ``echo 'system("sh")' > Gemfile; bundle install``: a file the program runs by name
         language, wanted = _BUILD_FILES[name]
-        written = [(path.rsplit("/", 1)[-1], code) for path, code in files.items() if path.rsplit("/", 1)[-1] in wanted]
-        for file, code in written[:4]:
-            _build_file_commands(lx, rec, language, file, code)
+        written = [path for path in files if path.rsplit("/", 1)[-1] in wanted][:4]
+        for path in written:
+            _build_file_commands(lx, rec, language, path.rsplit("/", 1)[-1], _read_file(lx.st, path))
         if written:
             return True
     first = argv[0].removeprefix("./")
     if first in files:
-        lang, code = _shebang_program(files[first]), files[first]
+        code = _read_file(lx.st, first)
+        lang = _shebang_program(code)
     elif name in SHELLS or name in PYTHONS or name in SCRIPTERS:
         operand = next((w for w in argv[1:] if not w.startswith("-")), None)
         if operand is None or operand.removeprefix("./") not in files:
             return False
-        lang, code = name, files[operand.removeprefix("./")]
+        lang, code = name, _read_file(lx.st, operand.removeprefix("./"))
     else:
         # a file given as an option's value is the program's script or start-up file (``nmap --script=$TF``,
         # ``gdb -x $TF``, ``vim -S $TF``): the calls it makes are read in any language
-        scripts = [files[f] for f in _option_values(argv) if f in files]
-        for code in scripts[:4]:
+        scripts = [_read_file(lx.st, f) for f in dict.fromkeys(_option_values(argv)) if f in files][:4]
+        for code in scripts:
             _interpret_code(lx, rec, "script", code, f"{name} script")
             for line in code.split("\n")[:256]:  # ``!cmd``: the shell escape of gdb, ed, ftp and pagers' scripts
                 if line.startswith("!"):

@@ -569,3 +569,14 @@ def test_a_build_file_that_is_not_code_or_not_run_stays_data() -> None:
     assert "whoami" not in names('echo \'{"name": "whoami"}\' > package.json; npm install')  # not a script
     assert "whoami" not in names("printf 'all:\\n\\t@whoami\\n' > Makefile; cat Makefile")  # printed
     assert "whoami" not in names("echo 'system(\"whoami\")' > Gemfile; git add Gemfile")
+
+
+def test_a_written_file_is_read_by_every_program_that_runs_it() -> None:
+    line = "echo 'import os; os.system(\"whoami\")' > f; grep -f f /dev/null; python3 f"
+    assert [c.via for c in cmds(line) if c.name == "whoami"][-1] == "python3 script"
+
+
+def test_running_a_large_written_file_many_times_spends_a_budget_and_fails_closed() -> None:
+    line = "echo '" + "import os\n" * 20000 + "' > f; " + "python3 f; " * 100
+    _cs, truncated = parse_commands(analyse("run_shell", {"command": line}))
+    assert truncated
