@@ -898,8 +898,9 @@ def _attack_tool(c: Command) -> str | None:
     name = c.name
     if name in _ATTACK_TOOLS:
         return name
-    if name.startswith("impacket-") and f"{name[9:]}.py" in _ATTACK_TOOLS:
-        return f"{name[9:]}.py"
+    script = f"{name.removeprefix('impacket-')}.py"  # Impacket's packaged scripts: impacket-psexec is psexec.py
+    if name.startswith("impacket-") and script in _ATTACK_TOOLS:
+        return script
     if name in PYTHONS:
         script = next((w for w in c.argv[1:] if not w.startswith("-")), "")
         base = program_name(script)
@@ -921,8 +922,11 @@ def _remote_host(host: str) -> bool:
     return not classify_host(h).loopback
 
 
-#: PowerShell parameters naming where a command runs (``-ComputerName``, alias ``-cn``; a unique prefix suffices)
-_PS_REMOTE_PARAMETERS = ("computername", "connectionuri", "hostname", "session", "vmname", "vmid", "containerid")
+#: PowerShell parameters naming where a command runs (a unique prefix of four letters or more suffices): a
+#: computer by name (``-ComputerName``, alias ``-cn``), judged by whether it is this machine, or somewhere else by
+#: construction (a session, a URI, a VM, a container, an SSH ``-HostName`` as ``user@host``)
+_PS_COMPUTER_PARAMETER = "computername"
+_PS_ELSEWHERE_PARAMETERS = ("connectionuri", "hostname", "session", "vmname", "vmid", "containerid")
 
 
 def _ps_remote_target(argv: Sequence[str]) -> str | None:
@@ -931,13 +935,13 @@ def _ps_remote_target(argv: Sequence[str]) -> str | None:
         if not w.startswith("-") or len(w) < 3:
             continue
         param, colon, value = w[1:].lower().partition(":")
-        if param == "cn" or any(p.startswith(param) for p in _PS_REMOTE_PARAMETERS if len(param) >= 4 or p == param):
-            if not colon:
-                value = argv[j + 1] if j + 1 < len(argv) else ""
-            if param.startswith(("se", "vm", "co", "ho")) and not param.startswith(("comp", "cn")):
-                return value or param  # a session, VM or container: somewhere else by construction
+        if not colon:
+            value = argv[j + 1] if j + 1 < len(argv) else ""
+        if param == "cn" or (len(param) >= 4 and _PS_COMPUTER_PARAMETER.startswith(param)):
             if _remote_host(value.strip("'\"")):
                 return value
+        elif len(param) >= 4 and any(p.startswith(param) for p in _PS_ELSEWHERE_PARAMETERS):
+            return value or param
     return None
 
 
@@ -1023,7 +1027,7 @@ def _credential_dumps(c: Command, out: Findings) -> None:
     """Copies of the machine's credential stores: registry hives, lsass's memory, mimikatz modules."""
     name, argv = c.name, c.argv
     lows = [w.lower() for w in argv[1:]]
-    if name in ("reg", "reg.exe") and lows and lows[0] in ("save", "export") and len(lows) > 1:
+    if name == "reg" and lows and lows[0] in ("save", "export") and len(lows) > 1:
         key = lows[1].replace("hkey_local_machine", "hklm").strip("\\/")
         hive = key.removeprefix("hklm\\").removeprefix("hklm/")
         if key != hive and hive in _CREDENTIAL_HIVES:
@@ -1050,7 +1054,7 @@ def _cloud_deletes(c: Command, out: Findings) -> None:
         return
     name, lows = c.name, [w.lower() for w in c.argv[1:]]
     words = [w for w in lows if not w.startswith("-")]
-    if name.startswith(("remove-az", "remove-azuread")):
+    if _azure_cmdlet(c):
         out.administration(_CLOUD_REASON, "high", c.raw)
     elif name in ("terraform", "tofu", "pulumi") and (
         words[:1] == ["destroy"] or (words[:1] == ["apply"] and "-destroy" in lows)
@@ -1082,6 +1086,7 @@ def _cloud_cli_deletes(name: str, words: Sequence[str], lows: Sequence[str]) -> 
 
 
 def _azure_cmdlet(c: Command) -> bool:
+    """Azure PowerShell's and AzureAD's removal cmdlets (``Remove-AzResourceGroup``, ``Remove-AzureADUser``)."""
     return c.name.startswith("remove-az")
 
 
@@ -1383,20 +1388,18 @@ _SECURITY_NAMES = frozenset(
     {
         "iptables", "ip6tables", "iptables-legacy", "iptables-nft", "ip6tables-legacy", "ebtables", "nft", "ufw",
         "pfctl", "netsh", "set-netfirewallprofile", "setenforce", "aa-teardown", "aa-disable", "aa-complain",
-        "spctl", "csrutil", "set-mppreference", "add-mppreference", "systemctl", "service", "sc", "net",
-        "stop-service", "set-service", "chkconfig", "update-rc.d", "sysctl", "start-service", "restart-service",
-        "suspend-service", "launchctl",
+        "spctl", "csrutil", "set-mppreference", "add-mppreference", "sysctl",
     }
-)  # fmt: skip
+) | _SERVICE_MANAGERS  # fmt: skip
 _LOLBIN_NAMES = frozenset({"certutil", "mshta", "regsvr32", "rundll32", "bitsadmin"})
-_WINDOWS_REMOTE_NAMES = frozenset(
+_WINDOWS_REMOTE_PROGRAMS = frozenset(
     {"psexec", "psexec64", "paexec", "csexec", "winrs", "wmic", "invoke-wmimethod", "invoke-cimmethod",
      "invoke-command", "enter-pssession", "new-pssession", "vssadmin", "diskshadow", "ntdsutil", "enable-psremoting",
      "winrm", "set-item", "set-wsmaninstance", "net"}
 )  # fmt: skip
 #: PowerShell aliases of those cmdlets (``icm`` is ``Invoke-Command``), read as the cmdlet they name
-_PS_ALIASES = {a: c for a, c in vocab.mapping("powershell_aliases").items() if c in _WINDOWS_REMOTE_NAMES}
-_WINDOWS_REMOTE_NAMES |= frozenset(_PS_ALIASES)
+_PS_ALIASES = {a: c for a, c in vocab.mapping("powershell_aliases").items() if c in _WINDOWS_REMOTE_PROGRAMS}
+_WINDOWS_REMOTE_NAMES = _WINDOWS_REMOTE_PROGRAMS | frozenset(_PS_ALIASES)
 _DUMP_NAMES = _MEMORY_DUMPERS | {"reg", "rundll32"}
 _REVSHELL_NAMES = (
     frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "pwncat", "socat", "xterm", "ztcp",
